@@ -1,0 +1,1 @@
+"""jobop: a job operator driven over gRPC."""

@@ -1,0 +1,61 @@
+"""Pure values and rules of the batch domain: no SQL, no gRPC, no threads."""
+
+from __future__ import annotations
+
+from .errors import (
+    ConcurrentModification,
+    InvalidJobParameters,
+    JobExecutionAlreadyRunning,
+    JobExecutionNotRunning,
+    JobInstanceAlreadyComplete,
+    JobInstanceAlreadyExists,
+    JobInterrupted,
+    JobopError,
+    JobParametersNotFound,
+    JobRestartNotAllowed,
+    NoSuchJob,
+    NoSuchJobExecution,
+    NoSuchJobInstance,
+    StartLimitExceeded,
+)
+from .model import (
+    EXIT_MESSAGE_LENGTH,
+    ExecutionContext,
+    JobExecution,
+    JobInstance,
+    StepExecution,
+    truncate_exit_message,
+    utcnow,
+)
+from .parameters import JobParameter, JobParameters, ParameterType, ParameterValue
+from .status import BatchStatus, ExitStatus
+
+__all__ = [
+    "EXIT_MESSAGE_LENGTH",
+    "BatchStatus",
+    "ConcurrentModification",
+    "ExecutionContext",
+    "ExitStatus",
+    "InvalidJobParameters",
+    "JobExecution",
+    "JobExecutionAlreadyRunning",
+    "JobExecutionNotRunning",
+    "JobInstance",
+    "JobInstanceAlreadyComplete",
+    "JobInstanceAlreadyExists",
+    "JobInterrupted",
+    "JobParameter",
+    "JobParameters",
+    "JobParametersNotFound",
+    "JobRestartNotAllowed",
+    "JobopError",
+    "NoSuchJob",
+    "NoSuchJobExecution",
+    "NoSuchJobInstance",
+    "ParameterType",
+    "ParameterValue",
+    "StartLimitExceeded",
+    "StepExecution",
+    "truncate_exit_message",
+    "utcnow",
+]

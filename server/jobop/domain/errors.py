@@ -1,0 +1,65 @@
+"""The errors of the job operator's domain; `reason` is CONTRACT.md's ErrorInfo reason."""
+
+from __future__ import annotations
+
+
+class JobopError(Exception):
+    """Base of every expected, user-facing failure."""
+
+    reason = "INTERNAL"
+
+
+class NoSuchJob(JobopError):
+    reason = "NO_SUCH_JOB"
+
+
+class NoSuchJobExecution(JobopError):
+    reason = "NO_SUCH_JOB_EXECUTION"
+
+
+class NoSuchJobInstance(JobopError):
+    reason = "NO_SUCH_JOB_INSTANCE"
+
+
+class JobInstanceAlreadyExists(JobopError):
+    reason = "JOB_INSTANCE_ALREADY_EXISTS"
+
+
+class JobInstanceAlreadyComplete(JobopError):
+    reason = "JOB_INSTANCE_ALREADY_COMPLETE"
+
+
+class JobExecutionAlreadyRunning(JobopError):
+    reason = "JOB_EXECUTION_ALREADY_RUNNING"
+
+
+class JobExecutionNotRunning(JobopError):
+    reason = "JOB_EXECUTION_NOT_RUNNING"
+
+
+class JobRestartNotAllowed(JobopError):
+    reason = "JOB_RESTART_NOT_ALLOWED"
+
+
+class InvalidJobParameters(JobopError):
+    reason = "INVALID_JOB_PARAMETERS"
+
+
+class JobParametersNotFound(JobopError):
+    reason = "JOB_PARAMETERS_NOT_FOUND"
+
+
+class ConcurrentModification(JobopError):
+    """An optimistic-locking conflict: the row's VERSION moved on since it was read."""
+
+    reason = "CONCURRENT_MODIFICATION"
+
+
+class StartLimitExceeded(JobRestartNotAllowed):
+    """A step has already run `start_limit` times."""
+
+
+class JobInterrupted(JobopError):
+    """Raised inside a step when a stop request is noticed; ends the step STOPPED."""
+
+    reason = "JOB_INTERRUPTED"

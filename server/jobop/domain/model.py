@@ -1,0 +1,186 @@
+"""JobInstance, JobExecution, StepExecution and ExecutionContext: the repository's records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .parameters import JobParameters
+from .status import BatchStatus, ExitStatus
+
+# The EXIT_MESSAGE columns hold at most this many characters.
+EXIT_MESSAGE_LENGTH = 2500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ExecutionContext(MutableMapping[str, Any]):
+    """A step's or job's saved state: JSON-serialisable values, tracking whether it changed.
+
+    Values are checked when they are put, so a bad value fails where it is written rather
+    than at the chunk commit.
+    """
+
+    __slots__ = ("_values", "dirty")
+
+    def __init__(self, values: dict[str, Any] | None = None) -> None:
+        self._values: dict[str, Any] = dict(values or {})
+        self.dirty = False
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if self._values.get(key, _MISSING) == value and key in self._values:
+            return
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"execution context value for {key!r} is not JSON: {error}") from None
+        self._values[key] = value
+        self.dirty = True
+
+    def __delitem__(self, key: str) -> None:
+        del self._values[key]
+        self.dirty = True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def to_json(self) -> str:
+        return json.dumps(self._values, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> ExecutionContext:
+        return cls(json.loads(text) if text else {})
+
+    def copy(self) -> ExecutionContext:
+        return ExecutionContext(json.loads(self.to_json()))
+
+    def __repr__(self) -> str:
+        return f"ExecutionContext({self._values!r})"
+
+
+_MISSING = object()
+
+
+@dataclass(slots=True)
+class JobInstance:
+    id: int
+    job_name: str
+    job_key: str = ""
+    version: int = 0
+
+    def __str__(self) -> str:
+        return f"JobInstance: id={self.id}, version={self.version}, Job=[{self.job_name}]"
+
+
+@dataclass(slots=True)
+class StepExecution:
+    step_name: str
+    job_execution_id: int
+    id: int = 0
+    version: int = 0
+    status: BatchStatus = BatchStatus.STARTING
+    exit_status: ExitStatus = ExitStatus.EXECUTING
+    read_count: int = 0
+    write_count: int = 0
+    filter_count: int = 0
+    commit_count: int = 0
+    rollback_count: int = 0
+    read_skip_count: int = 0
+    process_skip_count: int = 0
+    write_skip_count: int = 0
+    create_time: datetime = field(default_factory=utcnow)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    last_updated: datetime | None = None
+    execution_context: ExecutionContext = field(default_factory=ExecutionContext)
+
+    @property
+    def skip_count(self) -> int:
+        return self.read_skip_count + self.process_skip_count + self.write_skip_count
+
+    def summary(self) -> str:
+        return (
+            f"StepExecution: id={self.id}, version={self.version}, name={self.step_name}, "
+            f"status={self.status.value}, exitStatus={self.exit_status.exit_code}, "
+            f"readCount={self.read_count}, filterCount={self.filter_count}, "
+            f"writeCount={self.write_count}, readSkipCount={self.read_skip_count}, "
+            f"writeSkipCount={self.write_skip_count}, "
+            f"processSkipCount={self.process_skip_count}, commitCount={self.commit_count}, "
+            f"rollbackCount={self.rollback_count}"
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+@dataclass(slots=True)
+class JobExecution:
+    job_instance: JobInstance
+    job_parameters: JobParameters
+    id: int = 0
+    version: int = 0
+    status: BatchStatus = BatchStatus.STARTING
+    exit_status: ExitStatus = ExitStatus.UNKNOWN
+    create_time: datetime = field(default_factory=utcnow)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    last_updated: datetime | None = None
+    step_executions: list[StepExecution] = field(default_factory=list)
+    execution_context: ExecutionContext = field(default_factory=ExecutionContext)
+
+    @property
+    def job_name(self) -> str:
+        return self.job_instance.job_name
+
+    @property
+    def job_instance_id(self) -> int:
+        return self.job_instance.id
+
+    @property
+    def is_running(self) -> bool:
+        return self.status.is_running
+
+    def step(self, name: str) -> StepExecution | None:
+        """The latest step execution of that name in this job execution."""
+        for step in reversed(self.step_executions):
+            if step.step_name == name:
+                return step
+        return None
+
+    def summary(self) -> str:
+        return (
+            f"JobExecution: id={self.id}, version={self.version}, "
+            f"startTime={_time(self.start_time)}, endTime={_time(self.end_time)}, "
+            f"lastUpdated={_time(self.last_updated)}, status={self.status.value}, "
+            f"exitStatus={self.exit_status}, job=[{self.job_instance}], "
+            f"jobParameters=[{self.job_parameters}]"
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _time(value: datetime | None) -> str:
+    return "null" if value is None else value.isoformat()
+
+
+def truncate_exit_message(message: str) -> str:
+    """Fit an exit message (often a traceback) into the EXIT_MESSAGE column."""
+    if len(message) <= EXIT_MESSAGE_LENGTH:
+        return message
+    marker = "\n…\n"
+    # Keep the head (what failed) and the tail (where it raised).
+    head = EXIT_MESSAGE_LENGTH // 2
+    tail = EXIT_MESSAGE_LENGTH - head - len(marker)
+    return message[:head] + marker + message[-tail:]

@@ -1,0 +1,220 @@
+"""Typed job parameters, their text form, and the JOB_KEY that identifies an instance."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from jobop_client import parameters as text_form
+
+from .errors import InvalidJobParameters
+
+ParameterType = Literal["STRING", "LONG", "DOUBLE", "DATE", "BOOLEAN"]
+ParameterValue = str | int | float | bool | datetime
+
+# PARAMETER_TYPE column values, as Spring Batch 5 writes them.
+JAVA_TYPES: dict[str, str] = {
+    "STRING": "java.lang.String",
+    "LONG": "java.lang.Long",
+    "DOUBLE": "java.lang.Double",
+    "DATE": "java.util.Date",
+    "BOOLEAN": "java.lang.Boolean",
+}
+_FROM_JAVA: dict[str, ParameterType] = {
+    "java.lang.String": "STRING",
+    "java.lang.Long": "LONG",
+    "java.lang.Integer": "LONG",
+    "java.lang.Double": "DOUBLE",
+    "java.util.Date": "DATE",
+    "java.time.LocalDate": "DATE",
+    "java.time.LocalDateTime": "DATE",
+    "java.lang.Boolean": "BOOLEAN",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JobParameter:
+    """One typed parameter value; identifying parameters make up the job instance."""
+
+    value: ParameterValue
+    type: ParameterType
+    identifying: bool = True
+
+    @classmethod
+    def of(cls, value: ParameterValue | date, identifying: bool = True) -> JobParameter:
+        """Infer the type from a plain Python value."""
+        # bool before int: bool is a subclass of int.
+        if isinstance(value, bool):
+            return cls(value, "BOOLEAN", identifying)
+        if isinstance(value, int):
+            return cls(value, "LONG", identifying)
+        if isinstance(value, float):
+            return cls(value, "DOUBLE", identifying)
+        if isinstance(value, datetime):
+            return cls(_utc(value), "DATE", identifying)
+        if isinstance(value, date):
+            return cls(
+                datetime(value.year, value.month, value.day, tzinfo=UTC), "DATE", identifying
+            )
+        if isinstance(value, str):
+            return cls(value, "STRING", identifying)
+        raise InvalidJobParameters(f"unsupported parameter value type {type(value).__name__}")
+
+    @property
+    def java_type(self) -> str:
+        return JAVA_TYPES[self.type]
+
+    def value_text(self) -> str:
+        """The value as stored in PARAMETER_VALUE and shown in the text form."""
+        if isinstance(self.value, bool):
+            return "true" if self.value else "false"
+        if isinstance(self.value, datetime):
+            return self.value.isoformat()
+        return str(self.value)
+
+    @classmethod
+    def from_column(cls, java_type: str, text: str, identifying: bool) -> JobParameter:
+        """Rebuild a parameter from its BATCH_JOB_EXECUTION_PARAMS row."""
+        kind = _FROM_JAVA.get(java_type)
+        if kind is None:
+            raise InvalidJobParameters(f"unknown parameter type {java_type!r}")
+        return cls(_convert(kind, text), kind, identifying)
+
+    def __str__(self) -> str:
+        return (
+            f"{{value={self.value_text()}, type=class {self.java_type}, "
+            f"identifying={'true' if self.identifying else 'false'}}}"
+        )
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _convert(kind: ParameterType, text: str) -> ParameterValue:
+    try:
+        if kind == "LONG":
+            return int(text)
+        if kind == "DOUBLE":
+            return float(text)
+        if kind == "BOOLEAN":
+            if text.lower() not in ("true", "false"):
+                raise ValueError(f"not a boolean: {text!r}")
+            return text.lower() == "true"
+        if kind == "DATE":
+            return _utc(datetime.fromisoformat(text))
+    except ValueError as error:
+        raise InvalidJobParameters(str(error)) from error
+    return text
+
+
+class JobParameters(Mapping[str, JobParameter]):
+    """An immutable, ordered set of named parameters."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, JobParameter] | None = None) -> None:
+        self._items: dict[str, JobParameter] = dict(items or {})
+        for name in self._items:
+            if not name or not isinstance(name, str):
+                raise InvalidJobParameters("a parameter name must be a non-empty string")
+            if len(name) > 100:
+                raise InvalidJobParameters(
+                    f"parameter name longer than 100 characters: {name[:20]}…"
+                )
+
+    @classmethod
+    def of(cls, **values: ParameterValue | date | JobParameter) -> JobParameters:
+        return cls(
+            {k: v if isinstance(v, JobParameter) else JobParameter.of(v) for k, v in values.items()}
+        )
+
+    @classmethod
+    def parse(cls, args: Iterable[str]) -> JobParameters:
+        """Parse CONTRACT's text form, `name=value[,type[,identifying]]`, one per argument."""
+        items: dict[str, JobParameter] = {}
+        for arg in args:
+            try:
+                name, parsed = text_form.parse_parameter(arg)
+            except ValueError as error:
+                raise InvalidJobParameters(str(error)) from error
+            items[name] = JobParameter(parsed.value, parsed.type, parsed.identifying)
+        return cls(items)
+
+    def to_text(self) -> list[str]:
+        """The text form of each parameter; `parse(to_text())` gives back an equal set."""
+        return [
+            text_form.format_parameter(
+                name, text_form.ParameterValue(p.value, p.type, p.identifying)
+            )
+            for name, p in self._items.items()
+        ]
+
+    def __getitem__(self, name: str) -> JobParameter:
+        return self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, JobParameters):
+            return self._items == other._items
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._items.items(), key=lambda kv: kv[0])))
+
+    def value(self, name: str, default: ParameterValue | None = None) -> ParameterValue | None:
+        parameter = self._items.get(name)
+        return default if parameter is None else parameter.value
+
+    def long(self, name: str, default: int = 0) -> int:
+        value = self.value(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidJobParameters(f"parameter {name!r} is not a number: {value!r}")
+        return int(value)
+
+    def boolean(self, name: str, default: bool = False) -> bool:
+        value = self.value(name)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            return value.lower() == "true"
+        return bool(value)
+
+    def string(self, name: str, default: str = "") -> str:
+        parameter = self._items.get(name)
+        return default if parameter is None else parameter.value_text()
+
+    def identifying(self) -> JobParameters:
+        return JobParameters({k: v for k, v in self._items.items() if v.identifying})
+
+    def merged(self, other: Mapping[str, JobParameter]) -> JobParameters:
+        """These parameters overridden by `other`."""
+        return JobParameters({**self._items, **other})
+
+    def job_key(self) -> str:
+        """MD5 hex of the identifying parameters in sorted name order (Spring's JOB_KEY)."""
+        text = "".join(
+            f"{name}={self._items[name]};"
+            for name in sorted(self._items)
+            if self._items[name].identifying
+        )
+        return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+    def __str__(self) -> str:
+        inner = ",".join(f"'{name}':'{p}'" for name, p in self._items.items())
+        return "{" + inner + "}"
+
+    def __repr__(self) -> str:
+        return f"JobParameters({self._items!r})"
