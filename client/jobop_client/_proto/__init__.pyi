@@ -1,0 +1,2 @@
+from . import google
+from . import jobop

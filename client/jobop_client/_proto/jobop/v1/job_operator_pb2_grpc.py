@@ -1,0 +1,241 @@
+"""Client and server classes corresponding to protobuf-defined services."""
+import grpc
+import warnings
+from ...jobop.v1 import job_operator_pb2 as jobop_dot_v1_dot_job__operator__pb2
+GRPC_GENERATED_VERSION = '1.71.2'
+GRPC_VERSION = grpc.__version__
+_version_not_supported = False
+try:
+    from grpc._utilities import first_version_is_lower
+    _version_not_supported = first_version_is_lower(GRPC_VERSION, GRPC_GENERATED_VERSION)
+except ImportError:
+    _version_not_supported = True
+if _version_not_supported:
+    raise RuntimeError(f'The grpc package installed is at version {GRPC_VERSION},' + f' but the generated code in jobop/v1/job_operator_pb2_grpc.py depends on' + f' grpcio>={GRPC_GENERATED_VERSION}.' + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}' + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.')
+
+class JobOperatorServiceStub(object):
+    """Starts, stops, restarts and follows batch job executions.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Start = channel.unary_unary('/jobop.v1.JobOperatorService/Start', request_serializer=jobop_dot_v1_dot_job__operator__pb2.StartRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.StartResponse.FromString, _registered_method=True)
+        self.StartNextInstance = channel.unary_unary('/jobop.v1.JobOperatorService/StartNextInstance', request_serializer=jobop_dot_v1_dot_job__operator__pb2.StartNextInstanceRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.StartNextInstanceResponse.FromString, _registered_method=True)
+        self.Stop = channel.unary_unary('/jobop.v1.JobOperatorService/Stop', request_serializer=jobop_dot_v1_dot_job__operator__pb2.StopRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.StopResponse.FromString, _registered_method=True)
+        self.Restart = channel.unary_unary('/jobop.v1.JobOperatorService/Restart', request_serializer=jobop_dot_v1_dot_job__operator__pb2.RestartRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.RestartResponse.FromString, _registered_method=True)
+        self.Abandon = channel.unary_unary('/jobop.v1.JobOperatorService/Abandon', request_serializer=jobop_dot_v1_dot_job__operator__pb2.AbandonRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.AbandonResponse.FromString, _registered_method=True)
+        self.Recover = channel.unary_unary('/jobop.v1.JobOperatorService/Recover', request_serializer=jobop_dot_v1_dot_job__operator__pb2.RecoverRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.RecoverResponse.FromString, _registered_method=True)
+        self.GetRunningExecutions = channel.unary_unary('/jobop.v1.JobOperatorService/GetRunningExecutions', request_serializer=jobop_dot_v1_dot_job__operator__pb2.GetRunningExecutionsRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetRunningExecutionsResponse.FromString, _registered_method=True)
+        self.GetSummary = channel.unary_unary('/jobop.v1.JobOperatorService/GetSummary', request_serializer=jobop_dot_v1_dot_job__operator__pb2.GetSummaryRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetSummaryResponse.FromString, _registered_method=True)
+        self.GetStepExecutionSummaries = channel.unary_unary('/jobop.v1.JobOperatorService/GetStepExecutionSummaries', request_serializer=jobop_dot_v1_dot_job__operator__pb2.GetStepExecutionSummariesRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetStepExecutionSummariesResponse.FromString, _registered_method=True)
+        self.GetJobNames = channel.unary_unary('/jobop.v1.JobOperatorService/GetJobNames', request_serializer=jobop_dot_v1_dot_job__operator__pb2.GetJobNamesRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetJobNamesResponse.FromString, _registered_method=True)
+        self.GetParameters = channel.unary_unary('/jobop.v1.JobOperatorService/GetParameters', request_serializer=jobop_dot_v1_dot_job__operator__pb2.GetParametersRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetParametersResponse.FromString, _registered_method=True)
+        self.GetJobExecution = channel.unary_unary('/jobop.v1.JobOperatorService/GetJobExecution', request_serializer=jobop_dot_v1_dot_job__operator__pb2.GetJobExecutionRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetJobExecutionResponse.FromString, _registered_method=True)
+        self.ListJobInstances = channel.unary_unary('/jobop.v1.JobOperatorService/ListJobInstances', request_serializer=jobop_dot_v1_dot_job__operator__pb2.ListJobInstancesRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListJobInstancesResponse.FromString, _registered_method=True)
+        self.ListJobExecutions = channel.unary_unary('/jobop.v1.JobOperatorService/ListJobExecutions', request_serializer=jobop_dot_v1_dot_job__operator__pb2.ListJobExecutionsRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListJobExecutionsResponse.FromString, _registered_method=True)
+        self.WatchExecution = channel.unary_stream('/jobop.v1.JobOperatorService/WatchExecution', request_serializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionResponse.FromString, _registered_method=True)
+        self.WatchExecutions = channel.unary_stream('/jobop.v1.JobOperatorService/WatchExecutions', request_serializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionsRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionsResponse.FromString, _registered_method=True)
+
+class JobOperatorServiceServicer(object):
+    """Starts, stops, restarts and follows batch job executions.
+    """
+
+    def Start(self, request, context):
+        """Launches a new instance of a job. Refused with JOB_INSTANCE_ALREADY_EXISTS when the
+        identifying parameters name an instance that exists already (use Restart for that).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartNextInstance(self, request, context):
+        """Launches the next instance of a job, with parameters from the job's incrementer
+        applied to the parameters of its last instance.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Stop(self, request, context):
+        """Asks a STARTING or STARTED execution to stop. Steps end at their next chunk boundary;
+        the call returns at once with the execution (usually STOPPING).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Restart(self, request, context):
+        """Runs the instance of a FAILED or STOPPED execution again, with the same parameters,
+        as a new execution.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Abandon(self, request, context):
+        """Marks a STOPPING, STOPPED, FAILED or UNKNOWN execution ABANDONED: it will never be
+        restarted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Recover(self, request, context):
+        """Marks an execution whose owning process died FAILED so that it can be restarted.
+        Refused with JOB_EXECUTION_ALREADY_RUNNING while its owner is alive.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRunningExecutions(self, request, context):
+        """The ids of the running (STARTING, STARTED, STOPPING) executions of a job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSummary(self, request, context):
+        """A one-line summary of an execution, in Spring Batch's JobExecution.toString() format.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStepExecutionSummaries(self, request, context):
+        """One summary per step execution, in Spring Batch's StepExecution.getSummary() format.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJobNames(self, request, context):
+        """The names of the jobs this server can launch, sorted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetParameters(self, request, context):
+        """The parameters an execution was launched with.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJobExecution(self, request, context):
+        """One execution with its step executions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobInstances(self, request, context):
+        """The instances of a job, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobExecutions(self, request, context):
+        """The executions of a job or of one of its instances, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchExecution(self, request, context):
+        """Follows one execution: the current snapshot first, then one snapshot per change
+        (status transitions always; progress at chunk commits, coalesced for slow readers),
+        heartbeats at least every 30 s, and the end of the stream once the execution is no
+        longer running.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchExecutions(self, request, context):
+        """Follows every execution of a job (or of all jobs): a snapshot per change, heartbeats
+        at least every 30 s. The stream does not end by itself.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+def add_JobOperatorServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {'Start': grpc.unary_unary_rpc_method_handler(servicer.Start, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.StartRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.StartResponse.SerializeToString), 'StartNextInstance': grpc.unary_unary_rpc_method_handler(servicer.StartNextInstance, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.StartNextInstanceRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.StartNextInstanceResponse.SerializeToString), 'Stop': grpc.unary_unary_rpc_method_handler(servicer.Stop, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.StopRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.StopResponse.SerializeToString), 'Restart': grpc.unary_unary_rpc_method_handler(servicer.Restart, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.RestartRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.RestartResponse.SerializeToString), 'Abandon': grpc.unary_unary_rpc_method_handler(servicer.Abandon, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.AbandonRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.AbandonResponse.SerializeToString), 'Recover': grpc.unary_unary_rpc_method_handler(servicer.Recover, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.RecoverRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.RecoverResponse.SerializeToString), 'GetRunningExecutions': grpc.unary_unary_rpc_method_handler(servicer.GetRunningExecutions, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetRunningExecutionsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetRunningExecutionsResponse.SerializeToString), 'GetSummary': grpc.unary_unary_rpc_method_handler(servicer.GetSummary, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetSummaryRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetSummaryResponse.SerializeToString), 'GetStepExecutionSummaries': grpc.unary_unary_rpc_method_handler(servicer.GetStepExecutionSummaries, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetStepExecutionSummariesRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetStepExecutionSummariesResponse.SerializeToString), 'GetJobNames': grpc.unary_unary_rpc_method_handler(servicer.GetJobNames, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetJobNamesRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetJobNamesResponse.SerializeToString), 'GetParameters': grpc.unary_unary_rpc_method_handler(servicer.GetParameters, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetParametersRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetParametersResponse.SerializeToString), 'GetJobExecution': grpc.unary_unary_rpc_method_handler(servicer.GetJobExecution, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetJobExecutionRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetJobExecutionResponse.SerializeToString), 'ListJobInstances': grpc.unary_unary_rpc_method_handler(servicer.ListJobInstances, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListJobInstancesRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ListJobInstancesResponse.SerializeToString), 'ListJobExecutions': grpc.unary_unary_rpc_method_handler(servicer.ListJobExecutions, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListJobExecutionsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ListJobExecutionsResponse.SerializeToString), 'WatchExecution': grpc.unary_stream_rpc_method_handler(servicer.WatchExecution, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionResponse.SerializeToString), 'WatchExecutions': grpc.unary_stream_rpc_method_handler(servicer.WatchExecutions, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionsResponse.SerializeToString)}
+    generic_handler = grpc.method_handlers_generic_handler('jobop.v1.JobOperatorService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('jobop.v1.JobOperatorService', rpc_method_handlers)
+
+class JobOperatorService(object):
+    """Starts, stops, restarts and follows batch job executions.
+    """
+
+    @staticmethod
+    def Start(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/Start', jobop_dot_v1_dot_job__operator__pb2.StartRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.StartResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def StartNextInstance(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/StartNextInstance', jobop_dot_v1_dot_job__operator__pb2.StartNextInstanceRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.StartNextInstanceResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def Stop(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/Stop', jobop_dot_v1_dot_job__operator__pb2.StopRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.StopResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def Restart(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/Restart', jobop_dot_v1_dot_job__operator__pb2.RestartRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.RestartResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def Abandon(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/Abandon', jobop_dot_v1_dot_job__operator__pb2.AbandonRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.AbandonResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def Recover(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/Recover', jobop_dot_v1_dot_job__operator__pb2.RecoverRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.RecoverResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def GetRunningExecutions(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/GetRunningExecutions', jobop_dot_v1_dot_job__operator__pb2.GetRunningExecutionsRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.GetRunningExecutionsResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def GetSummary(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/GetSummary', jobop_dot_v1_dot_job__operator__pb2.GetSummaryRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.GetSummaryResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def GetStepExecutionSummaries(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/GetStepExecutionSummaries', jobop_dot_v1_dot_job__operator__pb2.GetStepExecutionSummariesRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.GetStepExecutionSummariesResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def GetJobNames(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/GetJobNames', jobop_dot_v1_dot_job__operator__pb2.GetJobNamesRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.GetJobNamesResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def GetParameters(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/GetParameters', jobop_dot_v1_dot_job__operator__pb2.GetParametersRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.GetParametersResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def GetJobExecution(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/GetJobExecution', jobop_dot_v1_dot_job__operator__pb2.GetJobExecutionRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.GetJobExecutionResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def ListJobInstances(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/ListJobInstances', jobop_dot_v1_dot_job__operator__pb2.ListJobInstancesRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.ListJobInstancesResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def ListJobExecutions(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/ListJobExecutions', jobop_dot_v1_dot_job__operator__pb2.ListJobExecutionsRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.ListJobExecutionsResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def WatchExecution(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/jobop.v1.JobOperatorService/WatchExecution', jobop_dot_v1_dot_job__operator__pb2.WatchExecutionRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.WatchExecutionResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def WatchExecutions(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/jobop.v1.JobOperatorService/WatchExecutions', jobop_dot_v1_dot_job__operator__pb2.WatchExecutionsRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.WatchExecutionsResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)

@@ -1,0 +1,728 @@
+"""JobOperatorClient (blocking) and AsyncJobOperatorClient (asyncio) for ``jobop.v1``.
+
+Both mirror the RPCs of ``JobOperatorService`` in snake_case and raise the typed errors of
+``jobop_client.errors``. Unary calls have a deadline (30 s unless told otherwise) that
+covers their retries. Only calls that are safe to repeat are retried, and only on
+UNAVAILABLE: the reads, ``stop``, ``abandon``, and ``start``/``start_next_instance``/
+``restart`` when they carry a ``request_id``. Watches resume where they left off
+(``after_version``) when the connection drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Generic, TypeVar
+
+import grpc
+import grpc.aio
+
+from jobop_client import errors, executions
+from jobop_client.parameters import ParameterInput, ParameterValue, from_proto_map, to_proto_map
+from jobop_client.proto import job_operator_pb2 as pb
+from jobop_client.proto import job_operator_pb2_grpc as pb_grpc
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+DEFAULT_TIMEOUT = 30.0
+
+T = TypeVar("T")
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+#: Call metadata, e.g. ``[("authorization", "Bearer TOKEN")]``.
+Metadata = Sequence[tuple[str, str]]
+ChannelOptions = Sequence[tuple[str, str | int]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of repeatable calls that fail with UNAVAILABLE: exponential backoff, jittered.
+
+    ``max_attempts`` counts the first try; 1 turns retries off.
+    """
+
+    max_attempts: int = 5
+    initial_backoff: float = 0.1
+    max_backoff: float = 2.0
+    multiplier: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
+        if self.initial_backoff < 0 or self.max_backoff < 0 or self.multiplier < 1:
+            raise ValueError("backoffs must not be negative and the multiplier at least 1")
+
+    def backoff(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
+        ceiling = min(self.max_backoff, self.initial_backoff * self.multiplier ** (retry - 1))
+        # Jitter keeps many clients that lost one server from coming back in lockstep.
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list call; ``next_page_token`` is empty on the last page."""
+
+    items: list[T]
+    next_page_token: str
+
+
+class _Settings:
+    """What both clients share: deadline, retry policy, metadata and the retry decision."""
+
+    def __init__(
+        self, timeout: float | None, retry: RetryPolicy | None, metadata: Metadata
+    ) -> None:
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.metadata: tuple[tuple[str, str], ...] = tuple(metadata)
+
+    def deadline(self, timeout: float | None) -> float | None:
+        budget = self.timeout if timeout is None else timeout
+        return None if budget is None else time.monotonic() + budget
+
+    def retry_delay(
+        self, error: grpc.RpcError, *, idempotent: bool, attempt: int, deadline: float | None
+    ) -> float | None:
+        """Seconds to wait before trying again, or None to give up."""
+        if not idempotent or attempt >= self.retry.max_attempts:
+            return None
+        if error.code() != grpc.StatusCode.UNAVAILABLE:
+            return None
+        delay = self.retry.backoff(attempt)
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            return None
+        return delay
+
+
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    return max(deadline - time.monotonic(), 0.0)
+
+
+class _Follower:
+    """The bookkeeping of a watch stream that survives reconnections.
+
+    Shared by both clients: it remembers the last version seen (the next request's
+    ``after_version``), skips heartbeats, and decides whether a broken or ended stream is
+    resumed.
+    """
+
+    def __init__(
+        self,
+        settings: _Settings,
+        deadline: float | None,
+        after_version: int,
+        what: str,
+        *,
+        ends: bool,
+    ) -> None:
+        self.settings = settings
+        self.deadline = deadline
+        self.version = after_version
+        self.what = what
+        self.ends = ends  # WatchExecution ends by itself once the execution has finished
+        self.latest: pb.JobExecution | None = None
+        self.failures = 0
+
+    def accept(self, execution: pb.JobExecution | None) -> pb.JobExecution | None:
+        """Notes a stream message; returns the snapshot to hand out (None for heartbeats)."""
+        self.failures = 0
+        if execution is None:
+            return None
+        self.latest = execution
+        self.version = max(self.version, execution.version)
+        return execution
+
+    def delay_after_error(self, error: grpc.RpcError) -> float:
+        """Seconds to wait before resuming, or raises the typed error."""
+        self.failures += 1
+        delay = self.settings.retry_delay(
+            error, idempotent=True, attempt=self.failures, deadline=self.deadline
+        )
+        if delay is None:
+            raise errors.from_rpc_error(error) from error
+        return delay
+
+    def delay_after_end(self) -> float | None:
+        """Seconds to wait before resuming a stream that ended, or None when it is over."""
+        if self.ends and (self.latest is None or not executions.is_running(self.latest)):
+            return None
+        # The server closed the stream early (e.g. it is shutting down): resume elsewhere.
+        self.failures += 1
+        if self.failures >= self.settings.retry.max_attempts:
+            raise errors.ServerUnavailableError(
+                f"the server keeps closing the watch of {self.what}"
+            )
+        return self.settings.retry.backoff(self.failures)
+
+
+def _snapshot(
+    response: pb.WatchExecutionResponse | pb.WatchExecutionsResponse,
+) -> pb.JobExecution | None:
+    if response.heartbeat or not response.HasField("execution"):
+        return None
+    return response.execution
+
+
+class JobOperatorClient:
+    """Blocking client of a jobop server.
+
+    ``JobOperatorClient("host:50051")`` talks plaintext; pass ``credentials`` (e.g.
+    ``grpc.ssl_channel_credentials()``) for TLS and ``metadata`` for an auth token. Use it as
+    a context manager or call ``close()``.
+    """
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        metadata: Metadata = (),
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        options: ChannelOptions = (),
+    ) -> None:
+        self.target = target
+        self._settings = _Settings(timeout, retry, metadata)
+        if credentials is None:
+            self._channel = grpc.insecure_channel(target, options=list(options))
+        else:
+            self._channel = grpc.secure_channel(target, credentials, options=list(options))
+        self._stub = pb_grpc.JobOperatorServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> JobOperatorClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- launching and controlling ----------------------------------------------------
+
+    def start(
+        self,
+        job_name: str,
+        parameters: Mapping[str, ParameterInput] | None = None,
+        request_id: str | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> pb.JobExecution:
+        """Launches a new instance of ``job_name``; returns the new execution.
+
+        ``parameters`` maps names to plain values (str, int, float, bool, datetime, date),
+        ``Parameter(value, identifying=False)`` or ``ParameterValue``. With a
+        ``request_id`` the call is retried safely when the server is unavailable.
+        """
+        request = pb.StartRequest(
+            job_name=job_name, parameters=to_proto_map(parameters), request_id=request_id or ""
+        )
+        return self._call(
+            self._stub.Start, request, idempotent=bool(request_id), timeout=timeout
+        ).execution
+
+    def start_next_instance(
+        self, job_name: str, request_id: str | None = None, *, timeout: float | None = None
+    ) -> pb.JobExecution:
+        """Launches the next instance of ``job_name`` (its incrementer makes the parameters)."""
+        request = pb.StartNextInstanceRequest(job_name=job_name, request_id=request_id or "")
+        return self._call(
+            self._stub.StartNextInstance, request, idempotent=bool(request_id), timeout=timeout
+        ).execution
+
+    def stop(self, execution_id: int, *, timeout: float | None = None) -> pb.JobExecution:
+        """Asks a running execution to stop; returns it (usually STOPPING)."""
+        request = pb.StopRequest(execution_id=execution_id)
+        return self._call(self._stub.Stop, request, idempotent=True, timeout=timeout).execution
+
+    def restart(
+        self, execution_id: int, request_id: str | None = None, *, timeout: float | None = None
+    ) -> pb.JobExecution:
+        """Runs the instance of a FAILED or STOPPED execution again; returns the new execution."""
+        request = pb.RestartRequest(execution_id=execution_id, request_id=request_id or "")
+        return self._call(
+            self._stub.Restart, request, idempotent=bool(request_id), timeout=timeout
+        ).execution
+
+    def abandon(self, execution_id: int, *, timeout: float | None = None) -> pb.JobExecution:
+        """Marks a stopped or failed execution ABANDONED: it will never be restarted."""
+        request = pb.AbandonRequest(execution_id=execution_id)
+        return self._call(self._stub.Abandon, request, idempotent=True, timeout=timeout).execution
+
+    def recover(self, execution_id: int, *, timeout: float | None = None) -> pb.JobExecution:
+        """Marks an execution whose process died FAILED, so that it can be restarted."""
+        request = pb.RecoverRequest(execution_id=execution_id)
+        return self._call(self._stub.Recover, request, idempotent=False, timeout=timeout).execution
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get_running_executions(self, job_name: str, *, timeout: float | None = None) -> list[int]:
+        """Ids of the running executions of ``job_name``."""
+        request = pb.GetRunningExecutionsRequest(job_name=job_name)
+        response = self._call(
+            self._stub.GetRunningExecutions, request, idempotent=True, timeout=timeout
+        )
+        return list(response.execution_ids)
+
+    def get_summary(self, execution_id: int, *, timeout: float | None = None) -> str:
+        """Spring Batch's one-line summary of an execution."""
+        request = pb.GetSummaryRequest(execution_id=execution_id)
+        return self._call(self._stub.GetSummary, request, idempotent=True, timeout=timeout).summary
+
+    def get_step_execution_summaries(
+        self, execution_id: int, *, timeout: float | None = None
+    ) -> dict[int, str]:
+        """Step execution id -> Spring Batch's summary of that step execution."""
+        request = pb.GetStepExecutionSummariesRequest(execution_id=execution_id)
+        response = self._call(
+            self._stub.GetStepExecutionSummaries, request, idempotent=True, timeout=timeout
+        )
+        return dict(sorted(response.summaries.items()))
+
+    def get_job_names(self, *, timeout: float | None = None) -> list[str]:
+        """Names of the jobs the server can launch."""
+        response = self._call(
+            self._stub.GetJobNames, pb.GetJobNamesRequest(), idempotent=True, timeout=timeout
+        )
+        return list(response.job_names)
+
+    def get_parameters(
+        self, execution_id: int, *, timeout: float | None = None
+    ) -> dict[str, ParameterValue]:
+        """The parameters an execution was launched with."""
+        request = pb.GetParametersRequest(execution_id=execution_id)
+        response = self._call(self._stub.GetParameters, request, idempotent=True, timeout=timeout)
+        return from_proto_map(response.parameters)
+
+    def get_job_execution(
+        self, execution_id: int, *, timeout: float | None = None
+    ) -> pb.JobExecution:
+        """One execution with its step executions."""
+        request = pb.GetJobExecutionRequest(execution_id=execution_id)
+        return self._call(
+            self._stub.GetJobExecution, request, idempotent=True, timeout=timeout
+        ).execution
+
+    def list_job_instances(
+        self,
+        job_name: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> Page[pb.JobInstance]:
+        """One page of the instances of ``job_name``, newest first."""
+        request = pb.ListJobInstancesRequest(
+            job_name=job_name, page_size=page_size, page_token=page_token
+        )
+        response = self._call(
+            self._stub.ListJobInstances, request, idempotent=True, timeout=timeout
+        )
+        return Page(list(response.job_instances), response.next_page_token)
+
+    def list_job_executions(
+        self,
+        job_name: str = "",
+        *,
+        job_instance_id: int = 0,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> Page[pb.JobExecution]:
+        """One page of the executions of a job or of one instance, newest first."""
+        request = pb.ListJobExecutionsRequest(
+            job_name=job_name,
+            job_instance_id=job_instance_id,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        response = self._call(
+            self._stub.ListJobExecutions, request, idempotent=True, timeout=timeout
+        )
+        return Page(list(response.executions), response.next_page_token)
+
+    # -- following ------------------------------------------------------------------------
+
+    def watch_execution(
+        self, execution_id: int, *, after_version: int = 0, timeout: float | None = None
+    ) -> Iterator[pb.JobExecution]:
+        """Snapshots of one execution as it changes, ending once it has finished.
+
+        The first snapshot is the current state (unless its version is not above
+        ``after_version``). Heartbeats are consumed here. ``timeout`` bounds the whole watch
+        (default: none).
+        """
+        follower = _Follower(
+            self._settings,
+            None if timeout is None else time.monotonic() + timeout,
+            after_version,
+            f"execution {execution_id}",
+            ends=True,
+        )
+        while True:
+            request = pb.WatchExecutionRequest(
+                execution_id=execution_id, after_version=follower.version
+            )
+            call = self._stub.WatchExecution(
+                request, timeout=_remaining(follower.deadline), metadata=self._settings.metadata
+            )
+            try:
+                for response in call:
+                    snapshot = follower.accept(_snapshot(response))
+                    if snapshot is not None:
+                        yield snapshot
+            except grpc.RpcError as error:
+                time.sleep(follower.delay_after_error(error))
+                continue
+            finally:
+                # The caller may stop iterating before the stream ends.
+                call.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
+            delay = follower.delay_after_end()
+            if delay is None:
+                return
+            time.sleep(delay)
+
+    def watch_executions(
+        self, job_name: str = "", *, timeout: float | None = None
+    ) -> Iterator[pb.JobExecution]:
+        """Snapshots of every execution of ``job_name`` (empty: all jobs) as they change.
+
+        Never ends by itself: stop iterating, or give a ``timeout``.
+        """
+        follower = _Follower(
+            self._settings,
+            None if timeout is None else time.monotonic() + timeout,
+            0,
+            f"job {job_name!r}" if job_name else "all jobs",
+            ends=False,
+        )
+        while True:
+            request = pb.WatchExecutionsRequest(job_name=job_name)
+            call = self._stub.WatchExecutions(
+                request, timeout=_remaining(follower.deadline), metadata=self._settings.metadata
+            )
+            try:
+                for response in call:
+                    snapshot = follower.accept(_snapshot(response))
+                    if snapshot is not None:
+                        yield snapshot
+            except grpc.RpcError as error:
+                time.sleep(follower.delay_after_error(error))
+                continue
+            finally:
+                call.cancel()  # type: ignore[no-untyped-call]
+            delay = follower.delay_after_end()
+            if delay is None:
+                return
+            time.sleep(delay)
+
+    def _call(
+        self,
+        method: grpc.UnaryUnaryMultiCallable[Req, Resp],
+        request: Req,
+        *,
+        idempotent: bool,
+        timeout: float | None,
+    ) -> Resp:
+        deadline = self._settings.deadline(timeout)
+        attempt = 1
+        while True:
+            try:
+                return method(
+                    request, timeout=_remaining(deadline), metadata=self._settings.metadata
+                )
+            except grpc.RpcError as error:
+                delay = self._settings.retry_delay(
+                    error, idempotent=idempotent, attempt=attempt, deadline=deadline
+                )
+                if delay is None:
+                    raise errors.from_rpc_error(error) from error
+            time.sleep(delay)
+            attempt += 1
+
+
+class AsyncJobOperatorClient:
+    """asyncio client of a jobop server (grpc.aio); the methods of JobOperatorClient, awaited.
+
+    Create it inside a running event loop; use ``async with`` or ``await client.close()``.
+    """
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        metadata: Metadata = (),
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        options: ChannelOptions = (),
+    ) -> None:
+        self.target = target
+        self._settings = _Settings(timeout, retry, metadata)
+        if credentials is None:
+            self._channel = grpc.aio.insecure_channel(target, options=list(options))
+        else:
+            self._channel = grpc.aio.secure_channel(target, credentials, options=list(options))
+        self._stub = pb_grpc.JobOperatorServiceStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close(grace=None)
+
+    async def __aenter__(self) -> AsyncJobOperatorClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(
+        self,
+        job_name: str,
+        parameters: Mapping[str, ParameterInput] | None = None,
+        request_id: str | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> pb.JobExecution:
+        """See JobOperatorClient.start."""
+        request = pb.StartRequest(
+            job_name=job_name, parameters=to_proto_map(parameters), request_id=request_id or ""
+        )
+        response = await self._call(
+            self._stub.Start, request, idempotent=bool(request_id), timeout=timeout
+        )
+        return response.execution
+
+    async def start_next_instance(
+        self, job_name: str, request_id: str | None = None, *, timeout: float | None = None
+    ) -> pb.JobExecution:
+        """See JobOperatorClient.start_next_instance."""
+        request = pb.StartNextInstanceRequest(job_name=job_name, request_id=request_id or "")
+        response = await self._call(
+            self._stub.StartNextInstance, request, idempotent=bool(request_id), timeout=timeout
+        )
+        return response.execution
+
+    async def stop(self, execution_id: int, *, timeout: float | None = None) -> pb.JobExecution:
+        """See JobOperatorClient.stop."""
+        request = pb.StopRequest(execution_id=execution_id)
+        response = await self._call(self._stub.Stop, request, idempotent=True, timeout=timeout)
+        return response.execution
+
+    async def restart(
+        self, execution_id: int, request_id: str | None = None, *, timeout: float | None = None
+    ) -> pb.JobExecution:
+        """See JobOperatorClient.restart."""
+        request = pb.RestartRequest(execution_id=execution_id, request_id=request_id or "")
+        response = await self._call(
+            self._stub.Restart, request, idempotent=bool(request_id), timeout=timeout
+        )
+        return response.execution
+
+    async def abandon(self, execution_id: int, *, timeout: float | None = None) -> pb.JobExecution:
+        """See JobOperatorClient.abandon."""
+        request = pb.AbandonRequest(execution_id=execution_id)
+        response = await self._call(self._stub.Abandon, request, idempotent=True, timeout=timeout)
+        return response.execution
+
+    async def recover(self, execution_id: int, *, timeout: float | None = None) -> pb.JobExecution:
+        """See JobOperatorClient.recover."""
+        request = pb.RecoverRequest(execution_id=execution_id)
+        response = await self._call(self._stub.Recover, request, idempotent=False, timeout=timeout)
+        return response.execution
+
+    async def get_running_executions(
+        self, job_name: str, *, timeout: float | None = None
+    ) -> list[int]:
+        """See JobOperatorClient.get_running_executions."""
+        request = pb.GetRunningExecutionsRequest(job_name=job_name)
+        response = await self._call(
+            self._stub.GetRunningExecutions, request, idempotent=True, timeout=timeout
+        )
+        return list(response.execution_ids)
+
+    async def get_summary(self, execution_id: int, *, timeout: float | None = None) -> str:
+        """See JobOperatorClient.get_summary."""
+        request = pb.GetSummaryRequest(execution_id=execution_id)
+        response = await self._call(
+            self._stub.GetSummary, request, idempotent=True, timeout=timeout
+        )
+        return response.summary
+
+    async def get_step_execution_summaries(
+        self, execution_id: int, *, timeout: float | None = None
+    ) -> dict[int, str]:
+        """See JobOperatorClient.get_step_execution_summaries."""
+        request = pb.GetStepExecutionSummariesRequest(execution_id=execution_id)
+        response = await self._call(
+            self._stub.GetStepExecutionSummaries, request, idempotent=True, timeout=timeout
+        )
+        return dict(sorted(response.summaries.items()))
+
+    async def get_job_names(self, *, timeout: float | None = None) -> list[str]:
+        """See JobOperatorClient.get_job_names."""
+        response = await self._call(
+            self._stub.GetJobNames, pb.GetJobNamesRequest(), idempotent=True, timeout=timeout
+        )
+        return list(response.job_names)
+
+    async def get_parameters(
+        self, execution_id: int, *, timeout: float | None = None
+    ) -> dict[str, ParameterValue]:
+        """See JobOperatorClient.get_parameters."""
+        request = pb.GetParametersRequest(execution_id=execution_id)
+        response = await self._call(
+            self._stub.GetParameters, request, idempotent=True, timeout=timeout
+        )
+        return from_proto_map(response.parameters)
+
+    async def get_job_execution(
+        self, execution_id: int, *, timeout: float | None = None
+    ) -> pb.JobExecution:
+        """See JobOperatorClient.get_job_execution."""
+        request = pb.GetJobExecutionRequest(execution_id=execution_id)
+        response = await self._call(
+            self._stub.GetJobExecution, request, idempotent=True, timeout=timeout
+        )
+        return response.execution
+
+    async def list_job_instances(
+        self,
+        job_name: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> Page[pb.JobInstance]:
+        """See JobOperatorClient.list_job_instances."""
+        request = pb.ListJobInstancesRequest(
+            job_name=job_name, page_size=page_size, page_token=page_token
+        )
+        response = await self._call(
+            self._stub.ListJobInstances, request, idempotent=True, timeout=timeout
+        )
+        return Page(list(response.job_instances), response.next_page_token)
+
+    async def list_job_executions(
+        self,
+        job_name: str = "",
+        *,
+        job_instance_id: int = 0,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> Page[pb.JobExecution]:
+        """See JobOperatorClient.list_job_executions."""
+        request = pb.ListJobExecutionsRequest(
+            job_name=job_name,
+            job_instance_id=job_instance_id,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        response = await self._call(
+            self._stub.ListJobExecutions, request, idempotent=True, timeout=timeout
+        )
+        return Page(list(response.executions), response.next_page_token)
+
+    async def watch_execution(
+        self, execution_id: int, *, after_version: int = 0, timeout: float | None = None
+    ) -> AsyncIterator[pb.JobExecution]:
+        """See JobOperatorClient.watch_execution."""
+        follower = _Follower(
+            self._settings,
+            None if timeout is None else time.monotonic() + timeout,
+            after_version,
+            f"execution {execution_id}",
+            ends=True,
+        )
+        while True:
+            request = pb.WatchExecutionRequest(
+                execution_id=execution_id, after_version=follower.version
+            )
+            call = self._stub.WatchExecution(
+                request, timeout=_remaining(follower.deadline), metadata=self._settings.metadata
+            )
+            try:
+                async for response in call:
+                    snapshot = follower.accept(_snapshot(response))
+                    if snapshot is not None:
+                        yield snapshot
+            except grpc.RpcError as error:
+                await asyncio.sleep(follower.delay_after_error(error))
+                continue
+            finally:
+                call.cancel()
+            delay = follower.delay_after_end()
+            if delay is None:
+                return
+            await asyncio.sleep(delay)
+
+    async def watch_executions(
+        self, job_name: str = "", *, timeout: float | None = None
+    ) -> AsyncIterator[pb.JobExecution]:
+        """See JobOperatorClient.watch_executions."""
+        follower = _Follower(
+            self._settings,
+            None if timeout is None else time.monotonic() + timeout,
+            0,
+            f"job {job_name!r}" if job_name else "all jobs",
+            ends=False,
+        )
+        while True:
+            request = pb.WatchExecutionsRequest(job_name=job_name)
+            call = self._stub.WatchExecutions(
+                request, timeout=_remaining(follower.deadline), metadata=self._settings.metadata
+            )
+            try:
+                async for response in call:
+                    snapshot = follower.accept(_snapshot(response))
+                    if snapshot is not None:
+                        yield snapshot
+            except grpc.RpcError as error:
+                await asyncio.sleep(follower.delay_after_error(error))
+                continue
+            finally:
+                call.cancel()
+            delay = follower.delay_after_end()
+            if delay is None:
+                return
+            await asyncio.sleep(delay)
+
+    async def _call(
+        self,
+        method: grpc.aio.UnaryUnaryMultiCallable[Req, Resp],
+        request: Req,
+        *,
+        idempotent: bool,
+        timeout: float | None,
+    ) -> Resp:
+        deadline = self._settings.deadline(timeout)
+        attempt = 1
+        while True:
+            try:
+                return await method(
+                    request, timeout=_remaining(deadline), metadata=self._settings.metadata
+                )
+            except grpc.RpcError as error:
+                delay = self._settings.retry_delay(
+                    error, idempotent=idempotent, attempt=attempt, deadline=deadline
+                )
+                if delay is None:
+                    raise errors.from_rpc_error(error) from error
+            await asyncio.sleep(delay)
+            attempt += 1

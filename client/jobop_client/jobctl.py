@@ -1,0 +1,638 @@
+"""jobctl: start, stop, restart and follow jobop jobs from the command line.
+
+Exit codes: 0 success; with ``--wait`` and for ``watch`` the job's final exit code mapped
+by ``jobop_client.exit_codes`` (COMPLETED/NOOP 0, others 255, ``--exit-codes FILE`` adds
+entries); 2 usage error (including malformed or invalid job parameters); 3 the server
+cannot be reached; 4 no such job, execution or instance; 5 the server refused the request
+(already running, not restartable, ...); 130 interrupted. 1 is never used on purpose.
+Every error prints one line to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn, TextIO
+
+import grpc
+
+from jobop_client import errors, executions, exit_codes, parameters
+from jobop_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT, JobOperatorClient
+from jobop_client.proto import job_operator_pb2 as pb
+
+PROG = "jobctl"
+
+
+class UsageError(Exception):
+    """A command line that parsed but makes no sense (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line instead of argparse's usage block: callers read stderr too.
+        self.exit(exit_codes.USAGE, f"{PROG}: {message} (see {self.prog} --help)\n")
+
+
+# -- command line ----------------------------------------------------------------------
+
+
+def _execution_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"an execution id is a positive number, not {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of 0 or more, not {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text!r}")
+    return value
+
+
+def _global_options(with_defaults: bool) -> _Parser:
+    """Options accepted before and after the sub-command.
+
+    After it they default to SUPPRESS so that they only override what was given before.
+    """
+
+    def default(value: object) -> object:
+        return value if with_defaults else argparse.SUPPRESS
+
+    options = _Parser(add_help=False)
+    group = options.add_argument_group("connection and output")
+    group.add_argument(
+        "--target",
+        default=default(os.environ.get("JOBOP_TARGET") or DEFAULT_TARGET),
+        metavar="HOST:PORT",
+        help=f"the jobop server (env JOBOP_TARGET, default {DEFAULT_TARGET})",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="print one JSON document instead of tables",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=default(DEFAULT_TIMEOUT),
+        metavar="SECONDS",
+        help=f"deadline of each request (default {DEFAULT_TIMEOUT:g})",
+    )
+    group.add_argument(
+        "--tls", action="store_true", default=default(False), help="connect with TLS"
+    )
+    group.add_argument(
+        "--ca-cert",
+        default=default(None),
+        metavar="FILE",
+        help="PEM root certificates to trust (implies --tls)",
+    )
+    group.add_argument(
+        "--token",
+        default=default(os.environ.get("JOBOP_TOKEN")),
+        help="bearer token sent as authorization metadata (env JOBOP_TOKEN)",
+    )
+    return options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Start, stop, restart and follow jobop jobs.",
+        parents=[_global_options(with_defaults=True)],
+        epilog=(
+            "PARAM is name=value[,type[,identifying]]: type string (default), long, double, "
+            "date (ISO-8601) or boolean; identifying true (default) or false. "
+            "Example: items=6,long chunkSize=3,long,false"
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    later = [_global_options(with_defaults=False)]
+
+    def command(name: str, help_text: str, run: Callable[..., int]) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text, parents=later)
+        sub.set_defaults(run=run)
+        return sub
+
+    def follow_options(sub: argparse.ArgumentParser, wait: bool) -> None:
+        if wait:
+            sub.add_argument(
+                "--wait",
+                action="store_true",
+                help="follow the execution to its end and exit with its mapped exit code",
+            )
+        sub.add_argument(
+            "--exit-codes",
+            metavar="FILE",
+            help='TOML or JSON map of exit code to process exit code, e.g. {"CUSTOM FAILED": 100}',
+        )
+
+    command("jobs", "list the jobs the server can launch", _jobs)
+
+    sub = command("start", "start a new instance of a job; prints the execution id", _start)
+    sub.add_argument("job", metavar="JOB")
+    sub.add_argument(
+        "params", metavar="PARAM", nargs="*", default=[], help="name=value[,type[,identifying]]"
+    )
+    sub.add_argument("--request-id", metavar="ID", help="makes the start safe to retry")
+    follow_options(sub, wait=True)
+
+    sub = command("next", "start the next instance of a job (its incrementer)", _next)
+    sub.add_argument("job", metavar="JOB")
+    sub.add_argument("--request-id", metavar="ID", help="makes the start safe to retry")
+    follow_options(sub, wait=True)
+
+    sub = command("stop", "stop an execution, or every running execution of a job", _stop)
+    sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id, nargs="?")
+    sub.add_argument("--job", metavar="NAME", help="stop every running execution of this job")
+
+    sub = command("restart", "restart a FAILED or STOPPED execution", _restart)
+    sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
+    sub.add_argument("--request-id", metavar="ID", help="makes the restart safe to retry")
+    follow_options(sub, wait=True)
+
+    sub = command("abandon", "mark a stopped or failed execution ABANDONED", _abandon)
+    sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
+
+    sub = command("recover", "mark an execution whose process died FAILED", _recover)
+    sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
+
+    sub = command("status", "print the summary of an execution", _status)
+    sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
+
+    sub = command("steps", "list the step executions of an execution", _steps)
+    sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
+
+    sub = command("running", "list the running executions of a job", _running)
+    sub.add_argument("job", metavar="JOB")
+
+    sub = command("list", "list the executions (or instances) of a job, newest first", _list)
+    sub.add_argument("job", metavar="JOB")
+    sub.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=20,
+        metavar="N",
+        help="show at most N (default 20; 0: all)",
+    )
+    sub.add_argument("--instances", action="store_true", help="list job instances instead")
+
+    sub = command("watch", "follow an execution to its end; exits with its mapped code", _watch)
+    sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
+    follow_options(sub, wait=False)
+    return parser
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+class _Context:
+    """What a command needs: the client, the parsed arguments and where to print."""
+
+    def __init__(self, client: JobOperatorClient, args: argparse.Namespace, out: TextIO) -> None:
+        self.client = client
+        self.args = args
+        self.out = out
+        self.json: bool = args.json
+
+    def print(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def dump(self, value: object) -> None:
+        json.dump(value, self.out, indent=2)
+        self.out.write("\n")
+        self.out.flush()
+
+
+def _jobs(ctx: _Context) -> int:
+    names = ctx.client.get_job_names()
+    if ctx.json:
+        ctx.dump(names)
+    else:
+        for name in names:
+            ctx.print(name)
+    return 0
+
+
+def _start(ctx: _Context) -> int:
+    execution = ctx.client.start(ctx.args.job, ctx.args.parsed_params, ctx.args.request_id)
+    return _launched(ctx, execution)
+
+
+def _next(ctx: _Context) -> int:
+    execution = ctx.client.start_next_instance(ctx.args.job, ctx.args.request_id)
+    return _launched(ctx, execution)
+
+
+def _restart(ctx: _Context) -> int:
+    execution = ctx.client.restart(ctx.args.execution_id, ctx.args.request_id)
+    return _launched(ctx, execution)
+
+
+def _launched(ctx: _Context, execution: pb.JobExecution) -> int:
+    if not ctx.args.wait:
+        if ctx.json:
+            ctx.dump(executions.execution_to_dict(execution))
+        else:
+            ctx.print(str(execution.id))
+        return 0
+    if not ctx.json:
+        ctx.print(str(execution.id))  # first, on its own line, before any progress
+    return _follow(ctx, execution.id)
+
+
+def _watch(ctx: _Context) -> int:
+    return _follow(ctx, ctx.args.execution_id)
+
+
+def _follow(ctx: _Context, execution_id: int) -> int:
+    progress = None if ctx.json else _Progress(ctx.out, live=_is_tty(ctx.out))
+    final: pb.JobExecution | None = None
+    try:
+        for snapshot in ctx.client.watch_execution(execution_id):
+            final = snapshot
+            if progress is not None:
+                progress.update(snapshot)
+    except KeyboardInterrupt:
+        print(
+            f"{PROG}: interrupted; execution {execution_id} goes on running "
+            f"({PROG} stop {execution_id} stops it)",
+            file=sys.stderr,
+        )
+        return exit_codes.INTERRUPTED
+    if final is None:  # the stream had nothing newer to say: read the final state
+        final = ctx.client.get_job_execution(execution_id)
+    exit_code = final.exit_status.exit_code or executions.status_name(final.status)
+    if ctx.json:
+        ctx.dump(executions.execution_to_dict(final))
+    else:
+        elapsed = executions.duration(final)
+        took = f" in {_duration(elapsed)}" if elapsed is not None else ""
+        ctx.print(
+            f"execution {final.id} {executions.status_name(final.status)}"
+            f" with exit code {exit_code}{took}"
+        )
+        description = final.exit_status.exit_description.strip()
+        if description and exit_code != "COMPLETED":
+            ctx.print(f"  {description.splitlines()[0]}")
+    return exit_codes.map_exit_code(exit_code, ctx.args.exit_code_map)
+
+
+def _stop(ctx: _Context) -> int:
+    if ctx.args.job is None:
+        execution = ctx.client.stop(ctx.args.execution_id)
+        if ctx.json:
+            ctx.dump(executions.execution_to_dict(execution))
+        else:
+            ctx.print(f"execution {execution.id}: {executions.status_name(execution.status)}")
+        return 0
+    stopped: list[pb.JobExecution] = []
+    for execution_id in ctx.client.get_running_executions(ctx.args.job):
+        try:
+            stopped.append(ctx.client.stop(execution_id))
+        except errors.JobExecutionNotRunningError:
+            continue  # it finished between the two calls: nothing left to stop
+    if ctx.json:
+        ctx.dump([executions.execution_to_dict(execution) for execution in stopped])
+        return 0
+    if not stopped:
+        ctx.print(f"no running execution of {ctx.args.job}")
+    for execution in stopped:
+        ctx.print(f"execution {execution.id}: {executions.status_name(execution.status)}")
+    return 0
+
+
+def _abandon(ctx: _Context) -> int:
+    return _changed(ctx, ctx.client.abandon(ctx.args.execution_id))
+
+
+def _recover(ctx: _Context) -> int:
+    return _changed(ctx, ctx.client.recover(ctx.args.execution_id))
+
+
+def _changed(ctx: _Context, execution: pb.JobExecution) -> int:
+    if ctx.json:
+        ctx.dump(executions.execution_to_dict(execution))
+    else:
+        ctx.print(f"execution {execution.id}: {executions.status_name(execution.status)}")
+    return 0
+
+
+def _status(ctx: _Context) -> int:
+    summary = ctx.client.get_summary(ctx.args.execution_id)
+    if ctx.json:
+        execution = ctx.client.get_job_execution(ctx.args.execution_id)
+        ctx.dump({**executions.execution_to_dict(execution), "summary": summary})
+    else:
+        ctx.print(summary)
+    return 0
+
+
+def _steps(ctx: _Context) -> int:
+    execution = ctx.client.get_job_execution(ctx.args.execution_id)
+    if ctx.json:
+        ctx.dump([executions.step_to_dict(step) for step in execution.step_executions])
+        return 0
+    rows = [
+        [
+            str(step.id),
+            step.step_name,
+            executions.status_name(step.status),
+            step.exit_status.exit_code,
+            str(step.read_count),
+            str(step.write_count),
+            str(step.filter_count),
+            str(step.read_skip_count + step.process_skip_count + step.write_skip_count),
+            str(step.commit_count),
+            str(step.rollback_count),
+            _duration(executions.duration(step)),
+        ]
+        for step in execution.step_executions
+    ]
+    headers = ["ID", "STEP", "STATUS", "EXIT CODE", "READ", "WRITTEN", "FILTERED", "SKIPPED"]
+    headers += ["COMMITS", "ROLLBACKS", "DURATION"]
+    _print_table(ctx, headers, rows, f"execution {execution.id} has no step executions yet")
+    return 0
+
+
+def _running(ctx: _Context) -> int:
+    found = []
+    for execution_id in ctx.client.get_running_executions(ctx.args.job):
+        try:
+            found.append(ctx.client.get_job_execution(execution_id))
+        except errors.NoSuchJobExecutionError:
+            continue  # deleted in the meantime
+    _print_executions(ctx, found, f"no running execution of {ctx.args.job}")
+    return 0
+
+
+def _list(ctx: _Context) -> int:
+    limit = ctx.args.limit or None
+    if ctx.args.instances:
+        instances = _collect(
+            lambda size, token: ctx.client.list_job_instances(
+                ctx.args.job, page_size=size, page_token=token
+            ),
+            limit,
+        )
+        if ctx.json:
+            ctx.dump([executions.instance_to_dict(instance) for instance in instances])
+        else:
+            rows = [[str(i.id), str(i.version), i.job_name, i.job_key] for i in instances]
+            headers = ["ID", "VERSION", "JOB", "JOB KEY"]
+            _print_table(ctx, headers, rows, f"no instance of {ctx.args.job}")
+        return 0
+    found = _collect(
+        lambda size, token: ctx.client.list_job_executions(
+            ctx.args.job, page_size=size, page_token=token
+        ),
+        limit,
+    )
+    _print_executions(ctx, found, f"no execution of {ctx.args.job}")
+    return 0
+
+
+def _collect(fetch: Callable[[int, str], Any], limit: int | None) -> list[Any]:
+    """Pages through a list call until ``limit`` items (or all of them)."""
+    items: list[Any] = []
+    token = ""
+    while limit is None or len(items) < limit:
+        page = fetch(0 if limit is None else min(limit - len(items), 1000), token)
+        items.extend(page.items)
+        token = page.next_page_token
+        if not token:
+            break
+    return items[:limit]
+
+
+def _print_executions(ctx: _Context, found: Sequence[pb.JobExecution], empty: str) -> None:
+    if ctx.json:
+        ctx.dump([executions.execution_to_dict(execution) for execution in found])
+        return
+    rows = [
+        [
+            str(execution.id),
+            str(execution.job_instance_id),
+            executions.status_name(execution.status),
+            execution.exit_status.exit_code,
+            _local_time(executions.timestamp(execution, "start_time")),
+            _duration(executions.duration(execution)),
+            " ".join(
+                parameters.format_parameter(name, value)
+                for name, value in parameters.from_proto_map(execution.parameters).items()
+            ),
+        ]
+        for execution in found
+    ]
+    headers = ["ID", "INSTANCE", "STATUS", "EXIT CODE", "STARTED", "DURATION", "PARAMETERS"]
+    _print_table(ctx, headers, rows, empty)
+
+
+def _print_table(ctx: _Context, headers: list[str], rows: list[list[str]], empty: str) -> None:
+    if not rows:
+        ctx.print(f"({empty})")
+        return
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        ctx.print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+# -- progress --------------------------------------------------------------------------
+
+
+class _Progress:
+    """One line for the job and one per step execution.
+
+    On a terminal the block is redrawn in place; otherwise a line is printed whenever it
+    changes, so that logs show the progress without escape codes.
+    """
+
+    def __init__(self, out: TextIO, *, live: bool) -> None:
+        self.out = out
+        self.live = live
+        self.drawn = 0
+        self.printed: dict[str, str] = {}
+
+    def update(self, execution: pb.JobExecution) -> None:
+        lines = [("job", _job_line(execution))]
+        lines += [(f"step {step.id}", _step_line(step)) for step in execution.step_executions]
+        if self.live:
+            width = max(shutil.get_terminal_size().columns - 1, 20)
+            if self.drawn:
+                self.out.write(f"\x1b[{self.drawn}F")  # back to the block's first line
+            for _, line in lines:
+                self.out.write("\x1b[2K" + line[:width] + "\n")
+            self.drawn = len(lines)
+        else:
+            for key, line in lines:
+                if self.printed.get(key) != line:
+                    self.out.write(line + "\n")
+                    self.printed[key] = line
+        self.out.flush()
+
+
+def _job_line(execution: pb.JobExecution) -> str:
+    return (
+        f"execution {execution.id} {execution.job_name}: {executions.status_name(execution.status)}"
+    )
+
+
+def _step_line(step: pb.StepExecution) -> str:
+    line = (
+        f"  {step.step_name}: {executions.status_name(step.status)}"
+        f"  read {step.read_count}  written {step.write_count}"
+    )
+    skipped = step.read_skip_count + step.process_skip_count + step.write_skip_count
+    if skipped:
+        line += f"  skipped {skipped}"
+    if step.filter_count:
+        line += f"  filtered {step.filter_count}"
+    elapsed = executions.duration(step)
+    items = step.read_count or step.write_count
+    if items and elapsed and elapsed.total_seconds() > 0:
+        line += f"  {items / elapsed.total_seconds():.1f} items/s"
+    return line
+
+
+def _is_tty(out: TextIO) -> bool:
+    try:
+        return out.isatty() and os.environ.get("TERM") != "dumb"
+    except ValueError:  # a closed stream
+        return False
+
+
+def _duration(value: dt.timedelta | None) -> str:
+    if value is None:
+        return "-"
+    seconds = value.total_seconds()
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _local_time(value: dt.datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+# -- entry point -----------------------------------------------------------------------
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    """Checks what can be checked before connecting; raises UsageError."""
+    try:
+        args.parsed_params = parameters.parse_parameters(getattr(args, "params", None) or [])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    args.exit_code_map = None
+    if getattr(args, "exit_codes", None):
+        try:
+            args.exit_code_map = exit_codes.load_exit_codes(args.exit_codes)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    if args.command == "stop" and (args.execution_id is None) == (args.job is None):
+        raise UsageError("stop takes either an EXECUTION_ID or --job NAME")
+
+
+def _credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:
+    if not (args.tls or args.ca_cert):
+        return None
+    roots = None
+    if args.ca_cert:
+        try:
+            with open(args.ca_cert, "rb") as file:
+                roots = file.read()
+        except OSError as error:
+            raise UsageError(f"cannot read --ca-cert {args.ca_cert!r}: {error.strerror}") from None
+    return grpc.ssl_channel_credentials(root_certificates=roots)
+
+
+def _failure(error: errors.JobOperatorError, args: argparse.Namespace) -> tuple[int, str]:
+    """The exit code and the one-line message for a failed call."""
+    if isinstance(error, errors.ServerUnavailableError):
+        return exit_codes.UNREACHABLE, f"cannot reach the jobop server at {args.target}: {error}"
+    if isinstance(error, errors.DeadlineExceededError):
+        return (
+            exit_codes.UNREACHABLE,
+            f"the jobop server at {args.target} did not answer within {args.timeout:g} s",
+        )
+    if isinstance(error, errors.NotFoundError):
+        return exit_codes.NOT_FOUND, str(error)
+    if isinstance(error, errors.InvalidJobParametersError):
+        return exit_codes.USAGE, str(error)
+    return exit_codes.REFUSED, str(error)
+
+
+def run(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Runs jobctl with ``argv`` (default: the process's) and returns the exit code."""
+    out = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    try:
+        _prepare(args)
+        credentials = _credentials(args)
+    except UsageError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return exit_codes.USAGE
+    metadata: Mapping[str, str] = {"authorization": f"Bearer {args.token}"} if args.token else {}
+    client = JobOperatorClient(
+        args.target,
+        credentials=credentials,
+        metadata=list(metadata.items()),
+        timeout=args.timeout,
+    )
+    try:
+        with client:
+            code: int = args.run(_Context(client, args, out))
+            return code
+    except errors.JobOperatorError as error:
+        code, message = _failure(error, args)
+        print(f"{PROG}: {message}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return exit_codes.INTERRUPTED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point."""
+    try:
+        return run(argv)
+    except BrokenPipeError:
+        # The reader went away (jobctl list JOB | head): not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""A small in-memory jobop server on a real socket, for the client and jobctl tests.
+
+It speaks the real protocol (generated servicer, ErrorInfo trailers via
+``jobop_client.errors.abort_arguments``) with canned job behaviour: a WatchExecution
+"runs" the execution, one chunk of progress per snapshot. The real server has its own
+tests; this one lets the client be tested without it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import grpc
+from jobop_client import errors, parameters
+from jobop_client.proto import job_operator_pb2 as pb
+from jobop_client.proto import job_operator_pb2_grpc as pb_grpc
+
+JOB_NAMES = ["demoChunkJob", "demoExitCodeJob", "demoTaskletJob"]
+RUNNING = {pb.BATCH_STATUS_STARTING, pb.BATCH_STATUS_STARTED, pb.BATCH_STATUS_STOPPING}
+
+
+def _abort(context: grpc.ServicerContext, reason: str, message: str) -> NoReturn:
+    code, details, trailers = errors.abort_arguments(reason, message)
+    context.set_trailing_metadata(trailers)
+    context.abort(code, details)
+    raise AssertionError("abort returns only by raising")
+
+
+@dataclass
+class FakeJobOperator(pb_grpc.JobOperatorServiceServicer):
+    """The servicer; tests tweak its failure knobs and read what it saw."""
+
+    executions: dict[int, pb.JobExecution] = field(default_factory=dict)
+    instances: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Method name -> how many calls to answer UNAVAILABLE before serving.
+    unavailable: dict[str, int] = field(default_factory=dict)
+    # Abort the first WatchExecution stream with UNAVAILABLE after this many snapshots.
+    break_watch_after: int | None = None
+    calls: list[tuple[str, Any, dict[str, str]]] = field(default_factory=list)
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _enter(self, name: str, request: Any, context: grpc.ServicerContext) -> None:
+        metadata = {item.key: item.value for item in context.invocation_metadata()}
+        with self._lock:
+            self.calls.append((name, request, metadata))
+            remaining = self.unavailable.get(name, 0)
+            if remaining:
+                self.unavailable[name] = remaining - 1
+        if remaining:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "try again later")
+
+    def requests(self, name: str) -> list[Any]:
+        return [request for method, request, _ in self.calls if method == name]
+
+    def _execution(self, execution_id: int, context: grpc.ServicerContext) -> pb.JobExecution:
+        execution = self.executions.get(execution_id)
+        if execution is None:
+            _abort(context, "NO_SUCH_JOB_EXECUTION", f"no job execution with id {execution_id}")
+        return execution
+
+    def _launch(
+        self, job_name: str, params: dict[str, pb.JobParameter], context: grpc.ServicerContext
+    ) -> pb.JobExecution:
+        if job_name not in JOB_NAMES:
+            _abort(context, "NO_SUCH_JOB", f"no job named {job_name!r}")
+        values = parameters.from_proto_map(params)
+        key = ",".join(
+            parameters.format_parameter(name, value)
+            for name, value in values.items()
+            if value.identifying
+        )
+        with self._lock:
+            if (job_name, key) in self.instances:
+                _abort(
+                    context,
+                    "JOB_INSTANCE_ALREADY_EXISTS",
+                    f"a {job_name} instance with parameters [{key}] exists already",
+                )
+            execution_id = next(self._ids)
+            self.instances[(job_name, key)] = execution_id
+            execution = pb.JobExecution(
+                id=execution_id,
+                version=1,
+                job_instance_id=execution_id,
+                job_name=job_name,
+                parameters=params,
+                status=pb.BATCH_STATUS_STARTING,
+                exit_status=pb.ExitStatus(exit_code="UNKNOWN"),
+            )
+            execution.create_time.GetCurrentTime()
+            self.executions[execution_id] = execution
+        return execution
+
+    # -- RPCs ---------------------------------------------------------------------------
+
+    def Start(self, request: pb.StartRequest, context: grpc.ServicerContext) -> pb.StartResponse:
+        self._enter("Start", request, context)
+        if request.parameters.get("items", pb.JobParameter(long_value=1)).long_value < 0:
+            _abort(context, "INVALID_JOB_PARAMETERS", "items must not be negative")
+        execution = self._launch(request.job_name, dict(request.parameters), context)
+        return pb.StartResponse(execution=execution)
+
+    def StartNextInstance(
+        self, request: pb.StartNextInstanceRequest, context: grpc.ServicerContext
+    ) -> pb.StartNextInstanceResponse:
+        self._enter("StartNextInstance", request, context)
+        run_id = 1 + sum(1 for e in self.executions.values() if e.job_name == request.job_name)
+        params = {"run.id": pb.JobParameter(long_value=run_id)}
+        return pb.StartNextInstanceResponse(
+            execution=self._launch(request.job_name, params, context)
+        )
+
+    def Stop(self, request: pb.StopRequest, context: grpc.ServicerContext) -> pb.StopResponse:
+        self._enter("Stop", request, context)
+        execution = self._execution(request.execution_id, context)
+        if execution.status not in (pb.BATCH_STATUS_STARTING, pb.BATCH_STATUS_STARTED):
+            _abort(context, "JOB_EXECUTION_NOT_RUNNING", f"execution {execution.id} is not running")
+        execution.status = pb.BATCH_STATUS_STOPPING
+        execution.version += 1
+        return pb.StopResponse(execution=execution)
+
+    def Restart(
+        self, request: pb.RestartRequest, context: grpc.ServicerContext
+    ) -> pb.RestartResponse:
+        self._enter("Restart", request, context)
+        old = self._execution(request.execution_id, context)
+        if old.status not in (pb.BATCH_STATUS_FAILED, pb.BATCH_STATUS_STOPPED):
+            _abort(context, "JOB_INSTANCE_ALREADY_COMPLETE", f"execution {old.id} is complete")
+        with self._lock:
+            new = pb.JobExecution()
+            new.CopyFrom(old)
+            new.id = next(self._ids)
+            new.version = 1
+            new.status = pb.BATCH_STATUS_STARTING
+            new.exit_status.exit_code = "UNKNOWN"
+            del new.step_executions[:]
+            self.executions[new.id] = new
+        return pb.RestartResponse(execution=new)
+
+    def Abandon(
+        self, request: pb.AbandonRequest, context: grpc.ServicerContext
+    ) -> pb.AbandonResponse:
+        self._enter("Abandon", request, context)
+        execution = self._execution(request.execution_id, context)
+        if execution.status in RUNNING:
+            _abort(
+                context,
+                "JOB_EXECUTION_ALREADY_RUNNING",
+                f"execution {execution.id} is running; stop it first",
+            )
+        execution.status = pb.BATCH_STATUS_ABANDONED
+        execution.version += 1
+        return pb.AbandonResponse(execution=execution)
+
+    def Recover(
+        self, request: pb.RecoverRequest, context: grpc.ServicerContext
+    ) -> pb.RecoverResponse:
+        self._enter("Recover", request, context)
+        execution = self._execution(request.execution_id, context)
+        execution.status = pb.BATCH_STATUS_FAILED
+        execution.exit_status.exit_code = "FAILED"
+        execution.version += 1
+        return pb.RecoverResponse(execution=execution)
+
+    def GetRunningExecutions(
+        self, request: pb.GetRunningExecutionsRequest, context: grpc.ServicerContext
+    ) -> pb.GetRunningExecutionsResponse:
+        self._enter("GetRunningExecutions", request, context)
+        if request.job_name not in JOB_NAMES:
+            _abort(context, "NO_SUCH_JOB", f"no job named {request.job_name!r}")
+        ids = [
+            e.id
+            for e in self.executions.values()
+            if e.job_name == request.job_name and e.status in RUNNING
+        ]
+        return pb.GetRunningExecutionsResponse(execution_ids=ids)
+
+    def GetSummary(
+        self, request: pb.GetSummaryRequest, context: grpc.ServicerContext
+    ) -> pb.GetSummaryResponse:
+        self._enter("GetSummary", request, context)
+        e = self._execution(request.execution_id, context)
+        status = pb.BatchStatus.Name(e.status).removeprefix("BATCH_STATUS_")
+        summary = f"JobExecution: id={e.id}, version={e.version}, status={status}"
+        return pb.GetSummaryResponse(summary=summary)
+
+    def GetStepExecutionSummaries(
+        self, request: pb.GetStepExecutionSummariesRequest, context: grpc.ServicerContext
+    ) -> pb.GetStepExecutionSummariesResponse:
+        self._enter("GetStepExecutionSummaries", request, context)
+        e = self._execution(request.execution_id, context)
+        summaries = {
+            s.id: f"StepExecution: id={s.id}, name={s.step_name}, readCount={s.read_count}"
+            for s in e.step_executions
+        }
+        return pb.GetStepExecutionSummariesResponse(summaries=summaries)
+
+    def GetJobNames(
+        self, request: pb.GetJobNamesRequest, context: grpc.ServicerContext
+    ) -> pb.GetJobNamesResponse:
+        self._enter("GetJobNames", request, context)
+        return pb.GetJobNamesResponse(job_names=JOB_NAMES)
+
+    def GetParameters(
+        self, request: pb.GetParametersRequest, context: grpc.ServicerContext
+    ) -> pb.GetParametersResponse:
+        self._enter("GetParameters", request, context)
+        execution = self._execution(request.execution_id, context)
+        return pb.GetParametersResponse(parameters=execution.parameters)
+
+    def GetJobExecution(
+        self, request: pb.GetJobExecutionRequest, context: grpc.ServicerContext
+    ) -> pb.GetJobExecutionResponse:
+        self._enter("GetJobExecution", request, context)
+        return pb.GetJobExecutionResponse(execution=self._execution(request.execution_id, context))
+
+    def ListJobInstances(
+        self, request: pb.ListJobInstancesRequest, context: grpc.ServicerContext
+    ) -> pb.ListJobInstancesResponse:
+        self._enter("ListJobInstances", request, context)
+        found = sorted(
+            (
+                pb.JobInstance(id=instance_id, version=1, job_name=name, job_key=key)
+                for (name, key), instance_id in self.instances.items()
+                if name == request.job_name
+            ),
+            key=lambda instance: -instance.id,
+        )
+        items, token = _page(found, request.page_size, request.page_token)
+        return pb.ListJobInstancesResponse(job_instances=items, next_page_token=token)
+
+    def ListJobExecutions(
+        self, request: pb.ListJobExecutionsRequest, context: grpc.ServicerContext
+    ) -> pb.ListJobExecutionsResponse:
+        self._enter("ListJobExecutions", request, context)
+        found = sorted(
+            (e for e in self.executions.values() if e.job_name == request.job_name),
+            key=lambda e: -e.id,
+        )
+        items, token = _page(found, request.page_size, request.page_token)
+        return pb.ListJobExecutionsResponse(executions=items, next_page_token=token)
+
+    def WatchExecution(
+        self, request: pb.WatchExecutionRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.WatchExecutionResponse]:
+        self._enter("WatchExecution", request, context)
+        execution = self._execution(request.execution_id, context)
+        sent = 0
+        for snapshot in _run(execution):
+            self.executions[execution.id] = snapshot
+            if snapshot.version <= request.after_version:
+                continue
+            if self.break_watch_after is not None and sent == self.break_watch_after:
+                self.break_watch_after = None
+                context.abort(grpc.StatusCode.UNAVAILABLE, "server going away")
+            yield pb.WatchExecutionResponse(heartbeat=True)  # must be skipped by clients
+            yield pb.WatchExecutionResponse(execution=snapshot)
+            sent += 1
+
+    def WatchExecutions(
+        self, request: pb.WatchExecutionsRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.WatchExecutionsResponse]:
+        self._enter("WatchExecutions", request, context)
+        for execution in list(self.executions.values()):
+            if not request.job_name or execution.job_name == request.job_name:
+                yield pb.WatchExecutionsResponse(execution=execution)
+        while context.is_active():  # heartbeats until the client goes away
+            yield pb.WatchExecutionsResponse(heartbeat=True)
+            time.sleep(0.05)
+
+
+def _page(items: list[Any], size: int, token: str) -> tuple[list[Any], str]:
+    start = int(token or 0)
+    end = start + (size or 2)  # a small default page, so that paging gets exercised
+    return items[start:end], str(end) if end < len(items) else ""
+
+
+def _run(execution: pb.JobExecution) -> Iterator[pb.JobExecution]:
+    """The snapshots of a canned run of ``execution``, from its current state on."""
+    snapshot = pb.JobExecution()
+    snapshot.CopyFrom(execution)
+    yield _copy(snapshot)
+    if snapshot.status not in (pb.BATCH_STATUS_STARTING, pb.BATCH_STATUS_STARTED):
+        return
+    params = parameters.from_proto_map(snapshot.parameters)
+    items = int(params["items"].value) if "items" in params else 20
+    chunk = int(params["chunkSize"].value) if "chunkSize" in params else 10
+    fail = "fail" in params and params["fail"].value is True
+
+    snapshot.status = pb.BATCH_STATUS_STARTED
+    snapshot.start_time.GetCurrentTime()
+    step = snapshot.step_executions.add(
+        id=snapshot.id * 100, version=1, step_name="demoChunkStep", job_execution_id=snapshot.id
+    )
+    step.status = pb.BATCH_STATUS_STARTED
+    step.start_time.CopyFrom(snapshot.start_time)
+    snapshot.version += 1
+    yield _copy(snapshot)
+    done = 0
+    while done < items:
+        done = min(done + chunk, items)
+        time.sleep(0.01)
+        step.read_count = step.write_count = done
+        step.commit_count += 1
+        step.last_updated.GetCurrentTime()
+        snapshot.version += 1
+        yield _copy(snapshot)
+    final = pb.BATCH_STATUS_FAILED if fail else pb.BATCH_STATUS_COMPLETED
+    step.status = snapshot.status = final
+    step.exit_status.exit_code = "CUSTOM STEP FAILED" if fail else "COMPLETED"
+    snapshot.exit_status.exit_code = "CUSTOM FAILED" if fail else "COMPLETED"
+    snapshot.exit_status.exit_description = "failed on purpose\nsecond line" if fail else ""
+    step.end_time.GetCurrentTime()
+    snapshot.end_time.CopyFrom(step.end_time)
+    snapshot.version += 1
+    yield _copy(snapshot)
+
+
+def _copy(execution: pb.JobExecution) -> pb.JobExecution:
+    copy = pb.JobExecution()
+    copy.CopyFrom(execution)
+    return copy
+
+
+@dataclass
+class RunningServer:
+    target: str
+    servicer: FakeJobOperator
+
+
+def serve() -> tuple[grpc.Server, RunningServer]:
+    """Starts a fake server on a free loopback port; the caller stops it."""
+    servicer = FakeJobOperator()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    pb_grpc.add_JobOperatorServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, RunningServer(f"127.0.0.1:{port}", servicer)
