@@ -36,12 +36,13 @@ class ExecutionContext(MutableMapping[str, Any]):
         return self._values[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        if self._values.get(key, _MISSING) == value and key in self._values:
-            return
         try:
-            json.dumps(value)
+            encoded = json.dumps(value, sort_keys=True)
         except (TypeError, ValueError) as error:
             raise TypeError(f"execution context value for {key!r} is not JSON: {error}") from None
+        # Compared as JSON: 1 == True == 1.0 in Python, but they are different saved values.
+        if key in self._values and json.dumps(self._values[key], sort_keys=True) == encoded:
+            return
         self._values[key] = value
         self.dirty = True
 
@@ -67,9 +68,6 @@ class ExecutionContext(MutableMapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"ExecutionContext({self._values!r})"
-
-
-_MISSING = object()
 
 
 @dataclass(slots=True)

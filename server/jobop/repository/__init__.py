@@ -1,0 +1,25 @@
+"""The job repository: Spring Batch 5's tables on SQLite or PostgreSQL (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+from .counting import StatementCounter
+from .engine import create_engine, read_connection, write_transaction
+from .explorer import JobExplorer
+from .job_repository import ChunkTransaction, JobRepository
+from .migrations import SchemaVersionMismatch, current_version, init_schema, upgrade_schema
+from .schema import SCHEMA_VERSION
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ChunkTransaction",
+    "JobExplorer",
+    "JobRepository",
+    "SchemaVersionMismatch",
+    "StatementCounter",
+    "create_engine",
+    "current_version",
+    "init_schema",
+    "read_connection",
+    "upgrade_schema",
+    "write_transaction",
+]

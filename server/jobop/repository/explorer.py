@@ -1,0 +1,238 @@
+"""JobExplorer: the read side of the job repository.
+
+Loading any number of job executions costs three statements (executions with their
+instance and context, then all their parameters, then all their steps with contexts), so a
+page of executions does not cost a query per row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Select, func, select
+
+from jobop.domain import (
+    JobExecution,
+    JobInstance,
+    JobParameters,
+    NoSuchJobExecution,
+    StepExecution,
+)
+
+from . import rows
+from .engine import read_connection
+from .schema import (
+    RUNNING_STATUSES,
+    job_execution,
+    job_execution_context,
+    job_execution_params,
+    job_instance,
+    step_execution,
+    step_execution_context,
+)
+
+_e, _i, _jc = job_execution, job_instance, job_execution_context
+_s, _sc, _p = step_execution, step_execution_context, job_execution_params
+
+
+def execution_query() -> Select[Any]:
+    """Job executions joined with their instance and job execution context."""
+    return select(
+        _e.c.job_execution_id,
+        _e.c.version,
+        _e.c.job_instance_id,
+        _e.c.create_time,
+        _e.c.start_time,
+        _e.c.end_time,
+        _e.c.status,
+        _e.c.exit_code,
+        _e.c.exit_message,
+        _e.c.last_updated,
+        _i.c.job_name,
+        _i.c.job_key,
+        _i.c.version.label("instance_version"),
+        _jc.c.short_context,
+        _jc.c.serialized_context,
+    ).select_from(
+        _e.join(_i, _i.c.job_instance_id == _e.c.job_instance_id).outerjoin(
+            _jc, _jc.c.job_execution_id == _e.c.job_execution_id
+        )
+    )
+
+
+def step_query() -> Select[Any]:
+    """Step executions joined with their step execution context."""
+    return select(_s, _sc.c.short_context, _sc.c.serialized_context).select_from(
+        _s.outerjoin(_sc, _sc.c.step_execution_id == _s.c.step_execution_id)
+    )
+
+
+def load_job_executions(connection: Connection, query: Select[Any]) -> list[JobExecution]:
+    """Run an `execution_query()` and attach each execution's parameters and steps."""
+    execution_rows = connection.execute(query).all()
+    if not execution_rows:
+        return []
+    ids = [row.job_execution_id for row in execution_rows]
+    parameters = rows.group_by(
+        connection.execute(select(_p).where(_p.c.job_execution_id.in_(ids))), "job_execution_id"
+    )
+    steps = rows.group_by(
+        connection.execute(
+            step_query().where(_s.c.job_execution_id.in_(ids)).order_by(_s.c.step_execution_id)
+        ),
+        "job_execution_id",
+    )
+    executions = []
+    for row in execution_rows:
+        execution_id = row.job_execution_id
+        params = JobParameters(dict(map(rows.parameter, parameters.get(execution_id, ()))))
+        execution = rows.job_execution(row, params)
+        execution.step_executions = [rows.step_execution(s) for s in steps.get(execution_id, ())]
+        executions.append(execution)
+    return executions
+
+
+def load_last_step_execution(
+    connection: Connection, job_instance_id: int, step_name: str
+) -> StepExecution | None:
+    row = connection.execute(
+        step_query()
+        .join(_e, _e.c.job_execution_id == _s.c.job_execution_id)
+        .where(_e.c.job_instance_id == job_instance_id, _s.c.step_name == step_name)
+        .order_by(_s.c.create_time.desc(), _s.c.step_execution_id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else rows.step_execution(row)
+
+
+def _instance_id(instance: JobInstance | int) -> int:
+    return instance.id if isinstance(instance, JobInstance) else instance
+
+
+class JobExplorer:
+    """Read-only queries over job instances and executions; thread-safe."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _executions(self, query: Select[Any]) -> list[JobExecution]:
+        with read_connection(self.engine) as connection:
+            return load_job_executions(connection, query)
+
+    def _instances(self, query: Select[Any]) -> list[JobInstance]:
+        with read_connection(self.engine) as connection:
+            return [rows.job_instance(row) for row in connection.execute(query)]
+
+    def get_job_names(self) -> list[str]:
+        with read_connection(self.engine) as connection:
+            return list(
+                connection.execute(select(_i.c.job_name).distinct().order_by(_i.c.job_name))
+                .scalars()
+                .all()
+            )
+
+    def get_job_instance(self, instance_id: int) -> JobInstance | None:
+        found = self._instances(select(_i).where(_i.c.job_instance_id == instance_id))
+        return found[0] if found else None
+
+    def get_job_instances(
+        self, job_name: str, start: int = 0, count: int = 20
+    ) -> list[JobInstance]:
+        """The job's instances, newest first, `count` of them from position `start`."""
+        return self._instances(
+            select(_i)
+            .where(_i.c.job_name == job_name)
+            .order_by(_i.c.job_instance_id.desc())
+            .offset(start)
+            .limit(count)
+        )
+
+    def get_last_job_instance(self, job_name: str) -> JobInstance | None:
+        found = self.get_job_instances(job_name, 0, 1)
+        return found[0] if found else None
+
+    def get_job_instance_count(self, job_name: str) -> int:
+        with read_connection(self.engine) as connection:
+            count = connection.execute(
+                select(func.count()).select_from(_i).where(_i.c.job_name == job_name)
+            ).scalar_one()
+            return int(count)
+
+    def get_job_executions(self, instance: JobInstance | int) -> list[JobExecution]:
+        """The instance's executions, newest first, with their steps."""
+        return self._executions(
+            execution_query()
+            .where(_e.c.job_instance_id == _instance_id(instance))
+            .order_by(_e.c.job_execution_id.desc())
+        )
+
+    def get_last_job_execution(self, instance: JobInstance | int) -> JobExecution | None:
+        found = self._executions(
+            execution_query()
+            .where(_e.c.job_instance_id == _instance_id(instance))
+            .order_by(_e.c.job_execution_id.desc())
+            .limit(1)
+        )
+        return found[0] if found else None
+
+    def get_job_execution(self, execution_id: int) -> JobExecution | None:
+        """The execution with its parameters, steps and contexts; None if there is none."""
+        found = self._executions(execution_query().where(_e.c.job_execution_id == execution_id))
+        return found[0] if found else None
+
+    def find_running_job_executions(self, job_name: str | None = None) -> list[JobExecution]:
+        """Running executions (STARTING, STARTED, STOPPING) of one job or all, newest first."""
+        query = execution_query().where(_e.c.status.in_(RUNNING_STATUSES))
+        if job_name is not None:
+            query = query.where(_i.c.job_name == job_name)
+        return self._executions(query.order_by(_e.c.job_execution_id.desc()))
+
+    def get_step_execution(
+        self, job_execution_id: int, step_execution_id: int
+    ) -> StepExecution | None:
+        with read_connection(self.engine) as connection:
+            row = connection.execute(
+                step_query().where(
+                    _s.c.step_execution_id == step_execution_id,
+                    _s.c.job_execution_id == job_execution_id,
+                )
+            ).first()
+            return None if row is None else rows.step_execution(row)
+
+    def get_parameters(self, execution_id: int) -> JobParameters:
+        """The execution's parameters; NoSuchJobExecution if there is no such execution."""
+        with read_connection(self.engine) as connection:
+            found = connection.execute(
+                select(
+                    _e.c.job_execution_id,
+                    _p.c.parameter_name,
+                    _p.c.parameter_type,
+                    _p.c.parameter_value,
+                    _p.c.identifying,
+                )
+                .select_from(_e.outerjoin(_p, _p.c.job_execution_id == _e.c.job_execution_id))
+                .where(_e.c.job_execution_id == execution_id)
+            ).all()
+        if not found:
+            raise NoSuchJobExecution(f"no job execution with id {execution_id}")
+        return JobParameters(
+            dict(rows.parameter(row) for row in found if row.parameter_name is not None)
+        )
+
+    def list_job_executions(
+        self,
+        job_name: str | None = None,
+        job_instance_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 20,
+    ) -> list[JobExecution]:
+        """Executions newest first, filtered by job and/or instance; keyset paging:
+        pass the last id of one page as `after_id` to get the next."""
+        query = execution_query()
+        if job_name is not None:
+            query = query.where(_i.c.job_name == job_name)
+        if job_instance_id is not None:
+            query = query.where(_e.c.job_instance_id == job_instance_id)
+        if after_id is not None:
+            query = query.where(_e.c.job_execution_id < after_id)
+        return self._executions(query.order_by(_e.c.job_execution_id.desc()).limit(limit))

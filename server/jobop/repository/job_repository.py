@@ -1,0 +1,631 @@
+"""JobRepository: every write to the BATCH_ tables, race-free and with few statements.
+
+Statement budget (see tests/repository/test_statement_counts.py): a first launch is four
+statements (instance, execution, parameters, context); a chunk is at most two (the step's
+UPDATE, which also returns the job's status, and the step context if it changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NoReturn
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from jobop.domain import (
+    EXIT_MESSAGE_LENGTH,
+    BatchStatus,
+    ConcurrentModification,
+    ExecutionContext,
+    ExitStatus,
+    InvalidJobParameters,
+    JobExecution,
+    JobExecutionAlreadyRunning,
+    JobExecutionNotRunning,
+    JobInstance,
+    JobInstanceAlreadyComplete,
+    JobInstanceAlreadyExists,
+    JobParameters,
+    JobRestartNotAllowed,
+    NoSuchJobExecution,
+    StepExecution,
+    truncate_exit_message,
+    utcnow,
+)
+
+from . import contexts, rows
+from .engine import create_engine, is_postgresql, read_connection, write_transaction
+from .explorer import JobExplorer, load_last_step_execution
+from .migrations import init_schema
+from .schema import (
+    NAME_LENGTH,
+    PARAMETER_VALUE_LENGTH,
+    RUNNING_STATUSES,
+    UtcDateTime,
+    job_execution,
+    job_execution_context,
+    job_execution_params,
+    job_instance,
+    step_execution,
+    step_execution_context,
+)
+
+_e, _i, _jc = job_execution, job_instance, job_execution_context
+_s, _sc, _p = step_execution, step_execution_context, job_execution_params
+
+RECOVERED_MESSAGE = "recovered: owner lost"
+
+# Statements built once: SQLAlchemy caches their compiled form, the chunk path stays cheap.
+# Bind names carry a b_ prefix where they would clash with the column keys of SET clauses.
+
+# The optimistic-lock update of a job execution, merging a concurrent stop request: a row
+# whose version moved on while its status is STOPPING is still ours to update, and a
+# STARTING/STARTED status we write becomes STOPPING (b_merged_status) so the stop sticks.
+_UPDATE_JOB_EXECUTION = (
+    update(_e)
+    .where(
+        _e.c.job_execution_id == bindparam("b_id"),
+        or_(_e.c.version == bindparam("b_version"), _e.c.status == BatchStatus.STOPPING.value),
+    )
+    .values(
+        version=_e.c.version + 1,
+        status=case(
+            (_e.c.version == bindparam("b_version"), bindparam("b_status", type_=String)),
+            else_=bindparam("b_merged_status", type_=String),
+        ),
+    )
+    .returning(_e.c.version, _e.c.status)
+)
+
+# The optimistic-lock update of a step execution, returning its job's current status in
+# the same round trip so that the runner notices a stop request at every chunk.
+_UPDATE_STEP_EXECUTION = (
+    update(_s)
+    .where(
+        _s.c.step_execution_id == bindparam("b_id"),
+        _s.c.version == bindparam("b_version"),
+    )
+    .values(version=_s.c.version + 1)
+    .returning(
+        _s.c.version,
+        select(_e.c.status)
+        .where(_e.c.job_execution_id == bindparam("b_job_execution_id"))
+        .scalar_subquery()
+        .label("job_status"),
+    )
+)
+
+_INSERT_JOB_EXECUTION = insert(_e).returning(_e.c.job_execution_id)
+_INSERT_STEP_EXECUTION = insert(_s).returning(_s.c.step_execution_id)
+# Executed with a list of rows: one executemany (batched into multi-row INSERTs).
+_INSERT_PARAMETERS = insert(_p)
+_INSERT_JOB_CONTEXT = insert(_jc)
+_INSERT_STEP_CONTEXT = insert(_sc)
+_UPDATE_JOB_CONTEXT = update(_jc).where(_jc.c.job_execution_id == bindparam("b_id"))
+_UPDATE_STEP_CONTEXT = update(_sc).where(_sc.c.step_execution_id == bindparam("b_id"))
+
+
+@dataclass
+class ChunkTransaction:
+    """One chunk's transaction: writers that write to the repository's database use
+    `connection`, so their rows commit together with the step's counters and context."""
+
+    connection: Connection
+    # The owning job execution's status as the chunk committed (set on normal exit).
+    job_status: BatchStatus | None = None
+
+
+def _now_literal(now: datetime) -> Any:
+    # Typed, so the naive-UTC conversion applies inside CASE/COALESCE expressions too.
+    return literal(now, UtcDateTime())
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not name:
+        raise ValueError(f"a {kind} name must not be empty")
+    if len(name) > NAME_LENGTH:
+        raise ValueError(f"{kind} name longer than {NAME_LENGTH} characters: {name[:40]}…")
+
+
+def _check_parameters(parameters: JobParameters) -> None:
+    for name, parameter in parameters.items():
+        if len(parameter.value_text()) > PARAMETER_VALUE_LENGTH:
+            raise InvalidJobParameters(
+                f"value of parameter {name!r} is longer than {PARAMETER_VALUE_LENGTH} characters"
+            )
+
+
+def _describe(job_name: str, parameters: JobParameters) -> str:
+    """`job (a=1,long b=x)`: the job and the identifying parameters, in the text form."""
+    identifying = parameters.identifying().to_text()
+    return f"{job_name} ({' '.join(identifying)})" if identifying else job_name
+
+
+def _check_can_launch(
+    job_name: str,
+    parameters: JobParameters,
+    history: Sequence[Any],
+    restartable: bool,
+) -> None:
+    """JobLauncher.run's rules over the instance's executions (newest first)."""
+    what = _describe(job_name, parameters)
+    for row in history:
+        if BatchStatus.parse(row.status or "UNKNOWN").is_running:
+            raise JobExecutionAlreadyRunning(
+                f"job {what} is already running as execution {row.job_execution_id}"
+            )
+    for row in history:
+        status = BatchStatus.parse(row.status or "UNKNOWN")
+        if status is BatchStatus.UNKNOWN:
+            raise JobRestartNotAllowed(
+                f"job {what} cannot be restarted: execution {row.job_execution_id} ended in "
+                "status UNKNOWN (its outcome is not known; abandon it or fix it by hand)"
+            )
+        if status in (BatchStatus.COMPLETED, BatchStatus.ABANDONED):
+            raise JobInstanceAlreadyComplete(
+                f"job {what} is already complete: execution {row.job_execution_id} is "
+                f"{status.value}; use new identifying parameters to run it again"
+            )
+    if history and not restartable:
+        raise JobRestartNotAllowed(
+            f"job {job_name} is not restartable and its instance {what} already ran as "
+            f"execution {history[0].job_execution_id}"
+        )
+
+
+class JobRepository:
+    """Persists job instances and executions; thread-safe, one per process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.explorer = JobExplorer(engine)
+        dialect = postgresql if is_postgresql(engine) else sqlite
+        # Both dialects spell it INSERT ... ON CONFLICT (JOB_NAME, JOB_KEY) DO NOTHING.
+        self._insert_instance = (
+            dialect.insert(_i)
+            .on_conflict_do_nothing(index_elements=[_i.c.job_name, _i.c.job_key])
+            .returning(_i.c.job_instance_id)
+        )
+
+    @classmethod
+    def from_url(cls, url: str, *, create_schema: bool = True) -> JobRepository:
+        engine = create_engine(url)
+        if create_schema:
+            init_schema(engine)
+        return cls(engine)
+
+    # -- launching --------------------------------------------------------------------
+
+    def create_job_execution(
+        self,
+        job_name: str,
+        parameters: JobParameters,
+        *,
+        restartable: bool = True,
+        new_instance_only: bool = False,
+    ) -> JobExecution:
+        """A new STARTING execution of the instance that the identifying parameters name.
+
+        Race-free: the instance row is inserted (ON CONFLICT DO NOTHING) or else locked
+        (FOR UPDATE; on SQLite the transaction holds the write lock) before its executions
+        are checked, so simultaneous launches of one instance queue on that row and all
+        but one see the winner's execution.
+        """
+        _check_name("job", job_name)
+        _check_parameters(parameters)
+        job_key = parameters.job_key()
+        now = utcnow()
+        context = ExecutionContext()
+        with write_transaction(self.engine) as connection:
+            instance_id = connection.execute(
+                self._insert_instance, {"version": 0, "job_name": job_name, "job_key": job_key}
+            ).scalar()
+            instance_version = 0
+            if instance_id is None:
+                if new_instance_only:
+                    raise JobInstanceAlreadyExists(
+                        f"a job instance of {_describe(job_name, parameters)} already exists"
+                    )
+                instance = connection.execute(
+                    select(_i.c.job_instance_id, _i.c.version)
+                    .where(_i.c.job_name == job_name, _i.c.job_key == job_key)
+                    .with_for_update()
+                ).one()
+                instance_id, instance_version = instance.job_instance_id, instance.version or 0
+                history = connection.execute(
+                    select(_e.c.job_execution_id, _e.c.status)
+                    .where(_e.c.job_instance_id == instance_id)
+                    .order_by(_e.c.job_execution_id.desc())
+                ).all()
+                _check_can_launch(job_name, parameters, history, restartable)
+                if history:
+                    # Spring carries the job's context over from the last execution.
+                    saved = connection.execute(
+                        select(_jc.c.short_context, _jc.c.serialized_context).where(
+                            _jc.c.job_execution_id == history[0].job_execution_id
+                        )
+                    ).first()
+                    if saved is not None:
+                        context = contexts.load(saved.short_context, saved.serialized_context)
+            execution_id = connection.execute(
+                _INSERT_JOB_EXECUTION,
+                {
+                    "version": 0,
+                    "job_instance_id": instance_id,
+                    "create_time": now,
+                    "status": BatchStatus.STARTING.value,
+                    "exit_code": ExitStatus.UNKNOWN.exit_code,
+                    "exit_message": "",
+                    "last_updated": now,
+                },
+            ).scalar_one()
+            if parameters:
+                connection.execute(
+                    _INSERT_PARAMETERS, rows.parameter_rows(execution_id, parameters)
+                )
+            connection.execute(
+                _INSERT_JOB_CONTEXT,
+                {"job_execution_id": execution_id, **contexts.store(context).values()},
+            )
+        context.dirty = False
+        return JobExecution(
+            job_instance=JobInstance(instance_id, job_name, job_key, instance_version),
+            job_parameters=parameters,
+            id=execution_id,
+            version=0,
+            status=BatchStatus.STARTING,
+            exit_status=ExitStatus.UNKNOWN,
+            create_time=now,
+            last_updated=now,
+            execution_context=context,
+        )
+
+    # -- job executions ---------------------------------------------------------------
+
+    def update_job_execution(self, execution: JobExecution) -> None:
+        """Save the execution's times, status and exit status (and its context if dirty).
+
+        Optimistic lock on VERSION. A conflict caused by a stop request is merged (see
+        _UPDATE_JOB_EXECUTION): `execution.status` then reads STOPPING unless it had already
+        moved past STARTED. Any other conflict raises ConcurrentModification.
+        """
+        now = utcnow()
+        status = execution.status.value
+        in_flight = execution.status in (BatchStatus.STARTING, BatchStatus.STARTED)
+        merged = BatchStatus.STOPPING.value if in_flight else status
+        with write_transaction(self.engine) as connection:
+            row = connection.execute(
+                _UPDATE_JOB_EXECUTION,
+                {
+                    "b_id": execution.id,
+                    "b_version": execution.version,
+                    "b_status": status,
+                    "b_merged_status": merged,
+                    "start_time": execution.start_time,
+                    "end_time": execution.end_time,
+                    "exit_code": execution.exit_status.exit_code[:EXIT_MESSAGE_LENGTH],
+                    "exit_message": truncate_exit_message(execution.exit_status.exit_description),
+                    "create_time": execution.create_time,
+                    "last_updated": now,
+                },
+            ).first()
+            if row is None:
+                self._raise_job_execution_conflict(connection, execution)
+            if execution.execution_context.dirty:
+                self._write_context(
+                    connection, _UPDATE_JOB_CONTEXT, _jc, execution.id, execution.execution_context
+                )
+        execution.version = row.version
+        execution.status = BatchStatus.parse(row.status)
+        execution.last_updated = now
+        execution.execution_context.dirty = False
+
+    def _raise_job_execution_conflict(
+        self, connection: Connection, execution: JobExecution
+    ) -> NoReturn:
+        current = connection.execute(
+            select(_e.c.version, _e.c.status).where(_e.c.job_execution_id == execution.id)
+        ).first()
+        if current is None:
+            raise NoSuchJobExecution(f"no job execution with id {execution.id}")
+        raise ConcurrentModification(
+            f"job execution {execution.id} was updated elsewhere: version {current.version} "
+            f"({current.status}) in the repository, version {execution.version} here"
+        )
+
+    def get_job_status(self, execution_id: int) -> BatchStatus:
+        """The execution's current status (a cheap poll)."""
+        with read_connection(self.engine) as connection:
+            status = connection.execute(
+                select(_e.c.status).where(_e.c.job_execution_id == execution_id)
+            ).first()
+        if status is None:
+            raise NoSuchJobExecution(f"no job execution with id {execution_id}")
+        return BatchStatus.parse(status.status or "UNKNOWN")
+
+    # -- step executions --------------------------------------------------------------
+
+    def add_step_execution(self, step: StepExecution) -> None:
+        """Insert the step execution and its context; sets `step.id` and `step.version`."""
+        _check_name("step", step.step_name)
+        now = utcnow()
+        try:
+            with write_transaction(self.engine) as connection:
+                step_id = connection.execute(
+                    _INSERT_STEP_EXECUTION,
+                    {
+                        "version": 0,
+                        "step_name": step.step_name,
+                        "job_execution_id": step.job_execution_id,
+                        "create_time": step.create_time,
+                        **rows.step_values(step, now),
+                    },
+                ).scalar_one()
+                connection.execute(
+                    _INSERT_STEP_CONTEXT,
+                    {
+                        "step_execution_id": step_id,
+                        **contexts.store(step.execution_context).values(),
+                    },
+                )
+        except IntegrityError as error:
+            # The only constraint a well-formed step can break is its job execution's FK.
+            raise NoSuchJobExecution(
+                f"no job execution with id {step.job_execution_id} for step {step.step_name!r}"
+            ) from error
+        step.id = step_id
+        step.version = 0
+        step.last_updated = now
+        step.execution_context.dirty = False
+
+    def update_step_execution(self, step: StepExecution) -> BatchStatus:
+        """Save the step (optimistic lock; context only if dirty) and return its job's
+        current status, read by the same UPDATE statement."""
+        now = utcnow()
+        with write_transaction(self.engine) as connection:
+            version, job_status = self._write_step(connection, step, now)
+        self._step_saved(step, version, now)
+        return job_status
+
+    @contextmanager
+    def chunk_transaction(self, step: StepExecution) -> Iterator[ChunkTransaction]:
+        """One chunk: the caller's writes on `tx.connection`, then the step's row and (if
+        dirty) context, all in one commit. At most two metadata statements. On an exception
+        everything rolls back and the exception propagates; the step object is unchanged
+        apart from what the caller did to it."""
+        with self.engine.connect() as connection:
+            chunk = ChunkTransaction(connection)
+            with connection.begin():
+                yield chunk
+                now = utcnow()
+                version, job_status = self._write_step(connection, step, now)
+            self._step_saved(step, version, now)
+            chunk.job_status = job_status
+
+    def _write_step(
+        self, connection: Connection, step: StepExecution, now: datetime
+    ) -> tuple[int, BatchStatus]:
+        row = connection.execute(
+            _UPDATE_STEP_EXECUTION,
+            {
+                "b_id": step.id,
+                "b_version": step.version,
+                "b_job_execution_id": step.job_execution_id,
+                **rows.step_values(step, now),
+            },
+        ).first()
+        if row is None:
+            current = connection.execute(
+                select(_s.c.version, _s.c.status).where(_s.c.step_execution_id == step.id)
+            ).first()
+            if current is None:
+                raise ConcurrentModification(
+                    f"step execution {step.id} ({step.step_name}) is not in the repository"
+                )
+            raise ConcurrentModification(
+                f"step execution {step.id} ({step.step_name}) was updated elsewhere: version "
+                f"{current.version} ({current.status}) in the repository, {step.version} here"
+            )
+        if step.execution_context.dirty:
+            self._write_context(
+                connection, _UPDATE_STEP_CONTEXT, _sc, step.id, step.execution_context
+            )
+        return row.version, BatchStatus.parse(row.job_status or "UNKNOWN")
+
+    @staticmethod
+    def _step_saved(step: StepExecution, version: int, now: datetime) -> None:
+        step.version = version
+        step.last_updated = now
+        step.execution_context.dirty = False
+
+    @staticmethod
+    def _write_context(
+        connection: Connection,
+        update_statement: Any,
+        table: Any,
+        execution_id: int,
+        context: ExecutionContext,
+    ) -> None:
+        stored = contexts.store(context).values()
+        result = connection.execute(update_statement, {"b_id": execution_id, **stored})
+        if result.rowcount == 0:
+            # A row that Spring's DDL-era tooling never wrote: create it.
+            key = table.primary_key.columns.values()[0].name
+            connection.execute(insert(table), {key: execution_id, **stored})
+
+    def get_last_step_execution(self, job_instance_id: int, step_name: str) -> StepExecution | None:
+        """The latest execution of that step in any execution of the instance, with context."""
+        with read_connection(self.engine) as connection:
+            return load_last_step_execution(connection, job_instance_id, step_name)
+
+    def count_step_executions(self, job_instance_id: int, step_name: str) -> int:
+        """How many times the step ran in the instance (for start_limit)."""
+        with read_connection(self.engine) as connection:
+            count = connection.execute(
+                select(func.count())
+                .select_from(_s.join(_e, _e.c.job_execution_id == _s.c.job_execution_id))
+                .where(_e.c.job_instance_id == job_instance_id, _s.c.step_name == step_name)
+            ).scalar_one()
+        return int(count)
+
+    # -- operator primitives (compare-and-set in one UPDATE each) -----------------------
+
+    def request_stop(self, execution_id: int) -> JobExecution:
+        """STARTED -> STOPPING (the steps stop at their next chunk); STARTING, never picked
+        up by a worker -> STOPPED at once. Anything else: JobExecutionNotRunning."""
+        now = _now_literal(utcnow())
+        never_started = _e.c.status == BatchStatus.STARTING.value
+        with write_transaction(self.engine) as connection:
+            stopped = connection.execute(
+                update(_e)
+                .where(
+                    _e.c.job_execution_id == execution_id,
+                    _e.c.status.in_((BatchStatus.STARTING.value, BatchStatus.STARTED.value)),
+                )
+                .values(
+                    status=case(
+                        (never_started, BatchStatus.STOPPED.value),
+                        else_=BatchStatus.STOPPING.value,
+                    ),
+                    exit_code=case(
+                        (never_started, ExitStatus.STOPPED.exit_code), else_=_e.c.exit_code
+                    ),
+                    end_time=case((never_started, now), else_=_e.c.end_time),
+                    version=_e.c.version + 1,
+                    last_updated=now,
+                )
+                .returning(_e.c.job_execution_id)
+            ).first()
+            if stopped is None:
+                status = self._current_status(connection, execution_id)
+                raise JobExecutionNotRunning(
+                    f"job execution {execution_id} is {status.value}: only a STARTING or "
+                    "STARTED execution can be stopped"
+                )
+        return self._reload(execution_id)
+
+    def abandon(self, execution_id: int) -> JobExecution:
+        """STOPPING, STOPPED, FAILED or UNKNOWN -> ABANDONED with an end time, and its
+        unfinished steps too, so that the instance is never restarted. Abandoning an
+        ABANDONED execution changes nothing."""
+        now = _now_literal(utcnow())
+        abandonable = (
+            BatchStatus.STOPPING.value,
+            BatchStatus.STOPPED.value,
+            BatchStatus.FAILED.value,
+            BatchStatus.UNKNOWN.value,
+        )
+        with write_transaction(self.engine) as connection:
+            abandoned = connection.execute(
+                update(_e)
+                .where(_e.c.job_execution_id == execution_id, _e.c.status.in_(abandonable))
+                .values(
+                    status=BatchStatus.ABANDONED.value,
+                    exit_code=_unfinished_exit_code(_e.c.exit_code, "ABANDONED"),
+                    end_time=func.coalesce(_e.c.end_time, now),
+                    version=_e.c.version + 1,
+                    last_updated=now,
+                )
+                .returning(_e.c.job_execution_id)
+            ).first()
+            if abandoned is None:
+                status = self._current_status(connection, execution_id)
+                if status in (BatchStatus.STARTING, BatchStatus.STARTED):
+                    raise JobExecutionAlreadyRunning(
+                        f"job execution {execution_id} is {status.value}: stop it before "
+                        "abandoning it"
+                    )
+                if status is BatchStatus.COMPLETED:
+                    raise JobInstanceAlreadyComplete(
+                        f"job execution {execution_id} is COMPLETED and cannot be abandoned"
+                    )
+            else:
+                connection.execute(
+                    update(_s)
+                    .where(
+                        _s.c.job_execution_id == execution_id,
+                        _s.c.status.in_((*RUNNING_STATUSES, BatchStatus.UNKNOWN.value)),
+                    )
+                    .values(
+                        status=BatchStatus.ABANDONED.value,
+                        exit_code=_unfinished_exit_code(_s.c.exit_code, "ABANDONED"),
+                        end_time=func.coalesce(_s.c.end_time, now),
+                        version=_s.c.version + 1,
+                        last_updated=now,
+                    )
+                )
+        return self._reload(execution_id)
+
+    def recover(self, execution_id: int) -> JobExecution:
+        """A running execution whose owner died -> FAILED (it and its running steps), so it
+        can be restarted. The caller checks that the owner is really gone."""
+        now = _now_literal(utcnow())
+        failed: dict[str, Any] = {
+            "status": BatchStatus.FAILED.value,
+            "exit_code": ExitStatus.FAILED.exit_code,
+            "exit_message": RECOVERED_MESSAGE,
+            "last_updated": now,
+        }
+        with write_transaction(self.engine) as connection:
+            recovered = connection.execute(
+                update(_e)
+                .where(_e.c.job_execution_id == execution_id, _e.c.status.in_(RUNNING_STATUSES))
+                .values(
+                    **failed,
+                    end_time=func.coalesce(_e.c.end_time, now),
+                    version=_e.c.version + 1,
+                )
+                .returning(_e.c.job_execution_id)
+            ).first()
+            if recovered is None:
+                status = self._current_status(connection, execution_id)
+                raise JobExecutionNotRunning(
+                    f"job execution {execution_id} is {status.value}, not running: "
+                    "there is nothing to recover"
+                )
+            connection.execute(
+                update(_s)
+                .where(_s.c.job_execution_id == execution_id, _s.c.status.in_(RUNNING_STATUSES))
+                .values(
+                    **failed,
+                    end_time=func.coalesce(_s.c.end_time, now),
+                    version=_s.c.version + 1,
+                )
+            )
+        return self._reload(execution_id)
+
+    def _current_status(self, connection: Connection, execution_id: int) -> BatchStatus:
+        row = connection.execute(
+            select(_e.c.status).where(_e.c.job_execution_id == execution_id)
+        ).first()
+        if row is None:
+            raise NoSuchJobExecution(f"no job execution with id {execution_id}")
+        return BatchStatus.parse(row.status or "UNKNOWN")
+
+    def _reload(self, execution_id: int) -> JobExecution:
+        execution = self.explorer.get_job_execution(execution_id)
+        if execution is None:
+            raise NoSuchJobExecution(f"no job execution with id {execution_id}")
+        return execution
+
+
+def _unfinished_exit_code(column: Any, code: str) -> Any:
+    """`code` where the exit code still says the execution never finished, else as it is."""
+    return case((or_(column.is_(None), column.in_(("UNKNOWN", "EXECUTING"))), code), else_=column)

@@ -1,0 +1,213 @@
+"""The Spring Batch 5 tables (SQLAlchemy Core), plus jobop's own JOBOP_ tables.
+
+Names are lower case on purpose: Spring's DDL uses unquoted upper-case names, which
+PostgreSQL folds to lower case and SQLite matches case-insensitively, so the SQL people
+already run (`select STATUS from BATCH_JOB_EXECUTION`) works unquoted on both. SQLAlchemy
+would quote upper-case names, which would make them case-sensitive on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Sequence,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+from jobop.domain import EXIT_MESSAGE_LENGTH
+
+# Bumped with every migration in `migrations.py`; recorded in JOBOP_SCHEMA_VERSION.
+SCHEMA_VERSION = 1
+
+# SHORT_CONTEXT and PARAMETER_VALUE hold at most this many characters.
+SHORT_CONTEXT_LENGTH = 2500
+PARAMETER_VALUE_LENGTH = 2500
+NAME_LENGTH = 100
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC TIMESTAMP in the database (as Spring writes)."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# BIGINT as Spring declares it; on SQLite only "INTEGER PRIMARY KEY" aliases the rowid
+# (64-bit there anyway), which is what makes ids auto-assigned.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+# SQLite has no sequences: its AUTOINCREMENT (the sqlite_sequence table) is the equivalent,
+# never reusing an id. SQLAlchemy ignores these Sequence objects there.
+job_instance_seq = Sequence("batch_job_instance_seq", metadata=metadata)
+job_execution_seq = Sequence("batch_job_execution_seq", metadata=metadata)
+step_execution_seq = Sequence("batch_step_execution_seq", metadata=metadata)
+# Spring Batch 5.x draws instance ids from this name; created so its DDL checks pass.
+legacy_job_seq = Sequence("batch_job_seq", metadata=metadata)
+
+job_instance = Table(
+    "batch_job_instance",
+    metadata,
+    Column("job_instance_id", Id, job_instance_seq, primary_key=True),
+    Column("version", BigInteger),
+    Column("job_name", String(NAME_LENGTH), nullable=False),
+    Column("job_key", String(32), nullable=False),
+    UniqueConstraint("job_name", "job_key", name="job_inst_un"),
+    sqlite_autoincrement=True,
+)
+
+job_execution = Table(
+    "batch_job_execution",
+    metadata,
+    Column("job_execution_id", Id, job_execution_seq, primary_key=True),
+    Column("version", BigInteger),
+    Column(
+        "job_instance_id",
+        BigInteger,
+        ForeignKey("batch_job_instance.job_instance_id", name="job_inst_exec_fk"),
+        nullable=False,
+    ),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("start_time", UtcDateTime),
+    Column("end_time", UtcDateTime),
+    Column("status", String(10)),
+    Column("exit_code", String(EXIT_MESSAGE_LENGTH)),
+    Column("exit_message", String(EXIT_MESSAGE_LENGTH)),
+    Column("last_updated", UtcDateTime),
+    sqlite_autoincrement=True,
+)
+
+job_execution_params = Table(
+    "batch_job_execution_params",
+    metadata,
+    Column(
+        "job_execution_id",
+        BigInteger,
+        ForeignKey("batch_job_execution.job_execution_id", name="job_exec_params_fk"),
+        nullable=False,
+    ),
+    Column("parameter_name", String(NAME_LENGTH), nullable=False),
+    Column("parameter_type", String(NAME_LENGTH), nullable=False),
+    Column("parameter_value", String(PARAMETER_VALUE_LENGTH)),
+    Column("identifying", CHAR(1), nullable=False),
+    CheckConstraint("identifying in ('Y', 'N')", name="jobop_exec_params_identifying_ck"),
+)
+
+step_execution = Table(
+    "batch_step_execution",
+    metadata,
+    Column("step_execution_id", Id, step_execution_seq, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("step_name", String(NAME_LENGTH), nullable=False),
+    Column(
+        "job_execution_id",
+        BigInteger,
+        ForeignKey("batch_job_execution.job_execution_id", name="job_exec_step_fk"),
+        nullable=False,
+    ),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("start_time", UtcDateTime),
+    Column("end_time", UtcDateTime),
+    Column("status", String(10)),
+    Column("commit_count", BigInteger),
+    Column("read_count", BigInteger),
+    Column("filter_count", BigInteger),
+    Column("write_count", BigInteger),
+    Column("read_skip_count", BigInteger),
+    Column("write_skip_count", BigInteger),
+    Column("process_skip_count", BigInteger),
+    Column("rollback_count", BigInteger),
+    Column("exit_code", String(EXIT_MESSAGE_LENGTH)),
+    Column("exit_message", String(EXIT_MESSAGE_LENGTH)),
+    Column("last_updated", UtcDateTime),
+    sqlite_autoincrement=True,
+)
+
+job_execution_context = Table(
+    "batch_job_execution_context",
+    metadata,
+    Column(
+        "job_execution_id",
+        BigInteger,
+        ForeignKey("batch_job_execution.job_execution_id", name="job_exec_ctx_fk"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("short_context", String(SHORT_CONTEXT_LENGTH), nullable=False),
+    Column("serialized_context", Text),
+)
+
+step_execution_context = Table(
+    "batch_step_execution_context",
+    metadata,
+    Column(
+        "step_execution_id",
+        BigInteger,
+        ForeignKey("batch_step_execution.step_execution_id", name="step_exec_ctx_fk"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("short_context", String(SHORT_CONTEXT_LENGTH), nullable=False),
+    Column("serialized_context", Text),
+)
+
+schema_version = Table(
+    "jobop_schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+# Indexes beyond Spring's DDL (additive, so Spring's SQL is unaffected): the launch check,
+# the step lookups and the running-execution scans must not grow with history.
+RUNNING_STATUSES = ("STARTING", "STARTED", "STOPPING")
+indexes = (
+    Index("jobop_job_exec_instance_ix", job_execution.c.job_instance_id),
+    Index("jobop_step_exec_job_exec_ix", step_execution.c.job_execution_id),
+    Index("jobop_job_exec_params_exec_ix", job_execution_params.c.job_execution_id),
+    Index(
+        "jobop_job_exec_running_ix",
+        job_execution.c.status,
+        postgresql_where=job_execution.c.status.in_(RUNNING_STATUSES),
+        sqlite_where=job_execution.c.status.in_(RUNNING_STATUSES),
+    ),
+)
+
+# Tables named by Spring Batch 5, in creation order (children after parents).
+BATCH_TABLES = (
+    job_instance,
+    job_execution,
+    job_execution_params,
+    step_execution,
+    job_execution_context,
+    step_execution_context,
+)

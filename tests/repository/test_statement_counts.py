@@ -1,0 +1,88 @@
+"""The launch and chunk paths stay lean: statements counted with StatementCounter.
+
+Spring Batch 5.2 spends 27 statements on a first launch and two or three per chunk. Run
+with `-s` to see the figures:
+    .venv/bin/pytest tests/repository/test_statement_counts.py -s
+"""
+
+from __future__ import annotations
+
+from jobop.domain import BatchStatus, JobParameter, JobParameters
+from jobop.repository import JobRepository, StatementCounter
+from repository_lifecycle import finish, run_chunk, run_execution, start_execution, start_step
+from sqlalchemy import text
+
+PARAMETERS = JobParameters.of(items=100, chunkSize=JobParameter(10, "LONG", identifying=False))
+
+
+def report(what: str, repository: JobRepository, counter: StatementCounter) -> None:
+    print(
+        f"\n[{repository.engine.dialect.name}] {what}: {counter.count} statements, "
+        f"{counter.transactions} transactions"
+    )
+    for statement in counter.statements:
+        print("   ", " ".join(statement.split())[:110])
+
+
+def test_a_first_launch_costs_four_statements(repository: JobRepository) -> None:
+    with StatementCounter(repository.engine) as counter:
+        repository.create_job_execution("demoChunkJob", PARAMETERS)
+    report("first launch", repository, counter)
+    # Instance, execution, all parameters in one executemany, context; no SELECT.
+    assert counter.count == 4
+    assert counter.transactions == 1
+    assert not counter.matching("select")
+
+
+def test_a_restart_costs_seven_statements_whatever_the_history(repository: JobRepository) -> None:
+    run_execution(repository, "demoChunkJob", PARAMETERS, status=BatchStatus.FAILED)
+    for attempt in range(1, 4):
+        with StatementCounter(repository.engine) as counter:
+            execution = repository.create_job_execution("demoChunkJob", PARAMETERS)
+        report(f"restart {attempt}", repository, counter)
+        # + lock the instance, read its executions' statuses, read the last job context.
+        assert counter.count == 7
+        start_execution(repository, execution)
+        finish(repository, execution, BatchStatus.FAILED)
+
+
+def test_a_first_launch_and_one_step_cost_twelve_statements(repository: JobRepository) -> None:
+    with StatementCounter(repository.engine) as counter:
+        execution = repository.create_job_execution("demoChunkJob", PARAMETERS)
+        start_execution(repository, execution)  # STARTED, start time
+        step = start_step(repository, execution, "demoChunkStep")  # row + context
+        step.status = BatchStatus.STARTED
+        repository.update_step_execution(step)
+        run_chunk(repository, step, 10)  # counters + changed context
+        finish(repository, step, BatchStatus.COMPLETED)
+        finish(repository, execution, BatchStatus.COMPLETED)
+    report("first launch + one step of one chunk", repository, counter)
+    assert counter.count == 4 + 1 + 2 + 1 + 2 + 1 + 1
+    assert counter.transactions == 7
+
+
+def test_a_chunk_costs_at_most_two_metadata_statements(repository: JobRepository) -> None:
+    with repository.engine.begin() as connection:
+        connection.execute(text("create table DEMO_ITEMS (ITEM bigint primary key)"))
+    execution = repository.create_job_execution("demoChunkJob", PARAMETERS)
+    start_execution(repository, execution)
+    step = start_step(repository, execution, "demoChunkStep")
+    for item in range(1, 4):
+        with (
+            StatementCounter(repository.engine) as counter,
+            repository.chunk_transaction(step) as chunk,
+        ):
+            chunk.connection.execute(
+                text("insert into DEMO_ITEMS (ITEM) values (:item)"), {"item": item}
+            )
+            step.write_count += 1
+            step.commit_count += 1
+            if item != 2:
+                step.execution_context["position"] = item
+        report(f"chunk {item}", repository, counter)
+        metadata = counter.matching("batch_")
+        # The step's UPDATE (which also reads the job's status) and the context if changed.
+        assert len(metadata) == (1 if item == 2 else 2)
+        assert counter.count == len(metadata) + 1  # + the writer's insert
+        assert counter.transactions == 1
+        assert chunk.job_status is BatchStatus.STARTED

@@ -1,0 +1,127 @@
+"""ExecutionContext change tracking and the summary formats of executions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from jobop.domain import (
+    EXIT_MESSAGE_LENGTH,
+    BatchStatus,
+    ExecutionContext,
+    ExitStatus,
+    JobExecution,
+    JobInstance,
+    JobParameters,
+    StepExecution,
+    truncate_exit_message,
+)
+
+
+def test_a_new_or_loaded_context_is_clean() -> None:
+    assert not ExecutionContext().dirty
+    loaded = ExecutionContext.from_json('{"position": 3}')
+    assert not loaded.dirty and loaded["position"] == 3
+    assert ExecutionContext.from_json(None) == {}
+
+
+def test_changes_make_a_context_dirty() -> None:
+    context = ExecutionContext({"position": 3})
+    context["position"] = 3
+    assert not context.dirty  # the same value is no change
+    context["position"] = 4
+    assert context.dirty
+    context.dirty = False
+    del context["position"]
+    assert context.dirty and len(context) == 0
+
+
+def test_a_value_of_another_type_is_a_change() -> None:
+    context = ExecutionContext({"flag": 1, "ratio": 1})
+    context["flag"] = True
+    context["ratio"] = 1.0
+    assert context.dirty
+    assert context.to_json() == '{"flag":true,"ratio":1.0}'
+
+
+def test_values_must_be_json() -> None:
+    context = ExecutionContext()
+    with pytest.raises(TypeError, match="'when' is not JSON"):
+        context["when"] = datetime.now(UTC)
+    assert not context.dirty and "when" not in context
+
+
+def test_json_is_compact_and_sorted_and_copies_are_independent() -> None:
+    context = ExecutionContext({"b": [1, {"c": None}], "a": "é"})
+    assert context.to_json() == '{"a":"\\u00e9","b":[1,{"c":null}]}'
+    copy = context.copy()
+    copy["b"] = []
+    assert context["b"] == [1, {"c": None}] and copy.dirty and not context.dirty
+
+
+def make_job_execution() -> JobExecution:
+    return JobExecution(
+        job_instance=JobInstance(id=4, job_name="demoChunkJob", job_key="k"),
+        job_parameters=JobParameters.of(items=6),
+        id=7,
+        version=2,
+        status=BatchStatus.COMPLETED,
+        exit_status=ExitStatus.COMPLETED,
+        start_time=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        end_time=datetime(2024, 1, 2, 3, 4, 6, tzinfo=UTC),
+        last_updated=datetime(2024, 1, 2, 3, 4, 6, tzinfo=UTC),
+    )
+
+
+def test_job_execution_summary_format() -> None:
+    assert make_job_execution().summary() == (
+        "JobExecution: id=7, version=2, startTime=2024-01-02T03:04:05+00:00, "
+        "endTime=2024-01-02T03:04:06+00:00, lastUpdated=2024-01-02T03:04:06+00:00, "
+        "status=COMPLETED, exitStatus=exitCode=COMPLETED;exitDescription=, "
+        "job=[JobInstance: id=4, version=0, Job=[demoChunkJob]], "
+        "jobParameters=[{'items':'{value=6, type=class java.lang.Long, identifying=true}'}]"
+    )
+    unstarted = JobExecution(JobInstance(1, "j"), JobParameters())
+    assert "startTime=null, endTime=null, lastUpdated=null, status=STARTING" in str(unstarted)
+
+
+def test_step_execution_summary_format() -> None:
+    step = StepExecution(
+        "demoChunkStep",
+        7,
+        id=9,
+        version=3,
+        status=BatchStatus.COMPLETED,
+        exit_status=ExitStatus.COMPLETED,
+        read_count=6,
+        write_count=5,
+        filter_count=1,
+        commit_count=2,
+        rollback_count=1,
+        read_skip_count=1,
+        process_skip_count=2,
+        write_skip_count=3,
+    )
+    assert step.summary() == (
+        "StepExecution: id=9, version=3, name=demoChunkStep, status=COMPLETED, "
+        "exitStatus=COMPLETED, readCount=6, filterCount=1, writeCount=5, readSkipCount=1, "
+        "writeSkipCount=3, processSkipCount=2, commitCount=2, rollbackCount=1"
+    )
+    assert step.skip_count == 6
+
+
+def test_job_execution_finds_its_latest_step() -> None:
+    execution = make_job_execution()
+    first, second = StepExecution("load", 7, id=1), StepExecution("load", 7, id=2)
+    execution.step_executions = [first, StepExecution("report", 7, id=3), second]
+    assert execution.step("load") is second and execution.step("missing") is None
+    assert execution.job_name == "demoChunkJob" and execution.job_instance_id == 4
+    assert not execution.is_running
+
+
+def test_long_exit_messages_keep_head_and_tail() -> None:
+    assert truncate_exit_message("short") == "short"
+    message = "Traceback\n" + "x" * 5000 + "\nValueError: bad item 7"
+    truncated = truncate_exit_message(message)
+    assert len(truncated) == EXIT_MESSAGE_LENGTH
+    assert truncated.startswith("Traceback\n") and truncated.endswith("ValueError: bad item 7")
