@@ -1,0 +1,494 @@
+"""Restartable CSV file reader and writer that keep their byte position across restarts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+
+from .readers import ItemCountingReader
+
+if TYPE_CHECKING:
+    from sqlalchemy import RootTransaction
+
+    from jobop.domain import ExecutionContext
+
+    from .item import Chunk
+
+T = TypeVar("T")
+
+PathLike = str | os.PathLike[str]
+
+
+class CsvParseError(ValueError):
+    """A record of a CSV file could not be read: bad quoting, encoding or field count.
+
+    Raised by `CsvItemReader.read` after the record was consumed, so a step that skips it
+    (a read skip) carries on with the next record, and a restart does not read it again.
+    """
+
+    def __init__(self, message: str, *, path: str, line: int, text: str) -> None:
+        super().__init__(f"{path}, line {line}: {message}")
+        self.reason = message
+        self.path = path
+        self.line = line
+        self.text = text
+
+
+def _check_ascii_compatible(encoding: str) -> None:
+    # Positions are found by splitting bytes at b"\n", which needs "\n" to be that byte.
+    if "\n".encode(encoding) != b"\n":
+        raise ValueError(
+            f"encoding {encoding!r} is not ASCII-compatible; CSV files are read and written "
+            "by byte offset, which needs an encoding such as utf-8, latin-1 or cp1252"
+        )
+
+
+class CsvItemReader(ItemCountingReader[T]):
+    """Reads the records of a CSV file as dicts (or whatever `mapper` makes of them).
+
+    Field names come from the header line (`header=True`, the default) or from `fields`
+    (which, given together with a header, replaces the header's names). Each record
+    becomes a dict of field name to text; `mapper` may turn that dict into something else.
+    Blank lines are skipped. A record whose field count differs from the names is a
+    `CsvParseError` when `strict` (the default).
+
+    Restart: at every chunk commit the reader saves the byte offset just after the last
+    record read (`<name>.offset`) and the line number (`<name>.line`) besides the item
+    count; a restart seeks straight to that offset instead of reading the file again. If
+    the file no longer matches (shorter, or the offset is not at a line start), the open
+    fails rather than silently importing from the wrong place. Records may span lines
+    (quoted newlines). The file must use "\\n" or "\\r\\n" line endings and an
+    ASCII-compatible encoding; a UTF-8 byte-order mark is ignored.
+    """
+
+    @overload
+    def __init__(
+        self: CsvItemReader[dict[str, str]],
+        path: PathLike,
+        *,
+        name: str | None = None,
+        fields: Sequence[str] | None = None,
+        header: bool = True,
+        mapper: None = None,
+        encoding: str = "utf-8",
+        lines_to_skip: int = 0,
+        strict: bool = True,
+        delimiter: str = ",",
+        quotechar: str = '"',
+        max_item_count: int | None = None,
+        save_state: bool = True,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        path: PathLike,
+        *,
+        name: str | None = None,
+        fields: Sequence[str] | None = None,
+        header: bool = True,
+        mapper: Callable[[dict[str, str]], T],
+        encoding: str = "utf-8",
+        lines_to_skip: int = 0,
+        strict: bool = True,
+        delimiter: str = ",",
+        quotechar: str = '"',
+        max_item_count: int | None = None,
+        save_state: bool = True,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        path: PathLike,
+        *,
+        name: str | None = None,
+        fields: Sequence[str] | None = None,
+        header: bool = True,
+        mapper: Callable[[dict[str, str]], T] | None = None,
+        encoding: str = "utf-8",
+        lines_to_skip: int = 0,
+        strict: bool = True,
+        delimiter: str = ",",
+        quotechar: str = '"',
+        max_item_count: int | None = None,
+        save_state: bool = True,
+    ) -> None:
+        super().__init__(name, max_item_count=max_item_count, save_state=save_state)
+        if not header and not fields:
+            raise ValueError("CsvItemReader needs field names: pass fields= or header=True")
+        if lines_to_skip < 0:
+            raise ValueError(f"lines_to_skip must be >= 0, got {lines_to_skip}")
+        _check_ascii_compatible(encoding)
+        self.path = os.fspath(path)
+        self.header = header
+        self.fields: list[str] | None = list(fields) if fields else None
+        self.mapper = mapper
+        self.encoding = encoding
+        self.lines_to_skip = lines_to_skip
+        self.strict = strict
+        self.delimiter, self.quotechar = delimiter, quotechar
+        self.fieldnames: list[str] | None = None
+        self._file: IO[bytes] | None = None
+        self._rows: Iterator[list[str]] | None = None
+        self._lines_iter: Iterator[str] = iter(())
+        self._offset = 0
+        self._line = 0
+        self._data_start = 0
+        self._record: list[str] = []
+        self._decode_error: UnicodeDecodeError | None = None
+        self._resume: tuple[int, int] | None = None
+
+    @property
+    def offset_key(self) -> str:
+        return self.key("offset")
+
+    @property
+    def line_key(self) -> str:
+        return self.key("line")
+
+    @property
+    def line(self) -> int:
+        """The number of the last physical line consumed (1-based)."""
+        return self._line
+
+    @property
+    def record_line(self) -> int:
+        """The line on which the record last read (or failed) starts, e.g. for a mapper
+        or a rejects report; a quoted field may carry the record over several lines."""
+        return self._line - max(len(self._record) - 1, 0)
+
+    def open(self, context: ExecutionContext) -> None:
+        self._resume = None
+        if self.save_state:
+            offset, line = context.get(self.offset_key), context.get(self.line_key)
+            if isinstance(offset, int) and isinstance(line, int):
+                self._resume = (offset, line)
+        super().open(context)
+        if self._resume is not None:
+            # A saved offset without a count (jump_to_item was not called) still applies.
+            resume, self._resume = self._resume, None
+            try:
+                self._seek(*resume)
+            except BaseException:
+                self.close()
+                raise
+
+    def update(self, context: ExecutionContext) -> None:
+        super().update(context)
+        if self.save_state:
+            context[self.offset_key] = self._offset
+            context[self.line_key] = self._line
+
+    def do_open(self) -> None:
+        try:
+            self._file = open(self.path, "rb")  # noqa: SIM115 - closed in do_close
+        except FileNotFoundError:
+            raise FileNotFoundError(f"CSV input file not found: {self.path}") from None
+        self._offset = self._line = 0
+        self._start_rows()
+        lines = self._lines_iter
+        for _ in range(self.lines_to_skip):
+            if next(lines, None) is None:
+                break
+        if self.header:
+            self._record = []
+            try:
+                names = self._next_row()
+            except csv.Error as error:
+                raise self._error(f"bad header: {error}") from error
+            if self._decode_error is not None:
+                bad = self._decode_error
+                raise self._error(f"header is not valid {self.encoding}: {bad.reason}") from bad
+            self.fieldnames = self.fields or names
+        else:
+            self.fieldnames = self.fields
+        self._data_start = self._offset
+
+    def jump_to_item(self, item_index: int) -> None:
+        if self._resume is not None:
+            offset, line = self._resume
+            self._resume = None
+            self._seek(offset, line)
+            return
+        # No saved offset (state saved by another reader version): skip whole records
+        # without parsing them into items, so a bad record cannot fail the restart.
+        skipped = 0
+        while skipped < item_index:
+            self._record = []
+            try:
+                row = self._next_row()
+            except csv.Error:
+                row = ["malformed"]  # still a record, counted when it was read
+            if row is None:
+                return
+            if row:
+                skipped += 1
+
+    def do_read(self) -> T | None:
+        while True:
+            self._record = []
+            self._decode_error = None
+            try:
+                row = self._next_row()
+            except csv.Error as error:
+                raise self._error(str(error)) from error
+            if self._decode_error is not None:
+                bad, self._decode_error = self._decode_error, None
+                raise self._error(f"not valid {self.encoding}: {bad.reason}") from bad
+            if row is None:
+                return None
+            if row:
+                break
+        names = self.fieldnames or []
+        if self.strict and len(row) != len(names):
+            raise self._error(f"expected {len(names)} fields, found {len(row)}")
+        item = dict(zip(names, row, strict=False))
+        if self.mapper is None:
+            return cast(T, item)
+        return self.mapper(item)
+
+    def do_close(self) -> None:
+        file, self._file = self._file, None
+        self._rows = None
+        if file is not None:
+            file.close()
+
+    def _start_rows(self) -> None:
+        self._lines_iter = self._lines()
+        self._rows = csv.reader(
+            self._lines_iter, delimiter=self.delimiter, quotechar=self.quotechar
+        )
+
+    def _lines(self) -> Iterator[str]:
+        file = self._file
+        if file is None:
+            return
+        for raw in file:
+            # Counted as csv.reader pulls each line, so after a record the offset is its end.
+            self._offset += len(raw)
+            self._line += 1
+            try:
+                text = raw.decode(self.encoding)
+            except UnicodeDecodeError as error:
+                # Raising here would end the generator, and with it the file; report the
+                # error from do_read instead.
+                self._decode_error = error
+                text = raw.decode(self.encoding, errors="replace")
+            if self._line == 1 and text.startswith("\ufeff"):
+                text = text[1:]  # a byte-order mark, as spreadsheet programs write
+            self._record.append(text)
+            yield text
+
+    def _next_row(self) -> list[str] | None:
+        rows = self._rows
+        if rows is None:
+            return None
+        return next(rows, None)
+
+    def _seek(self, offset: int, line: int) -> None:
+        file = self._file
+        assert file is not None
+        size = os.fstat(file.fileno()).st_size
+        if not self._data_start <= offset <= size:
+            raise ValueError(
+                f"cannot resume {self.path} at byte {offset}: the file is {size} bytes and its "
+                f"records start at byte {self._data_start}; the file changed since the last run"
+            )
+        if offset > self._data_start:
+            file.seek(offset - 1)
+            if file.read(1) != b"\n":
+                raise ValueError(
+                    f"cannot resume {self.path} at byte {offset}: it is not the start of a "
+                    "line; the file changed since the last run"
+                )
+        file.seek(offset)
+        self._offset, self._line = offset, line
+        self._start_rows()
+
+    def _error(self, message: str) -> CsvParseError:
+        text = "".join(self._record).rstrip("\r\n")
+        return CsvParseError(message, path=self.path, line=self.record_line, text=text)
+
+
+class CsvItemWriter(Generic[T]):
+    """Writes items as CSV lines to a file, restartable without duplicating a line.
+
+    Items are dicts (written in `fields` order), sequences, or whatever `mapper` turns
+    into a sequence of values. With `header=True` the field names head a new file.
+
+    Restart and delivery: each chunk's lines are written (and flushed) during the chunk,
+    before its transaction commits; `update`, just before the commit, saves the byte
+    offset after them (`<name>.offset`) in the step's execution context, which commits with
+    the chunk. If the process dies between the file write and the commit, the file holds
+    lines that the saved offset does not: on restart the writer truncates the file back to
+    the saved offset and those items are written again, so once the restarted step ends,
+    every line is in the file exactly once. Likewise, when a chunk rolls back and the step
+    carries on (a skip), the next write truncates the rolled-back chunk's lines away.
+
+    What truncation does not cover, where delivery is at-least-once: a commit that fails
+    after `update` while the step carries on; lines of an item whose savepoint rolls back
+    while the chunk commits (an item-by-item scan after a write error, when a writer
+    after this one fails on the item); a crash before the first commit of a step
+    that appends to an existing file (`append=True`: no offset was saved yet); and power
+    loss after a commit when `sync` is off (the committed offset may then lie past the
+    durable end of the file, which the restart reports as an error). Anything reading the
+    file while the step runs can see lines of a chunk that is later rolled back.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        *,
+        name: str | None = None,
+        fields: Sequence[str] | None = None,
+        header: bool = False,
+        mapper: Callable[[T], Sequence[Any]] | None = None,
+        encoding: str = "utf-8",
+        append: bool = False,
+        sync: bool = False,
+        delimiter: str = ",",
+        quotechar: str = '"',
+        quoting: int = csv.QUOTE_MINIMAL,
+        lineterminator: str = "\n",
+        save_state: bool = True,
+    ) -> None:
+        if header and not fields:
+            raise ValueError("CsvItemWriter(header=True) needs the field names in fields=")
+        _check_ascii_compatible(encoding)
+        self.path = os.fspath(path)
+        self.name = name or type(self).__name__
+        self.fields = list(fields) if fields else None
+        self.header = header
+        self.mapper = mapper
+        self.encoding = encoding
+        self.append = append
+        self.sync = sync
+        self.save_state = save_state
+        self._format: dict[str, Any] = {
+            "delimiter": delimiter,
+            "quotechar": quotechar,
+            "quoting": quoting,
+            "lineterminator": lineterminator,
+        }
+        self._file: IO[bytes] | None = None
+        self._offset = 0
+        self._saved_offset = 0
+        self._written = 0
+        self._saved_written = 0
+        self._write_tx: RootTransaction | None = None
+
+    @property
+    def offset_key(self) -> str:
+        return f"{self.name}.offset"
+
+    @property
+    def written_key(self) -> str:
+        return f"{self.name}.written"
+
+    def open(self, context: ExecutionContext) -> None:
+        if self._file is not None:
+            raise RuntimeError(f"writer {self.name!r} is already open")
+        saved = context.get(self.offset_key) if self.save_state else None
+        if saved is not None:
+            self._reopen(int(saved), int(context.get(self.written_key, 0)))
+            return
+        self._file = open(self.path, "ab" if self.append else "wb")  # noqa: SIM115
+        self._offset = self._file.seek(0, os.SEEK_END)
+        self._written = 0
+        if self.header and self.fields and self._offset == 0:
+            self._write_bytes(self._format_rows([self.fields]))
+        self._saved_offset, self._saved_written = self._offset, self._written
+        self._write_tx = None
+
+    def write(self, chunk: Chunk[T]) -> None:
+        if self._file is None:
+            raise RuntimeError(f"writer {self.name!r} is not open: call open() first")
+        tx = chunk.connection.get_transaction() if chunk.connection is not None else None
+        if self._offset != self._saved_offset and tx is not None and tx is not self._write_tx:
+            # Lines from a transaction that ended without update(): it rolled back.
+            self._truncate(self._saved_offset)
+            self._written = self._saved_written
+        self._write_tx = tx
+        rows = [self._row(item) for item in chunk.items]
+        self._write_bytes(self._format_rows(rows))
+        self._written += len(rows)
+
+    def update(self, context: ExecutionContext) -> None:
+        if self._file is None:
+            raise RuntimeError(f"writer {self.name!r} is not open: call open() first")
+        if self.sync:
+            # Durable before the commit, so a committed offset never points past the data.
+            os.fsync(self._file.fileno())
+        self._saved_offset, self._saved_written = self._offset, self._written
+        if self.save_state:
+            context[self.offset_key] = self._offset
+            context[self.written_key] = self._written
+
+    def close(self) -> None:
+        file, self._file = self._file, None
+        self._write_tx = None
+        if file is not None:
+            file.close()
+
+    def _reopen(self, offset: int, written: int) -> None:
+        try:
+            file = open(self.path, "r+b")  # noqa: SIM115
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"cannot restart writing {self.path}: the file written by the previous run is gone"
+            ) from None
+        size = file.seek(0, os.SEEK_END)
+        if size < offset:
+            file.close()
+            raise ValueError(
+                f"cannot restart writing {self.path}: it is {size} bytes but {offset} were "
+                "committed; lines were lost (use sync=True to make commits durable)"
+            )
+        # Drop the lines of chunks that were written but never committed.
+        file.truncate(offset)
+        file.seek(offset)
+        self._file = file
+        self._offset = self._saved_offset = offset
+        self._written = self._saved_written = written
+        self._write_tx = None
+
+    def _truncate(self, offset: int) -> None:
+        assert self._file is not None
+        self._file.truncate(offset)
+        self._file.seek(offset)
+        self._offset = offset
+
+    def _row(self, item: T) -> Sequence[Any]:
+        if self.mapper is not None:
+            return self.mapper(item)
+        if isinstance(item, Mapping):
+            if self.fields is None:
+                raise ValueError(
+                    f"writer {self.name!r} got a dict item but has no fields= to order its values"
+                )
+            try:
+                return [item[field] for field in self.fields]
+            except KeyError as error:
+                raise ValueError(f"item has no field {error.args[0]!r}: {item!r}") from None
+        if isinstance(item, Sequence) and not isinstance(item, str | bytes):
+            return item
+        raise TypeError(
+            f"writer {self.name!r} cannot write a {type(item).__name__}: give a mapper= "
+            "that turns it into a sequence of values"
+        )
+
+    def _format_rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
+        buffer = io.StringIO()
+        csv.writer(buffer, **self._format).writerows(rows)
+        return buffer.getvalue().encode(self.encoding)
+
+    def _write_bytes(self, data: bytes) -> None:
+        assert self._file is not None
+        self._file.write(data)
+        # Flushed per chunk, so a crash after the commit cannot lose committed lines to a
+        # buffer (the OS still holds them unless sync=True).
+        self._file.flush()
+        self._offset += len(data)

@@ -1,0 +1,174 @@
+"""Listener interfaces for jobs, steps, chunks and items, and how a step collects them.
+
+A listener is any object with one or more of the hook methods below; subclassing a base
+class is optional and only saves writing the hooks you do not need. Readers, processors,
+writers and tasklets that have hook methods are registered as listeners of their step
+automatically, as Spring Batch does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from jobop.domain import ExitStatus
+
+if TYPE_CHECKING:
+    from jobop.domain import JobExecution, StepExecution
+
+    from .item import Chunk
+    from .step import ChunkContext
+
+log = logging.getLogger(__name__)
+
+
+class JobExecutionListener:
+    def before_job(self, job_execution: JobExecution) -> None:
+        """Called after the execution is marked STARTED, before the first step."""
+
+    def after_job(self, job_execution: JobExecution) -> None:
+        """Called once the execution's final status is known, before it is saved.
+
+        May replace `job_execution.exit_status`, e.g. with a custom exit code.
+        """
+
+
+class StepExecutionListener:
+    def before_step(self, step_execution: StepExecution) -> None:
+        """Called before the step opens its streams."""
+
+    def after_step(self, step_execution: StepExecution) -> ExitStatus | None:
+        """Called when the step's status is known; a returned ExitStatus is combined
+        (`and_`) with the step's, so a custom code replaces a standard one."""
+        return None
+
+
+class ChunkListener:
+    def before_chunk(self, context: ChunkContext) -> None:
+        """Called before the chunk's items are read (or the tasklet is called)."""
+
+    def after_chunk(self, context: ChunkContext) -> None:
+        """Called after the chunk's transaction committed."""
+
+    def after_chunk_error(self, context: ChunkContext, error: BaseException) -> None:
+        """Called after the chunk's transaction rolled back."""
+
+
+class ItemReadListener:
+    def before_read(self) -> None: ...
+
+    def after_read(self, item: Any) -> None: ...
+
+    def on_read_error(self, error: Exception) -> None: ...
+
+
+class ItemProcessListener:
+    def before_process(self, item: Any) -> None: ...
+
+    def after_process(self, item: Any, result: Any) -> None:
+        """`result` is None when the processor filtered the item out."""
+
+    def on_process_error(self, item: Any, error: Exception) -> None: ...
+
+
+class ItemWriteListener:
+    def before_write(self, chunk: Chunk[Any]) -> None: ...
+
+    def after_write(self, chunk: Chunk[Any]) -> None: ...
+
+    def on_write_error(self, error: Exception, chunk: Chunk[Any]) -> None: ...
+
+
+class SkipListener:
+    def on_skip_in_read(self, error: Exception) -> None: ...
+
+    def on_skip_in_process(self, item: Any, error: Exception) -> None: ...
+
+    def on_skip_in_write(self, item: Any, error: Exception) -> None: ...
+
+
+_BASES: dict[str, type] = {
+    "before_job": JobExecutionListener,
+    "after_job": JobExecutionListener,
+    "before_step": StepExecutionListener,
+    "after_step": StepExecutionListener,
+    "before_chunk": ChunkListener,
+    "after_chunk": ChunkListener,
+    "after_chunk_error": ChunkListener,
+    "before_read": ItemReadListener,
+    "after_read": ItemReadListener,
+    "on_read_error": ItemReadListener,
+    "before_process": ItemProcessListener,
+    "after_process": ItemProcessListener,
+    "on_process_error": ItemProcessListener,
+    "before_write": ItemWriteListener,
+    "after_write": ItemWriteListener,
+    "on_write_error": ItemWriteListener,
+    "on_skip_in_read": SkipListener,
+    "on_skip_in_process": SkipListener,
+    "on_skip_in_write": SkipListener,
+}
+
+
+def hooks(listeners: Iterable[object], name: str) -> list[Callable[..., Any]]:
+    """The bound `name` methods of the listeners that implement it (base no-ops left out,
+    so an unused hook costs nothing per item)."""
+    base_method = getattr(_BASES[name], name)
+    found: list[Callable[..., Any]] = []
+    for listener in listeners:
+        method = getattr(listener, name, None)
+        if method is None or not callable(method):
+            continue
+        if getattr(type(listener), name, None) is base_method:
+            continue
+        found.append(method)
+    return found
+
+
+def is_listener(component: object) -> bool:
+    return any(hooks([component], name) for name in _BASES)
+
+
+class StepHooks:
+    """A step's listeners, sorted by hook once per step execution."""
+
+    __slots__ = tuple(name for name in _BASES if name not in ("before_job", "after_job"))
+
+    before_step: list[Callable[..., Any]]
+    after_step: list[Callable[..., Any]]
+    before_chunk: list[Callable[..., Any]]
+    after_chunk: list[Callable[..., Any]]
+    after_chunk_error: list[Callable[..., Any]]
+    before_read: list[Callable[..., Any]]
+    after_read: list[Callable[..., Any]]
+    on_read_error: list[Callable[..., Any]]
+    before_process: list[Callable[..., Any]]
+    after_process: list[Callable[..., Any]]
+    on_process_error: list[Callable[..., Any]]
+    before_write: list[Callable[..., Any]]
+    after_write: list[Callable[..., Any]]
+    on_write_error: list[Callable[..., Any]]
+    on_skip_in_read: list[Callable[..., Any]]
+    on_skip_in_process: list[Callable[..., Any]]
+    on_skip_in_write: list[Callable[..., Any]]
+
+    def __init__(self, listeners: Iterable[object]) -> None:
+        listeners = list(listeners)
+        for name in self.__slots__:
+            setattr(self, name, hooks(listeners, name))
+
+
+def call_after_step(hooks_: list[Callable[..., Any]], step_execution: StepExecution) -> ExitStatus:
+    """Run the after_step hooks in reverse order, combining their exit statuses."""
+    exit_status = step_execution.exit_status
+    for hook in reversed(hooks_):
+        try:
+            returned = hook(step_execution)
+        except Exception:
+            log.exception("after_step listener %r failed", hook)
+            continue
+        if isinstance(returned, ExitStatus):
+            exit_status = exit_status.and_(returned)
+            step_execution.exit_status = exit_status
+    return exit_status

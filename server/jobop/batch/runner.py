@@ -1,0 +1,322 @@
+"""Running jobs: JobRunner runs a created execution to its end; JobLauncher creates and runs.
+
+The runner follows Spring Batch's AbstractJob/SimpleStepHandler: mark STARTED, call the job
+listeners, walk the flow (skipping completed and abandoned steps, enforcing start limits,
+resuming an unfinished step from its saved context), then save the final status. A stop is
+noticed at chunk boundaries through the job status each chunk commit returns, or at once
+through the in-process StopSignal (`request_stop`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from jobop.domain import (
+    BatchStatus,
+    ConcurrentModification,
+    ExitStatus,
+    JobExecution,
+    JobExecutionAlreadyRunning,
+    JobInterrupted,
+    JobParameters,
+    JobParametersNotFound,
+    JobRestartNotAllowed,
+    StartLimitExceeded,
+    StepExecution,
+    utcnow,
+)
+
+from . import logcontext
+from .job import End, Job
+from .listeners import hooks
+from .owner import OWNER_KEY, current_owner
+from .step import STOP_REQUESTED, Step, StepRun, StopSignal, exit_status_for, fit
+
+if TYPE_CHECKING:
+    from jobop.repository import JobExplorer, JobRepository
+
+log = logging.getLogger(__name__)
+
+NOOP_DESCRIPTION = "All steps already completed or no steps configured for this job."
+
+
+class JobRunner:
+    """Runs job executions on the calling thread; thread-safe, one per process is enough.
+
+    `owner` is recorded in each execution's job ExecutionContext under `jobop.owner`
+    (default: this host, pid and process start time) so that a dead owner can be told
+    apart from a live one.
+    """
+
+    def __init__(
+        self,
+        repository: JobRepository,
+        *,
+        owner: Mapping[str, Any] | None = None,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.repository = repository
+        self.owner = dict(owner) if owner is not None else current_owner()
+        self.poll_interval = poll_interval
+        self._running: dict[int, StopSignal] = {}
+        self._lock = threading.Lock()
+        logcontext.install()
+
+    def run(
+        self, job: Job, execution: JobExecution, *, stop_signal: StopSignal | None = None
+    ) -> JobExecution:
+        """Run a STARTING execution (from `repository.create_job_execution`) to its end.
+
+        Returns the execution in its final state. If it was stopped or otherwise finished
+        before it could start, returns it as the repository has it. `stop_signal` lets the
+        caller request a stop before the execution id is known (e.g. a signal handler).
+        """
+        if execution.status is not BatchStatus.STARTING:
+            raise ValueError(
+                f"job execution {execution.id} is {execution.status.value}, not STARTING"
+            )
+        signal = stop_signal or StopSignal()
+        with self._lock:
+            if execution.id in self._running:
+                raise JobExecutionAlreadyRunning(f"job execution {execution.id} is running")
+            self._running[execution.id] = signal
+        try:
+            with logcontext.job_context(job.name, execution.id):
+                return self._run(job, execution, signal)
+        finally:
+            with self._lock:
+                del self._running[execution.id]
+
+    def request_stop(self, execution_id: int) -> bool:
+        """In-process fast path of a stop: the execution's steps stop at their next chunk
+        boundary and a running stoppable tasklet gets `stop()` now. Persisting STOPPING
+        (`repository.request_stop`) is the caller's business. False if it does not run here.
+        """
+        with self._lock:
+            signal = self._running.get(execution_id)
+        if signal is None:
+            return False
+        signal.set()
+        return True
+
+    def request_stop_all(self) -> list[int]:
+        with self._lock:
+            running = list(self._running.items())
+        for _, signal in running:
+            signal.set()
+        return [execution_id for execution_id, _ in running]
+
+    def running_execution_ids(self) -> list[int]:
+        with self._lock:
+            return sorted(self._running)
+
+    def _run(self, job: Job, execution: JobExecution, signal: StopSignal) -> JobExecution:
+        execution.start_time = utcnow()
+        execution.status = BatchStatus.STARTED
+        execution.execution_context[OWNER_KEY] = self.owner
+        try:
+            self.repository.update_job_execution(execution)
+        except ConcurrentModification:
+            current = self.repository.explorer.get_job_execution(execution.id)
+            if current is None or current.is_running:
+                raise
+            log.info("Job execution %s was %s before it started", execution.id, current.status)
+            return current
+        log.info(
+            "Job: [%s] launched with the following parameters: [%s]",
+            job.name,
+            execution.job_parameters,
+        )
+        started = time.monotonic()
+        steps_before = len(execution.step_executions)
+        failure: BaseException | None = None
+        try:
+            if signal.is_set() or execution.status is BatchStatus.STOPPING:
+                raise JobInterrupted("stop requested before the job started")
+            job.validate(execution.job_parameters)
+            for hook in hooks(job.listeners, "before_job"):
+                hook(execution)
+            if execution.execution_context.dirty:
+                self.repository.update_job_execution(execution)
+            self._walk(
+                job, execution, StepRun(self.repository, execution, signal, self.poll_interval)
+            )
+        except JobInterrupted as error:
+            execution.status = BatchStatus.STOPPED
+            execution.exit_status = exit_status_for(error)
+            log.info("Job %s stopped: %s", job.name, error)
+        except Exception as error:
+            execution.status = BatchStatus.FAILED
+            execution.exit_status = exit_status_for(error)
+            log.error("Encountered an error executing job %s", job.name, exc_info=True)
+        except BaseException as error:
+            # KeyboardInterrupt, SystemExit: record the end, then let it propagate.
+            execution.status = BatchStatus.FAILED
+            execution.exit_status = exit_status_for(error)
+            failure = error
+        if execution.status.is_running:
+            # A flow never ends in a running state; never leave one behind.
+            execution.status = BatchStatus.FAILED
+        if (
+            execution.status <= BatchStatus.STOPPED
+            and len(execution.step_executions) == steps_before
+        ):
+            execution.exit_status = execution.exit_status.and_(
+                ExitStatus.NOOP.add_exit_description(NOOP_DESCRIPTION)
+            )
+        final = self._finish(job, execution, started)
+        if failure is not None:
+            raise failure
+        return final
+
+    def _finish(self, job: Job, execution: JobExecution, started: float) -> JobExecution:
+        execution.end_time = utcnow()
+        for hook in reversed(hooks(job.listeners, "after_job")):
+            try:
+                hook(execution)
+            except Exception:
+                log.exception("after_job listener %r failed", hook)
+        execution.exit_status = fit(execution.exit_status)
+        try:
+            self.repository.update_job_execution(execution)
+        except ConcurrentModification:
+            log.error("Job execution %s was changed by someone else meanwhile", execution.id)
+            current = self.repository.explorer.get_job_execution(execution.id)
+            if current is not None:
+                execution = current
+        log.info(
+            "Job: [%s] completed with the following parameters: [%s] and the following "
+            "status: [%s] and exit code [%s] in %.3fs",
+            job.name,
+            execution.job_parameters,
+            execution.status.value,
+            execution.exit_status.exit_code,
+            time.monotonic() - started,
+        )
+        return execution
+
+    def _walk(self, job: Job, execution: JobExecution, run: StepRun) -> None:
+        step = job.steps[0]
+        job_status = BatchStatus.STARTED
+        while True:
+            step_execution, ran = self._handle_step(job, step, execution, run)
+            if ran:
+                job_status = run.last_job_status
+                if step_execution.status in (BatchStatus.STOPPED, BatchStatus.STOPPING):
+                    execution.status = BatchStatus.STOPPED
+                    execution.exit_status = step_execution.exit_status
+                    return
+            if not ran and step_execution.status is BatchStatus.ABANDONED:
+                # ABANDONED means "skip this step on restart": go on as if it completed.
+                target = job.next_target(step, BatchStatus.COMPLETED, "COMPLETED")
+            else:
+                target = job.next_target(
+                    step, step_execution.status, step_execution.exit_status.exit_code
+                )
+            if isinstance(target, End):
+                execution.status = target.status
+                execution.exit_status = ExitStatus(
+                    target.exit_code, step_execution.exit_status.exit_description
+                )
+                return
+            if run.stop.is_set() or job_status in (BatchStatus.STOPPING, BatchStatus.STOPPED):
+                raise JobInterrupted(STOP_REQUESTED)
+            step = job.step(target)
+
+    def _handle_step(
+        self, job: Job, step: Step, execution: JobExecution, run: StepRun
+    ) -> tuple[StepExecution, bool]:
+        """Run `step` unless the restart rules skip it; returns its (last) execution and
+        whether it ran now."""
+        instance_id = execution.job_instance_id
+        last = self.repository.get_last_step_execution(instance_id, step.name)
+        if last is not None and last.job_execution_id == execution.id:
+            last = None  # a flow looping back to a step runs it afresh
+        if last is not None:
+            if last.status is BatchStatus.UNKNOWN:
+                raise JobRestartNotAllowed(
+                    f"Cannot restart step [{step.name}] from UNKNOWN status: its outcome "
+                    "was never saved; abandon the execution or fix the step's status first"
+                )
+            if (
+                last.status is BatchStatus.COMPLETED and not step.allow_start_if_complete
+            ) or last.status is BatchStatus.ABANDONED:
+                log.info(
+                    "Step already complete or not restartable, so no action to execute: %s",
+                    last.summary(),
+                )
+                return last, False
+        if step.start_limit is not None:
+            count = self.repository.count_step_executions(instance_id, step.name)
+            if count >= step.start_limit:
+                raise StartLimitExceeded(
+                    f"Maximum start limit exceeded for step: {step.name} "
+                    f"StartMax: {step.start_limit}"
+                )
+        step_execution = StepExecution(step.name, execution.id)
+        if last is not None and last.status is not BatchStatus.COMPLETED:
+            # Resume where the unfinished step left off (readers jump to their position).
+            step_execution.execution_context = last.execution_context.copy()
+        step_execution.status = BatchStatus.STARTED
+        step_execution.start_time = utcnow()
+        self.repository.add_step_execution(step_execution)
+        execution.step_executions.append(step_execution)
+        run.last_job_status = step.execute(step_execution, run)
+        return step_execution, True
+
+
+class JobLauncher:
+    """Validate, create the execution (JobLauncher.run semantics), and run it here."""
+
+    def __init__(self, repository: JobRepository, runner: JobRunner | None = None) -> None:
+        self.repository = repository
+        self.runner = runner or JobRunner(repository)
+
+    def create_execution(
+        self, job: Job, parameters: JobParameters | None = None, *, new_instance_only: bool = False
+    ) -> JobExecution:
+        """A STARTING execution of `job`: a new instance, or a restart of a FAILED or
+        STOPPED one with the same identifying parameters."""
+        parameters = parameters if parameters is not None else JobParameters()
+        job.validate(parameters)
+        return self.repository.create_job_execution(
+            job.name,
+            parameters,
+            restartable=job.restartable,
+            new_instance_only=new_instance_only,
+        )
+
+    def launch(
+        self,
+        job: Job,
+        parameters: JobParameters | None = None,
+        *,
+        new_instance_only: bool = False,
+        stop_signal: StopSignal | None = None,
+    ) -> JobExecution:
+        execution = self.create_execution(job, parameters, new_instance_only=new_instance_only)
+        return self.runner.run(job, execution, stop_signal=stop_signal)
+
+    def next_parameters(self, job: Job, overrides: JobParameters | None = None) -> JobParameters:
+        return next_parameters(job, self.repository.explorer, overrides)
+
+
+def next_parameters(
+    job: Job, explorer: JobExplorer, overrides: JobParameters | None = None
+) -> JobParameters:
+    """Spring's getNextJobParameters: the incrementer applied to the last instance's
+    parameters (none for a first instance), then `overrides` on top."""
+    if job.incrementer is None:
+        raise JobParametersNotFound(f"job {job.name!r} has no parameters incrementer")
+    previous: JobParameters | None = None
+    instance = explorer.get_last_job_instance(job.name)
+    if instance is not None:
+        last = explorer.get_last_job_execution(instance)
+        if last is not None:
+            previous = last.job_parameters
+    parameters = job.incrementer.get_next(previous)
+    return parameters.merged(overrides) if overrides else parameters
