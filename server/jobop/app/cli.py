@@ -1,0 +1,315 @@
+"""The `jobop` command: `jobop db init|upgrade`, `jobop run` and `jobop serve` (app/serve.py).
+
+`jobop run JOB [PARAM ...]` runs one job synchronously against the repository, like Spring
+Batch's CommandLineJobRunner, and exits with the mapped exit code (CONTRACT.md). SIGTERM or
+SIGINT asks the running job to stop at its next chunk boundary (a second one interrupts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import NoReturn
+
+from jobop_client.exit_codes import (
+    INTERRUPTED,
+    NOT_FOUND,
+    REFUSED,
+    UNREACHABLE,
+    USAGE,
+    load_exit_codes,
+    map_exit_code,
+)
+from sqlalchemy.exc import OperationalError
+
+from jobop.app.serve import add_serve_parser, serve_main
+from jobop.batch import JobLauncher, JobRegistry, JobRunner, StopSignal, next_parameters
+from jobop.batch.logcontext import BatchFormatter
+from jobop.batch.owner import OWNER_KEY, OwnerUnknown, is_alive
+from jobop.domain import (
+    InvalidJobParameters,
+    JobExecution,
+    JobExecutionAlreadyRunning,
+    JobopError,
+    JobParameters,
+    JobParametersNotFound,
+    NoSuchJob,
+    NoSuchJobExecution,
+    NoSuchJobInstance,
+)
+from jobop.repository import (
+    JobRepository,
+    SchemaVersionMismatch,
+    create_engine,
+    init_schema,
+    upgrade_schema,
+)
+
+log = logging.getLogger("jobop.run")
+
+DEFAULT_DB_URL = "sqlite:///jobop.db"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One readable line and exit 2, as argparse does, without the usage dump's noise.
+        self.exit(USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=os.environ.get("JOBOP_DB_URL", DEFAULT_DB_URL),
+        help="repository database (env JOBOP_DB_URL; default %(default)s)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="jobop", description="Run and serve Spring Batch-style jobs.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    db = commands.add_parser("db", help="create or migrate the repository schema")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
+    db_commands.required = True
+    for action, text in (("init", "create the schema"), ("upgrade", "migrate the schema")):
+        _db_option(db_commands.add_parser(action, help=text))
+
+    _add_run_arguments(
+        commands.add_parser("run", help="run one job in this process", description=_RUN_DESCRIPTION)
+    )
+
+    add_serve_parser(commands)
+    return parser
+
+
+_RUN_DESCRIPTION = (
+    "Run JOB with PARAMs (name=value[,type[,identifying]]) and exit with the mapped exit "
+    "code. Launching with the identifying parameters of a FAILED or STOPPED instance "
+    "restarts it."
+)
+
+
+def _add_run_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument("job", metavar="JOB", nargs="?", help="the job's name")
+    run.add_argument("params", metavar="PARAM", nargs="*", help="name=value[,type[,identifying]]")
+    _db_option(run)
+    run.add_argument(
+        "--jobs",
+        metavar="MODULE",
+        action="append",
+        help="a module holding jobs (repeatable; env JOBOP_JOBS, comma separated); "
+        "the bundled samples are always loaded",
+    )
+    run.add_argument("--next", action="store_true", help="apply the job's incrementer")
+    for option, text in (
+        ("--restart", "restart this FAILED or STOPPED execution"),
+        ("--stop", "ask this running execution to stop"),
+        ("--abandon", "abandon this stopped or failed execution"),
+        ("--recover", "mark this execution, whose process died, FAILED"),
+    ):
+        run.add_argument(option, metavar="EXECUTION_ID", type=int, help=text)
+    run.add_argument("--exit-codes", metavar="FILE", help="exit code map (TOML or JSON)")
+    run.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="default %(default)s",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["serve"]:
+        return serve_main(arguments[1:])
+    if arguments[:1] == ["run"]:
+        # Options may follow the parameters (`jobop run JOB a=1 --next`): parse intermixed,
+        # which argparse cannot do below a sub-command.
+        run = _Parser(prog="jobop run", description=_RUN_DESCRIPTION)
+        _add_run_arguments(run)
+        return _run(run, run.parse_intermixed_args(arguments[1:]))
+    args = build_parser().parse_args(arguments)
+    return _db(args)
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"jobop: error: {message}", file=sys.stderr)
+    return code
+
+
+def _db(args: argparse.Namespace) -> int:
+    try:
+        engine = create_engine(args.db)
+    except ValueError as error:
+        return _fail(USAGE, str(error))
+    try:
+        if args.db_command == "init":
+            init_schema(engine)
+            print(f"schema ready at {_safe_url(args.db)}")
+        else:
+            version = upgrade_schema(engine)
+            print(f"schema at version {version} at {_safe_url(args.db)}")
+    except SchemaVersionMismatch as error:
+        return _fail(REFUSED, str(error))
+    except OperationalError as error:
+        return _fail(UNREACHABLE, f"cannot reach the database: {error.orig}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(BatchFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    operations = [
+        name
+        for name in ("restart", "stop", "abandon", "recover")
+        if getattr(args, name) is not None
+    ]
+    if len(operations) > 1:
+        parser.error(f"--{operations[0]} and --{operations[1]} cannot be combined")
+    operation = operations[0] if operations else None
+    if operation is None and not args.job:
+        parser.error("name a JOB, or use --restart, --stop, --abandon or --recover")
+    if operation is not None and (args.job or args.params or args.next):
+        parser.error(f"--{operation} takes an execution id and no JOB, PARAM or --next")
+    _setup_logging(args.log_level)
+    try:
+        overrides = load_exit_codes(args.exit_codes) if args.exit_codes else None
+    except ValueError as error:
+        return _fail(USAGE, str(error))
+    try:
+        repository = JobRepository.from_url(args.db, create_schema=True)
+    except ValueError as error:
+        return _fail(USAGE, str(error))
+    except SchemaVersionMismatch as error:
+        return _fail(REFUSED, str(error))
+    except OperationalError as error:
+        return _fail(UNREACHABLE, f"cannot reach the database: {error.orig}")
+    try:
+        if operation == "stop":
+            _print(repository.request_stop(args.stop))
+            return 0
+        if operation == "abandon":
+            _print(repository.abandon(args.abandon))
+            return 0
+        if operation == "recover":
+            _print(_recover(repository, args.recover))
+            return 0
+        registry = _registry(args.jobs)
+        execution = _launch(repository, registry, args)
+    except (NoSuchJob, NoSuchJobExecution, NoSuchJobInstance) as error:
+        return _fail(NOT_FOUND, str(error))
+    except (InvalidJobParameters, JobParametersNotFound) as error:
+        return _fail(USAGE, str(error))
+    except JobopError as error:
+        return _fail(REFUSED, str(error))
+    except _ModuleError as error:
+        return _fail(USAGE, str(error))
+    except KeyboardInterrupt:
+        return _fail(INTERRUPTED, "interrupted")
+    finally:
+        repository.engine.dispose()
+    _print(execution)
+    return map_exit_code(execution.exit_status.exit_code, overrides)
+
+
+def _print(execution: JobExecution) -> None:
+    print(execution.summary(), flush=True)
+
+
+class _ModuleError(Exception):
+    pass
+
+
+def _registry(modules: list[str] | None) -> JobRegistry:
+    if modules is None:
+        modules = [m.strip() for m in os.environ.get("JOBOP_JOBS", "").split(",") if m.strip()]
+    try:
+        return JobRegistry.default(modules)
+    except ImportError as error:
+        raise _ModuleError(f"cannot import job module: {error}") from error
+    except (TypeError, ValueError) as error:
+        raise _ModuleError(str(error)) from error
+
+
+def _launch(
+    repository: JobRepository, registry: JobRegistry, args: argparse.Namespace
+) -> JobExecution:
+    if args.restart is not None:
+        previous = repository.explorer.get_job_execution(args.restart)
+        if previous is None:
+            raise NoSuchJobExecution(f"no job execution with id {args.restart}")
+        job = registry.get(previous.job_name)
+        parameters = previous.job_parameters
+    else:
+        job = registry.get(args.job)
+        parameters = JobParameters.parse(args.params)
+        if args.next:
+            parameters = next_parameters(job, repository.explorer, parameters)
+    launcher = JobLauncher(repository, JobRunner(repository))
+    stop = StopSignal()
+    with _stop_on_signals(stop):
+        return launcher.launch(job, parameters, stop_signal=stop)
+
+
+@contextmanager
+def _stop_on_signals(stop: StopSignal) -> Iterator[None]:
+    """The first SIGTERM/SIGINT asks the job to stop; a second one interrupts at once."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning("%s received: stopping at the next chunk boundary", signal.Signals(signum).name)
+        stop.set()
+
+    numbers = (signal.SIGTERM, signal.SIGINT)
+    previous = [signal.signal(number, handler) for number in numbers]
+    try:
+        yield
+    finally:
+        for number, old in zip(numbers, previous, strict=True):
+            signal.signal(number, old)
+
+
+def _recover(repository: JobRepository, execution_id: int) -> JobExecution:
+    execution = repository.explorer.get_job_execution(execution_id)
+    if execution is None:
+        raise NoSuchJobExecution(f"no job execution with id {execution_id}")
+    owner = execution.execution_context.get(OWNER_KEY)
+    if isinstance(owner, dict) and execution.is_running:
+        try:
+            alive = is_alive(owner)
+        except OwnerUnknown as error:
+            raise JobExecutionAlreadyRunning(
+                f"job execution {execution_id}: {error}; recover it from that host"
+            ) from None
+        if alive:
+            raise JobExecutionAlreadyRunning(
+                f"job execution {execution_id} is still running in process "
+                f"{owner.get('pid')} on {owner.get('host')}"
+            )
+    return repository.recover(execution_id)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

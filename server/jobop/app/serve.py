@@ -1,0 +1,335 @@
+"""`jobop serve`: the gRPC server, its configuration and its graceful shutdown.
+
+Start-up: create the schema when absent, load the jobs, start the operator's workers and
+the grpc.aio server, print `jobop serve: listening on HOST:PORT` on stdout.
+
+SIGTERM or SIGINT: health turns NOT_SERVING, new starts fail with UNAVAILABLE, running
+executions are asked to stop and end STOPPED at their next chunk boundary within
+--stop-grace seconds (any still running then are marked FAILED, restartable), watch
+streams of those executions end after their terminal snapshot and other streams end with
+UNAVAILABLE, and the process exits 0. A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from jobop_client.exit_codes import REFUSED, UNREACHABLE, USAGE
+from sqlalchemy.exc import OperationalError
+
+from jobop.batch.logcontext import BatchFormatter
+from jobop.batch.registry import JobRegistry
+from jobop.operator import ROLES, JobOperator, create_operator_tables
+from jobop.repository import JobRepository, SchemaVersionMismatch, create_engine, init_schema
+
+if TYPE_CHECKING:
+    from jobop.service import ServerOptions
+
+log = logging.getLogger("jobop.serve")
+
+DEFAULT_DB_URL = "sqlite:///jobop.db"
+DEFAULT_GRPC_ADDRESS = "127.0.0.1:50051"
+DEFAULT_HTTP_ADDRESS = "127.0.0.1:8080"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+_DESCRIPTION = (
+    "Serve the gRPC JobOperatorService (with health checking and reflection). SIGTERM or "
+    "SIGINT shuts down gracefully: running executions end STOPPED within --stop-grace."
+)
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=_env("JOBOP_DB_URL", DEFAULT_DB_URL),
+        help="repository database (env JOBOP_DB_URL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--grpc-address",
+        metavar="HOST:PORT",
+        default=_env("JOBOP_GRPC_ADDRESS", DEFAULT_GRPC_ADDRESS),
+        help="where to serve gRPC (env JOBOP_GRPC_ADDRESS; default %(default)s; port 0 picks "
+        "a free port)",
+    )
+    parser.add_argument(
+        "--http-address",
+        metavar="HOST:PORT",
+        default=_env("JOBOP_HTTP_ADDRESS", DEFAULT_HTTP_ADDRESS),
+        help="the HTTP admin surface (env JOBOP_HTTP_ADDRESS): accepted, not served yet",
+    )
+    parser.add_argument(
+        "--jobs",
+        metavar="MODULE",
+        action="append",
+        help="a module holding jobs (repeatable; env JOBOP_JOBS, comma separated); the "
+        "bundled samples are always loaded",
+    )
+    parser.add_argument(
+        "--max-concurrent-executions",
+        metavar="N",
+        type=_positive_int,
+        default=int(_env("JOBOP_MAX_CONCURRENT_EXECUTIONS", "4")),
+        help="worker threads running executions; more wait as STARTING (default %(default)s)",
+    )
+    parser.add_argument(
+        "--role",
+        choices=ROLES,
+        default=_env("JOBOP_ROLE", "all"),
+        help="api: serve only; worker: run only; all: both (default %(default)s)",
+    )
+    parser.add_argument(
+        "--stop-grace",
+        metavar="SECONDS",
+        type=_seconds,
+        default=float(_env("JOBOP_STOP_GRACE", "30")),
+        help="on shutdown, how long running executions get to stop (default %(default)s)",
+    )
+    parser.add_argument(
+        "--keepalive-time",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=60.0,
+        help="HTTP/2 keepalive ping interval (default %(default)s)",
+    )
+    parser.add_argument(
+        "--keepalive-timeout",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=20.0,
+        help="close a connection whose keepalive ping is unanswered this long "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-connection-age",
+        metavar="SECONDS",
+        type=_seconds,
+        default=0.0,
+        help="close connections after this age so clients rebalance; 0: never (default)",
+    )
+    parser.add_argument(
+        "--max-connection-age-grace",
+        metavar="SECONDS",
+        type=_seconds,
+        default=30.0,
+        help="time given to calls on a connection closed for its age (default %(default)s)",
+    )
+    parser.add_argument(
+        "--stream-heartbeat",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=15.0,
+        help="heartbeat interval of idle watch streams (default %(default)s; at most 30)",
+    )
+    parser.add_argument(
+        "--watch-poll-interval",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=2.0,
+        help="how often watch streams re-read the database for changes made by other "
+        "processes (default %(default)s)",
+    )
+    parser.add_argument(
+        "--request-wait-timeout",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=30.0,
+        help="how long a retried request (same request_id) waits for its first attempt, "
+        "started on another server, before failing with ABORTED (default %(default)s)",
+    )
+    parser.add_argument(
+        "--rpc-threads",
+        metavar="N",
+        type=_positive_int,
+        default=16,
+        help="threads for the database work of RPCs (default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="default %(default)s",
+    )
+
+
+def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `serve` to the `jobop` command's sub-commands (an argparse subparsers action)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="run the gRPC server", description=_DESCRIPTION
+    )
+    add_serve_arguments(parser)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="jobop serve", description=_DESCRIPTION)
+    add_serve_arguments(parser)
+    return parser
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    """`jobop serve [OPTIONS]`; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.stream_heartbeat > 30:
+        parser.error("--stream-heartbeat must be at most 30 seconds (proxies close idle streams)")
+    _setup_logging(args.log_level)
+    modules = args.jobs
+    if modules is None:
+        modules = [m.strip() for m in os.environ.get("JOBOP_JOBS", "").split(",") if m.strip()]
+    try:
+        registry = JobRegistry.default(modules)
+    except ImportError as error:
+        return _fail(USAGE, f"cannot import job module: {error}")
+    except (TypeError, ValueError) as error:
+        return _fail(USAGE, str(error))
+    try:
+        engine = create_engine(args.db, pool_size=args.rpc_threads + args.max_concurrent_executions)
+    except ValueError as error:
+        return _fail(USAGE, str(error))
+    try:
+        init_schema(engine)
+        create_operator_tables(engine)
+    except SchemaVersionMismatch as error:
+        engine.dispose()
+        return _fail(REFUSED, str(error))
+    except OperationalError as error:
+        engine.dispose()
+        return _fail(UNREACHABLE, f"cannot reach the database: {error.orig}")
+    if args.http_address:
+        log.info("--http-address %s: the HTTP admin surface is not served yet", args.http_address)
+    # Imported here: `jobop run` and `jobop db` build this parser and need no gRPC.
+    from jobop.service import ServerOptions
+
+    repository = JobRepository(engine)
+    operator = JobOperator(
+        repository,
+        registry,
+        max_concurrent_executions=args.max_concurrent_executions,
+        role=args.role,
+        request_wait_timeout=args.request_wait_timeout,
+    )
+    options = ServerOptions(
+        address=args.grpc_address,
+        heartbeat_interval=args.stream_heartbeat,
+        poll_interval=args.watch_poll_interval,
+        keepalive_time=args.keepalive_time,
+        keepalive_timeout=args.keepalive_timeout,
+        max_connection_age=args.max_connection_age,
+        max_connection_age_grace=args.max_connection_age_grace,
+    )
+    try:
+        return asyncio.run(_serve(operator, options, args.rpc_threads, args.stop_grace))
+    finally:
+        engine.dispose()
+
+
+async def _serve(
+    operator: JobOperator, options: ServerOptions, rpc_threads: int, stop_grace: float
+) -> int:
+    from jobop.service import create_server
+
+    executor = ThreadPoolExecutor(max_workers=rpc_threads, thread_name_prefix="jobop-rpc")
+    loop = asyncio.get_running_loop()
+    try:
+        server = await create_server(
+            operator, executor, options, serve_api=operator.role != "worker"
+        )
+    except (OSError, RuntimeError) as error:
+        operator.shutdown(0)
+        executor.shutdown(wait=False)
+        return _fail(USAGE, str(error))
+    await server.server.start()
+    host = options.address.rpartition(":")[0]
+    print(f"jobop serve: listening on {host}:{server.port}", flush=True)
+    log.info(
+        "serving gRPC on %s:%s (role %s, %d workers)",
+        host,
+        server.port,
+        operator.role,
+        operator.max_concurrent_executions,
+    )
+
+    stopping = asyncio.Event()
+
+    def on_signal(signum: int) -> None:
+        if stopping.is_set():
+            log.warning("%s received again: exiting at once", signal.Signals(signum).name)
+            os._exit(128 + signum)
+        log.info("%s received: shutting down", signal.Signals(signum).name)
+        stopping.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await stopping.wait()
+        # Order matters: load balancers first stop sending, then no new work starts, then
+        # the running work stops while its watchers still see it end.
+        await server.health.enter_graceful_shutdown()
+        operator.refuse_starts()
+        stopped = await asyncio.to_thread(operator.shutdown, stop_grace)
+        if not stopped:
+            log.warning("some executions did not stop within %.1f s", stop_grace)
+        server.servicer.close_streams()
+        await server.server.stop(grace=5.0)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        executor.shutdown(wait=True, cancel_futures=True)
+    log.info("shut down")
+    return 0
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"jobop serve: error: {message}", file=sys.stderr)
+    return code
+
+
+def _setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(BatchFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+if __name__ == "__main__":
+    sys.exit(serve_main())

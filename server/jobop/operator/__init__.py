@@ -1,0 +1,20 @@
+"""The job operator: launching, stopping and following executions (no transport here)."""
+
+from __future__ import annotations
+
+from .events import ExecutionChange, ExecutionEvents, Subscription
+from .job_operator import ROLES, JobOperator, OperatorShutDown
+from .requests import RequestIdReused, RequestLedger
+from .schema import create_operator_tables
+
+__all__ = [
+    "ROLES",
+    "ExecutionChange",
+    "ExecutionEvents",
+    "JobOperator",
+    "OperatorShutDown",
+    "RequestIdReused",
+    "RequestLedger",
+    "Subscription",
+    "create_operator_tables",
+]

@@ -1,0 +1,202 @@
+"""In-process announcements of execution changes, level-triggered like a Kubernetes watch.
+
+A change is announced only after it is committed, and carries ids and a version, never a
+snapshot: a watcher reads the state it needs from the repository. Each subscription keeps
+only the latest change per execution, so a slow watcher finds the newest state waiting for
+it instead of a backlog. Publishers are worker threads; subscribers are asyncio tasks (or
+threads), woken with `call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+
+from jobop.domain import BatchStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionChange:
+    """One committed change to a job execution or to one of its step executions."""
+
+    execution_id: int
+    job_name: str
+    # The job execution's VERSION as the publisher knew it; step commits keep it unchanged.
+    version: int
+    status: BatchStatus | None
+    # Order of announcement in this process: a read started after `sequence` was issued
+    # sees the change (it was committed before it was announced).
+    sequence: int
+
+
+class Subscription:
+    """A watcher's mailbox: at most one pending change per execution."""
+
+    def __init__(
+        self,
+        events: ExecutionEvents,
+        execution_id: int | None,
+        job_name: str | None,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self.execution_id = execution_id
+        self.job_name = job_name
+        self._events = events
+        self._pending: dict[int, ExecutionChange] = {}
+        self._loop = loop
+        self._async_wakeup = asyncio.Event() if loop is not None else None
+        self._thread_wakeup = threading.Event()
+        # True once a wake-up is scheduled and not yet consumed: one callback per burst.
+        self._signalled = False
+        self.closed = False
+
+    def matches(self, change: ExecutionChange) -> bool:
+        if self.execution_id is not None:
+            return change.execution_id == self.execution_id
+        return self.job_name is None or change.job_name == self.job_name
+
+    def _offer(self, change: ExecutionChange) -> None:
+        # Called with the events lock held.
+        self._pending[change.execution_id] = change
+        self._wake_locked()
+
+    def interrupt(self) -> None:
+        """Wake the waiter without a change (e.g. at shutdown): its `wait` returns early."""
+        with self._events.lock:
+            self._wake_locked()
+
+    def _wake_locked(self) -> None:
+        if self._signalled:
+            return
+        self._signalled = True
+        self._thread_wakeup.set()
+        if self._loop is not None and self._async_wakeup is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                self._loop.call_soon_threadsafe(self._async_wakeup.set)
+
+    def drain(self) -> list[ExecutionChange]:
+        """The pending changes (latest per execution), oldest announcement first."""
+        with self._events.lock:
+            changes = sorted(self._pending.values(), key=lambda change: change.sequence)
+            self._pending.clear()
+            self._signalled = False
+            self._thread_wakeup.clear()
+            if self._async_wakeup is not None:
+                self._async_wakeup.clear()
+        return changes
+
+    async def wait(self, timeout: float | None) -> list[ExecutionChange]:
+        """Wait up to `timeout` seconds for changes; an empty list means none came."""
+        if self._async_wakeup is None:
+            raise RuntimeError("this subscription was not made inside an event loop")
+        changes = self.drain()
+        if changes or self.closed:
+            return changes
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._async_wakeup.wait(), timeout)
+        return self.drain()
+
+    def wait_sync(self, timeout: float | None) -> list[ExecutionChange]:
+        """The blocking variant of `wait`, for threads."""
+        changes = self.drain()
+        if changes or self.closed:
+            return changes
+        self._thread_wakeup.wait(timeout)
+        return self.drain()
+
+    def close(self) -> None:
+        self._events.unsubscribe(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class ExecutionEvents:
+    """Pub/sub of (execution id, version) changes within one process; thread-safe."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._subscriptions: set[Subscription] = set()
+        self._by_execution: dict[int, set[Subscription]] = {}
+        self._sequence = itertools.count(1)
+        self._last_sequence = 0
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence number of the latest announcement (0 before the first)."""
+        return self._last_sequence
+
+    def publish(
+        self, execution_id: int, job_name: str, version: int, status: BatchStatus | None = None
+    ) -> ExecutionChange:
+        with self.lock:
+            sequence = next(self._sequence)
+            self._last_sequence = sequence
+            change = ExecutionChange(execution_id, job_name, version, status, sequence)
+            for subscription in self._by_execution.get(execution_id, ()):
+                subscription._offer(change)
+            for subscription in self._subscriptions:
+                if subscription.matches(change):
+                    subscription._offer(change)
+        return change
+
+    def subscribe(
+        self, *, execution_id: int | None = None, job_name: str | None = None
+    ) -> Subscription:
+        """Follow one execution, or every execution of one job, or (neither given) all.
+
+        Made inside a running event loop, the subscription wakes that loop; otherwise use
+        `wait_sync`.
+        """
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        subscription = Subscription(self, execution_id, job_name, loop)
+        with self.lock:
+            if execution_id is not None:
+                self._by_execution.setdefault(execution_id, set()).add(subscription)
+            else:
+                self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self.lock:
+            subscription.closed = True
+            self._subscriptions.discard(subscription)
+            if subscription.execution_id is not None:
+                watchers = self._by_execution.get(subscription.execution_id)
+                if watchers is not None:
+                    watchers.discard(subscription)
+                    if not watchers:
+                        del self._by_execution[subscription.execution_id]
+            # Wake a waiter blocked on a closed subscription.
+            subscription._thread_wakeup.set()
+
+    @property
+    def subscriber_count(self) -> int:
+        with self.lock:
+            return len(self._subscriptions) + sum(len(s) for s in self._by_execution.values())
+
+    @contextlib.contextmanager
+    def subscription(
+        self, *, execution_id: int | None = None, job_name: str | None = None
+    ) -> Iterator[Subscription]:
+        subscription = self.subscribe(execution_id=execution_id, job_name=job_name)
+        try:
+            yield subscription
+        finally:
+            subscription.close()

@@ -1,0 +1,119 @@
+"""The bounded pool of worker threads that run job executions, in the order submitted.
+
+Executions beyond the pool's size wait in a FIFO queue (they are STARTING in the
+repository meanwhile). A queued execution can be taken out before a worker picks it up,
+which is how a stop or a shutdown ends it without running it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from jobop.domain import JobExecution
+
+log = logging.getLogger(__name__)
+
+
+class Launcher:
+    def __init__(
+        self,
+        run: Callable[[JobExecution], None],
+        max_workers: int,
+        *,
+        thread_name: str = "jobop-worker",
+    ) -> None:
+        if max_workers < 1:
+            raise ValueError(f"max_concurrent_executions must be at least 1, not {max_workers}")
+        self.max_workers = max_workers
+        self._run = run
+        self._cond = threading.Condition()
+        self._queue: deque[JobExecution] = deque()
+        self._running: set[int] = set()
+        self._closed = False
+        # A fixed pool, started up front: its size never changes, so nothing leaks.
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{thread_name}-{index}", daemon=True)
+            for index in range(max_workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, execution: JobExecution) -> None:
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the launcher is closed")
+            self._queue.append(execution)
+            self._cond.notify()
+
+    def remove(self, execution_id: int) -> bool:
+        """Take a queued execution out before a worker picks it up; False if not queued."""
+        with self._cond:
+            for execution in self._queue:
+                if execution.id == execution_id:
+                    self._queue.remove(execution)
+                    return True
+        return False
+
+    def drain(self) -> list[JobExecution]:
+        """Take every queued execution out."""
+        with self._cond:
+            queued = list(self._queue)
+            self._queue.clear()
+            return queued
+
+    def is_queued_or_running(self, execution_id: int) -> bool:
+        with self._cond:
+            return execution_id in self._running or any(
+                execution.id == execution_id for execution in self._queue
+            )
+
+    @property
+    def free_slots(self) -> int:
+        with self._cond:
+            return self.max_workers - len(self._running) - len(self._queue)
+
+    def running_ids(self) -> list[int]:
+        with self._cond:
+            return sorted(self._running)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no execution runs or waits; False if some still do after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._running or self._queue:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Let idle workers exit; a worker stuck in job code is a daemon and is left."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                execution = self._queue.popleft()
+                self._running.add(execution.id)
+            try:
+                self._run(execution)
+            except BaseException:
+                log.exception("job execution %s ended with an unexpected error", execution.id)
+            finally:
+                with self._cond:
+                    self._running.discard(execution.id)
+                    self._cond.notify_all()

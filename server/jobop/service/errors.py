@@ -1,0 +1,109 @@
+"""The one place where errors become gRPC statuses with a google.rpc.ErrorInfo detail.
+
+Each status carries CONTRACT.md's code and an ErrorInfo (domain "jobop", the reason) in the
+standard `grpc-status-details-bin` trailer, so that clients in any language can branch on
+the reason rather than on the message text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped]
+from grpc_status import rpc_status
+
+from jobop.domain import (
+    ConcurrentModification,
+    InvalidJobParameters,
+    JobExecutionAlreadyRunning,
+    JobExecutionNotRunning,
+    JobInstanceAlreadyComplete,
+    JobInstanceAlreadyExists,
+    JobopError,
+    JobParametersNotFound,
+    JobRestartNotAllowed,
+    NoSuchJob,
+    NoSuchJobExecution,
+    NoSuchJobInstance,
+)
+from jobop.operator import OperatorShutDown, RequestIdReused
+
+ERROR_DOMAIN = "jobop"
+
+# Reasons of our own beyond CONTRACT.md's table (additions, never renames).
+INVALID_ARGUMENT = "INVALID_ARGUMENT"
+SHUTTING_DOWN = "SHUTTING_DOWN"
+INTERNAL = "INTERNAL"
+
+
+class InvalidArgument(Exception):
+    """A malformed request: an empty name, a non-positive id, an oversized field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# Checked in order: subclasses before their bases (StartLimitExceeded is a
+# JobRestartNotAllowed and maps with it).
+_CODES: tuple[tuple[type[JobopError], grpc.StatusCode], ...] = (
+    (NoSuchJob, grpc.StatusCode.NOT_FOUND),
+    (NoSuchJobExecution, grpc.StatusCode.NOT_FOUND),
+    (NoSuchJobInstance, grpc.StatusCode.NOT_FOUND),
+    (JobInstanceAlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (JobInstanceAlreadyComplete, grpc.StatusCode.FAILED_PRECONDITION),
+    (JobExecutionAlreadyRunning, grpc.StatusCode.FAILED_PRECONDITION),
+    (JobExecutionNotRunning, grpc.StatusCode.FAILED_PRECONDITION),
+    (JobRestartNotAllowed, grpc.StatusCode.FAILED_PRECONDITION),
+    (InvalidJobParameters, grpc.StatusCode.INVALID_ARGUMENT),
+    (JobParametersNotFound, grpc.StatusCode.FAILED_PRECONDITION),
+    (ConcurrentModification, grpc.StatusCode.ABORTED),
+    (RequestIdReused, grpc.StatusCode.INVALID_ARGUMENT),
+    (OperatorShutDown, grpc.StatusCode.UNAVAILABLE),
+)
+
+
+def code_for(error: JobopError) -> grpc.StatusCode:
+    for kind, code in _CODES:
+        if isinstance(error, kind):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def error_status(
+    code: grpc.StatusCode, reason: str, message: str, metadata: dict[str, str] | None = None
+) -> grpc.Status:
+    """A grpc.Status whose trailer holds google.rpc.Status{details: [ErrorInfo]}."""
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata or {})
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(code=_rpc_code(code), message=message, details=[detail])
+    result: grpc.Status = rpc_status.to_status(status)
+    return result
+
+
+def status_for(error: BaseException) -> grpc.Status:
+    """The status of any exception raised while serving a call."""
+    if isinstance(error, JobopError):
+        return error_status(code_for(error), error.reason, str(error) or error.reason)
+    if isinstance(error, InvalidArgument):
+        metadata = {"field": error.field} if error.field else None
+        return error_status(
+            grpc.StatusCode.INVALID_ARGUMENT, INVALID_ARGUMENT, str(error), metadata
+        )
+    return error_status(
+        grpc.StatusCode.INTERNAL, INTERNAL, f"internal error: {type(error).__name__}"
+    )
+
+
+def _rpc_code(code: grpc.StatusCode) -> int:
+    value: int = code.value[0]
+    assert code_pb2.Code.Name(value)  # the gRPC and google.rpc numberings are the same
+    return value
+
+
+async def abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Status) -> NoReturn:
+    """End the call with `status` (its ErrorInfo travels in the trailing metadata)."""
+    await context.abort(status.code, status.details, status.trailing_metadata)

@@ -1,0 +1,131 @@
+"""Proto <-> domain conversions for the gRPC service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from jobop_client import parameters as client_parameters
+from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
+
+from jobop.domain import (
+    BatchStatus,
+    ExitStatus,
+    InvalidJobParameters,
+    JobExecution,
+    JobInstance,
+    JobParameter,
+    JobParameters,
+    StepExecution,
+)
+
+_STATUS_TO_PROTO: dict[BatchStatus, pb.BatchStatus.ValueType] = {
+    BatchStatus.COMPLETED: pb.BATCH_STATUS_COMPLETED,
+    BatchStatus.STARTING: pb.BATCH_STATUS_STARTING,
+    BatchStatus.STARTED: pb.BATCH_STATUS_STARTED,
+    BatchStatus.STOPPING: pb.BATCH_STATUS_STOPPING,
+    BatchStatus.STOPPED: pb.BATCH_STATUS_STOPPED,
+    BatchStatus.FAILED: pb.BATCH_STATUS_FAILED,
+    BatchStatus.ABANDONED: pb.BATCH_STATUS_ABANDONED,
+    BatchStatus.UNKNOWN: pb.BATCH_STATUS_UNKNOWN,
+}
+
+
+def status_to_proto(status: BatchStatus) -> pb.BatchStatus.ValueType:
+    return _STATUS_TO_PROTO[status]
+
+
+def exit_status_to_proto(exit_status: ExitStatus) -> pb.ExitStatus:
+    return pb.ExitStatus(
+        exit_code=exit_status.exit_code, exit_description=exit_status.exit_description
+    )
+
+
+def _set_time(target: Timestamp, value: datetime | None) -> None:
+    if value is not None:
+        target.FromDatetime(value)
+
+
+def parameter_to_proto(parameter: JobParameter) -> pb.JobParameter:
+    return client_parameters.to_proto(
+        client_parameters.ParameterValue(parameter.value, parameter.type, parameter.identifying)
+    )
+
+
+def parameters_to_proto(parameters: JobParameters) -> dict[str, pb.JobParameter]:
+    return {name: parameter_to_proto(parameter) for name, parameter in parameters.items()}
+
+
+def parameters_from_proto(messages: Mapping[str, pb.JobParameter]) -> JobParameters:
+    """Domain parameters from a request's map; InvalidJobParameters when one is malformed."""
+    items: dict[str, JobParameter] = {}
+    for name, message in messages.items():
+        try:
+            value = client_parameters.from_proto(message)
+        except (ValueError, OverflowError) as error:
+            raise InvalidJobParameters(f"job parameter {name!r}: {error}") from error
+        items[name] = JobParameter(value.value, value.type, value.identifying)
+    return JobParameters(items)
+
+
+def instance_to_proto(instance: JobInstance) -> pb.JobInstance:
+    return pb.JobInstance(
+        id=instance.id,
+        version=instance.version,
+        job_name=instance.job_name,
+        job_key=instance.job_key,
+    )
+
+
+def step_to_proto(step: StepExecution) -> pb.StepExecution:
+    message = pb.StepExecution(
+        id=step.id,
+        version=step.version,
+        step_name=step.step_name,
+        status=status_to_proto(step.status),
+        exit_status=exit_status_to_proto(step.exit_status),
+        read_count=step.read_count,
+        write_count=step.write_count,
+        filter_count=step.filter_count,
+        commit_count=step.commit_count,
+        rollback_count=step.rollback_count,
+        read_skip_count=step.read_skip_count,
+        process_skip_count=step.process_skip_count,
+        write_skip_count=step.write_skip_count,
+        job_execution_id=step.job_execution_id,
+    )
+    _set_time(message.start_time, step.start_time)
+    _set_time(message.end_time, step.end_time)
+    _set_time(message.last_updated, step.last_updated)
+    _set_time(message.create_time, step.create_time)
+    return message
+
+
+def api_version(execution: JobExecution) -> int:
+    """The execution's version as the API shows it: it grows with every persisted change.
+
+    A chunk commit updates only its step's row, so the job execution's own VERSION column
+    stays put while progress is made. Adding each step's VERSION (plus one for its
+    creation) gives a number that every write to the execution or its steps increases,
+    which is what WatchExecution's `after_version` and a client's ordering need.
+    """
+    return execution.version + sum(step.version + 1 for step in execution.step_executions)
+
+
+def execution_to_proto(execution: JobExecution) -> pb.JobExecution:
+    message = pb.JobExecution(
+        id=execution.id,
+        version=api_version(execution),
+        job_instance_id=execution.job_instance_id,
+        job_name=execution.job_name,
+        parameters=parameters_to_proto(execution.job_parameters),
+        status=status_to_proto(execution.status),
+        exit_status=exit_status_to_proto(execution.exit_status),
+        step_executions=[step_to_proto(step) for step in execution.step_executions],
+    )
+    _set_time(message.create_time, execution.create_time)
+    _set_time(message.start_time, execution.start_time)
+    _set_time(message.end_time, execution.end_time)
+    _set_time(message.last_updated, execution.last_updated)
+    return message

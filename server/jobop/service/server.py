@@ -1,0 +1,115 @@
+"""Assembles the grpc.aio server: the JobOperatorService, health checking and reflection."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
+from grpc_reflection.v1alpha import reflection
+from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
+from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
+
+from jobop.operator import JobOperator
+
+from .servicer import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_POLL_INTERVAL,
+    SERVICE_NAME,
+    JobOperatorServicer,
+)
+from .validation import MAX_REQUEST_BYTES
+
+# The transport refuses (RESOURCE_EXHAUSTED) only what is far beyond any valid request; up
+# to this size an oversized request reaches our checks and gets INVALID_ARGUMENT.
+MAX_RECEIVE_MESSAGE_BYTES = 16 * MAX_REQUEST_BYTES
+
+
+@dataclass
+class ServerOptions:
+    address: str = "127.0.0.1:50051"
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    # HTTP/2 keepalive pings from the server, and a maximum connection age so that clients
+    # spread over replicas again after a scale-up (0: no limit).
+    keepalive_time: float = 60.0
+    keepalive_timeout: float = 20.0
+    max_connection_age: float = 0.0
+    max_connection_age_grace: float = 30.0
+
+
+@dataclass
+class JobopServer:
+    """A bound, not yet started server and the pieces that shutdown needs."""
+
+    server: grpc.aio.Server
+    servicer: JobOperatorServicer
+    health: health_aio.HealthServicer
+    port: int
+    serve_api: bool = True
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        await self.health.set("", status)
+        if self.serve_api:
+            await self.health.set(SERVICE_NAME, status)
+
+
+def channel_options(options: ServerOptions) -> list[tuple[str, int]]:
+    result = [
+        ("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES),
+        ("grpc.keepalive_time_ms", int(options.keepalive_time * 1000)),
+        ("grpc.keepalive_timeout_ms", int(options.keepalive_timeout * 1000)),
+        # Let clients ping while streams idle between heartbeats, but not flood us.
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 2),
+    ]
+    if options.max_connection_age > 0:
+        result.append(("grpc.max_connection_age_ms", int(options.max_connection_age * 1000)))
+        result.append(
+            ("grpc.max_connection_age_grace_ms", int(options.max_connection_age_grace * 1000))
+        )
+    return result
+
+
+async def create_server(
+    operator: JobOperator,
+    executor: Executor,
+    options: ServerOptions,
+    *,
+    serve_api: bool = True,
+) -> JobopServer:
+    """Build and bind the server (call inside the event loop that will run it).
+
+    With `serve_api` false (role worker) only health and reflection are served.
+    """
+    server = grpc.aio.server(options=channel_options(options))
+    servicer = JobOperatorServicer(
+        operator,
+        executor,
+        heartbeat_interval=options.heartbeat_interval,
+        poll_interval=options.poll_interval,
+    )
+    names = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
+    if serve_api:
+        pb_grpc.add_JobOperatorServiceServicer_to_server(servicer, server)
+        names.append(pb.DESCRIPTOR.services_by_name["JobOperatorService"].full_name)
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(names, server)
+    try:
+        port = server.add_insecure_port(options.address)
+    except RuntimeError as error:  # grpc reports a failed bind so
+        raise OSError(f"cannot listen on {options.address}: {error}") from error
+    if port == 0:
+        raise OSError(f"cannot listen on {options.address}")
+    jobop_server = JobopServer(server, servicer, health, port, serve_api)
+    await jobop_server.set_serving(True)
+    return jobop_server

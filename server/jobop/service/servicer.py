@@ -1,0 +1,450 @@
+"""The gRPC servicer: JobOperatorService on grpc.aio over a JobOperator.
+
+Unary calls run their whole body (checks, the operator call, the proto conversion) on a
+bounded thread pool, so the event loop never blocks on the database. Errors become statuses
+in exactly one place (`errors.status_for`). Streams are async generators that wait on the
+operator's in-process events and re-read the execution when it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+import grpc
+from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
+from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
+
+from jobop.domain import JobInstance, NoSuchJobExecution
+from jobop.operator import JobOperator
+from jobop.operator.events import Subscription
+
+from . import validation as check
+from .errors import SHUTTING_DOWN, InvalidArgument, abort, error_status, status_for
+from .mapping import execution_to_proto, instance_to_proto, parameters_to_proto
+from .watch import Fingerprint, SnapshotReader, fingerprint, is_terminal
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME = "jobop.v1.JobOperatorService"
+
+# Envoy's default stream idle timeout is 5 min; CONTRACT asks for at most 30 s.
+DEFAULT_HEARTBEAT_INTERVAL = 15.0
+# Re-read followed executions this often even without an in-process event, so that changes
+# made by other processes on the same database (another replica, `jobop run --stop`) show.
+DEFAULT_POLL_INTERVAL = 2.0
+
+RequestT = TypeVar("RequestT")
+ResponseT = TypeVar("ResponseT")
+
+
+class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
+    def __init__(
+        self,
+        operator: JobOperator,
+        executor: Executor,
+        *,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> None:
+        self._operator = operator
+        self._executor = executor
+        self._heartbeat_interval = heartbeat_interval
+        self._poll_interval = poll_interval
+        self._reader = SnapshotReader(self._load_snapshot, operator.events, executor)
+        self._subscriptions: set[Subscription] = set()
+        self._closing = False
+        self.active_streams = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close_streams(self) -> None:
+        """End every open stream (with UNAVAILABLE) at its next wake-up; call on the loop."""
+        self._closing = True
+        for subscription in list(self._subscriptions):
+            subscription.interrupt()
+
+    @property
+    def cached_snapshots(self) -> int:
+        return self._reader.cached_executions
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _unary(
+        self,
+        context: grpc.aio.ServicerContext[Any, Any],
+        body: Callable[[RequestT], ResponseT],
+        request: RequestT,
+    ) -> ResponseT:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, body, request)
+        except Exception as error:  # CancelledError is a BaseException and passes through
+            status = status_for(error)
+            if status.code is grpc.StatusCode.INTERNAL:
+                logger.exception("internal error in %s", getattr(body, "__name__", body))
+        await abort(context, status)
+
+    async def _blocking(self, body: Callable[[], ResponseT]) -> ResponseT:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, body)
+
+    def _load_snapshot(self, execution_id: int) -> pb.JobExecution:
+        return execution_to_proto(self._operator.get_job_execution(execution_id))
+
+    # -- launching -----------------------------------------------------------------------
+
+    async def Start(
+        self, request: pb.StartRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.StartResponse:
+        return await self._unary(context, self._start, request)
+
+    def _start(self, request: pb.StartRequest) -> pb.StartResponse:
+        check.request_size(request)
+        name = check.job_name(request.job_name)
+        request_id = check.request_id(request.request_id)
+        parameters = check.parameters(request.parameters)
+        execution = self._operator.start(name, parameters, request_id)
+        return pb.StartResponse(execution=execution_to_proto(execution))
+
+    async def StartNextInstance(
+        self, request: pb.StartNextInstanceRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.StartNextInstanceResponse:
+        return await self._unary(context, self._start_next_instance, request)
+
+    def _start_next_instance(
+        self, request: pb.StartNextInstanceRequest
+    ) -> pb.StartNextInstanceResponse:
+        check.request_size(request)
+        name = check.job_name(request.job_name)
+        request_id = check.request_id(request.request_id)
+        execution = self._operator.start_next_instance(name, request_id)
+        return pb.StartNextInstanceResponse(execution=execution_to_proto(execution))
+
+    async def Restart(
+        self, request: pb.RestartRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.RestartResponse:
+        return await self._unary(context, self._restart, request)
+
+    def _restart(self, request: pb.RestartRequest) -> pb.RestartResponse:
+        check.request_size(request)
+        execution_id = check.execution_id(request.execution_id)
+        request_id = check.request_id(request.request_id)
+        execution = self._operator.restart(execution_id, request_id)
+        return pb.RestartResponse(execution=execution_to_proto(execution))
+
+    # -- controlling ---------------------------------------------------------------------
+
+    async def Stop(
+        self, request: pb.StopRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.StopResponse:
+        return await self._unary(context, self._stop, request)
+
+    def _stop(self, request: pb.StopRequest) -> pb.StopResponse:
+        execution = self._operator.stop(check.execution_id(request.execution_id))
+        return pb.StopResponse(execution=execution_to_proto(execution))
+
+    async def Abandon(
+        self, request: pb.AbandonRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.AbandonResponse:
+        return await self._unary(context, self._abandon, request)
+
+    def _abandon(self, request: pb.AbandonRequest) -> pb.AbandonResponse:
+        execution = self._operator.abandon(check.execution_id(request.execution_id))
+        return pb.AbandonResponse(execution=execution_to_proto(execution))
+
+    async def Recover(
+        self, request: pb.RecoverRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.RecoverResponse:
+        return await self._unary(context, self._recover, request)
+
+    def _recover(self, request: pb.RecoverRequest) -> pb.RecoverResponse:
+        execution = self._operator.recover(check.execution_id(request.execution_id))
+        return pb.RecoverResponse(execution=execution_to_proto(execution))
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def GetRunningExecutions(
+        self, request: pb.GetRunningExecutionsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetRunningExecutionsResponse:
+        return await self._unary(context, self._get_running_executions, request)
+
+    def _get_running_executions(
+        self, request: pb.GetRunningExecutionsRequest
+    ) -> pb.GetRunningExecutionsResponse:
+        ids = self._operator.get_running_executions(check.job_name(request.job_name))
+        return pb.GetRunningExecutionsResponse(execution_ids=ids)
+
+    async def GetSummary(
+        self, request: pb.GetSummaryRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetSummaryResponse:
+        return await self._unary(context, self._get_summary, request)
+
+    def _get_summary(self, request: pb.GetSummaryRequest) -> pb.GetSummaryResponse:
+        summary = self._operator.get_summary(check.execution_id(request.execution_id))
+        return pb.GetSummaryResponse(summary=summary)
+
+    async def GetStepExecutionSummaries(
+        self,
+        request: pb.GetStepExecutionSummariesRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> pb.GetStepExecutionSummariesResponse:
+        return await self._unary(context, self._get_step_execution_summaries, request)
+
+    def _get_step_execution_summaries(
+        self, request: pb.GetStepExecutionSummariesRequest
+    ) -> pb.GetStepExecutionSummariesResponse:
+        summaries = self._operator.get_step_execution_summaries(
+            check.execution_id(request.execution_id)
+        )
+        return pb.GetStepExecutionSummariesResponse(summaries=summaries)
+
+    async def GetJobNames(
+        self, request: pb.GetJobNamesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetJobNamesResponse:
+        return await self._unary(context, self._get_job_names, request)
+
+    def _get_job_names(self, request: pb.GetJobNamesRequest) -> pb.GetJobNamesResponse:
+        return pb.GetJobNamesResponse(job_names=self._operator.get_job_names())
+
+    async def GetParameters(
+        self, request: pb.GetParametersRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetParametersResponse:
+        return await self._unary(context, self._get_parameters, request)
+
+    def _get_parameters(self, request: pb.GetParametersRequest) -> pb.GetParametersResponse:
+        parameters = self._operator.get_parameters(check.execution_id(request.execution_id))
+        return pb.GetParametersResponse(parameters=parameters_to_proto(parameters))
+
+    async def GetJobExecution(
+        self, request: pb.GetJobExecutionRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetJobExecutionResponse:
+        return await self._unary(context, self._get_job_execution, request)
+
+    def _get_job_execution(self, request: pb.GetJobExecutionRequest) -> pb.GetJobExecutionResponse:
+        execution = self._operator.get_job_execution(check.execution_id(request.execution_id))
+        return pb.GetJobExecutionResponse(execution=execution_to_proto(execution))
+
+    async def ListJobInstances(
+        self, request: pb.ListJobInstancesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListJobInstancesResponse:
+        return await self._unary(context, self._list_job_instances, request)
+
+    def _list_job_instances(
+        self, request: pb.ListJobInstancesRequest
+    ) -> pb.ListJobInstancesResponse:
+        name = check.job_name(request.job_name)
+        size = check.page_size(request.page_size)
+        token = check.decode_page_token(request.page_token, ("offset", "before"))
+        # Offset paging over newest-first instances: instances created since the previous
+        # page push older ones down, so skip those at or above the previous page's last id.
+        page: list[JobInstance] = []
+        position = token["offset"] if token else 0
+        before = token["before"] if token else None
+        consumed = position
+        more = False
+        while not more:
+            batch = self._operator.list_job_instances(name, position, size + 1)
+            for index, instance in enumerate(batch):
+                if before is not None and instance.id >= before:
+                    continue
+                if len(page) == size:
+                    more = True
+                    break
+                page.append(instance)
+                consumed = position + index + 1
+            if len(batch) < size + 1:
+                break
+            position += len(batch)
+        next_token = ""
+        if more:
+            next_token = check.encode_page_token({"offset": consumed, "before": page[-1].id})
+        return pb.ListJobInstancesResponse(
+            job_instances=[instance_to_proto(instance) for instance in page],
+            next_page_token=next_token,
+        )
+
+    async def ListJobExecutions(
+        self, request: pb.ListJobExecutionsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListJobExecutionsResponse:
+        return await self._unary(context, self._list_job_executions, request)
+
+    def _list_job_executions(
+        self, request: pb.ListJobExecutionsRequest
+    ) -> pb.ListJobExecutionsResponse:
+        if not request.job_name and not request.job_instance_id:
+            raise InvalidArgument("give job_name, job_instance_id or both", field="job_name")
+        name = check.job_name(request.job_name) if request.job_name else None
+        instance_id = (
+            check.execution_id(request.job_instance_id, field="job_instance_id")
+            if request.job_instance_id
+            else None
+        )
+        size = check.page_size(request.page_size)
+        token = check.decode_page_token(request.page_token, ("before",))
+        # Keyset paging: ids only grow, so "older than the last id shown" is stable.
+        executions = self._operator.list_job_executions(
+            name, instance_id, token["before"] if token else None, size + 1
+        )
+        next_token = ""
+        if len(executions) > size:
+            executions = executions[:size]
+            next_token = check.encode_page_token({"before": executions[-1].id})
+        return pb.ListJobExecutionsResponse(
+            executions=[execution_to_proto(execution) for execution in executions],
+            next_page_token=next_token,
+        )
+
+    # -- streams -------------------------------------------------------------------------
+
+    async def WatchExecution(
+        self, request: pb.WatchExecutionRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.WatchExecutionResponse]:
+        try:
+            execution_id = check.execution_id(request.execution_id)
+            if request.after_version < 0:
+                raise InvalidArgument("after_version must not be negative", field="after_version")
+        except InvalidArgument as error:
+            await abort(context, status_for(error))
+        after_version = request.after_version
+        events = self._operator.events
+        # Subscribe before the first read, so that no change falls between the two.
+        subscription = events.subscribe(execution_id=execution_id)
+        self._subscriptions.add(subscription)
+        self.active_streams += 1
+        try:
+            with self._reader.interest(execution_id):
+                snapshot = await self._reader.read(execution_id, events.last_sequence)
+                last = fingerprint(snapshot)
+                last_sent = last_poll = time.monotonic()
+                if snapshot.version > after_version:
+                    yield pb.WatchExecutionResponse(execution=snapshot)
+                while not is_terminal(snapshot):
+                    changes = []
+                    if not self._closing:
+                        deadline = min(
+                            last_sent + self._heartbeat_interval, last_poll + self._poll_interval
+                        )
+                        changes = await subscription.wait(max(0.0, deadline - time.monotonic()))
+                    now = time.monotonic()
+                    if changes:
+                        sequence = max(change.sequence for change in changes)
+                        snapshot = await self._reader.read(execution_id, sequence)
+                    elif self._closing or now - last_poll >= self._poll_interval:
+                        last_poll = now
+                        # A poll may share a read another watcher started within half an
+                        # interval; the last read before closing must be fresh.
+                        window = 0.0 if self._closing else self._poll_interval / 2
+                        snapshot = await self._reader.read(
+                            execution_id, events.last_sequence, not_before=now - window
+                        )
+                    current = fingerprint(snapshot)
+                    if current != last and snapshot.version > after_version:
+                        last = current
+                        last_sent = time.monotonic()
+                        yield pb.WatchExecutionResponse(execution=snapshot)
+                    elif time.monotonic() - last_sent >= self._heartbeat_interval:
+                        last_sent = time.monotonic()
+                        yield pb.WatchExecutionResponse(heartbeat=True)
+                    if self._closing and not is_terminal(snapshot):
+                        # Followed elsewhere: the client resumes on another server with
+                        # after_version.
+                        await abort(context, _shutting_down())
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception as error:
+            await abort(context, self._stream_error(error))
+        finally:
+            self.active_streams -= 1
+            self._subscriptions.discard(subscription)
+            subscription.close()
+
+    async def WatchExecutions(
+        self, request: pb.WatchExecutionsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.WatchExecutionsResponse]:
+        job_name: str | None = None
+        try:
+            if request.job_name:
+                job_name = check.job_name(request.job_name)
+                await self._blocking(functools.partial(self._operator.check_job_known, job_name))
+        except Exception as error:
+            await abort(context, self._stream_error(error))
+        events = self._operator.events
+        subscription = events.subscribe(job_name=job_name)
+        self._subscriptions.add(subscription)
+        self.active_streams += 1
+        sent: dict[int, Fingerprint] = {}  # last snapshot sent per execution still running
+        try:
+            last_sent = last_poll = time.monotonic()
+            snapshots = await self._blocking(functools.partial(self._running_snapshots, job_name))
+            while True:
+                for snapshot in snapshots:
+                    current = fingerprint(snapshot)
+                    if sent.get(snapshot.id) == current:
+                        continue
+                    if is_terminal(snapshot):
+                        sent.pop(snapshot.id, None)
+                    else:
+                        sent[snapshot.id] = current
+                    last_sent = time.monotonic()
+                    yield pb.WatchExecutionsResponse(execution=snapshot)
+                if self._closing:
+                    await abort(context, _shutting_down())
+                if time.monotonic() - last_sent >= self._heartbeat_interval:
+                    last_sent = time.monotonic()
+                    yield pb.WatchExecutionsResponse(heartbeat=True)
+                deadline = min(
+                    last_sent + self._heartbeat_interval, last_poll + self._poll_interval
+                )
+                changes = await subscription.wait(max(0.0, deadline - time.monotonic()))
+                snapshots = []
+                for change in changes:
+                    with self._reader.interest(change.execution_id):
+                        snapshots.append(
+                            await self._reader.read(change.execution_id, change.sequence)
+                        )
+                if self._closing or (
+                    not changes and time.monotonic() - last_poll >= self._poll_interval
+                ):
+                    # Changes made by other processes, and the ends of executions followed.
+                    last_poll = time.monotonic()
+                    snapshots = await self._blocking(
+                        functools.partial(self._running_snapshots, job_name, list(sent))
+                    )
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception as error:
+            await abort(context, self._stream_error(error))
+        finally:
+            self.active_streams -= 1
+            self._subscriptions.discard(subscription)
+            subscription.close()
+
+    @staticmethod
+    def _stream_error(error: Exception) -> grpc.Status:
+        status = status_for(error)
+        if status.code is grpc.StatusCode.INTERNAL:
+            logger.error("internal error in a stream", exc_info=error)
+        return status
+
+    def _running_snapshots(
+        self, job_name: str | None, followed: list[int] | None = None
+    ) -> list[pb.JobExecution]:
+        """The running executions, plus the followed ones that are no longer running."""
+        running = self._operator.find_running_executions(job_name)
+        seen = {execution.id for execution in running}
+        for execution_id in followed or ():
+            if execution_id not in seen:
+                try:
+                    running.append(self._operator.get_job_execution(execution_id))
+                except NoSuchJobExecution:
+                    continue
+        return [execution_to_proto(execution) for execution in running]
+
+
+def _shutting_down() -> grpc.Status:
+    return error_status(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN, "the server is shutting down")

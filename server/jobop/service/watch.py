@@ -1,0 +1,130 @@
+"""Snapshot reads shared by the watchers of one execution.
+
+However many streams follow an execution, each change costs one repository read and one
+proto conversion: a watcher woken by announcement N reuses any read that started after N
+was announced (such a read sees the change, which was committed before it was announced),
+joins one in flight that qualifies, or starts a new one. Reads run on the service's thread
+pool; the event loop only hands out finished messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
+
+from jobop.operator.events import ExecutionEvents
+
+# What a snapshot's identity is for change detection: the job execution's version and
+# each step execution's id and version (chunk commits bump only the step's).
+Fingerprint = tuple[int, int, tuple[tuple[int, int], ...]]
+
+TERMINAL_STATUSES = frozenset(
+    {
+        pb.BATCH_STATUS_COMPLETED,
+        pb.BATCH_STATUS_STOPPED,
+        pb.BATCH_STATUS_FAILED,
+        pb.BATCH_STATUS_ABANDONED,
+        pb.BATCH_STATUS_UNKNOWN,
+    }
+)
+
+
+def fingerprint(execution: pb.JobExecution) -> Fingerprint:
+    return (
+        execution.version,
+        execution.status,
+        tuple((step.id, step.version) for step in execution.step_executions),
+    )
+
+
+def is_terminal(execution: pb.JobExecution) -> bool:
+    return execution.status in TERMINAL_STATUSES
+
+
+@dataclass
+class _Read:
+    sequence: int  # the latest announcement made before the read started
+    started: float  # time.monotonic() when it started
+    future: asyncio.Future[pb.JobExecution]
+
+
+@dataclass
+class _Entry:
+    users: int = 0
+    done: _Read | None = None
+    inflight: _Read | None = None
+
+
+class SnapshotReader:
+    """Reads of one execution's snapshot, shared between its watchers (event-loop only)."""
+
+    def __init__(
+        self,
+        load: Callable[[int], pb.JobExecution],
+        events: ExecutionEvents,
+        executor: Executor,
+    ) -> None:
+        self._load = load
+        self._events = events
+        self._executor = executor
+        self._entries: dict[int, _Entry] = {}
+        self.reads = 0  # repository reads made, for tests and metrics
+
+    @contextmanager
+    def interest(self, execution_id: int) -> Iterator[None]:
+        """Keep the execution's latest read cached while a watcher follows it."""
+        entry = self._entries.setdefault(execution_id, _Entry())
+        entry.users += 1
+        try:
+            yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0 and self._entries.get(execution_id) is entry:
+                del self._entries[execution_id]
+
+    @property
+    def cached_executions(self) -> int:
+        return len(self._entries)
+
+    async def read(
+        self, execution_id: int, after_sequence: int, not_before: float = 0.0
+    ) -> pb.JobExecution:
+        """A snapshot read that started after announcement `after_sequence` was made and
+        no earlier than `not_before` (time.monotonic()); raises what the load raises."""
+        entry = self._entries.get(execution_id)
+        if entry is None:
+            # A reader outside `interest` (a one-off read): nothing to share.
+            entry = _Entry()
+        for candidate in (entry.done, entry.inflight):
+            if (
+                candidate is not None
+                and candidate.sequence >= after_sequence
+                and candidate.started >= not_before
+            ):
+                # shield: a cancelled watcher must not cancel a read others wait for.
+                return await asyncio.shield(candidate.future)
+        loop = asyncio.get_running_loop()
+        read = _Read(
+            sequence=self._events.last_sequence,
+            started=time.monotonic(),
+            future=loop.run_in_executor(self._executor, self._load, execution_id),
+        )
+        self.reads += 1
+        entry.inflight = read
+
+        def finished(future: asyncio.Future[pb.JobExecution]) -> None:
+            if entry.inflight is read:
+                entry.inflight = None
+            if future.cancelled() or future.exception() is not None:
+                return
+            if entry.done is None or entry.done.sequence <= read.sequence:
+                entry.done = read
+
+        read.future.add_done_callback(finished)
+        return await asyncio.shield(read.future)

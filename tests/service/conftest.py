@@ -1,0 +1,46 @@
+"""Fixtures of the service tests: `inprocess_server` (see service_support)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from jobop.batch import JobRegistry
+from jobop.operator import JobOperator, create_operator_tables
+from jobop.repository import JobRepository, create_engine
+from jobop.service import JobopServer, ServerOptions, create_server
+from service_support import COUNT_JOB, RPC_THREADS, InProcessServer, run_loop
+
+
+@pytest.fixture
+def inprocess_server(db_url: str) -> Iterator[InProcessServer]:
+    engine = create_engine(db_url)
+    create_operator_tables(engine)
+    operator = JobOperator(JobRepository(engine), JobRegistry([COUNT_JOB]))
+    executor = ThreadPoolExecutor(RPC_THREADS, thread_name_prefix="jobop-rpc")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=run_loop, args=(loop,), name="server-loop", daemon=True)
+    thread.start()
+    options = ServerOptions(address="127.0.0.1:0", heartbeat_interval=30.0, poll_interval=2.0)
+
+    async def build() -> JobopServer:
+        built = await create_server(operator, executor, options)
+        await built.server.start()
+        return built
+
+    server = asyncio.run_coroutine_threadsafe(build(), loop).result(30)
+    running = InProcessServer(loop, thread, server, operator, executor, f"127.0.0.1:{server.port}")
+    try:
+        yield running
+    finally:
+        operator.shutdown(5.0)
+        loop.call_soon_threadsafe(server.servicer.close_streams)
+        asyncio.run_coroutine_threadsafe(server.server.stop(1.0), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+        executor.shutdown(wait=True)
+        engine.dispose()

@@ -1,0 +1,102 @@
+"""The in-process server of the service tests: the real operator, repository and grpc.aio
+server on a real socket, on an event loop in a thread of the test process, so that a test
+can count what the server holds (asyncio tasks, threads, subscriptions)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from jobop.batch import Chunk, ChunkStep, Job, StepContext, step_scope
+from jobop.batch.readers import IterableItemReader
+from jobop.operator import JobOperator
+from jobop.service import JobopServer
+
+T = TypeVar("T")
+RPC_THREADS = 8
+
+
+class _DiscardWriter:
+    def write(self, chunk: Chunk[int]) -> None:
+        pass
+
+
+def _numbers(context: StepContext) -> Any:
+    parameters = context.job_parameters
+    items = int(parameters["items"].value_text()) if "items" in parameters else 50
+    delay = (
+        int(parameters["itemDelayMs"].value_text()) / 1000 if "itemDelayMs" in parameters else 0.0
+    )
+
+    def generate() -> Iterator[int]:
+        for item in range(1, items + 1):
+            if delay:
+                threading.Event().wait(delay)
+            yield item
+
+    return IterableItemReader(generate, name="numbers")
+
+
+def _chunk_size(context: StepContext) -> int:
+    parameters = context.job_parameters
+    return int(parameters["chunkSize"].value_text()) if "chunkSize" in parameters else 5
+
+
+# Chunks of `chunkSize` items read with `itemDelayMs` each; writes nothing, so it holds the
+# database's write lock only for its commits.
+COUNT_JOB = Job(
+    "countJob",
+    [
+        ChunkStep(
+            "count",
+            reader=step_scope(_numbers),
+            writer=_DiscardWriter(),
+            chunk_size=_chunk_size,
+        )
+    ],
+)
+
+
+@dataclass
+class InProcessServer:
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    server: JobopServer
+    operator: JobOperator
+    executor: ThreadPoolExecutor
+    address: str
+
+    def call(self, factory: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
+        """Run a coroutine on the server's loop and return its result."""
+
+        async def run() -> T:
+            return await factory()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
+
+    def tasks(self) -> list[str]:
+        """What runs on the server's loop (besides this probe)."""
+
+        async def describe() -> list[str]:
+            current = asyncio.current_task()
+            # The coroutine's name without its address: grpc's own tasks show as cython
+            # coroutines, ours (and asyncio's) by their qualified names.
+            return sorted(
+                repr(task.get_coro()).split(" at 0x")[0]
+                for task in asyncio.all_tasks()
+                if task is not current
+            )
+
+        return self.call(describe)
+
+    def task_count(self) -> int:
+        return len(self.tasks())
+
+
+def run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    loop.run_forever()
