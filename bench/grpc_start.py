@@ -1,0 +1,782 @@
+"""grpc_start: how fast a real `jobop serve` answers and launches, over gRPC.
+
+Starts a throwaway PostgreSQL cluster (tests/pgcluster.py) and a `jobop serve` subprocess
+on it, then measures in the same run, from one asyncio client process:
+
+1. the latency of an empty unary RPC (grpc.health.v1 Health/Check), p50/p99;
+2. `Start` of `demoTaskletJob durationMs=0`, one at a time on an idle server: the Start
+   RPC's own latency and Start -> STARTED (from sending Start until the Start response or
+   a WatchExecutions stream opened beforehand shows the execution past STARTING), p50/p99;
+3. no-op job throughput: `--jobs` executions of `demoTaskletJob durationMs=0`, each with
+   its own `run.id`, started with bounded concurrency; jobs/s from the first Start to the
+   last COMPLETED, once detecting completion with a WatchExecutions stream and once by
+   polling GetRunningExecutions sparsely (no stream open);
+4. on PostgreSQL, the SQL statements the server runs per launch (log_statement=all for
+   `--statement-jobs` sequential jobs, the cluster's log split by backend pid).
+
+Prints one table with the targets (Start RPC p50 within 3x the empty RPC; >= 500 jobs/s).
+Timings depend on the machine's load; nothing here fails on a timing.
+
+    .venv/bin/python -m bench.grpc_start
+    .venv/bin/python -m bench.grpc_start --db sqlite
+    .venv/bin/python -m bench.grpc_start --profile /tmp/jobop-server   # py-spy, see README
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import datetime as dt
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import grpc
+import grpc.aio
+import psycopg
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from jobop_client import AsyncJobOperatorClient
+from jobop_client.proto import job_operator_pb2 as pb
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the venv's console scripts: jobop, py-spy
+JOB = "demoTaskletJob"
+RUNNING = {pb.BATCH_STATUS_STARTING, pb.BATCH_STATUS_STARTED, pb.BATCH_STATUS_STOPPING}
+SERVE_TIMEOUT = 60.0
+WARM_UP_STARTS = 20
+TARGET_START_RATIO = 3.0
+TARGET_JOBS_PER_SECOND = 500.0
+
+
+# -- database and server processes ---------------------------------------------------------
+
+
+def _load_pgcluster() -> ModuleType:
+    """tests/pgcluster.py, the suite's throwaway cluster, loaded by path."""
+    spec = importlib.util.spec_from_file_location("pgcluster", ROOT / "tests" / "pgcluster.py")
+    if spec is None or spec.loader is None:
+        raise RuntimeError("cannot load tests/pgcluster.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Database:
+    url: str
+    kind: str
+    conninfo: str | None = None  # PostgreSQL
+    log_path: Path | None = None  # the cluster's log, when this run started the cluster
+    sqlite_path: Path | None = None  # SQLite
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """One read on a connection of our own, never through the server."""
+        if self.sqlite_path is not None:
+            with contextlib.closing(sqlite3.connect(self.sqlite_path)) as conn:
+                return conn.execute(sql).fetchall()
+        assert self.conninfo is not None
+        with psycopg.connect(self.conninfo) as conn:
+            return conn.execute(sql).fetchall()  # type: ignore[arg-type]
+
+    def current_xid(self) -> int:
+        """PostgreSQL's next transaction id: its growth counts write transactions."""
+        if not self.conninfo:
+            return 0
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            row = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+        return int(row[0]) if row else 0
+
+
+@contextlib.contextmanager
+def database(kind: str, pg_url: str | None, folder: Path) -> Iterator[Database]:
+    if kind == "sqlite":
+        path = folder / "jobop.db"
+        yield Database(f"sqlite:///{path}", kind, sqlite_path=path)
+        return
+    pgcluster = _load_pgcluster()
+    if pg_url:
+        os.environ["JOBOP_TEST_PG_URL"] = pg_url  # start_cluster() then uses that server
+    cluster = pgcluster.start_cluster()
+    name = f"jobop_bench_grpc_{os.getpid()}"
+    try:
+        url = cluster.create_database(name)
+        log_path = cluster.datadir / "server.log" if cluster.datadir else None
+        yield Database(url, kind, cluster.conninfo(name), log_path)
+    finally:
+        with contextlib.suppress(Exception):
+            cluster.drop_database(name)
+        pgcluster.stop_cluster(cluster)
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    target: str
+    log_path: Path
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process so far, all threads (Linux /proc)."""
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def threads(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+        return 0
+
+
+@contextlib.contextmanager
+def jobop_serve(db: Database, workers: int, folder: Path, log_level: str) -> Iterator[Server]:
+    """The installed `jobop serve` on a free port, SERVING; SIGTERM at the end."""
+    target = f"127.0.0.1:{_free_port()}"
+    command = [str(BIN / "jobop"), "serve", "--db", db.url, "--grpc-address", target]
+    command += ["--http-address", f"127.0.0.1:{_free_port()}"]
+    command += ["--max-concurrent-executions", str(workers), "--log-level", log_level]
+    log_path = folder / "jobop-serve.log"
+    env = {name: value for name, value in os.environ.items() if not name.startswith("JOBOP_")}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
+    server = Server(process, target, log_path)
+    try:
+        _wait_serving(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
+        if code != 0:
+            print(f"warning: jobop serve exited {code}; see {log_path}", file=sys.stderr)
+
+
+def _wait_serving(server: Server) -> None:
+    # Poll every 50 ms, not after gRPC's default 1 s reconnect back-off.
+    options = [("grpc.initial_reconnect_backoff_ms", 50), ("grpc.max_reconnect_backoff_ms", 100)]
+    deadline = time.monotonic() + SERVE_TIMEOUT
+    with grpc.insecure_channel(server.target, options=options) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"jobop serve exited:\n{server.log_path.read_text()}")
+            with contextlib.suppress(grpc.RpcError):
+                response = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            time.sleep(0.05)
+    raise RuntimeError(f"jobop serve not SERVING within {SERVE_TIMEOUT:g} s")
+
+
+# -- what the client sees --------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+_run_ids = iter(range(int(time.time() * 1000), 1 << 62))
+
+
+def new_parameters() -> dict[str, Any]:
+    # A fresh run.id makes a new instance; ints travel as long parameters.
+    return {"durationMs": 0, "run.id": next(_run_ids)}
+
+
+class Tracker:
+    """What a WatchExecutions stream showed: when each execution was first seen past
+    STARTING, and when it was first seen finished."""
+
+    def __init__(self) -> None:
+        self.started: dict[int, float] = {}
+        self.finished: dict[int, tuple[float, int]] = {}
+        self.events = 0
+        self.expected: set[int] = set()
+        self.expected_count = 0
+        self.all_done = asyncio.Event()
+        self._done = 0
+        self._waiters: dict[int, asyncio.Future[None]] = {}
+
+    def observe(self, execution: pb.JobExecution, now: float) -> None:
+        self.events += 1
+        if execution.status != pb.BATCH_STATUS_STARTING:
+            self.started.setdefault(execution.id, now)
+        if execution.status in RUNNING or execution.id in self.finished:
+            return
+        self.finished[execution.id] = (now, execution.status)
+        waiter = self._waiters.pop(execution.id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if execution.id in self.expected:
+            self._one_done()
+
+    def expect(self, execution_id: int) -> None:
+        """An execution to count towards all_done (its end may have been seen already)."""
+        self.expected.add(execution_id)
+        if execution_id in self.finished:
+            self._one_done()
+
+    def _one_done(self) -> None:
+        self._done += 1
+        if self.expected_count and self._done >= self.expected_count:
+            self.all_done.set()
+
+    async def wait_finished(self, execution_id: int, timeout: float) -> None:
+        if execution_id in self.finished:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiters.setdefault(execution_id, loop.create_future())
+        await asyncio.wait_for(waiter, timeout)
+
+
+@contextlib.asynccontextmanager
+async def watching(client: AsyncJobOperatorClient) -> AsyncIterator[Tracker]:
+    """A WatchExecutions(JOB) stream feeding a Tracker for the duration of the block."""
+    tracker = Tracker()
+
+    async def follow() -> None:
+        async for execution in client.watch_executions(JOB, timeout=None):
+            tracker.observe(execution, time.perf_counter())
+
+    task = asyncio.create_task(follow())
+    await asyncio.sleep(0.3)  # let the stream open before anything starts
+    try:
+        yield tracker
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def empty_rpc_latency(target: str, samples: int) -> list[float]:
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest()
+        for _ in range(max(50, samples // 10)):  # warm-up
+            await stub.Check(request, timeout=10)
+        latencies = []
+        for _ in range(samples):
+            began = time.perf_counter()
+            await stub.Check(request, timeout=10)
+            latencies.append(time.perf_counter() - began)
+    return latencies
+
+
+@dataclass
+class StartLatency:
+    rpc: list[float] = field(default_factory=list)
+    to_started: list[float] = field(default_factory=list)
+    already_started: int = 0  # the Start response itself was past STARTING
+    first_seen_finished: int = 0  # the stream's first sight was already the end
+
+
+async def start_latency(client: AsyncJobOperatorClient, samples: int) -> StartLatency:
+    """One Start at a time, each after the previous execution ended (an idle server)."""
+    result = StartLatency()
+    async with watching(client) as tracker:
+        for index in range(samples + WARM_UP_STARTS):
+            began = time.perf_counter()
+            execution = await client.start(JOB, new_parameters())
+            answered = time.perf_counter()
+            await tracker.wait_finished(execution.id, 60)
+            if index < WARM_UP_STARTS:
+                continue
+            result.rpc.append(answered - began)
+            if execution.status != pb.BATCH_STATUS_STARTING:
+                result.already_started += 1
+                result.to_started.append(answered - began)
+                continue
+            seen = tracker.started[execution.id]
+            result.first_seen_finished += tracker.finished[execution.id][0] == seen
+            result.to_started.append(seen - began)
+    return result
+
+
+@dataclass
+class Throughput:
+    jobs: int
+    seconds: float  # first Start sent -> last COMPLETED seen
+    start_seconds: float  # first Start sent -> last Start answered
+    completed: int
+    stream_events: int
+    server_cpu: float
+    client_cpu: float
+    threads: int
+    db_seconds: float | None = None  # first CREATE_TIME -> last END_TIME in the database
+    write_transactions: int | None = None  # PostgreSQL
+
+    @property
+    def jobs_per_second(self) -> float:
+        return self.jobs / self.seconds if self.seconds else float("nan")
+
+
+async def _start_all(
+    client: AsyncJobOperatorClient,
+    jobs: int,
+    concurrency: int,
+    on_started: Callable[[pb.JobExecution], None],
+) -> tuple[list[int], float]:
+    semaphore = asyncio.Semaphore(concurrency)
+    ids: list[int] = []
+
+    async def one() -> None:
+        async with semaphore:
+            execution = await client.start(JOB, new_parameters(), timeout=120)
+        ids.append(execution.id)
+        on_started(execution)
+
+    await asyncio.gather(*(one() for _ in range(jobs)))
+    return ids, time.perf_counter()
+
+
+async def throughput(
+    client: AsyncJobOperatorClient,
+    server: Server,
+    db: Database,
+    args: argparse.Namespace,
+    mode: str,
+) -> Throughput:
+    xid_before = db.current_xid()
+    cpu_before = server.cpu_seconds()
+    client_cpu_before = time.process_time()
+    completed = -1  # unless the stream told, read from the database below
+    events = 0
+    if mode == "watch":
+        async with watching(client) as tracker:
+            tracker.expected_count = args.jobs
+            began = time.perf_counter()
+            ids, all_started = await _start_all(
+                client, args.jobs, args.concurrency, lambda e: tracker.expect(e.id)
+            )
+            threads = server.threads()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(tracker.all_done.wait(), args.timeout)
+            ends = [tracker.finished[i] for i in ids if i in tracker.finished]
+            ended = max((at for at, _ in ends), default=time.perf_counter())
+            completed = sum(1 for _, status in ends if status == pb.BATCH_STATUS_COMPLETED)
+            events = tracker.events
+    else:
+        began = time.perf_counter()
+        ids, all_started = await _start_all(client, args.jobs, args.concurrency, lambda e: None)
+        threads = server.threads()
+        ours = set(ids)
+        deadline = time.monotonic() + args.timeout
+        ended = time.perf_counter()
+        while time.monotonic() < deadline:
+            running = ours.intersection(await client.get_running_executions(JOB))
+            ended = time.perf_counter()
+            if not running:
+                break
+            await asyncio.sleep(0.05)  # sparse: the clock stops within 50 ms of the end
+    result = Throughput(
+        jobs=args.jobs,
+        seconds=ended - began,
+        start_seconds=all_started - began,
+        completed=completed,
+        stream_events=events,
+        server_cpu=server.cpu_seconds() - cpu_before,
+        client_cpu=time.process_time() - client_cpu_before,
+        threads=threads,
+    )
+    if db.conninfo:
+        result.write_transactions = db.current_xid() - xid_before - 1
+    # The outcome and the server's own clock, from the database.
+    rows = db.query(
+        "SELECT status, create_time, end_time FROM batch_job_execution "
+        f"WHERE job_execution_id IN ({', '.join(str(int(i)) for i in ids)})"
+    )
+    if result.completed < 0:
+        result.completed = sum(1 for row in rows if row[0] == "COMPLETED")
+    created = [_timestamp(row[1]) for row in rows if row[1] is not None]
+    ended_at = [_timestamp(row[2]) for row in rows if row[2] is not None]
+    if created and ended_at:
+        result.db_seconds = (max(ended_at) - min(created)).total_seconds()
+    return result
+
+
+def _timestamp(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+
+
+# -- statements per launch (PostgreSQL) --------------------------------------------------------
+
+_STATEMENT = re.compile(r"\[(\d+)\] LOG:  (?:statement|execute [^:]*): (.*)$")
+_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+\"?([A-Za-z_][A-Za-z0-9_]*)", re.I)
+
+
+@dataclass
+class Statements:
+    jobs: int
+    total: int
+    background: int  # in an idle window as long as the measured one
+    by_kind: collections.Counter[str]
+
+
+async def statements_per_launch(
+    client: AsyncJobOperatorClient, db: Database, jobs: int
+) -> Statements | None:
+    """Runs `jobs` jobs one at a time with log_statement=all and counts the server's
+    statements in the cluster's log (no stream open; completion read on our own
+    connection, whose statements are left out by backend pid)."""
+    if not db.conninfo or not db.log_path or not db.log_path.exists():
+        return None
+    marker = uuid.uuid4().hex
+    with psycopg.connect(db.conninfo, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        own_pid = int(row[0]) if row else -1
+        conn.execute("ALTER SYSTEM SET log_statement = 'all'")
+        conn.execute("SELECT pg_reload_conf()")
+        await asyncio.sleep(0.5)  # every backend has reloaded
+        try:
+            conn.execute(f"SELECT 'busy-{marker}'")
+            began = time.perf_counter()
+            for _ in range(jobs):
+                execution = await client.start(JOB, new_parameters())
+                for _ in range(5000):  # bounded: 10 s per job at most
+                    row = conn.execute(
+                        "SELECT status FROM batch_job_execution WHERE job_execution_id = %s",
+                        (execution.id,),
+                    ).fetchone()
+                    if row and row[0] not in ("STARTING", "STARTED", "STOPPING"):
+                        break
+                    await asyncio.sleep(0.002)
+            measured = time.perf_counter() - began
+            conn.execute(f"SELECT 'idle-{marker}'")
+            await asyncio.sleep(measured)  # as long again, idle: the background rate
+            conn.execute(f"SELECT 'end-{marker}'")
+        finally:
+            conn.execute("ALTER SYSTEM RESET log_statement")
+            conn.execute("SELECT pg_reload_conf()")
+    await asyncio.sleep(0.3)  # the log is written
+    phase = ""
+    busy: list[str] = []
+    idle = 0
+    log_lines: list[str] = []
+    for line in db.log_path.read_text(errors="replace").splitlines():
+        if line.startswith("\t") and log_lines:  # a multi-line statement goes on
+            log_lines[-1] += " " + line.strip()
+        else:
+            log_lines.append(line)
+    for line in log_lines:
+        if marker in line:
+            phase = line.split(f"-{marker}")[0].rsplit("'", 1)[-1]
+            if phase == "end":
+                break
+            continue
+        match = _STATEMENT.search(line)
+        if not phase or not match or int(match.group(1)) == own_pid:
+            continue
+        if phase == "busy":
+            busy.append(match.group(2))
+        else:
+            idle += 1
+    kinds: collections.Counter[str] = collections.Counter()
+    for sql in busy:
+        verb = sql.split(None, 1)[0].upper() if sql.strip() else "?"
+        table = _TABLE.search(sql)
+        kinds[f"{verb} {table.group(1).upper()}" if table else sql[:60]] += 1
+    return Statements(jobs, len(busy), idle, kinds)
+
+
+# -- profiling -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def profiling(server: Server, path: str | None, mode: str) -> Iterator[None]:
+    """py-spy record of the server during the block, as collapsed stacks in `path`.
+
+    mode "gil": only the thread holding the GIL (the budget a GIL-bound server spends);
+    "active": every thread that is not idle; "wall": every thread, idle too.
+    """
+    if not path:
+        yield
+        return
+    py_spy = shutil.which("py-spy") or str(BIN / "py-spy")
+    command = [py_spy, "record", "--pid", str(server.process.pid), "--rate", "250"]
+    command += {"gil": ["--gil"], "active": [], "wall": ["--idle"]}[mode]
+    command += ["--nonblocking", "--threads", "--format", "raw", "-o", path]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)  # py-spy attaches
+    if process.poll() is not None:
+        error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+        raise RuntimeError(f"py-spy failed (.venv/bin/pip install py-spy; needs ptrace): {error}")
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^():]*)(?::\d+)?\)$")
+_PLUMBING = ("threading.py", "concurrent/", "asyncio/", "contextlib.py", "<")
+
+
+def profile_summary(path: str, top: int = 25) -> str:
+    """Where the samples went: by thread kind, by jobop function and by library function
+    (inclusive: a function's share includes what it called)."""
+    threads: collections.Counter[str] = collections.Counter()
+    ours: collections.Counter[str] = collections.Counter()
+    libraries: collections.Counter[str] = collections.Counter()
+    leaves: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in Path(path).read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        samples = int(count)
+        total += samples
+        frames = stack.split(";")
+        threads[re.sub(r"[-_]?\d+$", "", frames[0].split(": ", 1)[-1])] += samples
+        seen: set[str] = set()
+        for frame in frames[1:]:
+            match = _FRAME.match(frame)
+            if not match or match["file"].startswith(_PLUMBING):
+                continue
+            key = f"{match['function']} ({match['file']})"
+            if key in seen:
+                continue
+            seen.add(key)
+            mine = match["file"].startswith(("jobop/", "jobop_jobs/", "jobop_client/"))
+            (ours if mine else libraries)[key] += samples
+        leaf = _FRAME.match(frames[-1])
+        if leaf:
+            leaves[f"{leaf['function']} ({leaf['file']})"] += samples
+    if not total:
+        return "no samples"
+
+    def share(counter: collections.Counter[str], count: int) -> list[str]:
+        return [f"    {n / total * 100:5.1f}%  {name}" for name, n in counter.most_common(count)]
+
+    return "\n".join(
+        [
+            f"{total} samples",
+            "  by thread:",
+            *share(threads, 8),
+            "  jobop functions (inclusive):",
+            *share(ours, top),
+            "  library functions (inclusive):",
+            *share(libraries, top),
+            "  innermost frames (self):",
+            *share(leaves, 12),
+        ]
+    )
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    return f"{value * 1000:.2f} ms"
+
+
+def report(
+    args: argparse.Namespace,
+    empty: list[float],
+    starts: StartLatency,
+    runs: dict[str, Throughput],
+    statements: Statements | None,
+) -> str:
+    empty_p50 = percentile(empty, 50)
+    rpc_p50 = percentile(starts.rpc, 50)
+    rpc_met = rpc_p50 <= TARGET_START_RATIO * empty_p50
+    rows: list[tuple[str, ...]] = [
+        ("measure", "p50", "p99", "target", "met"),
+        (
+            f"empty unary RPC (Health/Check, n={len(empty)})",
+            _ms(empty_p50),
+            _ms(percentile(empty, 99)),
+            "",
+            "",
+        ),
+        (
+            f"Start RPC (n={len(starts.rpc)}, one at a time)",
+            _ms(rpc_p50),
+            _ms(percentile(starts.rpc, 99)),
+            f"p50 <= {TARGET_START_RATIO:g}x empty = {_ms(TARGET_START_RATIO * empty_p50)}",
+            "yes" if rpc_met else "NO",
+        ),
+        (
+            "Start -> STARTED",
+            _ms(percentile(starts.to_started, 50)),
+            _ms(percentile(starts.to_started, 99)),
+            "",
+            "",
+        ),
+    ]
+    for mode, run in runs.items():
+        rate = run.jobs_per_second
+        met = rate >= TARGET_JOBS_PER_SECOND and run.completed == run.jobs
+        rows.append(
+            (
+                f"no-op jobs: {run.jobs} x {JOB} durationMs=0, {mode}",
+                f"{rate:.0f} jobs/s",
+                "",
+                f">= {TARGET_JOBS_PER_SECOND:g} jobs/s",
+                "yes" if met else "NO",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        f"jobop serve on {args.db}, --max-concurrent-executions {args.workers}, "
+        f"{os.cpu_count()} cores shared by client, server and database; "
+        f"{args.concurrency} Starts in flight; load average {args.load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after",
+        "",
+    ]
+    for index, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines += [
+        "",
+        f"Start responses already past STARTING: {starts.already_started}/{len(starts.rpc)}; "
+        f"first seen on the stream already finished: {starts.first_seen_finished}",
+    ]
+    for mode, run in runs.items():
+        notes = [
+            f"{run.completed}/{run.jobs} COMPLETED",
+            f"last Start answered at {run.start_seconds:.2f} s of {run.seconds:.2f} s",
+            f"server CPU {run.server_cpu / run.jobs * 1000:.2f} ms/job "
+            f"({run.server_cpu / run.seconds * 100:.0f}% of a core)",
+            f"client CPU {run.client_cpu / run.jobs * 1000:.2f} ms/job",
+            f"{run.threads} server threads",
+        ]
+        if run.stream_events:
+            notes.append(f"{run.stream_events / run.jobs:.1f} stream events/job")
+        if run.db_seconds:
+            notes.append(
+                f"first create to last end in the database {run.jobs / run.db_seconds:.0f} jobs/s"
+            )
+        if run.write_transactions is not None:
+            notes.append(f"{run.write_transactions / run.jobs:.1f} write transactions/job")
+        lines.append(f"{mode}: " + "; ".join(notes))
+    if statements:
+        lines += [
+            "",
+            f"SQL statements per launch ({statements.jobs} jobs one at a time, no stream open, "
+            f"log_statement=all): {statements.total / statements.jobs:.1f} "
+            f"({statements.background} in an idle window as long)",
+        ]
+        for kind, count in statements.by_kind.most_common():
+            lines.append(f"  {count / statements.jobs:6.2f}  {kind}")
+    return "\n".join(lines)
+
+
+async def measure(args: argparse.Namespace, server: Server, db: Database) -> str:
+    empty = await empty_rpc_latency(server.target, args.samples)
+    profiles: list[str] = []
+    async with AsyncJobOperatorClient(server.target, timeout=60) as client:
+        starts = await start_latency(client, args.start_samples)
+        runs: dict[str, Throughput] = {}
+        for mode in args.completion:
+            path = f"{args.profile}-{mode}.txt" if args.profile else None
+            with profiling(server, path, args.profile_mode):
+                runs[mode] = await throughput(client, server, db, args, mode)
+            if path:
+                profiles.append(
+                    f"py-spy ({args.profile_mode}) of the {mode} run, {path}: "
+                    + profile_summary(path)
+                )
+        statements = None
+        if args.statement_jobs:
+            statements = await statements_per_launch(client, db, args.statement_jobs)
+    return "\n\n".join([report(args, empty, starts, runs, statements), *profiles])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.grpc_start",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument("--pg-url", help="use this PostgreSQL server (superuser URL)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2 * (os.cpu_count() or 1),
+        help="the server's --max-concurrent-executions (default: 2 per core)",
+    )
+    parser.add_argument("--jobs", type=int, default=1000, help="jobs per throughput run")
+    parser.add_argument("--concurrency", type=int, default=64, help="Starts in flight")
+    parser.add_argument("--samples", type=int, default=2000, help="empty RPCs to time")
+    parser.add_argument("--start-samples", type=int, default=300, help="Starts to time")
+    parser.add_argument(
+        "--completion",
+        nargs="+",
+        choices=["watch", "poll"],
+        default=["watch", "poll"],
+        help="how throughput runs detect completion (default: one run of each)",
+    )
+    parser.add_argument(
+        "--statement-jobs",
+        type=int,
+        default=20,
+        help="jobs run with log_statement=all to count statements (PostgreSQL; 0: skip)",
+    )
+    parser.add_argument("--timeout", type=float, default=600.0, help="per throughput run (s)")
+    parser.add_argument("--log-level", default="INFO", help="the server's --log-level")
+    parser.add_argument(
+        "--profile",
+        metavar="PREFIX",
+        help="py-spy record the server during each throughput run into PREFIX-MODE.txt "
+        "(collapsed stacks) and print a summary",
+    )
+    parser.add_argument(
+        "--profile-mode", choices=["gil", "active", "wall"], default="gil", help="(default gil)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    args.load_before = os.getloadavg()[0]  # the figures mean little on a busy machine
+
+    folder = Path(tempfile.mkdtemp(prefix="jobop-bench-grpc-"))
+    try:
+        with (
+            database(args.db, args.pg_url, folder) as db,
+            jobop_serve(db, args.workers, folder, args.log_level) as server,
+        ):
+            print(asyncio.run(measure(args, server, db)))
+    finally:
+        if args.keep:
+            print(f"(server log and database in {folder})")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
