@@ -215,6 +215,11 @@ class Job:
         except (TypeError, ValueError) as error:
             raise InvalidJobParameters(str(error)) from error
 
+    def ends_after(self, step: Step) -> bool:
+        """Whether the flow ends after `step` whatever its outcome (the last step of a
+        sequential flow)."""
+        return step.name not in self._transitions and self.steps[-1] is step
+
     def next_target(self, step: Step, status: BatchStatus, exit_code: str) -> Target:
         """Where the flow goes after `step` ended with this status and exit code."""
         transitions = self._transitions.get(step.name)

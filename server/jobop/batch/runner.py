@@ -34,7 +34,16 @@ from . import logcontext
 from .job import End, Job
 from .listeners import hooks
 from .owner import OWNER_KEY, current_owner
-from .step import STOP_REQUESTED, Step, StepRun, StopSignal, exit_status_for, fit
+from .step import (
+    STOP_REQUESTED,
+    Step,
+    StepRun,
+    StopPoller,
+    StopSignal,
+    exit_status_for,
+    fit,
+    mark_unknown,
+)
 
 if TYPE_CHECKING:
     from jobop.repository import JobExplorer, JobRepository
@@ -64,6 +73,7 @@ class JobRunner:
         self.poll_interval = poll_interval
         self._running: dict[int, StopSignal] = {}
         self._lock = threading.Lock()
+        self._stop_poller = StopPoller(repository, poll_interval)
         logcontext.install()
 
     def run(
@@ -115,36 +125,53 @@ class JobRunner:
             return sorted(self._running)
 
     def _run(self, job: Job, execution: JobExecution, signal: StopSignal) -> JobExecution:
+        exit_status = execution.exit_status
         execution.start_time = utcnow()
         execution.status = BatchStatus.STARTED
         execution.execution_context[OWNER_KEY] = self.owner
-        try:
-            self.repository.update_job_execution(execution)
-        except ConcurrentModification:
-            current = self.repository.explorer.get_job_execution(execution.id)
-            if current is None or current.is_running:
-                raise
-            log.info("Job execution %s was %s before it started", execution.id, current.status)
-            return current
-        log.info(
-            "Job: [%s] launched with the following parameters: [%s]",
-            job.name,
-            execution.job_parameters,
+        # When nothing happens between saving STARTED and adding the first step (no
+        # before_job listener, valid parameters, no stop yet), both are saved in one
+        # transaction by _handle_step.
+        deferred = (
+            not hooks(job.listeners, "before_job")
+            and not signal.is_set()
+            and _valid(job, execution.job_parameters)
         )
+        if not deferred:
+            ended = self._save_started(execution)
+            if ended is not None:
+                return ended
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "Job: [%s] launched with the following parameters: [%s]",
+                job.name,
+                execution.job_parameters,
+            )
         started = time.monotonic()
         steps_before = len(execution.step_executions)
         failure: BaseException | None = None
+        run = StepRun(
+            self.repository,
+            execution,
+            signal,
+            self.poll_interval,
+            stop_poller=self._stop_poller,
+            pending_start=deferred,
+        )
         try:
             if signal.is_set() or execution.status is BatchStatus.STOPPING:
                 raise JobInterrupted("stop requested before the job started")
-            job.validate(execution.job_parameters)
+            if not deferred:  # (else validated above)
+                job.validate(execution.job_parameters)
             for hook in hooks(job.listeners, "before_job"):
                 hook(execution)
-            if execution.execution_context.dirty:
+            if execution.execution_context.dirty and not run.pending_start:
                 self.repository.update_job_execution(execution)
-            self._walk(
-                job, execution, StepRun(self.repository, execution, signal, self.poll_interval)
-            )
+            self._walk(job, execution, run)
+        except _EndedBeforeStart as not_started:
+            if not_started.current is None:
+                raise not_started.error from None
+            return not_started.current
         except JobInterrupted as error:
             execution.status = BatchStatus.STOPPED
             execution.exit_status = exit_status_for(error)
@@ -158,6 +185,17 @@ class JobRunner:
             execution.status = BatchStatus.FAILED
             execution.exit_status = exit_status_for(error)
             failure = error
+        if run.pending_start:
+            # No step was added: save STARTED now, then the end, as without the deferral.
+            outcome = execution.status, execution.exit_status
+            execution.status, execution.exit_status = BatchStatus.STARTED, exit_status
+            ended = self._save_started(execution)
+            if ended is not None:
+                if failure is not None:
+                    raise failure
+                return ended
+            run.pending_start = False
+            execution.status, execution.exit_status = outcome
         if execution.status.is_running:
             # A flow never ends in a running state; never leave one behind.
             execution.status = BatchStatus.FAILED
@@ -168,12 +206,44 @@ class JobRunner:
             execution.exit_status = execution.exit_status.and_(
                 ExitStatus.NOOP.add_exit_description(NOOP_DESCRIPTION)
             )
-        final = self._finish(job, execution, started)
+        final = self._finish(job, execution, started, run)
         if failure is not None:
             raise failure
         return final
 
-    def _finish(self, job: Job, execution: JobExecution, started: float) -> JobExecution:
+    def _finish_with_step(self, execution: JobExecution, step: StepExecution) -> bool:
+        """Save the last step's end and the job's in one transaction; if that fails, save
+        the step's alone (as the step would have) and return False: the caller saves the
+        job's."""
+        try:
+            self.repository.finish_step_and_job(step, execution)
+            return True
+        except Exception:
+            log.debug("Saving step %s with the job failed", step.step_name, exc_info=True)
+        try:
+            self.repository.update_step_execution(step)
+        except Exception as error:
+            mark_unknown(step)
+            log.error("Could not save the end of step %s", step.step_name, exc_info=True)
+            execution.status = BatchStatus.FAILED
+            execution.exit_status = fit(execution.exit_status.and_(exit_status_for(error)))
+        return False
+
+    def _save_started(self, execution: JobExecution) -> JobExecution | None:
+        """Save STARTED; the execution as the repository has it if it ended meanwhile."""
+        try:
+            self.repository.update_job_execution(execution)
+        except ConcurrentModification:
+            current = self.repository.explorer.get_job_execution(execution.id)
+            if current is None or current.is_running:
+                raise
+            log.info("Job execution %s was %s before it started", execution.id, current.status)
+            return current
+        return None
+
+    def _finish(
+        self, job: Job, execution: JobExecution, started: float, run: StepRun
+    ) -> JobExecution:
         execution.end_time = utcnow()
         for hook in reversed(hooks(job.listeners, "after_job")):
             try:
@@ -181,22 +251,25 @@ class JobRunner:
             except Exception:
                 log.exception("after_job listener %r failed", hook)
         execution.exit_status = fit(execution.exit_status)
+        step, run.unsaved_step = run.unsaved_step, None
         try:
-            self.repository.update_job_execution(execution)
+            if step is None or not self._finish_with_step(execution, step):
+                self.repository.update_job_execution(execution)
         except ConcurrentModification:
             log.error("Job execution %s was changed by someone else meanwhile", execution.id)
             current = self.repository.explorer.get_job_execution(execution.id)
             if current is not None:
                 execution = current
-        log.info(
-            "Job: [%s] completed with the following parameters: [%s] and the following "
-            "status: [%s] and exit code [%s] in %.3fs",
-            job.name,
-            execution.job_parameters,
-            execution.status.value,
-            execution.exit_status.exit_code,
-            time.monotonic() - started,
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "Job: [%s] completed with the following parameters: [%s] and the following "
+                "status: [%s] and exit code [%s] in %.3fs",
+                job.name,
+                execution.job_parameters,
+                execution.status.value,
+                execution.exit_status.exit_code,
+                time.monotonic() - started,
+            )
         return execution
 
     def _walk(self, job: Job, execution: JobExecution, run: StepRun) -> None:
@@ -233,9 +306,12 @@ class JobRunner:
         """Run `step` unless the restart rules skip it; returns its (last) execution and
         whether it ran now."""
         instance_id = execution.job_instance_id
-        last = self.repository.get_last_step_execution(instance_id, step.name)
-        if last is not None and last.job_execution_id == execution.id:
-            last = None  # a flow looping back to a step runs it afresh
+        last: StepExecution | None = None
+        if not execution.first_of_instance:
+            # (A first execution of its instance has no earlier step executions.)
+            last = self.repository.get_last_step_execution(instance_id, step.name)
+            if last is not None and last.job_execution_id == execution.id:
+                last = None  # a flow looping back to a step runs it afresh
         if last is not None:
             if last.status is BatchStatus.UNKNOWN:
                 raise JobRestartNotAllowed(
@@ -251,7 +327,10 @@ class JobRunner:
                 )
                 return last, False
         if step.start_limit is not None:
-            count = self.repository.count_step_executions(instance_id, step.name)
+            if execution.first_of_instance:
+                count = sum(1 for s in execution.step_executions if s.step_name == step.name)
+            else:
+                count = self.repository.count_step_executions(instance_id, step.name)
             if count >= step.start_limit:
                 raise StartLimitExceeded(
                     f"Maximum start limit exceeded for step: {step.name} "
@@ -263,10 +342,46 @@ class JobRunner:
             step_execution.execution_context = last.execution_context.copy()
         step_execution.status = BatchStatus.STARTED
         step_execution.start_time = utcnow()
-        self.repository.add_step_execution(step_execution)
-        execution.step_executions.append(step_execution)
+        run.defer_end = job.ends_after(step) and not hooks(job.listeners, "after_job")
+        if run.pending_start:
+            added = self._start_with_step(execution, step_execution)
+            run.pending_start = False
+            if not added:
+                raise JobInterrupted("stop requested before the job started")
+        else:
+            self.repository.add_step_execution(step_execution)
+            execution.step_executions.append(step_execution)
         run.last_job_status = step.execute(step_execution, run)
         return step_execution, True
+
+    def _start_with_step(self, execution: JobExecution, step_execution: StepExecution) -> bool:
+        """The deferred STARTED and the first step in one transaction; False if a stop
+        request was merged instead (no step added)."""
+        try:
+            return self.repository.start_job_and_step(execution, step_execution)
+        except ConcurrentModification as error:
+            current = self.repository.explorer.get_job_execution(execution.id)
+            if current is None or current.is_running:
+                raise _EndedBeforeStart(None, error) from error
+            log.info("Job execution %s was %s before it started", execution.id, current.status)
+            raise _EndedBeforeStart(current, error) from error
+
+
+class _EndedBeforeStart(Exception):
+    """The execution ended (e.g. stopped while queued) before its STARTED was saved."""
+
+    def __init__(self, current: JobExecution | None, error: Exception) -> None:
+        super().__init__(str(error))
+        self.current = current
+        self.error = error
+
+
+def _valid(job: Job, parameters: JobParameters) -> bool:
+    try:
+        job.validate(parameters)
+    except Exception:
+        return False
+    return True
 
 
 class JobLauncher:

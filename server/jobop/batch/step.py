@@ -7,10 +7,11 @@ built anew for every step execution, so one Job definition serves concurrent exe
 
 from __future__ import annotations
 
-import contextvars
+import contextlib
 import enum
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -231,6 +232,14 @@ class StepRun:
     stop: StopSignal
     # How often a stoppable tasklet's watcher polls the job status (another process's stop).
     poll_interval: float = 0.5
+    # The runner's shared poller of those statuses (None: one is made for this run).
+    stop_poller: StopPoller | None = None
+    # The job's STARTED is not saved yet: the runner saves it with the first step's insert.
+    pending_start: bool = False
+    # The step about to run ends the job whatever its outcome: it leaves its end unsaved
+    # in `unsaved_step`, and the runner saves it with the job's end, in one transaction.
+    defer_end: bool = False
+    unsaved_step: StepExecution | None = None
     # The job's status as the last step's final update read it.
     last_job_status: BatchStatus = BatchStatus.STARTED
 
@@ -388,14 +397,17 @@ class Step:
         step_execution.exit_status = exit_status.and_(step_execution.exit_status)
         step_execution.exit_status = fit(call_after_step(hooks.after_step, step_execution))
         step_execution.end_time = utcnow()
-        try:
-            job_status = run.repository.update_step_execution(step_execution)
-        except Exception:
-            # Spring's rule: the outcome could not be saved, so nobody knows it.
-            step_execution.status = BatchStatus.UNKNOWN
-            step_execution.exit_status = step_execution.exit_status.and_(ExitStatus.UNKNOWN)
-            log.error("Could not save the end of step %s", self.name, exc_info=True)
-            raise
+        if run.defer_end:
+            run.unsaved_step = step_execution
+            job_status = run.last_job_status
+        else:
+            try:
+                job_status = run.repository.update_step_execution(step_execution)
+            except Exception:
+                # Spring's rule: the outcome could not be saved, so nobody knows it.
+                mark_unknown(step_execution)
+                log.error("Could not save the end of step %s", self.name, exc_info=True)
+                raise
         elapsed = step_execution.end_time - (step_execution.start_time or started)
         log.info(
             "Step: [%s] executed in %.3fs with status %s and exit code %s",
@@ -407,6 +419,12 @@ class Step:
         if interrupted is not None:
             raise interrupted
         return job_status
+
+
+def mark_unknown(step_execution: StepExecution) -> None:
+    """A step whose end could not be saved: nobody knows its outcome."""
+    step_execution.status = BatchStatus.UNKNOWN
+    step_execution.exit_status = step_execution.exit_status.and_(ExitStatus.UNKNOWN)
 
 
 def _unique(components: list[object]) -> list[object]:
@@ -478,22 +496,18 @@ class TaskletStep(Step):
             self._repeat(tasklet, step_execution, context, hooks, streams, run)
             return
         # A stoppable tasklet may run long between commits: watch for a stop requested by
-        # another process, and pass any stop on to the tasklet at once.
+        # another process (one shared poller for all of them), and pass any stop on to the
+        # tasklet at once.
         unsubscribe = run.stop.on_set(stop)
-        done = threading.Event()
-        watcher = threading.Thread(
-            target=contextvars.copy_context().run,
-            args=(_watch_job_status, run, done),
-            name=f"jobop-stop-watch-{run.job_execution.id}",
-            daemon=True,
-        )
-        watcher.start()
+        poller = run.stop_poller
+        if poller is None:
+            poller = run.stop_poller = StopPoller(run.repository, run.poll_interval)
+        unwatch = poller.watch(run.job_execution.id, run.stop)
         try:
             self._repeat(tasklet, step_execution, context, hooks, streams, run)
         finally:
-            done.set()
+            unwatch()
             unsubscribe()
-            watcher.join()
 
     def _repeat(
         self,
@@ -566,14 +580,73 @@ class _LazyTransaction:
         return status or BatchStatus.UNKNOWN
 
 
-def _watch_job_status(run: StepRun, done: threading.Event) -> None:
-    while not done.wait(run.poll_interval):
-        try:
-            status = run.repository.get_job_status(run.job_execution.id)
-        except Exception:
-            log.warning("Could not poll the job status", exc_info=True)
-            continue
-        if status in (BatchStatus.STOPPING, BatchStatus.STOPPED):
-            log.info("Stop requested: stopping the tasklet")
-            run.stop.set()
-            return
+class StopPoller:
+    """Notices stops requested by another process for the executions that run stoppable
+    tasklets here: one daemon thread polls all their statuses in one query every
+    `interval` seconds and sets the StopSignal of each one found STOPPING or STOPPED. The
+    thread starts with the first watched execution and ends after `idle_exit` seconds
+    without any."""
+
+    def __init__(
+        self, repository: JobRepository, interval: float = 0.5, *, idle_exit: float = 5.0
+    ) -> None:
+        self.repository = repository
+        self.interval = interval
+        self.idle_exit = idle_exit
+        self._cond = threading.Condition()
+        # execution id -> its signals (normally one; a list keeps nested runs apart)
+        self._watched: dict[int, list[StopSignal]] = {}
+        self._thread: threading.Thread | None = None
+
+    def watch(self, execution_id: int, signal: StopSignal) -> Callable[[], None]:
+        """Watch the execution until the returned function is called."""
+        with self._cond:
+            self._watched.setdefault(execution_id, []).append(signal)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop,
+                    name="jobop-stop-poller",
+                    daemon=True,
+                )
+                self._thread.start()
+            else:
+                self._cond.notify()
+
+        def unwatch() -> None:
+            with self._cond:
+                signals = self._watched.get(execution_id)
+                if signals is not None:
+                    with contextlib.suppress(ValueError):
+                        signals.remove(signal)
+                    if not signals:
+                        del self._watched[execution_id]
+
+        return unwatch
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if not self._watched:
+                    self._cond.wait(self.idle_exit)
+                    if not self._watched:
+                        self._thread = None
+                        return
+            time.sleep(self.interval)
+            with self._cond:
+                ids = list(self._watched)
+            if not ids:
+                continue
+            try:
+                statuses = self.repository.get_job_statuses(ids)
+            except Exception:
+                log.warning("Could not poll the job status", exc_info=True)
+                continue
+            for execution_id, status in statuses.items():
+                if status not in (BatchStatus.STOPPING, BatchStatus.STOPPED):
+                    continue
+                with self._cond:
+                    signals = list(self._watched.get(execution_id, ()))
+                for signal in signals:
+                    if not signal.is_set():
+                        log.info("Stop requested: stopping the tasklet of %s", execution_id)
+                        signal.set()

@@ -136,6 +136,9 @@ class JobExecution:
     last_updated: datetime | None = None
     step_executions: list[StepExecution] = field(default_factory=list)
     execution_context: ExecutionContext = field(default_factory=ExecutionContext)
+    # Set by JobRepository.create_job_execution when it created the instance too: no
+    # earlier execution exists, so there are no earlier step executions to look up.
+    first_of_instance: bool = field(default=False, compare=False, repr=False)
 
     @property
     def job_name(self) -> str:

@@ -13,11 +13,14 @@ import asyncio
 import contextlib
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
-from jobop.domain import BatchStatus
+from jobop.domain import BatchStatus, JobExecution
+
+_MAX_TRACKED_VERSIONS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,10 @@ class ExecutionChange:
     # Order of announcement in this process: a read started after `sequence` was issued
     # sees the change (it was committed before it was announced).
     sequence: int
+    # The execution exactly as committed, converted by `ExecutionEvents.snapshotter` when
+    # the publisher knew the whole execution and someone listened; watchers use it instead
+    # of reading the repository again. None: read it.
+    snapshot: Any = None
 
 
 class Subscription:
@@ -129,7 +136,12 @@ class ExecutionEvents:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        # Converts a published JobExecution into the snapshot that changes carry (e.g. the
+        # service's proto message); None: changes carry no snapshot.
+        self.snapshotter: Callable[[JobExecution], Any] | None = None
         self._subscriptions: set[Subscription] = set()
+        # The newest job execution version announced per running execution.
+        self._versions: dict[int, int] = {}
         self._by_execution: dict[int, set[Subscription]] = {}
         self._sequence = itertools.count(1)
         self._last_sequence = 0
@@ -140,12 +152,41 @@ class ExecutionEvents:
         return self._last_sequence
 
     def publish(
-        self, execution_id: int, job_name: str, version: int, status: BatchStatus | None = None
+        self,
+        execution_id: int,
+        job_name: str,
+        version: int,
+        status: BatchStatus | None = None,
+        *,
+        committed: JobExecution | None = None,
     ) -> ExecutionChange:
+        """Announce a committed change. `committed`: the whole execution as committed
+        (statuses, versions and steps all current), to convert into the change's snapshot
+        while the publisher's thread still holds it unchanged."""
+        snapshot = None
+        snapshotter = self.snapshotter
+        if (
+            committed is not None
+            and snapshotter is not None
+            and (self._subscriptions or execution_id in self._by_execution)
+        ):
+            snapshot = snapshotter(committed)
         with self.lock:
             sequence = next(self._sequence)
             self._last_sequence = sequence
-            change = ExecutionChange(execution_id, job_name, version, status, sequence)
+            # A snapshot older than a version already announced (another thread wrote
+            # and announced in between) is dropped: watchers read the repository instead.
+            newest = self._versions.get(execution_id, -1)
+            if version < newest:
+                snapshot = None
+            elif status is not None and not status.is_running:
+                self._versions.pop(execution_id, None)
+            else:
+                self._versions[execution_id] = version
+                if len(self._versions) > _MAX_TRACKED_VERSIONS:
+                    # Executions that never end here (run by another server): oldest out.
+                    del self._versions[next(iter(self._versions))]
+            change = ExecutionChange(execution_id, job_name, version, status, sequence, snapshot)
             for subscription in self._by_execution.get(execution_id, ()):
                 subscription._offer(change)
             for subscription in self._subscriptions:

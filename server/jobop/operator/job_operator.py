@@ -118,7 +118,11 @@ class JobOperator:
         def create() -> JobExecution:
             job.validate(parameters)
             execution = self.repository.create_job_execution(
-                job.name, parameters, restartable=job.restartable, new_instance_only=True
+                job.name,
+                parameters,
+                restartable=job.restartable,
+                new_instance_only=True,
+                context=self._initial_context(),
             )
             self._launch(execution)
             return execution
@@ -136,7 +140,11 @@ class JobOperator:
                 job.validate(parameters)
                 try:
                     execution = self.repository.create_job_execution(
-                        job.name, parameters, restartable=job.restartable, new_instance_only=True
+                        job.name,
+                        parameters,
+                        restartable=job.restartable,
+                        new_instance_only=True,
+                        context=self._initial_context(),
                     )
                 except JobInstanceAlreadyExists:
                     if attempt + 1 == _NEXT_INSTANCE_ATTEMPTS:
@@ -157,7 +165,10 @@ class JobOperator:
         def create() -> JobExecution:
             job.validate(previous.job_parameters)
             execution = self.repository.create_job_execution(
-                job.name, previous.job_parameters, restartable=job.restartable
+                job.name,
+                previous.job_parameters,
+                restartable=job.restartable,
+                context=self._initial_context(),
             )
             self._launch(execution)
             return execution
@@ -171,12 +182,18 @@ class JobOperator:
             return create()
         return self._requests.run_once(request_id, operation, create, self.get_job_execution)
 
+    def _initial_context(self) -> dict[str, Any] | None:
+        """A new execution's job context: the owner that its runner here will record,
+        saved with the execution rather than by an update when it starts. None when
+        another server runs it (api role)."""
+        return {OWNER_KEY: self._owner} if self._launcher is not None else None
+
     def _check_accepting(self) -> None:
         if not self._accepting:
             raise OperatorShutDown("the server is shutting down and starts no executions")
 
     def _launch(self, execution: JobExecution) -> None:
-        self._publish(execution)
+        self._publish(execution, created=True)
         if self._launcher is None:
             # api role: leave it to a worker server on the same database.
             with write_transaction(self.repository.engine) as connection:
@@ -197,8 +214,10 @@ class JobOperator:
         try:
             final = self._runner.run(job, execution)
             # The runner returns without saving when the execution ended before it started
-            # (stopped while queued): announce its final state all the same.
-            self._publish(final)
+            # (stopped while queued), or a state read back after a conflict: announce it
+            # all the same. Its own saves were announced as they committed.
+            if final is not execution:
+                self._publish(final)
         finally:
             self._runner_repository.forget(execution.id)
 
@@ -328,8 +347,16 @@ class JobOperator:
         latest = max((time for time in times if time is not None), default=None)
         return latest is None or utcnow() - latest > REMOTE_OWNER_STALE_AFTER
 
-    def _publish(self, execution: JobExecution) -> None:
-        self.events.publish(execution.id, execution.job_name, execution.version, execution.status)
+    def _publish(self, execution: JobExecution, *, created: bool = False) -> None:
+        # Only a just-created execution is known to be exactly as committed: any other
+        # was read back after the write, and another thread may have written after that.
+        self.events.publish(
+            execution.id,
+            execution.job_name,
+            execution.version,
+            execution.status,
+            committed=execution if created else None,
+        )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -340,7 +367,7 @@ class JobOperator:
         return execution
 
     def get_running_executions(self, job_name: str) -> list[int]:
-        ids = sorted(e.id for e in self.explorer.find_running_job_executions(job_name))
+        ids = self.explorer.find_running_job_execution_ids(job_name)
         if not ids:
             self.check_job_known(job_name)
         return ids

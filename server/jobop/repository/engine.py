@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -103,6 +105,7 @@ def _sqlite_engine(
             # once the busy timeout has run out).
             raise OperationalError("BEGIN IMMEDIATE", None, error) from error
 
+    _SQLITE_WRITE_LOCKS[engine] = (threading.RLock(), busy_timeout_ms / 1000)
     return engine
 
 
@@ -133,10 +136,36 @@ def is_postgresql(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+# SQLite engines -> the lock their write transactions take in this process first: a writer
+# waiting for another thread of ours wakes as soon as it is free, instead of sleeping in
+# SQLite's busy handler. Other processes are still waited for with the busy timeout.
+_SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, tuple[threading.RLock, float]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@contextmanager
+def write_lock(engine: Engine) -> Iterator[None]:
+    """Hold the engine's in-process write lock (SQLite; a no-op on PostgreSQL) for a write
+    transaction begun inside the block."""
+    entry = _SQLITE_WRITE_LOCKS.get(engine)
+    if entry is None:
+        yield
+        return
+    lock, timeout = entry
+    # After the busy timeout, go on: BEGIN IMMEDIATE then fails as it would have.
+    acquired = lock.acquire(timeout=timeout)
+    try:
+        yield
+    finally:
+        if acquired:
+            lock.release()
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: BEGIN IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL."""
-    with engine.begin() as connection:
+    with write_lock(engine), engine.begin() as connection:
         yield connection
 
 

@@ -187,6 +187,17 @@ class JobExplorer:
             query = query.where(_i.c.job_name == job_name)
         return self._executions(query.order_by(_e.c.job_execution_id.desc()))
 
+    def find_running_job_execution_ids(self, job_name: str | None = None) -> list[int]:
+        """Ids of the running executions (STARTING, STARTED, STOPPING), ascending: one
+        statement, no rows loaded."""
+        query = select(_e.c.job_execution_id).where(_e.c.status.in_(RUNNING_STATUSES))
+        if job_name is not None:
+            query = query.join(_i, _i.c.job_instance_id == _e.c.job_instance_id).where(
+                _i.c.job_name == job_name
+            )
+        with read_connection(self.engine) as connection:
+            return list(connection.execute(query.order_by(_e.c.job_execution_id)).scalars().all())
+
     def get_step_execution(
         self, job_execution_id: int, step_execution_id: int
     ) -> StepExecution | None:

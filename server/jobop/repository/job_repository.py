@@ -7,10 +7,10 @@ UPDATE, which also returns the job's status, and the step context if it changed)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from sqlalchemy import (
@@ -51,7 +51,13 @@ from jobop.domain import (
 )
 
 from . import contexts, rows
-from .engine import create_engine, is_postgresql, read_connection, write_transaction
+from .engine import (
+    create_engine,
+    is_postgresql,
+    read_connection,
+    write_lock,
+    write_transaction,
+)
 from .explorer import JobExplorer, load_last_step_execution
 from .migrations import init_schema
 from .schema import (
@@ -115,11 +121,43 @@ _UPDATE_STEP_EXECUTION = (
 _INSERT_JOB_EXECUTION = insert(_e).returning(_e.c.job_execution_id)
 _INSERT_STEP_EXECUTION = insert(_s).returning(_s.c.step_execution_id)
 # Executed with a list of rows: one executemany (batched into multi-row INSERTs).
-_INSERT_PARAMETERS = insert(_p)
+# RETURNING makes SQLAlchemy batch the rows into one multi-row INSERT ("insertmanyvalues")
+# on both databases, instead of one statement per parameter in psycopg's executemany.
+_INSERT_PARAMETERS = insert(_p).returning(_p.c.job_execution_id)
 _INSERT_JOB_CONTEXT = insert(_jc)
 _INSERT_STEP_CONTEXT = insert(_sc)
 _UPDATE_JOB_CONTEXT = update(_jc).where(_jc.c.job_execution_id == bindparam("b_id"))
 _UPDATE_STEP_CONTEXT = update(_sc).where(_sc.c.step_execution_id == bindparam("b_id"))
+
+
+# PostgreSQL: a new instance and its first execution, parameters and context in one
+# statement, outside any explicit transaction (one round trip). No row back: the instance
+# already exists, and nothing was written.
+_PG_LAUNCH_NEW_INSTANCE = """\
+WITH inst AS (
+    INSERT INTO batch_job_instance (job_instance_id, version, job_name, job_key)
+    VALUES (nextval('batch_job_instance_seq'), 0, %(job_name)s, %(job_key)s)
+    ON CONFLICT (job_name, job_key) DO NOTHING
+    RETURNING job_instance_id
+), exe AS (
+    INSERT INTO batch_job_execution (job_execution_id, version, job_instance_id,
+        create_time, status, exit_code, exit_message, last_updated)
+    SELECT nextval('batch_job_execution_seq'), 0, job_instance_id, %(now)s, %(status)s,
+        %(exit_code)s, '', %(now)s
+    FROM inst
+    RETURNING job_execution_id, job_instance_id
+), par AS (
+    INSERT INTO batch_job_execution_params (job_execution_id, parameter_name,
+        parameter_type, parameter_value, identifying)
+    SELECT exe.job_execution_id, p.name, p.type, p.value, p.identifying
+    FROM exe, unnest(%(names)s::text[], %(types)s::text[], %(values)s::text[],
+        %(identifying)s::text[]) AS p(name, type, value, identifying)
+), ctx AS (
+    INSERT INTO batch_job_execution_context (job_execution_id, short_context,
+        serialized_context)
+    SELECT job_execution_id, %(short_context)s, %(serialized_context)s FROM exe
+)
+SELECT job_instance_id, job_execution_id FROM exe"""
 
 
 @dataclass
@@ -196,7 +234,8 @@ class JobRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.explorer = JobExplorer(engine)
-        dialect = postgresql if is_postgresql(engine) else sqlite
+        self._postgresql = is_postgresql(engine)
+        dialect = postgresql if self._postgresql else sqlite
         # Both dialects spell it INSERT ... ON CONFLICT (JOB_NAME, JOB_KEY) DO NOTHING.
         self._insert_instance = (
             dialect.insert(_i)
@@ -220,8 +259,12 @@ class JobRepository:
         *,
         restartable: bool = True,
         new_instance_only: bool = False,
+        context: Mapping[str, Any] | None = None,
     ) -> JobExecution:
         """A new STARTING execution of the instance that the identifying parameters name.
+
+        `context`: entries to put in the new execution's job context (over the context
+        carried over from the last execution, if any), saved with it.
 
         Race-free: the instance row is inserted (ON CONFLICT DO NOTHING) or else locked
         (FOR UPDATE; on SQLite the transaction holds the write lock) before its executions
@@ -232,12 +275,18 @@ class JobRepository:
         _check_parameters(parameters)
         job_key = parameters.job_key()
         now = utcnow()
+        entries = context or {}
         context = ExecutionContext()
+        for key, value in entries.items():
+            context[key] = value
+        if new_instance_only and self._postgresql:
+            return self._launch_new_instance(job_name, job_key, parameters, now, context)
         with write_transaction(self.engine) as connection:
             instance_id = connection.execute(
                 self._insert_instance, {"version": 0, "job_name": job_name, "job_key": job_key}
             ).scalar()
             instance_version = 0
+            first_of_instance = instance_id is not None
             if instance_id is None:
                 if new_instance_only:
                     raise JobInstanceAlreadyExists(
@@ -264,6 +313,8 @@ class JobRepository:
                     ).first()
                     if saved is not None:
                         context = contexts.load(saved.short_context, saved.serialized_context)
+                        for key, value in entries.items():
+                            context[key] = value
             execution_id = connection.execute(
                 _INSERT_JOB_EXECUTION,
                 {
@@ -295,6 +346,53 @@ class JobRepository:
             create_time=now,
             last_updated=now,
             execution_context=context,
+            first_of_instance=first_of_instance,
+        )
+
+    def _launch_new_instance(
+        self,
+        job_name: str,
+        job_key: str,
+        parameters: JobParameters,
+        now: datetime,
+        context: ExecutionContext,
+    ) -> JobExecution:
+        """create_job_execution(new_instance_only=True) on PostgreSQL, in one statement."""
+        parameter_rows = rows.parameter_rows(0, parameters)
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            row = connection.exec_driver_sql(
+                _PG_LAUNCH_NEW_INSTANCE,
+                {
+                    "job_name": job_name,
+                    "job_key": job_key,
+                    "now": now.astimezone(UTC).replace(tzinfo=None),
+                    "status": BatchStatus.STARTING.value,
+                    "exit_code": ExitStatus.UNKNOWN.exit_code,
+                    "names": [r["parameter_name"] for r in parameter_rows],
+                    "types": [r["parameter_type"] for r in parameter_rows],
+                    "values": [r["parameter_value"] for r in parameter_rows],
+                    "identifying": [r["identifying"] for r in parameter_rows],
+                    **contexts.store(context).values(),
+                },
+            ).first()
+        if row is None:
+            raise JobInstanceAlreadyExists(
+                f"a job instance of {_describe(job_name, parameters)} already exists"
+            )
+        instance_id, execution_id = row
+        context.dirty = False
+        return JobExecution(
+            job_instance=JobInstance(instance_id, job_name, job_key, 0),
+            job_parameters=parameters,
+            id=execution_id,
+            version=0,
+            status=BatchStatus.STARTING,
+            exit_status=ExitStatus.UNKNOWN,
+            create_time=now,
+            last_updated=now,
+            execution_context=context,
+            first_of_instance=True,
         )
 
     # -- job executions ---------------------------------------------------------------
@@ -307,31 +405,75 @@ class JobRepository:
         moved past STARTED. Any other conflict raises ConcurrentModification.
         """
         now = utcnow()
+        with write_transaction(self.engine) as connection:
+            row = self._write_job_execution(connection, execution, now)
+        self._job_execution_saved(execution, row, now)
+
+    def start_job_and_step(self, execution: JobExecution, step: StepExecution) -> bool:
+        """`update_job_execution(execution)` and, unless that merged a stop request (the
+        execution now reads STOPPING), `add_step_execution(step)`, in one transaction.
+
+        Returns whether the step was added; if so, it is appended to
+        `execution.step_executions`."""
+        _check_name("step", step.step_name)
+        now = utcnow()
+        try:
+            with write_transaction(self.engine) as connection:
+                row = self._write_job_execution(connection, execution, now)
+                added = BatchStatus.parse(row.status) is execution.status
+                if added:
+                    self._insert_step(connection, step, now)
+        except IntegrityError as error:
+            raise NoSuchJobExecution(
+                f"no job execution with id {step.job_execution_id} for step {step.step_name!r}"
+            ) from error
+        self._job_execution_saved(execution, row, now)
+        if added:
+            self._step_added(step, now)
+            execution.step_executions.append(step)
+        return added
+
+    def finish_step_and_job(self, step: StepExecution, execution: JobExecution) -> None:
+        """`update_step_execution(step)` then `update_job_execution(execution)`, in one
+        transaction: the end of a job's last step and of the job."""
+        now = utcnow()
+        with write_transaction(self.engine) as connection:
+            version, _ = self._write_step(connection, step, now)
+            row = self._write_job_execution(connection, execution, now)
+        self._step_saved(step, version, now)
+        self._job_execution_saved(execution, row, now)
+
+    def _write_job_execution(
+        self, connection: Connection, execution: JobExecution, now: datetime
+    ) -> Any:
         status = execution.status.value
         in_flight = execution.status in (BatchStatus.STARTING, BatchStatus.STARTED)
         merged = BatchStatus.STOPPING.value if in_flight else status
-        with write_transaction(self.engine) as connection:
-            row = connection.execute(
-                _UPDATE_JOB_EXECUTION,
-                {
-                    "b_id": execution.id,
-                    "b_version": execution.version,
-                    "b_status": status,
-                    "b_merged_status": merged,
-                    "start_time": execution.start_time,
-                    "end_time": execution.end_time,
-                    "exit_code": execution.exit_status.exit_code[:EXIT_MESSAGE_LENGTH],
-                    "exit_message": truncate_exit_message(execution.exit_status.exit_description),
-                    "create_time": execution.create_time,
-                    "last_updated": now,
-                },
-            ).first()
-            if row is None:
-                self._raise_job_execution_conflict(connection, execution)
-            if execution.execution_context.dirty:
-                self._write_context(
-                    connection, _UPDATE_JOB_CONTEXT, _jc, execution.id, execution.execution_context
-                )
+        row = connection.execute(
+            _UPDATE_JOB_EXECUTION,
+            {
+                "b_id": execution.id,
+                "b_version": execution.version,
+                "b_status": status,
+                "b_merged_status": merged,
+                "start_time": execution.start_time,
+                "end_time": execution.end_time,
+                "exit_code": execution.exit_status.exit_code[:EXIT_MESSAGE_LENGTH],
+                "exit_message": truncate_exit_message(execution.exit_status.exit_description),
+                "create_time": execution.create_time,
+                "last_updated": now,
+            },
+        ).first()
+        if row is None:
+            self._raise_job_execution_conflict(connection, execution)
+        if execution.execution_context.dirty:
+            self._write_context(
+                connection, _UPDATE_JOB_CONTEXT, _jc, execution.id, execution.execution_context
+            )
+        return row
+
+    @staticmethod
+    def _job_execution_saved(execution: JobExecution, row: Any, now: datetime) -> None:
         execution.version = row.version
         execution.status = BatchStatus.parse(row.status)
         execution.last_updated = now
@@ -360,6 +502,18 @@ class JobRepository:
             raise NoSuchJobExecution(f"no job execution with id {execution_id}")
         return BatchStatus.parse(status.status or "UNKNOWN")
 
+    def get_job_statuses(self, execution_ids: Sequence[int]) -> dict[int, BatchStatus]:
+        """The current status of each of these executions that exists (one query)."""
+        if not execution_ids:
+            return {}
+        with read_connection(self.engine) as connection:
+            found = connection.execute(
+                select(_e.c.job_execution_id, _e.c.status).where(
+                    _e.c.job_execution_id.in_(list(execution_ids))
+                )
+            ).all()
+        return {row.job_execution_id: BatchStatus.parse(row.status or "UNKNOWN") for row in found}
+
     # -- step executions --------------------------------------------------------------
 
     def add_step_execution(self, step: StepExecution) -> None:
@@ -368,29 +522,33 @@ class JobRepository:
         now = utcnow()
         try:
             with write_transaction(self.engine) as connection:
-                step_id = connection.execute(
-                    _INSERT_STEP_EXECUTION,
-                    {
-                        "version": 0,
-                        "step_name": step.step_name,
-                        "job_execution_id": step.job_execution_id,
-                        "create_time": step.create_time,
-                        **rows.step_values(step, now),
-                    },
-                ).scalar_one()
-                connection.execute(
-                    _INSERT_STEP_CONTEXT,
-                    {
-                        "step_execution_id": step_id,
-                        **contexts.store(step.execution_context).values(),
-                    },
-                )
+                self._insert_step(connection, step, now)
         except IntegrityError as error:
             # The only constraint a well-formed step can break is its job execution's FK.
             raise NoSuchJobExecution(
                 f"no job execution with id {step.job_execution_id} for step {step.step_name!r}"
             ) from error
-        step.id = step_id
+        self._step_added(step, now)
+
+    @staticmethod
+    def _insert_step(connection: Connection, step: StepExecution, now: datetime) -> None:
+        step.id = connection.execute(
+            _INSERT_STEP_EXECUTION,
+            {
+                "version": 0,
+                "step_name": step.step_name,
+                "job_execution_id": step.job_execution_id,
+                "create_time": step.create_time,
+                **rows.step_values(step, now),
+            },
+        ).scalar_one()
+        connection.execute(
+            _INSERT_STEP_CONTEXT,
+            {"step_execution_id": step.id, **contexts.store(step.execution_context).values()},
+        )
+
+    @staticmethod
+    def _step_added(step: StepExecution, now: datetime) -> None:
         step.version = 0
         step.last_updated = now
         step.execution_context.dirty = False
@@ -410,7 +568,7 @@ class JobRepository:
         dirty) context, all in one commit. At most two metadata statements. On an exception
         everything rolls back and the exception propagates; the step object is unchanged
         apart from what the caller did to it."""
-        with self.engine.connect() as connection:
+        with write_lock(self.engine), self.engine.connect() as connection:
             chunk = ChunkTransaction(connection)
             with connection.begin():
                 yield chunk

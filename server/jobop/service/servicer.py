@@ -57,6 +57,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         self._heartbeat_interval = heartbeat_interval
         self._poll_interval = poll_interval
         self._reader = SnapshotReader(self._load_snapshot, operator.events, executor)
+        # Changes published in this process carry their snapshot: no read per event.
+        operator.events.snapshotter = execution_to_proto
         self._subscriptions: set[Subscription] = set()
         self._closing = False
         self.active_streams = 0
@@ -332,8 +334,10 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
                         changes = await subscription.wait(max(0.0, deadline - time.monotonic()))
                     now = time.monotonic()
                     if changes:
-                        sequence = max(change.sequence for change in changes)
-                        snapshot = await self._reader.read(execution_id, sequence)
+                        latest = max(changes, key=lambda change: change.sequence)
+                        snapshot = await self._reader.read(
+                            execution_id, latest.sequence, published=latest.snapshot
+                        )
                     elif self._closing or now - last_poll >= self._poll_interval:
                         last_poll = now
                         # A poll may share a read another watcher started within half an
@@ -405,7 +409,9 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
                 for change in changes:
                     with self._reader.interest(change.execution_id):
                         snapshots.append(
-                            await self._reader.read(change.execution_id, change.sequence)
+                            await self._reader.read(
+                                change.execution_id, change.sequence, published=change.snapshot
+                            )
                         )
                 if self._closing or (
                     not changes and time.monotonic() - last_poll >= self._poll_interval

@@ -93,14 +93,30 @@ class SnapshotReader:
         return len(self._entries)
 
     async def read(
-        self, execution_id: int, after_sequence: int, not_before: float = 0.0
+        self,
+        execution_id: int,
+        after_sequence: int,
+        not_before: float = 0.0,
+        *,
+        published: pb.JobExecution | None = None,
     ) -> pb.JobExecution:
         """A snapshot read that started after announcement `after_sequence` was made and
-        no earlier than `not_before` (time.monotonic()); raises what the load raises."""
+        no earlier than `not_before` (time.monotonic()); raises what the load raises.
+
+        `published`: the snapshot announcement `after_sequence` carried (the state it
+        committed): used instead of a repository read unless a read as new is cached."""
         entry = self._entries.get(execution_id)
         if entry is None:
             # A reader outside `interest` (a one-off read): nothing to share.
             entry = _Entry()
+        if published is not None and not_before <= 0.0:
+            done = entry.done
+            if done is not None and done.sequence > after_sequence:
+                return await asyncio.shield(done.future)
+            future: asyncio.Future[pb.JobExecution] = asyncio.get_running_loop().create_future()
+            future.set_result(published)
+            entry.done = _Read(sequence=after_sequence, started=time.monotonic(), future=future)
+            return published
         for candidate in (entry.done, entry.inflight):
             if (
                 candidate is not None
