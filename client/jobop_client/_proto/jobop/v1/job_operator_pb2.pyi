@@ -243,7 +243,7 @@ class JobExecution(google.protobuf.message.Message):
     STEP_EXECUTIONS_FIELD_NUMBER: builtins.int
     id: builtins.int
     version: builtins.int
-    "The execution's version; WatchExecution's `after_version` compares against it."
+    "The execution's change counter: the BATCH_JOB_EXECUTION row's VERSION plus, for each\n    step execution, its VERSION + 1. It grows at every persisted change, chunk commits\n    included (which bump only the step's row), so WatchExecution's `after_version` can\n    resume after any snapshot. GetSummary shows the job row's VERSION itself.\n    "
     job_instance_id: builtins.int
     job_name: builtins.str
     status: Global___BatchStatus.ValueType
