@@ -123,6 +123,38 @@ class ServerUnavailableError(JobOperatorError):
     default_message = "the jobop server is unavailable"
 
 
+class ServerShuttingDownError(ServerUnavailableError):
+    """The server is draining (SIGTERM): it refuses new starts; another replica may not."""
+
+    reason = "SHUTTING_DOWN"
+    default_message = "the jobop server is shutting down"
+
+
+class InvalidArgumentError(JobOperatorError):
+    """A malformed request (empty name, non-positive id, oversized field); the ErrorInfo
+    metadata names the field."""
+
+    reason = "INVALID_ARGUMENT"
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    default_message = "the request is malformed"
+
+
+class RequestIdReusedError(JobOperatorError):
+    """A request_id already used for a different request."""
+
+    reason = "REQUEST_ID_REUSED"
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    default_message = "the request_id was already used for another request"
+
+
+class InternalServerError(JobOperatorError):
+    """The server failed unexpectedly (for example, its database refused the work)."""
+
+    reason = "INTERNAL"
+    grpc_code = grpc.StatusCode.INTERNAL
+    default_message = "the jobop server failed"
+
+
 class DeadlineExceededError(JobOperatorError):
     """The server did not answer within the call's deadline."""
 
@@ -142,6 +174,11 @@ _REASON_CLASSES: tuple[type[JobOperatorError], ...] = (
     InvalidJobParametersError,
     JobParametersNotFoundError,
     ConcurrentModificationError,
+    # Reasons of jobop's own beyond CONTRACT.md's table.
+    ServerShuttingDownError,
+    InvalidArgumentError,
+    RequestIdReusedError,
+    InternalServerError,
 )
 
 #: ErrorInfo reason -> exception class (each class has ``reason`` and ``grpc_code``).

@@ -588,7 +588,12 @@ def _failure(error: errors.JobOperatorError, args: argparse.Namespace) -> tuple[
         )
     if isinstance(error, errors.NotFoundError):
         return exit_codes.NOT_FOUND, str(error)
-    if isinstance(error, errors.InvalidJobParametersError):
+    if isinstance(
+        error,
+        errors.InvalidJobParametersError
+        | errors.InvalidArgumentError
+        | errors.RequestIdReusedError,
+    ):
         return exit_codes.USAGE, str(error)
     return exit_codes.REFUSED, str(error)
 

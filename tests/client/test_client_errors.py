@@ -43,11 +43,18 @@ CONTRACT = {
     "JOB_PARAMETERS_NOT_FOUND": ("FAILED_PRECONDITION", errors.JobParametersNotFoundError),
     "CONCURRENT_MODIFICATION": ("ABORTED", errors.ConcurrentModificationError),
 }
+# Reasons of jobop's own, beyond CONTRACT.md's table (additions, never renames).
+OWN = {
+    "SHUTTING_DOWN": ("UNAVAILABLE", errors.ServerShuttingDownError),
+    "INVALID_ARGUMENT": ("INVALID_ARGUMENT", errors.InvalidArgumentError),
+    "REQUEST_ID_REUSED": ("INVALID_ARGUMENT", errors.RequestIdReusedError),
+    "INTERNAL": ("INTERNAL", errors.InternalServerError),
+}
 
 
 def test_the_reason_table_is_the_contracts() -> None:
     table = {r: (errors.STATUS_CODES[r].name, cls) for r, cls in errors.REASONS.items()}
-    assert table == CONTRACT
+    assert table == {**CONTRACT, **OWN}
     for reason, cls in errors.REASONS.items():
         assert errors.EXCEPTION_REASONS[cls] == reason
         assert cls.reason == reason

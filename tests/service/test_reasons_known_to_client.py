@@ -1,0 +1,20 @@
+"""Every ErrorInfo reason the server sends is one the Python client turns into its class."""
+
+from __future__ import annotations
+
+import grpc
+from jobop.operator import RequestIdReused
+from jobop.service import errors as service_errors
+from jobop_client import errors
+
+
+def test_every_server_reason_has_a_client_class_with_the_same_code() -> None:
+    sent = {
+        service_errors.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+        service_errors.SHUTTING_DOWN: grpc.StatusCode.UNAVAILABLE,
+        service_errors.INTERNAL: grpc.StatusCode.INTERNAL,
+        RequestIdReused.reason: grpc.StatusCode.INVALID_ARGUMENT,
+    }
+    for reason, code in sent.items():
+        assert reason in errors.REASONS, reason
+        assert errors.STATUS_CODES[reason] == code
