@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -32,19 +30,17 @@ from jobop.batch import (
     ChunkStep,
     Job,
     RunIdIncrementer,
-    SkipLimitExceeded,
     StepContext,
     step_scope,
 )
 from jobop.batch.csv import CsvItemReader, CsvParseError
 from jobop.batch.sql import SqlItemWriter
-from jobop.domain import InvalidJobParameters, JobParameters, StepExecution
+from jobop.domain import InvalidJobParameters, JobParameters
 from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
     Date,
-    Engine,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -190,23 +186,15 @@ def _date(line: int, text: str) -> date:
         raise ValidationError(line, f"date {text!r} is not a date (yyyy-mm-dd)") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Reject:
-    line: int
-    reason: str
-    record: str
-
-
 class ImportWriter:
-    """Inserts the chunk's rows and records the step's rejects, on the chunk's connection.
+    """Inserts the chunk's rows and records its rejects, on the chunk's connection.
 
     It is also the step's skip listener (the engine registers components that have
-    listener hooks): each skipped record is logged and queued, and the queue is written
-    by the next chunk that writes, in its transaction, so rejects commit with the reader
-    position that moved past them. A chunk of only bad records writes nothing; its
-    rejects are recorded right after its commit instead, with the connection's engine
-    (a crash in that instant leaves them in the log only). Rejects are keyed by instance
-    and line, so a restart that reads a record again never records it twice.
+    listener hooks): the engine calls the skip hooks just before the chunk commits, inside
+    its transaction, so each skipped record is logged and recorded in CSV_IMPORT_REJECTS
+    together with the reader position that moved past it, also in a chunk of only bad
+    records, and a chunk that rolls back records none. Rejects are keyed by instance and
+    line, so a restart that reads a record again never records it twice.
     """
 
     def __init__(self, job_instance_id: int, job_execution_id: int, use_copy: bool) -> None:
@@ -215,86 +203,53 @@ class ImportWriter:
         self.rows: SqlItemWriter[dict[str, Any]] = SqlItemWriter(
             CSV_IMPORT_RECORDS, use_copy=use_copy
         )
-        self._rejects: list[Reject] = []
-        self._written_rejects = 0
-        self._engine: Engine | None = None
+        self._chunk_context: ChunkContext | None = None
         self._tables_ready = False
 
     def write(self, chunk: Chunk[dict[str, Any]]) -> None:
-        connection = chunk.connection
-        if connection is None:
-            raise RuntimeError("csvImportJob writes in the chunk transaction only")
-        self._engine = connection.engine
-        if not self._tables_ready:
-            create_tables(connection)
-            self._tables_ready = True
-        self._record_rejects(connection)
-        self._written_rejects = len(self._rejects)
+        self._ready(chunk.connection)
         self.rows.write(chunk)
 
-    # Skip listener hooks (called outside the chunk transaction, as the items fail).
+    # Chunk listener hook: the context whose connection the skip hooks record on.
+    def before_chunk(self, context: ChunkContext) -> None:
+        self._chunk_context = context
+
+    # Skip listener hooks (called in the chunk's transaction, just before it commits).
     def on_skip_in_read(self, error: Exception) -> None:
         if isinstance(error, CsvParseError):
-            self._reject(Reject(error.line, error.reason, error.text))
+            self._reject(error.line, error.reason, error.text)
         else:
             log.warning("skipped an unreadable record: %s", error)
 
     def on_skip_in_process(self, item: CsvRecord, error: Exception) -> None:
         reason = error.reason if isinstance(error, ValidationError) else str(error)
-        self._reject(Reject(item.line, reason, item.text))
+        self._reject(item.line, reason, item.text)
 
     def on_skip_in_write(self, item: dict[str, Any], error: Exception) -> None:
-        self._reject(Reject(int(item.get("line", 0)), str(error), repr(item)))
+        self._reject(int(item.get("line", 0)), str(error), repr(item))
 
-    # Chunk listener hooks.
-    def after_chunk(self, context: ChunkContext) -> None:
-        # Committed: rejects written in the chunk are done; a chunk that wrote nothing
-        # leaves its rejects queued, to be recorded now if a connection was ever seen.
-        del self._rejects[: self._written_rejects]
-        self._written_rejects = 0
-        if self._rejects and self._engine is not None:
-            with self._engine.begin() as connection:
-                if not self._tables_ready:
-                    create_tables(connection)
-                    self._tables_ready = True
-                self._record_rejects(connection)
-            self._rejects.clear()
+    def _ready(self, connection: Connection | None) -> Connection:
+        if connection is None:
+            raise RuntimeError("csvImportJob writes in the chunk transaction only")
+        if not self._tables_ready:
+            create_tables(connection)
+            self._tables_ready = True
+        return connection
 
-    def after_chunk_error(self, context: ChunkContext, error: BaseException) -> None:
-        # Rolled back: whatever the chunk wrote of the queue is gone; keep the queue.
-        self._written_rejects = 0
-
-    def after_step(self, step_execution: StepExecution) -> None:
-        if self._rejects:
-            log.error(
-                "%d rejected record(s) of step execution %s could not be recorded in %s "
-                "(no chunk wrote a row): lines %s",
-                len(self._rejects),
-                step_execution.id,
-                CSV_IMPORT_REJECTS.name,
-                ", ".join(str(reject.line) for reject in self._rejects),
-            )
-
-    def _reject(self, reject: Reject) -> None:
-        log.warning("rejected line %d: %s: %s", reject.line, reject.reason, reject.record)
-        self._rejects.append(reject)
-
-    def _record_rejects(self, connection: Connection) -> None:
-        if not self._rejects:
-            return
+    def _reject(self, line: int, reason: str, record: str) -> None:
+        log.warning("rejected line %d: %s: %s", line, reason, record)
+        context = self._chunk_context
+        connection = self._ready(None if context is None else context.connection)
         insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
         connection.execute(
             insert(CSV_IMPORT_REJECTS).on_conflict_do_nothing(),
-            [
-                {
-                    "job_instance_id": self.job_instance_id,
-                    "line": reject.line,
-                    "job_execution_id": self.job_execution_id,
-                    "reason": reject.reason[:REASON_LENGTH],
-                    "record": reject.record,
-                }
-                for reject in self._rejects
-            ],
+            {
+                "job_instance_id": self.job_instance_id,
+                "line": line,
+                "job_execution_id": self.job_execution_id,
+                "reason": reason[:REASON_LENGTH],
+                "record": record,
+            },
         )
 
 
@@ -314,34 +269,8 @@ def create_tables(connection: Connection) -> None:
         savepoint.commit()
 
 
-class ParameterSkipPolicy:
-    """Skips `skippable` errors up to the execution's `skipLimit` parameter.
-
-    ChunkStep takes a fixed skip limit; this one comes from the job parameters, which the
-    step-scoped reader factory (built on the worker thread that then runs the step)
-    records here, per thread, before the first item is read.
-    """
-
-    def __init__(self, skippable: Sequence[type[Exception]]) -> None:
-        self.skippable = tuple(skippable)
-        self._local = threading.local()
-
-    def set_limit(self, limit: int) -> None:
-        self._local.limit = limit
-
-    def should_skip(self, error: Exception, skip_count: int) -> bool:
-        if not isinstance(error, self.skippable):
-            return False
-        limit: int = getattr(self._local, "limit", DEFAULT_SKIP_LIMIT)
-        if skip_count < limit:
-            return True
-        raise SkipLimitExceeded(limit, error) from error
-
-
 DEFAULT_SKIP_LIMIT = 10
 DEFAULT_CHUNK_SIZE = 100
-
-skip_policy = ParameterSkipPolicy([ValidationError, CsvParseError])
 
 
 def input_file(parameters: JobParameters) -> str:
@@ -361,9 +290,7 @@ def validate(parameters: JobParameters) -> None:
 
 
 def _reader(context: StepContext) -> CsvRecordReader:
-    parameters = context.job_parameters
-    skip_policy.set_limit(long_parameter(parameters, "skipLimit", DEFAULT_SKIP_LIMIT))
-    return CsvRecordReader(input_file(parameters))
+    return CsvRecordReader(input_file(context.job_parameters))
 
 
 def _writer(context: StepContext) -> ImportWriter:
@@ -383,7 +310,10 @@ job = Job(
             chunk_size=lambda context: long_parameter(
                 context.job_parameters, "chunkSize", DEFAULT_CHUNK_SIZE, minimum=1
             ),
-            skip_policy=skip_policy,
+            skippable=(ValidationError, CsvParseError),
+            skip_limit=lambda context: long_parameter(
+                context.job_parameters, "skipLimit", DEFAULT_SKIP_LIMIT
+            ),
         )
     ],
     validator=validate,

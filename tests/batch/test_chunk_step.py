@@ -17,6 +17,7 @@ from batch_engine_support import (
     chunk_job,
 )
 from jobop.batch import (
+    ChunkContext,
     ChunkListener,
     ChunkStep,
     ItemProcessListener,
@@ -24,12 +25,14 @@ from jobop.batch import (
     ItemWriteListener,
     JobLauncher,
     SkipListener,
+    StepContext,
     StepExecutionListener,
     step_scope,
 )
 from jobop.batch.readers import IterableItemReader
 from jobop.domain import BatchStatus, JobExecution, JobParameters, StepExecution
 from jobop.repository import JobRepository, StatementCounter
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, insert, select
 
 
 def counts(step: StepExecution) -> dict[str, int]:
@@ -580,7 +583,6 @@ def test_item_and_skip_listeners_are_called(launcher: JobLauncher) -> None:
         "before_chunk",
         "before_read",
         "on_read_error cannot read item 1",
-        "skip_in_read",
         "before_read",
         "after_read 2",
         "before_read",
@@ -589,7 +591,6 @@ def test_item_and_skip_listeners_are_called(launcher: JobLauncher) -> None:
         "after_read 4",
         "before_process 2",
         "on_process_error 2",
-        "skip_in_process 2",
         "before_process 3",
         "after_process 3->None",
         "before_process 4",
@@ -598,6 +599,9 @@ def test_item_and_skip_listeners_are_called(launcher: JobLauncher) -> None:
         "on_write_error [4]",
         "before_write [4]",
         "on_write_error [4]",
+        # Skip listeners: just before the commit, in the chunk's transaction.
+        "skip_in_read",
+        "skip_in_process 2",
         "skip_in_write 4",
         "after_chunk",
         "before_chunk",
@@ -700,3 +704,198 @@ class _Offset:
 def test_chunk_size_must_be_positive(size: int) -> None:
     with pytest.raises(ValueError, match="chunk_size"):
         ChunkStep("bad", reader=NumberReader(1), writer=ListWriter(), chunk_size=size)
+
+
+# -- skip listeners record in the chunk's transaction ---------------------------------------
+
+_skips_metadata = MetaData()
+SKIPS = Table(
+    "batch_test_skips",
+    _skips_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(10), nullable=False),
+    Column("item", BigInteger),
+)
+
+
+class SkipRecorder(ChunkListener, SkipListener):
+    """Inserts each skip into SKIPS on the chunk's connection."""
+
+    def __init__(self) -> None:
+        self.context: ChunkContext | None = None
+
+    def before_chunk(self, context: ChunkContext) -> None:
+        self.context = context
+
+    def _record(self, kind: str, item: int | None) -> None:
+        assert self.context is not None
+        connection = self.context.connection
+        assert connection is not None and connection.in_transaction()
+        connection.execute(insert(SKIPS), {"kind": kind, "item": item})
+
+    def on_skip_in_read(self, error: Exception) -> None:
+        self._record("read", None)
+
+    def on_skip_in_process(self, item: Any, error: Exception) -> None:
+        self._record("process", item)
+
+    def on_skip_in_write(self, item: Any, error: Exception) -> None:
+        self._record("write", item)
+
+
+def recorded_skips(repository: JobRepository) -> list[tuple[str, int | None]]:
+    with repository.engine.connect() as connection:
+        rows = connection.execute(select(SKIPS.c.kind, SKIPS.c.item).order_by(SKIPS.c.id))
+        return [(row.kind, row.item) for row in rows]
+
+
+@pytest.fixture
+def skips_table(repository: JobRepository) -> None:
+    _skips_metadata.create_all(repository.engine)
+
+
+@pytest.mark.usefixtures("skips_table")
+def test_skip_listener_rows_commit_with_their_chunk_and_roll_back_with_it(
+    launcher: JobLauncher, repository: JobRepository, out: OutTable
+) -> None:
+    # [1,2]: 1 skipped in process; [_,4,5]: 3 skipped in read; [6,7]: 6 skipped in process,
+    # then 7 fails to write with an error that cannot be skipped: that chunk rolls back.
+    job = fault_tolerant(
+        "skiprows",
+        reader=step_scope(lambda _: NumberReader(8, fail_on={3})),
+        processor=Processor(fail_on={1, 6}),
+        writer=TableWriter(fail_on={7}, error=KeyError),
+        skip_limit=5,
+        listeners=[SkipRecorder()],
+    )
+    execution = launcher.launch(job)
+    assert execution.status is BatchStatus.FAILED
+    assert out.items() == [2, 4, 5]
+    assert recorded_skips(repository) == [("process", 1), ("read", None)]
+    # The failed chunk's skips still count, as in Spring, though nothing recorded them.
+    step = saved_step(repository, execution)
+    assert (step.read_skip_count, step.process_skip_count) == (1, 2)
+
+
+@pytest.mark.usefixtures("skips_table")
+def test_write_skips_of_a_scan_are_recorded_once_in_its_transaction(
+    launcher: JobLauncher, repository: JobRepository, out: OutTable
+) -> None:
+    # [3,4] fails, is retried once, then scanned: 4 is skipped in the scan; the attempts
+    # that rolled back recorded nothing.
+    writer = TableWriter(fail_on={4}, error=TimeoutError)
+    job = fault_tolerant(
+        "scanrows",
+        processor=Processor(fail_on={3}),
+        writer=writer,
+        skippable=(ValueError, TimeoutError),
+        retryable=(TimeoutError,),
+        retry_limit=2,
+        listeners=[SkipRecorder()],
+    )
+    execution = launcher.launch(job)
+    assert execution.status is BatchStatus.COMPLETED
+    assert writer.calls == [[1, 2], [4], [4], [4], [5]]
+    assert out.items() == [1, 2, 5]
+    assert recorded_skips(repository) == [("process", 3), ("write", 4)]
+
+
+@pytest.mark.usefixtures("skips_table")
+def test_a_failed_scan_records_no_skips(
+    launcher: JobLauncher, repository: JobRepository, out: OutTable
+) -> None:
+    job = fault_tolerant(
+        "scanfails",
+        writer=TableWriter(fail_on={3, 4}),
+        skip_limit=1,
+        listeners=[SkipRecorder()],
+    )
+    execution = launcher.launch(job)
+    assert execution.status is BatchStatus.FAILED
+    assert out.items() == [1, 2]
+    assert recorded_skips(repository) == []
+
+
+class _UpdateFailingWriter(TableWriter):
+    """A TableWriter that is also a stream whose n-th update (in the n-th commit) fails."""
+
+    def __init__(self, fail_update_at: int | None) -> None:
+        super().__init__()
+        self.fail_update_at = fail_update_at
+        self.updates = 0
+
+    def open(self, context: Any) -> None:
+        pass
+
+    def update(self, context: Any) -> None:
+        self.updates += 1
+        if self.updates == self.fail_update_at:
+            raise RuntimeError("update fails")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("commit_fails", [False, True])
+@pytest.mark.usefixtures("skips_table")
+def test_a_chunk_of_only_bad_items_records_its_skips_in_its_own_transaction(
+    launcher: JobLauncher, repository: JobRepository, out: OutTable, commit_fails: bool
+) -> None:
+    writer = _UpdateFailingWriter(fail_update_at=2 if commit_fails else None)
+    job = fault_tolerant(
+        "onlybad",
+        reader=step_scope(lambda _: NumberReader(4)),
+        processor=Processor(fail_on={3, 4}),
+        writer=writer,
+        listeners=[SkipRecorder()],
+    )
+    execution = launcher.launch(job)
+    assert writer.calls == [[1, 2]]
+    assert out.items() == [1, 2]
+    if commit_fails:
+        # The second chunk (3 and 4, both skipped) rolled back: so did its skip rows.
+        assert execution.status is BatchStatus.FAILED
+        assert recorded_skips(repository) == []
+    else:
+        assert execution.status is BatchStatus.COMPLETED
+        assert recorded_skips(repository) == [("process", 3), ("process", 4)]
+        assert saved_step(repository, execution).commit_count == 3
+
+
+def test_a_failing_skip_listener_fails_the_step(
+    launcher: JobLauncher, repository: JobRepository, out: OutTable
+) -> None:
+    class Failing(SkipListener):
+        def on_skip_in_process(self, item: Any, error: Exception) -> None:
+            raise RuntimeError("listener fails")
+
+    writer = TableWriter()
+    job = fault_tolerant(
+        "failinglistener",
+        processor=Processor(fail_on={3}),
+        writer=writer,
+        listeners=[Failing()],
+    )
+    execution = launcher.launch(job)
+    assert execution.status is BatchStatus.FAILED
+    assert "listener fails" in execution.exit_status.exit_description
+    assert writer.calls == [[1, 2], [4]]  # neither retried nor scanned
+    assert out.items() == [1, 2]
+
+
+def test_skip_limit_may_be_a_function_of_the_step_context(
+    launcher: JobLauncher, repository: JobRepository, out: OutTable
+) -> None:
+    limits: list[str] = []
+
+    def limit(context: StepContext) -> int:
+        limits.append(context.step_name)
+        return 1
+
+    job = fault_tolerant("limitfn", processor=Processor(fail_on={1, 3}), skip_limit=limit)
+    execution = launcher.launch(job)
+    assert execution.status is BatchStatus.FAILED
+    assert "SkipLimitExceeded: skip limit of 1 exceeded" in execution.exit_status.exit_description
+    assert limits == ["step"]
+    assert saved_step(repository, execution).process_skip_count == 1
+    assert out.items() == [2]

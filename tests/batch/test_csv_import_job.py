@@ -135,6 +135,19 @@ def test_skip_limit_exceeded_then_restart_imports_each_good_record_once(
         launcher.launch(csv_import.job, parameters(path))
 
 
+def test_a_chunk_of_only_bad_records_records_its_rejects(
+    repository: JobRepository, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "in.csv", 6, bad={3: "3,,1.00,2024-01-01\n", 4: "4\n"})
+    execution = JobLauncher(repository).launch(csv_import.job, parameters(path, chunkSize=2))
+    assert execution.status is BatchStatus.COMPLETED, execution.exit_status
+    assert imported_ids(repository) == [1, 2, 5, 6]
+    assert rejects(repository) == [
+        (4, "name is empty", "3,,1.00,2024-01-01"),
+        (5, "expected 4 fields, found 1", "4"),
+    ]
+
+
 def test_missing_input_file_parameter_is_invalid(repository: JobRepository) -> None:
     with pytest.raises(InvalidJobParameters, match=r"input\.file"):
         JobLauncher(repository).launch(csv_import.job, JobParameters())

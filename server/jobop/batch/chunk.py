@@ -10,6 +10,11 @@ the item is retried (retryable errors) and then skipped; on write the chunk is r
 then scanned item by item so that only the bad items are skipped. The scan runs in one
 transaction with a savepoint per item: the chunk still commits as a whole with the reader's
 position, so a crash during a scan neither loses nor repeats an item.
+
+Skip listeners are called as Spring calls them: just before the chunk commits, inside its
+transaction (read and process skips are collected as they happen, in `Chunk.skips`), so a
+listener that records skipped items on `ChunkContext.connection` commits them together with
+the reader position that moved past them, and a chunk that rolls back records none.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from .step import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from jobop.repository import JobRepository
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,7 @@ class _Counts:
         "read_skips",
         "reads",
         "rollbacks",
+        "skipped",
         "write_skips",
         "writes",
         "writing",
@@ -65,6 +73,9 @@ class _Counts:
         self.write_skips = 0
         self.rollbacks = 0
         self.writing = False
+        # The chunk's skipped items, in order: (None, error) for a read skip, (item, error)
+        # for a process skip, then (item, error) for the write skips of a scan.
+        self.skipped: list[tuple[Any, BaseException]] = []
 
     @property
     def skips(self) -> int:
@@ -90,8 +101,10 @@ class ChunkStep(Step):
     every commit and closed at the end.
 
     Fault tolerance: `skippable` error types may be skipped up to `skip_limit` items in the
-    step (or pass your own `skip_policy`); `retryable` error types are tried `retry_limit`
-    times in all before they count as failures.
+    step (an int, or a function of the StepContext like `chunk_size`; or pass your own
+    `skip_policy`); `retryable` error types are tried `retry_limit` times in all before they
+    count as failures. Skip listeners are called inside the chunk's transaction, just before
+    it commits (see `SkipListener`).
     """
 
     def __init__(
@@ -108,7 +121,7 @@ class ChunkStep(Step):
         ) = None,
         chunk_size: int | Callable[[StepContext], int] = 10,
         skippable: Sequence[type[Exception]] = (),
-        skip_limit: int = 10,
+        skip_limit: int | Callable[[StepContext], int] = 10,
         skip_policy: SkipPolicy | None = None,
         retryable: Sequence[type[Exception]] = (),
         retry_limit: int = 3,
@@ -128,8 +141,10 @@ class ChunkStep(Step):
         self.processor = processor
         self.writer = writer
         self.chunk_size = chunk_size
+        self.skippable = tuple(skippable)
+        self.skip_limit = skip_limit
         self.skip_policy: SkipPolicy | None = skip_policy
-        if skip_policy is None and skippable:
+        if skip_policy is None and skippable and isinstance(skip_limit, int):
             self.skip_policy = LimitCheckingSkipPolicy(skip_limit, skippable)
         self.retry_policy = RetryPolicy(retry_limit, retryable) if retryable else None
 
@@ -145,6 +160,12 @@ class ChunkStep(Step):
             raise ValueError(f"chunk size must be at least 1, not {size}")
         return size
 
+    def _skip_policy(self, context: StepContext) -> SkipPolicy | None:
+        """The step execution's skip policy (a skip limit function is resolved per execution)."""
+        if self.skip_policy is not None or not self.skippable or isinstance(self.skip_limit, int):
+            return self.skip_policy
+        return LimitCheckingSkipPolicy(self.skip_limit(context), self.skippable)
+
     def do_execute(
         self,
         step_execution: StepExecution,
@@ -158,6 +179,7 @@ class ChunkStep(Step):
         processor: ItemProcessor[Any, Any] | Callable[[Any], Any] | None = components[1]  # type: ignore[assignment]
         writer: ItemWriter[Any] = components[2]  # type: ignore[assignment]
         size = self._chunk_size(context)
+        skip = self._skip_policy(context)
         chunk_context = ChunkContext(context)
         stop = run.stop
         job_status = BatchStatus.STARTED
@@ -168,14 +190,22 @@ class ChunkStep(Step):
                 hook(chunk_context)
             counts = _Counts()
             try:
-                items, exhausted = self._read(reader, size, step_execution, counts, hooks)
+                items, exhausted = self._read(reader, size, step_execution, counts, hooks, skip)
                 outputs = (
                     items
                     if processor is None
-                    else self._process(processor, items, step_execution, counts, hooks)
+                    else self._process(processor, items, step_execution, counts, hooks, skip)
                 )
                 job_status = self._write(
-                    writer, outputs, step_execution, counts, hooks, streams, run.repository
+                    writer,
+                    outputs,
+                    step_execution,
+                    counts,
+                    hooks,
+                    streams,
+                    run.repository,
+                    skip,
+                    chunk_context,
                 )
             except Exception as error:
                 # Spring keeps a failed chunk's read, filter and skip counts, and counts the
@@ -200,12 +230,12 @@ class ChunkStep(Step):
         step: StepExecution,
         counts: _Counts,
         hooks: StepHooks,
+        skip: SkipPolicy | None,
     ) -> tuple[list[Any], bool]:
         read = reader.read
         items: list[Any] = []
         append = items.append
         before, after, on_error = hooks.before_read, hooks.after_read, hooks.on_read_error
-        skip = self.skip_policy
         if skip is None and not before and not after and not on_error:
             # The common case, kept lean: no per-item work besides the read itself.
             for _ in range(size):
@@ -227,8 +257,7 @@ class ChunkStep(Step):
                 if skip is None or not skip.should_skip(error, step.skip_count + counts.skips):
                     raise
                 counts.read_skips += 1
-                for hook in hooks.on_skip_in_read:
-                    hook(error)
+                counts.skipped.append((None, error))
                 continue
             if item is None:
                 counts.reads = len(items)
@@ -246,6 +275,7 @@ class ChunkStep(Step):
         step: StepExecution,
         counts: _Counts,
         hooks: StepHooks,
+        skip: SkipPolicy | None,
     ) -> list[Any]:
         # A plain function is a processor too: the pleasant way to write a small one.
         process: Callable[[Any], Any] = (
@@ -253,7 +283,7 @@ class ChunkStep(Step):
         )
         before, after = hooks.before_process, hooks.after_process
         if (
-            self.skip_policy is None
+            skip is None
             and self.retry_policy is None
             and not before
             and not after
@@ -266,7 +296,7 @@ class ChunkStep(Step):
         for item in items:
             for hook in before:
                 hook(item)
-            result = self._process_item(process, item, step, counts, hooks)
+            result = self._process_item(process, item, step, counts, hooks, skip)
             if result is _SKIPPED:
                 continue
             for hook in after:
@@ -284,6 +314,7 @@ class ChunkStep(Step):
         step: StepExecution,
         counts: _Counts,
         hooks: StepHooks,
+        skip: SkipPolicy | None,
     ) -> Any:
         attempts = 0
         while True:
@@ -297,13 +328,11 @@ class ChunkStep(Step):
                 if self.retry_policy is not None and self.retry_policy.can_retry(error, attempts):
                     counts.rollbacks += 1
                     continue
-                skip = self.skip_policy
                 if skip is None or not skip.should_skip(error, step.skip_count + counts.skips):
                     raise
                 counts.rollbacks += 1
                 counts.process_skips += 1
-                for hook in hooks.on_skip_in_process:
-                    hook(item, error)
+                counts.skipped.append((item, error))
                 return _SKIPPED
 
     def _write(
@@ -315,39 +344,53 @@ class ChunkStep(Step):
         hooks: StepHooks,
         streams: list[ItemStream],
         repository: JobRepository,
+        skip: SkipPolicy | None,
+        chunk_context: ChunkContext,
     ) -> BatchStatus:
         counts.writing = True
+        skipped = counts.skipped
         attempts = 0
         while True:
             written = False
             snapshot = ExecutionSnapshot(step, with_context=bool(streams))
             try:
                 with repository.chunk_transaction(step) as tx:
-                    if outputs:
-                        chunk = Chunk(outputs, tx.connection, step)
-                        for hook in hooks.before_write:
-                            hook(chunk)
-                        writer.write(chunk)
-                        for hook in hooks.after_write:
-                            hook(chunk)
-                    written = True
-                    counts.writes = len(outputs)
-                    self._commit(step, counts, streams)
+                    chunk_context.connect = _returning(tx.connection)
+                    try:
+                        if outputs:
+                            chunk = Chunk(outputs, tx.connection, step, skips=skipped)
+                            for hook in hooks.before_write:
+                                hook(chunk)
+                            writer.write(chunk)
+                            for hook in hooks.after_write:
+                                hook(chunk)
+                        written = True
+                        if skipped:
+                            # Only in the attempt that commits: a failed one never gets here.
+                            _call_skip_listeners(hooks, skipped, len(skipped))
+                        counts.writes = len(outputs)
+                        self._commit(step, counts, streams)
+                    finally:
+                        chunk_context.connect = None
                 return tx.job_status or BatchStatus.UNKNOWN
             except Exception as error:
                 snapshot.restore(step)
                 counts.writes = 0
                 counts.rollbacks += 1
                 if written:
-                    raise  # the commit failed, not the writer: nothing to retry or skip
+                    # A skip listener or the commit failed, not the writer: nothing to retry
+                    # or skip.
+                    raise
                 for hook in hooks.on_write_error:
-                    hook(error, Chunk(outputs, None, step))
+                    hook(error, Chunk(outputs, None, step, skips=skipped))
                 attempts += 1
                 if self.retry_policy is not None and self.retry_policy.can_retry(error, attempts):
                     continue
-                if self.skip_policy is None or not _skippable(self.skip_policy, error):
+                if skip is None or not _skippable(skip, error):
                     raise
-                return self._scan(writer, outputs, step, counts, hooks, streams, repository)
+                return self._scan(
+                    writer, outputs, step, counts, hooks, streams, repository, skip, chunk_context
+                )
 
     def _scan(
         self,
@@ -358,41 +401,51 @@ class ChunkStep(Step):
         hooks: StepHooks,
         streams: list[ItemStream],
         repository: JobRepository,
+        skip: SkipPolicy,
+        chunk_context: ChunkContext,
     ) -> BatchStatus:
-        """Write the items one by one, each under a savepoint, skipping those that fail."""
-        skip = self.skip_policy
-        assert skip is not None
+        """Write the items one by one, each under a savepoint, skipping those that fail.
+
+        The skip listeners are called once the scan is through, inside its transaction:
+        a scan that fails the step (and rolls back) calls none."""
         snapshot = ExecutionSnapshot(step, with_context=bool(streams))
+        skipped = counts.skipped
+        first_write_skip = len(skipped)
         item_failed = False
         try:
             with repository.chunk_transaction(step) as tx:
                 connection = tx.connection
-                for item in outputs:
-                    chunk = Chunk([item], connection, step)
-                    savepoint = connection.begin_nested()
-                    try:
-                        for hook in hooks.before_write:
-                            hook(chunk)
-                        writer.write(chunk)
-                        for hook in hooks.after_write:
-                            hook(chunk)
-                    except Exception as error:
-                        savepoint.rollback()
-                        counts.rollbacks += 1
-                        for hook in hooks.on_write_error:
-                            hook(error, chunk)
-                        # If this item fails the step, its rollback is counted already.
-                        item_failed = True
-                        if not skip.should_skip(error, step.skip_count + counts.skips):
-                            raise
-                        item_failed = False
-                        counts.write_skips += 1
-                        for hook in hooks.on_skip_in_write:
-                            hook(item, error)
-                    else:
-                        savepoint.commit()
-                        counts.writes += 1
-                self._commit(step, counts, streams)
+                chunk_context.connect = _returning(connection)
+                try:
+                    for item in outputs:
+                        chunk = Chunk([item], connection, step, skips=skipped)
+                        savepoint = connection.begin_nested()
+                        try:
+                            for hook in hooks.before_write:
+                                hook(chunk)
+                            writer.write(chunk)
+                            for hook in hooks.after_write:
+                                hook(chunk)
+                        except Exception as error:
+                            savepoint.rollback()
+                            counts.rollbacks += 1
+                            for hook in hooks.on_write_error:
+                                hook(error, chunk)
+                            # If this item fails the step, its rollback is counted already.
+                            item_failed = True
+                            if not skip.should_skip(error, step.skip_count + counts.skips):
+                                raise
+                            item_failed = False
+                            counts.write_skips += 1
+                            skipped.append((item, error))
+                        else:
+                            savepoint.commit()
+                            counts.writes += 1
+                    if skipped:
+                        _call_skip_listeners(hooks, skipped, first_write_skip)
+                    self._commit(step, counts, streams)
+                finally:
+                    chunk_context.connect = None
             return tx.job_status or BatchStatus.UNKNOWN
         except Exception:
             snapshot.restore(step)
@@ -409,6 +462,37 @@ class ChunkStep(Step):
         step.commit_count += 1
         for stream in streams:
             stream.update(step.execution_context)
+
+
+def _call_skip_listeners(
+    hooks: StepHooks,
+    skipped: list[tuple[Any, BaseException]],
+    first_write_skip: int,
+) -> None:
+    """Tell the skip listeners about the chunk's skips, inside its transaction (called just
+    before the commit): read and process skips in the order they happened, then the write
+    skips, `skipped[first_write_skip:]`."""
+    on_read, on_process, on_write = (
+        hooks.on_skip_in_read,
+        hooks.on_skip_in_process,
+        hooks.on_skip_in_write,
+    )
+    if not (on_read or on_process or on_write):
+        return
+    for index, (item, error) in enumerate(skipped):
+        if index >= first_write_skip:
+            for hook in on_write:
+                hook(item, error)
+        elif item is None:
+            for hook in on_read:
+                hook(error)
+        else:
+            for hook in on_process:
+                hook(item, error)
+
+
+def _returning(connection: Connection) -> Callable[[], Connection]:
+    return lambda: connection
 
 
 def _skippable(policy: SkipPolicy, error: Exception) -> bool:

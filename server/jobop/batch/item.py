@@ -61,12 +61,17 @@ class Chunk(Generic[T]):
     writes there commits together with the step's counters and context, so a crash at any
     instant neither loses nor repeats an item on restart. Writers to other systems are
     at-least-once.
+
+    `skips` are the chunk's skipped items so far, as (item, error) pairs in the order they
+    failed (Spring's `Chunk.getSkips()`): `(None, error)` for an item that could not be
+    read, `(item, error)` for one skipped in processing or (during a scan) in writing.
     """
 
     items: list[T]
     connection: Connection | None = None
     step_execution: StepExecution | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    skips: list[tuple[Any, BaseException]] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)

@@ -81,11 +81,29 @@ class ItemWriteListener:
 
 
 class SkipListener:
-    def on_skip_in_read(self, error: Exception) -> None: ...
+    """Told about each skipped item once, as Spring Batch does: just before the chunk that
+    skipped it commits, inside the chunk's transaction, so that what a listener writes on
+    the chunk's connection commits together with the reader position that moved past the
+    item (and rolls back with it). The connection is `ChunkContext.connection` (keep the
+    ChunkContext that `before_chunk` gets: it is the same for every chunk of the step).
 
-    def on_skip_in_process(self, item: Any, error: Exception) -> None: ...
+    The hooks are called in the order the items failed, read and process skips first, then
+    the write skips of a scan; a chunk that rolls back (it fails the step) calls none, and
+    a chunk retried or scanned calls them only in the attempt that commits. A hook that
+    raises fails the step.
+    """
 
-    def on_skip_in_write(self, item: Any, error: Exception) -> None: ...
+    def on_skip_in_read(self, error: Exception) -> None:
+        """An item could not be read (`error`) and was skipped; called in the chunk's
+        transaction, before it commits."""
+
+    def on_skip_in_process(self, item: Any, error: Exception) -> None:
+        """`item` failed in the processor and was skipped; called in the chunk's
+        transaction, before it commits."""
+
+    def on_skip_in_write(self, item: Any, error: Exception) -> None:
+        """`item` failed in the writer during a scan and was skipped; called in the chunk's
+        transaction, before it commits."""
 
 
 _BASES: dict[str, type] = {

@@ -137,8 +137,11 @@ class StepContext:
 class ChunkContext:
     """What a tasklet (and a chunk listener) gets for each chunk of its step.
 
-    `connection` is the chunk transaction's connection while a tasklet call runs (None
-    outside it); `attributes` live as long as the step execution.
+    `connection` is the chunk transaction's connection while a tasklet call runs, or while
+    a chunk step's chunk transaction is open (its writer and skip listeners are called
+    then); None outside it. One ChunkContext serves all the chunks of a step execution: a
+    listener may keep the one its `before_chunk` gets. `attributes` live as long as the
+    step execution.
     """
 
     step_context: StepContext
