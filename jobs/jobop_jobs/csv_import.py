@@ -34,7 +34,7 @@ from jobop.batch import (
     step_scope,
 )
 from jobop.batch.csv import CsvItemReader, CsvParseError
-from jobop.batch.sql import SqlItemWriter
+from jobop.batch.sql import SqlItemWriter, create_tables_if_absent
 from jobop.domain import InvalidJobParameters, JobParameters
 from sqlalchemy import (
     BigInteger,
@@ -49,7 +49,6 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DatabaseError
 
 from ._parameters import boolean_parameter, long_parameter
 
@@ -254,19 +253,7 @@ class ImportWriter:
 
 
 def create_tables(connection: Connection) -> None:
-    """CREATE TABLE IF NOT EXISTS for both tables, inside the caller's transaction."""
-    if connection.dialect.name != "postgresql":
-        metadata.create_all(connection, checkfirst=True)
-        return
-    # Two first runs may race to create them; the loser's savepoint rolls back, and the
-    # tables are there either way.
-    savepoint = connection.begin_nested()
-    try:
-        metadata.create_all(connection, checkfirst=True)
-    except DatabaseError:
-        savepoint.rollback()
-    else:
-        savepoint.commit()
+    create_tables_if_absent(connection, *metadata.sorted_tables)
 
 
 DEFAULT_SKIP_LIMIT = 10

@@ -25,9 +25,9 @@ from jobop.batch import (
     step_scope,
 )
 from jobop.batch.readers import ItemCountingReader
+from jobop.batch.sql import create_tables_if_absent
 from jobop.domain import JobExecution, JobParameters
 from sqlalchemy import BigInteger, Column, Connection, MetaData, Table
-from sqlalchemy.exc import DatabaseError
 
 from ._parameters import long_parameter
 
@@ -119,19 +119,7 @@ def upsert_sql(paramstyle: str) -> str:
 
 
 def create_demo_items(connection: Connection) -> None:
-    """CREATE TABLE IF NOT EXISTS, inside the caller's transaction."""
-    if connection.dialect.name != "postgresql":
-        DEMO_ITEMS.create(connection, checkfirst=True)
-        return
-    # Two first runs may race to create it; the loser's savepoint rolls back, the table is
-    # there either way.
-    savepoint = connection.begin_nested()
-    try:
-        DEMO_ITEMS.create(connection, checkfirst=True)
-    except DatabaseError:
-        savepoint.rollback()
-    else:
-        savepoint.commit()
+    create_tables_if_absent(connection, DEMO_ITEMS)
 
 
 class RememberFirstExecution(JobExecutionListener):

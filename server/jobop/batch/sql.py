@@ -6,7 +6,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
-from sqlalchemy import TableClause, insert, text, tuple_
+from sqlalchemy import Table, TableClause, insert, text, tuple_
+from sqlalchemy.exc import DatabaseError
 
 from jobop.repository import read_connection
 
@@ -23,6 +24,26 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
+
+
+def create_tables_if_absent(connection: Connection, *tables: Table) -> None:
+    """CREATE TABLE IF NOT EXISTS for a job's own tables, inside the caller's (chunk)
+    transaction, so a writer can create its target on first use."""
+    if connection.dialect.name != "postgresql":
+        for table in tables:
+            table.create(connection, checkfirst=True)
+        return
+    # Two first runs may race to create them; the loser's savepoint rolls back, and the
+    # tables are there either way.
+    savepoint = connection.begin_nested()
+    try:
+        for table in tables:
+            table.create(connection, checkfirst=True)
+    except DatabaseError:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+
 
 # JSON-native values: what a saved key may hold in the execution context.
 _JSON_SCALARS = (int, float, str, bool)
