@@ -160,9 +160,9 @@ def test_demo_tasklet_job_stops_and_resumes_the_remaining_time(
     while True:
         assert time.monotonic() < deadline
         running = repository.explorer.find_running_job_executions("demoTaskletJob")
-        if running and running[0].step_executions:
-            if running[0].step_executions[0].commit_count >= 4:
-                break
+        steps = running[0].step_executions if running else []
+        if steps and steps[0].commit_count >= 4:
+            break
         time.sleep(0.01)
     repository.request_stop(running[0].id)
     thread.join(10)

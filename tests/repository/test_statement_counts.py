@@ -86,3 +86,29 @@ def test_a_chunk_costs_at_most_two_metadata_statements(repository: JobRepository
         assert counter.count == len(metadata) + 1  # + the writer's insert
         assert counter.transactions == 1
         assert chunk.job_status is BatchStatus.STARTED
+
+
+def test_a_one_step_tasklet_job_costs_four_statements_on_postgresql(
+    repository: JobRepository,
+) -> None:
+    from jobop.batch import JobLauncher
+    from jobop_jobs import demoTaskletJob
+
+    launcher = JobLauncher(repository)
+    parameters = JobParameters.of(durationMs=0, **{"run.id": 1})
+    with StatementCounter(repository.engine) as counter:
+        execution = launcher.launch(demoTaskletJob, parameters, new_instance_only=True)
+    report("no-op tasklet job, launch to COMPLETED", repository, counter)
+    assert execution.status is BatchStatus.COMPLETED
+    if repository.engine.dialect.name == "postgresql":
+        # Each write one statement in autocommit: the launch; STARTED with the step and its
+        # context; the tasklet's commit (counters and context); the step's end with the job's.
+        assert counter.count == 4
+    else:
+        # The same writes, row by row in four transactions.
+        assert counter.count == 4 + 3 + 2 + 2
+        assert counter.transactions == 4
+    stored = repository.explorer.get_job_execution(execution.id)
+    assert stored is not None and stored.status is BatchStatus.COMPLETED
+    [step] = stored.step_executions
+    assert (step.status, step.commit_count, step.version) == (BatchStatus.COMPLETED, 1, 2)

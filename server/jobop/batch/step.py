@@ -540,8 +540,7 @@ class TaskletStep(Step):
                     step_execution.commit_count += 1
                     for stream in streams:
                         stream.update(step_execution.execution_context)
-                    transaction.connection()  # the counters commit in it in any case
-                job_status = transaction.job_status()
+                job_status = transaction.commit()
             except Exception as error:
                 snapshot.restore(step_execution)
                 # Spring applies the contribution even when the chunk rolls back.
@@ -577,10 +576,14 @@ class _LazyTransaction:
             self._tx = self._stack.enter_context(self._repository.chunk_transaction(self._step))
         return self._tx.connection
 
-    def job_status(self) -> BatchStatus:
-        """The job's status as the commit read it."""
-        status = None if self._tx is None else self._tx.job_status
-        return status or BatchStatus.UNKNOWN
+    def commit(self) -> BatchStatus:
+        """Save the step (after `stack` closed) and return the job's status as read then.
+
+        A tasklet that never asked for the connection wrote nothing of ours: its counters
+        and context are saved alone, in one statement on PostgreSQL."""
+        if self._tx is None:
+            return self._repository.update_step_execution(self._step)
+        return self._tx.job_status or BatchStatus.UNKNOWN
 
 
 class StopPoller:

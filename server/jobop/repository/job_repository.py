@@ -50,7 +50,7 @@ from jobop.domain import (
     utcnow,
 )
 
-from . import contexts, rows
+from . import contexts, pg_writes, rows
 from .engine import (
     create_engine,
     is_postgresql,
@@ -359,8 +359,7 @@ class JobRepository:
     ) -> JobExecution:
         """create_job_execution(new_instance_only=True) on PostgreSQL, in one statement."""
         parameter_rows = rows.parameter_rows(0, parameters)
-        with self.engine.connect() as connection:
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        with self._autocommit() as connection:
             row = connection.exec_driver_sql(
                 _PG_LAUNCH_NEW_INSTANCE,
                 {
@@ -417,6 +416,8 @@ class JobRepository:
         `execution.step_executions`."""
         _check_name("step", step.step_name)
         now = utcnow()
+        if self._postgresql:
+            return self._pg_start_job_and_step(execution, step, now)
         try:
             with write_transaction(self.engine) as connection:
                 row = self._write_job_execution(connection, execution, now)
@@ -433,10 +434,37 @@ class JobRepository:
             execution.step_executions.append(step)
         return added
 
+    def _pg_start_job_and_step(
+        self, execution: JobExecution, step: StepExecution, now: datetime
+    ) -> bool:
+        with self._autocommit() as connection:
+            row = pg_writes.start_job_and_step(connection, execution, step, now)
+            if row is None:
+                self._raise_job_execution_conflict(connection, execution)
+        self._job_execution_saved(execution, row, now)
+        if row.step_execution_id is None:
+            return False
+        step.id = row.step_execution_id
+        self._step_added(step, now)
+        execution.step_executions.append(step)
+        return True
+
     def finish_step_and_job(self, step: StepExecution, execution: JobExecution) -> None:
         """`update_step_execution(step)` then `update_job_execution(execution)`, in one
         transaction: the end of a job's last step and of the job."""
         now = utcnow()
+        if self._postgresql:
+            with self._autocommit() as connection:
+                row = pg_writes.finish_step_and_job(connection, step, execution, now)
+                if row is None:
+                    self._raise_step_conflict(connection, step)
+                # The step's end is saved; a job conflict is then what it would be had
+                # the two been written one after the other, as Spring Batch does.
+                self._step_saved(step, row.step_version, now)
+                if row.version is None:
+                    self._raise_job_execution_conflict(connection, execution)
+            self._job_execution_saved(execution, row, now)
+            return
         with write_transaction(self.engine) as connection:
             version, _ = self._write_step(connection, step, now)
             row = self._write_job_execution(connection, execution, now)
@@ -557,10 +585,23 @@ class JobRepository:
         """Save the step (optimistic lock; context only if dirty) and return its job's
         current status, read by the same UPDATE statement."""
         now = utcnow()
-        with write_transaction(self.engine) as connection:
-            version, job_status = self._write_step(connection, step, now)
+        if self._postgresql:
+            with self._autocommit() as connection:
+                row = pg_writes.update_step(connection, step, now)
+                if row is None:
+                    self._raise_step_conflict(connection, step)
+            version, job_status = row.version, BatchStatus.parse(row.job_status or "UNKNOWN")
+        else:
+            with write_transaction(self.engine) as connection:
+                version, job_status = self._write_step(connection, step, now)
         self._step_saved(step, version, now)
         return job_status
+
+    @contextmanager
+    def _autocommit(self) -> Iterator[Connection]:
+        """A PostgreSQL connection without a transaction: each statement commits itself."""
+        with self.engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def chunk_transaction(self, step: StepExecution) -> Iterator[ChunkTransaction]:
@@ -590,22 +631,26 @@ class JobRepository:
             },
         ).first()
         if row is None:
-            current = connection.execute(
-                select(_s.c.version, _s.c.status).where(_s.c.step_execution_id == step.id)
-            ).first()
-            if current is None:
-                raise ConcurrentModification(
-                    f"step execution {step.id} ({step.step_name}) is not in the repository"
-                )
-            raise ConcurrentModification(
-                f"step execution {step.id} ({step.step_name}) was updated elsewhere: version "
-                f"{current.version} ({current.status}) in the repository, {step.version} here"
-            )
+            self._raise_step_conflict(connection, step)
         if step.execution_context.dirty:
             self._write_context(
                 connection, _UPDATE_STEP_CONTEXT, _sc, step.id, step.execution_context
             )
         return row.version, BatchStatus.parse(row.job_status or "UNKNOWN")
+
+    @staticmethod
+    def _raise_step_conflict(connection: Connection, step: StepExecution) -> NoReturn:
+        current = connection.execute(
+            select(_s.c.version, _s.c.status).where(_s.c.step_execution_id == step.id)
+        ).first()
+        if current is None:
+            raise ConcurrentModification(
+                f"step execution {step.id} ({step.step_name}) is not in the repository"
+            )
+        raise ConcurrentModification(
+            f"step execution {step.id} ({step.step_name}) was updated elsewhere: version "
+            f"{current.version} ({current.status}) in the repository, {step.version} here"
+        )
 
     @staticmethod
     def _step_saved(step: StepExecution, version: int, now: datetime) -> None:

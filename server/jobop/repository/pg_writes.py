@@ -1,0 +1,237 @@
+"""PostgreSQL: the runner's frequent writes as single statements, one round trip each.
+
+Each write of a job's life that involves several rows (the execution turning STARTED with
+its first step, a step's counters with its context, the last step's end with the job's)
+is one data-modifying CTE sent in autocommit: no BEGIN, no COMMIT, and the statement is
+atomic on its own. Later parts read earlier parts' RETURNING rows, so when an optimistic
+lock fails nothing downstream is written and the final row is missing; the caller then
+raises as the transactional path would. SQLite has no DML in CTEs and keeps that path.
+
+Parameters are cast where PostgreSQL cannot infer a type (a NULL in an INSERT ... SELECT).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from jobop.domain import (
+    EXIT_MESSAGE_LENGTH,
+    BatchStatus,
+    ExecutionContext,
+    JobExecution,
+    StepExecution,
+    truncate_exit_message,
+)
+
+from . import contexts
+
+_STEP_COLUMNS = (
+    ("start_time", "timestamp"),
+    ("end_time", "timestamp"),
+    ("status", "varchar"),
+    ("commit_count", "bigint"),
+    ("read_count", "bigint"),
+    ("filter_count", "bigint"),
+    ("write_count", "bigint"),
+    ("read_skip_count", "bigint"),
+    ("write_skip_count", "bigint"),
+    ("process_skip_count", "bigint"),
+    ("rollback_count", "bigint"),
+    ("exit_code", "varchar"),
+    ("exit_message", "varchar"),
+    ("last_updated", "timestamp"),
+)
+_STEP_SET = ", ".join(f"{name} = %(s_{name})s::{kind}" for name, kind in _STEP_COLUMNS)
+
+# The job execution's optimistic-lock update, merging a concurrent stop request exactly as
+# job_repository._UPDATE_JOB_EXECUTION does.
+_JOB_UPDATE = """\
+j AS (
+    UPDATE batch_job_execution SET version = version + 1,
+        status = CASE WHEN version = %(j_version)s THEN %(j_status)s::varchar
+                      ELSE %(j_merged_status)s::varchar END,
+        start_time = %(j_start_time)s::timestamp, end_time = %(j_end_time)s::timestamp,
+        exit_code = %(j_exit_code)s::varchar, exit_message = %(j_exit_message)s::varchar,
+        create_time = %(j_create_time)s::timestamp, last_updated = %(j_last_updated)s::timestamp
+    WHERE job_execution_id = %(j_id)s AND (version = %(j_version)s OR status = 'STOPPING'){guard}
+    RETURNING version, status
+)"""
+
+_STEP_UPDATE = f"""\
+s AS (
+    UPDATE batch_step_execution SET version = version + 1, {_STEP_SET}
+    WHERE step_execution_id = %(s_id)s AND version = %(s_version)s
+    RETURNING version
+)"""
+
+
+def _context_upsert(name: str, table: str, key: str, source: str, prefix: str) -> str:
+    """A CTE writing a context row for each row of `source` (so: only if it was updated).
+    An upsert, because a database written by Spring's tooling may lack the row."""
+    return f"""\
+{name} AS (
+    INSERT INTO {table} ({key}, short_context, serialized_context)
+    SELECT {prefix}id, %({prefix}short_context)s::varchar, %({prefix}serialized_context)s::text
+    FROM (SELECT %({prefix}id)s::bigint AS {prefix}id FROM {source}) AS target
+    ON CONFLICT ({key}) DO UPDATE SET short_context = excluded.short_context,
+        serialized_context = excluded.serialized_context
+)"""
+
+
+_JOB_CONTEXT = _context_upsert("jc", "batch_job_execution_context", "job_execution_id", "j", "j_")
+_STEP_CONTEXT = _context_upsert(
+    "sc", "batch_step_execution_context", "step_execution_id", "s", "s_"
+)
+
+
+def _with(*parts: str) -> str:
+    return "WITH " + ",\n".join(parts) + "\n"
+
+
+def _variants(build: Any) -> dict[tuple[bool, bool], str]:
+    """The statement for each (job context dirty, step context dirty)."""
+    return {(job, step): build(job, step) for job in (False, True) for step in (False, True)}
+
+
+# The step's counters (and context), returning its job's status as of the statement.
+_UPDATE_STEP = {
+    dirty: _with(_STEP_UPDATE, *([_STEP_CONTEXT] if dirty else []))
+    + "SELECT s.version, (SELECT status FROM batch_job_execution"
+    " WHERE job_execution_id = %(j_id)s) AS job_status FROM s"
+    for dirty in (False, True)
+}
+
+# STARTING -> STARTED (or whatever the runner writes) and, unless that merged a stop
+# request, the first step and its context.
+_INSERT_STEP = f"""\
+s AS (
+    INSERT INTO batch_step_execution (step_execution_id, version, step_name, job_execution_id,
+        create_time, {", ".join(name for name, _ in _STEP_COLUMNS)})
+    SELECT nextval('batch_step_execution_seq'), 0, %(s_step_name)s::varchar, %(j_id)s,
+        %(s_create_time)s::timestamp,
+        {", ".join(f"%(s_{name})s::{kind}" for name, kind in _STEP_COLUMNS)}
+    FROM j WHERE j.status = %(j_status)s::varchar
+    RETURNING step_execution_id
+), sc AS (
+    INSERT INTO batch_step_execution_context (step_execution_id, short_context,
+        serialized_context)
+    SELECT step_execution_id, %(s_short_context)s::varchar, %(s_serialized_context)s::text
+    FROM s
+)"""
+_START_JOB_AND_STEP = {
+    dirty: _with(_JOB_UPDATE.format(guard=""), *([_JOB_CONTEXT] if dirty else []), _INSERT_STEP)
+    + "SELECT j.version, j.status, s.step_execution_id FROM j LEFT JOIN s ON true"
+    for dirty in (False, True)
+}
+
+# The last step's end and the job's, the job's only if the step's went through.
+_FINISH_STEP_AND_JOB = _variants(
+    lambda job, step: (
+        _with(
+            _STEP_UPDATE,
+            *([_STEP_CONTEXT] if step else []),
+            _JOB_UPDATE.format(guard=" AND EXISTS (SELECT 1 FROM s)"),
+            *([_JOB_CONTEXT] if job else []),
+        )
+        + "SELECT s.version AS step_version, j.version, j.status FROM s LEFT JOIN j ON true"
+    )
+)
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    # As schema.UtcDateTime stores them: naive UTC.
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _context(prefix: str, entity_id: int | None, context: ExecutionContext) -> dict[str, Any]:
+    stored = contexts.store(context)
+    return {
+        f"{prefix}id": entity_id,
+        f"{prefix}short_context": stored.short_context,
+        f"{prefix}serialized_context": stored.serialized_context,
+    }
+
+
+def job_parameters(execution: JobExecution, now: datetime) -> dict[str, Any]:
+    status = execution.status.value
+    in_flight = execution.status in (BatchStatus.STARTING, BatchStatus.STARTED)
+    values = {
+        "j_id": execution.id,
+        "j_version": execution.version,
+        "j_status": status,
+        "j_merged_status": BatchStatus.STOPPING.value if in_flight else status,
+        "j_start_time": _naive_utc(execution.start_time),
+        "j_end_time": _naive_utc(execution.end_time),
+        "j_exit_code": execution.exit_status.exit_code[:EXIT_MESSAGE_LENGTH],
+        "j_exit_message": truncate_exit_message(execution.exit_status.exit_description),
+        "j_create_time": _naive_utc(execution.create_time),
+        "j_last_updated": _naive_utc(now),
+    }
+    if execution.execution_context.dirty:
+        values.update(_context("j_", execution.id, execution.execution_context))
+    return values
+
+
+def step_parameters(step: StepExecution, now: datetime) -> dict[str, Any]:
+    return {
+        "j_id": step.job_execution_id,
+        "s_id": step.id,
+        "s_version": step.version,
+        "s_start_time": _naive_utc(step.start_time),
+        "s_end_time": _naive_utc(step.end_time),
+        "s_status": step.status.value,
+        "s_commit_count": step.commit_count,
+        "s_read_count": step.read_count,
+        "s_filter_count": step.filter_count,
+        "s_write_count": step.write_count,
+        "s_read_skip_count": step.read_skip_count,
+        "s_write_skip_count": step.write_skip_count,
+        "s_process_skip_count": step.process_skip_count,
+        "s_rollback_count": step.rollback_count,
+        "s_exit_code": step.exit_status.exit_code[:EXIT_MESSAGE_LENGTH],
+        "s_exit_message": truncate_exit_message(step.exit_status.exit_description),
+        "s_last_updated": _naive_utc(now),
+    }
+
+
+def update_step(connection: Connection, step: StepExecution, now: datetime) -> Any:
+    """(version, job_status) of the updated step, or None if its version moved on."""
+    dirty = step.execution_context.dirty
+    values = step_parameters(step, now)
+    if dirty:
+        values.update(_context("s_", step.id, step.execution_context))
+    return connection.exec_driver_sql(_UPDATE_STEP[dirty], values).first()
+
+
+def start_job_and_step(
+    connection: Connection, execution: JobExecution, step: StepExecution, now: datetime
+) -> Any:
+    """(version, status, step_execution_id) of the job execution; step_execution_id is
+    None when the step was not added (a stop request was merged). None: the job
+    execution's version moved on (or it does not exist)."""
+    values = job_parameters(execution, now)
+    values.update(step_parameters(step, now))
+    values.update(_context("s_", None, step.execution_context))
+    values["s_step_name"] = step.step_name
+    values["s_create_time"] = _naive_utc(step.create_time)
+    dirty = execution.execution_context.dirty
+    return connection.exec_driver_sql(_START_JOB_AND_STEP[dirty], values).first()
+
+
+def finish_step_and_job(
+    connection: Connection, step: StepExecution, execution: JobExecution, now: datetime
+) -> Any:
+    """(step_version, version, status), or None when the step's optimistic lock failed
+    (nothing written); version is None when only the job's did (the step was written)."""
+    values = job_parameters(execution, now)
+    values.update(step_parameters(step, now))
+    step_dirty = step.execution_context.dirty
+    if step_dirty:
+        values.update(_context("s_", step.id, step.execution_context))
+    statement = _FINISH_STEP_AND_JOB[(execution.execution_context.dirty, step_dirty)]
+    return connection.exec_driver_sql(statement, values).first()
