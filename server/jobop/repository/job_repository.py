@@ -2,7 +2,10 @@
 
 Statement budget (see tests/repository/test_statement_counts.py): a first launch is four
 statements (instance, execution, parameters, context); a chunk is at most two (the step's
-UPDATE, which also returns the job's status, and the step context if it changed).
+UPDATE, which also returns the job's status, and the step context if it changed). On
+PostgreSQL a new instance's launch, a job's start with its first step, a tasklet's commit
+and the last step's end with the job's are one statement each (`pg_writes`): a one-step
+tasklet job costs four statements in all.
 """
 
 from __future__ import annotations

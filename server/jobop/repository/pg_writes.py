@@ -26,8 +26,9 @@ from jobop.domain import (
     truncate_exit_message,
 )
 
-from . import contexts
+from . import contexts, rows
 
+# The columns of rows.step_values, with the types to cast their parameters to.
 _STEP_COLUMNS = (
     ("start_time", "timestamp"),
     ("end_time", "timestamp"),
@@ -178,25 +179,11 @@ def job_parameters(execution: JobExecution, now: datetime) -> dict[str, Any]:
 
 
 def step_parameters(step: StepExecution, now: datetime) -> dict[str, Any]:
-    return {
-        "j_id": step.job_execution_id,
-        "s_id": step.id,
-        "s_version": step.version,
-        "s_start_time": _naive_utc(step.start_time),
-        "s_end_time": _naive_utc(step.end_time),
-        "s_status": step.status.value,
-        "s_commit_count": step.commit_count,
-        "s_read_count": step.read_count,
-        "s_filter_count": step.filter_count,
-        "s_write_count": step.write_count,
-        "s_read_skip_count": step.read_skip_count,
-        "s_write_skip_count": step.write_skip_count,
-        "s_process_skip_count": step.process_skip_count,
-        "s_rollback_count": step.rollback_count,
-        "s_exit_code": step.exit_status.exit_code[:EXIT_MESSAGE_LENGTH],
-        "s_exit_message": truncate_exit_message(step.exit_status.exit_description),
-        "s_last_updated": _naive_utc(now),
-    }
+    values: dict[str, Any] = {"j_id": step.job_execution_id, "s_id": step.id}
+    values["s_version"] = step.version
+    for name, value in rows.step_values(step, now).items():
+        values[f"s_{name}"] = _naive_utc(value) if isinstance(value, datetime) else value
+    return values
 
 
 def update_step(connection: Connection, step: StepExecution, now: datetime) -> Any:
