@@ -101,6 +101,27 @@ class Database:
         with psycopg.connect(self.conninfo) as conn:
             return conn.execute(sql).fetchall()  # type: ignore[arg-type]
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU of the cluster's live processes (postmaster and children),
+        when this run started the cluster; None otherwise."""
+        if self.log_path is None:
+            return None
+        pid_file = self.log_path.parent / "data" / "postmaster.pid"  # tests/pgcluster.py
+        try:
+            postmaster = int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid, rest = stat.read_text().split(" ", 1)
+            except OSError:
+                continue  # ended meanwhile
+            fields = rest.rsplit(")", 1)[1].split()
+            if int(pid) == postmaster or int(fields[1]) == postmaster:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
     def current_xid(self) -> int:
         """PostgreSQL's next transaction id: its growth counts write transactions."""
         if not self.conninfo:
@@ -333,6 +354,7 @@ class Throughput:
     server_cpu: float
     client_cpu: float
     threads: int
+    db_cpu: float | None = None  # the cluster's processes, when this run started it
     db_seconds: float | None = None  # first CREATE_TIME -> last END_TIME in the database
     write_transactions: int | None = None  # PostgreSQL
 
@@ -369,6 +391,7 @@ async def throughput(
 ) -> Throughput:
     xid_before = db.current_xid()
     cpu_before = server.cpu_seconds()
+    db_cpu_before = db.cpu_seconds()
     client_cpu_before = time.process_time()
     completed = -1  # unless the stream told, read from the database below
     events = 0
@@ -409,6 +432,9 @@ async def throughput(
         client_cpu=time.process_time() - client_cpu_before,
         threads=threads,
     )
+    db_cpu_after = db.cpu_seconds()
+    if db_cpu_before is not None and db_cpu_after is not None:
+        result.db_cpu = db_cpu_after - db_cpu_before
     if db.conninfo:
         result.write_transactions = db.current_xid() - xid_before - 1
     # The outcome and the server's own clock, from the database.
@@ -675,6 +701,17 @@ def report(
             f"client CPU {run.client_cpu / run.jobs * 1000:.2f} ms/job",
             f"{run.threads} server threads",
         ]
+        if run.db_cpu is not None:
+            # What the machine spends per job in all, and the rate its cores would allow
+            # if every one of them were busy with nothing else.
+            total = run.server_cpu + run.client_cpu + run.db_cpu
+            cores = os.cpu_count() or 1
+            notes.insert(4, f"database CPU {run.db_cpu / run.jobs * 1000:.2f} ms/job")
+            notes.insert(
+                5,
+                f"all three {total / run.jobs * 1000:.2f} ms/job, a ceiling of "
+                f"{cores * run.jobs / total:.0f} jobs/s on {cores} cores",
+            )
         if run.stream_events:
             notes.append(f"{run.stream_events / run.jobs:.1f} stream events/job")
         if run.db_seconds:
