@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .events import ExecutionChange, ExecutionEvents, Subscription
-from .job_operator import ROLES, JobOperator, OperatorShutDown
+from .job_operator import ROLES, JobOperator, LaunchHold, OperatorShutDown
 from .requests import RequestIdReused, RequestLedger
 from .schema import create_operator_tables
 
@@ -12,6 +12,7 @@ __all__ = [
     "ExecutionChange",
     "ExecutionEvents",
     "JobOperator",
+    "LaunchHold",
     "OperatorShutDown",
     "RequestIdReused",
     "RequestLedger",

@@ -66,6 +66,39 @@ class OperatorShutDown(JobopError):
     reason = "SHUTTING_DOWN"
 
 
+class LaunchHold:
+    """Executions a request persisted, handed to the launcher only on `release()`.
+
+    The gRPC service releases them once the response is sent: a job started at once would
+    take the interpreter (the GIL) from the event loop while the loop still sends the
+    response, which added most of a millisecond to every Start. Idempotent and
+    thread-safe; whatever is held after release() is handed over at once.
+    """
+
+    def __init__(self, operator: JobOperator) -> None:
+        self._operator = operator
+        self._lock = threading.Lock()
+        self._held: list[JobExecution] = []
+        self._released = False
+
+    def hold(self, execution: JobExecution) -> None:
+        with self._lock:
+            if not self._released:
+                self._held.append(execution)
+                return
+        self._operator._submit(execution)
+
+    def release(self) -> None:
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+            held, self._held = self._held, []
+        self._operator._holds.discard(self)
+        for execution in held:
+            self._operator._submit(execution)
+
+
 class JobOperator:
     def __init__(
         self,
@@ -96,6 +129,8 @@ class JobOperator:
         self._purge_requests()
         self._accepting = True
         self._launcher: Launcher | None = None
+        # Holds not yet released; shutdown() releases them (see LaunchHold).
+        self._holds: set[LaunchHold] = set()
         self._claimer: threading.Thread | None = None
         self._claimer_stop = threading.Event()
         self._claim_interval = claim_interval
@@ -108,10 +143,22 @@ class JobOperator:
 
     # -- launching -----------------------------------------------------------------------
 
+    def new_hold(self) -> LaunchHold:
+        """A hold for the executions of one request (pass it to start/restart/...)."""
+        hold = LaunchHold(self)
+        self._holds.add(hold)
+        return hold
+
     def start(
-        self, job_name: str, parameters: JobParameters, request_id: str | None = None
+        self,
+        job_name: str,
+        parameters: JobParameters,
+        request_id: str | None = None,
+        *,
+        hold: LaunchHold | None = None,
     ) -> JobExecution:
-        """Launch a new instance; JobInstanceAlreadyExists if the instance exists."""
+        """Launch a new instance; JobInstanceAlreadyExists if the instance exists. With a
+        `hold`, the launcher gets the execution when the hold is released."""
         self._check_accepting()
         job = self.registry.get(job_name)
 
@@ -124,12 +171,14 @@ class JobOperator:
                 new_instance_only=True,
                 context=self._initial_context(),
             )
-            self._launch(execution)
+            self._launch(execution, hold)
             return execution
 
         return self._once(request_id, f"start {job.name} {parameters.job_key()}", create)
 
-    def start_next_instance(self, job_name: str, request_id: str | None = None) -> JobExecution:
+    def start_next_instance(
+        self, job_name: str, request_id: str | None = None, *, hold: LaunchHold | None = None
+    ) -> JobExecution:
         """Launch the instance after the last one, with the job's incrementer applied."""
         self._check_accepting()
         job = self.registry.get(job_name)
@@ -150,13 +199,15 @@ class JobOperator:
                     if attempt + 1 == _NEXT_INSTANCE_ATTEMPTS:
                         raise
                     continue
-                self._launch(execution)
+                self._launch(execution, hold)
                 return execution
             raise AssertionError("unreachable")
 
         return self._once(request_id, f"next {job.name}", create)
 
-    def restart(self, execution_id: int, request_id: str | None = None) -> JobExecution:
+    def restart(
+        self, execution_id: int, request_id: str | None = None, *, hold: LaunchHold | None = None
+    ) -> JobExecution:
         """Run a FAILED or STOPPED execution's instance again, as a new execution."""
         self._check_accepting()
         previous = self.get_job_execution(execution_id)
@@ -170,7 +221,7 @@ class JobOperator:
                 restartable=job.restartable,
                 context=self._initial_context(),
             )
-            self._launch(execution)
+            self._launch(execution, hold)
             return execution
 
         return self._once(request_id, f"restart {execution_id}", create)
@@ -192,8 +243,11 @@ class JobOperator:
         if not self._accepting:
             raise OperatorShutDown("the server is shutting down and starts no executions")
 
-    def _launch(self, execution: JobExecution) -> None:
+    def _launch(self, execution: JobExecution, hold: LaunchHold | None) -> None:
         self._publish(execution, created=True)
+        if self._launcher is not None and hold is not None:
+            hold.hold(execution)
+            return
         if self._launcher is None:
             # api role: leave it to a worker server on the same database.
             with write_transaction(self.repository.engine) as connection:
@@ -206,6 +260,15 @@ class JobOperator:
                 )
             return
         self._launcher.submit(execution)
+
+    def _submit(self, execution: JobExecution) -> None:
+        """Hand a held execution to the launcher; if it closed meanwhile (shutdown), stop
+        the execution instead: STARTING -> STOPPED, restartable."""
+        assert self._launcher is not None
+        try:
+            self._launcher.submit(execution)
+        except RuntimeError:
+            self._stop_quietly(execution.id)
 
     def _run(self, execution: JobExecution) -> None:
         """A worker thread's body: run one execution to its end."""
@@ -440,6 +503,8 @@ class JobOperator:
         launcher = self._launcher
         if launcher is None:
             return True
+        for hold in list(self._holds):
+            hold.release()  # their executions are queued now, and drained just below
         for execution in launcher.drain():
             # Never picked up: STARTING -> STOPPED, restartable.
             self._stop_quietly(execution.id)

@@ -21,7 +21,7 @@ from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
 
 from jobop.domain import JobInstance, NoSuchJobExecution
-from jobop.operator import JobOperator
+from jobop.operator import JobOperator, LaunchHold
 from jobop.operator.events import Subscription
 
 from . import validation as check
@@ -38,6 +38,9 @@ DEFAULT_HEARTBEAT_INTERVAL = 15.0
 # Re-read followed executions this often even without an in-process event, so that changes
 # made by other processes on the same database (another replica, `jobop run --stop`) show.
 DEFAULT_POLL_INTERVAL = 2.0
+
+# The longest a Start's execution waits for its response to be sent before it runs anyway.
+_HOLD_BACKSTOP = 0.05
 
 RequestT = TypeVar("RequestT")
 ResponseT = TypeVar("ResponseT")
@@ -92,6 +95,24 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
                 logger.exception("internal error in %s", getattr(body, "__name__", body))
         await abort(context, status)
 
+    async def _launching(
+        self,
+        context: grpc.aio.ServicerContext[Any, Any],
+        body: Callable[[RequestT, LaunchHold], ResponseT],
+        request: RequestT,
+    ) -> ResponseT:
+        """`_unary` for calls that launch executions: the launcher gets them once the call
+        has ended (response sent), so that a job starting at once does not slow the
+        response down (see LaunchHold)."""
+        hold = self._operator.new_hold()
+        # grpc-stubs declare a class where grpc takes any callable.
+        context.add_done_callback(lambda _context: hold.release())  # type: ignore[arg-type]
+        try:
+            return await self._unary(context, lambda r: body(r, hold), request)
+        finally:
+            # Should the done callback never come, the executions still run.
+            asyncio.get_running_loop().call_later(_HOLD_BACKSTOP, hold.release)
+
     async def _blocking(self, body: Callable[[], ResponseT]) -> ResponseT:
         return await asyncio.get_running_loop().run_in_executor(self._executor, body)
 
@@ -103,40 +124,40 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     async def Start(
         self, request: pb.StartRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StartResponse:
-        return await self._unary(context, self._start, request)
+        return await self._launching(context, self._start, request)
 
-    def _start(self, request: pb.StartRequest) -> pb.StartResponse:
+    def _start(self, request: pb.StartRequest, hold: LaunchHold) -> pb.StartResponse:
         check.request_size(request)
         name = check.job_name(request.job_name)
         request_id = check.request_id(request.request_id)
         parameters = check.parameters(request.parameters)
-        execution = self._operator.start(name, parameters, request_id)
+        execution = self._operator.start(name, parameters, request_id, hold=hold)
         return pb.StartResponse(execution=execution_to_proto(execution))
 
     async def StartNextInstance(
         self, request: pb.StartNextInstanceRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StartNextInstanceResponse:
-        return await self._unary(context, self._start_next_instance, request)
+        return await self._launching(context, self._start_next_instance, request)
 
     def _start_next_instance(
-        self, request: pb.StartNextInstanceRequest
+        self, request: pb.StartNextInstanceRequest, hold: LaunchHold
     ) -> pb.StartNextInstanceResponse:
         check.request_size(request)
         name = check.job_name(request.job_name)
         request_id = check.request_id(request.request_id)
-        execution = self._operator.start_next_instance(name, request_id)
+        execution = self._operator.start_next_instance(name, request_id, hold=hold)
         return pb.StartNextInstanceResponse(execution=execution_to_proto(execution))
 
     async def Restart(
         self, request: pb.RestartRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.RestartResponse:
-        return await self._unary(context, self._restart, request)
+        return await self._launching(context, self._restart, request)
 
-    def _restart(self, request: pb.RestartRequest) -> pb.RestartResponse:
+    def _restart(self, request: pb.RestartRequest, hold: LaunchHold) -> pb.RestartResponse:
         check.request_size(request)
         execution_id = check.execution_id(request.execution_id)
         request_id = check.request_id(request.request_id)
-        execution = self._operator.restart(execution_id, request_id)
+        execution = self._operator.restart(execution_id, request_id, hold=hold)
         return pb.RestartResponse(execution=execution_to_proto(execution))
 
     # -- controlling ---------------------------------------------------------------------
