@@ -127,3 +127,8 @@ def test_text_shown_in_summaries_is_springs() -> None:
         "{'items':'{value=6, type=class java.lang.Long, identifying=true}',"
         "'name':'{value=a, type=class java.lang.String, identifying=false}'}"
     )
+
+
+def test_a_name_given_twice_is_an_error_not_an_override() -> None:
+    with pytest.raises(InvalidJobParameters, match="'items' is given more than once"):
+        JobParameters.parse(["items=5", "chunkSize=2", "items=6"])

@@ -136,15 +136,15 @@ class JobParameters(Mapping[str, JobParameter]):
 
     @classmethod
     def parse(cls, args: Iterable[str]) -> JobParameters:
-        """Parse CONTRACT's text form, `name=value[,type[,identifying]]`, one per argument."""
-        items: dict[str, JobParameter] = {}
-        for arg in args:
-            try:
-                name, parsed = text_form.parse_parameter(arg)
-            except ValueError as error:
-                raise InvalidJobParameters(str(error)) from error
-            items[name] = JobParameter(parsed.value, parsed.type, parsed.identifying)
-        return cls(items)
+        """Parse CONTRACT's text form, `name=value[,type[,identifying]]`, one per argument;
+        a name given twice is an error (as in the client), not a silent override."""
+        try:
+            parsed = text_form.parse_parameters(args)
+        except ValueError as error:
+            raise InvalidJobParameters(str(error)) from error
+        return cls(
+            {name: JobParameter(p.value, p.type, p.identifying) for name, p in parsed.items()}
+        )
 
     def to_text(self) -> list[str]:
         """The text form of each parameter; `parse(to_text())` gives back an equal set."""
