@@ -29,8 +29,8 @@ from e2e_support import (
 )
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from jobop.domain import JobParameter, JobParameters, utcnow
-from jobop.operator.schema import request as request_table
 from jobop.repository import JobRepository, create_engine
+from jobop.repository.schema import request as request_table
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from sqlalchemy import insert, text
 

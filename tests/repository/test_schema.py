@@ -326,7 +326,8 @@ def test_init_schema_creates_and_is_idempotent(blank_db_url: str) -> None:
         with engine.connect() as connection:
             assert current_version(connection) == SCHEMA_VERSION
             assert (
-                connection.execute(text("select count(*) from JOBOP_SCHEMA_VERSION")).scalar() == 1
+                connection.execute(text("select count(*) from JOBOP_SCHEMA_VERSION")).scalar()
+                == SCHEMA_VERSION
             )
         assert set(SPRING_BATCH_5) <= {t.upper() for t in inspect(engine).get_table_names()}
     finally:
@@ -416,5 +417,24 @@ def test_a_schema_created_by_spring_batch_is_adopted(blank_db_url: str) -> None:
         # Ids continue after the rows already there instead of colliding with them.
         assert execution.job_instance_id > 41
         assert repository.explorer.get_job_names() == ["javaJob", "pythonJob"]
+    finally:
+        engine.dispose()
+
+
+def test_a_version_1_database_is_upgraded_with_the_operator_tables(blank_db_url: str) -> None:
+    from jobop.repository.engine import write_transaction
+    from jobop.repository.migrations import MIGRATIONS, _apply
+
+    engine = create_engine(blank_db_url)
+    try:
+        with write_transaction(engine) as connection:  # as the first jobop release left it
+            _apply(connection, [MIGRATIONS[0]])
+        assert "jobop_request" not in inspect(engine).get_table_names()
+        with pytest.raises(SchemaVersionMismatch, match=r"at version 1, .* `jobop db upgrade`"):
+            init_schema(engine)
+        assert upgrade_schema(engine) == SCHEMA_VERSION == 2
+        tables = set(inspect(engine).get_table_names())
+        assert {"jobop_request", "jobop_launch_request"} <= tables
+        init_schema(engine)  # now at the version this jobop needs: nothing to do
     finally:
         engine.dispose()

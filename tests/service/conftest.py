@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from jobop.batch import JobRegistry
-from jobop.operator import JobOperator, create_operator_tables
+from jobop.operator import JobOperator
 from jobop.repository import JobRepository, create_engine
 from jobop.service import JobopServer, ServerOptions, create_server
 from service_support import COUNT_JOB, RPC_THREADS, InProcessServer, run_loop
@@ -18,7 +18,6 @@ from service_support import COUNT_JOB, RPC_THREADS, InProcessServer, run_loop
 @pytest.fixture
 def inprocess_server(db_url: str) -> Iterator[InProcessServer]:
     engine = create_engine(db_url)
-    create_operator_tables(engine)
     operator = JobOperator(JobRepository(engine), JobRegistry([COUNT_JOB]))
     executor = ThreadPoolExecutor(RPC_THREADS, thread_name_prefix="jobop-rpc")
     loop = asyncio.new_event_loop()

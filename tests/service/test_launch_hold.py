@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from jobop.batch import JobRegistry
 from jobop.domain import BatchStatus, JobParameters
-from jobop.operator import JobOperator, create_operator_tables
+from jobop.operator import JobOperator
 from jobop.repository import JobRepository, create_engine
 
 NO_OP = JobParameters.of(durationMs=0)
@@ -18,7 +18,6 @@ NO_OP = JobParameters.of(durationMs=0)
 @pytest.fixture
 def operator(db_url: str) -> Iterator[JobOperator]:
     engine = create_engine(db_url)
-    create_operator_tables(engine)
     operator = JobOperator(JobRepository(engine), JobRegistry.default([]))
     try:
         yield operator

@@ -17,16 +17,15 @@ from jobop.domain import (
     JobParameters,
     utcnow,
 )
-from jobop.operator import RequestIdReused, RequestLedger, create_operator_tables
-from jobop.operator.schema import request
+from jobop.operator import RequestIdReused, RequestLedger
 from jobop.repository import JobRepository, create_engine
+from jobop.repository.schema import request
 from sqlalchemy import Engine, insert, select
 
 
 @pytest.fixture
 def repository(db_url: str) -> Iterator[JobRepository]:
     engine = create_engine(db_url, pool_size=60)
-    create_operator_tables(engine)
     yield JobRepository(engine)
     engine.dispose()
 

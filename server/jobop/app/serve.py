@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 
 from jobop.batch.logcontext import BatchFormatter
 from jobop.batch.registry import JobRegistry
-from jobop.operator import ROLES, JobOperator, create_operator_tables
+from jobop.operator import ROLES, JobOperator
 from jobop.repository import JobRepository, SchemaVersionMismatch, create_engine, init_schema
 
 if TYPE_CHECKING:
@@ -227,7 +227,6 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         return _fail(USAGE, str(error))
     try:
         init_schema(engine)
-        create_operator_tables(engine)
     except SchemaVersionMismatch as error:
         engine.dispose()
         return _fail(REFUSED, str(error))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from .events import ExecutionChange, ExecutionEvents, Subscription
 from .job_operator import ROLES, JobOperator, LaunchHold, OperatorShutDown
 from .requests import RequestIdReused, RequestLedger
-from .schema import create_operator_tables
 
 __all__ = [
     "ROLES",
@@ -17,5 +16,4 @@ __all__ = [
     "RequestIdReused",
     "RequestLedger",
     "Subscription",
-    "create_operator_tables",
 ]

@@ -36,12 +36,12 @@ from jobop.domain import (
     utcnow,
 )
 from jobop.repository import JobRepository, read_connection, write_transaction
+from jobop.repository.schema import launch_request
 
 from .events import ExecutionEvents
 from .launcher import Launcher
 from .publishing import PublishingJobRepository
 from .requests import RequestLedger
-from .schema import launch_request
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,7 @@ from sqlalchemy import Connection, Engine, and_, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobop.domain import ConcurrentModification, JobExecution, JobopError, utcnow
-
-from .schema import REQUEST_ID_LENGTH, request
+from jobop.repository.schema import REQUEST_ID_LENGTH, request
 
 
 class RequestIdReused(JobopError):

@@ -17,6 +17,7 @@ from jobop.domain import utcnow
 from .engine import is_postgresql, write_transaction
 from .schema import (
     BATCH_TABLES,
+    OPERATOR_TABLES,
     SCHEMA_VERSION,
     indexes,
     job_execution,
@@ -25,6 +26,7 @@ from .schema import (
     job_instance_seq,
     legacy_job_seq,
     metadata,
+    operator_indexes,
     schema_version,
     step_execution,
     step_execution_seq,
@@ -79,8 +81,15 @@ def _create_spring_batch_schema(connection: Connection) -> None:
             )
 
 
+def _create_operator_tables(connection: Connection) -> None:
+    metadata.create_all(connection, tables=list(OPERATOR_TABLES), checkfirst=True)
+    for index in operator_indexes:
+        index.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "Spring Batch 5 tables, sequences and jobop indexes", _create_spring_batch_schema),
+    Migration(2, "JOBOP_REQUEST and JOBOP_LAUNCH_REQUEST of the operator", _create_operator_tables),
 )
 assert MIGRATIONS[-1].version == SCHEMA_VERSION
 

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Dialect
 from jobop.domain import EXIT_MESSAGE_LENGTH
 
 # Bumped with every migration in `migrations.py`; recorded in JOBOP_SCHEMA_VERSION.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # SHORT_CONTEXT and PARAMETER_VALUE hold at most this many characters.
 SHORT_CONTEXT_LENGTH = 2500
@@ -201,6 +201,40 @@ indexes = (
         sqlite_where=job_execution.c.status.in_(RUNNING_STATUSES),
     ),
 )
+
+# -- jobop's operator tables (migration 2) ------------------------------------------------
+
+# A request id is client-chosen: long enough for a UUID with a prefix, short enough to index.
+REQUEST_ID_LENGTH = 200
+
+# One row per client request id of Start, StartNextInstance or Restart. The row is
+# inserted (JOB_EXECUTION_ID null) before the execution is created, so that concurrent
+# retries of one id collide on the primary key and only one of them launches.
+request = Table(
+    "jobop_request",
+    metadata,
+    Column("request_id", String(REQUEST_ID_LENGTH), primary_key=True),
+    # What the request asked for ("start demoChunkJob <job key>"): reusing an id for a
+    # different request is refused instead of silently answering with another execution.
+    Column("operation", String(400), nullable=False),
+    Column("job_execution_id", BigInteger),
+    Column("created", UtcDateTime, nullable=False),
+)
+
+# Executions started by an `api`-role server, waiting for a `worker` (or `all`) server to
+# claim them. Claiming is a DELETE of the row: exactly one claimant sees a row count of 1.
+# Executions launched by a server that runs them itself, or by `jobop run`, never appear
+# here, so a worker never takes an execution someone else is about to run.
+launch_request = Table(
+    "jobop_launch_request",
+    metadata,
+    Column("job_execution_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("job_name", String(NAME_LENGTH), nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+)
+
+OPERATOR_TABLES = (request, launch_request)
+operator_indexes = (Index("jobop_request_created_ix", request.c.created),)
 
 # Tables named by Spring Batch 5, in creation order (children after parents).
 BATCH_TABLES = (

@@ -11,8 +11,7 @@ from google.protobuf.message import Message
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
 from jobop.domain import InvalidJobParameters, JobParameters
-from jobop.operator.schema import REQUEST_ID_LENGTH
-from jobop.repository.schema import NAME_LENGTH, PARAMETER_VALUE_LENGTH
+from jobop.repository.schema import NAME_LENGTH, PARAMETER_VALUE_LENGTH, REQUEST_ID_LENGTH
 
 from .errors import InvalidArgument
 from .mapping import parameters_from_proto
