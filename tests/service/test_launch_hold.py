@@ -59,6 +59,8 @@ def test_shutdown_releases_held_executions_and_stops_them(operator: JobOperator)
     # Queued by the release, drained by the shutdown: never ran, STOPPED and restartable.
     assert operator.get_job_execution(execution.id).status is BatchStatus.STOPPED
     hold.release()  # the service's late callback changes nothing
+    # The stoppable tasklet's stop poller ended with the shutdown, not 5 s later.
+    assert operator._runner._stop_poller._thread is None
 
 
 def test_a_hold_released_after_shutdown_stops_its_execution(operator: JobOperator) -> None:

@@ -76,6 +76,10 @@ class JobRunner:
         self._stop_poller = StopPoller(repository, poll_interval)
         logcontext.install()
 
+    def close(self) -> None:
+        """Release the runner's background thread (the stop poller) once idle."""
+        self._stop_poller.close()
+
     def run(
         self, job: Job, execution: JobExecution, *, stop_signal: StopSignal | None = None
     ) -> JobExecution:

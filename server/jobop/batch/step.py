@@ -603,6 +603,7 @@ class StopPoller:
         # execution id -> its signals (normally one; a list keeps nested runs apart)
         self._watched: dict[int, list[StopSignal]] = {}
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def watch(self, execution_id: int, signal: StopSignal) -> Callable[[], None]:
         """Watch the execution until the returned function is called."""
@@ -629,11 +630,21 @@ class StopPoller:
 
         return unwatch
 
+    def close(self, timeout: float = 5.0) -> None:
+        """End the thread as soon as nothing is watched, instead of after `idle_exit`."""
+        with self._cond:
+            self._closed = True
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout)
+
     def _loop(self) -> None:
         while True:
             with self._cond:
                 if not self._watched:
-                    self._cond.wait(self.idle_exit)
+                    if not self._closed:
+                        self._cond.wait(self.idle_exit)
                     if not self._watched:
                         self._thread = None
                         return

@@ -523,6 +523,8 @@ class JobOperator:
                 except JobopError:
                     log.warning("could not mark job execution %s FAILED", execution_id)
         launcher.close(timeout=0 if not stopped else 5)
+        if stopped:
+            self._runner.close()
         return stopped
 
     def _stop_quietly(self, execution_id: int) -> None:
