@@ -31,11 +31,10 @@ from sqlalchemy.exc import OperationalError
 from jobop.app.serve import add_serve_parser, serve_main
 from jobop.batch import JobLauncher, JobRegistry, JobRunner, StopSignal, next_parameters
 from jobop.batch.logcontext import BatchFormatter
-from jobop.batch.owner import OWNER_KEY, OwnerUnknown, is_alive
+from jobop.batch.owner import check_owner_gone
 from jobop.domain import (
     InvalidJobParameters,
     JobExecution,
-    JobExecutionAlreadyRunning,
     JobopError,
     JobParameters,
     JobParametersNotFound,
@@ -295,19 +294,7 @@ def _recover(repository: JobRepository, execution_id: int) -> JobExecution:
     execution = repository.explorer.get_job_execution(execution_id)
     if execution is None:
         raise NoSuchJobExecution(f"no job execution with id {execution_id}")
-    owner = execution.execution_context.get(OWNER_KEY)
-    if isinstance(owner, dict) and execution.is_running:
-        try:
-            alive = is_alive(owner)
-        except OwnerUnknown as error:
-            raise JobExecutionAlreadyRunning(
-                f"job execution {execution_id}: {error}; recover it from that host"
-            ) from None
-        if alive:
-            raise JobExecutionAlreadyRunning(
-                f"job execution {execution_id} is still running in process "
-                f"{owner.get('pid')} on {owner.get('host')}"
-            )
+    check_owner_gone(execution)  # the same rule as the Recover RPC's
     return repository.recover(execution_id)
 
 

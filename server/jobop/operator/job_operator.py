@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 
-from jobop.batch.owner import OWNER_KEY, OwnerUnknown, current_owner, is_alive
+from jobop.batch.owner import OWNER_KEY, check_owner_gone, current_owner
 from jobop.batch.registry import JobRegistry
 from jobop.batch.runner import JobRunner, next_parameters
 from jobop.domain import (
@@ -46,10 +46,6 @@ from .requests import RequestLedger
 log = logging.getLogger(__name__)
 
 ROLES = ("all", "api", "worker")
-
-# An execution owned by a process on another host whose liveness cannot be checked is
-# presumed dead once nothing about it changed for this long.
-REMOTE_OWNER_STALE_AFTER = timedelta(minutes=10)
 
 # Request ids are answered for at least this long; older ones are purged.
 REQUEST_RETENTION = timedelta(days=7)
@@ -369,29 +365,7 @@ class JobOperator:
             raise JobExecutionAlreadyRunning(
                 f"job execution {execution_id} is running in this server: stop it instead"
             )
-        execution = self.get_job_execution(execution_id)
-        if not execution.is_running:
-            raise JobExecutionNotRunning(
-                f"job execution {execution_id} is {execution.status.value}, not running: "
-                "there is nothing to recover"
-            )
-        owner = execution.execution_context.get(OWNER_KEY)
-        if isinstance(owner, dict) and not self._is_own_process(owner):
-            try:
-                alive = is_alive(owner)
-            except OwnerUnknown as error:
-                alive = not self._is_stale(execution)
-                if alive:
-                    raise JobExecutionAlreadyRunning(
-                        f"job execution {execution_id}: {error}, whose liveness cannot be "
-                        f"checked from here; it changed within the last "
-                        f"{REMOTE_OWNER_STALE_AFTER}, so it is presumed alive"
-                    ) from error
-            if alive:
-                raise JobExecutionAlreadyRunning(
-                    f"job execution {execution_id} is owned by process {owner.get('pid')} "
-                    f"on {owner.get('host')}, which is alive"
-                )
+        check_owner_gone(self.get_job_execution(execution_id), own=self._owner)
         recovered = self.repository.recover(execution_id)
         with write_transaction(self.repository.engine) as connection:
             connection.execute(
@@ -399,16 +373,6 @@ class JobOperator:
             )
         self._publish(recovered)
         return recovered
-
-    def _is_own_process(self, owner: dict[str, Any]) -> bool:
-        # Our own process, yet the launcher does not run it: its worker is gone.
-        return all(owner.get(key) == self._owner.get(key) for key in ("host", "pid", "started"))
-
-    @staticmethod
-    def _is_stale(execution: JobExecution) -> bool:
-        times = [execution.last_updated] + [step.last_updated for step in execution.step_executions]
-        latest = max((time for time in times if time is not None), default=None)
-        return latest is None or utcnow() - latest > REMOTE_OWNER_STALE_AFTER
 
     def _publish(self, execution: JobExecution, *, created: bool = False) -> None:
         # Only a just-created execution is known to be exactly as committed: any other
