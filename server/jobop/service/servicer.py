@@ -107,8 +107,13 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         hold = self._operator.new_hold()
         # grpc-stubs declare a class where grpc takes any callable.
         context.add_done_callback(lambda _context: hold.release())  # type: ignore[arg-type]
+
+        def launching(request: RequestT) -> ResponseT:
+            return body(request, hold)
+
+        launching.__name__ = body.__name__  # for _unary's error log
         try:
-            return await self._unary(context, lambda r: body(r, hold), request)
+            return await self._unary(context, launching, request)
         finally:
             # Should the done callback never come, the executions still run.
             asyncio.get_running_loop().call_later(_HOLD_BACKSTOP, hold.release)
