@@ -55,7 +55,8 @@ def parameter_to_dict(value: parameters.ParameterValue) -> dict[str, Any]:
     plain = value.value
     if isinstance(plain, dt.datetime):
         plain = plain.isoformat().replace("+00:00", "Z")
-    return {"value": plain, "type": value.type, "identifying": value.identifying}
+    # The type as the text form spells it (`items=6,long`), so output reads like input.
+    return {"value": plain, "type": value.type.lower(), "identifying": value.identifying}
 
 
 def step_to_dict(step: pb.StepExecution) -> dict[str, Any]:

@@ -150,7 +150,7 @@ def test_start_json_output_parses(jobctl: Jobctl) -> None:
     waited = parsed(jobctl("--json", "start", "demoExitCodeJob", "fail=false,boolean", "--wait"))
     assert waited["status"] == "COMPLETED", waited
     fail = waited["parameters"]["fail"]
-    assert (fail["value"], fail["type"].lower(), fail["identifying"]) == (False, "boolean", True)
+    assert (fail["value"], fail["type"], fail["identifying"]) == (False, "boolean", True)
 
 
 def test_failing_chunk_job_exits_255_and_restart_wait_completes(
@@ -309,7 +309,7 @@ def test_next_wait_and_list(jobctl: Jobctl) -> None:
     ids = [first_line_id(first), first_line_id(second)]
     assert ids[0] != ids[1]
     run_ids = [status(jobctl, i)["parameters"]["run.id"] for i in ids]
-    assert all(p["type"].lower() == "long" for p in run_ids), run_ids
+    assert all(p["type"] == "long" for p in run_ids), run_ids
     assert run_ids[1]["value"] > run_ids[0]["value"], run_ids
 
     table = ok(jobctl("list", "demoExitCodeJob"))

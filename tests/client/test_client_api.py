@@ -187,6 +187,6 @@ def test_the_async_client(fake_server: RunningServer) -> None:
     assert executions.status_name(snapshots[-1].status) == "COMPLETED"
     assert executions.execution_to_dict(snapshots[-1])["parameters"]["items"] == {
         "value": 20,
-        "type": "LONG",
+        "type": "long",
         "identifying": True,
     }

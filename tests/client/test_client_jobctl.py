@@ -144,7 +144,7 @@ def test_json_output(fake_server: RunningServer) -> None:
     assert result.returncode == 0, result.stderr
     execution = json.loads(result.stdout)
     assert execution["status"] == "COMPLETED"
-    assert execution["parameters"]["items"] == {"value": 5, "type": "LONG", "identifying": True}
+    assert execution["parameters"]["items"] == {"value": 5, "type": "long", "identifying": True}
     assert execution["step_executions"][0]["write_count"] == 5
 
     result = jobctl_run("steps", str(execution["id"]), "--json", "--target", fake_server.target)
