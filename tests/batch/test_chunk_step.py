@@ -657,7 +657,8 @@ def test_at_most_two_metadata_statements_per_chunk(
         return counter.count
 
     per_chunk = (statements(30) - statements(10)) / 20
-    assert per_chunk == 2  # the step's UPDATE ... RETURNING and its changed context
+    # The step's UPDATE ... RETURNING and its changed context; one statement on PostgreSQL.
+    assert per_chunk == (1 if repository.engine.dialect.name == "postgresql" else 2)
 
 
 def test_one_job_definition_runs_concurrently_with_step_scoped_components(

@@ -57,7 +57,9 @@ def test_a_first_launch_and_one_step_cost_twelve_statements(repository: JobRepos
         finish(repository, step, BatchStatus.COMPLETED)
         finish(repository, execution, BatchStatus.COMPLETED)
     report("first launch + one step of one chunk", repository, counter)
-    assert counter.count == 4 + 1 + 2 + 1 + 2 + 1 + 1
+    # The chunk's counters and changed context: one statement on PostgreSQL.
+    chunk = 1 if repository.engine.dialect.name == "postgresql" else 2
+    assert counter.count == 4 + 1 + 2 + 1 + chunk + 1 + 1
     assert counter.transactions == 7
 
 
@@ -81,8 +83,10 @@ def test_a_chunk_costs_at_most_two_metadata_statements(repository: JobRepository
                 step.execution_context["position"] = item
         report(f"chunk {item}", repository, counter)
         metadata = counter.matching("batch_")
-        # The step's UPDATE (which also reads the job's status) and the context if changed.
-        assert len(metadata) == (1 if item == 2 else 2)
+        # The step's UPDATE (which also reads the job's status) and the context if changed;
+        # on PostgreSQL both in one statement.
+        postgresql = repository.engine.dialect.name == "postgresql"
+        assert len(metadata) == (1 if item == 2 or postgresql else 2)
         assert counter.count == len(metadata) + 1  # + the writer's insert
         assert counter.transactions == 1
         assert chunk.job_status is BatchStatus.STARTED

@@ -3,15 +3,15 @@
 Statement budget (see tests/repository/test_statement_counts.py): a first launch is four
 statements (instance, execution, parameters, context); a chunk is at most two (the step's
 UPDATE, which also returns the job's status, and the step context if it changed). On
-PostgreSQL a new instance's launch, a job's start with its first step, a tasklet's commit
-and the last step's end with the job's are one statement each (`pg_writes`): a one-step
-tasklet job costs four statements in all.
+PostgreSQL a chunk's metadata is one statement, and a new instance's launch, a job's start
+with its first step, a tasklet's commit and the last step's end with the job's are one
+statement each (`pg_writes`): a one-step tasklet job costs four statements in all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -588,17 +588,15 @@ class JobRepository:
         """Save the step (optimistic lock; context only if dirty) and return its job's
         current status, read by the same UPDATE statement."""
         now = utcnow()
-        if self._postgresql:
-            with self._autocommit() as connection:
-                row = pg_writes.update_step(connection, step, now)
-                if row is None:
-                    self._raise_step_conflict(connection, step)
-            version, job_status = row.version, BatchStatus.parse(row.job_status or "UNKNOWN")
-        else:
-            with write_transaction(self.engine) as connection:
-                version, job_status = self._write_step(connection, step, now)
+        # One statement on PostgreSQL: no transaction needed around it.
+        begin = self._autocommit if self._postgresql else self._write_transaction
+        with begin() as connection:
+            version, job_status = self._write_step(connection, step, now)
         self._step_saved(step, version, now)
         return job_status
+
+    def _write_transaction(self) -> AbstractContextManager[Connection]:
+        return write_transaction(self.engine)
 
     @contextmanager
     def _autocommit(self) -> Iterator[Connection]:
@@ -609,9 +607,9 @@ class JobRepository:
     @contextmanager
     def chunk_transaction(self, step: StepExecution) -> Iterator[ChunkTransaction]:
         """One chunk: the caller's writes on `tx.connection`, then the step's row and (if
-        dirty) context, all in one commit. At most two metadata statements. On an exception
-        everything rolls back and the exception propagates; the step object is unchanged
-        apart from what the caller did to it."""
+        dirty) context, all in one commit. At most two metadata statements (one on
+        PostgreSQL). On an exception everything rolls back and the exception propagates;
+        the step object is unchanged apart from what the caller did to it."""
         with write_lock(self.engine), self.engine.connect() as connection:
             chunk = ChunkTransaction(connection)
             with connection.begin():
@@ -624,18 +622,22 @@ class JobRepository:
     def _write_step(
         self, connection: Connection, step: StepExecution, now: datetime
     ) -> tuple[int, BatchStatus]:
-        row = connection.execute(
-            _UPDATE_STEP_EXECUTION,
-            {
-                "b_id": step.id,
-                "b_version": step.version,
-                "b_job_execution_id": step.job_execution_id,
-                **rows.step_values(step, now),
-            },
-        ).first()
+        if self._postgresql:
+            # The row and, if it changed, the context in one statement.
+            row = pg_writes.update_step(connection, step, now)
+        else:
+            row = connection.execute(
+                _UPDATE_STEP_EXECUTION,
+                {
+                    "b_id": step.id,
+                    "b_version": step.version,
+                    "b_job_execution_id": step.job_execution_id,
+                    **rows.step_values(step, now),
+                },
+            ).first()
         if row is None:
             self._raise_step_conflict(connection, step)
-        if step.execution_context.dirty:
+        if step.execution_context.dirty and not self._postgresql:
             self._write_context(
                 connection, _UPDATE_STEP_CONTEXT, _sc, step.id, step.execution_context
             )
