@@ -8,7 +8,7 @@ import json
 import pytest
 from jobop.domain import ExecutionContext, JobParameters
 from jobop.repository import JobRepository, StatementCounter
-from repository_lifecycle import start_execution, start_step
+from repository_lifecycle import run_chunk, start_execution, start_step
 from sqlalchemy import text
 
 
@@ -102,3 +102,19 @@ def test_a_restarted_step_resumes_from_the_last_saved_context(repository: JobRep
     last = repository.get_last_step_execution(first.job_instance_id, "load")
     assert last is not None and last.id == step.id
     assert dict(last.execution_context) == {"position": 30}
+
+
+def test_a_step_context_changed_in_place_is_saved_with_the_chunk(
+    repository: JobRepository,
+) -> None:
+    execution = repository.create_job_execution("demoJob", JobParameters.of(run=1))
+    start_execution(repository, execution)
+    step = start_step(repository, execution, "step1")
+    step.execution_context["seen"] = [1]
+    run_chunk(repository, step, 1)
+    with repository.chunk_transaction(step):
+        step.commit_count += 1
+        step.execution_context["seen"].append(2)  # no assignment: changed in place
+    saved = repository.explorer.get_job_execution(execution.id)
+    assert saved is not None
+    assert saved.step_executions[0].execution_context["seen"] == [1, 2]

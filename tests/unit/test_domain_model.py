@@ -125,3 +125,17 @@ def test_long_exit_messages_keep_head_and_tail() -> None:
     truncated = truncate_exit_message(message)
     assert len(truncated) == EXIT_MESSAGE_LENGTH
     assert truncated.startswith("Traceback\n") and truncated.endswith("ValueError: bad item 7")
+
+
+def test_a_value_changed_in_place_makes_the_context_dirty() -> None:
+    context = ExecutionContext({"seen": [1], "totals": {"a": 1}})
+    assert not context.dirty
+    context["seen"].append(2)
+    assert context.dirty
+    context.dirty = False  # saved
+    context["totals"]["a"] += 1
+    assert context.dirty
+    copy = context.copy()  # as dirty as its original, and independent of it
+    assert copy.dirty
+    context.dirty = False
+    assert not context.dirty and copy.dirty

@@ -269,7 +269,6 @@ class ExecutionSnapshot:
         self.context: ExecutionContext | None = None
         if with_context:
             self.context = step.execution_context.copy()
-            self.context.dirty = step.execution_context.dirty
 
     def restore(self, step: StepExecution) -> None:
         (

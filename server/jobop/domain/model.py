@@ -23,14 +23,28 @@ class ExecutionContext(MutableMapping[str, Any]):
     """A step's or job's saved state: JSON-serialisable values, tracking whether it changed.
 
     Values are checked when they are put, so a bad value fails where it is written rather
-    than at the chunk commit.
+    than at the chunk commit. `dirty` compares the values with the JSON last saved, so a
+    value changed in place (`context["seen"].append(x)`) is saved too.
     """
 
-    __slots__ = ("_values", "dirty")
+    __slots__ = ("_changed", "_saved", "_values")
 
     def __init__(self, values: dict[str, Any] | None = None) -> None:
         self._values: dict[str, Any] = dict(values or {})
-        self.dirty = False
+        self._changed = False
+        self._saved = self.to_json()  # what the repository holds (taken as such)
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the values differ from what was last saved (or marked saved)."""
+        return self._changed or self.to_json() != self._saved
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        # False: the current values are what the repository now holds.
+        self._changed = value
+        if not value:
+            self._saved = self.to_json()
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
@@ -44,11 +58,11 @@ class ExecutionContext(MutableMapping[str, Any]):
         if key in self._values and json.dumps(self._values[key], sort_keys=True) == encoded:
             return
         self._values[key] = value
-        self.dirty = True
+        self._changed = True
 
     def __delitem__(self, key: str) -> None:
         del self._values[key]
-        self.dirty = True
+        self._changed = True
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
@@ -64,7 +78,10 @@ class ExecutionContext(MutableMapping[str, Any]):
         return cls(json.loads(text) if text else {})
 
     def copy(self) -> ExecutionContext:
-        return ExecutionContext(json.loads(self.to_json()))
+        """A deep copy that is as dirty as this context (it knows the same saved state)."""
+        copied = ExecutionContext(json.loads(self.to_json()))
+        copied._changed, copied._saved = self._changed, self._saved
+        return copied
 
     def __repr__(self) -> str:
         return f"ExecutionContext({self._values!r})"
