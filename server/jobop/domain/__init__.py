@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .context_values import JavaFloat, JavaInteger
 from .errors import (
     ConcurrentModification,
     InvalidJobParameters,
@@ -37,6 +38,8 @@ __all__ = [
     "ExecutionContext",
     "ExitStatus",
     "InvalidJobParameters",
+    "JavaFloat",
+    "JavaInteger",
     "JobExecution",
     "JobExecutionAlreadyRunning",
     "JobExecutionNotRunning",

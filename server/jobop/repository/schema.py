@@ -17,11 +17,11 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
     MetaData,
-    Sequence,
     String,
     Table,
     Text,
@@ -33,7 +33,7 @@ from sqlalchemy.engine import Dialect
 from jobop.domain import EXIT_MESSAGE_LENGTH
 
 # Bumped with every migration in `migrations.py`; recorded in JOBOP_SCHEMA_VERSION.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # SHORT_CONTEXT and PARAMETER_VALUE hold at most this many characters.
 SHORT_CONTEXT_LENGTH = 2500
@@ -65,18 +65,18 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData()
 
-# SQLite has no sequences: its AUTOINCREMENT (the sqlite_sequence table) is the equivalent,
-# never reusing an id. SQLAlchemy ignores these Sequence objects there.
-job_instance_seq = Sequence("batch_job_instance_seq", metadata=metadata)
-job_execution_seq = Sequence("batch_job_execution_seq", metadata=metadata)
-step_execution_seq = Sequence("batch_step_execution_seq", metadata=metadata)
-# Spring Batch 5.x draws instance ids from this name; created so its DDL checks pass.
-legacy_job_seq = Sequence("batch_job_seq", metadata=metadata)
+
+# Ids come from the database: on PostgreSQL a column default naming the sequence that
+# Spring Batch of the repository's version draws from (set by `sequences.py`), on SQLite
+# the AUTOINCREMENT rowid, kept in step with Spring's BATCH_*_SEQ tables by triggers.
+def _id_column(name: str) -> Column[int]:
+    return Column(name, Id, primary_key=True, autoincrement=False, server_default=FetchedValue())
+
 
 job_instance = Table(
     "batch_job_instance",
     metadata,
-    Column("job_instance_id", Id, job_instance_seq, primary_key=True),
+    _id_column("job_instance_id"),
     Column("version", BigInteger),
     Column("job_name", String(NAME_LENGTH), nullable=False),
     Column("job_key", String(32), nullable=False),
@@ -87,7 +87,7 @@ job_instance = Table(
 job_execution = Table(
     "batch_job_execution",
     metadata,
-    Column("job_execution_id", Id, job_execution_seq, primary_key=True),
+    _id_column("job_execution_id"),
     Column("version", BigInteger),
     Column(
         "job_instance_id",
@@ -124,7 +124,7 @@ job_execution_params = Table(
 step_execution = Table(
     "batch_step_execution",
     metadata,
-    Column("step_execution_id", Id, step_execution_seq, primary_key=True),
+    _id_column("step_execution_id"),
     Column("version", BigInteger, nullable=False),
     Column("step_name", String(NAME_LENGTH), nullable=False),
     Column(
@@ -244,4 +244,14 @@ BATCH_TABLES = (
     step_execution,
     job_execution_context,
     step_execution_context,
+)
+
+# -- the repository's settings (migration 3) -----------------------------------------------
+
+# One row per setting (see settings.py): what every node of the repository must agree on.
+setting = Table(
+    "jobop_setting",
+    metadata,
+    Column("name", String(NAME_LENGTH), primary_key=True),
+    Column("value", String(200), nullable=False),
 )

@@ -1,0 +1,354 @@
+// The Java side of the Spring Batch interoperability tests: does what Spring Batch 5.2 does
+// with a context or a parameter set, configured as Spring's own classes configure it.
+//
+// Reads one JSON array of requests on stdin, answers one JSON array of results on stdout
+// (one JVM start for a whole batch of cases). A value crosses as a typed description:
+// {"t": "Long", "v": "6"}, {"t": "Map", "c": "java.util.HashMap", "v": {...}}, ...
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.core.type.WritableTypeId;
+import com.fasterxml.jackson.databind.DeserializationContext;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializerProvider;
+import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.jsontype.BasicPolymorphicTypeValidator;
+import com.fasterxml.jackson.databind.jsontype.TypeDeserializer;
+import com.fasterxml.jackson.databind.jsontype.TypeSerializer;
+import com.fasterxml.jackson.databind.module.SimpleModule;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.ser.std.StdSerializer;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Collections;
+import java.util.Date;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.TimeZone;
+
+public class SpringOracle {
+
+    static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+    static final ObjectMapper PLAIN = new ObjectMapper();
+
+    public static void main(String[] args) throws Exception {
+        JsonNode requests = PLAIN.readTree(System.in);
+        ArrayNode results = NODES.arrayNode();
+        ObjectMapper jackson = springJackson2Mapper();
+        for (JsonNode request : requests) {
+            ObjectNode result = NODES.objectNode();
+            try {
+                answer(request, result, jackson);
+            } catch (Exception error) {
+                result.put("error", error.toString());
+            }
+            results.add(result);
+        }
+        PLAIN.writeValue(System.out, results);
+    }
+
+    static void answer(JsonNode request, ObjectNode result, ObjectMapper jackson) throws Exception {
+        String op = request.get("op").asText();
+        switch (op) {
+            case "jackson-read": {
+                // Jackson2ExecutionContextStringSerializer.deserialize
+                Map<String, Object> map = jackson.readValue(
+                        request.get("text").asText().getBytes(StandardCharsets.UTF_8),
+                        new TypeReference<HashMap<String, Object>>() {});
+                result.set("value", describe(map));
+                break;
+            }
+            case "jackson-write": {
+                // Jackson2ExecutionContextStringSerializer.serialize of JdbcExecutionContextDao's HashMap
+                ByteArrayOutputStream out = new ByteArrayOutputStream();
+                jackson.writeValue(out, build(request.get("value")));
+                result.put("text", out.toString(StandardCharsets.UTF_8));
+                break;
+            }
+            case "java-read": {
+                // DefaultExecutionContextSerializer.deserialize
+                ObjectInputStream in = new ObjectInputStream(Base64.getDecoder().wrap(
+                        new ByteArrayInputStream(request.get("text").asText().getBytes(StandardCharsets.UTF_8))));
+                result.set("value", describe(in.readObject()));
+                break;
+            }
+            case "java-write": {
+                // DefaultExecutionContextSerializer.serialize
+                ByteArrayOutputStream bytes = new ByteArrayOutputStream(1024);
+                try (ObjectOutputStream out = new ObjectOutputStream(Base64.getEncoder().wrap(bytes))) {
+                    out.writeObject(build(request.get("value")));
+                }
+                result.put("text", bytes.toString(StandardCharsets.UTF_8));
+                break;
+            }
+            case "job-key": {
+                TimeZone.setDefault(TimeZone.getTimeZone(request.path("zone").asText("UTC")));
+                String text = jobKeyText(request.get("parameters"), request.get("spring").asInt());
+                result.put("text", text);
+                result.put("key", md5(text));
+                break;
+            }
+            default:
+                throw new IllegalArgumentException("unknown op " + op);
+        }
+    }
+
+    // -- Spring Batch 5.2's Jackson2ExecutionContextStringSerializer configuration --------
+
+    static ObjectMapper springJackson2Mapper() {
+        ObjectMapper.DefaultTypeResolverBuilder typing = new ObjectMapper.DefaultTypeResolverBuilder(
+                ObjectMapper.DefaultTyping.NON_FINAL,
+                BasicPolymorphicTypeValidator.builder().allowIfSubType(Object.class).build());
+        typing.init(JsonTypeInfo.Id.CLASS, null);
+        typing.inclusion(JsonTypeInfo.As.PROPERTY);
+        return JsonMapper.builder()
+                .configure(MapperFeature.DEFAULT_VIEW_INCLUSION, false)
+                .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true)
+                .configure(MapperFeature.BLOCK_UNSAFE_POLYMORPHIC_BASE_TYPES, true)
+                .setDefaultTyping(typing)
+                .addModule(javaTimeTimestamps())
+                .build();
+    }
+
+    // Debian has no jackson-datatype-jsr310: this module writes and reads LocalDate and
+    // LocalDateTime as JavaTimeModule does with its defaults (WRITE_DATES_AS_TIMESTAMPS,
+    // nanoseconds): [2024,3,15] and [2024,3,15,10,30(,5(,123000000))], type id as a wrapper array.
+    static SimpleModule javaTimeTimestamps() {
+        SimpleModule module = new SimpleModule("jsr310 timestamps");
+        module.addSerializer(LocalDate.class, new StdSerializer<LocalDate>(LocalDate.class) {
+            @Override
+            public void serialize(LocalDate value, JsonGenerator gen, SerializerProvider provider) throws IOException {
+                gen.writeStartArray();
+                gen.writeNumber(value.getYear());
+                gen.writeNumber(value.getMonthValue());
+                gen.writeNumber(value.getDayOfMonth());
+                gen.writeEndArray();
+            }
+
+            @Override
+            public void serializeWithType(LocalDate value, JsonGenerator gen, SerializerProvider provider,
+                    TypeSerializer typeSer) throws IOException {
+                WritableTypeId id = typeSer.writeTypePrefix(gen, typeSer.typeId(value, JsonToken.START_ARRAY));
+                gen.writeNumber(value.getYear());
+                gen.writeNumber(value.getMonthValue());
+                gen.writeNumber(value.getDayOfMonth());
+                typeSer.writeTypeSuffix(gen, id);
+            }
+        });
+        module.addSerializer(LocalDateTime.class, new StdSerializer<LocalDateTime>(LocalDateTime.class) {
+            void fields(LocalDateTime value, JsonGenerator gen) throws IOException {
+                gen.writeNumber(value.getYear());
+                gen.writeNumber(value.getMonthValue());
+                gen.writeNumber(value.getDayOfMonth());
+                gen.writeNumber(value.getHour());
+                gen.writeNumber(value.getMinute());
+                if (value.getSecond() > 0 || value.getNano() > 0) {
+                    gen.writeNumber(value.getSecond());
+                    if (value.getNano() > 0) {
+                        gen.writeNumber(value.getNano());
+                    }
+                }
+            }
+
+            @Override
+            public void serialize(LocalDateTime value, JsonGenerator gen, SerializerProvider provider) throws IOException {
+                gen.writeStartArray();
+                fields(value, gen);
+                gen.writeEndArray();
+            }
+
+            @Override
+            public void serializeWithType(LocalDateTime value, JsonGenerator gen, SerializerProvider provider,
+                    TypeSerializer typeSer) throws IOException {
+                WritableTypeId id = typeSer.writeTypePrefix(gen, typeSer.typeId(value, JsonToken.START_ARRAY));
+                fields(value, gen);
+                typeSer.writeTypeSuffix(gen, id);
+            }
+        });
+        module.addDeserializer(LocalDate.class, new StdDeserializer<LocalDate>(LocalDate.class) {
+            @Override
+            public LocalDate deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+                int[] f = numbers(p);
+                return LocalDate.of(f[0], f[1], f[2]);
+            }
+
+            @Override
+            public Object deserializeWithType(JsonParser p, DeserializationContext ctxt, TypeDeserializer typeDeserializer)
+                    throws IOException {
+                return typeDeserializer.deserializeTypedFromArray(p, ctxt);
+            }
+        });
+        module.addDeserializer(LocalDateTime.class, new StdDeserializer<LocalDateTime>(LocalDateTime.class) {
+            @Override
+            public LocalDateTime deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+                int[] f = numbers(p);
+                return LocalDateTime.of(f[0], f[1], f[2], f[3], f[4], f.length > 5 ? f[5] : 0, f.length > 6 ? f[6] : 0);
+            }
+
+            @Override
+            public Object deserializeWithType(JsonParser p, DeserializationContext ctxt, TypeDeserializer typeDeserializer)
+                    throws IOException {
+                return typeDeserializer.deserializeTypedFromArray(p, ctxt);
+            }
+        });
+        return module;
+    }
+
+    static int[] numbers(JsonParser p) throws IOException {
+        List<Integer> values = new ArrayList<>();
+        if (p.currentToken() != JsonToken.START_ARRAY) {
+            throw new IOException("expected an array, not " + p.currentToken());
+        }
+        while (p.nextToken() != JsonToken.END_ARRAY) {
+            values.add(p.getIntValue());
+        }
+        return values.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    // -- values <-> typed descriptions -----------------------------------------------------
+
+    static JsonNode describe(Object value) {
+        if (value == null) {
+            return NODES.nullNode();
+        }
+        ObjectNode node = NODES.objectNode();
+        if (value instanceof Map) {
+            node.put("t", "Map");
+            node.put("c", value.getClass().getName());
+            ObjectNode entries = node.putObject("v");
+            for (Map.Entry<?, ?> entry : ((Map<?, ?>) value).entrySet()) {
+                entries.set((String) entry.getKey(), describe(entry.getValue()));
+            }
+        } else if (value instanceof List) {
+            node.put("t", "List");
+            ArrayNode items = node.putArray("v");
+            for (Object item : (List<?>) value) {
+                items.add(describe(item));
+            }
+        } else if (value instanceof Double) {
+            node.put("t", "Double");
+            node.put("v", Long.toString(Double.doubleToLongBits((Double) value)));
+        } else if (value instanceof Float) {
+            node.put("t", "Float");
+            node.put("v", Integer.toString(Float.floatToIntBits((Float) value)));
+        } else if (value instanceof Date) {
+            node.put("t", "Date");
+            node.put("v", Long.toString(((Date) value).getTime()));
+        } else if (value instanceof LocalDateTime) {
+            LocalDateTime t = (LocalDateTime) value;
+            node.put("t", "LocalDateTime");
+            node.put("v", String.format("%04d-%02d-%02dT%02d:%02d:%02d.%09d", t.getYear(), t.getMonthValue(),
+                    t.getDayOfMonth(), t.getHour(), t.getMinute(), t.getSecond(), t.getNano()));
+        } else {
+            node.put("t", value.getClass().getSimpleName());
+            node.put("v", value.toString());
+        }
+        return node;
+    }
+
+    static Object build(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        String type = node.get("t").asText();
+        JsonNode v = node.get("v");
+        switch (type) {
+            case "Map": {
+                HashMap<String, Object> map = new HashMap<>();
+                Iterator<Map.Entry<String, JsonNode>> fields = v.fields();
+                while (fields.hasNext()) {
+                    Map.Entry<String, JsonNode> field = fields.next();
+                    map.put(field.getKey(), build(field.getValue()));
+                }
+                return map;
+            }
+            case "List": {
+                ArrayList<Object> list = new ArrayList<>();
+                for (JsonNode item : v) {
+                    list.add(build(item));
+                }
+                return list;
+            }
+            case "String": return v.asText();
+            case "Boolean": return Boolean.valueOf(v.asText());
+            case "Long": return Long.valueOf(v.asText());
+            case "Integer": return Integer.valueOf(v.asText());
+            case "Double": return Double.longBitsToDouble(Long.parseLong(v.asText()));
+            case "Float": return Float.intBitsToFloat(Integer.parseInt(v.asText()));
+            case "Date": return new Date(Long.parseLong(v.asText()));
+            case "LocalDate": return LocalDate.parse(v.asText());
+            case "LocalDateTime": return LocalDateTime.parse(v.asText());
+            default: throw new IllegalArgumentException("unknown type " + type);
+        }
+    }
+
+    // -- JOB_KEY: DefaultJobKeyGenerator of 5.2 and 6.0 ------------------------------------
+
+    static Object parameterValue(String type, String text) {
+        switch (type) {
+            case "java.lang.String": return text;
+            case "java.lang.Long": return Long.valueOf(text);
+            case "java.lang.Integer": return Integer.valueOf(text);
+            case "java.lang.Double": return Double.longBitsToDouble(Long.parseLong(text));
+            case "java.lang.Boolean": return Boolean.valueOf(text);
+            case "java.util.Date": return new Date(Long.parseLong(text));
+            case "java.time.LocalDate": return LocalDate.parse(text);
+            case "java.time.LocalDateTime": return LocalDateTime.parse(text);
+            default: throw new IllegalArgumentException("unknown parameter type " + type);
+        }
+    }
+
+    static String jobKeyText(JsonNode parameters, int spring) throws Exception {
+        List<String> names = new ArrayList<>();
+        parameters.fieldNames().forEachRemaining(names::add);
+        Collections.sort(names);
+        StringBuilder text = new StringBuilder();
+        for (String name : names) {
+            JsonNode p = parameters.get(name);
+            if (!p.get("identifying").asBoolean()) {
+                continue;
+            }
+            String type = p.get("type").asText();
+            Object value = parameterValue(type, p.get("value").asText());
+            String typeText = "class " + type;  // Class.toString()
+            if (spring == 5) {
+                // JobParameter.toString() of 5.2
+                text.append(name).append("=").append("{value=" + value + ", type=" + typeText
+                        + ", identifying=true}").append(";");
+            } else {
+                // JobParameter.toString() of 6.0, appended without separators
+                text.append("JobParameter{name='" + name + "', value=" + value + ", type=" + typeText
+                        + ", identifying=true}");
+            }
+        }
+        return text.toString();
+    }
+
+    static String md5(String text) throws Exception {
+        byte[] digest = MessageDigest.getInstance("MD5").digest(text.getBytes(StandardCharsets.UTF_8));
+        StringBuilder hex = new StringBuilder();
+        for (byte b : digest) {
+            hex.append(String.format("%02x", b));
+        }
+        return hex.toString();
+    }
+}

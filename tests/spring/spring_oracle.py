@@ -1,0 +1,118 @@
+"""A real JVM doing what Spring Batch 5.2 does: tests/spring/java/SpringOracle.java,
+compiled once per test session against Debian's Jackson and JDBC jars, answering a whole
+batch of cases per JVM start."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import struct
+import subprocess
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from jobop.domain import JavaFloat, JavaInteger
+
+SOURCE = Path(__file__).parent / "java" / "SpringOracle.java"
+JARS = Path("/usr/share/java")
+# Debian's libjackson2-databind-java, libpostgresql-jdbc-java, libxerial-sqlite-jdbc-java
+# (scripts/install-test-deps installs them).
+CLASSPATH_JARS = (
+    "jackson-databind.jar",
+    "jackson-core.jar",
+    "jackson-annotations.jar",
+    "postgresql.jar",
+    "xerial-sqlite-jdbc.jar",
+)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def spring_scripts(version: str) -> Path:
+    """Spring Batch's own DDL scripts, beside the repository (never copied into it)."""
+    path = REPO_ROOT.parent / "shared" / "spring-batch" / version
+    if not (path / "schema-postgresql.sql").is_file():
+        raise RuntimeError(
+            f"Spring Batch {version}'s schema scripts are missing at {path}: these tests "
+            "read them from ../shared/spring-batch beside the repository"
+        )
+    return path
+
+
+class Oracle:
+    def __init__(self, classes: Path) -> None:
+        missing = [jar for jar in CLASSPATH_JARS if not (JARS / jar).exists()]
+        if missing or shutil.which("javac") is None:
+            raise RuntimeError(
+                f"the Java oracle needs javac and {', '.join(missing) or 'its jars'} in "
+                f"{JARS}: run scripts/install-test-deps (as root)"
+            )
+        self.classpath = ":".join([str(classes), *(str(JARS / jar) for jar in CLASSPATH_JARS)])
+        subprocess.run(
+            ["javac", "-d", str(classes), "-cp", self.classpath, str(SOURCE)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+
+    def ask(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        done = subprocess.run(
+            ["java", "-Xshare:auto", "-cp", self.classpath, "SpringOracle"],
+            input=json.dumps(requests),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"the Java oracle failed:\n{done.stderr}")
+        results: list[dict[str, Any]] = json.loads(done.stdout)
+        assert len(results) == len(requests)
+        return results
+
+
+def _double_bits(value: float) -> str:
+    if math.isnan(value):
+        return str(0x7FF8000000000000)  # Double.doubleToLongBits' canonical NaN
+    return str(struct.unpack(">q", struct.pack(">d", value))[0])
+
+
+def _float_bits(value: float) -> str:
+    if math.isnan(value):
+        return str(0x7FC00000)
+    return str(struct.unpack(">i", struct.pack(">f", value))[0])
+
+
+def describe(value: Any) -> Any:
+    """A context value as SpringOracle.describe spells the Java value it stands for."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return {"t": "Boolean", "v": "true" if value else "false"}
+    if isinstance(value, JavaInteger):
+        return {"t": "Integer", "v": str(int(value))}
+    if isinstance(value, int):
+        return {"t": "Long", "v": str(value)}
+    if isinstance(value, JavaFloat):
+        return {"t": "Float", "v": _float_bits(value)}
+    if isinstance(value, float):
+        return {"t": "Double", "v": _double_bits(value)}
+    if isinstance(value, str):
+        return {"t": "String", "v": value}
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        millis = round((value - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1000)
+        return {"t": "Date", "v": str(millis)}
+    if isinstance(value, datetime):
+        text = value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond * 1000:09d}"
+        return {"t": "LocalDateTime", "v": text}
+    if isinstance(value, date):
+        return {"t": "LocalDate", "v": value.isoformat()}
+    if isinstance(value, list):
+        return {"t": "List", "v": [describe(v) for v in value]}
+    if isinstance(value, dict):
+        return {
+            "t": "Map",
+            "c": "java.util.HashMap",
+            "v": {k: describe(v) for k, v in value.items()},
+        }
+    raise TypeError(type(value).__name__)
