@@ -43,7 +43,9 @@ from jobop.domain import (
     NoSuchJobInstance,
 )
 from jobop.repository import (
+    ContextFormat,
     JobRepository,
+    RepositoryConfigurationError,
     SchemaVersionMismatch,
     create_engine,
     init_schema,
@@ -78,8 +80,31 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="create or migrate the repository schema")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
     db_commands.required = True
-    for action, text in (("init", "create the schema"), ("upgrade", "migrate the schema")):
-        _db_option(db_commands.add_parser(action, help=text))
+    init = db_commands.add_parser("init", help="create the schema")
+    _db_option(init)
+    init.add_argument(
+        "--context-format",
+        choices=[f.value for f in ContextFormat],
+        help="how execution contexts are written, recorded in the repository: jackson "
+        "(Spring's Jackson2ExecutionContextStringSerializer; the default) or java (Spring's "
+        "default Base64 Java serialization)",
+    )
+    init.add_argument(
+        "--spring-schema",
+        type=int,
+        choices=[5, 6],
+        help="the Spring Batch schema version to create (default 5, or what Spring's own "
+        "scripts already created)",
+    )
+    upgrade = db_commands.add_parser("upgrade", help="migrate the schema")
+    _db_option(upgrade)
+    upgrade.add_argument(
+        "--spring-schema",
+        type=int,
+        choices=[5, 6],
+        help="also migrate the Spring Batch schema to this version (5 to 6, as Spring's "
+        "migration script does)",
+    )
 
     _add_run_arguments(
         commands.add_parser("run", help="run one job in this process", description=_RUN_DESCRIPTION)
@@ -150,12 +175,18 @@ def _db(args: argparse.Namespace) -> int:
         return _fail(USAGE, str(error))
     try:
         if args.db_command == "init":
-            init_schema(engine)
-            print(f"schema ready at {_safe_url(args.db)}")
+            context_format = args.context_format and ContextFormat(args.context_format)
+            settings = init_schema(
+                engine, context_format=context_format, spring_schema=args.spring_schema
+            )
+            print(
+                f"schema ready at {_safe_url(args.db)} (Spring Batch {settings.spring_schema} "
+                f"schema, contexts as {settings.context_format.value})"
+            )
         else:
-            version = upgrade_schema(engine)
+            version = upgrade_schema(engine, spring_schema=args.spring_schema)
             print(f"schema at version {version} at {_safe_url(args.db)}")
-    except SchemaVersionMismatch as error:
+    except (SchemaVersionMismatch, RepositoryConfigurationError) as error:
         return _fail(REFUSED, str(error))
     except OperationalError as error:
         return _fail(UNREACHABLE, f"cannot reach the database: {error.orig}")

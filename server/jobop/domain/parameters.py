@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
 from typing import Literal
 
 from jobop_client import parameters as text_form
@@ -83,11 +85,74 @@ class JobParameter:
             raise InvalidJobParameters(f"unknown parameter type {java_type!r}")
         return cls(_convert(kind, text), kind, identifying)
 
+    def java_text(self, zone: tzinfo = UTC) -> str:
+        """The value as Java's `toString()` spells it, which Spring's JOB_KEY hashes:
+        `Double.toString` (`1.0E20`, `5.0E-4`) and `Date.toString` in `zone` (the JVM's
+        default zone: `Fri Mar 15 00:00:00 UTC 2024`)."""
+        if isinstance(self.value, bool):
+            return "true" if self.value else "false"
+        if isinstance(self.value, float):
+            return java_double_text(self.value)
+        if isinstance(self.value, datetime):
+            return java_date_text(self.value, zone)
+        return str(self.value)
+
+    def spring_text(self, name: str, spring: int = 5, zone: tzinfo = UTC) -> str:
+        """What Spring Batch's DefaultJobKeyGenerator appends for this parameter: 5.x's
+        `name=` + JobParameter.toString() + `;`, 6.x's record-style toString()."""
+        flag = "true" if self.identifying else "false"
+        value = self.java_text(zone)
+        if spring >= 6:
+            return (
+                f"JobParameter{{name='{name}', value={value}, type=class {self.java_type}, "
+                f"identifying={flag}}}"
+            )
+        return f"{name}={{value={value}, type=class {self.java_type}, identifying={flag}}};"
+
     def __str__(self) -> str:
         return (
             f"{{value={self.value_text()}, type=class {self.java_type}, "
             f"identifying={'true' if self.identifying else 'false'}}}"
         )
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def java_double_text(value: float) -> str:
+    """Java's `Double.toString`: plain decimals in [1e-3, 1e7), else `d.dddE±n`; the
+    shortest digits that read back (as JDK 19+ and Python's repr pick them)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    magnitude = abs(value)
+    if magnitude == 0:
+        return f"{sign}0.0"
+    digits_tuple, exponent = Decimal(repr(magnitude)).normalize().as_tuple()[1:]
+    digits = "".join(map(str, digits_tuple))
+    assert isinstance(exponent, int)
+    scientific = len(digits) + exponent - 1  # the exponent of the first digit
+    if 1e-3 <= magnitude < 1e7:
+        if exponent >= 0:
+            return f"{sign}{digits}{'0' * exponent}.0"
+        point = len(digits) + exponent
+        if point > 0:
+            return f"{sign}{digits[:point]}.{digits[point:]}"
+        return f"{sign}0.{'0' * -point}{digits}"
+    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{scientific}"
+
+
+def java_date_text(value: datetime, zone: tzinfo = UTC) -> str:
+    """Java's `Date.toString()` in `zone`: `EEE MMM dd HH:mm:ss zzz yyyy`."""
+    local = value.astimezone(zone)
+    name = "UTC" if zone is UTC else (local.tzname() or "GMT")
+    return (
+        f"{_DAYS[local.weekday()]} {_MONTHS[local.month - 1]} {local.day:02d} "
+        f"{local:%H:%M:%S} {name} {local.year}"
+    )
 
 
 def _utc(value: datetime) -> datetime:
@@ -203,13 +268,18 @@ class JobParameters(Mapping[str, JobParameter]):
         """These parameters overridden by `other`."""
         return JobParameters({**self._items, **other})
 
-    def job_key(self) -> str:
-        """MD5 hex of the identifying parameters in sorted name order (Spring's JOB_KEY)."""
-        text = "".join(
-            f"{name}={self._items[name]};"
+    def job_key_text(self, spring: int = 5, zone: tzinfo = UTC) -> str:
+        """The text Spring Batch's DefaultJobKeyGenerator (of Spring `spring`) hashes: the
+        identifying parameters in sorted name order, values spelled as Java does."""
+        return "".join(
+            self._items[name].spring_text(name, spring, zone)
             for name in sorted(self._items)
             if self._items[name].identifying
         )
+
+    def job_key(self, spring: int = 5, zone: tzinfo = UTC) -> str:
+        """Spring's JOB_KEY: MD5 hex of `job_key_text`."""
+        text = self.job_key_text(spring, zone)
         return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
     def __str__(self) -> str:

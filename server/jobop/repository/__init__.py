@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from .contexts import ContextFormat
 from .counting import StatementCounter
 from .engine import create_engine, read_connection, write_transaction
 from .explorer import JobExplorer
 from .job_repository import ChunkTransaction, JobRepository
 from .migrations import SchemaVersionMismatch, current_version, init_schema, upgrade_schema
 from .schema import SCHEMA_VERSION
+from .settings import RepositoryConfigurationError, RepositorySettings
 
 __all__ = [
     "SCHEMA_VERSION",
     "ChunkTransaction",
+    "ContextFormat",
     "JobExplorer",
     "JobRepository",
+    "RepositoryConfigurationError",
+    "RepositorySettings",
     "SchemaVersionMismatch",
     "StatementCounter",
     "create_engine",

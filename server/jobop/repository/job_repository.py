@@ -279,7 +279,7 @@ class JobRepository:
         """
         _check_name("job", job_name)
         _check_parameters(parameters)
-        job_key = parameters.job_key()
+        job_key = parameters.job_key(self.settings.spring_schema)
         now = utcnow()
         entries = context or {}
         context = ExecutionContext()

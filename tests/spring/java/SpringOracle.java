@@ -107,6 +107,9 @@ public class SpringOracle {
                 result.put("key", md5(text));
                 break;
             }
+            case "java-version":
+                result.put("version", Runtime.version().feature());
+                break;
             default:
                 throw new IllegalArgumentException("unknown op " + op);
         }
