@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 from spring_oracle import Oracle
+
+# repository_lifecycle drives executions as the runners do; it lives with the repository tests.
+sys.path.insert(0, str(Path(__file__).parents[1] / "repository"))
 
 
 @pytest.fixture(scope="session")

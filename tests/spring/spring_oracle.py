@@ -116,3 +116,52 @@ def describe(value: Any) -> Any:
             "v": {k: describe(v) for k, v in value.items()},
         }
     raise TypeError(type(value).__name__)
+
+
+def java_parameters(parameters: Any) -> dict[str, Any]:
+    """Job parameters as SpringOracle.parameterValue takes them (exact: bits, milliseconds)."""
+    out = {}
+    for name, p in parameters.items():
+        value = p.value
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, float):
+            text = str(struct.unpack(">q", struct.pack(">d", value))[0])
+        elif isinstance(value, datetime):
+            text = str(round((value - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1000))
+        else:
+            text = str(value)
+        out[name] = {"type": p.java_type, "value": text, "identifying": p.identifying}
+    return out
+
+
+def jdbc_url(url: str) -> str:
+    """The JDBC URL of a SQLAlchemy URL of the test databases."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"jdbc:sqlite:{parsed.database}"
+    return f"jdbc:postgresql://{parsed.host}:{parsed.port}/{parsed.database}?user={parsed.username}"
+
+
+def run_spring_script(url: str, version: str, name: str = "schema") -> None:
+    """Run one of Spring Batch's own scripts (schema-*.sql, migration-6.0-*.sql) as a Java
+    team would, with the database's command-line client semantics."""
+    import sqlite3
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    kind = "sqlite" if parsed.get_backend_name() == "sqlite" else "postgresql"
+    script = (spring_scripts(version) / f"{name}-{kind}.sql").read_text()
+    if kind == "sqlite":
+        with sqlite3.connect(str(parsed.database)) as connection:
+            connection.executescript(script)
+        return
+    conninfo = (
+        f"host={parsed.host} port={parsed.port} user={parsed.username} dbname={parsed.database}"
+    )
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(script.encode())

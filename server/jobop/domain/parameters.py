@@ -85,6 +85,20 @@ class JobParameter:
             raise InvalidJobParameters(f"unknown parameter type {java_type!r}")
         return cls(_convert(kind, text), kind, identifying)
 
+    def column_text(self) -> str:
+        """The value as Spring Batch writes PARAMETER_VALUE (its conversion service): an
+        ISO instant for a date (`2024-03-15T00:00:00Z`), Java's toString otherwise."""
+        if isinstance(self.value, datetime):
+            instant = self.value.astimezone(UTC)
+            fraction = ""
+            if instant.microsecond:
+                micros = f"{instant.microsecond:06d}"
+                fraction = "." + (micros[:3] if micros.endswith("000") else micros)
+            return f"{instant:%Y-%m-%dT%H:%M:%S}{fraction}Z"
+        if isinstance(self.value, float) and not isinstance(self.value, bool):
+            return java_double_text(self.value)
+        return self.value_text()
+
     def java_text(self, zone: tzinfo = UTC) -> str:
         """The value as Java's `toString()` spells it, which Spring's JOB_KEY hashes:
         `Double.toString` (`1.0E20`, `5.0E-4`) and `Date.toString` in `zone` (the JVM's

@@ -103,7 +103,7 @@ def parameter_rows(execution_id: int, parameters: JobParameters) -> list[dict[st
             "job_execution_id": execution_id,
             "parameter_name": name,
             "parameter_type": p.java_type,
-            "parameter_value": p.value_text(),
+            "parameter_value": p.column_text(),
             "identifying": "Y" if p.identifying else "N",
         }
         for name, p in parameters.items()

@@ -28,6 +28,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 
 from jobop.domain import EXIT_MESSAGE_LENGTH
@@ -41,11 +42,31 @@ PARAMETER_VALUE_LENGTH = 2500
 NAME_LENGTH = 100
 
 
+class _SqliteDateTime(sqlite.DATETIME):
+    """SQLite's DATETIME text, also reading the epoch milliseconds that Spring Batch's
+    JDBC driver for SQLite (xerial) stores for a java.sql.Timestamp."""
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        parse = super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> Any:
+            if isinstance(value, int | float):
+                return datetime.fromtimestamp(value / 1000, UTC).replace(tzinfo=None)
+            return parse(value) if parse is not None and value is not None else value
+
+        return process
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in Python, naive UTC TIMESTAMP in the database (as Spring writes)."""
 
     impl = DateTime(timezone=False)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SqliteDateTime())  # type: ignore[no-untyped-call]
+        return dialect.type_descriptor(DateTime(timezone=False))
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None or value.tzinfo is None:

@@ -44,6 +44,14 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TimeZone;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.sql.Types;
+import java.time.Instant;
 
 public class SpringOracle {
 
@@ -105,6 +113,17 @@ public class SpringOracle {
                 String text = jobKeyText(request.get("parameters"), request.get("spring").asInt());
                 result.put("text", text);
                 result.put("key", md5(text));
+                break;
+            }
+            case "dao": {
+                TimeZone.setDefault(TimeZone.getTimeZone(request.path("zone").asText("UTC")));
+                try (Connection connection = DriverManager.getConnection(request.get("url").asText())) {
+                    Dao dao = new Dao(connection, request.get("spring").asInt(), request.get("format").asText(), jackson);
+                    ArrayNode answers = result.putArray("answers");
+                    for (JsonNode action : request.get("actions")) {
+                        answers.add(dao.act(action));
+                    }
+                }
                 break;
             }
             case "java-version":
@@ -353,5 +372,286 @@ public class SpringOracle {
             hex.append(String.format("%02x", b));
         }
         return hex.toString();
+    }
+
+    // -- Spring Batch 5.2's JDBC DAO statements (JdbcJobInstanceDao, JdbcJobExecutionDao,
+    // JdbcStepExecutionDao, JdbcExecutionContextDao) and its id incrementers -------------
+
+    static String contextText(Object map, String format, ObjectMapper jackson) throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(1024);
+        if (format.equals("java")) {
+            try (ObjectOutputStream out = new ObjectOutputStream(Base64.getEncoder().wrap(bytes))) {
+                out.writeObject(map);
+            }
+        } else {
+            jackson.writeValue(bytes, map);
+        }
+        return bytes.toString(StandardCharsets.UTF_8);
+    }
+
+    static Object contextValue(String text, String format, ObjectMapper jackson) throws Exception {
+        if (!format.equals("java")) {
+            return jackson.readValue(text.getBytes(StandardCharsets.UTF_8), new TypeReference<HashMap<String, Object>>() {});
+        }
+        return new ObjectInputStream(Base64.getDecoder().wrap(
+                new ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8)))).readObject();
+    }
+
+    static final class Dao {
+        final Connection connection;
+        final int spring;
+        final String format;
+        final ObjectMapper jackson;
+        final boolean sqlite;
+
+        Dao(Connection connection, int spring, String format, ObjectMapper jackson) throws Exception {
+            this.connection = connection;
+            this.spring = spring;
+            this.format = format;
+            this.jackson = jackson;
+            this.sqlite = connection.getMetaData().getURL().startsWith("jdbc:sqlite");
+            connection.setAutoCommit(true);
+        }
+
+        long nextId(String incrementer) throws Exception {
+            try (Statement statement = connection.createStatement()) {
+                if (sqlite) {  // SqliteMaxValueIncrementer
+                    statement.executeUpdate("insert into " + incrementer + " values(null)");
+                    long next;
+                    try (ResultSet rs = statement.executeQuery("select max(rowid) from " + incrementer)) {
+                        rs.next();
+                        next = rs.getLong(1);
+                    }
+                    statement.executeUpdate("delete from " + incrementer + " where ID < " + next);
+                    return next;
+                }
+                try (ResultSet rs = statement.executeQuery("select nextval('" + incrementer + "')")) {
+                    rs.next();
+                    return rs.getLong(1);
+                }
+            }
+        }
+
+        int update(String sql, Object... values) throws Exception {
+            try (PreparedStatement statement = connection.prepareStatement(sql)) {
+                for (int i = 0; i < values.length; i++) {
+                    if (values[i] == null) {
+                        statement.setNull(i + 1, Types.TIMESTAMP);
+                    } else {
+                        statement.setObject(i + 1, values[i]);
+                    }
+                }
+                return statement.executeUpdate();
+            }
+        }
+
+        static Timestamp now() {
+            return Timestamp.valueOf(LocalDateTime.now());  // the JVM's local time, as Spring 5 writes
+        }
+
+        Long findInstance(String job, String key) throws Exception {
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "SELECT JOB_INSTANCE_ID, JOB_NAME FROM BATCH_JOB_INSTANCE WHERE JOB_NAME = ? AND JOB_KEY = ?")) {
+                statement.setString(1, job);
+                statement.setString(2, key);
+                try (ResultSet rs = statement.executeQuery()) {
+                    return rs.next() ? rs.getLong(1) : null;
+                }
+            }
+        }
+
+        void saveContext(String table, String column, long id, Object map, boolean insert) throws Exception {
+            String text = contextText(map, format, jackson);
+            String shortContext = text;
+            String longContext = null;
+            if (text.length() > 2500) {
+                shortContext = text.substring(0, 2500 - 8) + " ...";
+                longContext = text;
+            }
+            String sql = insert
+                    ? "INSERT INTO " + table + " (SHORT_CONTEXT, SERIALIZED_CONTEXT, " + column + ") VALUES(?, ?, ?)"
+                    : "UPDATE " + table + " SET SHORT_CONTEXT = ?, SERIALIZED_CONTEXT = ? WHERE " + column + " = ?";
+            try (PreparedStatement statement = connection.prepareStatement(sql)) {
+                statement.setString(1, shortContext);
+                if (longContext == null) {
+                    statement.setNull(2, Types.CLOB);
+                } else {
+                    statement.setString(2, longContext);
+                }
+                statement.setLong(3, id);
+                statement.executeUpdate();
+            }
+        }
+
+        JsonNode act(JsonNode action) throws Exception {
+            String what = action.get("do").asText();
+            ObjectNode answer = NODES.objectNode();
+            String job = action.path("job").asText();
+            if (what.equals("find-instance")) {
+                Long found = findInstance(job, md5(jobKeyText(action.get("parameters"), spring)));
+                answer.put("instance", found);
+                return answer;
+            }
+            if (what.equals("read")) {
+                return read(action.get("execution").asLong());
+            }
+            if (!what.equals("launch")) {
+                throw new IllegalArgumentException("unknown action " + what);
+            }
+            // SimpleJobRepository.createJobExecution: find or create the instance, then the
+            // execution with its parameters and context, then the job and one step run.
+            JsonNode parameters = action.get("parameters");
+            String key = md5(jobKeyText(parameters, spring));
+            Long instance = findInstance(job, key);
+            if (instance == null) {
+                instance = nextId(spring == 5 ? "BATCH_JOB_SEQ" : "BATCH_JOB_INSTANCE_SEQ");
+                update("INSERT INTO BATCH_JOB_INSTANCE(JOB_INSTANCE_ID, JOB_NAME, JOB_KEY, VERSION) VALUES (?, ?, ?, ?)",
+                        instance, job, key, 0);
+            }
+            long execution = nextId("BATCH_JOB_EXECUTION_SEQ");
+            Timestamp created = now();
+            update("INSERT INTO BATCH_JOB_EXECUTION(JOB_EXECUTION_ID, JOB_INSTANCE_ID, START_TIME, END_TIME, STATUS, "
+                    + "EXIT_CODE, EXIT_MESSAGE, VERSION, CREATE_TIME, LAST_UPDATED) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    execution, instance, null, null, "STARTING", "UNKNOWN", "", 0, created, created);
+            Iterator<Map.Entry<String, JsonNode>> fields = parameters.fields();
+            while (fields.hasNext()) {
+                Map.Entry<String, JsonNode> field = fields.next();
+                JsonNode p = field.getValue();
+                String type = p.get("type").asText();
+                Object value = parameterValue(type, p.get("value").asText());
+                // JdbcJobExecutionDao's conversion service: ISO instants for dates, toString else.
+                String text = value instanceof Date ? ((Date) value).toInstant().toString() : value.toString();
+                update("INSERT INTO BATCH_JOB_EXECUTION_PARAMS(JOB_EXECUTION_ID, PARAMETER_NAME, PARAMETER_TYPE, "
+                        + "PARAMETER_VALUE, IDENTIFYING) VALUES (?, ?, ?, ?, ?)",
+                        execution, field.getKey(), type, text, p.get("identifying").asBoolean() ? "Y" : "N");
+            }
+            saveContext("BATCH_JOB_EXECUTION_CONTEXT", "JOB_EXECUTION_ID", execution,
+                    build(action.get("jobContext")), true);
+            String updateJob = "UPDATE BATCH_JOB_EXECUTION SET START_TIME = ?, END_TIME = ?,  STATUS = ?, EXIT_CODE = ?, "
+                    + "EXIT_MESSAGE = ?, VERSION = VERSION + 1, CREATE_TIME = ?, LAST_UPDATED = ? "
+                    + "WHERE JOB_EXECUTION_ID = ? AND VERSION = ?";
+            Timestamp started = now();
+            require(update(updateJob, started, null, "STARTED", "UNKNOWN", "", created, started, execution, 0));
+            String stepName = action.get("step").asText();
+            long step = nextId("BATCH_STEP_EXECUTION_SEQ");
+            update("INSERT INTO BATCH_STEP_EXECUTION(STEP_EXECUTION_ID, VERSION, STEP_NAME, JOB_EXECUTION_ID, START_TIME, "
+                    + "END_TIME, STATUS, COMMIT_COUNT, READ_COUNT, FILTER_COUNT, WRITE_COUNT, EXIT_CODE, EXIT_MESSAGE, "
+                    + "READ_SKIP_COUNT, WRITE_SKIP_COUNT, PROCESS_SKIP_COUNT, ROLLBACK_COUNT, LAST_UPDATED, CREATE_TIME) "
+                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    step, 0, stepName, execution, started, null, "STARTED", 0, 0, 0, 0, "EXECUTING", "", 0, 0, 0, 0,
+                    started, started);
+            saveContext("BATCH_STEP_EXECUTION_CONTEXT", "STEP_EXECUTION_ID", step, new HashMap<String, Object>(), true);
+            String status = action.get("status").asText();
+            int count = action.path("count").asInt(0);
+            Timestamp ended = now();
+            require(update("UPDATE BATCH_STEP_EXECUTION SET START_TIME = ?, END_TIME = ?, STATUS = ?, COMMIT_COUNT = ?, "
+                    + "READ_COUNT = ?, FILTER_COUNT = ?, WRITE_COUNT = ?, EXIT_CODE = ?, EXIT_MESSAGE = ?, "
+                    + "VERSION = VERSION + 1, READ_SKIP_COUNT = ?, PROCESS_SKIP_COUNT = ?, WRITE_SKIP_COUNT = ?, "
+                    + "ROLLBACK_COUNT = ?, LAST_UPDATED = ? WHERE STEP_EXECUTION_ID = ? AND VERSION = ?",
+                    started, ended, status, 1, count, 0, count, status, "", 0, 0, 0, 0, ended, step, 0));
+            saveContext("BATCH_STEP_EXECUTION_CONTEXT", "STEP_EXECUTION_ID", step, build(action.get("stepContext")), false);
+            require(update(updateJob, started, ended, status, status, "", created, ended, execution, 1));
+            answer.put("instance", instance);
+            answer.put("execution", execution);
+            answer.put("step", step);
+            return answer;
+        }
+
+        static void require(int updated) {
+            if (updated != 1) {
+                throw new IllegalStateException("optimistic lock failure: " + updated + " rows updated");
+            }
+        }
+
+        ObjectNode read(long execution) throws Exception {
+            ObjectNode answer = NODES.objectNode();
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "SELECT JI.JOB_INSTANCE_ID, JOB_NAME, JOB_KEY, JI.VERSION FROM BATCH_JOB_INSTANCE JI, BATCH_JOB_EXECUTION JE "
+                    + "WHERE JOB_EXECUTION_ID = ? AND JI.JOB_INSTANCE_ID = JE.JOB_INSTANCE_ID")) {
+                statement.setLong(1, execution);
+                try (ResultSet rs = statement.executeQuery()) {
+                    rs.next();
+                    answer.put("instance", rs.getLong(1));
+                    answer.put("job", rs.getString(2));
+                    answer.put("key", rs.getString(3));
+                }
+            }
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "SELECT JOB_EXECUTION_ID, START_TIME, END_TIME, STATUS, EXIT_CODE, EXIT_MESSAGE, CREATE_TIME, "
+                    + "LAST_UPDATED, VERSION FROM BATCH_JOB_EXECUTION WHERE JOB_EXECUTION_ID = ?")) {
+                statement.setLong(1, execution);
+                try (ResultSet rs = statement.executeQuery()) {
+                    rs.next();
+                    answer.put("status", rs.getString("STATUS"));
+                    answer.put("exitCode", rs.getString("EXIT_CODE"));
+                    answer.put("version", rs.getLong("VERSION"));
+                    answer.put("createTime", rs.getTimestamp("CREATE_TIME").toLocalDateTime().toString());
+                }
+            }
+            ObjectNode parameters = answer.putObject("parameters");
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "SELECT JOB_EXECUTION_ID, PARAMETER_NAME, PARAMETER_TYPE, PARAMETER_VALUE, IDENTIFYING "
+                    + "FROM BATCH_JOB_EXECUTION_PARAMS WHERE JOB_EXECUTION_ID = ?")) {
+                statement.setLong(1, execution);
+                try (ResultSet rs = statement.executeQuery()) {
+                    while (rs.next()) {
+                        // JdbcJobExecutionDao converts the text back to the declared type.
+                        String type = rs.getString(3);
+                        String text = rs.getString(4);
+                        Object value;
+                        switch (type) {
+                            case "java.util.Date": value = Date.from(Instant.parse(text)); break;
+                            case "java.lang.Long": value = Long.valueOf(text); break;
+                            case "java.lang.Double": value = Double.valueOf(text); break;
+                            case "java.lang.Boolean": value = Boolean.valueOf(text); break;
+                            default: value = text;
+                        }
+                        ObjectNode p = parameters.putObject(rs.getString(2));
+                        p.set("value", describe(value));
+                        p.put("identifying", rs.getString(5).equals("Y"));
+                    }
+                }
+            }
+            answer.set("context", readContext("SELECT SHORT_CONTEXT, SERIALIZED_CONTEXT FROM BATCH_JOB_EXECUTION_CONTEXT "
+                    + "WHERE JOB_EXECUTION_ID = ?", execution));
+            ArrayNode steps = answer.putArray("steps");
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "SELECT STEP_EXECUTION_ID, STEP_NAME, START_TIME, END_TIME, STATUS, COMMIT_COUNT, READ_COUNT, "
+                    + "FILTER_COUNT, WRITE_COUNT, EXIT_CODE, EXIT_MESSAGE, READ_SKIP_COUNT, WRITE_SKIP_COUNT, "
+                    + "PROCESS_SKIP_COUNT, ROLLBACK_COUNT, LAST_UPDATED, VERSION, CREATE_TIME FROM BATCH_STEP_EXECUTION "
+                    + "WHERE JOB_EXECUTION_ID = ? ORDER BY STEP_EXECUTION_ID")) {
+                statement.setLong(1, execution);
+                try (ResultSet rs = statement.executeQuery()) {
+                    while (rs.next()) {
+                        ObjectNode step = steps.addObject();
+                        step.put("name", rs.getString("STEP_NAME"));
+                        step.put("status", rs.getString("STATUS"));
+                        step.put("readCount", rs.getLong("READ_COUNT"));
+                        step.put("writeCount", rs.getLong("WRITE_COUNT"));
+                        step.put("commitCount", rs.getLong("COMMIT_COUNT"));
+                        step.set("context", readContext("SELECT SHORT_CONTEXT, SERIALIZED_CONTEXT FROM "
+                                + "BATCH_STEP_EXECUTION_CONTEXT WHERE STEP_EXECUTION_ID = ?", rs.getLong(1)));
+                    }
+                }
+            }
+            return answer;
+        }
+
+        JsonNode readContext(String sql, long id) throws Exception {
+            try (PreparedStatement statement = connection.prepareStatement(sql)) {
+                statement.setLong(1, id);
+                try (ResultSet rs = statement.executeQuery()) {
+                    if (!rs.next()) {
+                        return NODES.nullNode();
+                    }
+                    // ExecutionContextRowMapper: SERIALIZED_CONTEXT, else SHORT_CONTEXT.
+                    String text = rs.getString(2);
+                    if (text == null) {
+                        text = rs.getString(1);
+                    }
+                    return describe(contextValue(text, format, jackson));
+                }
+            }
+        }
     }
 }
