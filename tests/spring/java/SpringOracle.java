@@ -461,7 +461,7 @@ public class SpringOracle {
         }
 
         void saveContext(String table, String column, long id, Object map, boolean insert) throws Exception {
-            String text = contextText(map, format, jackson);
+            String text = contextText(map == null ? new HashMap<String, Object>() : map, format, jackson);
             String shortContext = text;
             String longContext = null;
             if (text.length() > 2500) {
