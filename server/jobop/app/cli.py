@@ -49,6 +49,7 @@ from jobop.repository import (
     SchemaVersionMismatch,
     create_engine,
     init_schema,
+    rekey,
     upgrade_schema,
 )
 
@@ -95,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[5, 6],
         help="the Spring Batch schema version to create (default 5, or what Spring's own "
         "scripts already created)",
+    )
+    rekey = db_commands.add_parser(
+        "rekey", help="recompute job instances' JOB_KEY by Spring Batch's rules"
+    )
+    _db_option(rekey)
+    rekey.add_argument(
+        "--dry-run", action="store_true", help="report what would change, change nothing"
     )
     upgrade = db_commands.add_parser("upgrade", help="migrate the schema")
     _db_option(upgrade)
@@ -182,6 +190,20 @@ def _db(args: argparse.Namespace) -> int:
             print(
                 f"schema ready at {_safe_url(args.db)} (Spring Batch {settings.spring_schema} "
                 f"schema, contexts as {settings.context_format.value})"
+            )
+        elif args.db_command == "rekey":
+            report = rekey(engine, dry_run=args.dry_run)
+            verb = "would change" if args.dry_run else "changed"
+            for instance_id, old, new in report.changed:
+                print(f"instance {instance_id}: {old} -> {new}")
+            print(
+                f"{len(report.changed)} job keys {verb}, {report.unchanged} already right"
+                + (
+                    f", {len(report.skipped)} kept (parameter types jobop cannot spell as "
+                    f"Java: instances {', '.join(map(str, report.skipped))})"
+                    if report.skipped
+                    else ""
+                )
             )
         else:
             version = upgrade_schema(engine, spring_schema=args.spring_schema)

@@ -28,11 +28,12 @@ from .model import (
     truncate_exit_message,
     utcnow,
 )
-from .parameters import JobParameter, JobParameters, ParameterType, ParameterValue
+from .parameters import JAVA_TYPES, JobParameter, JobParameters, ParameterType, ParameterValue
 from .status import BatchStatus, ExitStatus
 
 __all__ = [
     "EXIT_MESSAGE_LENGTH",
+    "JAVA_TYPES",
     "BatchStatus",
     "ConcurrentModification",
     "ExecutionContext",

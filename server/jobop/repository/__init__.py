@@ -6,6 +6,7 @@ from .contexts import ContextFormat
 from .counting import StatementCounter
 from .engine import create_engine, read_connection, write_transaction
 from .explorer import JobExplorer
+from .job_keys import JobKeyCollision, RekeyReport, rekey
 from .job_repository import ChunkTransaction, JobRepository
 from .migrations import SchemaVersionMismatch, current_version, init_schema, upgrade_schema
 from .schema import SCHEMA_VERSION
@@ -16,7 +17,9 @@ __all__ = [
     "ChunkTransaction",
     "ContextFormat",
     "JobExplorer",
+    "JobKeyCollision",
     "JobRepository",
+    "RekeyReport",
     "RepositoryConfigurationError",
     "RepositorySettings",
     "SchemaVersionMismatch",
@@ -25,6 +28,7 @@ __all__ = [
     "current_version",
     "init_schema",
     "read_connection",
+    "rekey",
     "upgrade_schema",
     "write_transaction",
 ]

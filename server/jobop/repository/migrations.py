@@ -81,7 +81,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 assert MIGRATIONS[-1].version == SCHEMA_VERSION
 
 
-def _lock(connection: Connection) -> None:
+def lock_schema(connection: Connection) -> None:
     if is_postgresql(connection):
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
     # SQLite: the transaction began with BEGIN IMMEDIATE and already holds the write lock.
@@ -146,7 +146,7 @@ def init_schema(
     that replicas of mixed versions never migrate by surprise.
     """
     with write_transaction(engine) as connection:
-        _lock(connection)
+        lock_schema(connection)
         version = current_version(connection)
         _check_not_newer(version)
         if version == 0:
@@ -188,7 +188,7 @@ def upgrade_schema(engine: Engine, *, spring_schema: int | None = None) -> int:
     `spring_schema=6`, migrate a Spring Batch 5 schema to 6 as Spring's
     migration-6.0 script does; returns the version reached."""
     with write_transaction(engine) as connection:
-        _lock(connection)
+        lock_schema(connection)
         version = current_version(connection)
         _check_not_newer(version)
         pending = [m for m in MIGRATIONS if m.version > version]
