@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     rekey.add_argument(
         "--dry-run", action="store_true", help="report what would change, change nothing"
     )
+    init.add_argument(
+        "--time-zone",
+        metavar="ZONE",
+        help="the zone TIMESTAMP columns hold times in, recorded in the repository (an IANA "
+        "name; default UTC): the zone of the Spring Batch applications' JVMs",
+    )
     upgrade = db_commands.add_parser("upgrade", help="migrate the schema")
     _db_option(upgrade)
     upgrade.add_argument(
@@ -185,11 +191,15 @@ def _db(args: argparse.Namespace) -> int:
         if args.db_command == "init":
             context_format = args.context_format and ContextFormat(args.context_format)
             settings = init_schema(
-                engine, context_format=context_format, spring_schema=args.spring_schema
+                engine,
+                context_format=context_format,
+                spring_schema=args.spring_schema,
+                time_zone=args.time_zone,
             )
             print(
                 f"schema ready at {_safe_url(args.db)} (Spring Batch {settings.spring_schema} "
-                f"schema, contexts as {settings.context_format.value})"
+                f"schema, contexts as {settings.context_format.value}, times in "
+                f"{settings.time_zone})"
             )
         elif args.db_command == "rekey":
             report = rekey(engine, dry_run=args.dry_run)

@@ -16,7 +16,10 @@ EXIT_MESSAGE_LENGTH = 2500
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, to the millisecond: what every repository column (and a java.sql.Timestamp as
+    Spring's JDBC driver for SQLite stores it) keeps, so a saved time reads back equal."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class ExecutionContext(MutableMapping[str, Any]):

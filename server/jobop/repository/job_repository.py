@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 from sqlalchemy import (
@@ -72,8 +72,11 @@ from .schema import (
     job_execution_context,
     job_execution_params,
     job_instance,
+    set_time_zone,
     step_execution,
     step_execution_context,
+    time_zone_of,
+    to_column,
 )
 from .settings import RepositorySettings, load_settings
 
@@ -241,6 +244,7 @@ class JobRepository:
         # What the repository records (JOBOP_SETTING): the format every node writes.
         self.settings = load_settings(engine) if settings is None else settings
         self._contexts = self.settings.context_format
+        set_time_zone(engine.dialect, self.settings.zone)
         self.explorer = JobExplorer(engine)
         self._postgresql = is_postgresql(engine)
         dialect = postgresql if self._postgresql else sqlite
@@ -279,7 +283,7 @@ class JobRepository:
         """
         _check_name("job", job_name)
         _check_parameters(parameters)
-        job_key = parameters.job_key(self.settings.spring_schema)
+        job_key = parameters.job_key(self.settings.spring_schema, self.settings.zone)
         now = utcnow()
         entries = context or {}
         context = ExecutionContext()
@@ -371,7 +375,7 @@ class JobRepository:
                 {
                     "job_name": job_name,
                     "job_key": job_key,
-                    "now": now.astimezone(UTC).replace(tzinfo=None),
+                    "now": to_column(now, time_zone_of(connection.dialect)),
                     "status": BatchStatus.STARTING.value,
                     "exit_code": ExitStatus.UNKNOWN.exit_code,
                     "names": [r["parameter_name"] for r in parameter_rows],

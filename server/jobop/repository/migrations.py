@@ -116,7 +116,10 @@ def _check_not_newer(version: int) -> None:
 
 
 def _new_settings(
-    connection: Connection, context_format: ContextFormat | None, spring_schema: int | None
+    connection: Connection,
+    context_format: ContextFormat | None,
+    spring_schema: int | None,
+    time_zone: str | None = None,
 ) -> RepositorySettings:
     """Settings for a repository that records none yet: as asked, else the defaults, with
     the Spring schema that Spring's own scripts may already have created."""
@@ -127,6 +130,7 @@ def _new_settings(
         spring_schema=sequences.check_spring_schema(
             connection, wanted, explicit=spring_schema is not None
         ),
+        time_zone=time_zone or recorded.time_zone,
     )
 
 
@@ -135,12 +139,13 @@ def init_schema(
     *,
     context_format: ContextFormat | None = None,
     spring_schema: int | None = None,
+    time_zone: str | None = None,
 ) -> RepositorySettings:
     """Create the schema if the database has none; idempotent and safe to race. Returns
     the repository's settings.
 
-    `context_format` and `spring_schema` (None: the default, or what Spring's scripts
-    created) are recorded in a new repository; an existing one that records others is
+    `context_format`, `spring_schema` and `time_zone` (None: the default, or what Spring's
+    scripts created) are recorded in a new repository; an existing one that records others is
     refused, since every node must write what the others read. An existing schema of an
     older version is left alone and reported: migrating is `jobop db upgrade`'s job, so
     that replicas of mixed versions never migrate by surprise.
@@ -150,7 +155,7 @@ def init_schema(
         version = current_version(connection)
         _check_not_newer(version)
         if version == 0:
-            settings = _new_settings(connection, context_format, spring_schema)
+            settings = _new_settings(connection, context_format, spring_schema, time_zone)
             _apply(connection, list(MIGRATIONS), settings)
             return settings
         if version < SCHEMA_VERSION:
@@ -159,13 +164,21 @@ def init_schema(
                 f"{SCHEMA_VERSION}: run `jobop db upgrade`"
             )
         settings = read_settings(connection)
-    _check_recorded(settings, context_format, spring_schema)
+    _check_recorded(settings, context_format, spring_schema, time_zone)
     return settings
 
 
 def _check_recorded(
-    settings: RepositorySettings, context_format: ContextFormat | None, spring_schema: int | None
+    settings: RepositorySettings,
+    context_format: ContextFormat | None,
+    spring_schema: int | None,
+    time_zone: str | None,
 ) -> None:
+    if time_zone is not None and time_zone != settings.time_zone:
+        raise RepositoryConfigurationError(
+            f"the repository writes times in {settings.time_zone}, not {time_zone}: every "
+            "node must use the recorded zone"
+        )
     if context_format is not None and context_format is not settings.context_format:
         raise RepositoryConfigurationError(
             f"the repository writes execution contexts as {settings.context_format.value}, "

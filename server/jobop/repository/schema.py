@@ -8,7 +8,7 @@ would quote upper-case names, which would make them case-sensitive on PostgreSQL
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import (
@@ -42,23 +42,65 @@ PARAMETER_VALUE_LENGTH = 2500
 NAME_LENGTH = 100
 
 
+# The zone TIMESTAMP columns are written in (a repository setting, see settings.py), kept on
+# the engine's dialect because that is what a column type is handed when it converts.
+_TIME_ZONE = "jobop_time_zone"
+
+
+def set_time_zone(dialect: Dialect, zone: tzinfo) -> None:
+    setattr(dialect, _TIME_ZONE, zone)
+
+
+def time_zone_of(dialect: Dialect) -> tzinfo:
+    zone: tzinfo = getattr(dialect, _TIME_ZONE, UTC)
+    return zone
+
+
+def to_column(value: datetime | None, zone: tzinfo) -> datetime | None:
+    """An aware datetime as the naive wall-clock time in `zone` that the column holds."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(zone).replace(tzinfo=None)
+
+
+def from_column(value: datetime | None, zone: tzinfo) -> datetime | None:
+    """A column's naive time in `zone` as an aware UTC datetime."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(UTC)
+
+
 class _SqliteDateTime(sqlite.DATETIME):
-    """SQLite's DATETIME text, also reading the epoch milliseconds that Spring Batch's
-    JDBC driver for SQLite (xerial) stores for a java.sql.Timestamp."""
+    """SQLite's DATETIME text as Spring Batch's JDBC driver for SQLite (xerial) reads it:
+    `2024-03-15 10:30:05.123`, milliseconds (it takes any fraction for milliseconds, so
+    SQLAlchemy's six digits would read 0.123456 s as 123 s). Also reads the epoch
+    milliseconds that driver stores for a java.sql.Timestamp: an instant, so aware."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            return f"{value:%Y-%m-%d %H:%M:%S}.{value.microsecond // 1000:03d}"
+
+        return process
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
         parse = super().result_processor(dialect, coltype)
 
         def process(value: Any) -> Any:
             if isinstance(value, int | float):
-                return datetime.fromtimestamp(value / 1000, UTC).replace(tzinfo=None)
+                return datetime.fromtimestamp(value / 1000, UTC)
             return parse(value) if parse is not None and value is not None else value
 
         return process
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in Python, naive UTC TIMESTAMP in the database (as Spring writes)."""
+    """Aware UTC datetimes in Python; in the database, naive TIMESTAMPs of the wall-clock
+    time in the repository's zone (UTC unless set), as a Spring application whose JVM runs
+    in that zone writes them."""
 
     impl = DateTime(timezone=False)
     cache_ok = True
@@ -69,15 +111,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return dialect.type_descriptor(DateTime(timezone=False))
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None or value.tzinfo is None:
-            return value
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return to_column(value, time_zone_of(dialect))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        assert value is None or isinstance(value, datetime)
+        return from_column(value, time_zone_of(dialect))
 
 
 # BIGINT as Spring declares it; on SQLite only "INTEGER PRIMARY KEY" aliases the rowid

@@ -4,11 +4,17 @@
 `spring_schema`: the Spring Batch major version whose objects the repository has, which
 decides the sequence job instance ids are drawn from (5: BATCH_JOB_SEQ, 6:
 BATCH_JOB_INSTANCE_SEQ).
+`time_zone`: the zone TIMESTAMP columns hold wall-clock times of (an IANA name, default
+UTC): Spring writes its JVM's local time, so a Spring application sharing the repository
+runs with this zone (`-Duser.timezone=...`). It is also the zone of `Date.toString()` in
+JOB_KEY, as the JVM's default zone is Spring's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine, inspect, select
 
@@ -27,17 +33,31 @@ class RepositoryConfigurationError(RuntimeError):
 class RepositorySettings:
     context_format: ContextFormat = ContextFormat.JACKSON
     spring_schema: int = 5
+    time_zone: str = "UTC"
 
     def __post_init__(self) -> None:
         if self.spring_schema not in SPRING_SCHEMAS:
             raise RepositoryConfigurationError(
                 f"Spring Batch schema {self.spring_schema} is not supported: use 5 or 6"
             )
+        self.zone  # noqa: B018 -- an unknown zone fails here, not at the first write
+
+    @property
+    def zone(self) -> tzinfo:
+        if self.time_zone == "UTC":
+            return UTC
+        try:
+            return ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise RepositoryConfigurationError(
+                f"unknown time zone {self.time_zone!r}: use an IANA name such as Europe/Berlin"
+            ) from None
 
     def rows(self) -> list[dict[str, str]]:
         return [
             {"name": "context_format", "value": self.context_format.value},
             {"name": "spring_schema", "value": str(self.spring_schema)},
+            {"name": "time_zone", "value": self.time_zone},
         ]
 
 
@@ -50,6 +70,7 @@ def read_settings(connection: Connection) -> RepositorySettings:
         return RepositorySettings(
             context_format=ContextFormat(values.get("context_format", "jackson")),
             spring_schema=int(values.get("spring_schema", "5")),
+            time_zone=values.get("time_zone", "UTC"),
         )
     except ValueError as error:
         raise RepositoryConfigurationError(f"unreadable JOBOP_SETTING row: {error}") from None
