@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from spring_oracle import Oracle
 
-# repository_lifecycle drives executions as the runners do; it lives with the repository tests.
+# repository_lifecycle drives executions as the runners do, cli_support runs jobop serve
+# and jobctl: they live with the repository and command-line tests.
 sys.path.insert(0, str(Path(__file__).parents[1] / "repository"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))
 
 
 @pytest.fixture(scope="session")
