@@ -123,7 +123,9 @@ def java_parameters(parameters: Any) -> dict[str, Any]:
     out = {}
     for name, p in parameters.items():
         value = p.value
-        if isinstance(value, bool):
+        if p.java_type in ("java.time.LocalDate", "java.time.LocalDateTime"):
+            text = p.column_text()  # ISO local forms, as Spring's converters write them
+        elif isinstance(value, bool):
             text = "true" if value else "false"
         elif isinstance(value, float):
             text = str(struct.unpack(">q", struct.pack(">d", value))[0])

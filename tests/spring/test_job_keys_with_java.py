@@ -4,28 +4,15 @@ against a real JVM for every parameter type and awkward values."""
 from __future__ import annotations
 
 import random
-import struct
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from jobop.domain import JobParameter, JobParameters
-from spring_oracle import Oracle
+from spring_oracle import Oracle, java_parameters
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def java_value(parameter: JobParameter) -> str:
-    """The value as SpringOracle.parameterValue takes it (exact: bits, milliseconds)."""
-    value = parameter.value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(struct.unpack(">q", struct.pack(">d", value))[0])
-    if isinstance(value, datetime):
-        return str((value - EPOCH) // timedelta(milliseconds=1))
-    return str(value)
 
 
 def request(parameters: JobParameters, spring: int, zone: str) -> dict[str, Any]:
@@ -33,10 +20,7 @@ def request(parameters: JobParameters, spring: int, zone: str) -> dict[str, Any]
         "op": "job-key",
         "spring": spring,
         "zone": zone,
-        "parameters": {
-            name: {"type": p.java_type, "value": java_value(p), "identifying": p.identifying}
-            for name, p in parameters.items()
-        },
+        "parameters": java_parameters(parameters),
     }
 
 
@@ -81,6 +65,22 @@ def parameter_sets() -> list[JobParameters]:
     sets = [JobParameters.of(d=JobParameter(d, "DOUBLE")) for d in awkward_doubles()]
     sets += [JobParameters.of(at=JobParameter(t, "DATE")) for t in DST_MOMENTS]
     sets += [JobParameters.of(s=s, **{"ü名": s}) for s in STRINGS]
+    # Types Spring stores that jobop keeps as one of its own, remembering the Java class.
+    spring_only = [
+        ("java.time.LocalDate", "2024-03-31"),
+        ("java.time.LocalDate", "1999-12-31"),
+        ("java.time.LocalDateTime", "2024-03-31T02:30:00"),
+        ("java.time.LocalDateTime", "2024-03-31T02:30:05"),
+        ("java.time.LocalDateTime", "2024-03-31T02:30:05.123"),
+        ("java.time.LocalDateTime", "2024-03-31T02:30:05.1234"),
+        ("java.time.LocalDateTime", "2024-03-31T00:00:00.000001"),
+        ("java.lang.Integer", "42"),
+        ("java.lang.Integer", "-2147483648"),
+    ]
+    sets += [
+        JobParameters({"p": JobParameter.from_column(java_type, text, True)})
+        for java_type, text in spring_only
+    ]
     sets += [
         JobParameters.of(n=0),
         JobParameters.of(n=-(2**63), m=2**63 - 1),

@@ -4,6 +4,7 @@ jobop's RPCs through `jobctl`, and jobop restarts Spring's FAILED instance over 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,23 @@ def test_spring_rows_show_in_jobctl_and_restart_over_grpc(
 ) -> None:
     engine = create_engine(blank_db_url)
     init_schema(engine, context_format=fmt)
+    # Every parameter type Spring stores, identifying: the restart must find the instance.
+    parameters = {
+        **java_parameters(
+            JobParameters.of(items=30, ratio=1e20, at=datetime(2024, 3, 31, 1, tzinfo=UTC))
+        ),
+        "day": {"type": "java.time.LocalDate", "value": "2024-03-31", "identifying": True},
+        "local": {
+            "type": "java.time.LocalDateTime",
+            "value": "2024-03-31T02:30:05.123",
+            "identifying": True,
+        },
+        "count": {"type": "java.lang.Integer", "value": "7", "identifying": True},
+    }
     launch = {
         "do": "launch",
         "job": "demoChunkJob",
-        "parameters": java_parameters(JobParameters.of(items=30)),
+        "parameters": parameters,
         "status": "FAILED",
         "step": "demoChunkStep",
         "count": 20,
@@ -49,7 +63,7 @@ def test_spring_rows_show_in_jobctl_and_restart_over_grpc(
         assert status.returncode == 0, status
         shown = json.loads(status.stdout)
         assert shown["status"] == "FAILED" and shown["job_name"] == "demoChunkJob"
-        assert shown["parameters"] == {"items": {"value": 30, "type": "long", "identifying": True}}
+        assert shown["parameters"]["items"] == {"value": 30, "type": "long", "identifying": True}
         steps = run_jobctl(server.target, "--json", "steps", str(execution_id))
         assert steps.returncode == 0, steps
         (step,) = json.loads(steps.stdout)
@@ -64,7 +78,32 @@ def test_spring_rows_show_in_jobctl_and_restart_over_grpc(
             items = [
                 r[0] for r in connection.execute(text("SELECT ITEM FROM DEMO_ITEMS ORDER BY ITEM"))
             ]
+            restart_id, instance_id = connection.execute(
+                text(
+                    "SELECT JOB_EXECUTION_ID, JOB_INSTANCE_ID FROM BATCH_JOB_EXECUTION "
+                    "ORDER BY JOB_EXECUTION_ID DESC"
+                )
+            ).first()  # type: ignore[misc]
         assert items == list(range(21, 31))
+        assert instance_id == answer["answers"][0]["instance"]  # Spring's instance, by its key
+        # The restart's parameters are stored as Spring stored them.
+        (again,) = oracle.ask(
+            [
+                {
+                    "op": "dao",
+                    "url": jdbc_url(blank_db_url),
+                    "spring": 5,
+                    "format": fmt.value,
+                    "actions": [
+                        {"do": "read", "execution": execution_id},
+                        {"do": "read", "execution": restart_id},
+                    ],
+                }
+            ]
+        )
+        assert "error" not in again, again
+        first, second = again["answers"]
+        assert second["parameters"] == first["parameters"] and second["status"] == "COMPLETED"
     finally:
         assert server.stop() == 0, server.log()
         engine.dispose()

@@ -37,13 +37,25 @@ _FROM_JAVA: dict[str, ParameterType] = {
 }
 
 
+# Java classes a Spring application may store that jobop holds as one of its five types,
+# remembering the class so that PARAMETER_TYPE, PARAMETER_VALUE and JOB_KEY stay Spring's.
+_LOCAL_DATE = "java.time.LocalDate"
+_LOCAL_DATE_TIME = "java.time.LocalDateTime"
+
+
 @dataclass(frozen=True, slots=True)
 class JobParameter:
-    """One typed parameter value; identifying parameters make up the job instance."""
+    """One typed parameter value; identifying parameters make up the job instance.
+
+    `java_class`: the Java class Spring stored, when it is not the type's own
+    (`java.lang.Integer` for a LONG, `java.time.LocalDate` or `LocalDateTime` for a DATE,
+    whose value is then its wall-clock time taken as UTC).
+    """
 
     value: ParameterValue
     type: ParameterType
     identifying: bool = True
+    java_class: str | None = None
 
     @classmethod
     def of(cls, value: ParameterValue | date, identifying: bool = True) -> JobParameter:
@@ -67,7 +79,7 @@ class JobParameter:
 
     @property
     def java_type(self) -> str:
-        return JAVA_TYPES[self.type]
+        return self.java_class or JAVA_TYPES[self.type]
 
     def value_text(self) -> str:
         """The value as stored in PARAMETER_VALUE and shown in the text form."""
@@ -83,11 +95,19 @@ class JobParameter:
         kind = _FROM_JAVA.get(java_type)
         if kind is None:
             raise InvalidJobParameters(f"unknown parameter type {java_type!r}")
-        return cls(_convert(kind, text), kind, identifying)
+        java_class = None if JAVA_TYPES[kind] == java_type else java_type
+        return cls(_convert(kind, text), kind, identifying, java_class)
 
     def column_text(self) -> str:
         """The value as Spring Batch writes PARAMETER_VALUE (its conversion service): an
-        ISO instant for a date (`2024-03-15T00:00:00Z`), Java's toString otherwise."""
+        ISO instant for a date (`2024-03-15T00:00:00Z`), ISO local forms for java.time
+        values, Java's toString otherwise."""
+        if isinstance(self.value, datetime) and self.java_class == _LOCAL_DATE:
+            return self.value.astimezone(UTC).date().isoformat()
+        if isinstance(self.value, datetime) and self.java_class == _LOCAL_DATE_TIME:
+            local = self.value.astimezone(UTC)
+            fraction = _fraction(local.microsecond * 1000, minimal=True)
+            return f"{local:%Y-%m-%dT%H:%M:%S}{fraction}"
         if isinstance(self.value, datetime):
             instant = self.value.astimezone(UTC)
             fraction = ""
@@ -107,6 +127,10 @@ class JobParameter:
             return "true" if self.value else "false"
         if isinstance(self.value, float):
             return java_double_text(self.value)
+        if isinstance(self.value, datetime) and self.java_class == _LOCAL_DATE:
+            return self.column_text()
+        if isinstance(self.value, datetime) and self.java_class == _LOCAL_DATE_TIME:
+            return java_local_date_time_text(self.value.astimezone(UTC))
         if isinstance(self.value, datetime):
             return java_date_text(self.value, zone)
         return str(self.value)
@@ -157,6 +181,28 @@ def java_double_text(value: float) -> str:
             return f"{sign}{digits[:point]}.{digits[point:]}"
         return f"{sign}0.{'0' * -point}{digits}"
     return f"{sign}{digits[0]}.{digits[1:] or '0'}E{scientific}"
+
+
+def _fraction(nanos: int, minimal: bool) -> str:
+    """A fraction of a second as java.time spells it: `DateTimeFormatter.ISO_LOCAL_TIME`
+    with as few digits as needed (`minimal`), `toString()` in groups of three."""
+    if not nanos:
+        return ""
+    if minimal:
+        return "." + f"{nanos:09d}".rstrip("0")
+    if nanos % 1_000_000 == 0:
+        return f".{nanos // 1_000_000:03d}"
+    if nanos % 1000 == 0:
+        return f".{nanos // 1000:06d}"
+    return f".{nanos:09d}"
+
+
+def java_local_date_time_text(value: datetime) -> str:
+    """`LocalDateTime.toString()`: seconds left out when they and the fraction are zero."""
+    text = f"{value:%Y-%m-%dT%H:%M}"
+    if value.second or value.microsecond:
+        text += f":{value.second:02d}" + _fraction(value.microsecond * 1000, minimal=False)
+    return text
 
 
 def java_date_text(value: datetime, zone: tzinfo = UTC) -> str:

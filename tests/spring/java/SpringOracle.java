@@ -520,7 +520,10 @@ public class SpringOracle {
                 String type = p.get("type").asText();
                 Object value = parameterValue(type, p.get("value").asText());
                 // JdbcJobExecutionDao's conversion service: ISO instants for dates, toString else.
-                String text = value instanceof Date ? ((Date) value).toInstant().toString() : value.toString();
+                String text = value instanceof Date ? ((Date) value).toInstant().toString()
+                        : value instanceof LocalDateTime
+                        ? java.time.format.DateTimeFormatter.ISO_LOCAL_DATE_TIME.format((LocalDateTime) value)
+                        : value.toString();
                 update("INSERT INTO BATCH_JOB_EXECUTION_PARAMS(JOB_EXECUTION_ID, PARAMETER_NAME, PARAMETER_TYPE, "
                         + "PARAMETER_VALUE, IDENTIFYING) VALUES (?, ?, ?, ?, ?)",
                         execution, field.getKey(), type, text, p.get("identifying").asBoolean() ? "Y" : "N");
