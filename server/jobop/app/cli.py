@@ -209,8 +209,8 @@ def _db(args: argparse.Namespace) -> int:
             print(
                 f"{len(report.changed)} job keys {verb}, {report.unchanged} already right"
                 + (
-                    f", {len(report.skipped)} kept (parameter types jobop cannot spell as "
-                    f"Java: instances {', '.join(map(str, report.skipped))})"
+                    f", {len(report.skipped)} kept (parameter types jobop does not know: "
+                    f"instances {', '.join(map(str, report.skipped))})"
                     if report.skipped
                     else ""
                 )

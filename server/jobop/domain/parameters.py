@@ -43,6 +43,10 @@ _LOCAL_DATE = "java.time.LocalDate"
 _LOCAL_DATE_TIME = "java.time.LocalDateTime"
 
 
+# Every PARAMETER_TYPE jobop reads.
+SPRING_TYPES = frozenset(_FROM_JAVA)
+
+
 @dataclass(frozen=True, slots=True)
 class JobParameter:
     """One typed parameter value; identifying parameters make up the job instance.

@@ -2,9 +2,9 @@
 another key (by earlier jobop versions, which hashed Python's spelling of dates and doubles).
 
 An instance's key comes from the identifying parameters of its first execution. Instances
-with a parameter type jobop does not spell as Java does (a `java.time.LocalDate`, an
-`Integer`, ...) keep their key. A recomputed key that another instance of the same job
-already has (or gets) is a collision: nothing is changed, and the collisions are reported.
+with a parameter type jobop does not know (a `java.util.UUID`, ...) keep their key. A
+recomputed key that another instance of the same job already has (or gets) is a
+collision: nothing is changed, and the collisions are reported.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select, update
 
-from jobop.domain import JAVA_TYPES, JobParameter, JobParameters
+from jobop.domain import JobParameter, JobParameters
+from jobop.domain.parameters import SPRING_TYPES
 
 from .engine import write_transaction
 from .migrations import lock_schema
@@ -21,7 +22,6 @@ from .schema import job_execution, job_execution_params, job_instance
 from .settings import RepositoryConfigurationError, read_settings
 
 _e, _i, _p = job_execution, job_instance, job_execution_params
-_JAVA_TYPES = frozenset(JAVA_TYPES.values())
 
 
 class JobKeyCollision(RepositoryConfigurationError):
@@ -32,7 +32,7 @@ class JobKeyCollision(RepositoryConfigurationError):
 class RekeyReport:
     changed: list[tuple[int, str, str]] = field(default_factory=list)  # (id, old, new)
     unchanged: int = 0
-    skipped: list[int] = field(default_factory=list)  # types jobop cannot spell as Java
+    skipped: list[int] = field(default_factory=list)  # parameter types jobop does not know
 
 
 def rekey(engine: Engine, *, dry_run: bool = False) -> RekeyReport:
@@ -105,7 +105,7 @@ def rekey(engine: Engine, *, dry_run: bool = False) -> RekeyReport:
 
 
 def _spring_key(given: list[tuple[str, str, str]], spring: int) -> str | None:
-    if any(java_type not in _JAVA_TYPES for _, java_type, _ in given):
+    if any(java_type not in SPRING_TYPES for _, java_type, _ in given):
         return None
     return JobParameters(
         {name: JobParameter.from_column(java_type, text, True) for name, java_type, text in given}
