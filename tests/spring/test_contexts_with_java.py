@@ -10,9 +10,18 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from jobop.domain import ExecutionContext, JavaFloat, JavaInteger, JobParameters
+from jobop.domain import (
+    BatchStatus,
+    ExecutionContext,
+    JavaFloat,
+    JavaInteger,
+    JobParameters,
+    JobRestartNotAllowed,
+    StepExecution,
+    UnreadableContext,
+)
 from jobop.repository import JobRepository, create_engine, init_schema
-from jobop.repository.contexts import ContextFormat, UnreadableContext, decode, load
+from jobop.repository.contexts import ContextFormat, decode, load
 from spring_oracle import Oracle, describe
 from sqlalchemy import text
 
@@ -167,3 +176,25 @@ def test_contexts_in_the_database_read_in_java_as_springs_row_mapper_reads_them(
             assert json.loads(short) == {"@class": "java.util.HashMap"}
     finally:
         engine.dispose()
+
+
+def test_an_unreadable_stored_context_still_shows_but_is_never_resumed_from(
+    repository: JobRepository,
+) -> None:
+    execution = repository.create_job_execution("javaJob", JobParameters.of(run=1))
+    step = StepExecution("javaStep", execution.id, status=BatchStatus.STARTED)
+    repository.add_step_execution(step)
+    execution.status = BatchStatus.FAILED
+    repository.update_job_execution(execution)
+    # As a Spring application with classes of its own (trusted in its serializer) writes.
+    bean = '{"@class":"java.util.HashMap","id":["java.util.UUID","0b7f1b7e-5d3c"]}'
+    with repository.engine.begin() as connection:
+        for table in ("BATCH_JOB_EXECUTION_CONTEXT", "BATCH_STEP_EXECUTION_CONTEXT"):
+            connection.execute(text(f"UPDATE {table} SET SHORT_CONTEXT = :bean"), {"bean": bean})
+    shown = repository.explorer.get_job_execution(execution.id)
+    assert shown is not None and shown.status is BatchStatus.FAILED
+    with pytest.raises(UnreadableContext, match=r"step execution \d+ \(javaStep\).*UUID"):
+        dict(shown.step_executions[0].execution_context)
+    with pytest.raises(UnreadableContext, match=rf"job execution {execution.id} cannot be read"):
+        repository.create_job_execution("javaJob", JobParameters.of(run=1))
+    assert issubclass(UnreadableContext, JobRestartNotAllowed)  # FAILED_PRECONDITION

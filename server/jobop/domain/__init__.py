@@ -18,6 +18,7 @@ from .errors import (
     NoSuchJobExecution,
     NoSuchJobInstance,
     StartLimitExceeded,
+    UnreadableContext,
 )
 from .model import (
     EXIT_MESSAGE_LENGTH,
@@ -60,6 +61,7 @@ __all__ = [
     "ParameterValue",
     "StartLimitExceeded",
     "StepExecution",
+    "UnreadableContext",
     "truncate_exit_message",
     "utcnow",
 ]

@@ -63,3 +63,8 @@ class JobInterrupted(JobopError):
     """Raised inside a step when a stop request is noticed; ends the step STOPPED."""
 
     reason = "JOB_INTERRUPTED"
+
+
+class UnreadableContext(JobRestartNotAllowed):
+    """A stored execution context in none of the formats jobop reads (or holding a Java
+    class it does not map): the execution shows, but cannot be resumed from it."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .context_values import INT_MAX, INT_MIN, JavaInteger, copy_value, snapshot
+from .errors import UnreadableContext
 from .parameters import JobParameters
 from .status import BatchStatus, ExitStatus
 
@@ -32,12 +33,25 @@ class ExecutionContext(MutableMapping[str, Any]):
     (`context["seen"].append(x)`) is saved too.
     """
 
-    __slots__ = ("_changed", "_saved", "_values")
+    __slots__ = ("_changed", "_saved", "_unreadable", "_values")
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         self._values: dict[str, Any] = dict(values or {})
         self._changed = False
         self._saved = self._snapshot()  # what the repository holds (taken as such)
+        self._unreadable: UnreadableContext | None = None
+
+    @classmethod
+    def unreadable(cls, error: UnreadableContext) -> ExecutionContext:
+        """A stored context jobop could not read: using it raises `error`, so nothing is
+        ever resumed from (or saved over) a context that was not understood."""
+        context = cls()
+        context._unreadable = error
+        return context
+
+    def _check_readable(self) -> None:
+        if self._unreadable is not None:
+            raise UnreadableContext(str(self._unreadable))
 
     def _snapshot(self) -> Any:
         return snapshot(self._values, "execution context")
@@ -55,9 +69,11 @@ class ExecutionContext(MutableMapping[str, Any]):
             self._saved = self._snapshot()
 
     def __getitem__(self, key: str) -> Any:
+        self._check_readable()
         return self._values[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
+        self._check_readable()
         if not isinstance(key, str):
             raise TypeError(f"execution context keys are strings, not {type(key).__name__}")
         previous = self._values.get(key)
@@ -72,19 +88,23 @@ class ExecutionContext(MutableMapping[str, Any]):
         self._changed = True
 
     def __delitem__(self, key: str) -> None:
+        self._check_readable()
         del self._values[key]
         self._changed = True
 
     def __iter__(self) -> Iterator[str]:
+        self._check_readable()
         return iter(self._values)
 
     def __len__(self) -> int:
+        self._check_readable()
         return len(self._values)
 
     def copy(self) -> ExecutionContext:
         """A deep copy that is as dirty as this context (it knows the same saved state)."""
         copied = ExecutionContext(copy_value(self._values))
         copied._changed, copied._saved = self._changed, self._saved
+        copied._unreadable = self._unreadable
         return copied
 
     def __repr__(self) -> str:

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from jobop.domain import ExecutionContext
+from jobop.domain import ExecutionContext, UnreadableContext
 
 from . import jackson_json, java_serialization
-from .java_serialization import UnreadableContext
 from .schema import SHORT_CONTEXT_LENGTH
 
 __all__ = ["ContextFormat", "StoredContext", "UnreadableContext", "decode", "load"]
@@ -73,7 +72,30 @@ def decode(text: str) -> dict[str, Any]:
     return document  # jobop's earlier plain JSON: ints are Longs, as it always meant
 
 
-def load(short_context: str | None, serialized_context: str | None) -> ExecutionContext:
-    """The context of a row (or of no row: an empty context)."""
+def load(
+    short_context: str | None, serialized_context: str | None, owner: str = "an execution"
+) -> ExecutionContext:
+    """The context of a row (or of no row: an empty context); UnreadableContext, naming
+    `owner`, if it is in no format jobop reads."""
     text = serialized_context or short_context
-    return ExecutionContext(decode(text) if text else {})
+    try:
+        return ExecutionContext(decode(text) if text else {})
+    except UnreadableContext as error:
+        raise UnreadableContext(
+            f"the execution context of {owner} cannot be read: {error}"
+        ) from None
+    except (ValueError, TypeError, KeyError, IndexError) as error:  # malformed typed JSON
+        raise UnreadableContext(
+            f"the execution context of {owner} cannot be read: {type(error).__name__}: {error}"
+        ) from None
+
+
+def load_for_display(
+    short_context: str | None, serialized_context: str | None, owner: str
+) -> ExecutionContext:
+    """As `load`, but an unreadable context becomes one that says so when it is used, so
+    that the execution still shows in lists and status."""
+    try:
+        return load(short_context, serialized_context, owner)
+    except UnreadableContext as error:
+        return ExecutionContext.unreadable(error)

@@ -16,10 +16,8 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from jobop.domain import JavaFloat, JavaInteger
+from jobop.domain import JavaFloat, JavaInteger, UnreadableContext
 from jobop.domain.context_values import INT_MAX, INT_MIN
-
-from .java_serialization import UnreadableContext
 
 _MAP_CLASSES = frozenset(
     {

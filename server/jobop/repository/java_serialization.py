@@ -22,7 +22,7 @@ from javaobj.v2.beans import JavaInstance, JavaString
 from javaobj.v2.main import loads as java_loads
 from javaobj.v2.transformers import JavaList, JavaMap, JavaTime
 
-from jobop.domain import JavaFloat, JavaInteger
+from jobop.domain import JavaFloat, JavaInteger, UnreadableContext
 
 
 def _decode_modified_utf8(data: bytes, errors: str = "strict") -> tuple[str, int]:
@@ -90,10 +90,6 @@ _CLASSES: dict[str, tuple[int, int, tuple[tuple[str, str], ...], str | None]] = 
 }
 _LOCAL_DATE_TYPE, _LOCAL_DATE_TIME_TYPE = 3, 5
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class UnreadableContext(ValueError):
-    """A stored context that is in none of the formats jobop reads."""
 
 
 def encode(values: dict[str, Any]) -> str:

@@ -322,7 +322,11 @@ class JobRepository:
                         )
                     ).first()
                     if saved is not None:
-                        context = contexts.load(saved.short_context, saved.serialized_context)
+                        context = contexts.load(
+                            saved.short_context,
+                            saved.serialized_context,
+                            f"job execution {history[0].job_execution_id}",
+                        )
                         for key, value in entries.items():
                             context[key] = value
             execution_id = connection.execute(
