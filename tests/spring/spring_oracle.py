@@ -167,3 +167,19 @@ def run_spring_script(url: str, version: str, name: str = "schema") -> None:
     )
     with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute(script.encode())
+
+
+def run_jobop(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`jobop ARGS... --db URL` as a user runs it, in a subprocess."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBOP_")}
+    return subprocess.run(
+        [sys.executable, "-m", "jobop.app.cli", *args, "--db", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=env,
+    )

@@ -5,19 +5,15 @@ nothing."""
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from jobop.domain import JobExecutionAlreadyRunning, JobParameters
 from jobop.repository import JobRepository
-from spring_oracle import Oracle, java_parameters, jdbc_url
+from spring_oracle import Oracle, java_parameters, jdbc_url, run_jobop
 from sqlalchemy import text
 
-CLI = [sys.executable, "-m", "jobop.app.cli"]
 REFUSED = 5
 
 
@@ -41,13 +37,6 @@ def old_instance(repository: JobRepository, name: str, parameters: JobParameters
     return execution.job_instance_id
 
 
-def jobop(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBOP_")}
-    return subprocess.run(
-        [*CLI, *args, "--db", url], capture_output=True, text=True, timeout=120, cwd=cwd, env=env
-    )
-
-
 def keys(repository: JobRepository) -> dict[int, str]:
     with repository.engine.connect() as connection:
         rows = connection.execute(text("SELECT JOB_INSTANCE_ID, JOB_KEY FROM BATCH_JOB_INSTANCE"))
@@ -64,10 +53,10 @@ def test_rekey_gives_old_instances_springs_key(
     ]
     ids = [old_instance(repository, "oldJob", p) for p in awkward]
     before = keys(repository)
-    dry = jobop(db_url, tmp_path, "db", "rekey", "--dry-run")
+    dry = run_jobop(db_url, tmp_path, "db", "rekey", "--dry-run")
     assert dry.returncode == 0 and "2 job keys would change, 1 already right" in dry.stdout
     assert keys(repository) == before
-    done = jobop(db_url, tmp_path, "db", "rekey")
+    done = run_jobop(db_url, tmp_path, "db", "rekey")
     assert done.returncode == 0, done.stderr
     assert "2 job keys changed, 1 already right" in done.stdout
     (answer,) = oracle.ask(
@@ -88,7 +77,7 @@ def test_rekey_gives_old_instances_springs_key(
     # And jobop itself launches into the same instance (whose execution still runs).
     with pytest.raises(JobExecutionAlreadyRunning, match="already running as execution"):
         repository.create_job_execution("oldJob", awkward[0])
-    again = jobop(db_url, tmp_path, "db", "rekey")
+    again = run_jobop(db_url, tmp_path, "db", "rekey")
     assert "0 job keys changed, 3 already right" in again.stdout
 
 
@@ -120,7 +109,7 @@ def test_a_collision_changes_nothing(
             {"id": execution},
         )
     before = keys(repository)
-    done = jobop(db_url, tmp_path, "db", "rekey")
+    done = run_jobop(db_url, tmp_path, "db", "rekey")
     assert done.returncode == REFUSED
     assert f"dupJob instances {first}, {second} would all have key" in done.stderr
     assert keys(repository) == before
@@ -140,7 +129,7 @@ def test_instances_with_types_jobop_does_not_know_keep_their_key(
             {"id": execution.id},
         )
     before = keys(repository)
-    done = jobop(db_url, tmp_path, "db", "rekey")
+    done = run_jobop(db_url, tmp_path, "db", "rekey")
     assert done.returncode == 0
     kept = f"does not know: instances {execution.job_instance_id})"
     assert "1 kept" in done.stdout and kept in done.stdout

@@ -3,9 +3,6 @@ DAO statements over JDBC) and jobop, on SQLite and PostgreSQL, taking turns."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,10 +12,8 @@ import pytest
 from jobop.domain import BatchStatus, JavaInteger, JobParameters
 from jobop.repository import ContextFormat, JobRepository, create_engine, init_schema
 from repository_lifecycle import finish, run_chunk, start_execution, start_step
-from spring_oracle import Oracle, describe, java_parameters, jdbc_url
+from spring_oracle import Oracle, describe, java_parameters, jdbc_url, run_jobop
 from sqlalchemy import text
-
-CLI = [sys.executable, "-m", "jobop.app.cli"]
 
 
 @contextmanager
@@ -58,18 +53,6 @@ def java_launch(job: str, parameters: JobParameters, status: str, **extra: Any) 
         "stepContext": describe(extra.pop("step_context", {})),
         **extra,
     }
-
-
-def jobop_run(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBOP_")}
-    return subprocess.run(
-        [*CLI, *args, "--db", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env=env,
-    )
 
 
 @pytest.mark.parametrize("spring", [5, 6])
@@ -169,7 +152,7 @@ def test_jobop_restarts_a_failed_instance_that_spring_wrote_from_its_reader_posi
         assert seen.step_executions[0].execution_context["numbers.read.count"] == 20
         assert seen.execution_context["batch.version"] == "5.2.6"
 
-        done = jobop_run(blank_db_url, tmp_path, "run", "demoChunkJob", "items=30,long")
+        done = run_jobop(blank_db_url, tmp_path, "run", "demoChunkJob", "items=30,long")
         assert done.returncode == 0, done.stderr
         with repository.engine.connect() as connection:
             restart_id, instance_id = connection.execute(

@@ -6,27 +6,17 @@ migration script does."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jobop.domain import JobParameters
 from jobop.repository import ContextFormat, create_engine
-from spring_oracle import Oracle, java_parameters, jdbc_url, run_spring_script
+from spring_oracle import Oracle, java_parameters, jdbc_url, run_jobop, run_spring_script
 from sqlalchemy import inspect
 
-CLI = [sys.executable, "-m", "jobop.app.cli"]
 SPRING = {5: "5.2.6", 6: "6.0.4"}
 REFUSED = 5
-
-
-def jobop(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBOP_")}
-    return subprocess.run(
-        [*CLI, *args, "--db", url], capture_output=True, text=True, timeout=120, cwd=cwd, env=env
-    )
 
 
 def spring_objects(url: str) -> dict[str, Any]:
@@ -73,7 +63,7 @@ def test_jobop_db_init_creates_exactly_the_objects_of_springs_script(
     two_blank_urls: Any, spring: int, tmp_path: Path
 ) -> None:
     ours, theirs = two_blank_urls
-    done = jobop(ours, tmp_path, "db", "init", "--spring-schema", str(spring))
+    done = run_jobop(ours, tmp_path, "db", "init", "--spring-schema", str(spring))
     assert done.returncode == 0, done.stderr
     assert f"Spring Batch {spring} schema" in done.stdout
     run_spring_script(theirs, SPRING[spring])
@@ -86,11 +76,11 @@ def test_a_database_springs_script_created_is_adopted_and_runs_jobs(
 ) -> None:
     run_spring_script(blank_db_url, SPRING[spring])
     before = lower_names(spring_objects(blank_db_url))
-    done = jobop(blank_db_url, tmp_path, "db", "init")
+    done = run_jobop(blank_db_url, tmp_path, "db", "init")
     assert done.returncode == 0, done.stderr
     assert f"Spring Batch {spring} schema" in done.stdout  # detected, not asked for
     assert lower_names(spring_objects(blank_db_url)) == before  # nothing of Spring's changed
-    ran = jobop(blank_db_url, tmp_path, "run", "demoChunkJob", "items=5,long")
+    ran = run_jobop(blank_db_url, tmp_path, "run", "demoChunkJob", "items=5,long")
     assert ran.returncode == 0, ran.stderr
     # The Spring application of that version launches next, drawing its ids as it does.
     (answer,) = oracle.ask(
@@ -123,7 +113,7 @@ def test_a_database_springs_script_created_is_adopted_and_runs_jobs(
     launched, found = answer["answers"]
     assert launched["instance"] == 2 and launched["execution"] == 2
     assert found["instance"] == 1  # jobop's instance, found by Spring's own key
-    ran = jobop(blank_db_url, tmp_path, "run", "demoChunkJob", "items=7,long")
+    ran = run_jobop(blank_db_url, tmp_path, "run", "demoChunkJob", "items=7,long")
     assert ran.returncode == 0, ran.stderr
 
 
@@ -131,7 +121,7 @@ def test_another_spring_schema_than_the_databases_is_refused(
     blank_db_url: str, tmp_path: Path
 ) -> None:
     run_spring_script(blank_db_url, SPRING[6])
-    done = jobop(blank_db_url, tmp_path, "db", "init", "--spring-schema", "5")
+    done = run_jobop(blank_db_url, tmp_path, "db", "init", "--spring-schema", "5")
     assert done.returncode == REFUSED
     assert "Spring Batch 6's schema" in done.stderr and "--spring-schema 6" in done.stderr
     assert "jobop_schema_version" not in inspect_names(blank_db_url)  # nothing written
@@ -150,17 +140,17 @@ def test_jobop_db_upgrade_migrates_5_to_6_as_springs_migration_script_does(
 ) -> None:
     ours, theirs = two_blank_urls
     run_spring_script(ours, SPRING[5])
-    assert jobop(ours, tmp_path, "db", "init").returncode == 0
-    assert jobop(ours, tmp_path, "run", "demoChunkJob", "items=5,long").returncode == 0
-    done = jobop(ours, tmp_path, "db", "upgrade", "--spring-schema", "6")
+    assert run_jobop(ours, tmp_path, "db", "init").returncode == 0
+    assert run_jobop(ours, tmp_path, "run", "demoChunkJob", "items=5,long").returncode == 0
+    done = run_jobop(ours, tmp_path, "db", "upgrade", "--spring-schema", "6")
     assert done.returncode == 0, done.stderr
     # Spring's way for comparison: 5's script, then its migration script.
     run_spring_script(theirs, SPRING[5])
     run_spring_script(theirs, SPRING[6], "migration-6.0")
     assert lower_names(spring_objects(ours)) == lower_names(spring_objects(theirs))
-    again = jobop(ours, tmp_path, "db", "init")
+    again = run_jobop(ours, tmp_path, "db", "init")
     assert "Spring Batch 6 schema" in again.stdout
-    assert jobop(ours, tmp_path, "run", "demoChunkJob", "items=6,long").returncode == 0
+    assert run_jobop(ours, tmp_path, "run", "demoChunkJob", "items=6,long").returncode == 0
     (answer,) = oracle.ask(
         [
             {
@@ -183,5 +173,5 @@ def test_jobop_db_upgrade_migrates_5_to_6_as_springs_migration_script_does(
         ]
     )
     assert answer["answers"][0]["instance"] == 3  # after jobop's two, from the renamed sequence
-    downgrade = jobop(ours, tmp_path, "db", "upgrade", "--spring-schema", "5")
+    downgrade = run_jobop(ours, tmp_path, "db", "upgrade", "--spring-schema", "5")
     assert downgrade.returncode == REFUSED and "only 5 to 6" in downgrade.stderr
