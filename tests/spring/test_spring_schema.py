@@ -175,3 +175,91 @@ def test_jobop_db_upgrade_migrates_5_to_6_as_springs_migration_script_does(
     assert answer["answers"][0]["instance"] == 3  # after jobop's two, from the renamed sequence
     downgrade = run_jobop(ours, tmp_path, "db", "upgrade", "--spring-schema", "5")
     assert downgrade.returncode == REFUSED and "only 5 to 6" in downgrade.stderr
+
+
+def test_a_version_2_jobop_database_is_upgraded_to_springs_5_sequences(
+    blank_db_url: str, oracle: Oracle, tmp_path: Path
+) -> None:
+    """jobop before settings drew instance ids from BATCH_JOB_INSTANCE_SEQ (PostgreSQL) or
+    the table's AUTOINCREMENT alone (SQLite): after `jobop db upgrade`, Spring 5 draws past
+    every id it handed out."""
+    from jobop.repository import JobRepository
+    from jobop.repository.engine import write_transaction
+    from jobop.repository.migrations import MIGRATIONS, _apply
+    from jobop.repository.settings import RepositorySettings
+    from sqlalchemy import text
+
+    engine = create_engine(blank_db_url)
+    postgresql = engine.dialect.name == "postgresql"
+    try:
+        with write_transaction(engine) as connection:  # as jobop 0.x left it
+            _apply(connection, list(MIGRATIONS[:2]), RepositorySettings())
+            if postgresql:
+                for name in ("batch_job_instance_seq", "batch_job_seq"):
+                    connection.execute(text(f"CREATE SEQUENCE {name}"))
+                connection.execute(text("CREATE SEQUENCE batch_job_execution_seq"))
+                connection.execute(text("CREATE SEQUENCE batch_step_execution_seq"))
+                for table, column, sequence in (
+                    ("batch_job_instance", "job_instance_id", "batch_job_instance_seq"),
+                    ("batch_job_execution", "job_execution_id", "batch_job_execution_seq"),
+                    ("batch_step_execution", "step_execution_id", "batch_step_execution_seq"),
+                ):
+                    connection.execute(
+                        text(
+                            f"ALTER TABLE {table} ALTER COLUMN {column} "
+                            f"SET DEFAULT nextval('{sequence}')"
+                        )
+                    )
+            for _ in range(3):  # three instances with executions, as jobop 0.x made them
+                instance = connection.execute(
+                    text(
+                        "INSERT INTO batch_job_instance (version, job_name, job_key) "
+                        "VALUES (0, 'oldJob', md5(random()::text)) RETURNING job_instance_id"
+                        if postgresql
+                        else "INSERT INTO batch_job_instance (version, job_name, job_key) "
+                        "VALUES (0, 'oldJob', hex(randomblob(16))) RETURNING job_instance_id"
+                    )
+                ).scalar_one()
+                connection.execute(
+                    text(
+                        "INSERT INTO batch_job_execution (version, job_instance_id, create_time) "
+                        "VALUES (0, :id, CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": instance},
+                )
+        done = run_jobop(blank_db_url, tmp_path, "db", "upgrade")
+        assert done.returncode == 0, done.stderr
+        objects = lower_names(spring_objects(blank_db_url))
+        if postgresql:
+            assert objects["sequences"] == sorted(
+                ["batch_job_seq", "batch_job_execution_seq", "batch_step_execution_seq"]
+            )
+        else:
+            assert {"batch_job_seq", "batch_job_execution_seq"} <= set(objects["tables"])
+        (answer,) = oracle.ask(
+            [
+                {
+                    "op": "dao",
+                    "url": jdbc_url(blank_db_url),
+                    "spring": 5,
+                    "format": "jackson",
+                    "actions": [
+                        {
+                            "do": "launch",
+                            "job": "javaJob",
+                            "parameters": {},
+                            "status": "COMPLETED",
+                            "step": "javaStep",
+                            "jobContext": None,
+                            "stepContext": None,
+                        }
+                    ],
+                }
+            ]
+        )
+        assert "error" not in answer, answer
+        assert answer["answers"][0]["instance"] == 4 and answer["answers"][0]["execution"] == 4
+        repository = JobRepository(engine)
+        assert repository.create_job_execution("pythonJob", JobParameters()).job_instance_id == 5
+    finally:
+        engine.dispose()
