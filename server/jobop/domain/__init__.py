@@ -27,11 +27,20 @@ from .model import (
     truncate_exit_message,
     utcnow,
 )
-from .parameters import JobParameter, JobParameters, ParameterType, ParameterValue
+from .parameters import (
+    LONG_MAX,
+    LONG_MIN,
+    JobParameter,
+    JobParameters,
+    ParameterType,
+    ParameterValue,
+)
 from .status import BatchStatus, ExitStatus
 
 __all__ = [
     "EXIT_MESSAGE_LENGTH",
+    "LONG_MAX",
+    "LONG_MIN",
     "BatchStatus",
     "ConcurrentModification",
     "ExecutionContext",

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 
 class JobopError(Exception):
-    """Base of every expected, user-facing failure."""
+    """Base of every expected, user-facing failure. `field` names the request field at
+    fault, where there is one."""
 
     reason = "INTERNAL"
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NoSuchJob(JobopError):

@@ -186,6 +186,7 @@ def _check_name(kind: str, name: str) -> None:
 
 
 def _check_parameters(parameters: JobParameters) -> None:
+    parameters.check_storable()
     for name, parameter in parameters.items():
         if len(parameter.value_text()) > PARAMETER_VALUE_LENGTH:
             raise InvalidJobParameters(
