@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .errors import (
     ConcurrentModification,
+    ExecutionEndedElsewhere,
     InvalidJobParameters,
     JobExecutionAlreadyRunning,
     JobExecutionNotRunning,
@@ -44,6 +45,7 @@ __all__ = [
     "BatchStatus",
     "ConcurrentModification",
     "ExecutionContext",
+    "ExecutionEndedElsewhere",
     "ExitStatus",
     "InvalidJobParameters",
     "JobExecution",

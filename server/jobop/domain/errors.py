@@ -60,6 +60,16 @@ class ConcurrentModification(JobopError):
     reason = "CONCURRENT_MODIFICATION"
 
 
+class ExecutionEndedElsewhere(ConcurrentModification):
+    """The running execution was ended by another caller meanwhile (abandoned, recovered,
+    stopped before it started): its worker leaves the repository as it is and stops."""
+
+    def __init__(self, message: str, *, execution_id: int, status: str) -> None:
+        super().__init__(message)
+        self.execution_id = execution_id
+        self.status = status
+
+
 class StartLimitExceeded(JobRestartNotAllowed):
     """A step has already run `start_limit` times."""
 

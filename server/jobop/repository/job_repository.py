@@ -37,6 +37,7 @@ from jobop.domain import (
     BatchStatus,
     ConcurrentModification,
     ExecutionContext,
+    ExecutionEndedElsewhere,
     ExitStatus,
     InvalidJobParameters,
     JobExecution,
@@ -519,6 +520,7 @@ class JobRepository:
         ).first()
         if current is None:
             raise NoSuchJobExecution(f"no job execution with id {execution.id}")
+        _raise_if_ended(execution.id, current.status)
         raise ConcurrentModification(
             f"job execution {execution.id} was updated elsewhere: version {current.version} "
             f"({current.status}) in the repository, version {execution.version} here"
@@ -653,6 +655,10 @@ class JobRepository:
             raise ConcurrentModification(
                 f"step execution {step.id} ({step.step_name}) is not in the repository"
             )
+        job_status = connection.execute(
+            select(_e.c.status).where(_e.c.job_execution_id == step.job_execution_id)
+        ).scalar()
+        _raise_if_ended(step.job_execution_id, job_status)
         raise ConcurrentModification(
             f"step execution {step.id} ({step.step_name}) was updated elsewhere: version "
             f"{current.version} ({current.status}) in the repository, {step.version} here"
@@ -833,6 +839,16 @@ class JobRepository:
         if execution is None:
             raise NoSuchJobExecution(f"no job execution with id {execution_id}")
         return execution
+
+
+def _raise_if_ended(execution_id: int, status: str | None) -> None:
+    """ExecutionEndedElsewhere when a conflict's cause is that the execution has ended."""
+    if status is not None and not BatchStatus.parse(status).is_running:
+        raise ExecutionEndedElsewhere(
+            f"job execution {execution_id} was ended elsewhere meanwhile: it is {status}",
+            execution_id=execution_id,
+            status=status,
+        )
 
 
 def _unfinished_exit_code(column: Any, code: str) -> Any:
