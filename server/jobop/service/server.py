@@ -62,6 +62,9 @@ class JobopServer:
 
 def channel_options(options: ServerOptions) -> list[tuple[str, int]]:
     result = [
+        # gRPC sets SO_REUSEPORT by default: a second server on a busy port would then
+        # share it silently, and calls would split between two repositories.
+        ("grpc.so_reuseport", 0),
         ("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES),
         ("grpc.keepalive_time_ms", int(options.keepalive_time * 1000)),
         ("grpc.keepalive_timeout_ms", int(options.keepalive_timeout * 1000)),
