@@ -292,7 +292,9 @@ def exit_status_for(error: BaseException) -> ExitStatus:
     """Spring's default exit status for a step or job that ended with `error`."""
     if isinstance(error, JobInterrupted):
         return ExitStatus.STOPPED.add_exit_description(f"{type(error).__name__}: {error}")
-    text = "".join(traceback.format_exception(error)).rstrip()
+    # As Spring writes a stack trace: the exception first, where it was raised after.
+    reason = traceback.format_exception_only(error)[-1].rstrip()
+    text = reason + "\n" + "".join(traceback.format_exception(error)).rstrip()
     return ExitStatus.FAILED.add_exit_description(truncate_exit_message(text))
 
 
