@@ -5,13 +5,20 @@ from __future__ import annotations
 
 class JobopError(Exception):
     """Base of every expected, user-facing failure. `field` names the request field at
-    fault, where there is one."""
+    fault, where there is one; `metadata` says more for programs (the ErrorInfo's)."""
 
     reason = "INTERNAL"
 
-    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        field: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.field = field
+        self.metadata = dict(metadata or {})
 
 
 class NoSuchJob(JobopError):

@@ -201,6 +201,32 @@ def _describe(job_name: str, parameters: JobParameters) -> str:
     return f"{job_name} ({' '.join(identifying)})" if identifying else job_name
 
 
+def _instance_exists(
+    connection: Connection, job_name: str, job_key: str, parameters: JobParameters
+) -> JobInstanceAlreadyExists:
+    """The error for a start of an existing instance, naming its last execution, which is
+    what a caller restarts (or why it cannot)."""
+    last = connection.execute(
+        select(_i.c.job_instance_id, _e.c.job_execution_id, _e.c.status)
+        .select_from(_i.outerjoin(_e, _e.c.job_instance_id == _i.c.job_instance_id))
+        .where(_i.c.job_name == job_name, _i.c.job_key == job_key)
+        .order_by(_e.c.job_execution_id.desc())
+        .limit(1)
+    ).first()
+    what = f"a job instance of {_describe(job_name, parameters)} already exists"
+    if last is None or last.job_execution_id is None:
+        return JobInstanceAlreadyExists(what)
+    return JobInstanceAlreadyExists(
+        f"{what} (instance {last.job_instance_id}; its last execution {last.job_execution_id} "
+        f"is {last.status})",
+        metadata={
+            "job_instance_id": str(last.job_instance_id),
+            "job_execution_id": str(last.job_execution_id),
+            "status": str(last.status),
+        },
+    )
+
+
 def _check_can_launch(
     job_name: str,
     parameters: JobParameters,
@@ -294,9 +320,7 @@ class JobRepository:
             first_of_instance = instance_id is not None
             if instance_id is None:
                 if new_instance_only:
-                    raise JobInstanceAlreadyExists(
-                        f"a job instance of {_describe(job_name, parameters)} already exists"
-                    )
+                    raise _instance_exists(connection, job_name, job_key, parameters)
                 instance = connection.execute(
                     select(_i.c.job_instance_id, _i.c.version)
                     .where(_i.c.job_name == job_name, _i.c.job_key == job_key)
@@ -380,10 +404,8 @@ class JobRepository:
                     **contexts.store(context).values(),
                 },
             ).first()
-        if row is None:
-            raise JobInstanceAlreadyExists(
-                f"a job instance of {_describe(job_name, parameters)} already exists"
-            )
+            if row is None:
+                raise _instance_exists(connection, job_name, job_key, parameters)
         instance_id, execution_id = row
         context.dirty = False
         return JobExecution(

@@ -90,6 +90,7 @@ def status_for(error: BaseException) -> grpc.Status:
         metadata = {"field": error.field} if error.field else None
     if isinstance(error, JobopError):
         message = str(error) or error.reason
+        metadata = {**error.metadata, **(metadata or {})} or None
         return error_status(code_for(error), error.reason, message, metadata)
     if isinstance(error, InvalidArgument):
         return error_status(
