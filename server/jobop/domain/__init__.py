@@ -5,6 +5,7 @@ from __future__ import annotations
 from .context_values import JavaFloat, JavaInteger
 from .errors import (
     ConcurrentModification,
+    ExecutionEndedElsewhere,
     InvalidJobParameters,
     JobExecutionAlreadyRunning,
     JobExecutionNotRunning,
@@ -29,15 +30,26 @@ from .model import (
     truncate_exit_message,
     utcnow,
 )
-from .parameters import JAVA_TYPES, JobParameter, JobParameters, ParameterType, ParameterValue
+from .parameters import (
+    JAVA_TYPES,
+    LONG_MAX,
+    LONG_MIN,
+    JobParameter,
+    JobParameters,
+    ParameterType,
+    ParameterValue,
+)
 from .status import BatchStatus, ExitStatus
 
 __all__ = [
     "EXIT_MESSAGE_LENGTH",
     "JAVA_TYPES",
+    "LONG_MAX",
+    "LONG_MIN",
     "BatchStatus",
     "ConcurrentModification",
     "ExecutionContext",
+    "ExecutionEndedElsewhere",
     "ExitStatus",
     "InvalidJobParameters",
     "JavaFloat",

@@ -2,9 +2,9 @@
 another key (by earlier jobop versions, which hashed Python's spelling of dates and doubles).
 
 An instance's key comes from the identifying parameters of its first execution. Instances
-with a parameter type jobop does not know (a `java.util.UUID`, ...) keep their key. A
-recomputed key that another instance of the same job already has (or gets) is a
-collision: nothing is changed, and the collisions are reported.
+with a parameter type jobop does not know (a `java.util.UUID`, ...) or a stored value it
+cannot read keep their key. A recomputed key that another instance of the same job
+already has (or gets) is a collision: nothing is changed, and the collisions are reported.
 """
 
 from __future__ import annotations
@@ -107,6 +107,9 @@ def rekey(engine: Engine, *, dry_run: bool = False) -> RekeyReport:
 def _spring_key(given: list[tuple[str, str, str]], spring: int) -> str | None:
     if any(java_type not in SPRING_TYPES for _, java_type, _ in given):
         return None
-    return JobParameters(
-        {name: JobParameter.from_column(java_type, text, True) for name, java_type, text in given}
-    ).job_key(spring)
+    parameters = {
+        name: JobParameter.from_column(java_type, text, True) for name, java_type, text in given
+    }
+    if any(p.unreadable_type is not None for p in parameters.values()):
+        return None  # a malformed stored value: its key cannot be Spring's either
+    return JobParameters(parameters).job_key(spring)
