@@ -53,6 +53,10 @@ def test_values_must_have_a_java_type() -> None:
         context["when"] = {1, 2}
     with pytest.raises(TypeError, match=r"does not fit a java\.lang\.Long"):
         context["big"] = 2**63
+    with pytest.raises(TypeError, match="reserved"):
+        context["@class"] = "x"  # the type member of Jackson's typed JSON
+    with pytest.raises(TypeError, match="reserved"):
+        context["nested"] = {"@class": "x"}
     assert not context.dirty and "when" not in context and "big" not in context
     context["at"] = datetime.now(UTC)  # a java.util.Date
     assert context.dirty

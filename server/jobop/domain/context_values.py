@@ -30,6 +30,8 @@ from typing import Any
 
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# Jackson's typed JSON names a map's class in this member: no map can hold the key.
+TYPE_KEY = "@class"
 
 
 class JavaInteger(int):
@@ -90,6 +92,8 @@ def snapshot(value: Any, where: str = "value") -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise TypeError(f"{where}: map keys must be strings, not {type(key).__name__}")
+            if key == TYPE_KEY:
+                raise TypeError(f"{where}: {TYPE_KEY!r} is reserved for Jackson's type names")
             items.append((key, snapshot(item, f"{where}[{key!r}]")))
         return ("Map", tuple(sorted(items, key=lambda kv: kv[0])))
     raise TypeError(

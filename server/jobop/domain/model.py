@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .context_values import INT_MAX, INT_MIN, JavaInteger, copy_value, snapshot
+from .context_values import INT_MAX, INT_MIN, TYPE_KEY, JavaInteger, copy_value, snapshot
 from .errors import UnreadableContext
 from .parameters import JobParameters
 from .status import BatchStatus, ExitStatus
@@ -76,6 +76,8 @@ class ExecutionContext(MutableMapping[str, Any]):
         self._check_readable()
         if not isinstance(key, str):
             raise TypeError(f"execution context keys are strings, not {type(key).__name__}")
+        if key == TYPE_KEY:
+            raise TypeError(f"the execution context key {TYPE_KEY!r} is reserved for Jackson")
         previous = self._values.get(key)
         # Spring's readers keep positions as Integers: an int put over one stays one.
         if isinstance(previous, JavaInteger) and type(value) is int and INT_MIN <= value <= INT_MAX:
