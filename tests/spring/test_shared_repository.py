@@ -117,6 +117,24 @@ def test_java_and_jobop_create_instances_alternately_without_colliding(
         saved = repository.explorer.get_job_execution(last.id)
         assert saved is not None
         assert read["context"] == describe(dict(saved.execution_context))
+        # A jobop execution still running is one Spring's findRunningJobExecutions sees, and
+        # Spring's getLastStepExecution finds its step with the context of its last chunk.
+        running = repository.create_job_execution("pythonJob", JobParameters.of(turn=99))
+        start_execution(repository, running)
+        step = start_step(repository, running, "pythonStep")
+        run_chunk(repository, step, 4)
+        run_chunk(repository, step, 2)
+        seen, last_step = dao(
+            oracle,
+            blank_db_url,
+            spring,
+            fmt,
+            {"do": "running", "job": "pythonJob"},
+            {"do": "last-step", "instance": running.job_instance_id, "step": "pythonStep"},
+        )
+        assert seen["executions"] == [running.id]
+        assert last_step["step"] == step.id
+        assert last_step["context"] == describe({"read.count": 6})
 
 
 @pytest.mark.parametrize("fmt", list(ContextFormat))

@@ -495,6 +495,56 @@ public class SpringOracle {
             if (what.equals("read")) {
                 return read(action.get("execution").asLong());
             }
+            if (what.equals("running")) {
+                // JdbcJobExecutionDao.GET_RUNNING_EXECUTIONS (findRunningJobExecutions)
+                ArrayNode ids = answer.putArray("executions");
+                try (PreparedStatement statement = connection.prepareStatement(
+                        "SELECT E.JOB_EXECUTION_ID, E.START_TIME, E.END_TIME, E.STATUS, E.EXIT_CODE, E.EXIT_MESSAGE, "
+                        + "E.CREATE_TIME, E.LAST_UPDATED, E.VERSION, E.JOB_INSTANCE_ID FROM BATCH_JOB_EXECUTION E, "
+                        + "BATCH_JOB_INSTANCE I WHERE E.JOB_INSTANCE_ID=I.JOB_INSTANCE_ID AND I.JOB_NAME=? AND "
+                        + "E.STATUS IN ('STARTING', 'STARTED', 'STOPPING')")) {
+                    statement.setString(1, job);
+                    try (ResultSet rs = statement.executeQuery()) {
+                        while (rs.next()) {
+                            ids.add(rs.getLong(1));
+                        }
+                    }
+                }
+                return answer;
+            }
+            if (what.equals("last-step")) {
+                // JdbcStepExecutionDao.GET_LAST_STEP_EXECUTION (getLastStepExecution), newest first
+                try (PreparedStatement statement = connection.prepareStatement(
+                        "SELECT SE.STEP_EXECUTION_ID, SE.STEP_NAME, SE.START_TIME, SE.END_TIME, SE.STATUS, "
+                        + "SE.COMMIT_COUNT, SE.READ_COUNT, SE.FILTER_COUNT, SE.WRITE_COUNT, SE.EXIT_CODE, "
+                        + "SE.EXIT_MESSAGE, SE.READ_SKIP_COUNT, SE.WRITE_SKIP_COUNT, SE.PROCESS_SKIP_COUNT, "
+                        + "SE.ROLLBACK_COUNT, SE.LAST_UPDATED, SE.VERSION, SE.CREATE_TIME, JE.JOB_EXECUTION_ID, "
+                        + "JE.START_TIME, JE.END_TIME, JE.STATUS, JE.EXIT_CODE, JE.EXIT_MESSAGE, JE.CREATE_TIME, "
+                        + "JE.LAST_UPDATED, JE.VERSION FROM BATCH_JOB_EXECUTION JE JOIN BATCH_STEP_EXECUTION SE "
+                        + "ON SE.JOB_EXECUTION_ID = JE.JOB_EXECUTION_ID WHERE JE.JOB_INSTANCE_ID = ? AND "
+                        + "SE.STEP_NAME = ?")) {
+                    statement.setLong(1, action.get("instance").asLong());
+                    statement.setString(2, action.get("step").asText());
+                    long best = -1;
+                    Timestamp bestCreated = null;
+                    try (ResultSet rs = statement.executeQuery()) {
+                        while (rs.next()) {
+                            // Spring sorts by CREATE_TIME, then id, and takes the last.
+                            Timestamp created = rs.getTimestamp(18);
+                            long id = rs.getLong(1);
+                            if (bestCreated == null || created.after(bestCreated)
+                                    || (created.equals(bestCreated) && id > best)) {
+                                best = id;
+                                bestCreated = created;
+                            }
+                        }
+                    }
+                    answer.put("step", best);
+                    answer.set("context", readContext("SELECT SHORT_CONTEXT, SERIALIZED_CONTEXT FROM "
+                            + "BATCH_STEP_EXECUTION_CONTEXT WHERE STEP_EXECUTION_ID = ?", best));
+                }
+                return answer;
+            }
             if (!what.equals("launch")) {
                 throw new IllegalArgumentException("unknown action " + what);
             }
