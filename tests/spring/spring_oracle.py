@@ -70,6 +70,49 @@ class Oracle:
         assert len(results) == len(requests)
         return results
 
+    def dao(
+        self, url: str, spring: int, fmt: str, *actions: dict[str, Any], zone: str = "UTC"
+    ) -> list[dict[str, Any]]:
+        """Run Spring's DAO statements (SpringOracle.Dao) on the database of `url`, as a
+        Spring `spring` application with context format `fmt` and its JVM in `zone`."""
+        request = {
+            "op": "dao",
+            "url": jdbc_url(url),
+            "spring": spring,
+            "format": fmt,
+            "zone": zone,
+            "actions": list(actions),
+        }
+        (answer,) = self.ask([request])
+        assert "error" not in answer, answer["error"]
+        return list(answer["answers"])
+
+
+def launch(
+    job: str,
+    parameters: Any,
+    status: str = "COMPLETED",
+    *,
+    step: str = "javaStep",
+    job_context: dict[str, Any] | None = None,
+    step_context: dict[str, Any] | None = None,
+    count: int = 0,
+) -> dict[str, Any]:
+    """A Dao "launch" action: Spring's launch of `job` (JobParameters, or the JSON form of
+    java_parameters), one step run to `status` after reading `count` items."""
+    return {
+        "do": "launch",
+        "job": job,
+        "parameters": parameters if isinstance(parameters, dict) else java_parameters(parameters),
+        "status": status,
+        "step": step,
+        "count": count,
+        "jobContext": describe(
+            job_context if job_context is not None else {"batch.version": "5.2.6"}
+        ),
+        "stepContext": describe(step_context or {}),
+    }
+
 
 def _double_bits(value: float) -> str:
     if math.isnan(value):

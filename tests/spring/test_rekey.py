@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from jobop.domain import JobExecutionAlreadyRunning, JobParameters
 from jobop.repository import JobRepository
-from spring_oracle import Oracle, java_parameters, jdbc_url, run_jobop
+from spring_oracle import Oracle, java_parameters, run_jobop
 from sqlalchemy import text
 
 REFUSED = 5
@@ -59,21 +59,16 @@ def test_rekey_gives_old_instances_springs_key(
     done = run_jobop(db_url, tmp_path, "db", "rekey")
     assert done.returncode == 0, done.stderr
     assert "2 job keys changed, 1 already right" in done.stdout
-    (answer,) = oracle.ask(
-        [
-            {
-                "op": "dao",
-                "url": jdbc_url(db_url),
-                "spring": 5,
-                "format": "jackson",
-                "actions": [
-                    {"do": "find-instance", "job": "oldJob", "parameters": java_parameters(p)}
-                    for p in awkward
-                ],
-            }
-        ]
+    found = oracle.dao(
+        db_url,
+        5,
+        "jackson",
+        *(
+            {"do": "find-instance", "job": "oldJob", "parameters": java_parameters(p)}
+            for p in awkward
+        ),
     )
-    assert [a["instance"] for a in answer["answers"]] == ids
+    assert [a["instance"] for a in found] == ids
     # And jobop itself launches into the same instance (whose execution still runs).
     with pytest.raises(JobExecutionAlreadyRunning, match="already running as execution"):
         repository.create_job_execution("oldJob", awkward[0])

@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from jobop.domain import BatchStatus, JavaInteger, JobParameters
 from jobop.repository import ContextFormat, JobRepository, create_engine, init_schema
 from repository_lifecycle import finish, run_chunk, start_execution, start_step
-from spring_oracle import Oracle, describe, java_parameters, jdbc_url, run_jobop
+from spring_oracle import Oracle, describe, java_parameters, launch, run_jobop
 from sqlalchemy import text
 
 
@@ -26,35 +25,6 @@ def shared_repository(url: str, fmt: ContextFormat, spring: int) -> Iterator[Job
         engine.dispose()
 
 
-def dao(oracle: Oracle, url: str, spring: int, fmt: ContextFormat, *actions: Any) -> list[Any]:
-    (answer,) = oracle.ask(
-        [
-            {
-                "op": "dao",
-                "url": jdbc_url(url),
-                "spring": spring,
-                "format": fmt.value,
-                "actions": list(actions),
-            }
-        ]
-    )
-    assert "error" not in answer, answer["error"]
-    return list(answer["answers"])
-
-
-def java_launch(job: str, parameters: JobParameters, status: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "do": "launch",
-        "job": job,
-        "parameters": java_parameters(parameters),
-        "status": status,
-        "step": extra.pop("step", "javaStep"),
-        "jobContext": describe(extra.pop("job_context", {"batch.version": "5.2.6"})),
-        "stepContext": describe(extra.pop("step_context", {})),
-        **extra,
-    }
-
-
 @pytest.mark.parametrize("spring", [5, 6])
 def test_java_and_jobop_create_instances_alternately_without_colliding(
     oracle: Oracle, blank_db_url: str, spring: int
@@ -66,13 +36,12 @@ def test_java_and_jobop_create_instances_alternately_without_colliding(
         steps: list[int] = []
         jobop_executions = []
         for turn in range(3):
-            for answer in dao(
-                oracle,
+            for answer in oracle.dao(
                 blank_db_url,
                 spring,
                 fmt,
                 *(
-                    java_launch("javaJob", JobParameters.of(turn=turn, n=n), "COMPLETED")
+                    launch("javaJob", JobParameters.of(turn=turn, n=n), "COMPLETED")
                     for n in range(2)
                 ),
             ):
@@ -95,8 +64,7 @@ def test_java_and_jobop_create_instances_alternately_without_colliding(
             assert len(set(ids)) == len(ids) == 12
         # Spring finds jobop's instances by its own JOB_KEY, and reads jobop's rows.
         last = jobop_executions[-1]
-        found, read = dao(
-            oracle,
+        found, read = oracle.dao(
             blank_db_url,
             spring,
             fmt,
@@ -124,8 +92,7 @@ def test_java_and_jobop_create_instances_alternately_without_colliding(
         step = start_step(repository, running, "pythonStep")
         run_chunk(repository, step, 4)
         run_chunk(repository, step, 2)
-        seen, last_step = dao(
-            oracle,
+        seen, last_step = oracle.dao(
             blank_db_url,
             spring,
             fmt,
@@ -143,12 +110,11 @@ def test_jobop_restarts_a_failed_instance_that_spring_wrote_from_its_reader_posi
 ) -> None:
     parameters = JobParameters.of(items=30)
     with shared_repository(blank_db_url, fmt, 5) as repository:
-        (failed,) = dao(
-            oracle,
+        (failed,) = oracle.dao(
             blank_db_url,
             5,
             fmt,
-            java_launch(
+            launch(
                 "demoChunkJob",
                 parameters,
                 "FAILED",
@@ -187,7 +153,7 @@ def test_jobop_restarts_a_failed_instance_that_spring_wrote_from_its_reader_posi
         assert items == list(range(21, 31))  # resumed after the 20 items Spring had read
 
         # And Spring reads the restart: its reader position is still an Integer.
-        (read,) = dao(oracle, blank_db_url, 5, fmt, {"do": "read", "execution": restart_id})
+        (read,) = oracle.dao(blank_db_url, 5, fmt, {"do": "read", "execution": restart_id})
         assert read["status"] == "COMPLETED"
         (step,) = read["steps"]
         assert step["status"] == "COMPLETED" and step["context"]["v"]["numbers.read.count"] == {

@@ -11,7 +11,7 @@ import pytest
 from cli_support import run_jobctl, start_server
 from jobop.domain import JavaInteger, JobParameters
 from jobop.repository import ContextFormat, create_engine, init_schema
-from spring_oracle import Oracle, describe, java_parameters, jdbc_url
+from spring_oracle import Oracle, java_parameters, launch
 from sqlalchemy import text
 
 
@@ -34,29 +34,20 @@ def test_spring_rows_show_in_jobctl_and_restart_over_grpc(
         },
         "count": {"type": "java.lang.Integer", "value": "7", "identifying": True},
     }
-    launch = {
-        "do": "launch",
-        "job": "demoChunkJob",
-        "parameters": parameters,
-        "status": "FAILED",
-        "step": "demoChunkStep",
-        "count": 20,
-        "jobContext": describe({"batch.version": "5.2.6"}),
-        "stepContext": describe({"numbers.read.count": JavaInteger(20)}),
-    }
-    (answer,) = oracle.ask(
-        [
-            {
-                "op": "dao",
-                "url": jdbc_url(blank_db_url),
-                "spring": 5,
-                "format": fmt.value,
-                "actions": [launch],
-            }
-        ]
+    (launched,) = oracle.dao(
+        blank_db_url,
+        5,
+        fmt,
+        launch(
+            "demoChunkJob",
+            parameters,
+            "FAILED",
+            step="demoChunkStep",
+            count=20,
+            step_context={"numbers.read.count": JavaInteger(20)},
+        ),
     )
-    assert "error" not in answer, answer
-    execution_id = answer["answers"][0]["execution"]
+    execution_id = launched["execution"]
     server = start_server(blank_db_url, tmp_path / "serve.log")
     try:
         status = run_jobctl(server.target, "--json", "status", str(execution_id))
@@ -85,24 +76,15 @@ def test_spring_rows_show_in_jobctl_and_restart_over_grpc(
                 )
             ).first()  # type: ignore[misc]
         assert items == list(range(21, 31))
-        assert instance_id == answer["answers"][0]["instance"]  # Spring's instance, by its key
+        assert instance_id == launched["instance"]  # Spring's instance, by its key
         # The restart's parameters are stored as Spring stored them.
-        (again,) = oracle.ask(
-            [
-                {
-                    "op": "dao",
-                    "url": jdbc_url(blank_db_url),
-                    "spring": 5,
-                    "format": fmt.value,
-                    "actions": [
-                        {"do": "read", "execution": execution_id},
-                        {"do": "read", "execution": restart_id},
-                    ],
-                }
-            ]
+        first, second = oracle.dao(
+            blank_db_url,
+            5,
+            fmt,
+            {"do": "read", "execution": execution_id},
+            {"do": "read", "execution": restart_id},
         )
-        assert "error" not in again, again
-        first, second = again["answers"]
         assert second["parameters"] == first["parameters"] and second["status"] == "COMPLETED"
     finally:
         assert server.stop() == 0, server.log()

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from jobop.domain import JobParameters
-from jobop.repository import ContextFormat, create_engine
-from spring_oracle import Oracle, java_parameters, jdbc_url, run_jobop, run_spring_script
+from jobop.repository import create_engine
+from spring_oracle import Oracle, java_parameters, launch, run_jobop, run_spring_script
 from sqlalchemy import inspect
 
 SPRING = {5: "5.2.6", 6: "6.0.4"}
@@ -83,34 +83,17 @@ def test_a_database_springs_script_created_is_adopted_and_runs_jobs(
     ran = run_jobop(blank_db_url, tmp_path, "run", "demoChunkJob", "items=5,long")
     assert ran.returncode == 0, ran.stderr
     # The Spring application of that version launches next, drawing its ids as it does.
-    (answer,) = oracle.ask(
-        [
-            {
-                "op": "dao",
-                "url": jdbc_url(blank_db_url),
-                "spring": spring,
-                "format": ContextFormat.JACKSON.value,
-                "actions": [
-                    {
-                        "do": "launch",
-                        "job": "demoChunkJob",
-                        "parameters": java_parameters(JobParameters.of(items=6)),
-                        "status": "COMPLETED",
-                        "step": "demoChunkStep",
-                        "jobContext": None,
-                        "stepContext": None,
-                    },
-                    {
-                        "do": "find-instance",
-                        "job": "demoChunkJob",
-                        "parameters": java_parameters(JobParameters.of(items=5)),
-                    },
-                ],
-            }
-        ]
+    launched, found = oracle.dao(
+        blank_db_url,
+        spring,
+        "jackson",
+        launch("demoChunkJob", JobParameters.of(items=6), step="demoChunkStep"),
+        {
+            "do": "find-instance",
+            "job": "demoChunkJob",
+            "parameters": java_parameters(JobParameters.of(items=5)),
+        },
     )
-    assert "error" not in answer, answer
-    launched, found = answer["answers"]
     assert launched["instance"] == 2 and launched["execution"] == 2
     assert found["instance"] == 1  # jobop's instance, found by Spring's own key
     ran = run_jobop(blank_db_url, tmp_path, "run", "demoChunkJob", "items=7,long")
@@ -151,28 +134,8 @@ def test_jobop_db_upgrade_migrates_5_to_6_as_springs_migration_script_does(
     again = run_jobop(ours, tmp_path, "db", "init")
     assert "Spring Batch 6 schema" in again.stdout
     assert run_jobop(ours, tmp_path, "run", "demoChunkJob", "items=6,long").returncode == 0
-    (answer,) = oracle.ask(
-        [
-            {
-                "op": "dao",
-                "url": jdbc_url(ours),
-                "spring": 6,
-                "format": "jackson",
-                "actions": [
-                    {
-                        "do": "launch",
-                        "job": "javaJob",
-                        "parameters": {},
-                        "status": "COMPLETED",
-                        "step": "javaStep",
-                        "jobContext": None,
-                        "stepContext": None,
-                    }
-                ],
-            }
-        ]
-    )
-    assert answer["answers"][0]["instance"] == 3  # after jobop's two, from the renamed sequence
+    (launched,) = oracle.dao(ours, 6, "jackson", launch("javaJob", {}))
+    assert launched["instance"] == 3  # after jobop's two, from the renamed sequence
     downgrade = run_jobop(ours, tmp_path, "db", "upgrade", "--spring-schema", "5")
     assert downgrade.returncode == REFUSED and "only 5 to 6" in downgrade.stderr
 
@@ -236,29 +199,8 @@ def test_a_version_2_jobop_database_is_upgraded_to_springs_5_sequences(
             )
         else:
             assert {"batch_job_seq", "batch_job_execution_seq"} <= set(objects["tables"])
-        (answer,) = oracle.ask(
-            [
-                {
-                    "op": "dao",
-                    "url": jdbc_url(blank_db_url),
-                    "spring": 5,
-                    "format": "jackson",
-                    "actions": [
-                        {
-                            "do": "launch",
-                            "job": "javaJob",
-                            "parameters": {},
-                            "status": "COMPLETED",
-                            "step": "javaStep",
-                            "jobContext": None,
-                            "stepContext": None,
-                        }
-                    ],
-                }
-            ]
-        )
-        assert "error" not in answer, answer
-        assert answer["answers"][0]["instance"] == 4 and answer["answers"][0]["execution"] == 4
+        (launched,) = oracle.dao(blank_db_url, 5, "jackson", launch("javaJob", {}))
+        assert launched["instance"] == 4 and launched["execution"] == 4
         repository = JobRepository(engine)
         assert repository.create_job_execution("pythonJob", JobParameters()).job_instance_id == 5
     finally:

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from jobop.domain import JobInstanceAlreadyComplete, JobParameters, utcnow
-from jobop.repository import ContextFormat, JobRepository, create_engine, init_schema
-from spring_oracle import Oracle, describe, java_parameters, jdbc_url
+from jobop.repository import JobRepository, create_engine, init_schema
+from spring_oracle import Oracle, launch
 from sqlalchemy import text
 
 ZONE = "Europe/Berlin"
@@ -35,31 +35,14 @@ def test_times_are_written_and_read_in_the_repositorys_zone(
         assert raw == wall_clock
         when = datetime(2024, 3, 31, 1, 30, tzinfo=UTC)  # 03:30 in Berlin, summer time
         parameters = JobParameters.of(when=when)
-        (answer,) = oracle.ask(
-            [
-                {
-                    "op": "dao",
-                    "url": jdbc_url(blank_db_url),
-                    "spring": 5,
-                    "zone": ZONE,
-                    "format": ContextFormat.JACKSON.value,
-                    "actions": [
-                        {"do": "read", "execution": ours.id},
-                        {
-                            "do": "launch",
-                            "job": "javaJob",
-                            "parameters": java_parameters(parameters),
-                            "status": "COMPLETED",
-                            "step": "javaStep",
-                            "jobContext": describe({}),
-                            "stepContext": describe({}),
-                        },
-                    ],
-                }
-            ]
+        read, launched = oracle.dao(
+            blank_db_url,
+            5,
+            "jackson",
+            {"do": "read", "execution": ours.id},
+            launch("javaJob", parameters),
+            zone=ZONE,
         )
-        assert "error" not in answer, answer
-        read, launched = answer["answers"]
         # The JVM in that zone sees the same wall-clock time jobop wrote.
         seen = datetime.fromisoformat(read["createTime"])
         assert abs(seen - wall_clock) < timedelta(milliseconds=1)
