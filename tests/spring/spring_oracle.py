@@ -226,3 +226,22 @@ def run_jobop(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[st
         cwd=cwd,
         env=env,
     )
+
+
+def failed_demo_chunk_job(parameters: Any, read: int) -> dict[str, Any]:
+    """Spring's run of demoChunkJob that failed after reading `read` items: its step's
+    context as Spring's AbstractItemCountingItemStreamItemReader and TaskletStep keep it."""
+    from jobop.domain import JavaInteger
+
+    return launch(
+        "demoChunkJob",
+        parameters,
+        "FAILED",
+        step="demoChunkStep",
+        count=read,
+        step_context={
+            "numbers.read.count": JavaInteger(read),
+            "batch.taskletType": "org.springframework.batch.core.step.item.ChunkOrientedTasklet",
+            "batch.stepType": "org.springframework.batch.core.step.tasklet.TaskletStep",
+        },
+    )

@@ -8,10 +8,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from jobop.domain import BatchStatus, JavaInteger, JobParameters
+from jobop.domain import BatchStatus, JobParameters
 from jobop.repository import ContextFormat, JobRepository, create_engine, init_schema
 from repository_lifecycle import finish, run_chunk, start_execution, start_step
-from spring_oracle import Oracle, describe, java_parameters, launch, run_jobop
+from spring_oracle import (
+    Oracle,
+    describe,
+    failed_demo_chunk_job,
+    java_parameters,
+    launch,
+    run_jobop,
+)
 from sqlalchemy import text
 
 
@@ -114,20 +121,7 @@ def test_jobop_restarts_a_failed_instance_that_spring_wrote_from_its_reader_posi
             blank_db_url,
             5,
             fmt,
-            launch(
-                "demoChunkJob",
-                parameters,
-                "FAILED",
-                step="demoChunkStep",
-                count=20,
-                # What Spring's AbstractItemCountingItemStreamItemReader and step keep.
-                step_context={
-                    "numbers.read.count": JavaInteger(20),
-                    "batch.taskletType": "org.springframework.batch.core.step.item."
-                    "ChunkOrientedTasklet",
-                    "batch.stepType": "org.springframework.batch.core.step.tasklet.TaskletStep",
-                },
-            ),
+            failed_demo_chunk_job(parameters, read=20),
         )
         # Spring's rows read in jobop as any other.
         seen = repository.explorer.get_job_execution(failed["execution"])

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from cli_support import run_jobctl, start_server
-from jobop.domain import JavaInteger, JobParameters
+from jobop.domain import JobParameters
 from jobop.repository import ContextFormat, create_engine, init_schema
-from spring_oracle import Oracle, java_parameters, launch
+from spring_oracle import Oracle, failed_demo_chunk_job, java_parameters
 from sqlalchemy import text
 
 
@@ -38,14 +38,7 @@ def test_spring_rows_show_in_jobctl_and_restart_over_grpc(
         blank_db_url,
         5,
         fmt,
-        launch(
-            "demoChunkJob",
-            parameters,
-            "FAILED",
-            step="demoChunkStep",
-            count=20,
-            step_context={"numbers.read.count": JavaInteger(20)},
-        ),
+        failed_demo_chunk_job(parameters, read=20),
     )
     execution_id = launched["execution"]
     server = start_server(blank_db_url, tmp_path / "serve.log")
