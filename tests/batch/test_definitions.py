@@ -22,6 +22,7 @@ from jobop.batch import (
     SkipLimitExceeded,
     StopSignal,
     TaskletStep,
+    logcontext,
 )
 from jobop.batch import registry as registry_module
 from jobop.batch.logcontext import (
@@ -253,15 +254,16 @@ def test_formatter_shows_the_context_only_inside_a_job() -> None:
 
     def render() -> str:
         record = logging.LogRecord("x", logging.INFO, "f", 1, "hello", (), None)
-        for name in ("job_name", "job_execution_id", "step_name"):
+        for name in ("job_name", "job_execution_id", "step_name", "node_id"):
             record.__dict__.pop(name, None)
         context_filter.filter(record)
         return formatter.format(record)
 
+    node = logcontext.node_id()
     assert render() == "hello"
     with job_context("importJob", 7):
-        assert render() == "[importJob #7] hello"
+        assert render() == f"[importJob #7 @{node}] hello"
         with step_context("load"):
-            assert render() == "[importJob #7 load] hello"
-        assert render() == "[importJob #7] hello"
+            assert render() == f"[importJob #7 load @{node}] hello"
+        assert render() == f"[importJob #7 @{node}] hello"
     assert render() == "hello"

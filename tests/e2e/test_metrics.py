@@ -1,0 +1,113 @@
+"""/metrics of a real `jobop serve`: Prometheus text that parses, and counters and
+histograms that move when a job runs."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import urllib.request
+
+import grpc
+from e2e_support import ServerProcess, nonid, params, start, wait_for, wait_terminal
+from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
+from prometheus_client.parser import text_string_to_metric_families
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(server: ServerProcess) -> Samples:
+    with urllib.request.urlopen(f"{server.http_url}/metrics", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_parse_and_move_when_a_job_runs(jobop_server: ServerProcess) -> None:
+    before = scrape(jobop_server)
+    assert value(before, "jobop_streams_open") == 0
+    job = {"job_name": "demoChunkJob"}
+    step = {**job, "step_name": "demoChunkStep"}
+    execution = start(jobop_server.stub, "demoChunkJob", params(items=25, chunkSize=nonid(5)))
+    assert wait_terminal(jobop_server.stub, execution.id).status == pb.BATCH_STATUS_COMPLETED
+    after = scrape(jobop_server)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("jobop_job_launch_total", **job) == 1
+    assert moved("jobop_job_seconds_count", **job, status="COMPLETED") == 1
+    assert moved("jobop_job_seconds_sum", **job, status="COMPLETED") > 0
+    assert moved("jobop_job_seconds_bucket", **job, status="COMPLETED", le="+Inf") == 1
+    assert value(after, "jobop_job_active", **job) == 0
+    assert moved("jobop_step_seconds_count", **step, status="COMPLETED") == 1
+    assert moved("jobop_items_read_total", **step) == 25
+    assert moved("jobop_items_written_total", **step) == 25
+    assert moved("jobop_items_skipped_total", **step) == 0
+    assert moved("jobop_chunk_write_seconds_count", **step) == 5
+    start_rpc = {"method": "jobop.v1.JobOperatorService/Start"}
+    assert moved("jobop_grpc_requests_total", **start_rpc, code="OK") == 1
+    assert moved("jobop_grpc_request_seconds_count", **start_rpc, code="OK") == 1
+    refused = pb.StartRequest(job_name="noSuchJob")
+    with contextlib.suppress(grpc.RpcError):
+        jobop_server.stub.Start(refused)
+    assert (
+        value(scrape(jobop_server), "jobop_grpc_requests_total", **start_rpc, code="NOT_FOUND") == 1
+    )
+    # Process metrics come along, as from any Python exporter.
+    assert value(after, "process_cpu_seconds_total") > 0
+
+
+def test_active_jobs_and_open_streams_are_gauges(jobop_server: ServerProcess) -> None:
+    stub = jobop_server.stub
+    slow = start(stub, "e2eSlowChunkJob", params(items=1000, itemDelayMs=10))
+    wait_for(
+        stub, slow.id, lambda e: bool(e.step_executions) and e.step_executions[0].read_count > 0
+    )
+    watch = stub.WatchExecution(pb.WatchExecutionRequest(execution_id=slow.id))
+    first = threading.Event()
+
+    def follow() -> None:
+        for _ in watch:
+            first.set()
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    assert first.wait(10)
+    during = scrape(jobop_server)
+    assert value(during, "jobop_job_active", job_name="e2eSlowChunkJob") == 1
+    assert value(during, "jobop_streams_open") == 1
+    stub.Stop(pb.StopRequest(execution_id=slow.id))
+    follower.join(30)
+    after = scrape(jobop_server)
+    assert value(after, "jobop_job_active", job_name="e2eSlowChunkJob") == 0
+    assert value(after, "jobop_streams_open") == 0
+    assert (
+        value(after, "jobop_job_seconds_count", job_name="e2eSlowChunkJob", status="STOPPED") == 1
+    )
+    assert (
+        value(
+            after,
+            "jobop_step_seconds_count",
+            job_name="e2eSlowChunkJob",
+            step_name="slow",
+            status="STOPPED",
+        )
+        == 1
+    )
+    assert (
+        value(
+            after,
+            "jobop_grpc_requests_total",
+            method="jobop.v1.JobOperatorService/WatchExecution",
+            code="OK",
+        )
+        == 1
+    )
