@@ -1,7 +1,10 @@
-"""`jobop serve`: the gRPC server, its configuration and its graceful shutdown.
+"""`jobop serve`: the gRPC server and the HTTP surface, their configuration and their
+graceful shutdown.
 
-Start-up: create the schema when absent, load the jobs, start the operator's workers and
-the grpc.aio server, print `jobop serve: listening on HOST:PORT` on stdout.
+Start-up: create the schema when absent, load the jobs, start the operator's workers, the
+grpc.aio server and, on the same event loop, the HTTP surface (REST, SSE, dashboard,
+/metrics); print `jobop serve: listening on HOST:PORT` (gRPC) and then `jobop serve: http
+on HOST:PORT` on stdout.
 
 SIGTERM or SIGINT: health turns NOT_SERVING, new starts fail with UNAVAILABLE, running
 executions are asked to stop and end STOPPED at their next chunk boundary within
@@ -74,8 +77,9 @@ def _env(name: str, default: str) -> str:
 
 
 _DESCRIPTION = (
-    "Serve the gRPC JobOperatorService (with health checking and reflection). SIGTERM or "
-    "SIGINT shuts down gracefully: running executions end STOPPED within --stop-grace."
+    "Serve the gRPC JobOperatorService (with health checking and reflection) and, on "
+    "--http-address, the REST API, the dashboard and /metrics. SIGTERM or SIGINT shuts "
+    "down gracefully: running executions end STOPPED within --stop-grace."
 )
 
 
@@ -204,7 +208,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add `serve` to the `jobop` command's sub-commands (an argparse subparsers action)."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "serve", help="run the gRPC server", description=_DESCRIPTION
+        "serve", help="run the gRPC and HTTP server", description=_DESCRIPTION
     )
     add_serve_arguments(parser)
     return parser

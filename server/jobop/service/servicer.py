@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 SERVICE_NAME = "jobop.v1.JobOperatorService"
 
-# Envoy's default stream idle timeout is 5 min; CONTRACT asks for at most 30 s.
+# Envoy's default stream idle timeout is 5 min; docs/api.md promises at most 30 s.
 DEFAULT_HEARTBEAT_INTERVAL = 15.0
 # Re-read followed executions this often even without an in-process event, so that changes
 # made by other processes on the same database (another replica, `jobop run --stop`) show.
