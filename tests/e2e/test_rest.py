@@ -40,6 +40,9 @@ def test_start_with_no_body_answers_201_and_follows_to_completed(
     assert step["commitCount"] == 11 and step["status"] == "COMPLETED"
     steps = request(base, "GET", f"/api/executions/{execution_id}/steps").body
     assert steps == {"stepExecutions": final["stepExecutions"]}
+    contexts = request(base, "GET", f"/api/executions/{execution_id}/context").body
+    assert "jobop.owner" in contexts["jobExecutionContext"]
+    assert set(contexts["stepExecutionContexts"]) == {str(step["id"])}
     # The gRPC API sees the same execution.
     grpc_view = jobop_server.stub.GetJobExecution(
         pb.GetJobExecutionRequest(execution_id=execution_id)
@@ -400,12 +403,18 @@ def test_openapi_document_and_proto_bindings_agree_with_the_routes(
     proto = (ROOT / "protos/jobop/v1/job_operator.proto").read_text()
     bindings = re.findall(r'\b(get|post): "([^"]+)"', proto)
     assert len(bindings) == 17
+    bound = set()
     for method, template in bindings:
         path = re.sub(r"\{(\w+)\}", lambda m: "{" + _camel(m.group(1)) + "}", template)
+        bound.add(path)
         assert path in paths, (method, template)
         assert method in document["paths"][path], (method, template)
     # Every documented operation answers something other than 404 Not Found / 405.
-    assert len(paths) == 17 + 1  # the bindings and GET /api/executions/{executionId}/steps
+    # The bindings, and the two routes of REST's own: an execution's steps and contexts.
+    assert paths - bound == {
+        "/api/executions/{executionId}/steps",
+        "/api/executions/{executionId}/context",
+    }
 
 
 def _camel(name: str) -> str:

@@ -307,7 +307,7 @@ async def _serve(
         )
         metrics.follow_streams(lambda: server.servicer.active_streams)
         if http_address:
-            app = create_app(server.servicer, metrics, serve_api=serve_api)
+            app = create_app(server.servicer, operator, metrics, serve_api=serve_api)
             http = HttpServer(app, http_address)
             await http.start()
     except (OSError, RuntimeError) as error:

@@ -7,14 +7,18 @@ bindings, so Envoy's gRPC-JSON transcoder serves the same paths (with proto3 JSO
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
+from jobop.operator import JobOperator
 from jobop.service import JobOperatorServicer
+from jobop.service import validation as check
 from jobop.service.errors import InvalidArgument
 
 from . import representation as rep
@@ -32,6 +36,21 @@ def json_response(body: object, status: int = 200, **kw: Any) -> web.Response:
 
 def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _context_dumps(value: object) -> str:
+    # Context values are the job's: dates, decimals and NaN become their text.
+    return json.dumps(_finite(value), separators=(",", ":"), default=str, allow_nan=False)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(key): _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def error_response(error: ApiError) -> web.Response:
@@ -100,10 +119,11 @@ def _request_id(body: dict[str, Any]) -> str:
 
 
 class RestApi:
-    """The /api routes over one servicer."""
+    """The /api routes over one servicer (and the operator, for what no RPC returns)."""
 
-    def __init__(self, servicer: JobOperatorServicer) -> None:
+    def __init__(self, servicer: JobOperatorServicer, operator: JobOperator) -> None:
         self.servicer = servicer
+        self.operator = operator
 
     def routes(self) -> list[web.RouteDef]:
         s = self
@@ -124,6 +144,7 @@ class RestApi:
             web.get("/api/executions/{executionId}/summary", s.summary),
             web.get("/api/executions/{executionId}/stepSummaries", s.step_summaries),
             web.get("/api/executions/{executionId}/parameters", s.parameters),
+            web.get("/api/executions/{executionId}/context", s.context),
             web.get("/api/executions/{executionId}/events", s.execution_events),
             web.get("/api/events", s.events),
         ]
@@ -301,6 +322,19 @@ class RestApi:
         message = pb.GetParametersRequest(execution_id=execution_id)
         response = await call(self.servicer.GetParameters, message)
         return json_response({"parameters": rep.parameters_json(response.parameters)})
+
+    async def context(self, request: web.Request) -> web.Response:
+        """The job's and each step's execution context: the dashboard shows them, and the
+        gRPC API has no message for them (their values are whatever the job put there)."""
+        execution_id = check.execution_id(path_id(request, "executionId", "execution_id"))
+        execution = await asyncio.to_thread(self.operator.get_job_execution, execution_id)
+        body = {
+            "jobExecutionContext": dict(execution.execution_context),
+            "stepExecutionContexts": {
+                str(step.id): dict(step.execution_context) for step in execution.step_executions
+            },
+        }
+        return web.json_response(body, dumps=_context_dumps)
 
     # -- streams ---------------------------------------------------------------------
 

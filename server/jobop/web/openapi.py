@@ -326,6 +326,18 @@ def _schemas() -> dict[str, Any]:
                 }
             },
         },
+        "Contexts": {
+            "type": "object",
+            "required": ["jobExecutionContext", "stepExecutionContexts"],
+            "properties": {
+                "jobExecutionContext": {"type": "object"},
+                "stepExecutionContexts": {
+                    "type": "object",
+                    "description": "step execution id -> its context",
+                    "additionalProperties": {"type": "object"},
+                },
+            },
+        },
         "Parameters": {
             "type": "object",
             "required": ["parameters"],
@@ -416,6 +428,12 @@ def openapi_document() -> dict[str, Any]:
         ),
         f"{execution}/parameters": _get(
             "getParameters", "An execution's job parameters", [_EXECUTION_ID], "Parameters"
+        ),
+        f"{execution}/context": _get(
+            "getExecutionContexts",
+            "The job's and each step's execution context",
+            [_EXECUTION_ID],
+            "Contexts",
         ),
         f"{execution}/events": _sse(
             "watchExecution",

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from importlib import resources
 
 from aiohttp import web
 
+from jobop.operator import JobOperator
 from jobop.service import JobOperatorServicer
 
 from .api import RestApi, error_response, json_response
@@ -55,19 +57,33 @@ def _allow(error: web.HTTPException) -> dict[str, str]:
 
 
 def create_app(
-    servicer: JobOperatorServicer, metrics: Metrics, *, serve_api: bool = True
+    servicer: JobOperatorServicer,
+    operator: JobOperator,
+    metrics: Metrics,
+    *,
+    serve_api: bool = True,
 ) -> web.Application:
     """The aiohttp application; with `serve_api` false (role worker) only /metrics."""
     app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_BYTES)
     app.router.add_get("/metrics", metrics.handle)
-    if serve_api:
-        app.router.add_routes(RestApi(servicer).routes())
-        document = openapi_document()
+    if not serve_api:
+        return app
+    app.router.add_routes(RestApi(servicer, operator).routes())
+    document = openapi_document()
 
-        async def openapi(request: web.Request) -> web.Response:
-            return json_response(document)
+    async def openapi(request: web.Request) -> web.Response:
+        return json_response(document)
 
-        app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/openapi.json", openapi)
+    # The dashboard: static files of the package, no build step.
+    dashboard = resources.files("jobop.web") / "dashboard"
+    index = (dashboard / "index.html").read_bytes()
+
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(body=index, content_type="text/html", charset="utf-8")
+
+    app.router.add_get("/", home)
+    app.router.add_static("/static", str(dashboard), show_index=False)
     return app
 
 
