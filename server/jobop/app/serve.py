@@ -36,6 +36,8 @@ from jobop.operator import ROLES, JobOperator
 from jobop.repository import JobRepository, SchemaVersionMismatch, create_engine, init_schema
 
 if TYPE_CHECKING:
+    import grpc
+
     from jobop.service import ServerOptions
     from jobop.web import Metrics
 
@@ -255,9 +257,20 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         return _fail(UNREACHABLE, f"cannot reach the database: {error.orig}")
     # Imported here: `jobop run` and `jobop db` build this parser and need no gRPC.
     from jobop.service import ServerOptions
-    from jobop.web import Metrics
+    from jobop.web import Metrics, tracing_from_environment
 
     metrics = Metrics()
+    try:
+        tracing = tracing_from_environment()
+    except ImportError as error:
+        engine.dispose()
+        return _fail(USAGE, f"OTEL_* asks for traces, but the otel extra is missing: {error}")
+    except ValueError as error:
+        engine.dispose()
+        return _fail(USAGE, str(error))
+    observers = [metrics.observer, *([tracing.observer] if tracing else [])]
+    step_listeners = [metrics.step_listener, *([tracing.step_listener] if tracing else [])]
+    interceptors = [*([tracing.interceptor] if tracing else []), metrics.interceptor]
 
     repository = JobRepository(engine)
     operator = JobOperator(
@@ -266,8 +279,8 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         max_concurrent_executions=args.max_concurrent_executions,
         role=args.role,
         request_wait_timeout=args.request_wait_timeout,
-        observer=metrics.observer,
-        step_listeners=[metrics.step_listener],
+        observers=observers,
+        step_listeners=step_listeners,
     )
     options = ServerOptions(
         address=args.grpc_address,
@@ -280,9 +293,19 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return asyncio.run(
-            _serve(operator, options, args.rpc_threads, args.stop_grace, metrics, args.http_address)
+            _serve(
+                operator,
+                options,
+                args.rpc_threads,
+                args.stop_grace,
+                metrics,
+                args.http_address,
+                interceptors,
+            )
         )
     finally:
+        if tracing is not None:
+            tracing.shutdown()  # flushes the spans still batched
         engine.dispose()
 
 
@@ -293,6 +316,7 @@ async def _serve(
     stop_grace: float,
     metrics: Metrics,
     http_address: str,
+    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]],
 ) -> int:
     from jobop.service import create_server
     from jobop.web import HttpServer, create_app
@@ -303,7 +327,7 @@ async def _serve(
     http: HttpServer | None = None
     try:
         server = await create_server(
-            operator, executor, options, serve_api=serve_api, interceptors=[metrics.interceptor]
+            operator, executor, options, serve_api=serve_api, interceptors=interceptors
         )
         metrics.follow_streams(lambda: server.servicer.active_streams)
         if http_address:

@@ -119,7 +119,7 @@ class JobOperator:
         claim_interval: float = 1.0,
         runner_poll_interval: float = 0.5,
         request_wait_timeout: float = 30.0,
-        observer: ExecutionObserver | None = None,
+        observers: Sequence[ExecutionObserver] = (),
         step_listeners: Sequence[object] = (),
     ) -> None:
         if role not in ROLES:
@@ -132,7 +132,7 @@ class JobOperator:
         self.events = events or ExecutionEvents()
         self._runner_repository = PublishingJobRepository(repository.engine, self.events)
         self._owner = current_owner()
-        self.observer = observer or ExecutionObserver()
+        self.observers = tuple(observers)
         self._runner = JobRunner(
             self._runner_repository,
             owner=self._owner,
@@ -296,7 +296,8 @@ class JobOperator:
         job = self.registry.get(execution.job_name)
         self._runner_repository.track(execution)
         final = execution
-        self.observer.running(execution)
+        for observer in self.observers:
+            observer.running(execution)
         try:
             final = self._runner.run(job, execution)
             # The runner returns without saving when the execution ended before it started
@@ -306,7 +307,9 @@ class JobOperator:
                 self._publish(final)
         finally:
             self._runner_repository.forget(execution.id)
-            self.observer.ended(final)
+            # Reversed: an observer that opened a context in running() closes it last.
+            for observer in reversed(self.observers):
+                observer.ended(final)
 
     # -- claiming starts made by api servers --------------------------------------------
 
