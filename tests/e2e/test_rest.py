@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -443,3 +446,32 @@ def test_http_can_be_turned_off(start_server: ServerFactory, address: str) -> No
     server = start_server("--http-address", address)
     assert server.http_address == ""
     assert server.stub.GetJobNames(pb.GetJobNamesRequest()).job_names
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_busy_http_port_is_refused(db_url: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "jobop.app.cli",
+                "serve",
+                "--db",
+                db_url,
+                "--grpc-address",
+                "127.0.0.1:0",
+                "--http-address",
+                f"127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "listening on" not in result.stdout
