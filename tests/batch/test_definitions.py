@@ -22,7 +22,6 @@ from jobop.batch import (
     SkipLimitExceeded,
     StopSignal,
     TaskletStep,
-    logcontext,
 )
 from jobop.batch import registry as registry_module
 from jobop.batch.logcontext import (
@@ -254,16 +253,15 @@ def test_formatter_shows_the_context_only_inside_a_job() -> None:
 
     def render() -> str:
         record = logging.LogRecord("x", logging.INFO, "f", 1, "hello", (), None)
-        for name in ("job_name", "job_execution_id", "step_name", "node_id"):
+        for name in ("job_name", "job_execution_id", "step_name"):
             record.__dict__.pop(name, None)
         context_filter.filter(record)
         return formatter.format(record)
 
-    node = logcontext.node_id()
     assert render() == "hello"
     with job_context("importJob", 7):
-        assert render() == f"[importJob #7 @{node}] hello"
+        assert render() == "[importJob #7] hello"
         with step_context("load"):
-            assert render() == f"[importJob #7 load @{node}] hello"
-        assert render() == f"[importJob #7 @{node}] hello"
+            assert render() == "[importJob #7 load] hello"
+        assert render() == "[importJob #7] hello"
     assert render() == "hello"

@@ -11,10 +11,10 @@ from e2e_support import ServerFactory, params, start, wait_for, wait_terminal
 from jobop.domain.messages import MessageCode
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
-# 2026-12-01 19:10:56,613 INFO  JOBOP-1101 [job #1 step @host:pid] logger: message
+# 2026-12-01 19:10:56,613 INFO  JOBOP-1101 [job #1 step] @host:pid logger: message
 TEXT = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (?P<level>[A-Z]+) +(?:(?P<code>JOBOP-\d{4}) )?"
-    r"(?:\[(?P<job>\S+) #(?P<id>\d+)(?: (?P<step>[^@\]]\S*))? @(?P<node>[^\]]+)\] )?"
+    r"(?:\[(?P<job>\S+) #(?P<id>\d+)(?: (?P<step>[^\]]+))?\] @(?P<node>\S+) )?"
     r"(?P<logger>[\w.]+): (?P<message>.*)$"
 )
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import urllib.request
+from collections.abc import Callable
 
 import grpc
 from e2e_support import ServerProcess, nonid, params, start, wait_for, wait_terminal
@@ -30,6 +32,20 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def scrape_until(
+    server: ServerProcess, ready: Callable[[Samples], bool], timeout: float = 10.0
+) -> Samples:
+    """The first scrape that `ready` accepts: a job's end is recorded by its worker just
+    after it is saved, and an RPC's when its handler returns, after the client has its
+    answer, so a scrape at once may be a moment early."""
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = scrape(server)
+        if ready(samples) or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.05)
+
+
 def test_metrics_parse_and_move_when_a_job_runs(jobop_server: ServerProcess) -> None:
     before = scrape(jobop_server)
     assert value(before, "jobop_streams_open") == 0
@@ -37,7 +53,14 @@ def test_metrics_parse_and_move_when_a_job_runs(jobop_server: ServerProcess) -> 
     step = {**job, "step_name": "demoChunkStep"}
     execution = start(jobop_server.stub, "demoChunkJob", params(items=25, chunkSize=nonid(5)))
     assert wait_terminal(jobop_server.stub, execution.id).status == pb.BATCH_STATUS_COMPLETED
-    after = scrape(jobop_server)
+    start_rpc = {"method": "jobop.v1.JobOperatorService/Start"}
+    after = scrape_until(
+        jobop_server,
+        lambda s: (
+            value(s, "jobop_job_seconds_count", **job, status="COMPLETED") > 0
+            and value(s, "jobop_grpc_requests_total", **start_rpc, code="OK") > 0
+        ),
+    )
 
     def moved(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
@@ -52,15 +75,16 @@ def test_metrics_parse_and_move_when_a_job_runs(jobop_server: ServerProcess) -> 
     assert moved("jobop_items_written_total", **step) == 25
     assert moved("jobop_items_skipped_total", **step) == 0
     assert moved("jobop_chunk_write_seconds_count", **step) == 5
-    start_rpc = {"method": "jobop.v1.JobOperatorService/Start"}
     assert moved("jobop_grpc_requests_total", **start_rpc, code="OK") == 1
     assert moved("jobop_grpc_request_seconds_count", **start_rpc, code="OK") == 1
     refused = pb.StartRequest(job_name="noSuchJob")
     with contextlib.suppress(grpc.RpcError):
         jobop_server.stub.Start(refused)
-    assert (
-        value(scrape(jobop_server), "jobop_grpc_requests_total", **start_rpc, code="NOT_FOUND") == 1
+    refused_rpc = {**start_rpc, "code": "NOT_FOUND"}
+    later = scrape_until(
+        jobop_server, lambda s: value(s, "jobop_grpc_requests_total", **refused_rpc) > 0
     )
+    assert value(later, "jobop_grpc_requests_total", **refused_rpc) == 1
     # Process metrics come along, as from any Python exporter.
     assert value(after, "process_cpu_seconds_total") > 0
 
@@ -86,7 +110,14 @@ def test_active_jobs_and_open_streams_are_gauges(jobop_server: ServerProcess) ->
     assert value(during, "jobop_streams_open") == 1
     stub.Stop(pb.StopRequest(execution_id=slow.id))
     follower.join(30)
-    after = scrape(jobop_server)
+    watch_rpc = {"method": "jobop.v1.JobOperatorService/WatchExecution", "code": "OK"}
+    after = scrape_until(
+        jobop_server,
+        lambda s: (
+            value(s, "jobop_job_active", job_name="e2eSlowChunkJob") == 0
+            and value(s, "jobop_grpc_requests_total", **watch_rpc) == 1
+        ),
+    )
     assert value(after, "jobop_job_active", job_name="e2eSlowChunkJob") == 0
     assert value(after, "jobop_streams_open") == 0
     assert (

@@ -79,34 +79,32 @@ class BatchContextFilter(logging.Filter):
 
 
 class BatchFormatter(logging.Formatter):
-    """Puts the message code and `[job #execution step @node]` before the logger name
-    when a record has them."""
+    """Puts the message code, `[job #execution step]` and, inside an execution, `@node`
+    before the logger name when a record has them."""
 
     def __init__(self, fmt: str | None = None, datefmt: str | None = None) -> None:
         super().__init__(
             fmt
-            or "%(asctime)s %(levelname)-5s %(code_prefix)s%(batch_context)s%(name)s: %(message)s",
+            or "%(asctime)s %(levelname)-5s %(code_prefix)s%(batch_context)s%(node_prefix)s"
+            "%(name)s: %(message)s",
             datefmt,
         )
 
     def format(self, record: logging.LogRecord) -> str:
+        job_name = getattr(record, "job_name", None)
         record.batch_context = describe(
-            getattr(record, "job_name", None),
+            job_name,
             getattr(record, "job_execution_id", None),
             getattr(record, "step_name", None),
-            getattr(record, "node_id", None),
         )
         code = getattr(record, "message_code", None)
         record.code_prefix = f"{code} " if code else ""
+        node = getattr(record, "node_id", None)
+        record.node_prefix = f"@{node} " if node and job_name else ""
         return super().format(record)
 
 
-def describe(
-    job_name: str | None,
-    execution_id: int | None,
-    step_name: str | None,
-    node: str | None = None,
-) -> str:
+def describe(job_name: str | None, execution_id: int | None, step_name: str | None) -> str:
     if job_name is None:
         return ""
     parts = [job_name]
@@ -114,8 +112,6 @@ def describe(
         parts.append(f"#{execution_id}")
     if step_name is not None:
         parts.append(step_name)
-    if node is not None:
-        parts.append(f"@{node}")
     return "[" + " ".join(parts) + "] "
 
 
