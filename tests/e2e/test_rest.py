@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -475,3 +476,16 @@ def test_a_busy_http_port_is_refused(db_url: str, tmp_path: Path) -> None:
     assert result.returncode == 2, result
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "listening on" not in result.stdout
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_worker_serves_only_metrics_over_http(start_server: ServerFactory) -> None:
+    worker = start_server("--role", "worker")
+    with urllib.request.urlopen(f"{worker.http_url}/metrics", timeout=10) as response:
+        assert b"jobop_job_launch" in response.read()
+    for path in ("/api/jobs", "/openapi.json", "/"):
+        assert rest_error(request(worker.http_url, "GET", path))[:3] == (
+            404,
+            "NOT_FOUND",
+            "NOT_FOUND",
+        ), path
