@@ -104,6 +104,8 @@ def test_rpc_job_step_and_chunk_spans_are_linked(
     assert job.attributes is not None and step.attributes is not None
     assert job.attributes[JOB_NAME] == "countJob" and job.attributes[EXECUTION_ID] == execution.id
     assert job.attributes["jobop.job.status"] == "COMPLETED"
+    # The job span links to the Start call that created the execution (another trace).
+    assert [link.context.span_id for link in job.links] == [rpc.context.span_id]
     assert step.parent is not None and step.parent.span_id == job.context.span_id
     assert step.context.trace_id == job.context.trace_id
     assert step.attributes[STEP_NAME] == "count" and step.attributes["jobop.step.read_count"] == 12

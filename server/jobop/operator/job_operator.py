@@ -64,8 +64,12 @@ class OperatorShutDown(JobopError):
 
 
 class ExecutionObserver:
-    """Told, on the worker thread, when this process begins and ends running an execution
-    (metrics, traces). The default observes nothing."""
+    """Told when a request of this process creates an execution (on the request's thread)
+    and, on the worker thread, when this process begins and ends running one (metrics,
+    traces). The default observes nothing."""
+
+    def created(self, execution: JobExecution) -> None:
+        """A start or restart persisted the execution (STARTING)."""
 
     def running(self, execution: JobExecution) -> None:
         """The execution is about to run (still STARTING)."""
@@ -266,6 +270,8 @@ class JobOperator:
 
     def _launch(self, execution: JobExecution, hold: LaunchHold | None) -> None:
         self._publish(execution, created=True)
+        for observer in self.observers:
+            observer.created(execution)
         if self._launcher is not None and hold is not None:
             hold.hold(execution)
             return

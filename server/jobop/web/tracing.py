@@ -1,9 +1,10 @@
 """OpenTelemetry traces (the `otel` extra): a span per RPC, job execution, step and chunk.
 
 RPC spans come from the maintained gRPC instrumentation's aio server interceptor. A job
-execution's span opens when a worker begins to run it and closes when it ends; its steps'
-spans are its children and each chunk's span a child of its step's, all on the worker
-thread, with `jobop.job.name` and `jobop.job.execution.id` on every one of them.
+execution's span opens when a worker begins to run it and closes when it ends, with a link
+to the span of the RPC that created the execution; its steps' spans are its children and
+each chunk's span a child of its step's, all on the worker thread, with `jobop.job.name`
+and `jobop.job.execution.id` on every one of them.
 
 `from_environment` (through `jobop.web.tracing_from_environment`, which is what `jobop
 serve` calls) builds the exporter the standard OTEL_* variables ask for
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +32,7 @@ from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
     SpanExporter,
 )
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanContext, Status, StatusCode
 
 from jobop.batch.step import ChunkContext
 from jobop.domain import ExitStatus, JobExecution, StepExecution
@@ -38,6 +41,7 @@ from jobop.operator import ExecutionObserver
 JOB_NAME = "jobop.job.name"
 EXECUTION_ID = "jobop.job.execution.id"
 STEP_NAME = "jobop.step.name"
+_MAX_CREATORS = 10_000
 
 
 @dataclass
@@ -67,8 +71,8 @@ class Tracing:
             tracer_provider=provider
         )
 
-    def open(self, name: str, attributes: dict[str, Any]) -> Span:
-        span = self.tracer.start_span(name, attributes=attributes)
+    def open(self, name: str, attributes: dict[str, Any], links: Sequence[Link] = ()) -> Span:
+        span = self.tracer.start_span(name, attributes=attributes, links=links)
         token = otel_context.attach(trace.set_span_in_context(span))
         self._scopes.stack.append(_Open(span, token))
         return span
@@ -96,13 +100,31 @@ class Tracing:
 
 
 class JobTracingObserver(ExecutionObserver):
+    """Job spans; each links to the span of the request that created its execution."""
+
     def __init__(self, tracing: Tracing) -> None:
         self._tracing = tracing
+        self._lock = threading.Lock()
+        # execution id -> the creating request's span; bounded: executions that never run
+        # here (an api server's, claimed by a worker) would otherwise stay.
+        self._creators: OrderedDict[int, SpanContext] = OrderedDict()
+
+    def created(self, execution: JobExecution) -> None:
+        creator = trace.get_current_span().get_span_context()
+        if not creator.is_valid:
+            return
+        with self._lock:
+            self._creators[execution.id] = creator
+            while len(self._creators) > _MAX_CREATORS:
+                self._creators.popitem(last=False)
 
     def running(self, execution: JobExecution) -> None:
+        with self._lock:
+            creator = self._creators.pop(execution.id, None)
         self._tracing.open(
             f"job {execution.job_name}",
             {JOB_NAME: execution.job_name, EXECUTION_ID: execution.id},
+            links=[Link(creator)] if creator is not None else (),
         )
 
     def ended(self, execution: JobExecution) -> None:
