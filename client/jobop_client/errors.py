@@ -174,7 +174,7 @@ _REASON_CLASSES: tuple[type[JobOperatorError], ...] = (
     InvalidJobParametersError,
     JobParametersNotFoundError,
     ConcurrentModificationError,
-    # Reasons of jobop's own beyond CONTRACT.md's table.
+    # Reasons of jobop's own beyond the original table (docs/api.md lists them all).
     ServerShuttingDownError,
     InvalidArgumentError,
     RequestIdReusedError,

@@ -39,7 +39,7 @@ def varchar(length: int) -> tuple[str, int]:
 
 STATUS, EXIT = varchar(10), varchar(2500)
 
-# DESIGN.md's column list (Spring Batch 5's PostgreSQL DDL), in table order.
+# docs/schema.md's column list (Spring Batch 5's PostgreSQL DDL), in table order.
 SPRING_BATCH_5: dict[str, list[tuple[str, tuple[str, int | None]]]] = {
     "BATCH_JOB_INSTANCE": [
         ("JOB_INSTANCE_ID", BIGINT),

@@ -1,7 +1,7 @@
 """The `jobop` command: `jobop db init|upgrade`, `jobop run` and `jobop serve` (app/serve.py).
 
 `jobop run JOB [PARAM ...]` runs one job synchronously against the repository, like Spring
-Batch's CommandLineJobRunner, and exits with the mapped exit code (CONTRACT.md). SIGTERM or
+Batch's CommandLineJobRunner, and exits with the mapped exit code (docs/cli.md). SIGTERM or
 SIGINT asks the running job to stop at its next chunk boundary (a second one interrupts).
 """
 

@@ -1,4 +1,5 @@
-"""The errors of the job operator's domain; `reason` is CONTRACT.md's ErrorInfo reason."""
+"""The errors of the job operator's domain; `reason` is the ErrorInfo reason
+(docs/api.md)."""
 
 from __future__ import annotations
 

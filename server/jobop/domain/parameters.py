@@ -294,7 +294,7 @@ class JobParameters(Mapping[str, JobParameter]):
 
     @classmethod
     def parse(cls, args: Iterable[str]) -> JobParameters:
-        """Parse CONTRACT's text form, `name=value[,type[,identifying]]`, one per argument;
+        """Parse the text form (docs/cli.md), `name=value[,type[,identifying]]`, one per argument;
         a name given twice is an error (as in the client), not a silent override."""
         try:
             parsed = text_form.parse_parameters(args)
