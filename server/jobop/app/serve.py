@@ -28,6 +28,8 @@ from sqlalchemy.exc import OperationalError
 from jobop.batch.logcontext import BatchFormatter
 from jobop.batch.registry import JobRegistry
 from jobop.operator import ROLES, JobOperator
+from jobop.operator.node import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEASE
+from jobop.operator.relay import DEFAULT_PROGRESS_INTERVAL
 from jobop.repository import JobRepository, SchemaVersionMismatch, create_engine, init_schema
 
 if TYPE_CHECKING:
@@ -74,6 +76,25 @@ _DESCRIPTION = (
     "Serve the gRPC JobOperatorService (with health checking and reflection). SIGTERM or "
     "SIGINT shuts down gracefully: running executions end STOPPED within --stop-grace."
 )
+
+
+def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
+    """--heartbeat-interval and --lease, of `jobop serve` and `jobop run`."""
+    parser.add_argument(
+        "--heartbeat-interval",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=float(_env("JOBOP_HEARTBEAT_INTERVAL", str(DEFAULT_HEARTBEAT_INTERVAL))),
+        help="how often this node renews its lease in the database (default %(default)s)",
+    )
+    parser.add_argument(
+        "--lease",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=float(_env("JOBOP_LEASE", str(DEFAULT_LEASE))),
+        help="a node whose heartbeat is older than this is dead: a survivor marks its "
+        "running executions FAILED (default %(default)s)",
+    )
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -167,6 +188,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="how often watch streams re-read the database for changes made by other "
         "processes (default %(default)s)",
     )
+    add_lease_arguments(parser)
+    parser.add_argument(
+        "--progress-notify-interval",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=DEFAULT_PROGRESS_INTERVAL,
+        help="PostgreSQL: announce an execution's progress to other nodes at most this "
+        "often (status changes always at once; default %(default)s)",
+    )
     parser.add_argument(
         "--request-wait-timeout",
         metavar="SECONDS",
@@ -209,6 +239,8 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     """`jobop serve [OPTIONS]`; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.lease <= args.heartbeat_interval:
+        parser.error("--lease must be longer than --heartbeat-interval")
     if args.stream_heartbeat > 30:
         parser.error("--stream-heartbeat must be at most 30 seconds (proxies close idle streams)")
     _setup_logging(args.log_level)
@@ -245,6 +277,9 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         max_concurrent_executions=args.max_concurrent_executions,
         role=args.role,
         request_wait_timeout=args.request_wait_timeout,
+        heartbeat_interval=args.heartbeat_interval,
+        lease=args.lease,
+        progress_notify_interval=args.progress_notify_interval,
     )
     options = ServerOptions(
         address=args.grpc_address,

@@ -391,9 +391,17 @@ def _valid(job: Job, parameters: JobParameters) -> bool:
 class JobLauncher:
     """Validate, create the execution (JobLauncher.run semantics), and run it here."""
 
-    def __init__(self, repository: JobRepository, runner: JobRunner | None = None) -> None:
+    def __init__(
+        self,
+        repository: JobRepository,
+        runner: JobRunner | None = None,
+        *,
+        node_id: str | None = None,
+    ) -> None:
         self.repository = repository
         self.runner = runner or JobRunner(repository)
+        # The node this process registered as: its executions record it as their owner.
+        self.node_id = node_id
 
     def create_execution(
         self, job: Job, parameters: JobParameters | None = None, *, new_instance_only: bool = False
@@ -407,6 +415,8 @@ class JobLauncher:
             parameters,
             restartable=job.restartable,
             new_instance_only=new_instance_only,
+            request_launch=self.node_id is not None,
+            claimed_by=self.node_id,
         )
 
     def launch(

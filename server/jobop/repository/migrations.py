@@ -24,8 +24,11 @@ from .schema import (
     job_execution_seq,
     job_instance,
     job_instance_seq,
+    launch_request,
     legacy_job_seq,
     metadata,
+    node,
+    node_indexes,
     operator_indexes,
     schema_version,
     step_execution,
@@ -87,9 +90,25 @@ def _create_operator_tables(connection: Connection) -> None:
         index.create(connection, checkfirst=True)
 
 
+def _create_node_tables(connection: Connection) -> None:
+    # Migration 2 creates the table as it is declared now, columns included; an older one
+    # gets them added, nullable: the rows already there are unclaimed requests.
+    present = {c["name"] for c in inspect(connection).get_columns(launch_request.name)}
+    for column in (launch_request.c.node_id, launch_request.c.claimed):
+        if column.name not in present:
+            kind = column.type.compile(dialect=connection.dialect)
+            connection.execute(
+                text(f"ALTER TABLE {launch_request.name} ADD COLUMN {column.name} {kind}")
+            )
+    metadata.create_all(connection, tables=[node], checkfirst=True)
+    for index in node_indexes:
+        index.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "Spring Batch 5 tables, sequences and jobop indexes", _create_spring_batch_schema),
     Migration(2, "JOBOP_REQUEST and JOBOP_LAUNCH_REQUEST of the operator", _create_operator_tables),
+    Migration(3, "JOBOP_NODE, and the claiming node of each launch request", _create_node_tables),
 )
 assert MIGRATIONS[-1].version == SCHEMA_VERSION
 
