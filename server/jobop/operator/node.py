@@ -42,11 +42,17 @@ def _jobop_version() -> str:
         return "unknown"
 
 
+def node_host() -> str:
+    """The host name this process registers with: JOBOP_NODE_HOST (e.g. a pod's name
+    where containers share a host name), else the machine's."""
+    return os.environ.get("JOBOP_NODE_HOST") or socket.gethostname()
+
+
 def new_node_info(role: str, lease: float) -> NodeInfo:
     pid = os.getpid()
     return NodeInfo(
         node_id=uuid.uuid4().hex[:12],
-        host=socket.gethostname(),
+        host=node_host(),
         pid=pid,
         process_started=process_start_ticks(pid),
         role=role,
@@ -57,8 +63,8 @@ def new_node_info(role: str, lease: float) -> NodeInfo:
 
 def process_gone(node: NodeState) -> bool:
     """Whether the node's process is known dead: it ran on this host and is no more."""
-    if node.host != socket.gethostname():
-        return False
+    if node.host != node_host() or node.host != socket.gethostname():
+        return False  # another host (or a name of its own): only its lease tells
     return not is_alive({"host": node.host, "pid": node.pid, "started": node.process_started})
 
 
