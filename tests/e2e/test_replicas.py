@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import grpc
 import pytest
@@ -29,10 +30,12 @@ from e2e_support import (
     wait_for,
     wait_terminal,
 )
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from jobop.domain import JobParameters
 from jobop.repository import JobRepository, create_engine
 from jobop.repository.nodes import NodeInfo, NodeRepository
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
+from pgcluster import Cluster, control, start_cluster, stop_cluster
 from sqlalchemy import Engine, text
 
 pytestmark = pytest.mark.slow
@@ -40,6 +43,11 @@ pytestmark = pytest.mark.slow
 LEASE = 3.0
 HEARTBEAT = 0.5
 REPLICA = ("--lease", str(LEASE), "--heartbeat-interval", str(HEARTBEAT))
+# How long PostgreSQL stays stopped in the outage test (the issue asks 30 s of a real
+# deployment; what is exercised, leases older than the outage, needs only more than LEASE).
+OUTAGE = 8.0
+
+T = TypeVar("T")
 
 postgresql_only = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -379,3 +387,91 @@ def test_a_single_sqlite_server_recovers_what_its_predecessor_left_running(
     restarted = second.stub.Restart(pb.RestartRequest(execution_id=launched.id)).execution
     assert status_name(wait_terminal(second.stub, restarted.id).status) == "COMPLETED"
     assert_each_item_once(engine, 2000, [launched.id, restarted.id])
+
+
+# -- database outages -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL cluster of this test alone: it is restarted and stopped under the
+    servers, which the session's shared cluster must never be."""
+    cluster = start_cluster()
+    yield cluster
+    stop_cluster(cluster)
+
+
+def serving(server: ServerProcess) -> int:
+    health = health_pb2_grpc.HealthStub(server.channel)
+    try:
+        return int(health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2).status)
+    except grpc.RpcError:
+        return -1
+
+
+def retrying(call: Callable[[], T], within: float = 10.0) -> T:
+    """`call()`, retried while it answers UNAVAILABLE (as gRPC clients retry), for at most
+    `within` seconds: a pooled connection from before a restart fails one call."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return call()
+        except grpc.RpcError as error:
+            if error.code() is not grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:  # type: ignore[attr-defined]
+                raise
+            assert reason_of(error) == "DATABASE_UNAVAILABLE"
+            time.sleep(0.1)
+
+
+def run_to_completion(stub: object, launched: pb.JobExecution) -> list[int]:
+    """The runs that completed `launched`'s instance: it, or it and a restart."""
+    ended = retrying(lambda: wait_terminal(stub, launched.id, 60))  # type: ignore[arg-type]
+    if status_name(ended.status) == "COMPLETED":
+        return [launched.id]
+    assert status_name(ended.status) == "FAILED", ended
+    assert ended.exit_status.exit_description, ended  # says why
+    request = pb.RestartRequest(execution_id=launched.id)
+    again = retrying(lambda: stub.Restart(request)).execution  # type: ignore[attr-defined]
+    done = wait_terminal(stub, again.id, 60)  # type: ignore[arg-type]
+    assert status_name(done.status) == "COMPLETED", done
+    return [launched.id, again.id]
+
+
+@postgresql_only
+def test_replicas_survive_a_restart_and_an_outage_of_postgresql(
+    start_server: ServerFactory, own_cluster: Cluster, tmp_path: object
+) -> None:
+    from jobop.repository import init_schema
+
+    db_url = own_cluster.create_database("outage")
+    engine = create_engine(db_url)
+    init_schema(engine)
+    try:
+        a = start_server(*REPLICA, db=db_url)
+        b = start_server(*REPLICA, db=db_url)
+        for round_, outage in enumerate(("restart", "stop")):
+            clear_demo_items(engine)
+            launched = start(a.stub, "demoChunkJob", chunk_params(1500, 50, 2) | params(r=round_))
+            wait_until(committed(a.stub, launched.id, 3))
+            if outage == "restart":
+                control(own_cluster, "restart", "-m", "fast")
+            else:
+                control(own_cluster, "stop", "-m", "fast")
+                wait_until(lambda: serving(a) == health_pb2.HealthCheckResponse.NOT_SERVING)
+                request = pb.GetJobExecutionRequest(execution_id=launched.id)
+                code, reason, _ = error_of(lambda r=request: a.stub.GetJobExecution(r))
+                assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE")
+                time.sleep(OUTAGE)
+                control(own_cluster, "start")
+            back = time.monotonic()
+            for server in (a, b):
+                wait_until(
+                    lambda s=server: serving(s) == health_pb2.HealthCheckResponse.SERVING, 10
+                )
+                assert server.process.poll() is None  # no replica died
+            assert time.monotonic() - back <= 10
+            engine.dispose()  # the test's own pooled connections died with the server
+            runs = run_to_completion(b.stub, launched)
+            assert_each_item_once(engine, 1500, runs)
+    finally:
+        engine.dispose()

@@ -333,8 +333,10 @@ async def _serve(
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    monitor = asyncio.create_task(_watch_database(operator, server, stopping))
     try:
         await stopping.wait()
+        monitor.cancel()
         # Order matters: load balancers first stop sending, then no new work starts, then
         # the running work stops while its watchers still see it end.
         await server.health.enter_graceful_shutdown()
@@ -350,6 +352,23 @@ async def _serve(
         executor.shutdown(wait=True, cancel_futures=True)
     log.info("shut down")
     return 0
+
+
+async def _watch_database(operator: JobOperator, server: Any, stopping: asyncio.Event) -> None:
+    """Health follows the database: NOT_SERVING while heartbeats cannot reach it."""
+    serving = True
+    interval = min(1.0, operator.node.heartbeat_interval)
+    while not stopping.is_set():
+        await asyncio.sleep(interval)
+        healthy = operator.node.healthy
+        if healthy != serving and not stopping.is_set():
+            serving = healthy
+            log.warning(
+                "database %s: health %s",
+                "back" if healthy else "unreachable",
+                "SERVING" if healthy else "NOT_SERVING",
+            )
+            await server.set_serving(healthy)
 
 
 def _fail(code: int, message: str) -> int:

@@ -38,7 +38,7 @@ from jobop.domain import (
     NoSuchJobExecution,
     NoSuchJobInstance,
 )
-from jobop.repository import JobRepository
+from jobop.repository import JobRepository, is_database_unavailable
 from jobop.repository.engine import is_postgresql
 from jobop.repository.nodes import NodeRepository, RecoveredNode
 
@@ -161,7 +161,12 @@ class JobOperator:
             new_node_info(role, lease),
             heartbeat_interval=heartbeat_interval,
             on_recovered=self._recovered,
+            on_beat=self._fail_unsaved,
         )
+        # Executions whose runner ended without saving their end (the database went away
+        # under them): marked FAILED once it is back.
+        self._unsaved: set[int] = set()
+        self._unsaved_lock = threading.Lock()
         if role != "api":
             self._launcher = Launcher(self._run, max_concurrent_executions)
             self._launcher.on_slot_free = self._slot_freed
@@ -318,8 +323,40 @@ class JobOperator:
             # all the same. Its own saves were announced as they committed.
             if final is not execution:
                 self._publish(final)
+        except Exception as error:
+            if is_database_unavailable(error):
+                log.warning(
+                    "job execution %s: the database went away under it (%s); it is marked "
+                    "FAILED once the database is back",
+                    execution.id,
+                    error.__class__.__name__,
+                )
+                with self._unsaved_lock:
+                    self._unsaved.add(execution.id)
+                return
+            raise
         finally:
             self._runner_repository.forget(execution.id)
+
+    def _fail_unsaved(self) -> None:
+        """After a heartbeat (the database answers): fail what the outage left running."""
+        with self._unsaved_lock:
+            pending = sorted(self._unsaved)
+        for execution_id in pending:
+            try:
+                failed = self.repository.recover(
+                    execution_id,
+                    f"failed: node {self.node_id} lost its database connection while it ran",
+                )
+                self._publish(failed)
+            except JobExecutionNotRunning:
+                pass  # it ended after all (its last save went through)
+            except Exception as error:
+                if is_database_unavailable(error):
+                    return  # not back yet: next beat
+                raise
+            with self._unsaved_lock:
+                self._unsaved.discard(execution_id)
 
     # -- claiming starts made by api servers --------------------------------------------
 

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from importlib import metadata
@@ -78,6 +79,7 @@ class NodeMember:
         *,
         heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
         on_recovered: Callable[[RecoveredNode], None] | None = None,
+        on_beat: Callable[[], None] | None = None,
         recovers: bool = True,
     ) -> None:
         if heartbeat_interval <= 0 or info.lease_seconds <= heartbeat_interval:
@@ -89,6 +91,10 @@ class NodeMember:
         self.info = info
         self.heartbeat_interval = heartbeat_interval
         self._on_recovered = on_recovered
+        self._on_beat = on_beat
+        # After an outage every node's heartbeat is old: give the others one lease to
+        # renew theirs before taking any of them for dead.
+        self._recover_not_before = 0.0
         # False for `jobop run`: it has no operator to restart what it would recover.
         self._recovers = recovers
         self._stop = threading.Event()
@@ -137,13 +143,22 @@ class NodeMember:
                     self.nodes.revive(self.node_id)
                 if not self.healthy:
                     log.info("heartbeats reach the database again")
+                    self._recover_not_before = time.monotonic() + self.info.lease_seconds
+                    # Pooled connections from before the outage are dead: start afresh
+                    # rather than fail one call on each of them.
+                    self.nodes.engine.dispose()
                 self.healthy = True
             except Exception as error:
                 if self.healthy:
                     log.warning("heartbeat failed: %s", error)
                 self.healthy = False
                 continue
-            if not self._recovers:
+            if self._on_beat is not None:
+                try:
+                    self._on_beat()
+                except Exception:
+                    log.warning("the work after a heartbeat failed", exc_info=True)
+            if not self._recovers or time.monotonic() < self._recover_not_before:
                 continue
             try:
                 self.recover_dead_nodes()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .counting import StatementCounter
-from .engine import create_engine, read_connection, write_transaction
+from .engine import create_engine, is_database_unavailable, read_connection, write_transaction
 from .explorer import JobExplorer
 from .job_repository import ChunkTransaction, JobRepository
 from .migrations import SchemaVersionMismatch, current_version, init_schema, upgrade_schema
@@ -19,6 +19,7 @@ __all__ = [
     "create_engine",
     "current_version",
     "init_schema",
+    "is_database_unavailable",
     "read_connection",
     "upgrade_schema",
     "write_transaction",

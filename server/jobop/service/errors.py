@@ -29,12 +29,14 @@ from jobop.domain import (
     NoSuchJobInstance,
 )
 from jobop.operator import OperatorShutDown, RequestIdReused
+from jobop.repository import is_database_unavailable
 
 ERROR_DOMAIN = "jobop"
 
 # Reasons of our own beyond CONTRACT.md's table (additions, never renames).
 INVALID_ARGUMENT = "INVALID_ARGUMENT"
 SHUTTING_DOWN = "SHUTTING_DOWN"
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 INTERNAL = "INTERNAL"
 
 
@@ -88,6 +90,12 @@ def status_for(error: BaseException) -> grpc.Status:
     """The status of any exception raised while serving a call."""
     if isinstance(error, JobopError):
         return error_status(code_for(error), error.reason, str(error) or error.reason)
+    if is_database_unavailable(error):
+        return error_status(
+            grpc.StatusCode.UNAVAILABLE,
+            DATABASE_UNAVAILABLE,
+            "the repository's database cannot be reached right now; retry later",
+        )
     if isinstance(error, InvalidArgument):
         metadata = {"field": error.field} if error.field else None
         return error_status(
