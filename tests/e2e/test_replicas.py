@@ -369,6 +369,39 @@ def test_stop_on_one_replica_watched_on_another(start_server: ServerFactory) -> 
     assert len(seen) >= final.step_executions[0].commit_count * 0.5, (seen, final)
 
 
+# -- graceful drain ---------------------------------------------------------------------------
+
+
+@postgresql_only
+def test_sigterm_with_handoff_leaves_the_work_to_another_node(
+    start_server: ServerFactory, engine: Engine
+) -> None:
+    a = start_server(*REPLICA, "--handoff", "--max-concurrent-executions", "1")
+    b = start_server(*REPLICA, "--max-concurrent-executions", "1")
+    launched = start(a.stub, "demoChunkJob", chunk_params(1500, 50, 2))
+    wait_until(committed(b.stub, launched.id, 3))
+    # B's worker busy, A's too: this start waits in the queue, claimed by nobody yet.
+    busy = start(b.stub, "e2eSlowChunkJob", params(items=40, itemDelayMs=nonid(25)))
+    wait_for(b.stub, busy.id, lambda e: status_name(e.status) == "STARTED")
+    assert a.terminate() == 0
+    stopped = execution(b.stub, launched.id)
+    assert status_name(stopped.status) == "STOPPED"
+    (a_node,) = [n for n in NodeRepository(engine).list_nodes() if n.pid == a.process.pid]
+    assert a_node.state == "left"
+
+    def handed_over() -> list[pb.JobExecution]:
+        listed = b.stub.ListJobExecutions(
+            pb.ListJobExecutionsRequest(job_instance_id=launched.job_instance_id)
+        ).executions
+        return [e for e in listed if e.id != launched.id]
+
+    (again,) = handed_over()  # written by A before it exited
+    done = wait_terminal(b.stub, again.id, 60)
+    assert status_name(done.status) == "COMPLETED"
+    assert owner_pid(engine, again.id) == b.process.pid
+    assert_each_item_once(engine, 1500, [launched.id, again.id])
+
+
 # -- one process on SQLite ------------------------------------------------------------------
 
 

@@ -190,6 +190,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_lease_arguments(parser)
     parser.add_argument(
+        "--handoff",
+        action="store_true",
+        default=_env("JOBOP_HANDOFF", "") not in ("", "0", "false"),
+        help="on shutdown (PostgreSQL), leave what this node ran or had claimed for the "
+        "other nodes: its stopped executions are restarted there",
+    )
+    parser.add_argument(
         "--progress-notify-interval",
         metavar="SECONDS",
         type=_positive_seconds,
@@ -291,13 +298,19 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         max_connection_age_grace=args.max_connection_age_grace,
     )
     try:
-        return asyncio.run(_serve(operator, options, args.rpc_threads, args.stop_grace))
+        return asyncio.run(
+            _serve(operator, options, args.rpc_threads, args.stop_grace, args.handoff)
+        )
     finally:
         engine.dispose()
 
 
 async def _serve(
-    operator: JobOperator, options: ServerOptions, rpc_threads: int, stop_grace: float
+    operator: JobOperator,
+    options: ServerOptions,
+    rpc_threads: int,
+    stop_grace: float,
+    handoff: bool,
 ) -> int:
     from jobop.service import create_server
 
@@ -341,7 +354,7 @@ async def _serve(
         # the running work stops while its watchers still see it end.
         await server.health.enter_graceful_shutdown()
         operator.refuse_starts()
-        stopped = await asyncio.to_thread(operator.shutdown, stop_grace)
+        stopped = await asyncio.to_thread(operator.shutdown, stop_grace, handoff=handoff)
         if not stopped:
             log.warning("some executions did not stop within %.1f s", stop_grace)
         server.servicer.close_streams()

@@ -592,32 +592,67 @@ class JobOperator:
         self._claimer_stop.set()
         self._claim_wakeup.set()
 
-    def shutdown(self, grace: float) -> bool:
+    def shutdown(self, grace: float, *, handoff: bool = False) -> bool:
         """Stop every execution of this server and wait up to `grace` seconds for them to
         end STOPPED. Executions still running then are marked FAILED (restartable), since
-        the process is about to exit under them. Returns whether all stopped in time."""
+        the process is about to exit under them. Returns whether all stopped in time.
+
+        `handoff` (PostgreSQL): starts claimed here but not begun go back to the queue,
+        and each execution stopped here gets a restart waiting for another node to claim
+        it, so that the work carries on elsewhere."""
         self.refuse_starts()
         if self._claimer is not None:
             self._claimer.join(timeout=5)
         try:
-            return self._stop_executions(grace)
+            return self._stop_executions(grace, handoff=handoff and self._postgresql)
         finally:
             self.node.stop()
             if self.relay is not None:
                 self.relay.close()
 
-    def _stop_executions(self, grace: float) -> bool:
+    def _stop_executions(self, grace: float, *, handoff: bool) -> bool:
         launcher = self._launcher
         if launcher is None:
             return True
         for hold in list(self._holds):
             hold.release()  # their executions are queued now, and drained just below
         for execution in launcher.drain():
-            # Never picked up: STARTING -> STOPPED, restartable.
-            self._stop_quietly(execution.id)
-        for execution_id in launcher.running_ids():
+            if handoff:
+                self.nodes.release_claim(execution.id, self.node_id)  # another node runs it
+            else:
+                # Never picked up: STARTING -> STOPPED, restartable.
+                self._stop_quietly(execution.id)
+        running = launcher.running_ids()
+        for execution_id in running:
             self._stop_quietly(execution_id)
         stopped = launcher.wait_idle(grace)
+        try:
+            return self._end_stopping(launcher, grace, stopped)
+        finally:
+            if handoff:
+                for execution_id in running:
+                    self._hand_off(execution_id)
+
+    def _hand_off(self, execution_id: int) -> None:
+        """A restart of an execution stopped by this node's shutdown, left for another."""
+        try:
+            previous = self.get_job_execution(execution_id)
+            if previous.status.value not in ("STOPPED", "FAILED"):
+                return  # it completed (or failed for its own reasons) before it stopped
+            job = self.registry.get(previous.job_name)
+            execution = self.repository.create_job_execution(
+                job.name,
+                previous.job_parameters,
+                restartable=job.restartable,
+                request_launch=True,
+            )
+        except JobopError as error:
+            log.warning("could not hand job execution %s over: %s", execution_id, error)
+            return
+        self._publish(execution, created=True)
+        log.info("job execution %s handed over as %s", execution_id, execution.id)
+
+    def _end_stopping(self, launcher: Launcher, grace: float, stopped: bool) -> bool:
         if not stopped:
             for execution_id in launcher.running_ids():
                 log.warning(
@@ -629,7 +664,7 @@ class JobOperator:
                     self._publish(
                         self.repository.recover(
                             execution_id,
-                            f"stopped: node {self.node_id} shut down before it stopped",
+                            f"failed: node {self.node_id} shut down before it stopped",
                         )
                     )
                 except JobopError:
