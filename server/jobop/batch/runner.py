@@ -46,7 +46,7 @@ from .step import (
 )
 
 if TYPE_CHECKING:
-    from jobop.repository import JobExplorer, JobRepository
+    from .store import JobExplorerView, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class JobRunner:
 
     def __init__(
         self,
-        repository: JobRepository,
+        repository: JobStore,
         *,
         owner: Mapping[str, Any] | None = None,
         poll_interval: float = 0.5,
@@ -393,7 +393,7 @@ class JobLauncher:
 
     def __init__(
         self,
-        repository: JobRepository,
+        repository: JobStore,
         runner: JobRunner | None = None,
         *,
         node_id: str | None = None,
@@ -435,7 +435,7 @@ class JobLauncher:
 
 
 def next_parameters(
-    job: Job, explorer: JobExplorer, overrides: JobParameters | None = None
+    job: Job, explorer: JobExplorerView, overrides: JobParameters | None = None
 ) -> JobParameters:
     """Spring's getNextJobParameters: the incrementer applied to the last instance's
     parameters (none for a first instance), then `overrides` on top."""

@@ -128,7 +128,7 @@ class JobOperator:
         self.role = role
         self.max_concurrent_executions = max_concurrent_executions
         self.events = events or ExecutionEvents()
-        self._runner_repository = PublishingJobRepository(repository.engine, self.events)
+        self._runner_repository = PublishingJobRepository(repository, self.events)
         self._owner = current_owner()
         self._runner = JobRunner(
             self._runner_repository, owner=self._owner, poll_interval=runner_poll_interval

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from jobop.batch.store import ChunkTransaction
+
 from .counting import StatementCounter
 from .engine import create_engine, is_database_unavailable, read_connection, write_transaction
 from .explorer import JobExplorer
-from .job_repository import ChunkTransaction, JobRepository
+from .job_repository import JobRepository
 from .migrations import SchemaVersionMismatch, current_version, init_schema, upgrade_schema
 from .schema import SCHEMA_VERSION
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -32,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from jobop.batch.store import ChunkTransaction
 from jobop.domain import (
     EXIT_MESSAGE_LENGTH,
     BatchStatus,
@@ -171,16 +171,6 @@ WITH inst AS (
     SELECT pg_notify('jobop', 'l ' || job_execution_id) FROM req WHERE node_id IS NULL
 )
 SELECT job_instance_id, job_execution_id, (SELECT count(*) FROM ntf) AS announced FROM exe"""
-
-
-@dataclass
-class ChunkTransaction:
-    """One chunk's transaction: writers that write to the repository's database use
-    `connection`, so their rows commit together with the step's counters and context."""
-
-    connection: Connection
-    # The owning job execution's status as the chunk committed (set on normal exit).
-    job_status: BatchStatus | None = None
 
 
 def _now_literal(now: datetime) -> Any:
