@@ -148,7 +148,8 @@ class ExecutionEvents:
         self._sequence = itertools.count(1)
         self._last_sequence = 0
         # Called (outside the lock) with each change published here, not with those
-        # relayed from other nodes: how a node announces its changes to the others.
+        # relayed from other nodes (or kept local): how a node announces its changes to
+        # the others.
         self._observers: list[Callable[[ExecutionChange], None]] = []
         # Whether changes made by other processes arrive as events (LISTEN is up); while
         # they do not, watchers poll the repository. `feed_epoch` grows at each switch.
@@ -183,12 +184,12 @@ class ExecutionEvents:
         status: BatchStatus | None = None,
         *,
         committed: JobExecution | None = None,
-        relayed: bool = False,
+        local: bool = False,
     ) -> ExecutionChange:
         """Announce a committed change. `committed`: the whole execution as committed
         (statuses, versions and steps all current), to convert into the change's snapshot
-        while the publisher's thread still holds it unchanged. `relayed`: a change another
-        node announced (not passed on to the observers again)."""
+        while the publisher's thread still holds it unchanged. `local`: not for the observers
+        (a change another node announced, or one that other nodes need not hear of)."""
         snapshot = None
         snapshotter = self.snapshotter
         if (
@@ -218,7 +219,7 @@ class ExecutionEvents:
             for subscription in self._subscriptions:
                 if subscription.matches(change):
                     subscription._offer(change)
-        if not relayed:
+        if not local:
             for observer in self._observers:
                 observer(change)
         return change

@@ -282,7 +282,8 @@ class JobOperator:
             if runs_here and self._postgresql and self._launcher is not None:
                 self._launcher.unreserve()
             raise
-        self._publish(execution, created=True)
+        # Other nodes hear of it from its `l` NOTIFY, or from its STARTED soon after.
+        self._publish(execution, created=True, local=True)
         if not runs_here:
             self._maybe_waiting = True
         elif hold is not None:
@@ -508,7 +509,9 @@ class JobOperator:
             job.restart_on_owner_lost,
         )
 
-    def _publish(self, execution: JobExecution, *, created: bool = False) -> None:
+    def _publish(
+        self, execution: JobExecution, *, created: bool = False, local: bool = False
+    ) -> None:
         # Only a just-created execution is known to be exactly as committed: any other
         # was read back after the write, and another thread may have written after that.
         self.events.publish(
@@ -517,6 +520,7 @@ class JobOperator:
             execution.version,
             execution.status,
             committed=execution if created else None,
+            local=local,
         )
 
     # -- reading -------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 Out: every change published on this node's `ExecutionEvents` (after its commit) becomes an
 `e ID:VERSION` entry on the jobop channel. Status transitions go at once; progress (chunk
-commits, status None) at most every `progress_interval` per execution, the latest version
-sent when the interval is up, so traffic stays bounded however fast chunks commit. Entries
-due together share one NOTIFY.
+commits, status None) at most every `progress_interval` per execution (counted from the
+last transition too), the latest version sent when the interval is up, so traffic stays
+bounded however fast chunks commit. Entries due together share one NOTIFY. A start that
+this node runs itself is not announced as STARTING (its STARTED follows at once); one left
+for another node is announced by the `l` NOTIFY of its launch statement.
 
 In: one LISTEN connection per node. An `e` entry from another node is published locally
 without a snapshot (watchers read the state from the database); an `l` entry wakes the
@@ -86,7 +88,11 @@ class ChangeRelay:
             if change.status is not None:
                 self._due_now[change.execution_id] = change.version
                 self._progress.pop(change.execution_id, None)
-                if not change.status.is_running:
+                if change.status.is_running:
+                    # Progress right after a transition waits its interval: a job that
+                    # ends within it costs no progress message at all.
+                    self._last_progress[change.execution_id] = time.monotonic()
+                else:
                     self._last_progress.pop(change.execution_id, None)
             else:
                 self._progress[change.execution_id] = change.version
@@ -130,13 +136,16 @@ class ChangeRelay:
             for entry in rest.split():
                 execution_id, _, version = entry.partition(":")
                 try:
-                    self._events.publish(int(execution_id), None, int(version), relayed=True)
+                    self._events.publish(int(execution_id), None, int(version), local=True)
                 except ValueError:
                     log.warning("malformed change announcement %r", entry)
-        elif kind == "l" and self._on_launch_waiting is not None:
+        elif kind == "l":
             try:
                 ids = [int(i) for i in rest.split()]
             except ValueError:
                 log.warning("malformed launch announcement %r", payload[:200])
                 return
-            self._on_launch_waiting(ids)
+            for waiting in ids:  # a new STARTING execution, for the watchers
+                self._events.publish(waiting, None, 0, local=True)
+            if self._on_launch_waiting is not None:
+                self._on_launch_waiting(ids)
