@@ -40,7 +40,7 @@ from jobop.domain import (
 )
 from jobop.repository import JobRepository, is_database_unavailable
 from jobop.repository.engine import is_postgresql
-from jobop.repository.nodes import NodeRepository, RecoveredNode
+from jobop.repository.nodes import NodeRepository, NodeState, RecoveredNode
 
 from .events import ExecutionEvents
 from .launcher import Launcher
@@ -524,6 +524,12 @@ class JobOperator:
         )
 
     # -- reading -------------------------------------------------------------------------
+
+    def list_nodes(self, *, include_gone: bool = True) -> list[NodeState]:
+        """Every node of the cluster (this one too) with its lease state, newest first:
+        `NodeState.state` is live, expired (lease run out, not yet recovered), lost
+        (recovered by `lost_by`) or left (a clean exit)."""
+        return self.nodes.list_nodes(include_gone=include_gone)
 
     def get_job_execution(self, execution_id: int) -> JobExecution:
         execution = self.explorer.get_job_execution(execution_id)
