@@ -508,3 +508,38 @@ def test_replicas_survive_a_restart_and_an_outage_of_postgresql(
             assert_each_item_once(engine, 1500, runs)
     finally:
         engine.dispose()
+
+
+@postgresql_only
+def test_jobop_run_stop_is_announced_to_the_servers(
+    start_server: ServerFactory, engine: Engine, db_url: str
+) -> None:
+    import subprocess
+    import sys
+
+    server = start_server(*REPLICA)
+    launched = start(server.stub, "e2eSlowChunkJob", params(items=400, itemDelayMs=nonid(25)))
+    wait_for(server.stub, launched.id, lambda e: status_name(e.status) == "STARTED")
+    pooled = engine.raw_connection()
+    try:
+        listener = pooled.dbapi_connection
+        assert listener is not None
+        listener.autocommit = True  # type: ignore[attr-defined]
+        listener.execute("LISTEN jobop")  # type: ignore[attr-defined]
+        # The server paused, so that whatever arrives comes from `jobop run`.
+        server.process.send_signal(signal.SIGSTOP)
+        try:
+            list(listener.notifies(timeout=0.3))  # type: ignore[attr-defined]
+            command = [sys.executable, "-m", "jobop.app.cli", "run", "--stop", str(launched.id)]
+            stopped = subprocess.run(
+                [*command, "--db", db_url], capture_output=True, text=True, timeout=60
+            )
+            assert stopped.returncode == 0, stopped.stderr
+            notifies = listener.notifies(timeout=5, stop_after=1)  # type: ignore[attr-defined]
+            payloads = [n.payload for n in notifies]
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+    finally:
+        pooled.invalidate()
+    assert payloads and payloads[0].startswith(f"e {launched.id}:")
+    assert status_name(wait_terminal(server.stub, launched.id).status) == "STOPPED"

@@ -49,7 +49,9 @@ from jobop.repository import (
     init_schema,
     upgrade_schema,
 )
+from jobop.repository.engine import is_postgresql
 from jobop.repository.nodes import NodeRepository
+from jobop.repository.notify import Announcer, pack
 
 log = logging.getLogger("jobop.run")
 
@@ -210,13 +212,13 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _fail(UNREACHABLE, f"cannot reach the database: {error.orig}")
     try:
         if operation == "stop":
-            _print(repository.request_stop(args.stop))
+            _print(_announced(repository, repository.request_stop(args.stop)))
             return 0
         if operation == "abandon":
-            _print(repository.abandon(args.abandon))
+            _print(_announced(repository, repository.abandon(args.abandon)))
             return 0
         if operation == "recover":
-            _print(_recover(repository, args.recover))
+            _print(_announced(repository, _recover(repository, args.recover)))
             return 0
         registry = _registry(args.jobs)
         execution = _launch(repository, registry, args)
@@ -303,6 +305,15 @@ def _stop_on_signals(stop: StopSignal) -> Iterator[None]:
     finally:
         for number, old in zip(numbers, previous, strict=True):
             signal.signal(number, old)
+
+
+def _announced(repository: JobRepository, execution: JobExecution) -> JobExecution:
+    """Tell the servers on the same PostgreSQL database (their watchers re-read it)."""
+    if is_postgresql(repository.engine):
+        announcer = Announcer(repository.engine)
+        announcer.send(pack([f"{execution.id}:{execution.version}"], "e"))
+        announcer.close()
+    return execution
 
 
 def _recover(repository: JobRepository, execution_id: int) -> JobExecution:
