@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import math
 from typing import Any
 
 from google.protobuf.message import Message
@@ -15,6 +17,25 @@ _PREFIX = "BATCH_STATUS_"
 RUNNING_STATUSES = frozenset(
     {pb.BATCH_STATUS_STARTING, pb.BATCH_STATUS_STARTED, pb.BATCH_STATUS_STOPPING}
 )
+
+
+class BatchStatus(enum.IntEnum):
+    """The ``status`` of a JobExecution or StepExecution message, by Spring Batch's names:
+    ``BatchStatus(execution.status).name == "COMPLETED"``. The values are the proto's."""
+
+    UNSPECIFIED = pb.BATCH_STATUS_UNSPECIFIED
+    COMPLETED = pb.BATCH_STATUS_COMPLETED
+    STARTING = pb.BATCH_STATUS_STARTING
+    STARTED = pb.BATCH_STATUS_STARTED
+    STOPPING = pb.BATCH_STATUS_STOPPING
+    STOPPED = pb.BATCH_STATUS_STOPPED
+    FAILED = pb.BATCH_STATUS_FAILED
+    ABANDONED = pb.BATCH_STATUS_ABANDONED
+    UNKNOWN = pb.BATCH_STATUS_UNKNOWN
+
+    @property
+    def is_running(self) -> bool:
+        return int(self) in RUNNING_STATUSES
 
 
 def status_name(status: int) -> str:
@@ -38,12 +59,28 @@ def timestamp(message: Message, field: str) -> dt.datetime | None:
 
 
 def duration(message: pb.JobExecution | pb.StepExecution) -> dt.timedelta | None:
-    """From start to end (or to the last update while running); None before it starts."""
+    """From start to end; while running, to now. None before it starts."""
     start = timestamp(message, "start_time")
-    end = timestamp(message, "end_time") or timestamp(message, "last_updated")
+    end = timestamp(message, "end_time")
+    if end is None and is_running(message):
+        end = dt.datetime.now(dt.UTC)
+    end = end or timestamp(message, "last_updated")
     if start is None or end is None:
         return None
     return max(end - start, dt.timedelta(0))
+
+
+def exit_reason(description: str) -> str:
+    """The line of an exit description that says why: the first (Spring's stack traces
+    and jobop's start with the exception), or the last of a bare Python traceback."""
+    lines = [line for line in description.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if lines[0].startswith("Traceback (most recent call last)"):
+        for line in reversed(lines):
+            if not line.startswith((" ", "\t")) and line != "…":
+                return line
+    return lines[0]
 
 
 def _iso(message: Message, field: str) -> str | None:
@@ -55,6 +92,9 @@ def parameter_to_dict(value: parameters.ParameterValue) -> dict[str, Any]:
     plain = value.value
     if isinstance(plain, dt.datetime):
         plain = plain.isoformat().replace("+00:00", "Z")
+    elif isinstance(plain, float) and not math.isfinite(plain):
+        # JSON has no NaN or Infinity: proto3's JSON mapping spells them as strings.
+        plain = "NaN" if math.isnan(plain) else ("Infinity" if plain > 0 else "-Infinity")
     # The type as the text form spells it (`items=6,long`), so output reads like input.
     return {"value": plain, "type": value.type.lower(), "identifying": value.identifying}
 

@@ -5,7 +5,9 @@ by ``jobop_client.exit_codes`` (COMPLETED/NOOP 0, others 255, ``--exit-codes FIL
 entries); 2 usage error (including malformed or invalid job parameters); 3 the server
 cannot be reached; 4 no such job, execution or instance; 5 the server refused the request
 (already running, not restartable, ...); 130 interrupted. 1 is never used on purpose.
-Every error prints one line to stderr.
+Every error prints one line to stderr; with ``--json`` that line is a JSON object,
+``{"error": {"code", "reason", "message", "metadata"}, "exit_code"}``. Names and values
+from the server have their control characters escaped in tables and progress lines.
 """
 
 from __future__ import annotations
@@ -33,9 +35,39 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    # Whether the command line asked for --json, so that even a usage error is JSON.
+    json_errors = False
+
     def error(self, message: str) -> NoReturn:
         # One line instead of argparse's usage block: callers read stderr too.
-        self.exit(exit_codes.USAGE, f"{PROG}: {message} (see {self.prog} --help)\n")
+        _report_error(
+            exit_codes.USAGE, f"{message} (see {self.prog} --help)", as_json=self.json_errors
+        )
+        self.exit(exit_codes.USAGE)
+
+
+def _report_error(
+    exit_code: int,
+    message: str,
+    *,
+    as_json: bool,
+    error: errors.JobOperatorError | None = None,
+) -> None:
+    """One line on stderr: text, or with --json an object shaped like the REST API's
+    errors: {"error": {"code", "reason", "message", "metadata"}, "exit_code"}."""
+    if not as_json:
+        print(f"{PROG}: {escape(message)}", file=sys.stderr)
+        return
+    body = {
+        "error": {
+            "code": error.code.name if error is not None else "INVALID_ARGUMENT",
+            "reason": (error.reason if error is not None else None) or "USAGE",
+            "message": message,
+            "metadata": error.metadata if error is not None else {},
+        },
+        "exit_code": exit_code,
+    }
+    print(json.dumps(body), file=sys.stderr)
 
 
 # -- command line ----------------------------------------------------------------------
@@ -186,11 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("steps", "list the step executions of an execution", _steps)
     sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
 
-    sub = command("running", "list the running executions of a job", _running)
-    sub.add_argument("job", metavar="JOB")
+    sub = command(
+        "running", "list the running executions of a job (without JOB: of every job)", _running
+    )
+    sub.add_argument("job", metavar="JOB", nargs="?")
 
-    sub = command("list", "list the executions (or instances) of a job, newest first", _list)
-    sub.add_argument("job", metavar="JOB")
+    sub = command(
+        "list",
+        "list the executions (or instances) of a job, newest first (without JOB: of every job)",
+        _list,
+    )
+    sub.add_argument("job", metavar="JOB", nargs="?")
     sub.add_argument(
         "--limit",
         type=_positive_int,
@@ -218,13 +256,25 @@ class _Context:
         self.out = out
         self.json: bool = args.json
 
-    def print(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
+    def print(self, text: str = "", *, lines: bool = False) -> None:
+        """Print one line (`lines`: several) of text that may hold names and values from
+        the server, with control characters escaped so they cannot break the output."""
+        print(escape(text, keep="\n\t" if lines else ""), file=self.out, flush=True)
 
     def dump(self, value: object) -> None:
-        json.dump(value, self.out, indent=2)
+        json.dump(value, self.out, indent=2, allow_nan=False)
         self.out.write("\n")
         self.out.flush()
+
+
+def escape(text: str, keep: str = "") -> str:
+    """`text` with every character that is not printable (control characters, a newline,
+    a bidi override) written as a Python escape, except those in `keep`."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() or char in keep else repr(char)[1:-1] for char in text
+    )
 
 
 def _jobs(ctx: _Context) -> int:
@@ -291,13 +341,12 @@ def _follow(ctx: _Context, execution_id: int) -> int:
     else:
         elapsed = executions.duration(final)
         took = f" in {_duration(elapsed)}" if elapsed is not None else ""
+        reason = executions.exit_reason(final.exit_status.exit_description)
+        why = f": {reason}" if reason and exit_code != "COMPLETED" else ""
         ctx.print(
             f"execution {final.id} {executions.status_name(final.status)}"
-            f" with exit code {exit_code}{took}"
+            f" with exit code {exit_code}{took}{why}"
         )
-        description = final.exit_status.exit_description.strip()
-        if description and exit_code != "COMPLETED":
-            ctx.print(f"  {description.splitlines()[0]}")
     return exit_codes.map_exit_code(exit_code, ctx.args.exit_code_map)
 
 
@@ -347,7 +396,7 @@ def _status(ctx: _Context) -> int:
         execution = ctx.client.get_job_execution(ctx.args.execution_id)
         ctx.dump({**executions.execution_to_dict(execution), "summary": summary})
     else:
-        ctx.print(summary)
+        ctx.print(summary, lines=True)
     return 0
 
 
@@ -378,53 +427,61 @@ def _steps(ctx: _Context) -> int:
     return 0
 
 
+def _job_names(ctx: _Context) -> list[str]:
+    """The job named on the command line, or every job the server knows."""
+    return [ctx.args.job] if ctx.args.job else ctx.client.get_job_names()
+
+
+def _of(ctx: _Context) -> str:
+    return ctx.args.job or "any job"
+
+
 def _running(ctx: _Context) -> int:
     found = []
-    for execution_id in ctx.client.get_running_executions(ctx.args.job):
-        try:
-            found.append(ctx.client.get_job_execution(execution_id))
-        except errors.NoSuchJobExecutionError:
-            continue  # deleted in the meantime
-    _print_executions(ctx, found, f"no running execution of {ctx.args.job}")
+    for name in _job_names(ctx):
+        for execution_id in ctx.client.get_running_executions(name):
+            try:
+                found.append(ctx.client.get_job_execution(execution_id))
+            except errors.NoSuchJobExecutionError:
+                continue  # deleted in the meantime
+    found.sort(key=lambda execution: execution.id, reverse=True)
+    _print_executions(ctx, found, f"no running execution of {_of(ctx)}")
     return 0
 
 
 def _list(ctx: _Context) -> int:
     limit = ctx.args.limit or None
+    names = _job_names(ctx)
     if ctx.args.instances:
-        instances = _collect(
-            lambda size, token: ctx.client.list_job_instances(
-                ctx.args.job, page_size=size, page_token=token
-            ),
-            limit,
-        )
+        instances = _collect(ctx.client.list_job_instances, names, limit)
         if ctx.json:
             ctx.dump([executions.instance_to_dict(instance) for instance in instances])
         else:
             rows = [[str(i.id), str(i.version), i.job_name, i.job_key] for i in instances]
             headers = ["ID", "VERSION", "JOB", "JOB KEY"]
-            _print_table(ctx, headers, rows, f"no instance of {ctx.args.job}")
+            _print_table(ctx, headers, rows, f"no instance of {_of(ctx)}")
         return 0
-    found = _collect(
-        lambda size, token: ctx.client.list_job_executions(
-            ctx.args.job, page_size=size, page_token=token
-        ),
-        limit,
-    )
-    _print_executions(ctx, found, f"no execution of {ctx.args.job}")
+    found = _collect(ctx.client.list_job_executions, names, limit)
+    _print_executions(ctx, found, f"no execution of {_of(ctx)}")
     return 0
 
 
-def _collect(fetch: Callable[[int, str], Any], limit: int | None) -> list[Any]:
-    """Pages through a list call until ``limit`` items (or all of them)."""
+def _collect(list_page: Callable[..., Any], names: list[str], limit: int | None) -> list[Any]:
+    """The newest `limit` items (or all) of these jobs, paging through each job's list
+    (newest first: ids grow with time)."""
     items: list[Any] = []
-    token = ""
-    while limit is None or len(items) < limit:
-        page = fetch(0 if limit is None else min(limit - len(items), 1000), token)
-        items.extend(page.items)
-        token = page.next_page_token
-        if not token:
-            break
+    for name in names:
+        found: list[Any] = []
+        token = ""
+        while limit is None or len(found) < limit:
+            size = 0 if limit is None else min(limit - len(found), 1000)
+            page = list_page(name, page_size=size, page_token=token)
+            found.extend(page.items)
+            token = page.next_page_token
+            if not token:
+                break
+        items.extend(found[:limit])
+    items.sort(key=lambda item: item.id, reverse=True)
     return items[:limit]
 
 
@@ -455,6 +512,7 @@ def _print_table(ctx: _Context, headers: list[str], rows: list[list[str]], empty
     if not rows:
         ctx.print(f"({empty})")
         return
+    rows = [[escape(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, *rows]:
         ctx.print(
@@ -486,12 +544,12 @@ class _Progress:
             if self.drawn:
                 self.out.write(f"\x1b[{self.drawn}F")  # back to the block's first line
             for _, line in lines:
-                self.out.write("\x1b[2K" + line[:width] + "\n")
+                self.out.write("\x1b[2K" + escape(line)[:width] + "\n")
             self.drawn = len(lines)
         else:
             for key, line in lines:
                 if self.printed.get(key) != line:
-                    self.out.write(line + "\n")
+                    self.out.write(escape(line) + "\n")
                     self.printed[key] = line
         self.out.flush()
 
@@ -579,6 +637,12 @@ def _credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:
 
 def _failure(error: errors.JobOperatorError, args: argparse.Namespace) -> tuple[int, str]:
     """The exit code and the one-line message for a failed call."""
+    if isinstance(error, errors.JobInstanceAlreadyExistsError):
+        last = error.metadata.get("job_execution_id", "EXECUTION_ID")
+        return exit_codes.REFUSED, (
+            f"{error}: use `{PROG} restart {last}` to run it again if it FAILED or STOPPED, "
+            "or change an identifying parameter to start a new instance"
+        )
     if isinstance(error, errors.ServerUnavailableError):
         return exit_codes.UNREACHABLE, f"cannot reach the jobop server at {args.target}: {error}"
     if isinstance(error, errors.DeadlineExceededError):
@@ -601,12 +665,14 @@ def _failure(error: errors.JobOperatorError, args: argparse.Namespace) -> tuple[
 def run(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Runs jobctl with ``argv`` (default: the process's) and returns the exit code."""
     out = out or sys.stdout
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    _Parser.json_errors = "--json" in words
+    args = build_parser().parse_args(words)
     try:
         _prepare(args)
         credentials = _credentials(args)
     except UsageError as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
+        _report_error(exit_codes.USAGE, str(error), as_json=args.json)
         return exit_codes.USAGE
     metadata: Mapping[str, str] = {"authorization": f"Bearer {args.token}"} if args.token else {}
     client = JobOperatorClient(
@@ -621,7 +687,7 @@ def run(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return code
     except errors.JobOperatorError as error:
         code, message = _failure(error, args)
-        print(f"{PROG}: {message}", file=sys.stderr)
+        _report_error(code, message, as_json=args.json, error=error)
         return code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

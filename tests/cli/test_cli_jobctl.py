@@ -159,11 +159,20 @@ def test_failing_chunk_job_exits_255_and_restart_wait_completes(
     result = jobctl("start", "demoChunkJob", "items=20", "failAtItem=5", "--wait")
     assert result.returncode == 255, str(result)
     execution_id = first_line_id(result)
-    assert f"execution {execution_id} FAILED with exit code FAILED" in result.stdout, str(result)
+    # The line says why, as the exception said it.
+    final = [line for line in result.lines if line.startswith(f"execution {execution_id} ")]
+    assert final[-1].startswith(f"execution {execution_id} FAILED with exit code FAILED in ")
+    reason = "jobop_jobs.demo_chunk.DemoFailure: failAtItem=5: failing as asked"
+    assert f"ms: {reason} (first execution only)" in final[-1], str(result)
+    assert "Traceback" not in result.stdout
 
     document = status(jobctl, execution_id)
     assert document["status"] == "FAILED"
-    assert "failAtItem=5" in document["exit_status"]["exit_description"]
+    # Spring's order: the exception first, then where it was raised.
+    description = document["exit_status"]["exit_description"]
+    assert description.startswith(f"{reason} (first execution only)\nTraceback"), description
+    text_status = ok(jobctl("status", str(execution_id))).stdout
+    assert "Traceback (most recent call last)" in text_status
     step = the_step(document, "demoChunkStep")
     assert (step["status"], step["write_count"], step["rollback_count"]) == ("FAILED", 0, 1)
     assert demo_items(jobop_server)[0] == 0  # the failed chunk rolled back
@@ -431,3 +440,63 @@ def test_unreachable_server_exits_3(args: list[str]) -> None:
     started = time.monotonic()
     failed(run_jobctl(target, *args, timeout=60), 3, target)
     assert time.monotonic() - started < 30
+
+
+def test_small_things_a_user_hit(jobctl: Jobctl) -> None:
+    # A duplicate start says what to do instead.
+    first = first_line_id(ok(jobctl("start", "demoTaskletJob", "durationMs=1,long", "--wait")))
+    duplicate = failed(jobctl("start", "demoTaskletJob", "durationMs=1,long"), 5)
+    assert f"jobctl restart {first}" in duplicate.stderr
+    assert "identifying parameter" in duplicate.stderr
+
+    # Errors under --json are one JSON object on stderr.
+    result = jobctl("--json", "status", "999999")
+    assert (result.returncode, result.stdout) == (4, ""), str(result)
+    error = json.loads(result.stderr)
+    assert error["exit_code"] == 4
+    assert (error["error"]["code"], error["error"]["reason"]) == (
+        "NOT_FOUND",
+        "NO_SUCH_JOB_EXECUTION",
+    )
+    usage = jobctl("--json", "status", "nope")
+    assert usage.returncode == 2
+    assert json.loads(usage.stderr)["error"]["reason"] == "USAGE"
+
+    # NaN and infinities are proto3 JSON's strings, so the output is JSON.
+    started = parsed(
+        jobctl(
+            "--json",
+            "start",
+            "demoTaskletJob",
+            "durationMs=2,long",
+            "x=nan,double",
+            "y=-inf,double,false",
+        )
+    )
+    assert started["parameters"]["x"]["value"] == "NaN"
+    assert started["parameters"]["y"]["value"] == "-Infinity"
+
+    # Control characters in names and values are escaped in tables, one row per line.
+    ok(jobctl("start", "demoTaskletJob", "durationMs=3,long", "note=two\nlines\x1b[31m"))
+    table = ok(jobctl("list", "demoTaskletJob")).stdout
+    assert "\x1b" not in table
+    assert "two\\nlines\\x1b[31m" in table
+    assert len(table.splitlines()) == 1 + 3  # the header and one line per execution
+
+    # Without a job name, list and running cover every job.
+    chunk = first_line_id(
+        ok(jobctl("start", "demoChunkJob", "items=400,long", "itemDelayMs=20,long,false"))
+    )
+    wait_for(jobctl, chunk, lambda d: d["status"] == "STARTED", "started")
+    time.sleep(1.5)
+    running = ok(jobctl("running")).stdout.splitlines()
+    assert running[0].split()[:3] == ["ID", "INSTANCE", "STATUS"]
+    (row,) = [line for line in running[1:] if line.split()[0] == str(chunk)]
+    # DURATION is now - start for a running execution, not start to its last update.
+    duration = row.split()[6]
+    assert duration.endswith("s") and not duration.endswith("ms"), row
+    everything = ok(jobctl("list")).stdout
+    assert "demoChunkJob" not in everything  # (the table shows ids, statuses, parameters)
+    ids = [int(line.split()[0]) for line in everything.splitlines()[1:]]
+    assert ids == sorted(ids, reverse=True) and chunk in ids and first in ids
+    ok(jobctl("stop", str(chunk)))

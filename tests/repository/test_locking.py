@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+import psycopg
 import pytest
 from jobop.domain import (
     BatchStatus,
@@ -176,3 +180,44 @@ def test_the_step_update_reports_a_stop_request(repository: JobRepository) -> No
     assert run_chunk(repository, step, 2) is BatchStatus.STOPPING
     step.status = BatchStatus.STOPPED
     assert repository.update_step_execution(step) is BatchStatus.STOPPING
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_last_step_and_job_write_locks_the_job_row_first(repository: JobRepository) -> None:
+    """Abandon and recover lock the job row, then its steps; the worker's combined end of
+    the last step and the job must take them in the same order, or the two deadlock."""
+    execution = launch_started(repository)
+    step = start_step(repository, execution, "step1")
+    url = repository.engine.url.set(drivername="postgresql")
+    conninfo = url.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as holder, psycopg.connect(conninfo) as probe:
+        # As an Abandon would: the job row locked, the step rows next.
+        holder.execute(
+            "SELECT 1 FROM batch_job_execution WHERE job_execution_id = %s FOR UPDATE",
+            (execution.id,),
+        )
+        finish_step = threading.Thread(
+            target=lambda: _finish_step_and_job(repository, step, execution)
+        )
+        finish_step.start()
+        try:
+            # The writer waits on the job row; it must not hold the step row meanwhile.
+            time.sleep(0.5)
+            probe.execute(
+                "SELECT 1 FROM batch_step_execution WHERE step_execution_id = %s FOR UPDATE NOWAIT",
+                (step.id,),
+            )
+            probe.rollback()
+        finally:
+            holder.rollback()
+            finish_step.join(10)
+    saved = reload(repository, execution.id)
+    assert saved.status is BatchStatus.COMPLETED
+
+
+def _finish_step_and_job(
+    repository: JobRepository, step: StepExecution, execution: JobExecution
+) -> None:
+    step.status = execution.status = BatchStatus.COMPLETED
+    step.exit_status = execution.exit_status = ExitStatus.COMPLETED
+    repository.finish_step_and_job(step, execution)

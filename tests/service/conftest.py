@@ -17,8 +17,20 @@ from service_support import COUNT_JOB, RPC_THREADS, InProcessServer, run_loop
 
 @pytest.fixture
 def inprocess_server(db_url: str) -> Iterator[InProcessServer]:
+    yield from _serve(db_url, JobRegistry([COUNT_JOB]))
+
+
+@pytest.fixture
+def samples_server(db_url: str) -> Iterator[InProcessServer]:
+    """The in-process server with the bundled sample jobs (and countJob)."""
+    registry = JobRegistry.default([])
+    registry.register(COUNT_JOB)
+    yield from _serve(db_url, registry)
+
+
+def _serve(db_url: str, registry: JobRegistry) -> Iterator[InProcessServer]:
     engine = create_engine(db_url)
-    operator = JobOperator(JobRepository(engine), JobRegistry([COUNT_JOB]))
+    operator = JobOperator(JobRepository(engine), registry)
     executor = ThreadPoolExecutor(RPC_THREADS, thread_name_prefix="jobop-rpc")
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=run_loop, args=(loop,), name="server-loop", daemon=True)

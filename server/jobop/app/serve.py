@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -114,8 +116,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http-address",
         metavar="HOST:PORT",
-        default=_env("JOBOP_HTTP_ADDRESS", DEFAULT_HTTP_ADDRESS),
-        help="the HTTP admin surface (env JOBOP_HTTP_ADDRESS): accepted, not served yet",
+        default=os.environ.get("JOBOP_HTTP_ADDRESS") or None,
+        help=f"the HTTP admin surface (env JOBOP_HTTP_ADDRESS; default {DEFAULT_HTTP_ADDRESS}): "
+        "accepted, not served yet",
     )
     parser.add_argument(
         "--jobs",
@@ -261,6 +264,10 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     except (TypeError, ValueError) as error:
         return _fail(USAGE, str(error))
     try:
+        check_address_free(args.grpc_address)
+    except OSError as error:
+        return _fail(USAGE, str(error))
+    try:
         engine = create_engine(args.db, pool_size=args.rpc_threads + args.max_concurrent_executions)
     except ValueError as error:
         return _fail(USAGE, str(error))
@@ -382,6 +389,41 @@ async def _watch_database(operator: JobOperator, server: Any, stopping: asyncio.
                 "SERVING" if healthy else "NOT_SERVING",
             )
             await server.set_serving(healthy)
+
+
+def check_address_free(address: str) -> None:
+    """OSError naming the address when another process listens on it already.
+
+    gRPC would report a busy port only as a raw log line of its core, so look first; the
+    server's own bind (without SO_REUSEPORT) still refuses should another process win the
+    port in between."""
+    if address.startswith("unix:"):
+        return
+    host_text, _, port_text = address.rpartition(":")
+    host = host_text.strip("[]") or None
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise OSError(f"cannot listen on {address}: not HOST:PORT") from None
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise OSError(f"cannot listen on {address}: {error.strerror}") from None
+    for family, kind, proto, _, sockaddr in infos:
+        with socket.socket(family, kind, proto) as probe:
+            # As a server binds: TIME_WAIT leftovers of an earlier run are no conflict.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(sockaddr)
+            except OSError as error:
+                # Other failures (an address family the host lacks) are gRPC's to judge.
+                if error.errno == errno.EADDRINUSE:
+                    raise OSError(
+                        f"cannot listen on {address}: the address is already in use "
+                        "(another jobop serve?)"
+                    ) from None
 
 
 def _fail(code: int, message: str) -> int:

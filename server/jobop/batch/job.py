@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from jobop.domain import (
+    LONG_MAX,
     BatchStatus,
     ExitStatus,
     InvalidJobParameters,
@@ -135,6 +136,12 @@ class RunIdIncrementer:
                 raise InvalidJobParameters(
                     f"parameter {self.key!r} is not a number: {current.value_text()!r}"
                 ) from error
+        if run_id > LONG_MAX:
+            last = run_id - 1
+            raise InvalidJobParameters(
+                f"parameter {self.key!r} of the last instance is {last}: the next would not "
+                f"fit in a long; start an instance with a smaller {self.key}"
+            )
         return parameters.merged({self.key: JobParameter(run_id, "LONG", True)})
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from jobop.domain import (
     BatchStatus,
     ConcurrentModification,
+    ExecutionEndedElsewhere,
     ExitStatus,
     JobExecution,
     JobExecutionAlreadyRunning,
@@ -176,6 +177,8 @@ class JobRunner:
             if not_started.current is None:
                 raise not_started.error from None
             return not_started.current
+        except ExecutionEndedElsewhere as error:
+            return self._ended_elsewhere(job, execution, error)
         except JobInterrupted as error:
             execution.status = BatchStatus.STOPPED
             execution.exit_status = exit_status_for(error)
@@ -226,6 +229,8 @@ class JobRunner:
             log.debug("Saving step %s with the job failed", step.step_name, exc_info=True)
         try:
             self.repository.update_step_execution(step)
+        except ExecutionEndedElsewhere:
+            raise
         except Exception as error:
             mark_unknown(step)
             log.error("Could not save the end of step %s", step.step_name, exc_info=True)
@@ -259,6 +264,8 @@ class JobRunner:
         try:
             if step is None or not self._finish_with_step(execution, step):
                 self.repository.update_job_execution(execution)
+        except ExecutionEndedElsewhere as error:
+            return self._ended_elsewhere(job, execution, error)
         except ConcurrentModification:
             log.error("Job execution %s was changed by someone else meanwhile", execution.id)
             current = self.repository.explorer.get_job_execution(execution.id)
@@ -275,6 +282,20 @@ class JobRunner:
                 time.monotonic() - started,
             )
         return execution
+
+    def _ended_elsewhere(
+        self, job: Job, execution: JobExecution, error: ExecutionEndedElsewhere
+    ) -> JobExecution:
+        """Another caller ended the execution while it ran (abandon, recover): an expected
+        race, so one line, and the execution as the repository has it."""
+        log.info(
+            "Job %s: execution %s was %s elsewhere; its run here ends",
+            job.name,
+            execution.id,
+            error.status,
+        )
+        current = self.repository.explorer.get_job_execution(execution.id)
+        return current if current is not None else execution
 
     def _walk(self, job: Job, execution: JobExecution, run: StepRun) -> None:
         step = job.steps[0]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from jobop.domain import (
     BatchStatus,
     ExecutionContext,
+    ExecutionEndedElsewhere,
     ExitStatus,
     JobExecution,
     JobInterrupted,
@@ -291,7 +292,9 @@ def exit_status_for(error: BaseException) -> ExitStatus:
     """Spring's default exit status for a step or job that ended with `error`."""
     if isinstance(error, JobInterrupted):
         return ExitStatus.STOPPED.add_exit_description(f"{type(error).__name__}: {error}")
-    text = "".join(traceback.format_exception(error)).rstrip()
+    # As Spring writes a stack trace: the exception first, where it was raised after.
+    reason = traceback.format_exception_only(error)[-1].rstrip()
+    text = reason + "\n" + "".join(traceback.format_exception(error)).rstrip()
     return ExitStatus.FAILED.add_exit_description(truncate_exit_message(text))
 
 
@@ -360,6 +363,7 @@ class Step:
         opened: list[ItemStream] = []
         exit_status = ExitStatus.EXECUTING
         interrupted: BaseException | None = None
+        ended: ExecutionEndedElsewhere | None = None
         log.info("Executing step: [%s]", self.name)
         started = utcnow()
         try:
@@ -377,6 +381,8 @@ class Step:
             self.do_execute(step_execution, context, components, hooks, streams, run)
             exit_status = ExitStatus.COMPLETED.and_(step_execution.exit_status)
             step_execution.status = BatchStatus.COMPLETED
+        except ExecutionEndedElsewhere as error:
+            ended = error
         except JobInterrupted as error:
             step_execution.status = BatchStatus.STOPPED
             exit_status = exit_status.and_(exit_status_for(error))
@@ -396,6 +402,10 @@ class Step:
                 # A stream that cannot close (e.g. flush its file) fails the step.
                 step_execution.status = BatchStatus.FAILED
                 exit_status = exit_status.and_(exit_status_for(close_error))
+        if ended is not None:
+            # Abandoned or recovered meanwhile: the repository says how it ended.
+            log.info("Step [%s] ends here: %s", self.name, ended)
+            raise ended
         step_execution.exit_status = exit_status.and_(step_execution.exit_status)
         step_execution.exit_status = fit(call_after_step(hooks.after_step, step_execution))
         step_execution.end_time = utcnow()

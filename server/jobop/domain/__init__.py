@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .errors import (
     ConcurrentModification,
+    ExecutionEndedElsewhere,
     InvalidJobParameters,
     JobExecutionAlreadyRunning,
     JobExecutionNotRunning,
@@ -27,14 +28,24 @@ from .model import (
     truncate_exit_message,
     utcnow,
 )
-from .parameters import JobParameter, JobParameters, ParameterType, ParameterValue
+from .parameters import (
+    LONG_MAX,
+    LONG_MIN,
+    JobParameter,
+    JobParameters,
+    ParameterType,
+    ParameterValue,
+)
 from .status import BatchStatus, ExitStatus
 
 __all__ = [
     "EXIT_MESSAGE_LENGTH",
+    "LONG_MAX",
+    "LONG_MIN",
     "BatchStatus",
     "ConcurrentModification",
     "ExecutionContext",
+    "ExecutionEndedElsewhere",
     "ExitStatus",
     "InvalidJobParameters",
     "JobExecution",

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 
 class JobopError(Exception):
-    """Base of every expected, user-facing failure."""
+    """Base of every expected, user-facing failure. `field` names the request field at
+    fault, where there is one; `metadata` says more for programs (the ErrorInfo's)."""
 
     reason = "INTERNAL"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        field: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.metadata = dict(metadata or {})
 
 
 class NoSuchJob(JobopError):
@@ -53,6 +65,16 @@ class ConcurrentModification(JobopError):
     """An optimistic-locking conflict: the row's VERSION moved on since it was read."""
 
     reason = "CONCURRENT_MODIFICATION"
+
+
+class ExecutionEndedElsewhere(ConcurrentModification):
+    """The running execution was ended by another caller meanwhile (abandoned, recovered,
+    stopped before it started): its worker leaves the repository as it is and stops."""
+
+    def __init__(self, message: str, *, execution_id: int, status: str) -> None:
+        super().__init__(message)
+        self.execution_id = execution_id
+        self.status = status
 
 
 class StartLimitExceeded(JobRestartNotAllowed):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -11,6 +12,8 @@ from typing import Literal
 from jobop_client import parameters as text_form
 
 from .errors import InvalidJobParameters
+
+log = logging.getLogger(__name__)
 
 ParameterType = Literal["STRING", "LONG", "DOUBLE", "DATE", "BOOLEAN"]
 ParameterValue = str | int | float | bool | datetime
@@ -34,6 +37,12 @@ _FROM_JAVA: dict[str, ParameterType] = {
     "java.lang.Boolean": "BOOLEAN",
 }
 
+LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
+
+# Stored values that could not be read are logged once each, up to this many.
+_WARN_ONCE_LIMIT = 1000
+_warned: set[tuple[str, str]] = set()
+
 
 @dataclass(frozen=True, slots=True)
 class JobParameter:
@@ -42,6 +51,9 @@ class JobParameter:
     value: ParameterValue
     type: ParameterType
     identifying: bool = True
+    # The PARAMETER_TYPE of a stored value that could not be read (unknown type, malformed
+    # or out of range): the value is then its text, typed STRING. Shown, never stored anew.
+    unreadable_type: str | None = None
 
     @classmethod
     def of(cls, value: ParameterValue | date, identifying: bool = True) -> JobParameter:
@@ -65,7 +77,7 @@ class JobParameter:
 
     @property
     def java_type(self) -> str:
-        return JAVA_TYPES[self.type]
+        return self.unreadable_type or JAVA_TYPES[self.type]
 
     def value_text(self) -> str:
         """The value as stored in PARAMETER_VALUE and shown in the text form."""
@@ -77,17 +89,31 @@ class JobParameter:
 
     @classmethod
     def from_column(cls, java_type: str, text: str, identifying: bool) -> JobParameter:
-        """Rebuild a parameter from its BATCH_JOB_EXECUTION_PARAMS row."""
+        """Rebuild a parameter from its BATCH_JOB_EXECUTION_PARAMS row. A row that cannot
+        be read (written by another tool, or by an older jobop) never fails the read: its
+        text is the value, and `unreadable_type` keeps its type."""
         kind = _FROM_JAVA.get(java_type)
-        if kind is None:
-            raise InvalidJobParameters(f"unknown parameter type {java_type!r}")
-        return cls(_convert(kind, text), kind, identifying)
+        try:
+            if kind is None:
+                raise InvalidJobParameters(f"unknown parameter type {java_type!r}")
+            return cls(_convert(kind, text), kind, identifying)
+        except InvalidJobParameters as error:
+            _warn_once(java_type, text, error)
+            return cls(text, "STRING", identifying, unreadable_type=java_type)
 
     def __str__(self) -> str:
         return (
             f"{{value={self.value_text()}, type=class {self.java_type}, "
             f"identifying={'true' if self.identifying else 'false'}}}"
         )
+
+
+def _warn_once(java_type: str, text: str, error: Exception) -> None:
+    key = (java_type, text)
+    if key in _warned or len(_warned) >= _WARN_ONCE_LIMIT:
+        return
+    _warned.add(key)
+    log.warning("stored job parameter %r of type %s shown as text: %s", text, java_type, error)
 
 
 def _utc(value: datetime) -> datetime:
@@ -99,7 +125,10 @@ def _utc(value: datetime) -> datetime:
 def _convert(kind: ParameterType, text: str) -> ParameterValue:
     try:
         if kind == "LONG":
-            return int(text)
+            number = int(text)
+            if not LONG_MIN <= number <= LONG_MAX:
+                raise ValueError(f"{text} is out of the 64-bit range")
+            return number
         if kind == "DOUBLE":
             return float(text)
         if kind == "BOOLEAN":
@@ -202,6 +231,27 @@ class JobParameters(Mapping[str, JobParameter]):
     def merged(self, other: Mapping[str, JobParameter]) -> JobParameters:
         """These parameters overridden by `other`."""
         return JobParameters({**self._items, **other})
+
+    def check_storable(self) -> None:
+        """Refuse what the repository must never hold, on every database alike: NUL
+        characters (PostgreSQL's text cannot hold them), longs outside 64 bits (Java's
+        Long), and values read back as text because they could not be read."""
+        for name, parameter in self._items.items():
+            if "\x00" in name:
+                raise InvalidJobParameters(f"job parameter name {name!r} contains a NUL character")
+            if parameter.unreadable_type is not None:
+                raise InvalidJobParameters(
+                    f"job parameter {name!r} holds a stored value that cannot be read "
+                    f"({parameter.unreadable_type} {parameter.value_text()!r})"
+                )
+            value = parameter.value
+            if parameter.type == "LONG" and isinstance(value, int):
+                if not LONG_MIN <= value <= LONG_MAX:
+                    raise InvalidJobParameters(
+                        f"job parameter {name!r}: {value} is out of the 64-bit range of a long"
+                    )
+            elif isinstance(value, str) and "\x00" in value:
+                raise InvalidJobParameters(f"job parameter {name!r} contains a NUL character")
 
     def job_key(self) -> str:
         """MD5 hex of the identifying parameters in sorted name order (Spring's JOB_KEY)."""

@@ -37,6 +37,7 @@ from jobop.domain import (
     BatchStatus,
     ConcurrentModification,
     ExecutionContext,
+    ExecutionEndedElsewhere,
     ExitStatus,
     InvalidJobParameters,
     JobExecution,
@@ -186,6 +187,7 @@ def _check_name(kind: str, name: str) -> None:
 
 
 def _check_parameters(parameters: JobParameters) -> None:
+    parameters.check_storable()
     for name, parameter in parameters.items():
         if len(parameter.value_text()) > PARAMETER_VALUE_LENGTH:
             raise InvalidJobParameters(
@@ -197,6 +199,32 @@ def _describe(job_name: str, parameters: JobParameters) -> str:
     """`job (a=1,long b=x)`: the job and the identifying parameters, in the text form."""
     identifying = parameters.identifying().to_text()
     return f"{job_name} ({' '.join(identifying)})" if identifying else job_name
+
+
+def _instance_exists(
+    connection: Connection, job_name: str, job_key: str, parameters: JobParameters
+) -> JobInstanceAlreadyExists:
+    """The error for a start of an existing instance, naming its last execution, which is
+    what a caller restarts (or why it cannot)."""
+    last = connection.execute(
+        select(_i.c.job_instance_id, _e.c.job_execution_id, _e.c.status)
+        .select_from(_i.outerjoin(_e, _e.c.job_instance_id == _i.c.job_instance_id))
+        .where(_i.c.job_name == job_name, _i.c.job_key == job_key)
+        .order_by(_e.c.job_execution_id.desc())
+        .limit(1)
+    ).first()
+    what = f"a job instance of {_describe(job_name, parameters)} already exists"
+    if last is None or last.job_execution_id is None:
+        return JobInstanceAlreadyExists(what)
+    return JobInstanceAlreadyExists(
+        f"{what} (instance {last.job_instance_id}; its last execution {last.job_execution_id} "
+        f"is {last.status})",
+        metadata={
+            "job_instance_id": str(last.job_instance_id),
+            "job_execution_id": str(last.job_execution_id),
+            "status": str(last.status),
+        },
+    )
 
 
 def _check_can_launch(
@@ -306,9 +334,7 @@ class JobRepository:
             first_of_instance = instance_id is not None
             if instance_id is None:
                 if new_instance_only:
-                    raise JobInstanceAlreadyExists(
-                        f"a job instance of {_describe(job_name, parameters)} already exists"
-                    )
+                    raise _instance_exists(connection, job_name, job_key, parameters)
                 instance = connection.execute(
                     select(_i.c.job_instance_id, _i.c.version)
                     .where(_i.c.job_name == job_name, _i.c.job_key == job_key)
@@ -399,10 +425,8 @@ class JobRepository:
                     "claimed_by": claimed_by,
                 },
             ).first()
-        if row is None:
-            raise JobInstanceAlreadyExists(
-                f"a job instance of {_describe(job_name, parameters)} already exists"
-            )
+            if row is None:
+                raise _instance_exists(connection, job_name, job_key, parameters)
         instance_id, execution_id = row.job_instance_id, row.job_execution_id
         context.dirty = False
         return JobExecution(
@@ -539,6 +563,7 @@ class JobRepository:
         ).first()
         if current is None:
             raise NoSuchJobExecution(f"no job execution with id {execution.id}")
+        _raise_if_ended(execution.id, current.status)
         raise ConcurrentModification(
             f"job execution {execution.id} was updated elsewhere: version {current.version} "
             f"({current.status}) in the repository, version {execution.version} here"
@@ -673,6 +698,10 @@ class JobRepository:
             raise ConcurrentModification(
                 f"step execution {step.id} ({step.step_name}) is not in the repository"
             )
+        job_status = connection.execute(
+            select(_e.c.status).where(_e.c.job_execution_id == step.job_execution_id)
+        ).scalar()
+        _raise_if_ended(step.job_execution_id, job_status)
         raise ConcurrentModification(
             f"step execution {step.id} ({step.step_name}) was updated elsewhere: version "
             f"{current.version} ({current.status}) in the repository, {step.version} here"
@@ -854,6 +883,16 @@ class JobRepository:
         if execution is None:
             raise NoSuchJobExecution(f"no job execution with id {execution_id}")
         return execution
+
+
+def _raise_if_ended(execution_id: int, status: str | None) -> None:
+    """ExecutionEndedElsewhere when a conflict's cause is that the execution has ended."""
+    if status is not None and not BatchStatus.parse(status).is_running:
+        raise ExecutionEndedElsewhere(
+            f"job execution {execution_id} was ended elsewhere meanwhile: it is {status}",
+            execution_id=execution_id,
+            status=status,
+        )
 
 
 def _unfinished_exit_code(column: Any, code: str) -> Any:

@@ -128,11 +128,23 @@ _START_JOB_AND_STEP = {
     for dirty in (False, True)
 }
 
+# Every write of an execution and its steps locks the job row before the step rows (as
+# abandon and recover do): the step's UPDATE below waits for this lock first, since its
+# WHERE reads it, so two such writes queue instead of deadlocking.
+_LOCK_JOB = """\
+lk AS (
+    SELECT 1 FROM batch_job_execution WHERE job_execution_id = %(j_id)s FOR NO KEY UPDATE
+)"""
+
 # The last step's end and the job's, the job's only if the step's went through.
 _FINISH_STEP_AND_JOB = _variants(
     lambda job, step: (
         _with(
-            _STEP_UPDATE,
+            _LOCK_JOB,
+            _STEP_UPDATE.replace(
+                "AND version = %(s_version)s",
+                "AND version = %(s_version)s AND EXISTS (SELECT 1 FROM lk)",
+            ),
             *([_STEP_CONTEXT] if step else []),
             _JOB_UPDATE.format(guard=" AND EXISTS (SELECT 1 FROM s)"),
             *([_JOB_CONTEXT] if job else []),

@@ -88,16 +88,19 @@ def error_status(
 
 def status_for(error: BaseException) -> grpc.Status:
     """The status of any exception raised while serving a call."""
-    if isinstance(error, JobopError):
-        return error_status(code_for(error), error.reason, str(error) or error.reason)
     if is_database_unavailable(error):
         return error_status(
             grpc.StatusCode.UNAVAILABLE,
             DATABASE_UNAVAILABLE,
             "the repository's database cannot be reached right now; retry later",
         )
-    if isinstance(error, InvalidArgument):
+    if isinstance(error, JobopError | InvalidArgument):
         metadata = {"field": error.field} if error.field else None
+    if isinstance(error, JobopError):
+        message = str(error) or error.reason
+        metadata = {**error.metadata, **(metadata or {})} or None
+        return error_status(code_for(error), error.reason, message, metadata)
+    if isinstance(error, InvalidArgument):
         return error_status(
             grpc.StatusCode.INVALID_ARGUMENT, INVALID_ARGUMENT, str(error), metadata
         )

@@ -64,7 +64,9 @@ def parameters_from_proto(messages: Mapping[str, pb.JobParameter]) -> JobParamet
         try:
             value = client_parameters.from_proto(message)
         except (ValueError, OverflowError) as error:
-            raise InvalidJobParameters(f"job parameter {name!r}: {error}") from error
+            raise InvalidJobParameters(
+                f"job parameter {name!r}: {error}", field="parameters"
+            ) from error
         items[name] = JobParameter(value.value, value.type, value.identifying)
     return JobParameters(items)
 

@@ -9,11 +9,10 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
-from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
-from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
 
 from jobop.operator import JobOperator
 
+from .handlers import SERVICE, add_job_operator_service
 from .servicer import (
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_POLL_INTERVAL,
@@ -63,6 +62,9 @@ class JobopServer:
 
 def channel_options(options: ServerOptions) -> list[tuple[str, int]]:
     result = [
+        # gRPC sets SO_REUSEPORT by default: a second server on a busy port would then
+        # share it silently, and calls would split between two repositories.
+        ("grpc.so_reuseport", 0),
         ("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES),
         ("grpc.keepalive_time_ms", int(options.keepalive_time * 1000)),
         ("grpc.keepalive_timeout_ms", int(options.keepalive_timeout * 1000)),
@@ -99,8 +101,8 @@ async def create_server(
     )
     names = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
     if serve_api:
-        pb_grpc.add_JobOperatorServiceServicer_to_server(servicer, server)
-        names.append(pb.DESCRIPTOR.services_by_name["JobOperatorService"].full_name)
+        add_job_operator_service(servicer, server)
+        names.append(SERVICE.full_name)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(names, server)

@@ -275,7 +275,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     ) -> pb.ListJobInstancesResponse:
         name = check.job_name(request.job_name)
         size = check.page_size(request.page_size)
-        token = check.decode_page_token(request.page_token, ("offset", "before"))
+        query = f"instances {name!r}"
+        token = check.decode_page_token(request.page_token, query, ("offset", "before"))
         # Offset paging over newest-first instances: instances created since the previous
         # page push older ones down, so skip those at or above the previous page's last id.
         page: list[JobInstance] = []
@@ -298,7 +299,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
             position += len(batch)
         next_token = ""
         if more:
-            next_token = check.encode_page_token({"offset": consumed, "before": page[-1].id})
+            next_token = check.encode_page_token(query, {"offset": consumed, "before": page[-1].id})
         return pb.ListJobInstancesResponse(
             job_instances=[instance_to_proto(instance) for instance in page],
             next_page_token=next_token,
@@ -321,7 +322,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
             else None
         )
         size = check.page_size(request.page_size)
-        token = check.decode_page_token(request.page_token, ("before",))
+        query = f"executions {name!r} {instance_id}"
+        token = check.decode_page_token(request.page_token, query, ("before",))
         # Keyset paging: ids only grow, so "older than the last id shown" is stable.
         executions = self._operator.list_job_executions(
             name, instance_id, token["before"] if token else None, size + 1
@@ -329,7 +331,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         next_token = ""
         if len(executions) > size:
             executions = executions[:size]
-            next_token = check.encode_page_token({"before": executions[-1].id})
+            next_token = check.encode_page_token(query, {"before": executions[-1].id})
         return pb.ListJobExecutionsResponse(
             executions=[execution_to_proto(execution) for execution in executions],
             next_page_token=next_token,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Mapping
 
 from google.protobuf.message import Message
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
-from jobop.domain import InvalidJobParameters, JobParameters
+from jobop.domain import LONG_MAX, InvalidJobParameters, JobParameters
 from jobop.repository.schema import NAME_LENGTH, PARAMETER_VALUE_LENGTH, REQUEST_ID_LENGTH
 
 from .errors import InvalidArgument
@@ -29,11 +30,18 @@ def request_size(request: Message) -> None:
         raise InvalidArgument(f"request of {size} bytes exceeds the limit of {MAX_REQUEST_BYTES}")
 
 
+def _no_nul(value: str, field: str) -> None:
+    # One rule for both databases: PostgreSQL's text cannot hold NUL, so SQLite gets none.
+    if "\x00" in value:
+        raise InvalidArgument(f"{field} must not contain NUL characters", field=field)
+
+
 def job_name(value: str, *, field: str = "job_name") -> str:
     if not value or not value.strip():
         raise InvalidArgument(f"{field} must not be empty", field=field)
     if len(value) > NAME_LENGTH:
         raise InvalidArgument(f"{field} is longer than {NAME_LENGTH} characters", field=field)
+    _no_nul(value, field)
     return value
 
 
@@ -51,21 +59,28 @@ def request_id(value: str) -> str | None:
         raise InvalidArgument(
             f"request_id is longer than {REQUEST_ID_LENGTH} characters", field="request_id"
         )
+    _no_nul(value, "request_id")
     return value
 
 
 def parameters(messages: Mapping[str, pb.JobParameter]) -> JobParameters:
     """Typed parameters; malformed ones are INVALID_JOB_PARAMETERS (CONTRACT.md)."""
     if len(messages) > MAX_PARAMETERS:
-        raise InvalidJobParameters(f"more than {MAX_PARAMETERS} job parameters")
+        raise InvalidJobParameters(f"more than {MAX_PARAMETERS} job parameters", field="parameters")
     for name, message in messages.items():
         if message.WhichOneof("value") == "string_value" and (
             len(message.string_value) > PARAMETER_VALUE_LENGTH
         ):
             raise InvalidJobParameters(
-                f"job parameter {name!r} is longer than {PARAMETER_VALUE_LENGTH} characters"
+                f"job parameter {name!r} is longer than {PARAMETER_VALUE_LENGTH} characters",
+                field="parameters",
             )
-    return parameters_from_proto(messages)
+    parameters = parameters_from_proto(messages)
+    try:
+        parameters.check_storable()
+    except InvalidJobParameters as error:
+        raise InvalidJobParameters(str(error), field="parameters") from None
+    return parameters
 
 
 def page_size(value: int) -> int:
@@ -74,24 +89,35 @@ def page_size(value: int) -> int:
     return min(value or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
-def encode_page_token(fields: dict[str, int]) -> str:
-    text = json.dumps(fields, separators=(",", ":"), sort_keys=True)
+def encode_page_token(query: str, fields: dict[str, int]) -> str:
+    """An opaque token for the next page of `query` (a description of the request's
+    filters), holding `fields` (non-negative 64-bit integers)."""
+    text = json.dumps({**fields, "q": _query_tag(query)}, separators=(",", ":"), sort_keys=True)
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_page_token(token: str, keys: tuple[str, ...]) -> dict[str, int] | None:
-    """The fields of a token made by `encode_page_token`; None for an empty token."""
+def decode_page_token(token: str, query: str, keys: tuple[str, ...]) -> dict[str, int] | None:
+    """The fields of a token that `encode_page_token` made for this same query; None for an
+    empty token. Anything else is INVALID_ARGUMENT: tokens are only ever echoed back."""
     if not token:
         return None
     try:
         padded = token + "=" * (-len(token) % 4)
         fields = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         fields = None
     if (
         not isinstance(fields, dict)
-        or set(fields) != set(keys)
-        or not all(isinstance(fields[key], int) and fields[key] >= 0 for key in keys)
+        or set(fields) != {*keys, "q"}
+        or fields["q"] != _query_tag(query)
+        # bool is an int to Python, but no token holds one.
+        or not all(type(fields[key]) is int and 0 <= fields[key] <= LONG_MAX for key in keys)
     ):
-        raise InvalidArgument("page_token is not a token this server returned", field="page_token")
-    return fields
+        raise InvalidArgument(
+            "page_token is not a token this server returned for this query", field="page_token"
+        )
+    return {key: fields[key] for key in keys}
+
+
+def _query_tag(query: str) -> str:
+    return hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()[:16]
