@@ -76,7 +76,7 @@ class RequestLedger:
                     return load(execution_id)
                 # Another process holds the reservation and is creating the execution.
                 if utcnow() - created > self._stale_after:
-                    self._ledger.take_over(request_id, created)
+                    self._ledger.release(request_id, created)
                     continue
                 if time.monotonic() > deadline:
                     raise ConcurrentModification(

@@ -64,31 +64,15 @@ class RequestRepository:
                 .values(job_execution_id=execution_id)
             )
 
-    def release(self, request_id: str) -> None:
-        """Drop a reservation whose first attempt failed (so that a retry tries again)."""
+    def release(self, request_id: str, created: datetime | None = None) -> None:
+        """Drop a reservation whose first attempt failed (so that a retry tries again), or,
+        given its `created`, a stale one whose process died holding it: only the attempt
+        whose DELETE matches the stale row retakes it; the others then see the new one."""
+        unrecorded = and_(request.c.request_id == request_id, request.c.job_execution_id.is_(None))
+        if created is not None:
+            unrecorded = and_(unrecorded, request.c.created == created)
         with write_transaction(self.engine) as conn:
-            conn.execute(
-                delete(request).where(
-                    and_(
-                        request.c.request_id == request_id,
-                        request.c.job_execution_id.is_(None),
-                    )
-                )
-            )
-
-    def take_over(self, request_id: str, created: datetime) -> None:
-        """Drop a stale reservation (its process died holding it). Only the attempt whose
-        DELETE matches the stale row retakes it; the others then see the new one."""
-        with write_transaction(self.engine) as conn:
-            conn.execute(
-                delete(request).where(
-                    and_(
-                        request.c.request_id == request_id,
-                        request.c.job_execution_id.is_(None),
-                        request.c.created == created,
-                    )
-                )
-            )
+            conn.execute(delete(request).where(unrecorded))
 
     def purge(self, older_than: timedelta) -> int:
         """Forget request ids older than `older_than`; returns how many."""
