@@ -543,3 +543,31 @@ def test_jobop_run_stop_is_announced_to_the_servers(
         pooled.invalidate()
     assert payloads and payloads[0].startswith(f"e {launched.id}:")
     assert status_name(wait_terminal(server.stub, launched.id).status) == "STOPPED"
+
+
+@postgresql_only
+def test_progress_announcements_are_coalesced(start_server: ServerFactory, engine: Engine) -> None:
+    server = start_server(*REPLICA, "--progress-notify-interval", "0.2")
+    pooled = engine.raw_connection()
+    try:
+        listener = pooled.dbapi_connection
+        assert listener is not None
+        listener.autocommit = True  # type: ignore[attr-defined]
+        listener.execute("LISTEN jobop")  # type: ignore[attr-defined]
+        began = time.monotonic()
+        launched = start(server.stub, "demoChunkJob", chunk_params(3000, 10, 0))
+        ended = wait_terminal(server.stub, launched.id)
+        took = time.monotonic() - began
+        entries = [
+            entry
+            for notify in listener.notifies(timeout=0.5)  # type: ignore[attr-defined]
+            for entry in notify.payload.split()[1:]
+            if entry.startswith(f"{launched.id}:")
+        ]
+    finally:
+        pooled.invalidate()
+    commits = ended.step_executions[0].commit_count
+    assert status_name(ended.status) == "COMPLETED"
+    assert commits >= 300
+    # STARTED and COMPLETED always; progress at most every 0.2 s, not one per commit.
+    assert 2 <= len(entries) <= 2 + took / 0.2 + 1, (len(entries), commits, took)
