@@ -548,6 +548,7 @@ def test_jobop_run_stop_is_announced_to_the_servers(
 @postgresql_only
 def test_progress_announcements_are_coalesced(start_server: ServerFactory, engine: Engine) -> None:
     server = start_server(*REPLICA, "--progress-notify-interval", "0.2")
+    start_server(*REPLICA)  # someone to announce to: a lone node announces nothing
     pooled = engine.raw_connection()
     try:
         listener = pooled.dbapi_connection

@@ -147,15 +147,6 @@ class JobOperator:
         # Whether launch requests may be waiting for a claim (a free worker then claims).
         self._maybe_waiting = True
         self._claim_interval = claim_interval
-        self.relay: ChangeRelay | None = None
-        if self._postgresql:
-            self.relay = ChangeRelay(
-                repository.engine,
-                self.events,
-                progress_interval=progress_notify_interval,
-                on_launch_waiting=self._launch_waiting,
-            )
-            self.relay.start()
         self.node = NodeMember(
             self.nodes,
             new_node_info(role, lease),
@@ -163,6 +154,17 @@ class JobOperator:
             on_recovered=self._recovered,
             on_beat=self._fail_unsaved,
         )
+        self.relay: ChangeRelay | None = None
+        if self._postgresql:
+            self.relay = ChangeRelay(
+                repository.engine,
+                self.events,
+                progress_interval=progress_notify_interval,
+                on_launch_waiting=self._launch_waiting,
+                on_node_joined=lambda: self.node.peer_joined(),
+                audience=lambda: self.node.has_peers,
+            )
+            self.relay.start()
         # Executions whose runner ended without saving their end (the database went away
         # under them): marked FAILED once it is back.
         self._unsaved: set[int] = set()
@@ -171,6 +173,10 @@ class JobOperator:
             self._launcher = Launcher(self._run, max_concurrent_executions)
             self._launcher.on_slot_free = self._slot_freed
         self.node.start()
+        if self.relay is not None:
+            self.relay.announce_node(self.node_id)
+        # Executions whose worker this node promised when it claimed their start.
+        self._reserved: set[int] = set()
         if self._launcher is not None:
             self._claimer = threading.Thread(
                 target=self._claim_loop, name="jobop-claimer", daemon=True
@@ -265,7 +271,7 @@ class JobOperator:
     ) -> JobExecution:
         """Write the STARTING execution with its launch request, claimed by this node when
         it has a free worker (then handed to the launcher), else left for any node."""
-        runs_here = self._claim_own_start()
+        runs_here, reserved = self._claim_own_start()
         try:
             execution = self.repository.create_job_execution(
                 job_name,
@@ -279,9 +285,11 @@ class JobOperator:
                 claimed_by=self.node_id if runs_here else None,
             )
         except BaseException:
-            if runs_here and self._postgresql and self._launcher is not None:
+            if reserved and self._launcher is not None:
                 self._launcher.unreserve()
             raise
+        if reserved:
+            self._reserved.add(execution.id)
         # Other nodes hear of it from its `l` NOTIFY, or from its STARTED soon after.
         self._publish(execution, created=True, local=True)
         if not runs_here:
@@ -292,13 +300,16 @@ class JobOperator:
             self._submit(execution)
         return execution
 
-    def _claim_own_start(self) -> bool:
-        """Whether this node runs the start it is accepting (decided before writing it)."""
+    def _claim_own_start(self) -> tuple[bool, bool]:
+        """Whether this node runs the start it is accepting (decided before writing it),
+        and whether that took one of its free workers (else it waits in its queue)."""
         if self._launcher is None or not self._accepting:
-            return False
-        if not self._postgresql:
-            return True  # one process on SQLite: hand it over directly, as ever
-        return self._launcher.reserve()
+            return False, False
+        if self._launcher.reserve():
+            return True, True
+        # No worker free: leave it to any node with one, unless no other node runs jobs
+        # (one process on SQLite, a lone server): then it waits in this node's queue.
+        return not (self._postgresql and self.node.has_worker_peers), False
 
     def _check_accepting(self) -> None:
         if not self._accepting:
@@ -308,8 +319,10 @@ class JobOperator:
         """Hand an execution this node claimed to the launcher; if it closed meanwhile
         (shutdown), stop the execution instead: STARTING -> STOPPED, restartable."""
         assert self._launcher is not None
+        reserved = execution.id in self._reserved
+        self._reserved.discard(execution.id)
         try:
-            self._launcher.submit(execution, reserved=self._postgresql)
+            self._launcher.submit(execution, reserved=reserved)
         except RuntimeError:
             self._stop_quietly(execution.id)
 

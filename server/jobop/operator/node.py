@@ -95,6 +95,10 @@ class NodeMember:
         # After an outage every node's heartbeat is old: give the others one lease to
         # renew theirs before taking any of them for dead.
         self._recover_not_before = 0.0
+        # The other live nodes, as of the last heartbeat; and until when a node that just
+        # announced itself counts as one before a heartbeat has seen it.
+        self._peers: list[NodeState] = []
+        self._joined_until = 0.0
         # False for `jobop run`: it has no operator to restart what it would recover.
         self._recovers = recovers
         self._stop = threading.Event()
@@ -116,8 +120,7 @@ class NodeMember:
             self.info.pid,
             self.info.lease_seconds,
         )
-        if self._recovers:
-            self.recover_dead_nodes()
+        self.survey(recover=self._recovers)
         self._thread = threading.Thread(target=self._beat, name="jobop-heartbeat", daemon=True)
         self._thread.start()
 
@@ -158,23 +161,48 @@ class NodeMember:
                     self._on_beat()
                 except Exception:
                     log.warning("the work after a heartbeat failed", exc_info=True)
-            if not self._recovers or time.monotonic() < self._recover_not_before:
-                continue
+            recover = self._recovers and time.monotonic() >= self._recover_not_before
             try:
-                self.recover_dead_nodes()
+                self.survey(recover=recover)
             except Exception:
-                log.warning("could not recover dead nodes", exc_info=True)
+                log.warning("could not look at the other nodes", exc_info=True)
 
-    def recover_dead_nodes(self) -> list[RecoveredNode]:
-        """Recover every node whose lease ran out (or whose process is gone from this
+    @property
+    def has_peers(self) -> bool:
+        """Whether other nodes live (that would hear this node's announcements)."""
+        return bool(self._peers) or time.monotonic() < self._joined_until
+
+    @property
+    def has_worker_peers(self) -> bool:
+        """Whether other live nodes run jobs (that would claim a start left waiting)."""
+        if time.monotonic() < self._joined_until:
+            return True
+        return any(peer.role in ("all", "worker") for peer in self._peers)
+
+    def peer_joined(self) -> None:
+        """Another node announced itself: count it until a heartbeat sees it."""
+        self._joined_until = time.monotonic() + 3 * self.heartbeat_interval
+
+    def survey(self, *, recover: bool = True) -> list[RecoveredNode]:
+        """Look at the other nodes (one query): note the live ones and, with `recover`,
+        recover every node whose lease ran out (or whose process is gone from this
         host); what another survivor recovers first is skipped."""
-        recovered = []
-        for node in self.nodes.find_nodes_to_recover():
+        recovered: list[RecoveredNode] = []
+        nodes = self.nodes.find_nodes_to_recover()
+        dead = []
+        peers = []
+        for node in nodes:
             if node.node_id == self.node_id:
                 continue
             gone = process_gone(node)
             if node.live and node.left is None and not gone:
-                continue
+                peers.append(node)
+            else:
+                dead.append((node, gone))
+        self._peers = peers
+        if not recover:
+            return recovered
+        for node, gone in dead:
             result = self.nodes.recover_node(node.node_id, self.node_id, force=gone)
             if result is None:
                 continue

@@ -40,10 +40,15 @@ class ChangeRelay:
         *,
         progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         on_launch_waiting: Callable[[list[int]], None] | None = None,
+        on_node_joined: Callable[[], None] | None = None,
+        audience: Callable[[], bool] | None = None,
     ) -> None:
         self._events = events
         self._progress_interval = progress_interval
         self._on_launch_waiting = on_launch_waiting
+        self._on_node_joined = on_node_joined
+        # Whether anyone else listens (other nodes live): a lone node announces nothing.
+        self._audience = audience
         self._announcer = Announcer(engine)
         self._listener = Listener(
             engine,
@@ -83,7 +88,13 @@ class ChangeRelay:
 
     # -- out ------------------------------------------------------------------------------
 
+    def announce_node(self, node_id: str) -> None:
+        """`n ID`: a node joined, so that lone nodes start announcing their changes."""
+        self._announcer.send([f"n {node_id}"])
+
     def _observe(self, change: ExecutionChange) -> None:
+        if self._audience is not None and not self._audience():
+            return
         with self._cond:
             if change.status is not None:
                 self._due_now[change.execution_id] = change.version
@@ -139,6 +150,9 @@ class ChangeRelay:
                     self._events.publish(int(execution_id), None, int(version), local=True)
                 except ValueError:
                     log.warning("malformed change announcement %r", entry)
+        elif kind == "n":
+            if sender_pid != self._announcer.backend_pid and self._on_node_joined is not None:
+                self._on_node_joined()
         elif kind == "l":
             try:
                 ids = [int(i) for i in rest.split()]

@@ -242,8 +242,8 @@ class NodeRepository:
 
     def find_nodes_to_recover(self) -> list[NodeState]:
         """Nodes not yet recovered whose lease ran out, or that left while still owning a
-        running execution (their shutdown could not end it), plus every live node on any
-        host (the caller may know that one of those on its own host is dead)."""
+        running execution (their shutdown could not end it), plus every live node (the
+        caller may know that one of those on its own host is dead)."""
         with read_connection(self.engine) as connection:
             owns_running = exists().where(
                 _l.c.node_id == _n.c.node_id,
