@@ -271,8 +271,8 @@ def main() -> None:
     print()
     print(
         f"NOTIFY per no-op execution: {no_op.get('e', 0) / 100:.2f} change messages "
-        f"+ {no_op.get('l', 0) / 100:.2f} launch messages (100 jobs started on A at once, "
-        "4 workers)"
+        f"+ {no_op.get('l', 0) / 100:.2f} launch messages (100 jobs started on A one after "
+        "another, 4 workers each)"
     )
     print(
         f"NOTIFY per chunk commit: {chunk_messages.get('e', 0) / max(commits, 1):.3f} "
