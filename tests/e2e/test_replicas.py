@@ -402,6 +402,20 @@ def test_sigterm_with_handoff_leaves_the_work_to_another_node(
     assert_each_item_once(engine, 1500, [launched.id, again.id])
 
 
+@postgresql_only
+def test_a_tasklet_running_on_one_replica_stops_from_another(start_server: ServerFactory) -> None:
+    a, b = start_server(*REPLICA), start_server(*REPLICA)
+    launched = start(a.stub, "demoTaskletJob", params(durationMs=20_000))
+    wait_for(b.stub, launched.id, lambda e: status_name(e.status) == "STARTED")
+    asked = time.monotonic()
+    b.stub.Stop(pb.StopRequest(execution_id=launched.id))
+    stopped = wait_terminal(b.stub, launched.id, 15)
+    assert status_name(stopped.status) == "STOPPED"
+    assert [status_name(s.status) for s in stopped.step_executions] == ["STOPPED"]
+    # A's stop poller reads the status every 0.5 s; the tasklet works in 50 ms slices.
+    assert time.monotonic() - asked < 10
+
+
 # -- one process on SQLite ------------------------------------------------------------------
 
 
