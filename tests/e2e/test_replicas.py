@@ -586,3 +586,15 @@ def test_progress_announcements_are_coalesced(start_server: ServerFactory, engin
     assert commits >= 300
     # STARTED and COMPLETED always; progress at most every 0.2 s, not one per commit.
     assert 2 <= len(entries) <= 2 + took / 0.2 + 1, (len(entries), commits, took)
+
+
+def test_an_api_server_s_starts_are_run_by_a_server_of_role_all(
+    start_server: ServerFactory, engine: Engine
+) -> None:
+    everything = start_server(*REPLICA)
+    api = start_server(*REPLICA, "--role", "api")
+    launched = start(api.stub, "demoTaskletJob", params(durationMs=10))
+    assert status_name(launched.status) == "STARTING"
+    done = wait_terminal(api.stub, launched.id, 30)
+    assert status_name(done.status) == "COMPLETED"
+    assert owner_pid(engine, launched.id) == everything.process.pid

@@ -374,27 +374,33 @@ class JobOperator:
 
     # -- claiming starts made by api servers --------------------------------------------
 
-    def _claim_poll_interval(self) -> float | None:
-        """How long the claimer sleeps without a wake-up; None: only woken."""
+    def _claim_poll(self) -> tuple[float, bool]:
+        """How long the claimer sleeps without a wake-up, and whether it then looks for
+        waiting starts (a poll) or only looks at the time (purges)."""
         if self._postgresql:
             listening = self.relay is not None and self.relay.listening
-            return _LISTENING_CLAIM_POLL if listening else self._claim_interval
-        # SQLite: a worker polls for an api server's starts; `all` runs its own starts.
-        return self._claim_interval if self.role == "worker" else None
+            return (_LISTENING_CLAIM_POLL if listening else self._claim_interval), True
+        # SQLite: starts of other processes (an api server) are polled for while other
+        # nodes live; alone, a server of role `all` hands its own starts over directly.
+        if self.role == "worker" or self.node.has_peers:
+            return self._claim_interval, True
+        return max(self._claim_interval, self.node.heartbeat_interval), False
 
     def _claim_loop(self) -> None:
         last_purge = time.monotonic()
         while not self._claimer_stop.is_set():
-            woken = self._claim_wakeup.wait(self._claim_poll_interval())
+            interval, polls = self._claim_poll()
+            woken = self._claim_wakeup.wait(interval)
             self._claim_wakeup.clear()
             if self._claimer_stop.is_set():
                 return
-            if not woken:
-                self._maybe_waiting = True  # a poll: look whether anything waits
-            try:
-                self.claim_launch_requests()
-            except Exception:
-                log.warning("could not claim waiting executions", exc_info=True)
+            if woken or polls:
+                if not woken:
+                    self._maybe_waiting = True  # a poll: look whether anything waits
+                try:
+                    self.claim_launch_requests()
+                except Exception:
+                    log.warning("could not claim waiting executions", exc_info=True)
             if time.monotonic() - last_purge > _PURGE_INTERVAL:
                 last_purge = time.monotonic()
                 self._purge_requests()
