@@ -183,7 +183,7 @@ _REASON_CLASSES: tuple[type[JobOperatorError], ...] = (
     JobParametersNotFoundError,
     ConcurrentModificationError,
     DatabaseUnavailableError,
-    # Reasons of jobop's own beyond CONTRACT.md's table.
+    # Reasons of jobop's own beyond the original table (docs/api.md lists them all).
     ServerShuttingDownError,
     InvalidArgumentError,
     RequestIdReusedError,

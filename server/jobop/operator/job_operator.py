@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from jobop.batch.owner import OWNER_KEY, current_owner
@@ -38,6 +38,7 @@ from jobop.domain import (
     NoSuchJobExecution,
     NoSuchJobInstance,
 )
+from jobop.domain.messages import MessageCode
 from jobop.repository import JobRepository, is_database_unavailable
 from jobop.repository.engine import is_postgresql
 from jobop.repository.nodes import NodeRepository, NodeState, RecoveredNode
@@ -69,6 +70,21 @@ class OperatorShutDown(JobopError):
     """The server is shutting down and accepts no new executions."""
 
     reason = "SHUTTING_DOWN"
+
+
+class ExecutionObserver:
+    """Told when a request of this process creates an execution (on the request's thread)
+    and, on the worker thread, when this process begins and ends running one (metrics,
+    traces). The default observes nothing."""
+
+    def created(self, execution: JobExecution) -> None:
+        """A start or restart persisted the execution (STARTING)."""
+
+    def running(self, execution: JobExecution) -> None:
+        """The execution is about to run (still STARTING)."""
+
+    def ended(self, execution: JobExecution) -> None:
+        """The execution ended (or ended before it could start), as last saved."""
 
 
 class LaunchHold:
@@ -119,6 +135,8 @@ class JobOperator:
         heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
         lease: float = DEFAULT_LEASE,
         progress_notify_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        observers: Sequence[ExecutionObserver] = (),
+        step_listeners: Sequence[object] = (),
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -130,8 +148,12 @@ class JobOperator:
         self.events = events or ExecutionEvents()
         self._runner_repository = PublishingJobRepository(repository, self.events)
         self._owner = current_owner()
+        self.observers = tuple(observers)
         self._runner = JobRunner(
-            self._runner_repository, owner=self._owner, poll_interval=runner_poll_interval
+            self._runner_repository,
+            owner=self._owner,
+            poll_interval=runner_poll_interval,
+            step_listeners=step_listeners,
         )
         self._requests = RequestLedger(repository.engine, wait_timeout=request_wait_timeout)
         self.nodes = NodeRepository(repository.engine)
@@ -247,9 +269,17 @@ class JobOperator:
 
         def create() -> JobExecution:
             job.validate(previous.job_parameters)
-            return self._create(
+            execution = self._create(
                 job.name, previous.job_parameters, job.restartable, hold, new_instance=False
             )
+            log.info(
+                "Job execution %s of %s restarted as job execution %s",
+                execution_id,
+                job.name,
+                execution.id,
+                extra=MessageCode.JOB_RESTARTED.extra,
+            )
+            return execution
 
         return self._once(request_id, f"restart {execution_id}", create)
 
@@ -292,6 +322,8 @@ class JobOperator:
             self._reserved.add(execution.id)
         # Other nodes hear of it from its `l` NOTIFY, or from its STARTED soon after.
         self._publish(execution, created=True, local=True)
+        for observer in self.observers:
+            observer.created(execution)
         if not runs_here:
             self._maybe_waiting = True
         elif hold is not None:
@@ -330,6 +362,9 @@ class JobOperator:
         """A worker thread's body: run one execution to its end."""
         job = self.registry.get(execution.job_name)
         self._runner_repository.track(execution)
+        final = execution
+        for observer in self.observers:
+            observer.running(execution)
         try:
             final = self._runner.run(job, execution)
             # The runner returns without saving when the execution ended before it started
@@ -351,6 +386,9 @@ class JobOperator:
             raise
         finally:
             self._runner_repository.forget(execution.id)
+            # Reversed: an observer that opened a context in running() closes it last.
+            for observer in reversed(self.observers):
+                observer.ended(final)
 
     def _fail_unsaved(self) -> None:
         """After a heartbeat (the database answers): fail what the outage left running."""
@@ -465,11 +503,24 @@ class JobOperator:
         if self._launcher is not None:
             self._launcher.remove(execution_id)
         self._publish(execution)
+        log.info(
+            "Stop requested for job execution %s of %s: now %s",
+            execution_id,
+            execution.job_name,
+            execution.status.value,
+            extra=MessageCode.JOB_STOP_REQUESTED.extra,
+        )
         return execution
 
     def abandon(self, execution_id: int) -> JobExecution:
         execution = self.repository.abandon(execution_id)
         self._publish(execution)
+        log.info(
+            "Job execution %s of %s abandoned",
+            execution_id,
+            execution.job_name,
+            extra=MessageCode.JOB_ABANDONED.extra,
+        )
         return execution
 
     def recover(self, execution_id: int) -> JobExecution:
@@ -481,6 +532,12 @@ class JobOperator:
         message = self.node.check_recoverable(self.get_job_execution(execution_id))
         recovered = self.repository.recover(execution_id, message)
         self._publish(recovered)
+        log.info(
+            "Job execution %s of %s recovered: its owner is gone, now FAILED",
+            execution_id,
+            recovered.job_name,
+            extra=MessageCode.JOB_RECOVERED.extra,
+        )
         return recovered
 
     def _recovered(self, result: RecoveredNode) -> None:

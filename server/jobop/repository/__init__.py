@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from jobop.batch.store import ChunkTransaction
 
+from .contexts import ContextFormat
 from .counting import StatementCounter
 from .engine import create_engine, is_database_unavailable, read_connection, write_transaction
 from .explorer import JobExplorer
+from .job_keys import JobKeyCollision, RekeyReport, rekey
 from .job_repository import JobRepository
 from .migrations import SchemaVersionMismatch, current_version, init_schema, upgrade_schema
 from .schema import SCHEMA_VERSION
+from .settings import RepositoryConfigurationError, RepositorySettings
 
 __all__ = [
     "SCHEMA_VERSION",
     "ChunkTransaction",
+    "ContextFormat",
     "JobExplorer",
+    "JobKeyCollision",
     "JobRepository",
+    "RekeyReport",
+    "RepositoryConfigurationError",
+    "RepositorySettings",
     "SchemaVersionMismatch",
     "StatementCounter",
     "create_engine",
@@ -23,6 +31,7 @@ __all__ = [
     "init_schema",
     "is_database_unavailable",
     "read_connection",
+    "rekey",
     "upgrade_schema",
     "write_transaction",
 ]

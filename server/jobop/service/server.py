@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -87,12 +89,13 @@ async def create_server(
     options: ServerOptions,
     *,
     serve_api: bool = True,
+    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
 ) -> JobopServer:
     """Build and bind the server (call inside the event loop that will run it).
 
     With `serve_api` false (role worker) only health and reflection are served.
     """
-    server = grpc.aio.server(options=channel_options(options))
+    server = grpc.aio.server(options=channel_options(options), interceptors=interceptors)
     servicer = JobOperatorServicer(
         operator,
         executor,
