@@ -25,6 +25,7 @@ class Cluster:
     port: int
     user: str
     datadir: Path | None
+    options: str = ""
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
@@ -123,7 +124,7 @@ def start_cluster() -> Cluster:
         check=True,
         capture_output=True,
     )
-    cluster = Cluster("127.0.0.1", port, "postgres", datadir)
+    cluster = Cluster("127.0.0.1", port, "postgres", datadir, options)
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -133,6 +134,29 @@ def start_cluster() -> Cluster:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def control(cluster: Cluster, action: str, *args: str) -> None:
+    """`pg_ctl ACTION` on the cluster (restart, stop, start), waiting for it to finish."""
+    assert cluster.datadir is not None, "an external server cannot be controlled"
+    subprocess.run(
+        _as_cluster_owner(
+            [
+                str(_bindir() / "pg_ctl"),
+                "-D",
+                str(cluster.datadir / "data"),
+                "-o",
+                cluster.options,
+                "-l",
+                str(cluster.datadir / "server.log"),
+                "-w",
+                action,
+                *args,
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
 
 
 def stop_cluster(cluster: Cluster) -> None:

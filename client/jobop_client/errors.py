@@ -130,6 +130,14 @@ class ServerShuttingDownError(ServerUnavailableError):
     default_message = "the jobop server is shutting down"
 
 
+class DatabaseUnavailableError(ServerUnavailableError):
+    """The server runs but cannot reach its database right now; retry later, or on
+    another replica."""
+
+    reason = "DATABASE_UNAVAILABLE"
+    default_message = "the jobop server cannot reach its database"
+
+
 class InvalidArgumentError(JobOperatorError):
     """A malformed request (empty name, non-positive id, oversized field); the ErrorInfo
     metadata names the field."""
@@ -174,6 +182,7 @@ _REASON_CLASSES: tuple[type[JobOperatorError], ...] = (
     InvalidJobParametersError,
     JobParametersNotFoundError,
     ConcurrentModificationError,
+    DatabaseUnavailableError,
     # Reasons of jobop's own beyond the original table (docs/api.md lists them all).
     ServerShuttingDownError,
     InvalidArgumentError,

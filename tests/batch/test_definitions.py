@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import types
-from datetime import timedelta
 from importlib.metadata import EntryPoint
 from typing import Any
 
@@ -31,22 +30,13 @@ from jobop.batch.logcontext import (
     step_context,
 )
 from jobop.batch.owner import (
-    OWNER_KEY,
     OwnerUnknown,
-    check_owner_gone,
     current_owner,
     is_alive,
     process_start_ticks,
 )
 from jobop.domain import (
-    BatchStatus,
-    JobExecution,
-    JobExecutionAlreadyRunning,
-    JobExecutionNotRunning,
-    JobInstance,
-    JobParameters,
     NoSuchJob,
-    utcnow,
 )
 
 
@@ -215,33 +205,6 @@ def test_a_killed_but_unreaped_child_is_not_alive() -> None:
 def test_another_hosts_owner_cannot_be_checked() -> None:
     with pytest.raises(OwnerUnknown, match="elsewhere"):
         is_alive({"host": "elsewhere", "pid": 1})
-
-
-def _owned_by(owner: dict[str, Any], *, minutes_ago: int = 0) -> JobExecution:
-    execution = JobExecution(JobInstance(1, "j", "k"), JobParameters(), id=7)
-    execution.status = BatchStatus.STARTED
-    execution.last_updated = utcnow() - timedelta(minutes=minutes_ago)
-    execution.execution_context[OWNER_KEY] = owner
-    return execution
-
-
-def test_recovery_needs_a_running_execution_whose_owner_is_gone() -> None:
-    gone = {"host": socket.gethostname(), "pid": 2**22 + 1, "started": 1}
-    check_owner_gone(_owned_by(gone))
-    with pytest.raises(JobExecutionAlreadyRunning, match="still running in process"):
-        check_owner_gone(_owned_by(current_owner()))
-    check_owner_gone(_owned_by(current_owner()), own=current_owner())  # ours, not running
-    finished = _owned_by(gone)
-    finished.status = BatchStatus.FAILED
-    with pytest.raises(JobExecutionNotRunning, match="nothing to recover"):
-        check_owner_gone(finished)
-
-
-def test_another_hosts_execution_is_recoverable_once_stale() -> None:
-    remote = {"host": "elsewhere", "pid": 1, "started": 1}
-    with pytest.raises(JobExecutionAlreadyRunning, match="presumed alive"):
-        check_owner_gone(_owned_by(remote, minutes_ago=9))
-    check_owner_gone(_owned_by(remote, minutes_ago=11))
 
 
 # -- logging -------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ CONTRACT = {
     "INVALID_JOB_PARAMETERS": ("INVALID_ARGUMENT", errors.InvalidJobParametersError),
     "JOB_PARAMETERS_NOT_FOUND": ("FAILED_PRECONDITION", errors.JobParametersNotFoundError),
     "CONCURRENT_MODIFICATION": ("ABORTED", errors.ConcurrentModificationError),
+    "DATABASE_UNAVAILABLE": ("UNAVAILABLE", errors.DatabaseUnavailableError),
 }
 # Reasons of jobop's own, beyond the original table (additions, never renames).
 OWN = {

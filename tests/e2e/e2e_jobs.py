@@ -88,6 +88,22 @@ slow_chunk_job = Job(
 JOBS.append(slow_chunk_job)
 
 
+def _owner_lost_chunk_job() -> Job:
+    from jobop_jobs import demo_chunk
+
+    # demoChunkJob's step, restarted by the survivor that finds its owner dead.
+    return Job(
+        "e2eOwnerLostChunkJob",
+        list(demo_chunk.job.steps),
+        validator=demo_chunk.validate,
+        incrementer=RunIdIncrementer(),
+        restart_on_owner_lost=1,
+    )
+
+
+JOBS.append(_owner_lost_chunk_job())
+
+
 _user_log = logging.getLogger("e2e.user_code")
 
 

@@ -304,7 +304,7 @@ def test_a_killed_run_is_recovered_then_restarted(
         running = wait_for_commits(repo, "demoChunkJob", 2)
         refused = jobop("run", "--recover", str(running.id))
         assert refused.returncode == 5
-        assert "still running in process" in refused.stderr
+        assert "whose lease is live" in refused.stderr
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:

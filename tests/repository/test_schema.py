@@ -436,9 +436,61 @@ def test_a_version_1_database_is_upgraded_with_the_operator_tables(blank_db_url:
         assert "jobop_request" not in inspect(engine).get_table_names()
         with pytest.raises(SchemaVersionMismatch, match=r"at version 1, .* `jobop db upgrade`"):
             init_schema(engine)
-        assert upgrade_schema(engine) == SCHEMA_VERSION == 3
+        assert upgrade_schema(engine) == SCHEMA_VERSION == 4
         tables = set(inspect(engine).get_table_names())
-        assert {"jobop_request", "jobop_launch_request"} <= tables
+        assert {"jobop_request", "jobop_launch_request", "jobop_node"} <= tables
         init_schema(engine)  # now at the version this jobop needs: nothing to do
+    finally:
+        engine.dispose()
+
+
+def test_a_version_3_database_gets_the_node_tables_and_keeps_its_waiting_starts(
+    blank_db_url: str,
+) -> None:
+    from jobop.repository import RepositorySettings
+    from jobop.repository.engine import write_transaction
+    from jobop.repository.migrations import MIGRATIONS, _apply
+    from jobop.repository.nodes import NodeRepository
+
+    engine = create_engine(blank_db_url)
+    try:
+        with write_transaction(engine) as connection:  # as jobop with schema 3 left it
+            _apply(connection, [MIGRATIONS[0]], RepositorySettings())
+            connection.execute(
+                text(
+                    "CREATE TABLE jobop_launch_request (job_execution_id BIGINT PRIMARY KEY, "
+                    "job_name VARCHAR(100) NOT NULL, created TIMESTAMP NOT NULL)"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TABLE jobop_request (request_id VARCHAR(200) PRIMARY KEY, "
+                    "operation VARCHAR(400) NOT NULL, job_execution_id BIGINT, "
+                    "created TIMESTAMP NOT NULL)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO jobop_schema_version (version, description, applied_at) "
+                    "VALUES (2, 'operator tables', CURRENT_TIMESTAMP)"
+                )
+            )
+            _apply(connection, [MIGRATIONS[2]], RepositorySettings())  # settings, sequences
+        repository = JobRepository(engine)
+        waiting = repository.create_job_execution("pythonJob", JobParameters.of(run=1))
+        with write_transaction(engine) as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO jobop_launch_request (job_execution_id, job_name, created) "
+                    "VALUES (:id, 'pythonJob', CURRENT_TIMESTAMP)"
+                ),
+                {"id": waiting.id},
+            )
+        with pytest.raises(SchemaVersionMismatch, match=r"at version 3, .* `jobop db upgrade`"):
+            init_schema(engine)
+        assert upgrade_schema(engine) == SCHEMA_VERSION == 4
+        assert "jobop_node" in inspect(engine).get_table_names()
+        # The start an api server left before the upgrade is claimable after it.
+        assert NodeRepository(engine).claim_launch_requests("n1", ["pythonJob"], 5) == [waiting.id]
     finally:
         engine.dispose()

@@ -116,3 +116,20 @@ def test_a_one_step_tasklet_job_costs_four_statements_on_postgresql(
     assert stored is not None and stored.status is BatchStatus.COMPLETED
     [step] = stored.step_executions
     assert (step.status, step.commit_count, step.version) == (BatchStatus.COMPLETED, 1, 2)
+
+
+def test_a_start_claimed_by_its_node_costs_no_statement_more(repository: JobRepository) -> None:
+    # What `jobop serve` writes for a Start it runs itself: the launch and its claimed
+    # launch request. PostgreSQL: the one launch statement; SQLite: the request's INSERT
+    # joins the launch's transaction.
+    with StatementCounter(repository.engine) as counter:
+        repository.create_job_execution(
+            "demoChunkJob",
+            PARAMETERS,
+            new_instance_only=True,
+            request_launch=True,
+            claimed_by="node-1",
+        )
+    report("first launch, claimed by its node", repository, counter)
+    assert counter.count == (1 if repository.engine.dialect.name == "postgresql" else 5)
+    assert counter.transactions == 1

@@ -12,6 +12,7 @@ def test_every_server_reason_has_a_client_class_with_the_same_code() -> None:
     sent = {
         service_errors.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
         service_errors.SHUTTING_DOWN: grpc.StatusCode.UNAVAILABLE,
+        service_errors.DATABASE_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
         service_errors.INTERNAL: grpc.StatusCode.INTERNAL,
         RequestIdReused.reason: grpc.StatusCode.INVALID_ARGUMENT,
     }

@@ -28,10 +28,9 @@ from jobop_client.exit_codes import (
 )
 from sqlalchemy.exc import OperationalError
 
-from jobop.app.serve import add_serve_parser, serve_main
+from jobop.app.serve import add_lease_arguments, add_serve_parser, serve_main
 from jobop.batch import JobLauncher, JobRegistry, JobRunner, StopSignal, next_parameters
 from jobop.batch.logcontext import BatchFormatter
-from jobop.batch.owner import check_owner_gone
 from jobop.domain import (
     InvalidJobParameters,
     JobExecution,
@@ -42,6 +41,7 @@ from jobop.domain import (
     NoSuchJobExecution,
     NoSuchJobInstance,
 )
+from jobop.operator.node import NodeMember, check_recoverable, new_node_info
 from jobop.repository import (
     ContextFormat,
     JobRepository,
@@ -52,6 +52,9 @@ from jobop.repository import (
     rekey,
     upgrade_schema,
 )
+from jobop.repository.engine import is_postgresql
+from jobop.repository.nodes import NodeRepository
+from jobop.repository.notify import Announcer, pack
 
 log = logging.getLogger("jobop.run")
 
@@ -155,6 +158,7 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     ):
         run.add_argument(option, metavar="EXECUTION_ID", type=int, help=text)
     run.add_argument("--exit-codes", metavar="FILE", help="exit code map (TOML or JSON)")
+    add_lease_arguments(run)
     run.add_argument(
         "--log-level",
         default="INFO",
@@ -252,6 +256,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     operation = operations[0] if operations else None
     if operation is None and not args.job:
         parser.error("name a JOB, or use --restart, --stop, --abandon or --recover")
+    if args.lease <= args.heartbeat_interval:
+        parser.error("--lease must be longer than --heartbeat-interval")
     if operation is not None and (args.job or args.params or args.next):
         parser.error(f"--{operation} takes an execution id and no JOB, PARAM or --next")
     _setup_logging(args.log_level)
@@ -269,13 +275,13 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _fail(UNREACHABLE, f"cannot reach the database: {error.orig}")
     try:
         if operation == "stop":
-            _print(repository.request_stop(args.stop))
+            _print(_announced(repository, repository.request_stop(args.stop)))
             return 0
         if operation == "abandon":
-            _print(repository.abandon(args.abandon))
+            _print(_announced(repository, repository.abandon(args.abandon)))
             return 0
         if operation == "recover":
-            _print(_recover(repository, args.recover))
+            _print(_announced(repository, _recover(repository, args.recover)))
             return 0
         registry = _registry(args.jobs)
         execution = _launch(repository, registry, args)
@@ -328,10 +334,21 @@ def _launch(
         parameters = JobParameters.parse(args.params)
         if args.next:
             parameters = next_parameters(job, repository.explorer, parameters)
-    launcher = JobLauncher(repository, JobRunner(repository))
-    stop = StopSignal()
-    with _stop_on_signals(stop):
-        return launcher.launch(job, parameters, stop_signal=stop)
+    # A node like a server's, so that a survivor fails its execution should it die.
+    member = NodeMember(
+        NodeRepository(repository.engine),
+        new_node_info("run", args.lease),
+        heartbeat_interval=args.heartbeat_interval,
+        recovers=False,
+    )
+    member.start()
+    try:
+        launcher = JobLauncher(repository, JobRunner(repository), node_id=member.node_id)
+        stop = StopSignal()
+        with _stop_on_signals(stop):
+            return launcher.launch(job, parameters, stop_signal=stop)
+    finally:
+        member.stop()
 
 
 @contextmanager
@@ -353,12 +370,22 @@ def _stop_on_signals(stop: StopSignal) -> Iterator[None]:
             signal.signal(number, old)
 
 
+def _announced(repository: JobRepository, execution: JobExecution) -> JobExecution:
+    """Tell the servers on the same PostgreSQL database (their watchers re-read it)."""
+    if is_postgresql(repository.engine):
+        announcer = Announcer(repository.engine)
+        announcer.send(pack([f"{execution.id}:{execution.version}"], "e"))
+        announcer.close()
+    return execution
+
+
 def _recover(repository: JobRepository, execution_id: int) -> JobExecution:
     execution = repository.explorer.get_job_execution(execution_id)
     if execution is None:
         raise NoSuchJobExecution(f"no job execution with id {execution_id}")
-    check_owner_gone(execution)  # the same rule as the Recover RPC's
-    return repository.recover(execution_id)
+    # The same rule as the Recover RPC's: refused while the owner's lease is live.
+    message = check_recoverable(NodeRepository(repository.engine), execution)
+    return repository.recover(execution_id, message)
 
 
 if __name__ == "__main__":

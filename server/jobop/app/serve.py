@@ -35,6 +35,8 @@ from jobop.batch.logcontext import BatchFormatter
 from jobop.batch.registry import JobRegistry
 from jobop.domain.messages import MessageCode
 from jobop.operator import ROLES, JobOperator
+from jobop.operator.node import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEASE
+from jobop.operator.relay import DEFAULT_PROGRESS_INTERVAL
 from jobop.repository import JobRepository, SchemaVersionMismatch, create_engine, init_schema
 
 if TYPE_CHECKING:
@@ -85,6 +87,25 @@ _DESCRIPTION = (
     "--http-address, the REST API, the dashboard and /metrics. SIGTERM or SIGINT shuts "
     "down gracefully: running executions end STOPPED within --stop-grace."
 )
+
+
+def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
+    """--heartbeat-interval and --lease, of `jobop serve` and `jobop run`."""
+    parser.add_argument(
+        "--heartbeat-interval",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=float(_env("JOBOP_HEARTBEAT_INTERVAL", str(DEFAULT_HEARTBEAT_INTERVAL))),
+        help="how often this node renews its lease in the database (default %(default)s)",
+    )
+    parser.add_argument(
+        "--lease",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=float(_env("JOBOP_LEASE", str(DEFAULT_LEASE))),
+        help="a node whose heartbeat is older than this is dead: a survivor marks its "
+        "running executions FAILED (default %(default)s)",
+    )
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -179,6 +200,22 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="how often watch streams re-read the database for changes made by other "
         "processes (default %(default)s)",
     )
+    add_lease_arguments(parser)
+    parser.add_argument(
+        "--handoff",
+        action="store_true",
+        default=_env("JOBOP_HANDOFF", "") not in ("", "0", "false"),
+        help="on shutdown (PostgreSQL), leave what this node ran or had claimed for the "
+        "other nodes: its stopped executions are restarted there",
+    )
+    parser.add_argument(
+        "--progress-notify-interval",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=DEFAULT_PROGRESS_INTERVAL,
+        help="PostgreSQL: announce an execution's progress to other nodes at most this "
+        "often (status changes always at once; default %(default)s)",
+    )
     parser.add_argument(
         "--request-wait-timeout",
         metavar="SECONDS",
@@ -228,6 +265,8 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     """`jobop serve [OPTIONS]`; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.lease <= args.heartbeat_interval:
+        parser.error("--lease must be longer than --heartbeat-interval")
     if args.stream_heartbeat > 30:
         parser.error("--stream-heartbeat must be at most 30 seconds (proxies close idle streams)")
     _setup_logging(args.log_level, args.log_format)
@@ -285,6 +324,9 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         max_concurrent_executions=args.max_concurrent_executions,
         role=args.role,
         request_wait_timeout=args.request_wait_timeout,
+        heartbeat_interval=args.heartbeat_interval,
+        lease=args.lease,
+        progress_notify_interval=args.progress_notify_interval,
         observers=observers,
         step_listeners=step_listeners,
     )
@@ -307,6 +349,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
                 metrics,
                 args.http_address,
                 interceptors,
+                args.handoff,
             )
         )
     finally:
@@ -323,6 +366,7 @@ async def _serve(
     metrics: Metrics,
     http_address: str,
     interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]],
+    handoff: bool,
 ) -> int:
     from jobop.service import create_server
     from jobop.web import HttpServer, create_app
@@ -375,13 +419,15 @@ async def _serve(
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    monitor = asyncio.create_task(_watch_database(operator, server, stopping))
     try:
         await stopping.wait()
+        monitor.cancel()
         # Order matters: load balancers first stop sending, then no new work starts, then
         # the running work stops while its watchers still see it end.
         await server.health.enter_graceful_shutdown()
         operator.refuse_starts()
-        stopped = await asyncio.to_thread(operator.shutdown, stop_grace)
+        stopped = await asyncio.to_thread(operator.shutdown, stop_grace, handoff=handoff)
         if not stopped:
             log.warning("some executions did not stop within %.1f s", stop_grace)
         server.servicer.close_streams()
@@ -394,6 +440,23 @@ async def _serve(
         executor.shutdown(wait=True, cancel_futures=True)
     log.info("shut down", extra=MessageCode.SERVER_STOPPED.extra)
     return 0
+
+
+async def _watch_database(operator: JobOperator, server: Any, stopping: asyncio.Event) -> None:
+    """Health follows the database: NOT_SERVING while heartbeats cannot reach it."""
+    serving = True
+    interval = min(1.0, operator.node.heartbeat_interval)
+    while not stopping.is_set():
+        await asyncio.sleep(interval)
+        healthy = operator.node.healthy
+        if healthy != serving and not stopping.is_set():
+            serving = healthy
+            log.warning(
+                "database %s: health %s",
+                "back" if healthy else "unreachable",
+                "SERVING" if healthy else "NOT_SERVING",
+            )
+            await server.set_serving(healthy)
 
 
 def check_address_free(address: str) -> None:

@@ -42,7 +42,7 @@ from .step import (
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from jobop.repository import JobRepository
+    from .store import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ class ChunkStep(Step):
         counts: _Counts,
         hooks: StepHooks,
         streams: list[ItemStream],
-        repository: JobRepository,
+        repository: JobStore,
         skip: SkipPolicy | None,
         chunk_context: ChunkContext,
     ) -> BatchStatus:
@@ -400,7 +400,7 @@ class ChunkStep(Step):
         counts: _Counts,
         hooks: StepHooks,
         streams: list[ItemStream],
-        repository: JobRepository,
+        repository: JobStore,
         skip: SkipPolicy,
         chunk_context: ChunkContext,
     ) -> BatchStatus:

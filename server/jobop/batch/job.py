@@ -155,6 +155,8 @@ class Job:
     object with `validate(parameters)` or a plain function; either raises
     InvalidJobParameters. `incrementer` makes `--next` / StartNextInstance work.
     `listeners` get `before_job(execution)` and `after_job(execution)`.
+    `restart_on_owner_lost=N`: when the node running an execution dies and a survivor marks
+    it FAILED ("owner lost"), the survivor restarts it, up to N times per instance.
     """
 
     def __init__(
@@ -168,6 +170,7 @@ class Job:
         incrementer: JobParametersIncrementer | None = None,
         listeners: Sequence[object] = (),
         description: str = "",
+        restart_on_owner_lost: int = 0,
     ) -> None:
         if not name or len(name) > NAME_LENGTH:
             raise ValueError(f"a job name needs 1 to {NAME_LENGTH} characters: {name!r}")
@@ -179,6 +182,11 @@ class Job:
         if len(self._steps) != len(self.steps):
             raise ValueError(f"job {name!r} has two steps of the same name")
         self.restartable = restartable
+        if restart_on_owner_lost < 0:
+            raise ValueError(f"job {name!r}: restart_on_owner_lost must not be negative")
+        if restart_on_owner_lost and not restartable:
+            raise ValueError(f"job {name!r}: restart_on_owner_lost needs a restartable job")
+        self.restart_on_owner_lost = restart_on_owner_lost
         self.validator = validator
         self.incrementer = incrementer
         self.listeners = tuple(listeners)

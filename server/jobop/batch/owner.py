@@ -1,11 +1,10 @@
 """Which process runs an execution, recorded so that a dead owner can be told from a live one.
 
 The runner stores `jobop.owner` = {"host", "pid", "started"} in the job ExecutionContext
-when an execution starts. Recovering (`jobop run --recover`, the Recover RPC) marks an
-execution FAILED only when that process is gone: same host, and the pid no longer exists
-or now belongs to a process that started at another time (pids are reused). An owner on
-another host cannot be checked: it is presumed alive until the execution has not changed
-for REMOTE_OWNER_STALE_AFTER.
+when an execution starts, for people reading the context. Whether an owner lives is the
+node lease's business (JOBOP_NODE, see jobop.operator.node); `is_alive` is the quicker
+answer for a process on this host: the pid no longer exists, or now belongs to a process
+that started at another time (pids are reused).
 """
 
 from __future__ import annotations
@@ -13,16 +12,9 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
-from jobop.domain import JobExecution, JobExecutionAlreadyRunning, JobExecutionNotRunning, utcnow
-
 OWNER_KEY = "jobop.owner"
-
-# An execution owned by a process on another host is presumed dead once nothing about it
-# (the job's row, any step's row: every chunk commit touches one) changed for this long.
-REMOTE_OWNER_STALE_AFTER = timedelta(minutes=10)
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -79,41 +71,3 @@ def is_alive(owner: Mapping[str, Any]) -> bool:
         return started is None or int(fields[19]) == started
     except (IndexError, ValueError):
         return True
-
-
-def check_owner_gone(execution: JobExecution, *, own: Mapping[str, Any] | None = None) -> None:
-    """Raise unless `execution` is running and its owner is gone, i.e. it may be recovered.
-
-    `own`: the caller's own owner record; an execution it owns is taken as orphaned (the
-    caller knows it runs it no more)."""
-    if not execution.is_running:
-        raise JobExecutionNotRunning(
-            f"job execution {execution.id} is {execution.status.value}, not running: "
-            "there is nothing to recover"
-        )
-    owner = execution.execution_context.get(OWNER_KEY)
-    if not isinstance(owner, dict):
-        return  # never started by a runner that records its owner
-    if own is not None and all(owner.get(k) == own.get(k) for k in ("host", "pid", "started")):
-        return
-    try:
-        alive = is_alive(owner)
-    except OwnerUnknown as error:
-        if _is_stale(execution):
-            return
-        raise JobExecutionAlreadyRunning(
-            f"job execution {execution.id}: {error}, whose liveness cannot be checked from "
-            f"here; it changed within the last {REMOTE_OWNER_STALE_AFTER}, so it is presumed "
-            "alive"
-        ) from None
-    if alive:
-        raise JobExecutionAlreadyRunning(
-            f"job execution {execution.id} is still running in process {owner.get('pid')} "
-            f"on {owner.get('host')}"
-        )
-
-
-def _is_stale(execution: JobExecution) -> bool:
-    times = [execution.last_updated] + [step.last_updated for step in execution.step_executions]
-    latest = max((time for time in times if time is not None), default=None)
-    return latest is None or utcnow() - latest > REMOTE_OWNER_STALE_AFTER

@@ -49,7 +49,7 @@ from .step import (
 )
 
 if TYPE_CHECKING:
-    from jobop.repository import JobExplorer, JobRepository
+    from .store import JobExplorerView, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class JobRunner:
 
     def __init__(
         self,
-        repository: JobRepository,
+        repository: JobStore,
         *,
         owner: Mapping[str, Any] | None = None,
         poll_interval: float = 0.5,
@@ -420,9 +420,17 @@ def _valid(job: Job, parameters: JobParameters) -> bool:
 class JobLauncher:
     """Validate, create the execution (JobLauncher.run semantics), and run it here."""
 
-    def __init__(self, repository: JobRepository, runner: JobRunner | None = None) -> None:
+    def __init__(
+        self,
+        repository: JobStore,
+        runner: JobRunner | None = None,
+        *,
+        node_id: str | None = None,
+    ) -> None:
         self.repository = repository
         self.runner = runner or JobRunner(repository)
+        # The node this process registered as: its executions record it as their owner.
+        self.node_id = node_id
 
     def create_execution(
         self, job: Job, parameters: JobParameters | None = None, *, new_instance_only: bool = False
@@ -436,6 +444,8 @@ class JobLauncher:
             parameters,
             restartable=job.restartable,
             new_instance_only=new_instance_only,
+            request_launch=self.node_id is not None,
+            claimed_by=self.node_id,
         )
 
     def launch(
@@ -454,7 +464,7 @@ class JobLauncher:
 
 
 def next_parameters(
-    job: Job, explorer: JobExplorer, overrides: JobParameters | None = None
+    job: Job, explorer: JobExplorerView, overrides: JobParameters | None = None
 ) -> JobParameters:
     """Spring's getNextJobParameters: the incrementer applied to the last instance's
     parameters (none for a first instance), then `overrides` on top."""

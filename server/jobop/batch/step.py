@@ -40,7 +40,7 @@ from .listeners import StepHooks, call_after_step, is_listener
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from jobop.repository import ChunkTransaction, JobRepository
+    from .store import ChunkTransaction, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class StepContribution:
 class StepRun:
     """What the job runner hands a step: where to persist and how to notice a stop."""
 
-    repository: JobRepository
+    repository: JobStore
     job_execution: JobExecution
     stop: StopSignal
     # How often a stoppable tasklet's watcher polls the job status (another process's stop).
@@ -579,7 +579,7 @@ class _LazyTransaction:
 
     __slots__ = ("_repository", "_stack", "_step", "_tx")
 
-    def __init__(self, repository: JobRepository, step: StepExecution, stack: ExitStack) -> None:
+    def __init__(self, repository: JobStore, step: StepExecution, stack: ExitStack) -> None:
         self._repository = repository
         self._step = step
         self._stack = stack
@@ -608,7 +608,7 @@ class StopPoller:
     without any."""
 
     def __init__(
-        self, repository: JobRepository, interval: float = 0.5, *, idle_exit: float = 5.0
+        self, repository: JobStore, interval: float = 0.5, *, idle_exit: float = 5.0
     ) -> None:
         self.repository = repository
         self.interval = interval

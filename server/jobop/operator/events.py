@@ -28,7 +28,8 @@ class ExecutionChange:
     """One committed change to a job execution or to one of its step executions."""
 
     execution_id: int
-    job_name: str
+    # None for a change announced by another node (its NOTIFY carries ids only).
+    job_name: str | None
     # The job execution's VERSION as the publisher knew it; step commits keep it unchanged.
     version: int
     status: BatchStatus | None
@@ -65,7 +66,8 @@ class Subscription:
     def matches(self, change: ExecutionChange) -> bool:
         if self.execution_id is not None:
             return change.execution_id == self.execution_id
-        return self.job_name is None or change.job_name == self.job_name
+        # A change from another node names no job: the watcher reads it and filters.
+        return self.job_name is None or change.job_name in (None, self.job_name)
 
     def _offer(self, change: ExecutionChange) -> None:
         # Called with the events lock held.
@@ -145,6 +147,29 @@ class ExecutionEvents:
         self._by_execution: dict[int, set[Subscription]] = {}
         self._sequence = itertools.count(1)
         self._last_sequence = 0
+        # Called (outside the lock) with each change published here, not with those
+        # relayed from other nodes (or kept local): how a node announces its changes to
+        # the others.
+        self._observers: list[Callable[[ExecutionChange], None]] = []
+        # Whether changes made by other processes arrive as events (LISTEN is up); while
+        # they do not, watchers poll the repository. `feed_epoch` grows at each switch.
+        self.cross_process = False
+        self.feed_epoch = 0
+
+    def add_observer(self, observer: Callable[[ExecutionChange], None]) -> None:
+        self._observers.append(observer)
+
+    def set_cross_process(self, live: bool) -> None:
+        """Switch watchers between events and polling for other processes' changes, and
+        wake them all: they re-read what they follow (something may have been missed)."""
+        with self.lock:
+            self.cross_process = live
+            self.feed_epoch += 1
+            subscriptions = set(self._subscriptions)
+            for watchers in self._by_execution.values():
+                subscriptions |= watchers
+            for subscription in subscriptions:
+                subscription._wake_locked()
 
     @property
     def last_sequence(self) -> int:
@@ -154,15 +179,17 @@ class ExecutionEvents:
     def publish(
         self,
         execution_id: int,
-        job_name: str,
+        job_name: str | None,
         version: int,
         status: BatchStatus | None = None,
         *,
         committed: JobExecution | None = None,
+        local: bool = False,
     ) -> ExecutionChange:
         """Announce a committed change. `committed`: the whole execution as committed
         (statuses, versions and steps all current), to convert into the change's snapshot
-        while the publisher's thread still holds it unchanged."""
+        while the publisher's thread still holds it unchanged. `local`: not for the observers
+        (a change another node announced, or one that other nodes need not hear of)."""
         snapshot = None
         snapshotter = self.snapshotter
         if (
@@ -192,6 +219,9 @@ class ExecutionEvents:
             for subscription in self._subscriptions:
                 if subscription.matches(change):
                     subscription._offer(change)
+        if not local:
+            for observer in self._observers:
+                observer(change)
         return change
 
     def subscribe(

@@ -4,8 +4,15 @@
 runs it (in submission order when all workers are busy). Every committed change is
 announced on `events`. Thread-safe: the gRPC service calls it from a thread pool.
 
+Every operator is a node (`NodeMember`: JOBOP_NODE, heartbeat, lease, recovery of dead
+nodes). Each start is written with its launch request (JOBOP_LAUNCH_REQUEST). A node with a
+free worker claims its own start in that same statement and runs it; otherwise the request
+waits, announced by NOTIFY, for any node with a free worker (`claim_launch_requests`: FOR
+UPDATE SKIP LOCKED, woken by the NOTIFY, polling while LISTEN is down). On SQLite a server
+of role `all` hands every start to its own workers (no polling loop).
+
 Roles: `all` launches and runs; `api` only persists starts, which `worker`/`all` servers
-on the same database claim from JOBOP_LAUNCH_REQUEST; `worker` runs claimed executions.
+on the same database claim; `worker` runs claimed executions.
 """
 
 from __future__ import annotations
@@ -15,11 +22,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import delete, insert, select
-
-from jobop.batch.owner import OWNER_KEY, check_owner_gone, current_owner
+from jobop.batch.owner import OWNER_KEY, current_owner
 from jobop.batch.registry import JobRegistry
 from jobop.batch.runner import JobRunner, next_parameters
 from jobop.domain import (
@@ -33,15 +37,17 @@ from jobop.domain import (
     NoSuchJob,
     NoSuchJobExecution,
     NoSuchJobInstance,
-    utcnow,
 )
 from jobop.domain.messages import MessageCode
-from jobop.repository import JobRepository, read_connection, write_transaction
-from jobop.repository.schema import launch_request
+from jobop.repository import JobRepository, is_database_unavailable
+from jobop.repository.engine import is_postgresql
+from jobop.repository.nodes import NodeRepository, NodeState, RecoveredNode
 
 from .events import ExecutionEvents
 from .launcher import Launcher
+from .node import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEASE, NodeMember, new_node_info
 from .publishing import PublishingJobRepository
+from .relay import DEFAULT_PROGRESS_INTERVAL, ChangeRelay
 from .requests import RequestLedger
 
 log = logging.getLogger(__name__)
@@ -51,6 +57,9 @@ ROLES = ("all", "api", "worker")
 # Request ids are answered for at least this long; older ones are purged.
 REQUEST_RETENTION = timedelta(days=7)
 _PURGE_INTERVAL = 3600.0
+# While LISTEN is up, waiting launch requests are also looked for this often: a safety net
+# for a NOTIFY lost in a reconnection.
+_LISTENING_CLAIM_POLL = 30.0
 
 # StartNextInstance computes the next parameters from the last instance; a concurrent
 # call may take them first, and then we compute again.
@@ -123,6 +132,9 @@ class JobOperator:
         claim_interval: float = 1.0,
         runner_poll_interval: float = 0.5,
         request_wait_timeout: float = 30.0,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+        lease: float = DEFAULT_LEASE,
+        progress_notify_interval: float = DEFAULT_PROGRESS_INTERVAL,
         observers: Sequence[ExecutionObserver] = (),
         step_listeners: Sequence[object] = (),
     ) -> None:
@@ -134,7 +146,7 @@ class JobOperator:
         self.role = role
         self.max_concurrent_executions = max_concurrent_executions
         self.events = events or ExecutionEvents()
-        self._runner_repository = PublishingJobRepository(repository.engine, self.events)
+        self._runner_repository = PublishingJobRepository(repository, self.events)
         self._owner = current_owner()
         self.observers = tuple(observers)
         self._runner = JobRunner(
@@ -144,6 +156,8 @@ class JobOperator:
             step_listeners=step_listeners,
         )
         self._requests = RequestLedger(repository.engine, wait_timeout=request_wait_timeout)
+        self.nodes = NodeRepository(repository.engine)
+        self._postgresql = is_postgresql(repository.engine)
         self._purge_requests()
         self._accepting = True
         self._launcher: Launcher | None = None
@@ -151,13 +165,49 @@ class JobOperator:
         self._holds: set[LaunchHold] = set()
         self._claimer: threading.Thread | None = None
         self._claimer_stop = threading.Event()
+        self._claim_wakeup = threading.Event()
+        # Whether launch requests may be waiting for a claim (a free worker then claims).
+        self._maybe_waiting = True
         self._claim_interval = claim_interval
+        self.node = NodeMember(
+            self.nodes,
+            new_node_info(role, lease),
+            heartbeat_interval=heartbeat_interval,
+            on_recovered=self._recovered,
+            on_beat=self._fail_unsaved,
+        )
+        self.relay: ChangeRelay | None = None
+        if self._postgresql:
+            self.relay = ChangeRelay(
+                repository.engine,
+                self.events,
+                progress_interval=progress_notify_interval,
+                on_launch_waiting=self._launch_waiting,
+                on_node_joined=lambda: self.node.peer_joined(),
+                audience=lambda: self.node.has_peers,
+            )
+            self.relay.start()
+        # Executions whose runner ended without saving their end (the database went away
+        # under them): marked FAILED once it is back.
+        self._unsaved: set[int] = set()
+        self._unsaved_lock = threading.Lock()
         if role != "api":
             self._launcher = Launcher(self._run, max_concurrent_executions)
+            self._launcher.on_slot_free = self._slot_freed
+        self.node.start()
+        if self.relay is not None:
+            self.relay.announce_node(self.node_id)
+        # Executions whose worker this node promised when it claimed their start.
+        self._reserved: set[int] = set()
+        if self._launcher is not None:
             self._claimer = threading.Thread(
                 target=self._claim_loop, name="jobop-claimer", daemon=True
             )
             self._claimer.start()
+
+    @property
+    def node_id(self) -> str:
+        return self.node.node_id
 
     # -- launching -----------------------------------------------------------------------
 
@@ -182,15 +232,7 @@ class JobOperator:
 
         def create() -> JobExecution:
             job.validate(parameters)
-            execution = self.repository.create_job_execution(
-                job.name,
-                parameters,
-                restartable=job.restartable,
-                new_instance_only=True,
-                context=self._initial_context(),
-            )
-            self._launch(execution, hold)
-            return execution
+            return self._create(job.name, parameters, job.restartable, hold, new_instance=True)
 
         return self._once(request_id, f"start {job.name} {parameters.job_key()}", create)
 
@@ -206,19 +248,13 @@ class JobOperator:
                 parameters = next_parameters(job, self.explorer)
                 job.validate(parameters)
                 try:
-                    execution = self.repository.create_job_execution(
-                        job.name,
-                        parameters,
-                        restartable=job.restartable,
-                        new_instance_only=True,
-                        context=self._initial_context(),
+                    return self._create(
+                        job.name, parameters, job.restartable, hold, new_instance=True
                     )
                 except JobInstanceAlreadyExists:
                     if attempt + 1 == _NEXT_INSTANCE_ATTEMPTS:
                         raise
                     continue
-                self._launch(execution, hold)
-                return execution
             raise AssertionError("unreachable")
 
         return self._once(request_id, f"next {job.name}", create)
@@ -233,13 +269,9 @@ class JobOperator:
 
         def create() -> JobExecution:
             job.validate(previous.job_parameters)
-            execution = self.repository.create_job_execution(
-                job.name,
-                previous.job_parameters,
-                restartable=job.restartable,
-                context=self._initial_context(),
+            execution = self._create(
+                job.name, previous.job_parameters, job.restartable, hold, new_instance=False
             )
-            self._launch(execution, hold)
             log.info(
                 "Job execution %s of %s restarted as job execution %s",
                 execution_id,
@@ -258,42 +290,71 @@ class JobOperator:
             return create()
         return self._requests.run_once(request_id, operation, create, self.get_job_execution)
 
-    def _initial_context(self) -> dict[str, Any] | None:
-        """A new execution's job context: the owner that its runner here will record,
-        saved with the execution rather than by an update when it starts. None when
-        another server runs it (api role)."""
-        return {OWNER_KEY: self._owner} if self._launcher is not None else None
+    def _create(
+        self,
+        job_name: str,
+        parameters: JobParameters,
+        restartable: bool,
+        hold: LaunchHold | None,
+        *,
+        new_instance: bool,
+    ) -> JobExecution:
+        """Write the STARTING execution with its launch request, claimed by this node when
+        it has a free worker (then handed to the launcher), else left for any node."""
+        runs_here, reserved = self._claim_own_start()
+        try:
+            execution = self.repository.create_job_execution(
+                job_name,
+                parameters,
+                restartable=restartable,
+                new_instance_only=new_instance,
+                # The owner its runner here will record, saved with the execution rather
+                # than by an update when it starts.
+                context={OWNER_KEY: self._owner} if runs_here else None,
+                request_launch=True,
+                claimed_by=self.node_id if runs_here else None,
+            )
+        except BaseException:
+            if reserved and self._launcher is not None:
+                self._launcher.unreserve()
+            raise
+        if reserved:
+            self._reserved.add(execution.id)
+        # Other nodes hear of it from its `l` NOTIFY, or from its STARTED soon after.
+        self._publish(execution, created=True, local=True)
+        for observer in self.observers:
+            observer.created(execution)
+        if not runs_here:
+            self._maybe_waiting = True
+        elif hold is not None:
+            hold.hold(execution)
+        else:
+            self._submit(execution)
+        return execution
+
+    def _claim_own_start(self) -> tuple[bool, bool]:
+        """Whether this node runs the start it is accepting (decided before writing it),
+        and whether that took one of its free workers (else it waits in its queue)."""
+        if self._launcher is None or not self._accepting:
+            return False, False
+        if self._launcher.reserve():
+            return True, True
+        # No worker free: leave it to any node with one, unless no other node runs jobs
+        # (one process on SQLite, a lone server): then it waits in this node's queue.
+        return not (self._postgresql and self.node.has_worker_peers), False
 
     def _check_accepting(self) -> None:
         if not self._accepting:
             raise OperatorShutDown("the server is shutting down and starts no executions")
 
-    def _launch(self, execution: JobExecution, hold: LaunchHold | None) -> None:
-        self._publish(execution, created=True)
-        for observer in self.observers:
-            observer.created(execution)
-        if self._launcher is not None and hold is not None:
-            hold.hold(execution)
-            return
-        if self._launcher is None:
-            # api role: leave it to a worker server on the same database.
-            with write_transaction(self.repository.engine) as connection:
-                connection.execute(
-                    insert(launch_request).values(
-                        job_execution_id=execution.id,
-                        job_name=execution.job_name,
-                        created=utcnow(),
-                    )
-                )
-            return
-        self._launcher.submit(execution)
-
     def _submit(self, execution: JobExecution) -> None:
-        """Hand a held execution to the launcher; if it closed meanwhile (shutdown), stop
-        the execution instead: STARTING -> STOPPED, restartable."""
+        """Hand an execution this node claimed to the launcher; if it closed meanwhile
+        (shutdown), stop the execution instead: STARTING -> STOPPED, restartable."""
         assert self._launcher is not None
+        reserved = execution.id in self._reserved
+        self._reserved.discard(execution.id)
         try:
-            self._launcher.submit(execution)
+            self._launcher.submit(execution, reserved=reserved)
         except RuntimeError:
             self._stop_quietly(execution.id)
 
@@ -311,21 +372,73 @@ class JobOperator:
             # all the same. Its own saves were announced as they committed.
             if final is not execution:
                 self._publish(final)
+        except Exception as error:
+            if is_database_unavailable(error):
+                log.warning(
+                    "job execution %s: the database went away under it (%s); it is marked "
+                    "FAILED once the database is back",
+                    execution.id,
+                    error.__class__.__name__,
+                )
+                with self._unsaved_lock:
+                    self._unsaved.add(execution.id)
+                return
+            raise
         finally:
             self._runner_repository.forget(execution.id)
             # Reversed: an observer that opened a context in running() closes it last.
             for observer in reversed(self.observers):
                 observer.ended(final)
 
+    def _fail_unsaved(self) -> None:
+        """After a heartbeat (the database answers): fail what the outage left running."""
+        with self._unsaved_lock:
+            pending = sorted(self._unsaved)
+        for execution_id in pending:
+            try:
+                failed = self.repository.recover(
+                    execution_id,
+                    f"failed: node {self.node_id} lost its database connection while it ran",
+                )
+                self._publish(failed)
+            except JobExecutionNotRunning:
+                pass  # it ended after all (its last save went through)
+            except Exception as error:
+                if is_database_unavailable(error):
+                    return  # not back yet: next beat
+                raise
+            with self._unsaved_lock:
+                self._unsaved.discard(execution_id)
+
     # -- claiming starts made by api servers --------------------------------------------
+
+    def _claim_poll(self) -> tuple[float, bool]:
+        """How long the claimer sleeps without a wake-up, and whether it then looks for
+        waiting starts (a poll) or only looks at the time (purges)."""
+        if self._postgresql:
+            listening = self.relay is not None and self.relay.listening
+            return (_LISTENING_CLAIM_POLL if listening else self._claim_interval), True
+        # SQLite: starts of other processes (an api server) are polled for while other
+        # nodes live; alone, a server of role `all` hands its own starts over directly.
+        if self.role == "worker" or self.node.has_peers:
+            return self._claim_interval, True
+        return max(self._claim_interval, self.node.heartbeat_interval), False
 
     def _claim_loop(self) -> None:
         last_purge = time.monotonic()
-        while not self._claimer_stop.wait(self._claim_interval):
-            try:
-                self.claim_launch_requests()
-            except Exception:
-                log.warning("could not claim waiting executions", exc_info=True)
+        while not self._claimer_stop.is_set():
+            interval, polls = self._claim_poll()
+            woken = self._claim_wakeup.wait(interval)
+            self._claim_wakeup.clear()
+            if self._claimer_stop.is_set():
+                return
+            if woken or polls:
+                if not woken:
+                    self._maybe_waiting = True  # a poll: look whether anything waits
+                try:
+                    self.claim_launch_requests()
+                except Exception:
+                    log.warning("could not claim waiting executions", exc_info=True)
             if time.monotonic() - last_purge > _PURGE_INTERVAL:
                 last_purge = time.monotonic()
                 self._purge_requests()
@@ -333,43 +446,44 @@ class JobOperator:
     def _purge_requests(self) -> None:
         try:
             self._requests.purge(REQUEST_RETENTION)
+            self.nodes.purge(REQUEST_RETENTION.total_seconds())
         except Exception:
             log.warning("could not purge old request ids", exc_info=True)
 
+    def _launch_waiting(self, execution_ids: list[int]) -> None:
+        """A NOTIFY said launch requests wait: claim if a worker is free."""
+        self._maybe_waiting = True
+        self._claim_wakeup.set()
+
+    def _slot_freed(self) -> None:
+        if self._maybe_waiting:
+            self._claim_wakeup.set()
+
     def claim_launch_requests(self) -> int:
-        """Claim STARTING executions that api servers left for a worker; returns how many."""
+        """Claim waiting launch requests (starts left by api servers or by busy nodes,
+        starts of dead nodes put back) for the free workers; returns how many."""
         launcher = self._launcher
-        if launcher is None or not self._accepting:
+        if launcher is None or not self._accepting or not self._maybe_waiting:
             return 0
         free = launcher.free_slots
         names = self.registry.names()
         if free <= 0 or not names:
             return 0
-        with read_connection(self.repository.engine) as connection:
-            candidates = list(
-                connection.execute(
-                    select(launch_request.c.job_execution_id)
-                    .where(launch_request.c.job_name.in_(names))
-                    .order_by(launch_request.c.job_execution_id)
-                    .limit(free)
-                ).scalars()
-            )
-        claimed = 0
-        for execution_id in candidates:
-            with write_transaction(self.repository.engine) as connection:
-                won = connection.execute(
-                    delete(launch_request)
-                    .where(launch_request.c.job_execution_id == execution_id)
-                    .returning(launch_request.c.job_execution_id)
-                ).first()
-            if won is None:
-                continue  # another worker claimed it first
+        claimed = self.nodes.claim_launch_requests(self.node_id, names, free)
+        if len(claimed) < free:
+            self._maybe_waiting = False
+        started = 0
+        for execution_id in claimed:
             execution = self.explorer.get_job_execution(execution_id)
             if execution is None or execution.status.value != "STARTING":
-                continue  # stopped or recovered while it waited
-            launcher.submit(execution)
-            claimed += 1
-        return claimed
+                continue  # stopped or recovered meanwhile
+            try:
+                launcher.submit(execution)
+            except RuntimeError:
+                self._stop_quietly(execution_id)  # shutting down
+                continue
+            started += 1
+        return started
 
     # -- controlling ---------------------------------------------------------------------
 
@@ -415,12 +529,8 @@ class JobOperator:
             raise JobExecutionAlreadyRunning(
                 f"job execution {execution_id} is running in this server: stop it instead"
             )
-        check_owner_gone(self.get_job_execution(execution_id), own=self._owner)
-        recovered = self.repository.recover(execution_id)
-        with write_transaction(self.repository.engine) as connection:
-            connection.execute(
-                delete(launch_request).where(launch_request.c.job_execution_id == execution_id)
-            )
+        message = self.node.check_recoverable(self.get_job_execution(execution_id))
+        recovered = self.repository.recover(execution_id, message)
         self._publish(recovered)
         log.info(
             "Job execution %s of %s recovered: its owner is gone, now FAILED",
@@ -430,7 +540,54 @@ class JobOperator:
         )
         return recovered
 
-    def _publish(self, execution: JobExecution, *, created: bool = False) -> None:
+    def _recovered(self, result: RecoveredNode) -> None:
+        """A dead node's executions were failed (or its unstarted starts put back) by
+        this node: announce them, and restart those whose job asks for it."""
+        for execution_id in result.failed:
+            execution = self.explorer.get_job_execution(execution_id)
+            if execution is None:
+                continue
+            self._publish(execution)
+            self._restart_owner_lost(execution)
+        for execution_id in result.released:
+            execution = self.explorer.get_job_execution(execution_id)
+            if execution is not None:
+                self._publish(execution)
+        if result.released:
+            self._launch_waiting(result.released)
+
+    def _restart_owner_lost(self, execution: JobExecution) -> None:
+        if execution.job_name not in self.registry or not self._accepting:
+            return
+        job = self.registry.get(execution.job_name)
+        if job.restart_on_owner_lost <= 0:
+            return
+        lost = self.nodes.count_owner_lost_executions(execution.job_instance_id)
+        if lost > job.restart_on_owner_lost:
+            log.warning(
+                "job execution %s lost its owner %d times: not restarting it again "
+                "(restart_on_owner_lost=%d)",
+                execution.id,
+                lost,
+                job.restart_on_owner_lost,
+            )
+            return
+        try:
+            restarted = self.restart(execution.id)
+        except JobopError as error:
+            log.warning("could not restart job execution %s: %s", execution.id, error)
+            return
+        log.info(
+            "job execution %s lost its owner: restarted as %s (%d of %d)",
+            execution.id,
+            restarted.id,
+            lost,
+            job.restart_on_owner_lost,
+        )
+
+    def _publish(
+        self, execution: JobExecution, *, created: bool = False, local: bool = False
+    ) -> None:
         # Only a just-created execution is known to be exactly as committed: any other
         # was read back after the write, and another thread may have written after that.
         self.events.publish(
@@ -439,9 +596,16 @@ class JobOperator:
             execution.version,
             execution.status,
             committed=execution if created else None,
+            local=local,
         )
 
     # -- reading -------------------------------------------------------------------------
+
+    def list_nodes(self, *, include_gone: bool = True) -> list[NodeState]:
+        """Every node of the cluster (this one too) with its lease state, newest first:
+        `NodeState.state` is live, expired (lease run out, not yet recovered), lost
+        (recovered by `lost_by`) or left (a clean exit)."""
+        return self.nodes.list_nodes(include_gone=include_gone)
 
     def get_job_execution(self, execution_id: int) -> JobExecution:
         execution = self.explorer.get_job_execution(execution_id)
@@ -512,25 +676,69 @@ class JobOperator:
         """From now on Start, StartNextInstance and Restart fail with OperatorShutDown."""
         self._accepting = False
         self._claimer_stop.set()
+        self._claim_wakeup.set()
 
-    def shutdown(self, grace: float) -> bool:
+    def shutdown(self, grace: float, *, handoff: bool = False) -> bool:
         """Stop every execution of this server and wait up to `grace` seconds for them to
         end STOPPED. Executions still running then are marked FAILED (restartable), since
-        the process is about to exit under them. Returns whether all stopped in time."""
+        the process is about to exit under them. Returns whether all stopped in time.
+
+        `handoff` (PostgreSQL): starts claimed here but not begun go back to the queue,
+        and each execution stopped here gets a restart waiting for another node to claim
+        it, so that the work carries on elsewhere."""
         self.refuse_starts()
         if self._claimer is not None:
             self._claimer.join(timeout=5)
+        try:
+            return self._stop_executions(grace, handoff=handoff and self._postgresql)
+        finally:
+            self.node.stop()
+            if self.relay is not None:
+                self.relay.close()
+
+    def _stop_executions(self, grace: float, *, handoff: bool) -> bool:
         launcher = self._launcher
         if launcher is None:
             return True
         for hold in list(self._holds):
             hold.release()  # their executions are queued now, and drained just below
         for execution in launcher.drain():
-            # Never picked up: STARTING -> STOPPED, restartable.
-            self._stop_quietly(execution.id)
-        for execution_id in launcher.running_ids():
+            if handoff:
+                self.nodes.release_claim(execution.id, self.node_id)  # another node runs it
+            else:
+                # Never picked up: STARTING -> STOPPED, restartable.
+                self._stop_quietly(execution.id)
+        running = launcher.running_ids()
+        for execution_id in running:
             self._stop_quietly(execution_id)
         stopped = launcher.wait_idle(grace)
+        try:
+            return self._end_stopping(launcher, grace, stopped)
+        finally:
+            if handoff:
+                for execution_id in running:
+                    self._hand_off(execution_id)
+
+    def _hand_off(self, execution_id: int) -> None:
+        """A restart of an execution stopped by this node's shutdown, left for another."""
+        try:
+            previous = self.get_job_execution(execution_id)
+            if previous.status.value not in ("STOPPED", "FAILED"):
+                return  # it completed (or failed for its own reasons) before it stopped
+            job = self.registry.get(previous.job_name)
+            execution = self.repository.create_job_execution(
+                job.name,
+                previous.job_parameters,
+                restartable=job.restartable,
+                request_launch=True,
+            )
+        except JobopError as error:
+            log.warning("could not hand job execution %s over: %s", execution_id, error)
+            return
+        self._publish(execution, created=True)
+        log.info("job execution %s handed over as %s", execution_id, execution.id)
+
+    def _end_stopping(self, launcher: Launcher, grace: float, stopped: bool) -> bool:
         if not stopped:
             for execution_id in launcher.running_ids():
                 log.warning(
@@ -539,7 +747,12 @@ class JobOperator:
                     grace,
                 )
                 try:
-                    self._publish(self.repository.recover(execution_id))
+                    self._publish(
+                        self.repository.recover(
+                            execution_id,
+                            f"failed: node {self.node_id} shut down before it stopped",
+                        )
+                    )
                 except JobopError:
                     log.warning("could not mark job execution %s FAILED", execution_id)
         launcher.close(timeout=0 if not stopped else 5)

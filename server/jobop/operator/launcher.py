@@ -33,7 +33,12 @@ class Launcher:
         self._cond = threading.Condition()
         self._queue: deque[JobExecution] = deque()
         self._running: set[int] = set()
+        # Slots promised to executions not submitted yet (claimed while their start is
+        # being written): counted as taken, so that claims never exceed the workers.
+        self._reserved = 0
         self._closed = False
+        # Called (outside the lock) when a worker becomes free.
+        self.on_slot_free: Callable[[], None] | None = None
         # A fixed pool, started up front: its size never changes, so nothing leaks.
         self._threads = [
             threading.Thread(target=self._work, name=f"{thread_name}-{index}", daemon=True)
@@ -42,12 +47,29 @@ class Launcher:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, execution: JobExecution) -> None:
+    def submit(self, execution: JobExecution, *, reserved: bool = False) -> None:
+        """Queue the execution; `reserved`: it takes the slot `reserve()` promised."""
         with self._cond:
+            if reserved:
+                self._reserved = max(0, self._reserved - 1)
             if self._closed:
                 raise RuntimeError("the launcher is closed")
             self._queue.append(execution)
             self._cond.notify()
+
+    def reserve(self) -> bool:
+        """Promise a free worker to an execution about to be submitted; False if none."""
+        with self._cond:
+            if self._closed or self._free_locked() <= 0:
+                return False
+            self._reserved += 1
+            return True
+
+    def unreserve(self) -> None:
+        """Give back a promised slot whose execution will not come."""
+        with self._cond:
+            self._reserved = max(0, self._reserved - 1)
+        self._slot_freed()
 
     def remove(self, execution_id: int) -> bool:
         """Take a queued execution out before a worker picks it up; False if not queued."""
@@ -74,7 +96,18 @@ class Launcher:
     @property
     def free_slots(self) -> int:
         with self._cond:
-            return self.max_workers - len(self._running) - len(self._queue)
+            return self._free_locked()
+
+    def _free_locked(self) -> int:
+        return self.max_workers - len(self._running) - len(self._queue) - self._reserved
+
+    def _slot_freed(self) -> None:
+        callback = self.on_slot_free
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                log.exception("the free-worker callback failed")
 
     def running_ids(self) -> list[int]:
         with self._cond:
@@ -117,3 +150,4 @@ class Launcher:
                 with self._cond:
                     self._running.discard(execution.id)
                     self._cond.notify_all()
+                self._slot_freed()

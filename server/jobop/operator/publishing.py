@@ -1,35 +1,39 @@
 """The repository the operator's runner writes through: it announces each committed change.
 
-The engine knows nothing of events; wrapping the repository it is given is the least
-invasive way to learn of every change at the moment it is committed (execution status
-updates, new step executions, chunk commits), without a round trip or a poll.
+The engine knows nothing of events; wrapping the repository it is given (a `JobStore`) is
+the least invasive way to learn of every change at the moment it is committed (execution
+status updates, new step executions, chunk commits), without a round trip or a poll. Every
+call is passed on unchanged; the announcements follow the calls that committed.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine
-
-from jobop.domain import BatchStatus, JobExecution, StepExecution
-from jobop.repository import JobRepository
-from jobop.repository.job_repository import ChunkTransaction
+from jobop.batch.store import ChunkTransaction, JobExplorerView, JobStore
+from jobop.domain import BatchStatus, JobExecution, JobParameters, StepExecution
 
 from .events import ExecutionEvents
 
 
-class PublishingJobRepository(JobRepository):
-    """A JobRepository that publishes (execution id, version) after each committed write."""
+class PublishingJobRepository:
+    """A JobStore that publishes (execution id, version) after each committed write of the
+    store it wraps."""
 
-    def __init__(self, engine: Engine, events: ExecutionEvents) -> None:
-        super().__init__(engine)
+    def __init__(self, store: JobStore, events: ExecutionEvents) -> None:
+        self._store = store
         self._events = events
         self._lock = threading.Lock()
         # The execution object the runner writes through here, for the step-level
         # announcements (a StepExecution knows only its job execution's id).
         self._known: dict[int, JobExecution] = {}
+
+    @property
+    def explorer(self) -> JobExplorerView:
+        return self._store.explorer
 
     def track(self, execution: JobExecution) -> None:
         with self._lock:
@@ -38,6 +42,17 @@ class PublishingJobRepository(JobRepository):
     def forget(self, execution_id: int) -> None:
         with self._lock:
             self._known.pop(execution_id, None)
+
+    def _announce_job(self, execution: JobExecution) -> None:
+        with self._lock:
+            self._known[execution.id] = execution
+        self._events.publish(
+            execution.id,
+            execution.job_name,
+            execution.version,
+            execution.status,
+            committed=execution,
+        )
 
     def _announce_step(self, step: StepExecution, job_status: BatchStatus | None) -> None:
         with self._lock:
@@ -55,55 +70,68 @@ class PublishingJobRepository(JobRepository):
             committed=execution if current else None,
         )
 
+    # -- writes, announced ------------------------------------------------------------
+
     def update_job_execution(self, execution: JobExecution) -> None:
-        super().update_job_execution(execution)
-        with self._lock:
-            self._known[execution.id] = execution
-        self._events.publish(
-            execution.id,
-            execution.job_name,
-            execution.version,
-            execution.status,
-            committed=execution,
-        )
+        self._store.update_job_execution(execution)
+        self._announce_job(execution)
 
     def start_job_and_step(self, execution: JobExecution, step: StepExecution) -> bool:
-        added = super().start_job_and_step(execution, step)
-        with self._lock:
-            self._known[execution.id] = execution
-        self._events.publish(
-            execution.id,
-            execution.job_name,
-            execution.version,
-            execution.status,
-            committed=execution,
-        )
+        added = self._store.start_job_and_step(execution, step)
+        self._announce_job(execution)
         return added
 
     def finish_step_and_job(self, step: StepExecution, execution: JobExecution) -> None:
-        super().finish_step_and_job(step, execution)
-        with self._lock:
-            self._known[execution.id] = execution
-        self._events.publish(
-            execution.id,
-            execution.job_name,
-            execution.version,
-            execution.status,
-            committed=execution,
-        )
+        self._store.finish_step_and_job(step, execution)
+        self._announce_job(execution)
 
     def add_step_execution(self, step: StepExecution) -> None:
-        super().add_step_execution(step)
+        self._store.add_step_execution(step)
         self._announce_step(step, None)
 
     def update_step_execution(self, step: StepExecution) -> BatchStatus:
-        status = super().update_step_execution(step)
+        status = self._store.update_step_execution(step)
         self._announce_step(step, status)
         return status
 
     @contextmanager
     def chunk_transaction(self, step: StepExecution) -> Iterator[ChunkTransaction]:
-        with super().chunk_transaction(step) as chunk:
+        with self._store.chunk_transaction(step) as chunk:
             yield chunk
         # Reached only when the chunk committed.
         self._announce_step(step, chunk.job_status)
+
+    # -- passed on as they are --------------------------------------------------------
+
+    def create_job_execution(
+        self,
+        job_name: str,
+        parameters: JobParameters,
+        *,
+        restartable: bool = True,
+        new_instance_only: bool = False,
+        context: Mapping[str, Any] | None = None,
+        request_launch: bool = False,
+        claimed_by: str | None = None,
+    ) -> JobExecution:
+        return self._store.create_job_execution(
+            job_name,
+            parameters,
+            restartable=restartable,
+            new_instance_only=new_instance_only,
+            context=context,
+            request_launch=request_launch,
+            claimed_by=claimed_by,
+        )
+
+    def get_job_statuses(self, execution_ids: Sequence[int]) -> dict[int, BatchStatus]:
+        return self._store.get_job_statuses(execution_ids)
+
+    def get_last_step_execution(self, job_instance_id: int, step_name: str) -> StepExecution | None:
+        return self._store.get_last_step_execution(job_instance_id, step_name)
+
+    def count_step_executions(self, job_instance_id: int, step_name: str) -> int:
+        return self._store.count_step_executions(job_instance_id, step_name)
+
+    def request_stop(self, execution_id: int) -> JobExecution:
+        return self._store.request_stop(execution_id)

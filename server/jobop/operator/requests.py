@@ -16,13 +16,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import Connection, Engine, and_, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine
 
 from jobop.domain import ConcurrentModification, JobExecution, JobopError, utcnow
-from jobop.repository.schema import REQUEST_ID_LENGTH, request
+from jobop.repository.requests import RequestRepository
+from jobop.repository.schema import REQUEST_ID_LENGTH
 
 
 class RequestIdReused(JobopError):
@@ -42,7 +42,7 @@ class RequestLedger:
         stale_after: float = 120.0,
         poll_interval: float = 0.05,
     ) -> None:
-        self._engine = engine
+        self._ledger = RequestRepository(engine)
         self._wait_timeout = wait_timeout
         self._stale_after = timedelta(seconds=stale_after)
         self._poll_interval = poll_interval
@@ -63,7 +63,7 @@ class RequestLedger:
         with self._local_lock(request_id):
             deadline = time.monotonic() + self._wait_timeout
             while True:
-                existing = self._reserve(request_id, operation)
+                existing = self._ledger.reserve(request_id, operation)
                 if existing is None:
                     return self._create(request_id, create)
                 existing_operation, execution_id, created = existing
@@ -76,7 +76,7 @@ class RequestLedger:
                     return load(execution_id)
                 # Another process holds the reservation and is creating the execution.
                 if utcnow() - created > self._stale_after:
-                    self._take_over(request_id, created)
+                    self._ledger.release(request_id, created)
                     continue
                 if time.monotonic() > deadline:
                     raise ConcurrentModification(
@@ -86,78 +86,16 @@ class RequestLedger:
 
     def purge(self, older_than: timedelta) -> int:
         """Forget request ids older than `older_than`; returns how many."""
-        with self._engine.begin() as conn:
-            result = conn.execute(
-                delete(request)
-                .where(request.c.created < utcnow() - older_than)
-                .returning(request.c.request_id)
-            )
-            return len(result.all())
+        return self._ledger.purge(older_than)
 
     def _create(self, request_id: str, create: Callable[[], JobExecution]) -> JobExecution:
         try:
             execution = create()
         except BaseException:
-            with self._engine.begin() as conn:
-                conn.execute(
-                    delete(request).where(
-                        and_(
-                            request.c.request_id == request_id,
-                            request.c.job_execution_id.is_(None),
-                        )
-                    )
-                )
+            self._ledger.release(request_id)
             raise
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(request)
-                .where(request.c.request_id == request_id)
-                .values(job_execution_id=execution.id)
-            )
+        self._ledger.record(request_id, execution.id)
         return execution
-
-    def _reserve(self, request_id: str, operation: str) -> tuple[str, int | None, datetime] | None:
-        """Insert the reservation; None if ours, else the existing row's fields."""
-        values = {"request_id": request_id, "operation": operation, "created": utcnow()}
-        with self._engine.begin() as conn:
-            if self._insert_if_absent(conn, values):
-                return None
-            row = conn.execute(
-                select(request.c.operation, request.c.job_execution_id, request.c.created).where(
-                    request.c.request_id == request_id
-                )
-            ).one_or_none()
-        if row is None:
-            # Released between our INSERT and SELECT: try again.
-            return self._reserve(request_id, operation)
-        return (row.operation, row.job_execution_id, row.created)
-
-    def _insert_if_absent(self, conn: Connection, values: dict[str, object]) -> bool:
-        # ON CONFLICT DO NOTHING on both databases: on PostgreSQL it waits for a concurrent
-        # uncommitted insert of the same key, then does nothing; never an aborted transaction.
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(request)
-            .values(values)
-            .on_conflict_do_nothing()
-            .returning(request.c.request_id)
-        )
-        # RETURNING, not rowcount: the driver may not report a row count (psycopg: -1).
-        return conn.execute(statement).first() is not None
-
-    def _take_over(self, request_id: str, created: datetime) -> None:
-        # Only the attempt whose DELETE matches the stale row retakes it; the others then
-        # see the new reservation.
-        with self._engine.begin() as conn:
-            conn.execute(
-                delete(request).where(
-                    and_(
-                        request.c.request_id == request_id,
-                        request.c.job_execution_id.is_(None),
-                        request.c.created == created,
-                    )
-                )
-            )
 
     @contextmanager
     def _local_lock(self, request_id: str) -> Iterator[None]:

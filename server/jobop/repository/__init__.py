@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from jobop.batch.store import ChunkTransaction
+
 from .contexts import ContextFormat
 from .counting import StatementCounter
-from .engine import create_engine, read_connection, write_transaction
+from .engine import create_engine, is_database_unavailable, read_connection, write_transaction
 from .explorer import JobExplorer
 from .job_keys import JobKeyCollision, RekeyReport, rekey
-from .job_repository import ChunkTransaction, JobRepository
+from .job_repository import JobRepository
 from .migrations import SchemaVersionMismatch, current_version, init_schema, upgrade_schema
 from .schema import SCHEMA_VERSION
 from .settings import RepositoryConfigurationError, RepositorySettings
@@ -27,6 +29,7 @@ __all__ = [
     "create_engine",
     "current_version",
     "init_schema",
+    "is_database_unavailable",
     "read_connection",
     "rekey",
     "upgrade_schema",

@@ -68,6 +68,8 @@ def create_engine(
         # The most recently used connection first: its backend is warm and has the hot
         # statements prepared (psycopg prepares per connection, after 5 executions).
         pool_use_lifo=True,
+        # A database that does not answer is unavailable after 5 s, not after TCP's minutes.
+        connect_args={"connect_timeout": 5},
         echo=echo,
     )
 
@@ -137,6 +139,17 @@ def _enable_wal(dbapi_connection: sqlite3.Connection, timeout: float) -> None:
 
 def is_postgresql(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "postgresql"
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached (down, restarting, network),
+    rather than that a statement was wrong: a retry later may succeed."""
+    if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+        # SQLite reports a busy database as OperationalError too: that is not an outage.
+        return not isinstance(error.orig, sqlite3.Error)
+    return isinstance(error, sqlalchemy.exc.TimeoutError)  # no pooled connection came
 
 
 # SQLite engines -> the lock their write transactions take in this process first: a writer

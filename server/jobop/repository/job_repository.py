@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -32,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from jobop.batch.store import ChunkTransaction
 from jobop.domain import (
     EXIT_MESSAGE_LENGTH,
     BatchStatus,
@@ -64,6 +64,7 @@ from .engine import (
 )
 from .explorer import JobExplorer, load_last_step_execution
 from .migrations import init_schema
+from .nodes import insert_launch_request
 from .schema import (
     NAME_LENGTH,
     PARAMETER_VALUE_LENGTH,
@@ -138,10 +139,12 @@ _UPDATE_JOB_CONTEXT = update(_jc).where(_jc.c.job_execution_id == bindparam("b_i
 _UPDATE_STEP_CONTEXT = update(_sc).where(_sc.c.step_execution_id == bindparam("b_id"))
 
 
-# PostgreSQL: a new instance and its first execution, parameters and context in one
-# statement, outside any explicit transaction (one round trip). No row back: the instance
-# already exists, and nothing was written. Ids come from the columns' defaults, which name
-# the sequences Spring Batch of the repository's version draws from.
+# PostgreSQL: a new instance and its first execution, parameters, context and launch request
+# (with the NOTIFY of a request left for another node) in one statement, outside any
+# explicit transaction (one round trip). No row back: the instance already exists, and
+# nothing was written. Ids come from the columns' defaults, which name the sequences
+# Spring Batch of the repository's version draws from. (A SELECT in WITH runs only if
+# referenced: hence `announced`.)
 _PG_LAUNCH_NEW_INSTANCE = """\
 WITH inst AS (
     INSERT INTO batch_job_instance (version, job_name, job_key)
@@ -165,18 +168,16 @@ WITH inst AS (
     INSERT INTO batch_job_execution_context (job_execution_id, short_context,
         serialized_context)
     SELECT job_execution_id, %(short_context)s, %(serialized_context)s FROM exe
+), req AS (
+    INSERT INTO jobop_launch_request (job_execution_id, job_name, created, node_id, claimed)
+    SELECT job_execution_id, %(job_name)s, %(now)s, %(claimed_by)s::text,
+        CASE WHEN %(claimed_by)s::text IS NULL THEN NULL ELSE %(now)s END
+    FROM exe WHERE %(request_launch)s
+    RETURNING job_execution_id, node_id
+), ntf AS (
+    SELECT pg_notify('jobop', 'l ' || job_execution_id) FROM req WHERE node_id IS NULL
 )
-SELECT job_instance_id, job_execution_id FROM exe"""
-
-
-@dataclass
-class ChunkTransaction:
-    """One chunk's transaction: writers that write to the repository's database use
-    `connection`, so their rows commit together with the step's counters and context."""
-
-    connection: Connection
-    # The owning job execution's status as the chunk committed (set on normal exit).
-    job_status: BatchStatus | None = None
+SELECT job_instance_id, job_execution_id, (SELECT count(*) FROM ntf) AS announced FROM exe"""
 
 
 def _now_literal(now: datetime) -> Any:
@@ -298,11 +299,17 @@ class JobRepository:
         restartable: bool = True,
         new_instance_only: bool = False,
         context: Mapping[str, Any] | None = None,
+        request_launch: bool = False,
+        claimed_by: str | None = None,
     ) -> JobExecution:
         """A new STARTING execution of the instance that the identifying parameters name.
 
         `context`: entries to put in the new execution's job context (over the context
         carried over from the last execution, if any), saved with it.
+
+        `request_launch`: also write its launch request (JOBOP_LAUNCH_REQUEST), claimed by
+        node `claimed_by` (which runs it itself), or, with None, waiting for any node to
+        claim it (announced by NOTIFY on PostgreSQL).
 
         Race-free: the instance row is inserted (ON CONFLICT DO NOTHING) or else locked
         (FOR UPDATE; on SQLite the transaction holds the write lock) before its executions
@@ -318,7 +325,15 @@ class JobRepository:
         for key, value in entries.items():
             context[key] = value
         if new_instance_only and self._postgresql:
-            return self._launch_new_instance(job_name, job_key, parameters, now, context)
+            return self._launch_new_instance(
+                job_name,
+                job_key,
+                parameters,
+                now,
+                context,
+                request_launch=request_launch,
+                claimed_by=claimed_by,
+            )
         with write_transaction(self.engine) as connection:
             instance_id = connection.execute(
                 self._insert_instance, {"version": 0, "job_name": job_name, "job_key": job_key}
@@ -375,6 +390,8 @@ class JobRepository:
                 _INSERT_JOB_CONTEXT,
                 {"job_execution_id": execution_id, **self._contexts.store(context).values()},
             )
+            if request_launch:
+                insert_launch_request(connection, execution_id, job_name, now, claimed_by)
         context.dirty = False
         return JobExecution(
             job_instance=JobInstance(instance_id, job_name, job_key, instance_version),
@@ -396,6 +413,9 @@ class JobRepository:
         parameters: JobParameters,
         now: datetime,
         context: ExecutionContext,
+        *,
+        request_launch: bool,
+        claimed_by: str | None,
     ) -> JobExecution:
         """create_job_execution(new_instance_only=True) on PostgreSQL, in one statement."""
         parameter_rows = rows.parameter_rows(0, parameters)
@@ -413,11 +433,13 @@ class JobRepository:
                     "values": [r["parameter_value"] for r in parameter_rows],
                     "identifying": [r["identifying"] for r in parameter_rows],
                     **self._contexts.store(context).values(),
+                    "request_launch": request_launch,
+                    "claimed_by": claimed_by,
                 },
             ).first()
             if row is None:
                 raise _instance_exists(connection, job_name, job_key, parameters)
-        instance_id, execution_id = row
+        instance_id, execution_id = row.job_instance_id, row.job_execution_id
         context.dirty = False
         return JobExecution(
             job_instance=JobInstance(instance_id, job_name, job_key, 0),
@@ -822,14 +844,15 @@ class JobRepository:
                 )
         return self._reload(execution_id)
 
-    def recover(self, execution_id: int) -> JobExecution:
+    def recover(self, execution_id: int, message: str | None = None) -> JobExecution:
         """A running execution whose owner died -> FAILED (it and its running steps), so it
-        can be restarted. The caller checks that the owner is really gone."""
+        can be restarted, with exit message `message` (default RECOVERED_MESSAGE). The
+        caller checks that the owner is really gone."""
         now = _now_literal(utcnow())
         failed: dict[str, Any] = {
             "status": BatchStatus.FAILED.value,
             "exit_code": ExitStatus.FAILED.exit_code,
-            "exit_message": RECOVERED_MESSAGE,
+            "exit_message": truncate_exit_message(message or RECOVERED_MESSAGE),
             "last_updated": now,
         }
         with write_transaction(self.engine) as connection:

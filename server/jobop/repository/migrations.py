@@ -22,7 +22,10 @@ from .schema import (
     OPERATOR_TABLES,
     SCHEMA_VERSION,
     indexes,
+    launch_request,
     metadata,
+    node,
+    node_indexes,
     operator_indexes,
     schema_version,
     setting,
@@ -69,6 +72,21 @@ def _record_settings(connection: Connection, settings: RepositorySettings) -> No
     sequences.install(connection, settings.spring_schema)
 
 
+def _create_node_tables(connection: Connection, settings: RepositorySettings) -> None:
+    # Migration 2 creates the table as it is declared now, columns included; an older one
+    # gets them added, nullable: the rows already there are unclaimed requests.
+    present = {c["name"] for c in inspect(connection).get_columns(launch_request.name)}
+    for column in (launch_request.c.node_id, launch_request.c.claimed):
+        if column.name not in present:
+            kind = column.type.compile(dialect=connection.dialect)
+            connection.execute(
+                text(f"ALTER TABLE {launch_request.name} ADD COLUMN {column.name} {kind}")
+            )
+    metadata.create_all(connection, tables=[node], checkfirst=True)
+    for index in node_indexes:
+        index.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "Spring Batch tables and jobop indexes", _create_spring_batch_schema),
     Migration(2, "JOBOP_REQUEST and JOBOP_LAUNCH_REQUEST of the operator", _create_operator_tables),
@@ -77,6 +95,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "JOBOP_SETTING (context format, Spring schema) and the ids Spring's version draws",
         _record_settings,
     ),
+    Migration(4, "JOBOP_NODE, and the claiming node of each launch request", _create_node_tables),
 )
 assert MIGRATIONS[-1].version == SCHEMA_VERSION
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     FetchedValue,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -34,7 +35,7 @@ from sqlalchemy.engine import Dialect
 from jobop.domain import EXIT_MESSAGE_LENGTH
 
 # Bumped with every migration in `migrations.py`; recorded in JOBOP_SCHEMA_VERSION.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # SHORT_CONTEXT and PARAMETER_VALUE hold at most this many characters.
 SHORT_CONTEXT_LENGTH = 2500
@@ -263,6 +264,8 @@ indexes = (
 
 # -- jobop's operator tables (migration 2) ------------------------------------------------
 
+NODE_ID_LENGTH = 40
+
 # A request id is client-chosen: long enough for a UUID with a prefix, short enough to index.
 REQUEST_ID_LENGTH = 200
 
@@ -280,20 +283,51 @@ request = Table(
     Column("created", UtcDateTime, nullable=False),
 )
 
-# Executions started by an `api`-role server, waiting for a `worker` (or `all`) server to
-# claim them. Claiming is a DELETE of the row: exactly one claimant sees a row count of 1.
-# Executions launched by a server that runs them itself, or by `jobop run`, never appear
-# here, so a worker never takes an execution someone else is about to run.
+# One row per execution launched by a node (a `jobop serve` replica or `jobop run`): the
+# launch request, then the claim on it. NODE_ID null: waiting for a node with a free worker
+# to claim it (migration 3: claiming sets NODE_ID under FOR UPDATE SKIP LOCKED); set: the
+# node that runs it, its owner, whose lease decides whether the execution still runs.
 launch_request = Table(
     "jobop_launch_request",
     metadata,
     Column("job_execution_id", BigInteger, primary_key=True, autoincrement=False),
     Column("job_name", String(NAME_LENGTH), nullable=False),
     Column("created", UtcDateTime, nullable=False),
+    Column("node_id", String(NODE_ID_LENGTH)),
+    Column("claimed", UtcDateTime),
 )
 
 OPERATOR_TABLES = (request, launch_request)
 operator_indexes = (Index("jobop_request_created_ix", request.c.created),)
+
+# -- nodes and leases (migration 3) -------------------------------------------------------
+
+# Every process that runs or serves jobs. LAST_HEARTBEAT is written with the database's
+# clock and judged with it (never two hosts' clocks compared); a node is live while it is
+# younger than its LEASE_SECONDS. LOST: when a survivor recovered its executions; LEFT:
+# when it deregistered on a clean exit.
+node = Table(
+    "jobop_node",
+    metadata,
+    Column("node_id", String(NODE_ID_LENGTH), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", BigInteger, nullable=False),
+    # The process's start time in clock ticks since boot: tells a reused pid apart.
+    Column("process_started", BigInteger),
+    Column("started", UtcDateTime, nullable=False),
+    Column("role", String(10), nullable=False),
+    Column("version", String(40), nullable=False),
+    Column("last_heartbeat", UtcDateTime, nullable=False),
+    Column("lease_seconds", Float, nullable=False),
+    Column("lost", UtcDateTime),
+    Column("lost_by", String(NODE_ID_LENGTH)),
+    Column("left", UtcDateTime),
+)
+
+node_indexes = (
+    Index("jobop_launch_request_node_ix", launch_request.c.node_id),
+    Index("jobop_node_heartbeat_ix", node.c.last_heartbeat),
+)
 
 # Tables named by Spring Batch 5, in creation order (children after parents).
 BATCH_TABLES = (

@@ -29,12 +29,14 @@ from jobop.domain import (
     NoSuchJobInstance,
 )
 from jobop.operator import OperatorShutDown, RequestIdReused
+from jobop.repository import is_database_unavailable
 
 ERROR_DOMAIN = "jobop"
 
 # Reasons of our own beyond the original table (additions, never renames; docs/api.md).
 INVALID_ARGUMENT = "INVALID_ARGUMENT"
 SHUTTING_DOWN = "SHUTTING_DOWN"
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 INTERNAL = "INTERNAL"
 
 
@@ -86,6 +88,12 @@ def error_status(
 
 def status_for(error: BaseException) -> grpc.Status:
     """The status of any exception raised while serving a call."""
+    if is_database_unavailable(error):
+        return error_status(
+            grpc.StatusCode.UNAVAILABLE,
+            DATABASE_UNAVAILABLE,
+            "the repository's database cannot be reached right now; retry later",
+        )
     if isinstance(error, JobopError | InvalidArgument):
         metadata = {"field": error.field} if error.field else None
     if isinstance(error, JobopError):

@@ -37,8 +37,11 @@ SERVICE_NAME = "jobop.v1.JobOperatorService"
 # Envoy's default stream idle timeout is 5 min; docs/api.md promises at most 30 s.
 DEFAULT_HEARTBEAT_INTERVAL = 15.0
 # Re-read followed executions this often even without an in-process event, so that changes
-# made by other processes on the same database (another replica, `jobop run --stop`) show.
+# made by other processes on the same database (another replica, `jobop run --stop`) show,
+# while they are not announced as events (SQLite; PostgreSQL while LISTEN is down).
 DEFAULT_POLL_INTERVAL = 2.0
+# While other nodes' changes arrive by NOTIFY, a safety re-read this seldom.
+_LISTENING_POLL_INTERVAL = 30.0
 
 # The longest a Start's execution waits for its response to be sent before it runs anyway.
 _HOLD_BACKSTOP = 0.05
@@ -78,6 +81,11 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     @property
     def cached_snapshots(self) -> int:
         return self._reader.cached_executions
+
+    def _current_poll_interval(self) -> float:
+        if self._operator.events.cross_process:
+            return max(self._poll_interval, _LISTENING_POLL_INTERVAL)
+        return self._poll_interval
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -351,6 +359,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         self.active_streams += 1
         try:
             with self._reader.interest(execution_id):
+                epoch = events.feed_epoch
                 snapshot = await self._reader.read(execution_id, events.last_sequence)
                 last = fingerprint(snapshot)
                 last_sent = last_poll = time.monotonic()
@@ -358,9 +367,10 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
                     yield pb.WatchExecutionResponse(execution=snapshot)
                 while not is_terminal(snapshot):
                     changes = []
+                    poll_interval = self._current_poll_interval()
                     if not self._closing:
                         deadline = min(
-                            last_sent + self._heartbeat_interval, last_poll + self._poll_interval
+                            last_sent + self._heartbeat_interval, last_poll + poll_interval
                         )
                         changes = await subscription.wait(max(0.0, deadline - time.monotonic()))
                     now = time.monotonic()
@@ -369,7 +379,13 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
                         snapshot = await self._reader.read(
                             execution_id, latest.sequence, published=latest.snapshot
                         )
-                    elif self._closing or now - last_poll >= self._poll_interval:
+                    elif (
+                        self._closing
+                        or epoch != events.feed_epoch
+                        or now - last_poll >= self._current_poll_interval()
+                    ):
+                        # (LISTEN went down or came back: what it missed is read now.)
+                        epoch = events.feed_epoch
                         last_poll = now
                         # A poll may share a read another watcher started within half an
                         # interval; the last read before closing must be fresh.
@@ -415,9 +431,12 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         sent: dict[int, Fingerprint] = {}  # last snapshot sent per execution still running
         try:
             last_sent = last_poll = time.monotonic()
+            epoch = events.feed_epoch
             snapshots = await self._blocking(functools.partial(self._running_snapshots, job_name))
             while True:
                 for snapshot in snapshots:
+                    if job_name is not None and snapshot.job_name != job_name:
+                        continue  # announced by another node, which names no job
                     current = fingerprint(snapshot)
                     if sent.get(snapshot.id) == current:
                         continue
@@ -433,7 +452,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
                     last_sent = time.monotonic()
                     yield pb.WatchExecutionsResponse(heartbeat=True)
                 deadline = min(
-                    last_sent + self._heartbeat_interval, last_poll + self._poll_interval
+                    last_sent + self._heartbeat_interval,
+                    last_poll + self._current_poll_interval(),
                 )
                 changes = await subscription.wait(max(0.0, deadline - time.monotonic()))
                 snapshots = []
@@ -444,10 +464,17 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
                                 change.execution_id, change.sequence, published=change.snapshot
                             )
                         )
-                if self._closing or (
-                    not changes and time.monotonic() - last_poll >= self._poll_interval
+                if (
+                    self._closing
+                    or epoch != events.feed_epoch
+                    or (
+                        not changes
+                        and time.monotonic() - last_poll >= self._current_poll_interval()
+                    )
                 ):
-                    # Changes made by other processes, and the ends of executions followed.
+                    # Changes made by other processes (not announced, or announced while
+                    # LISTEN was down), and the ends of executions followed.
+                    epoch = events.feed_epoch
                     last_poll = time.monotonic()
                     snapshots = await self._blocking(
                         functools.partial(self._running_snapshots, job_name, list(sent))

@@ -1,0 +1,80 @@
+"""The job repository as the engine sees it: the interface that `jobop.repository`'s
+JobRepository implements (SQLite and PostgreSQL), and that a wrapper such as the
+operator's publishing repository, or an in-memory repository for unit tests, can
+implement as well. Spring Batch's JobRepository interface plays the same part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from jobop.domain import BatchStatus, JobExecution, JobInstance, JobParameters, StepExecution
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+
+@dataclass
+class ChunkTransaction:
+    """One chunk's transaction: writers that write to the repository's database use
+    `connection`, so their rows commit together with the step's counters and context."""
+
+    connection: Connection
+    # The owning job execution's status as the chunk committed (set on normal exit).
+    job_status: BatchStatus | None = None
+
+
+class JobExplorerView(Protocol):
+    """The reads the engine makes."""
+
+    def get_job_execution(self, execution_id: int) -> JobExecution | None: ...
+
+    def get_last_job_instance(self, job_name: str) -> JobInstance | None: ...
+
+    def get_last_job_execution(self, instance: JobInstance | int) -> JobExecution | None: ...
+
+
+class JobStore(Protocol):
+    """What the runner, the steps and the launcher need of a job repository."""
+
+    @property
+    def explorer(self) -> JobExplorerView: ...
+
+    def create_job_execution(
+        self,
+        job_name: str,
+        parameters: JobParameters,
+        *,
+        restartable: bool = True,
+        new_instance_only: bool = False,
+        context: Mapping[str, Any] | None = None,
+        request_launch: bool = False,
+        claimed_by: str | None = None,
+    ) -> JobExecution: ...
+
+    def update_job_execution(self, execution: JobExecution) -> None: ...
+
+    def start_job_and_step(self, execution: JobExecution, step: StepExecution) -> bool: ...
+
+    def finish_step_and_job(self, step: StepExecution, execution: JobExecution) -> None: ...
+
+    def get_job_statuses(self, execution_ids: Sequence[int]) -> dict[int, BatchStatus]: ...
+
+    def add_step_execution(self, step: StepExecution) -> None: ...
+
+    def update_step_execution(self, step: StepExecution) -> BatchStatus: ...
+
+    def chunk_transaction(
+        self, step: StepExecution
+    ) -> AbstractContextManager[ChunkTransaction]: ...
+
+    def get_last_step_execution(
+        self, job_instance_id: int, step_name: str
+    ) -> StepExecution | None: ...
+
+    def count_step_executions(self, job_instance_id: int, step_name: str) -> int: ...
+
+    def request_stop(self, execution_id: int) -> JobExecution: ...

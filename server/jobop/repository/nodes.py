@@ -1,0 +1,482 @@
+"""Nodes, leases, launch requests and claims: the SQL by which replicas share one database.
+
+A node is a process that serves or runs jobs (`jobop serve`, `jobop run`). It registers a
+row in JOBOP_NODE and heartbeats: one UPDATE that stamps the database's clock. A node is
+live while its heartbeat is younger than its lease, judged by the same clock in the
+statement that compares. When a node's lease has run out, exactly one survivor recovers it
+(`recover_node`: the node row is locked FOR UPDATE SKIP LOCKED and marked LOST in the same
+transaction, so a second survivor finds nothing left to do): its running executions and
+their running steps end FAILED with "owner lost: …", and the starts it had claimed but not
+begun are put back for another node to claim.
+
+Launch requests (JOBOP_LAUNCH_REQUEST) are written with the execution (see
+`JobRepository.create_job_execution`); `claim_launch_requests` takes waiting ones for a
+node with free workers. A NOTIFY on `CHANNEL` announces a request that waits for a claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    update,
+)
+
+from jobop.domain import (
+    BatchStatus,
+    ExitStatus,
+    truncate_exit_message,
+    utcnow,
+)
+
+from .engine import is_postgresql, read_connection, write_transaction
+from .schema import (
+    RUNNING_STATUSES,
+    UtcDateTime,
+    job_execution,
+    launch_request,
+    node,
+    step_execution,
+)
+
+_e, _s, _n, _l = job_execution, step_execution, node, launch_request
+
+# The NOTIFY channel of a jobop database (NOTIFY is scoped to one database already).
+CHANNEL = "jobop"
+
+OWNER_LOST_PREFIX = "owner lost:"
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What a node says of itself when it registers."""
+
+    node_id: str
+    host: str
+    pid: int
+    process_started: int | None
+    role: str
+    version: str
+    lease_seconds: float
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """A node as the database sees it now; `live` judged by the database's clock."""
+
+    node_id: str
+    host: str
+    pid: int
+    process_started: int | None
+    role: str
+    version: str
+    started: datetime
+    last_heartbeat: datetime
+    lease_seconds: float
+    live: bool
+    lost: datetime | None
+    lost_by: str | None
+    left: datetime | None
+
+    @property
+    def state(self) -> str:
+        """`live`, `expired` (lease run out, not yet recovered), `lost` or `left`."""
+        if self.left is not None:
+            return "left"
+        if self.lost is not None:
+            return "lost"
+        return "live" if self.live else "expired"
+
+    @property
+    def last_seen(self) -> str:
+        """The last heartbeat, ISO 8601 UTC to the millisecond."""
+        return self.last_heartbeat.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    def describe(self) -> str:
+        """`node ID (HOST pid PID) last seen TIME`, as the owner-lost message names it."""
+        return f"node {self.node_id} ({self.host} pid {self.pid}) last seen {self.last_seen}"
+
+
+@dataclass(frozen=True)
+class RecoveredNode:
+    """What `recover_node` did: executions failed, and starts released for others."""
+
+    node: NodeState
+    failed: list[int]
+    released: list[int]
+
+
+def _db_now(bind: Engine | Connection) -> Any:
+    """The database's clock as naive UTC, as the timestamp columns hold it."""
+    if is_postgresql(bind):
+        return func.timezone("UTC", func.now())
+    # SQLite runs on this host: its clock is ours; the same text form SQLAlchemy writes.
+    return func.strftime("%Y-%m-%d %H:%M:%f", "now")
+
+
+def _live(bind: Engine | Connection) -> Any:
+    """Whether a node's lease still runs, by the database's clock."""
+    if is_postgresql(bind):
+        return _n.c.last_heartbeat + func.make_interval(
+            0, 0, 0, 0, 0, 0, _n.c.lease_seconds
+        ) > func.timezone("UTC", func.now())
+    age = (func.julianday("now") - func.julianday(_n.c.last_heartbeat)) * 86400.0
+    return age <= _n.c.lease_seconds
+
+
+def _node_state(row: Any) -> NodeState:
+    return NodeState(
+        node_id=row.node_id,
+        host=row.host,
+        pid=int(row.pid),
+        process_started=row.process_started,
+        role=row.role,
+        version=row.version,
+        started=row.started,
+        last_heartbeat=row.last_heartbeat,
+        lease_seconds=float(row.lease_seconds),
+        live=bool(row.live),
+        lost=row.lost,
+        lost_by=row.lost_by,
+        left=row.left,
+    )
+
+
+class NodeRepository:
+    """The nodes' table and the launch requests' claims; thread-safe."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._postgresql = is_postgresql(engine)
+
+    # -- membership ---------------------------------------------------------------------
+
+    def register(self, info: NodeInfo) -> None:
+        with write_transaction(self.engine) as connection:
+            now = _db_now(connection)
+            connection.execute(
+                insert(_n).values(
+                    node_id=info.node_id,
+                    host=info.host[:255],
+                    pid=info.pid,
+                    process_started=info.process_started,
+                    started=now,
+                    role=info.role,
+                    version=info.version[:40],
+                    last_heartbeat=now,
+                    lease_seconds=info.lease_seconds,
+                )
+            )
+
+    def heartbeat(self, node_id: str) -> bool:
+        """Renew the node's lease (one statement). False if the node was declared lost
+        (a survivor recovered its executions) or is unknown: the caller registers anew."""
+        with write_transaction(self.engine) as connection:
+            renewed = connection.execute(
+                update(_n)
+                .where(_n.c.node_id == node_id, _n.c.lost.is_(None), _n.c.left.is_(None))
+                .values(last_heartbeat=_db_now(connection))
+                .returning(_n.c.node_id)
+            ).first()
+        return renewed is not None
+
+    def revive(self, node_id: str) -> None:
+        """A node declared lost that still runs: live again from now, with a clean record."""
+        with write_transaction(self.engine) as connection:
+            connection.execute(
+                update(_n)
+                .where(_n.c.node_id == node_id)
+                .values(last_heartbeat=_db_now(connection), lost=None, lost_by=None, left=None)
+            )
+
+    def deregister(self, node_id: str) -> None:
+        """A clean exit: the node is LEFT; what it still owned is recovered at once."""
+        with write_transaction(self.engine) as connection:
+            connection.execute(
+                update(_n)
+                .where(_n.c.node_id == node_id, _n.c.left.is_(None))
+                .values(left=_db_now(connection))
+            )
+
+    def list_nodes(self, *, include_gone: bool = True) -> list[NodeState]:
+        """Every node with its lease state (`NodeState.state`), newest first."""
+        with read_connection(self.engine) as connection:
+            query = select(_n, _live(connection).label("live")).order_by(
+                _n.c.started.desc(), _n.c.node_id
+            )
+            if not include_gone:
+                query = query.where(_n.c.lost.is_(None), _n.c.left.is_(None))
+            return [_node_state(row) for row in connection.execute(query)]
+
+    def get_node(self, node_id: str) -> NodeState | None:
+        with read_connection(self.engine) as connection:
+            row = connection.execute(
+                select(_n, _live(connection).label("live")).where(_n.c.node_id == node_id)
+            ).first()
+        return None if row is None else _node_state(row)
+
+    def find_owner(self, execution_id: int) -> NodeState | None:
+        """The node that claimed the execution (its owner), None if no node did."""
+        with read_connection(self.engine) as connection:
+            row = connection.execute(
+                select(_n, _live(connection).label("live"))
+                .join(_l, _l.c.node_id == _n.c.node_id)
+                .where(_l.c.job_execution_id == execution_id)
+            ).first()
+        return None if row is None else _node_state(row)
+
+    def find_nodes_to_recover(self) -> list[NodeState]:
+        """Nodes not yet recovered whose lease ran out, or that left while still owning a
+        running execution (their shutdown could not end it), plus every live node (the
+        caller may know that one of those on its own host is dead)."""
+        with read_connection(self.engine) as connection:
+            owns_running = exists().where(
+                _l.c.node_id == _n.c.node_id,
+                _e.c.job_execution_id == _l.c.job_execution_id,
+                _e.c.status.in_(RUNNING_STATUSES),
+            )
+            rows = connection.execute(
+                select(_n, _live(connection).label("live")).where(
+                    _n.c.lost.is_(None),
+                    or_(_n.c.left.is_(None), owns_running),
+                )
+            ).all()
+        return [_node_state(row) for row in rows]
+
+    # -- recovery ---------------------------------------------------------------------
+
+    def recover_node(
+        self, node_id: str, survivor_id: str, *, force: bool = False
+    ) -> RecoveredNode | None:
+        """If the node's lease ran out (or `force`: the caller knows it is dead, e.g. its
+        pid is gone on this host), mark it LOST and fail its running executions; None if
+        it is live, already recovered, or another survivor is recovering it right now."""
+        with write_transaction(self.engine) as connection:
+            query = select(_n, _live(connection).label("live")).where(
+                _n.c.node_id == node_id, _n.c.lost.is_(None)
+            )
+            if self._postgresql:
+                # Exactly one survivor: the others skip the locked row and move on.
+                query = query.with_for_update(skip_locked=True, of=_n)
+            row = connection.execute(query).first()
+            if row is None:
+                return None
+            state = _node_state(row)
+            if state.live and state.left is None and not force:
+                return None
+            now = _db_now(connection)
+            connection.execute(
+                update(_n).where(_n.c.node_id == node_id).values(lost=now, lost_by=survivor_id)
+            )
+            owned = select(_l.c.job_execution_id).where(_l.c.node_id == node_id)
+            # Claimed but never begun (still STARTING): another node may run it.
+            released = list(
+                connection.execute(
+                    update(_l)
+                    .where(
+                        _l.c.node_id == node_id,
+                        _l.c.job_execution_id.in_(
+                            select(_e.c.job_execution_id).where(
+                                _e.c.job_execution_id.in_(owned),
+                                _e.c.status == BatchStatus.STARTING.value,
+                            )
+                        ),
+                    )
+                    .values(node_id=None, claimed=None)
+                    .returning(_l.c.job_execution_id)
+                ).scalars()
+            )
+            message = truncate_exit_message(f"{OWNER_LOST_PREFIX} {state.describe()}")
+            failed_values: dict[str, Any] = {
+                "status": BatchStatus.FAILED.value,
+                "exit_code": ExitStatus.FAILED.exit_code,
+                "exit_message": message,
+                "last_updated": now,
+            }
+            # Job rows first, then step rows: the lock order of every path that updates
+            # an execution and its steps.
+            failed = sorted(
+                connection.execute(
+                    update(_e)
+                    .where(
+                        _e.c.job_execution_id.in_(owned),
+                        _e.c.status.in_((BatchStatus.STARTED.value, BatchStatus.STOPPING.value)),
+                    )
+                    .values(
+                        **failed_values,
+                        end_time=func.coalesce(_e.c.end_time, now),
+                        version=_e.c.version + 1,
+                    )
+                    .returning(_e.c.job_execution_id)
+                ).scalars()
+            )
+            if failed:
+                connection.execute(
+                    update(_s)
+                    .where(
+                        _s.c.job_execution_id.in_(failed),
+                        _s.c.status.in_(RUNNING_STATUSES),
+                    )
+                    .values(
+                        **failed_values,
+                        end_time=func.coalesce(_s.c.end_time, now),
+                        version=_s.c.version + 1,
+                    )
+                )
+            if released:
+                self._notify_launch(connection, released)
+        return RecoveredNode(state, failed, sorted(released))
+
+    def count_owner_lost_executions(self, job_instance_id: int) -> int:
+        """How many executions of the instance ended FAILED because their owner was lost."""
+        with read_connection(self.engine) as connection:
+            return int(
+                connection.execute(
+                    select(func.count()).where(
+                        _e.c.job_instance_id == job_instance_id,
+                        _e.c.status == BatchStatus.FAILED.value,
+                        _e.c.exit_message.like(f"{OWNER_LOST_PREFIX}%"),
+                    )
+                ).scalar_one()
+            )
+
+    # -- launch requests --------------------------------------------------------------
+
+    def claim_launch_requests(
+        self, node_id: str, job_names: Sequence[str], limit: int
+    ) -> list[int]:
+        """Claim up to `limit` waiting launch requests of these jobs, oldest first, for
+        `node_id`; the ids of the executions claimed (still STARTING ones only)."""
+        if limit <= 0 or not job_names:
+            return []
+        with write_transaction(self.engine) as connection:
+            waiting = (
+                select(_l.c.job_execution_id)
+                .where(_l.c.node_id.is_(None), _l.c.job_name.in_(list(job_names)))
+                .order_by(_l.c.job_execution_id)
+                .limit(limit)
+            )
+            if self._postgresql:
+                # Claimants never wait for each other: each takes rows nobody has locked.
+                waiting = waiting.with_for_update(skip_locked=True)
+            claimed = list(
+                connection.execute(
+                    update(_l)
+                    .where(_l.c.job_execution_id.in_(waiting.scalar_subquery()))
+                    .values(node_id=node_id, claimed=_db_now(connection))
+                    .returning(_l.c.job_execution_id)
+                ).scalars()
+            )
+            if not claimed:
+                return []
+            # A request whose execution was stopped or recovered while it waited is taken
+            # off the queue all the same, and not run.
+            starting = set(
+                connection.execute(
+                    select(_e.c.job_execution_id).where(
+                        _e.c.job_execution_id.in_(claimed),
+                        _e.c.status == BatchStatus.STARTING.value,
+                    )
+                ).scalars()
+            )
+        return sorted(execution_id for execution_id in claimed if execution_id in starting)
+
+    def release_claim(self, execution_id: int, node_id: str) -> None:
+        """Give a claimed, never begun execution back to the queue (e.g. a draining node)."""
+        with write_transaction(self.engine) as connection:
+            released = connection.execute(
+                update(_l)
+                .where(_l.c.job_execution_id == execution_id, _l.c.node_id == node_id)
+                .values(node_id=None, claimed=None)
+                .returning(_l.c.job_execution_id)
+            ).first()
+            if released is not None:
+                self._notify_launch(connection, [execution_id])
+
+    def has_waiting_launch_requests(self, job_names: Sequence[str]) -> bool:
+        with read_connection(self.engine) as connection:
+            return (
+                connection.execute(
+                    select(_l.c.job_execution_id)
+                    .where(_l.c.node_id.is_(None), _l.c.job_name.in_(list(job_names)))
+                    .limit(1)
+                ).first()
+                is not None
+            )
+
+    def purge(self, older_than_seconds: float) -> int:
+        """Forget launch requests of ended executions and nodes gone, older than that."""
+        limit = literal(utcnow() - timedelta(seconds=older_than_seconds), UtcDateTime())
+        with write_transaction(self.engine) as connection:
+            ended = select(_e.c.job_execution_id).where(not_(_e.c.status.in_(RUNNING_STATUSES)))
+            requests = connection.execute(
+                delete(_l)
+                .where(_l.c.created < limit, _l.c.job_execution_id.in_(ended))
+                .returning(_l.c.job_execution_id)
+            ).all()
+            still_owning = exists().where(_l.c.node_id == _n.c.node_id)
+            nodes = connection.execute(
+                delete(_n)
+                .where(
+                    or_(
+                        and_(_n.c.left.is_not(None), _n.c.left < limit),
+                        and_(_n.c.lost.is_not(None), _n.c.lost < limit),
+                    ),
+                    not_(still_owning),
+                )
+                .returning(_n.c.node_id)
+            ).all()
+        return len(requests) + len(nodes)
+
+    def _notify_launch(self, connection: Connection, execution_ids: Sequence[int]) -> None:
+        if self._postgresql and execution_ids:
+            # Delivered at commit, and only if the transaction commits.
+            connection.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": CHANNEL, "payload": launch_payload(execution_ids)},
+            )
+
+
+def launch_payload(execution_ids: Sequence[int]) -> str:
+    """`l ID ID ...`: launch requests waiting for a claim."""
+    return "l " + " ".join(str(i) for i in execution_ids)
+
+
+def insert_launch_request(
+    connection: Connection,
+    execution_id: int,
+    job_name: str,
+    now: datetime,
+    claimed_by: str | None,
+) -> None:
+    """The launch request of a new execution, in its creating transaction: claimed by
+    `claimed_by` (the accepting node runs it itself) or else waiting, and announced."""
+    connection.execute(
+        insert(_l).values(
+            job_execution_id=execution_id,
+            job_name=job_name,
+            created=now,
+            node_id=claimed_by,
+            claimed=None if claimed_by is None else now,
+        )
+    )
+    if claimed_by is None and is_postgresql(connection):
+        connection.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CHANNEL, "payload": launch_payload([execution_id])},
+        )
