@@ -11,6 +11,7 @@ UNAVAILABLE: the reads, ``stop``, ``abandon``, and ``start``/``start_next_instan
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -352,6 +353,24 @@ class JobOperatorClient:
             self._stub.ListJobExecutions, request, idempotent=True, timeout=timeout
         )
         return Page(list(response.executions), response.next_page_token)
+
+    def list_audit_events(
+        self,
+        job_name: str = "",
+        *,
+        since: dt.datetime | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> Page[pb.AuditEvent]:
+        """One page of the audit trail (control actions), newest first."""
+        request = pb.ListAuditEventsRequest(
+            job_name=job_name, page_size=page_size, page_token=page_token
+        )
+        if since is not None:
+            request.since.FromDatetime(since)
+        response = self._call(self._stub.ListAuditEvents, request, idempotent=True, timeout=timeout)
+        return Page(list(response.events), response.next_page_token)
 
     # -- following ------------------------------------------------------------------------
 

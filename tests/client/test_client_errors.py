@@ -42,6 +42,9 @@ CONTRACT = {
     "INVALID_JOB_PARAMETERS": ("INVALID_ARGUMENT", errors.InvalidJobParametersError),
     "JOB_PARAMETERS_NOT_FOUND": ("FAILED_PRECONDITION", errors.JobParametersNotFoundError),
     "CONCURRENT_MODIFICATION": ("ABORTED", errors.ConcurrentModificationError),
+    "UNAUTHENTICATED": ("UNAUTHENTICATED", errors.UnauthenticatedError),
+    "PERMISSION_DENIED": ("PERMISSION_DENIED", errors.PermissionDeniedError),
+    "RESOURCE_EXHAUSTED": ("RESOURCE_EXHAUSTED", errors.ResourceExhaustedError),
 }
 # Reasons of jobop's own, beyond CONTRACT.md's table (additions, never renames).
 OWN = {
@@ -156,12 +159,20 @@ def test_a_foreign_domain_or_plain_status_keeps_its_code() -> None:
     assert error.code == grpc.StatusCode.NOT_FOUND
 
     def plain(request: Any, context: grpc.ServicerContext) -> bytes:
-        context.abort(grpc.StatusCode.PERMISSION_DENIED, "go away\nnow")
+        context.abort(grpc.StatusCode.DATA_LOSS, "go away\nnow")
 
     error = _call_and_catch(plain)
     assert type(error) is errors.JobOperatorError
-    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert error.code == grpc.StatusCode.DATA_LOSS
     assert str(error) == "go away now"  # one line
+
+    # A proxy's refusal (no ErrorInfo) still tells jobctl to exit 6 or 7.
+    def refused(request: Any, context: grpc.ServicerContext) -> bytes:
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, "denied by the mesh")
+
+    error = _call_and_catch(refused)
+    assert type(error) is errors.PermissionDeniedError
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
 
     def broken(request: Any, context: grpc.ServicerContext) -> bytes:
         context.set_trailing_metadata([("grpc-status-details-bin", b"\xff\xfe")])

@@ -21,7 +21,7 @@ const RPCS = [
   'Start', 'StartNextInstance', 'Stop', 'Restart', 'Abandon', 'Recover',
   'GetRunningExecutions', 'GetSummary', 'GetStepExecutionSummaries', 'GetJobNames',
   'GetParameters', 'GetJobExecution', 'ListJobInstances', 'ListJobExecutions',
-  'WatchExecution', 'WatchExecutions',
+  'WatchExecution', 'WatchExecutions', 'ListAuditEvents',
 ];
 
 function loadService() {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .audit import AuditEvent, AuditTrail
 from .counting import StatementCounter
 from .engine import create_engine, read_connection, write_transaction
 from .explorer import JobExplorer
@@ -11,6 +12,8 @@ from .schema import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AuditEvent",
+    "AuditTrail",
     "ChunkTransaction",
     "JobExplorer",
     "JobRepository",

@@ -54,7 +54,7 @@ from jobop.domain import (
     utcnow,
 )
 
-from . import contexts, pg_writes, rows
+from . import audit, contexts, pg_writes, rows
 from .engine import (
     create_engine,
     is_postgresql,
@@ -364,6 +364,7 @@ class JobRepository:
                 _INSERT_JOB_CONTEXT,
                 {"job_execution_id": execution_id, **contexts.store(context).values()},
             )
+            audit.record_in(connection, execution_id)
         context.dirty = False
         return JobExecution(
             job_instance=JobInstance(instance_id, job_name, job_key, instance_version),
@@ -388,7 +389,9 @@ class JobRepository:
     ) -> JobExecution:
         """create_job_execution(new_instance_only=True) on PostgreSQL, in one statement."""
         parameter_rows = rows.parameter_rows(0, parameters)
-        with self._autocommit() as connection:
+        # An audited launch needs a transaction for its audit row; others save the BEGIN.
+        audited = audit.pending()
+        with self.engine.begin() if audited else self._autocommit() as connection:
             row = connection.exec_driver_sql(
                 _PG_LAUNCH_NEW_INSTANCE,
                 {
@@ -406,6 +409,7 @@ class JobRepository:
             ).first()
             if row is None:
                 raise _instance_exists(connection, job_name, job_key, parameters)
+            audit.record_in(connection, row[1])
         instance_id, execution_id = row
         context.dirty = False
         return JobExecution(
@@ -756,6 +760,7 @@ class JobRepository:
                     f"job execution {execution_id} is {status.value}: only a STARTING or "
                     "STARTED execution can be stopped"
                 )
+            audit.record_in(connection, execution_id)
         return self._reload(execution_id)
 
     def abandon(self, execution_id: int) -> JobExecution:
@@ -808,6 +813,7 @@ class JobRepository:
                         last_updated=now,
                     )
                 )
+                audit.record_in(connection, execution_id)
         return self._reload(execution_id)
 
     def recover(self, execution_id: int) -> JobExecution:
@@ -846,6 +852,7 @@ class JobRepository:
                     version=_s.c.version + 1,
                 )
             )
+            audit.record_in(connection, execution_id)
         return self._reload(execution_id)
 
     def _current_status(self, connection: Connection, execution_id: int) -> BatchStatus:

@@ -19,6 +19,8 @@ from .schema import (
     BATCH_TABLES,
     OPERATOR_TABLES,
     SCHEMA_VERSION,
+    audit,
+    audit_indexes,
     indexes,
     job_execution,
     job_execution_seq,
@@ -87,9 +89,16 @@ def _create_operator_tables(connection: Connection) -> None:
         index.create(connection, checkfirst=True)
 
 
+def _create_audit_table(connection: Connection) -> None:
+    metadata.create_all(connection, tables=[audit], checkfirst=True)
+    for index in audit_indexes:
+        index.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "Spring Batch 5 tables, sequences and jobop indexes", _create_spring_batch_schema),
     Migration(2, "JOBOP_REQUEST and JOBOP_LAUNCH_REQUEST of the operator", _create_operator_tables),
+    Migration(3, "JOBOP_AUDIT, the trail of control actions", _create_audit_table),
 )
 assert MIGRATIONS[-1].version == SCHEMA_VERSION
 

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Dialect
 from jobop.domain import EXIT_MESSAGE_LENGTH
 
 # Bumped with every migration in `migrations.py`; recorded in JOBOP_SCHEMA_VERSION.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # SHORT_CONTEXT and PARAMETER_VALUE hold at most this many characters.
 SHORT_CONTEXT_LENGTH = 2500
@@ -235,6 +235,35 @@ launch_request = Table(
 
 OPERATOR_TABLES = (request, launch_request)
 operator_indexes = (Index("jobop_request_created_ix", request.c.created),)
+
+# -- the audit trail (migration 3) --------------------------------------------------------
+
+AUDIT_TEXT_LENGTH = 2500
+
+# One row per control action (Start, StartNextInstance, Stop, Restart, Abandon, Recover):
+# a successful one in the same transaction as its writes, a refused or failed one on its own.
+audit = Table(
+    "jobop_audit",
+    metadata,
+    Column("audit_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("principal", String(200), nullable=False),
+    Column("role", String(20)),
+    Column("action", String(40), nullable=False),
+    Column("job_name", String(NAME_LENGTH)),
+    Column("job_execution_id", BigInteger),
+    Column("arguments", Text, nullable=False),
+    Column("peer", String(200)),
+    Column("node", String(200)),
+    Column("succeeded", CHAR(1), nullable=False),
+    Column("reason", String(100)),
+    Column("message", String(AUDIT_TEXT_LENGTH)),
+    sqlite_autoincrement=True,
+)
+audit_indexes = (
+    Index("jobop_audit_occurred_ix", audit.c.occurred_at),
+    Index("jobop_audit_job_ix", audit.c.job_name, audit.c.audit_id),
+)
 
 # Tables named by Spring Batch 5, in creation order (children after parents).
 BATCH_TABLES = (

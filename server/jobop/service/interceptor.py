@@ -1,0 +1,198 @@
+"""The one place where every JobOperatorService call is authenticated, authorized and
+held to the per-caller limits, before its handler runs.
+
+Health and reflection pass untouched (probes). The principal is handed to the handler in
+`auth.current_caller`, for the audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from .auth import (
+    CONTROL_ACTIONS,
+    OPEN_SERVICES,
+    Authenticator,
+    Caller,
+    CertificateIdentity,
+    Credentials,
+    PermissionDenied,
+    Principal,
+    Unauthenticated,
+    authorize,
+    current_caller,
+)
+from .errors import PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAUTHENTICATED, abort, error_status
+from .handlers import RateLimitedLog
+from .limits import RATE_LIMITED, LimitExceeded, Limits, StartRate, StreamSlots
+
+log = logging.getLogger(__name__)
+_refusal_log = RateLimitedLog(log, burst=10, window=10.0)
+
+# Called for a control action refused here (not authorized, over a limit), to audit it.
+RefusalHook = Callable[[Caller, str, Any, str], Awaitable[None]]
+
+
+def _certificate(context: grpc.aio.ServicerContext[Any, Any]) -> CertificateIdentity | None:
+    properties: dict[str, list[bytes]] = {
+        key: list(values) for key, values in context.auth_context().items()
+    }
+    if properties.get("transport_security_type") != [b"ssl"]:
+        return None
+    names = properties.get("x509_common_name") or []
+    sans = properties.get("x509_subject_alternative_name") or []
+    if not names and not sans:
+        return None  # TLS without a client certificate
+    common_name = names[0].decode("utf-8", "replace") if names else None
+    return CertificateIdentity(common_name, tuple(s.decode("utf-8", "replace") for s in sans))
+
+
+def _metadata(context: grpc.aio.ServicerContext[Any, Any], key: str) -> str | None:
+    for name, value in context.invocation_metadata() or ():
+        if name == key and isinstance(value, str):
+            return value
+    return None
+
+
+class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    def __init__(
+        self,
+        service: str,
+        authenticator: Authenticator,
+        limits: Limits,
+        on_refused: RefusalHook | None = None,
+    ) -> None:
+        self._prefix = f"/{service}/"
+        self.authenticator = authenticator
+        self.streams = StreamSlots(limits)
+        self.start_rate = StartRate(limits)
+        self.on_refused = on_refused
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        service = method[1:].partition("/")[0]
+        if handler is None or service in OPEN_SERVICES:
+            return handler
+        rpc = method.removeprefix(self._prefix) if method.startswith(self._prefix) else method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(rpc, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream(rpc, handler.unary_stream),  # type: ignore[arg-type]
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        # No method of ours streams requests; refuse anything else rather than pass it.
+        return grpc.unary_unary_rpc_method_handler(self._refuse_unknown(rpc))
+
+    def _refuse_unknown(self, rpc: str) -> Callable[[Any, Any], Awaitable[Any]]:
+        async def refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            await abort(
+                context,
+                error_status(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    PERMISSION_DENIED,
+                    f"{rpc} is not in the policy table",
+                ),
+            )
+
+        return refuse
+
+    async def _admit(
+        self, rpc: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Caller:
+        """The caller, authenticated and authorized, or the call aborted."""
+        peer = context.peer() or "?"
+        credentials = Credentials(
+            authorization=_metadata(context, "authorization"),
+            certificate=_certificate(context),
+            forwarded_client_cert=_metadata(context, "x-forwarded-client-cert"),
+        )
+        try:
+            principal = self.authenticator.authenticate(credentials)
+        except Unauthenticated as error:
+            _refusal_log.warning("%s from %s refused: %s", rpc, peer, error)
+            await abort(
+                context,
+                error_status(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED, str(error)),
+            )
+        caller = Caller(principal, peer)
+        try:
+            authorize(principal, rpc)
+            if rpc in RATE_LIMITED:
+                self.start_rate.take(_limit_key(principal, peer))
+        except PermissionDenied as error:
+            _refusal_log.warning("%s from %s refused: %s", rpc, peer, error)
+            await self._refused(caller, rpc, request, PERMISSION_DENIED)
+            await abort(
+                context,
+                error_status(grpc.StatusCode.PERMISSION_DENIED, PERMISSION_DENIED, str(error)),
+            )
+        except LimitExceeded as error:
+            await self._refused(caller, rpc, request, RESOURCE_EXHAUSTED)
+            await abort(context, _exhausted(error))
+        return caller
+
+    async def _refused(self, caller: Caller, rpc: str, request: Any, reason: str) -> None:
+        if self.on_refused is not None and rpc in CONTROL_ACTIONS:
+            await self.on_refused(caller, rpc, request, reason)
+
+    def _unary(
+        self, rpc: str, behaviour: Callable[[Any, Any], Awaitable[Any]]
+    ) -> Callable[[Any, Any], Awaitable[Any]]:
+        async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            caller = await self._admit(rpc, request, context)
+            token = current_caller.set(caller)
+            try:
+                return await behaviour(request, context)
+            finally:
+                current_caller.reset(token)
+
+        return handle
+
+    def _stream(
+        self, rpc: str, behaviour: Callable[[Any, Any], AsyncIterator[Any]]
+    ) -> Callable[[Any, Any], AsyncIterator[Any]]:
+        async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            caller = await self._admit(rpc, request, context)
+            key = _limit_key(caller.principal, caller.peer)
+            try:
+                self.streams.acquire(key)
+            except LimitExceeded as error:
+                await abort(context, _exhausted(error))
+            try:
+                async for response in behaviour(request, context):
+                    yield response
+            finally:
+                self.streams.release(key)
+
+        return handle
+
+
+def _limit_key(principal: Principal, peer: str) -> str:
+    # Without authentication everyone is `anonymous`: tell callers apart by address.
+    if principal.method == "none":
+        host = peer.rpartition(":")[0] or peer
+        return f"anonymous@{host}"
+    return principal.name
+
+
+def _exhausted(error: LimitExceeded) -> grpc.Status:
+    return error_status(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, RESOURCE_EXHAUSTED, str(error), {"limit": error.limit}
+    )
