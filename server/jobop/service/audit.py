@@ -46,7 +46,9 @@ def arguments_json(request: Message) -> str:
     if isinstance(parameters, dict):
         for name, value in parameters.items():
             if SECRET_NAME.search(name) and isinstance(value, dict):
-                parameters[name] = {key: MASK for key in value if key.endswith("_value")} or MASK
+                parameters[name] = {
+                    key: MASK if key.endswith("_value") else item for key, item in value.items()
+                }
     return json.dumps(fields, sort_keys=True, ensure_ascii=False)[:20_000]
 
 
