@@ -648,6 +648,14 @@ def _since(text: str) -> dt.datetime:
     return value if value.tzinfo else value.astimezone()
 
 
+def _arguments(text: str) -> object:
+    # The server keeps the first 20,000 characters of a request's JSON: show a cut one as is.
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        return text
+
+
 def _audit(ctx: _Context) -> int:
     found: list[pb.AuditEvent] = []
     token = ""
@@ -671,7 +679,7 @@ def _audit(ctx: _Context) -> int:
                     "principal": event.principal,
                     "role": event.role,
                     "action": event.action,
-                    "arguments": json.loads(event.arguments or "{}"),
+                    "arguments": _arguments(event.arguments),
                     "peer": event.peer,
                     "node": event.node,
                     "succeeded": event.succeeded,

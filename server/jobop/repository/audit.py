@@ -22,7 +22,10 @@ from sqlalchemy import Connection, Engine, insert, select
 from jobop.domain import utcnow
 
 from .engine import read_connection, write_transaction
-from .schema import AUDIT_TEXT_LENGTH, audit, job_execution, job_instance
+from .schema import AUDIT_TEXT_LENGTH, NAME_LENGTH, audit, job_execution, job_instance
+
+# JSON of the request; a request is at most 1 MiB, the trail keeps its beginning.
+AUDIT_ARGUMENTS_LENGTH = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,20 +96,28 @@ def _job_name_of(execution_id: int) -> object:
     )
 
 
+def _text(value: str | None, limit: int) -> str | None:
+    """What a column can hold: a refused request's text may be anything (PostgreSQL's text
+    takes no NUL, the columns have lengths), and the trail must still record it."""
+    if value is None:
+        return None
+    return value.replace("\x00", "\\x00")[:limit] or None
+
+
 def _values(event: AuditEvent) -> dict[str, object]:
     return {
         "occurred_at": event.occurred_at or utcnow(),
-        "principal": event.principal[:200],
-        "role": event.role,
+        "principal": _text(event.principal, 200) or "?",
+        "role": _text(event.role, 20),
         "action": event.action,
-        "job_name": event.job_name,
+        "job_name": _text(event.job_name, NAME_LENGTH),
         "job_execution_id": event.execution_id,
-        "arguments": event.arguments,
-        "peer": (event.peer or "")[:200] or None,
-        "node": (event.node or "")[:200] or None,
+        "arguments": _text(event.arguments, AUDIT_ARGUMENTS_LENGTH) or "{}",
+        "peer": _text(event.peer, 200),
+        "node": _text(event.node, 200),
         "succeeded": "Y" if event.succeeded else "N",
-        "reason": event.reason,
-        "message": (event.message or "")[:AUDIT_TEXT_LENGTH] or None,
+        "reason": _text(event.reason, 100),
+        "message": _text(event.message, AUDIT_TEXT_LENGTH),
     }
 
 

@@ -49,7 +49,7 @@ def arguments_json(request: Message) -> str:
                 parameters[name] = {
                     key: MASK if key.endswith("_value") else item for key, item in value.items()
                 }
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False)[:20_000]
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False)
 
 
 def _execution_id(response: object) -> int | None:
@@ -79,7 +79,7 @@ class AuditRecorder:
             arguments=arguments_json(request),
             peer=caller.peer,
             node=self.node,
-            job_name=job_name[:100] if job_name else None,
+            job_name=job_name,
             execution_id=_request_execution_id(request),
         )
 
