@@ -79,7 +79,7 @@ def _strings() -> st.SearchStrategy[str]:
     return st.one_of(
         st.sampled_from(INJECTIONS + NAMES),
         st.text(max_size=30),
-        st.builds(lambda char, n: char * n, st.characters(), st.sampled_from(LENGTHS)),
+        st.builds(lambda char, n: char * n, st.characters(codec="utf-8"), st.sampled_from(LENGTHS)),
     )
 
 

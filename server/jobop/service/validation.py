@@ -77,8 +77,8 @@ def parameters(messages: Mapping[str, pb.JobParameter]) -> JobParameters:
                 f"job parameter {name!r} is longer than {PARAMETER_VALUE_LENGTH} characters",
                 field="parameters",
             )
-    parameters = parameters_from_proto(messages)
     try:
+        parameters = parameters_from_proto(messages)
         parameters.check_storable()
     except InvalidJobParameters as error:
         raise InvalidJobParameters(str(error), field="parameters") from None
