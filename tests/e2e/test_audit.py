@@ -220,3 +220,31 @@ def test_an_action_rolled_back_leaves_no_row_claiming_success(
         ("Restart", "N", "INTERNAL"),
         ("Abandon", "N", "INTERNAL"),
     ]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_client_libraries_page_through_the_audit_trail(server: ServerProcess) -> None:
+    import asyncio
+
+    from jobop_client.client import AsyncJobOperatorClient, JobOperatorClient
+    from jobop_client.credentials import token_metadata
+
+    metadata = token_metadata(TOKENS["operator"])
+    with JobOperatorClient(server.address, metadata=metadata) as client:
+        for run in (1, 2, 3):
+            client.start("demoTaskletJob", {"durationMs": 1, "run.id": run})
+        first = client.list_audit_events("demoTaskletJob", page_size=2)
+        rest = client.list_audit_events(
+            "demoTaskletJob", page_token=first.next_page_token, page_size=2
+        )
+        assert [e.action for e in first.items + rest.items] == ["Start"] * 3
+        assert not rest.next_page_token
+        hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        assert len(client.list_audit_events(since=hour_ago).items) == 3
+
+    async def read() -> list[int]:
+        async with AsyncJobOperatorClient(server.address, metadata=metadata) as client:
+            page = await client.list_audit_events("demoTaskletJob")
+            return [event.execution_id for event in page.items]
+
+    assert asyncio.run(read()) == [e.execution_id for e in first.items + rest.items]
