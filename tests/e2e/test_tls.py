@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from certificates import CertificateAuthority, served_serial
+from certificates import CertificateAuthority, Issued, served_serial
 from e2e_support import ServerFactory, error_of, run_jobctl, run_serve
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
@@ -31,6 +31,10 @@ def _credentials(
     )
 
 
+def _tls_args(issued: Issued) -> list[str]:
+    return ["--tls-cert", str(issued.cert), "--tls-key", str(issued.key)]
+
+
 def _job_names(address: str, credentials: grpc.ChannelCredentials) -> list[str]:
     with grpc.secure_channel(address, credentials) as channel:
         stub = pb_grpc.JobOperatorServiceStub(channel)
@@ -44,10 +48,7 @@ def test_tls_serves_clients_that_trust_the_ca_and_refuses_plaintext(
     ca = CertificateAuthority(tmp_path, "main")
     server_cert = ca.issue("jobop-server", server=True)
     server = start_server(
-        "--tls-cert",
-        str(server_cert.cert),
-        "--tls-key",
-        str(server_cert.key),
+        *_tls_args(server_cert),
         credentials=_credentials(ca.cert_path),
     )
     assert "demoChunkJob" in _job_names(server.address, _credentials(ca.cert_path))
@@ -88,10 +89,7 @@ def test_mutual_tls_needs_a_certificate_of_the_client_ca(
     principals.write_text('[principals]\npayroll = "operator"\n')
     good = _credentials(ca.cert_path, payroll.cert, payroll.key)
     server = start_server(
-        "--tls-cert",
-        str(server_cert.cert),
-        "--tls-key",
-        str(server_cert.key),
+        *_tls_args(server_cert),
         "--tls-client-ca",
         str(clients.cert_path),
         "--principals-file",
@@ -165,10 +163,7 @@ def test_the_principal_can_be_a_subject_alternative_name(
     principals.write_text('[principals]\n"spiffe://example.org/scheduler" = "viewer"\n')
     credentials = _credentials(ca.cert_path, client.cert, client.key)
     server = start_server(
-        "--tls-cert",
-        str(server_cert.cert),
-        "--tls-key",
-        str(server_cert.key),
+        *_tls_args(server_cert),
         "--tls-client-ca",
         str(ca.cert_path),
         "--tls-principal",
@@ -193,10 +188,7 @@ def test_a_rotated_certificate_is_served_without_a_restart_or_a_dropped_stream(
     first = ca.issue("jobop-server", server=True, file_stem="server")
     credentials = _credentials(ca.cert_path)
     server = start_server(
-        "--tls-cert",
-        str(first.cert),
-        "--tls-key",
-        str(first.key),
+        *_tls_args(first),
         "--stream-heartbeat",
         "1",
         credentials=credentials,

@@ -20,14 +20,14 @@ if TYPE_CHECKING:  # imported when serving: `jobop run` and `jobop db` need no g
     from jobop.service.tls import ReloadingServerCredentials
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
@@ -76,21 +76,21 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--max-streams",
         metavar="N",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="open watch streams in all (default 4000)",
     )
     group.add_argument(
         "--max-streams-per-caller",
         metavar="N",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="open watch streams per caller (default 1000)",
     )
     group.add_argument(
         "--start-rate",
         metavar="PER_SECOND",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="sustained launches (Start, StartNextInstance, Restart) per caller and "
         "second (default 1000)",
@@ -98,7 +98,7 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--start-burst",
         metavar="N",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="launches a caller may make at once before --start-rate applies (default 50)",
     )

@@ -35,6 +35,7 @@ from jobop.app.security import (
     is_loopback,
     security_from_arguments,
 )
+from jobop.app.security import positive_int as _positive_int
 from jobop.batch.logcontext import BatchFormatter
 from jobop.batch.registry import JobRegistry
 from jobop.operator import ROLES, JobOperator
@@ -53,13 +54,6 @@ DEFAULT_HTTP_ADDRESS = "127.0.0.1:8080"
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _seconds(text: str) -> float:
