@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -68,12 +68,6 @@ def auditing(event: AuditEvent) -> Iterator[PendingAudit]:
         _pending.reset(token)
 
 
-def pending() -> bool:
-    """Whether an action announced with `auditing` still waits for its row."""
-    current = _pending.get()
-    return current is not None and not current.written
-
-
 def record_in(connection: Connection, execution_id: int) -> None:
     """Write the announced action's success row in the caller's transaction (a no-op when
     no action was announced: `jobop run`, the workers, the tests of the repository)."""
@@ -84,6 +78,36 @@ def record_in(connection: Connection, execution_id: int) -> None:
     values["job_name"] = _job_name_of(execution_id)
     connection.execute(insert(audit).values(**values))
     current.written = True
+
+
+# The success row of an audited launch as one more CTE of job_repository's PostgreSQL launch
+# statement: the launch stays one statement, and its row commits or fails with it.
+PG_LAUNCH_CTE = """, aud AS (
+    INSERT INTO jobop_audit (occurred_at, principal, role, action, job_name,
+        job_execution_id, arguments, peer, node, succeeded)
+    SELECT %(a_occurred_at)s, %(a_principal)s, %(a_role)s, %(a_action)s, %(job_name)s,
+        job_execution_id, %(a_arguments)s, %(a_peer)s, %(a_node)s, 'Y'
+    FROM exe
+)"""
+
+
+def pending_values(prefix: str) -> dict[str, object] | None:
+    """The announced action's row as bind parameters named `prefix` + column (see
+    PG_LAUNCH_CTE), or None when no action waits for its row; `mark_written` after."""
+    current = _pending.get()
+    if current is None or current.written:
+        return None
+    values = _values(current.event)
+    occurred = values["occurred_at"]
+    assert isinstance(occurred, datetime)
+    values["occurred_at"] = occurred.astimezone(UTC).replace(tzinfo=None)
+    return {prefix + name: value for name, value in values.items()}
+
+
+def mark_written() -> None:
+    current = _pending.get()
+    if current is not None:
+        current.written = True
 
 
 def _job_name_of(execution_id: int) -> object:

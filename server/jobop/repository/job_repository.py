@@ -162,6 +162,9 @@ WITH inst AS (
     SELECT job_execution_id, %(short_context)s, %(serialized_context)s FROM exe
 )
 SELECT job_instance_id, job_execution_id FROM exe"""
+_PG_LAUNCH_AUDITED = _PG_LAUNCH_NEW_INSTANCE.replace(
+    "\nSELECT job_instance_id", audit.PG_LAUNCH_CTE + "\nSELECT job_instance_id"
+)
 
 
 @dataclass
@@ -389,12 +392,13 @@ class JobRepository:
     ) -> JobExecution:
         """create_job_execution(new_instance_only=True) on PostgreSQL, in one statement."""
         parameter_rows = rows.parameter_rows(0, parameters)
-        # An audited launch needs a transaction for its audit row; others save the BEGIN.
-        audited = audit.pending()
-        with self.engine.begin() if audited else self._autocommit() as connection:
+        # An audited launch writes its audit row in the same statement (one more CTE).
+        audit_values = audit.pending_values("a_")
+        with self._autocommit() as connection:
             row = connection.exec_driver_sql(
-                _PG_LAUNCH_NEW_INSTANCE,
+                _PG_LAUNCH_NEW_INSTANCE if audit_values is None else _PG_LAUNCH_AUDITED,
                 {
+                    **(audit_values or {}),
                     "job_name": job_name,
                     "job_key": job_key,
                     "now": now.astimezone(UTC).replace(tzinfo=None),
@@ -409,7 +413,8 @@ class JobRepository:
             ).first()
             if row is None:
                 raise _instance_exists(connection, job_name, job_key, parameters)
-            audit.record_in(connection, row[1])
+        if audit_values is not None:
+            audit.mark_written()
         instance_id, execution_id = row
         context.dirty = False
         return JobExecution(
