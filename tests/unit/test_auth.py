@@ -107,3 +107,20 @@ def test_stream_slots_count_per_caller_and_in_all() -> None:
     slots.release("a")
     slots.acquire("c")
     assert slots.total == 3
+
+
+def test_the_documented_limit_defaults_are_the_ones_applied() -> None:
+    import argparse
+    import re
+
+    from jobop.app.security import add_security_arguments, security_from_arguments
+
+    parser = argparse.ArgumentParser()
+    add_security_arguments(parser)
+    helps = {action.dest: action.help or "" for action in parser._actions}
+    limits = security_from_arguments(parser.parse_args([])).limits
+    for name in ("max_streams", "max_streams_per_caller", "start_rate", "start_burst"):
+        shown = re.search(r"\(default (\d+)\)", helps[name])
+        assert shown is not None, name
+        assert float(shown.group(1)) == getattr(limits, name), name
+    assert limits == Limits()

@@ -100,7 +100,7 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=positive_int,
         default=None,
-        help="launches a caller may make at once before --start-rate applies (default 50)",
+        help="launches a caller may make at once before --start-rate applies (default 1000)",
     )
 
 
