@@ -71,6 +71,9 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self.streams = StreamSlots(limits)
         self.start_rate = StartRate(limits)
         self.on_refused = on_refused
+        self._wrapped: dict[
+            str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]
+        ] = {}
 
     async def intercept_service(
         self,
@@ -84,6 +87,16 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         service = method[1:].partition("/")[0]
         if handler is None or service in OPEN_SERVICES:
             return handler
+        # The wrapper depends only on the method: built once, not per call.
+        wrapped = self._wrapped.get(method)
+        if wrapped is None or wrapped[0] is not handler:
+            wrapped = (handler, self._wrap(method, handler))
+            self._wrapped[method] = wrapped
+        return wrapped[1]
+
+    def _wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         rpc = method.removeprefix(self._prefix) if method.startswith(self._prefix) else method
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
@@ -118,13 +131,21 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     ) -> Caller:
         """The caller, authenticated and authorized, or the call aborted."""
         peer = context.peer() or "?"
-        credentials = Credentials(
-            authorization=_metadata(context, "authorization"),
-            certificate=_certificate(context),
-            forwarded_client_cert=_metadata(context, "x-forwarded-client-cert"),
+        authenticator = self.authenticator
+        # Only what a configured source reads: the auth context costs a dict per call.
+        credentials = (
+            Credentials(
+                authorization=_metadata(context, "authorization"),
+                certificate=_certificate(context) if authenticator.client_certificates else None,
+                forwarded_client_cert=_metadata(context, "x-forwarded-client-cert")
+                if authenticator.trust_forwarded_identity
+                else None,
+            )
+            if authenticator.enabled
+            else Credentials()
         )
         try:
-            principal = self.authenticator.authenticate(credentials)
+            principal = authenticator.authenticate(credentials)
         except Unauthenticated as error:
             _refusal_log.warning("%s from %s refused: %s", rpc, peer, error)
             await abort(
