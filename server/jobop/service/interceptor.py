@@ -128,9 +128,9 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
     async def _admit(
         self, rpc: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> Caller:
-        """The caller, authenticated and authorized, or the call aborted."""
-        peer = context.peer() or "?"
+    ) -> Principal:
+        """The principal, authenticated and authorized, or the call aborted. The peer is
+        read only when it is needed (a refusal, a launch's limit key): most calls are reads."""
         authenticator = self.authenticator
         # Only what a configured source reads: the auth context costs a dict per call.
         credentials = (
@@ -147,38 +147,48 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         try:
             principal = authenticator.authenticate(credentials)
         except Unauthenticated as error:
-            _refusal_log.warning("%s from %s refused: %s", rpc, peer, error)
+            _refusal_log.warning("%s from %s refused: %s", rpc, _peer(context), error)
             await abort(
                 context,
                 error_status(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED, str(error)),
             )
-        caller = Caller(principal, peer)
         try:
             authorize(principal, rpc)
             if rpc in RATE_LIMITED:
-                self.start_rate.take(_limit_key(principal, peer))
+                self.start_rate.take(_limit_key(principal, context))
         except PermissionDenied as error:
-            _refusal_log.warning("%s from %s refused: %s", rpc, peer, error)
-            await self._refused(caller, rpc, request, PERMISSION_DENIED)
+            _refusal_log.warning("%s from %s refused: %s", rpc, _peer(context), error)
+            await self._refused(principal, context, rpc, request, PERMISSION_DENIED)
             await abort(
                 context,
                 error_status(grpc.StatusCode.PERMISSION_DENIED, PERMISSION_DENIED, str(error)),
             )
         except LimitExceeded as error:
-            await self._refused(caller, rpc, request, RESOURCE_EXHAUSTED)
+            await self._refused(principal, context, rpc, request, RESOURCE_EXHAUSTED)
             await abort(context, _exhausted(error))
-        return caller
+        return principal
 
-    async def _refused(self, caller: Caller, rpc: str, request: Any, reason: str) -> None:
+    async def _refused(
+        self,
+        principal: Principal,
+        context: grpc.aio.ServicerContext[Any, Any],
+        rpc: str,
+        request: Any,
+        reason: str,
+    ) -> None:
         if self.on_refused is not None and rpc in CONTROL_ACTIONS:
-            await self.on_refused(caller, rpc, request, reason)
+            await self.on_refused(Caller(principal, _peer(context)), rpc, request, reason)
 
     def _unary(
         self, rpc: str, behaviour: Callable[[Any, Any], Awaitable[Any]]
     ) -> Callable[[Any, Any], Awaitable[Any]]:
+        audited = rpc in CONTROL_ACTIONS
+
         async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            caller = await self._admit(rpc, request, context)
-            token = current_caller.set(caller)
+            principal = await self._admit(rpc, request, context)
+            if not audited:
+                return await behaviour(request, context)
+            token = current_caller.set(Caller(principal, _peer(context)))
             try:
                 return await behaviour(request, context)
             finally:
@@ -190,8 +200,8 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self, rpc: str, behaviour: Callable[[Any, Any], AsyncIterator[Any]]
     ) -> Callable[[Any, Any], AsyncIterator[Any]]:
         async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            caller = await self._admit(rpc, request, context)
-            key = _limit_key(caller.principal, caller.peer)
+            principal = await self._admit(rpc, request, context)
+            key = _limit_key(principal, context)
             try:
                 self.streams.acquire(key)
             except LimitExceeded as error:
@@ -205,9 +215,14 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         return handle
 
 
-def _limit_key(principal: Principal, peer: str) -> str:
+def _peer(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    return context.peer() or "?"
+
+
+def _limit_key(principal: Principal, context: grpc.aio.ServicerContext[Any, Any]) -> str:
     # Without authentication everyone is `anonymous`: tell callers apart by address.
     if principal.method == "none":
+        peer = _peer(context)
         host = peer.rpartition(":")[0] or peer
         return f"anonymous@{host}"
     return principal.name
