@@ -62,6 +62,8 @@ SERVE_TIMEOUT = 60.0
 WARM_UP_STARTS = 20
 TARGET_START_RATIO = 3.0
 TARGET_JOBS_PER_SECOND = 500.0
+TARGET_BASELINE_RATIO = 1.5
+GOAL_BASELINE_RATIO = 2.5
 
 
 # -- database and server processes ---------------------------------------------------------
@@ -91,6 +93,7 @@ class Database:
     conninfo: str | None = None  # PostgreSQL
     log_path: Path | None = None  # the cluster's log, when this run started the cluster
     sqlite_path: Path | None = None  # SQLite
+    cluster: Any = None  # tests/pgcluster.Cluster, for the baseline's own database
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """One read on a connection of our own, never through the server."""
@@ -145,7 +148,7 @@ def database(kind: str, pg_url: str | None, folder: Path) -> Iterator[Database]:
     try:
         url = cluster.create_database(name)
         log_path = cluster.datadir / "server.log" if cluster.datadir else None
-        yield Database(url, kind, cluster.conninfo(name), log_path)
+        yield Database(url, kind, cluster.conninfo(name), log_path, cluster=cluster)
     finally:
         with contextlib.suppress(Exception):
             cluster.drop_database(name)
@@ -450,7 +453,8 @@ async def throughput(
         threads=threads,
     )
     db_cpu_after = db.cpu_seconds()
-    if db_cpu_before is not None and db_cpu_after is not None:
+    # (Only live processes count: a backend that ended meanwhile takes its CPU along.)
+    if db_cpu_before is not None and db_cpu_after is not None and db_cpu_after > db_cpu_before:
         result.db_cpu = db_cpu_after - db_cpu_before
     if db.conninfo:
         result.write_transactions = db.current_xid() - xid_before - 1
@@ -753,6 +757,61 @@ def report(
     return "\n".join(lines)
 
 
+# Past executions of the benchmark's own job, each a COMPLETED instance with a step, its
+# parameter and contexts, as jobop writes them; written in one statement.
+_HISTORY = """\
+WITH inst AS (
+    INSERT INTO batch_job_instance (version, job_name, job_key)
+    SELECT 0, %(job)s, md5('history ' || g) FROM generate_series(1, %(n)s) AS g
+    RETURNING job_instance_id
+), exe AS (
+    INSERT INTO batch_job_execution (version, job_instance_id, create_time, start_time,
+        end_time, status, exit_code, exit_message, last_updated)
+    SELECT 2, job_instance_id, now(), now(), now(), 'COMPLETED', 'COMPLETED', '', now()
+    FROM inst
+    RETURNING job_execution_id
+), par AS (
+    INSERT INTO batch_job_execution_params (job_execution_id, parameter_name, parameter_type,
+        parameter_value, identifying)
+    SELECT job_execution_id, 'history', 'java.lang.Long', job_execution_id::text, 'Y' FROM exe
+), ctx AS (
+    INSERT INTO batch_job_execution_context (job_execution_id, short_context)
+    SELECT job_execution_id, '{}' FROM exe
+), st AS (
+    INSERT INTO batch_step_execution (version, step_name, job_execution_id, create_time,
+        start_time, end_time, status, commit_count, read_count, filter_count, write_count,
+        read_skip_count, write_skip_count, process_skip_count, rollback_count, exit_code,
+        exit_message, last_updated)
+    SELECT 2, 'demoTaskletStep', job_execution_id, now(), now(), now(), 'COMPLETED',
+        1, 0, 0, 0, 0, 0, 0, 0, 'COMPLETED', '', now()
+    FROM exe
+    RETURNING step_execution_id
+)
+INSERT INTO batch_step_execution_context (step_execution_id, short_context)
+SELECT step_execution_id, '{}' FROM st"""
+
+
+def add_history(db: Database, executions: int) -> None:
+    assert db.conninfo is not None
+    with psycopg.connect(db.conninfo, autocommit=True) as conn:
+        conn.execute(_HISTORY, {"job": JOB, "n": executions})  # type: ignore[arg-type]
+        conn.execute("ANALYZE")
+
+
+async def baseline(args: argparse.Namespace, db: Database) -> Any:
+    """procrastinate's no-op throughput on a database of its own in the same cluster."""
+    if db.cluster is None or not args.baseline_jobs:
+        return None
+    from bench.procrastinate_noop import noop_throughput
+
+    name = f"jobop_bench_procrastinate_{os.getpid()}"
+    db.cluster.create_database(name)
+    try:
+        return await noop_throughput(db.cluster.conninfo(name), args.baseline_jobs)
+    finally:
+        db.cluster.drop_database(name)
+
+
 async def measure(args: argparse.Namespace, server: Server, db: Database) -> str:
     empty = await empty_rpc_latency(server.target, args.samples)
     profiles: list[str] = []
@@ -772,7 +831,77 @@ async def measure(args: argparse.Namespace, server: Server, db: Database) -> str
         statements = None
         if args.statement_jobs:
             statements = await statements_per_launch(client, db, args.statement_jobs)
-    return "\n\n".join([report(args, empty, quiet_starts, starts, runs, statements), *profiles])
+        queue = await baseline(args, db)
+        sections = [report(args, empty, quiet_starts, starts, runs, statements)]
+        if queue is not None:
+            sections.append(baseline_report(runs, queue))
+        if args.history and db.conninfo:
+            before = runs.get("poll") or await throughput(client, server, db, args, "poll")
+            add_history(db, args.history)
+            after = await throughput(client, server, db, args, "poll")
+            later_starts = await quiet_start_latency(client, args.start_samples)
+            later_statements = None
+            if args.statement_jobs:
+                later_statements = await statements_per_launch(client, db, args.statement_jobs)
+            sections.append(
+                history_report(
+                    args.history,
+                    (before, quiet_starts, statements),
+                    (after, later_starts, later_statements),
+                )
+            )
+    return "\n\n".join([*sections, *profiles])
+
+
+Round = tuple[Throughput, list[float], "Statements | None"]
+
+
+def history_report(executions: int, empty: Round, full: Round) -> str:
+    """The same measures on the repository as it was and after `executions` more."""
+
+    def per_launch(statements: Statements | None) -> str:
+        return f"{statements.total / statements.jobs:.1f}" if statements else "-"
+
+    rows = [
+        ("measure", "as it was", f"+{executions:,} executions", "after / before"),
+        (
+            "no-op jobs/s (poll)",
+            f"{empty[0].jobs_per_second:.0f}",
+            f"{full[0].jobs_per_second:.0f}",
+            f"{full[0].jobs_per_second / empty[0].jobs_per_second:.2f} (target >= 0.90)",
+        ),
+        (
+            "Start RPC p50, one at a time",
+            _ms(percentile(empty[1], 50)),
+            _ms(percentile(full[1], 50)),
+            f"{percentile(full[1], 50) / percentile(empty[1], 50):.2f}",
+        ),
+        ("SQL statements per launch", per_launch(empty[2]), per_launch(full[2]), ""),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [f"flat with history: {executions:,} past executions of {JOB} added", ""]
+    for index, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def baseline_report(runs: dict[str, Throughput], queue: Any) -> str:
+    best = max(run.jobs_per_second for run in runs.values())
+    ratio = best / queue.jobs_per_second
+    met = "yes" if ratio >= TARGET_BASELINE_RATIO else "NO"
+    return "\n".join(
+        [
+            f"procrastinate {queue.jobs} no-op jobs on the same cluster (defer_async, 16 in "
+            f"flight, then run_worker_async(concurrency=8, wait=False)): "
+            f"{queue.jobs_per_second:.0f} jobs/s (defers done at {queue.defer_seconds:.2f} s "
+            f"of {queue.seconds:.2f} s; its process's CPU "
+            f"{queue.cpu_seconds / queue.jobs * 1000:.2f} ms/job)",
+            f"jobop / procrastinate (jobop's better run, {best:.0f} jobs/s): {ratio:.2f}x "
+            f"(required >= {TARGET_BASELINE_RATIO:g}x, goal >= {GOAL_BASELINE_RATIO:g}x): {met}",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -805,6 +934,18 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=20,
         help="jobs run with log_statement=all to count statements (PostgreSQL; 0: skip)",
+    )
+    parser.add_argument(
+        "--baseline-jobs",
+        type=int,
+        default=1000,
+        help="no-op jobs through procrastinate on the same cluster (PostgreSQL; 0: skip)",
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="then add this many past executions (e.g. 100000) and measure again",
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="per throughput run (s)")
     parser.add_argument("--log-level", default="INFO", help="the server's --log-level")
