@@ -244,5 +244,6 @@ def test_insecure_or_credentials_allow_a_public_address(
         "--grpc-address", "0.0.0.0:0", "--tokens-file", str(tokens_file(tmp_path))
     )
     assert "callers authenticated by bearer tokens" in guarded.log()
+    assert "bearer tokens reach 0.0.0.0:0 in plaintext" in guarded.log()
     local = start_server()
     assert "loopback only" in local.log()

@@ -381,6 +381,8 @@ def _log_security(address: str, security: Security) -> None:
     transport = "plaintext" if tls is None else ("mutual TLS" if tls.mutual else "TLS")
     if security.authenticator.enabled:
         log.info("%s, callers authenticated by %s", transport, security.authenticator.describe())
+        if tls is None and security.authenticator.tokens is not None and not is_loopback(address):
+            log.warning("bearer tokens reach %s in plaintext: add --tls-cert, --tls-key", address)
     elif is_loopback(address):
         log.info(
             "%s, no credentials configured: loopback only, every local caller may do anything",
