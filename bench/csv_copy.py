@@ -18,7 +18,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -28,11 +28,12 @@ from types import ModuleType
 from typing import Any
 
 import psycopg
-from jobop.batch import Chunk, ChunkStep, Job, JobLauncher, step_scope
+from jobop.batch import Chunk, ChunkStep, Job, JobLauncher, JobRunner, step_scope
 from jobop.batch.csv import CsvItemReader
 from jobop.batch.sql import SqlItemWriter
 from jobop.domain import JobParameters
 from jobop.repository import JobRepository, StatementCounter
+from jobop.web import Metrics
 from sqlalchemy import BigInteger, Column, Date, MetaData, Numeric, String, Table, text
 from sqlalchemy.engine import make_url
 
@@ -159,6 +160,7 @@ def run_engine(
     use_copy: bool,
     run_id: int,
     profile: bool,
+    step_listeners: Sequence[object] = (),
 ) -> EngineResult:
     counter = StatementCounter(repository.engine)
     tally = MetadataTally(counter)
@@ -175,7 +177,7 @@ def run_engine(
             )
         ],
     )
-    launcher = JobLauncher(repository)
+    launcher = JobLauncher(repository, JobRunner(repository, step_listeners=step_listeners))
     parameters = JobParameters.of(run=run_id)
     profiler = cProfile.Profile() if profile else None
     with counter:
@@ -301,6 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", type=Path, help="use (or create) this CSV file")
     parser.add_argument("--pg-url", help="a PostgreSQL server to use (superuser URL)")
     parser.add_argument("--profile", action="store_true", help="cProfile the jobop path")
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="a third path: jobop with the step listener that feeds /metrics, as jobop serve runs",
+    )
     args = parser.parse_args(argv)
     if args.rows < 1 or args.chunk_size < 1 or args.repeat < 1:
         parser.error("--rows, --chunk-size and --repeat must be positive")
@@ -315,38 +322,49 @@ def main(argv: list[str] | None = None) -> int:
                 metadata.create_all(repository.engine)
                 version = _server_version(repository)
                 engine_best: EngineResult | None = None
+                metrics_best: EngineResult | None = None
                 raw_best: tuple[float, int] | None = None
+                listener = Metrics().step_listener
+                paths = ["engine", "raw", *(["metrics"] if args.metrics else [])]
                 for round_ in range(args.repeat):
-                    _truncate(repository)
-                    # Alternate the order, so that neither path always runs on a warm cache.
-                    order = ["engine", "raw"] if round_ % 2 == 0 else ["raw", "engine"]
+                    # Rotate the order, so that no path always runs on a warm cache.
+                    order = paths[round_ % len(paths) :] + paths[: round_ % len(paths)]
                     for which in order:
-                        if which == "engine":
-                            result = run_engine(
-                                repository,
-                                path,
-                                args.chunk_size,
-                                args.copy,
-                                round_ + 1,
-                                args.profile and round_ == 0,
-                            )
-                            print(f"  jobop: {result.seconds:.2f}s", file=sys.stderr)
-                            if engine_best is None or result.seconds < engine_best.seconds:
-                                engine_best = result
-                        else:
+                        _truncate(repository)  # each path starts from the same tables
+                        if which == "raw":
                             raw = run_raw(conninfo, path, args.chunk_size, args.copy)
                             print(f"  raw psycopg: {raw[0]:.2f}s", file=sys.stderr)
                             if raw_best is None or raw[0] < raw_best[0]:
                                 raw_best = raw
+                            continue
+                        result = run_engine(
+                            repository,
+                            path,
+                            args.chunk_size,
+                            args.copy,
+                            round_ * 2 + (which == "metrics") + 1,
+                            args.profile and round_ == 0 and which == "engine",
+                            [listener] if which == "metrics" else (),
+                        )
+                        print(f"  jobop ({which}): {result.seconds:.2f}s", file=sys.stderr)
+                        if which == "metrics":
+                            if metrics_best is None or result.seconds < metrics_best.seconds:
+                                metrics_best = result
+                        elif engine_best is None or result.seconds < engine_best.seconds:
+                            engine_best = result
                 assert engine_best is not None and raw_best is not None
-                print_table(args, version, engine_best, raw_best)
+                print_table(args, version, engine_best, raw_best, metrics_best)
             finally:
                 repository.engine.dispose()
     return 0
 
 
 def print_table(
-    args: argparse.Namespace, version: str, engine: EngineResult, raw: tuple[float, int]
+    args: argparse.Namespace,
+    version: str,
+    engine: EngineResult,
+    raw: tuple[float, int],
+    metrics: EngineResult | None = None,
 ) -> None:
     raw_seconds, raw_rows = raw
     if engine.rows != raw_rows:
@@ -369,10 +387,32 @@ def print_table(
             f"{engine_rate:,.0f}",
         ),
         ("plain psycopg loop, a transaction per chunk", f"{raw_seconds:.2f}", f"{raw_rate:,.0f}"),
+        *(
+            [
+                (
+                    "jobop, with the /metrics step listener",
+                    f"{metrics.seconds:.2f}",
+                    f"{metrics.rows / metrics.seconds:,.0f}",
+                )
+            ]
+            if metrics
+            else []
+        ),
         (),
         ("figure", "value", "target"),
         None,
         ("ratio jobop / raw (rows/s)", f"{engine_rate / raw_rate:.3f}", ">= 0.90"),
+        *(
+            [
+                (
+                    "ratio jobop with metrics / raw",
+                    f"{metrics.rows / metrics.seconds / raw_rate:.3f}",
+                    ">= 0.90",
+                )
+            ]
+            if metrics
+            else []
+        ),
         ("metadata statements per chunk", f"{engine.metadata_per_chunk:.2f}", "<= 2"),
         ("chunks committed", f"{engine.chunks:,}", ""),
         ("statements in the jobop run, writes included", f"{engine.statements:,}", ""),

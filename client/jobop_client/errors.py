@@ -202,7 +202,7 @@ _REASON_CLASSES: tuple[type[JobOperatorError], ...] = (
     UnauthenticatedError,
     PermissionDeniedError,
     ResourceExhaustedError,
-    # Reasons of jobop's own beyond CONTRACT.md's table.
+    # Reasons of jobop's own beyond the original table (docs/api.md lists them all).
     ServerShuttingDownError,
     InvalidArgumentError,
     RequestIdReusedError,

@@ -1,4 +1,4 @@
-"""jobop's bundled sample jobs (CONTRACT.md): demoChunkJob, demoTaskletJob, demoExitCodeJob.
+"""jobop's bundled sample jobs (README.md): demoChunkJob, demoTaskletJob, demoExitCodeJob.
 
 Registered through the `jobop.jobs` entry point `samples`; `JOBS` lists them.
 """

@@ -1,4 +1,4 @@
-"""The bundled sample jobs of CONTRACT.md, on both databases."""
+"""The bundled sample jobs (README.md, docs/schema.md), on both databases."""
 
 from __future__ import annotations
 

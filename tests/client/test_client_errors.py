@@ -46,7 +46,7 @@ CONTRACT = {
     "PERMISSION_DENIED": ("PERMISSION_DENIED", errors.PermissionDeniedError),
     "RESOURCE_EXHAUSTED": ("RESOURCE_EXHAUSTED", errors.ResourceExhaustedError),
 }
-# Reasons of jobop's own, beyond CONTRACT.md's table (additions, never renames).
+# Reasons of jobop's own, beyond the original table (additions, never renames).
 OWN = {
     "SHUTTING_DOWN": ("UNAVAILABLE", errors.ServerShuttingDownError),
     "INVALID_ARGUMENT": ("INVALID_ARGUMENT", errors.InvalidArgumentError),
@@ -270,7 +270,7 @@ def test_generated_modules_coexist_with_googleapis(ours_first: bool) -> None:
         """
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "/v1/executions/{execution_id}:stop"
+    assert result.stdout.strip() == "/api/executions/{execution_id}/stop"
 
 
 def test_a_client_only_install_needs_no_googleapis() -> None:
@@ -300,7 +300,7 @@ def test_a_client_only_install_needs_no_googleapis() -> None:
         """
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["/v1/jobs/{job_name}:start", "from_rpc_error"]
+    assert result.stdout.split() == ["/api/jobs/{job_name}/start", "from_rpc_error"]
 
 
 @pytest.mark.parametrize("ours_first", [True, False])
@@ -341,4 +341,4 @@ def test_a_different_googleapis_release_is_no_conflict(tmp_path: Path, ours_firs
         PYTHONPATH=str(site),
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "/v1/executions/{execution_id}:stop"
+    assert result.stdout.strip() == "/api/executions/{execution_id}/stop"

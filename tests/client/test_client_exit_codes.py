@@ -43,7 +43,7 @@ def test_overrides_add_and_replace_entries() -> None:
     [
         '{"CUSTOM FAILED": 100, "COMPLETED": 0}',  # JSON
         '"CUSTOM FAILED" = 100\nCOMPLETED = 0\n',  # TOML document
-        '{"CUSTOM FAILED" = 100, COMPLETED = 0}',  # TOML inline table, as in CONTRACT.md
+        '{"CUSTOM FAILED" = 100, COMPLETED = 0}',  # TOML inline table, as in docs/cli.md
     ],
 )
 def test_mapping_files_in_json_and_toml(tmp_path: Path, text: str) -> None:

@@ -31,7 +31,13 @@ def _start(
 ) -> ServerProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
-    for name in ("JOBOP_DB_URL", "JOBOP_GRPC_ADDRESS", "JOBOP_JOBS", "JOBOP_ROLE"):
+    for name in (
+        "JOBOP_DB_URL",
+        "JOBOP_GRPC_ADDRESS",
+        "JOBOP_HTTP_ADDRESS",
+        "JOBOP_JOBS",
+        "JOBOP_ROLE",
+    ):
         env.pop(name, None)
     command = [
         sys.executable,
@@ -44,6 +50,9 @@ def _start(
         "127.0.0.1:0",
         "--jobs",
         "e2e_jobs",
+        # Never the default 8080: several servers may run at once.
+        "--http-address",
+        "127.0.0.1:0",
         *extra,
     ]
     log_file = log_path.open("w")
@@ -52,15 +61,19 @@ def _start(
     )
     log_file.close()
     assert process.stdout is not None
-    first_line: list[str] = []
+    first_lines: list[str] = []
 
-    def read_first_line() -> None:
-        first_line.append(process.stdout.readline() if process.stdout else "")
+    def read_first_lines() -> None:
+        # "listening on HOST:PORT" (gRPC), then "http on HOST:PORT" unless HTTP is off.
+        http_off = "--http-address" in extra and extra[extra.index("--http-address") + 1] == ""
+        for _ in range(1 if http_off else 2):
+            first_lines.append(process.stdout.readline() if process.stdout else "")
 
-    reader = threading.Thread(target=read_first_line, daemon=True)
+    reader = threading.Thread(target=read_first_lines, daemon=True)
     reader.start()
     reader.join(START_TIMEOUT)
-    line = first_line[0] if first_line else ""
+    line = first_lines[0] if first_lines else ""
+    http_line = first_lines[1] if len(first_lines) > 1 else ""
     if "listening on" not in line:
         process.kill()
         process.wait()
@@ -74,8 +87,9 @@ def _start(
         else grpc.secure_channel(address, credentials)
     )
     grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT)
+    http = http_line.strip().rsplit(" ", 1)[-1] if "http on" in http_line else ""
     return ServerProcess(
-        process, address, db_url, log_path, channel, pb_grpc.JobOperatorServiceStub(channel)
+        process, address, db_url, log_path, channel, pb_grpc.JobOperatorServiceStub(channel), http
     )
 
 

@@ -3,6 +3,7 @@ paths the bundled samples cannot reach."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from jobop.batch import (
@@ -85,3 +86,36 @@ slow_chunk_job = Job(
 )
 
 JOBS.append(slow_chunk_job)
+
+
+_user_log = logging.getLogger("e2e.user_code")
+
+
+class _LoggingWriter:
+    """Job code that logs as users' code does, with a plain logger of its own."""
+
+    def write(self, chunk: Chunk[int]) -> None:
+        _user_log.info("writing %d items", len(chunk))
+
+
+def _log_once(contribution: StepContribution, chunk_context: ChunkContext) -> RepeatStatus:
+    _user_log.warning("tasklet step of its own")
+    return RepeatStatus.FINISHED
+
+
+# Two steps that log through their own logger: the log tests look for the context there.
+logging_job = Job(
+    "e2eLoggingJob",
+    [
+        ChunkStep(
+            "logWrites",
+            reader=step_scope(_slow_numbers),
+            writer=_LoggingWriter(),
+            chunk_size=2,
+        ),
+        TaskletStep("logOnce", _log_once),
+    ],
+    incrementer=RunIdIncrementer(),
+)
+
+JOBS.append(logging_job)

@@ -29,6 +29,11 @@ class ServerProcess:
     log_path: Path
     channel: grpc.Channel
     stub: pb_grpc.JobOperatorServiceStub
+    http_address: str = ""  # HOST:PORT of the HTTP surface ("" when not served)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.http_address}"
 
     def terminate(self, timeout: float = 60.0) -> int:
         """SIGTERM, then wait for the exit code."""

@@ -39,7 +39,7 @@ def varchar(length: int) -> tuple[str, int]:
 
 STATUS, EXIT = varchar(10), varchar(2500)
 
-# DESIGN.md's column list (Spring Batch 5's PostgreSQL DDL), in table order.
+# docs/schema.md's column list (Spring Batch 5's PostgreSQL DDL), in table order.
 SPRING_BATCH_5: dict[str, list[tuple[str, tuple[str, int | None]]]] = {
     "BATCH_JOB_INSTANCE": [
         ("JOB_INSTANCE_ID", BIGINT),
@@ -177,22 +177,23 @@ def test_foreign_keys_point_where_spring_points(engine: Engine) -> None:
 
 
 def test_ids_come_from_sequences(engine: Engine) -> None:
+    spring_5 = ("BATCH_JOB_SEQ", "BATCH_JOB_EXECUTION_SEQ", "BATCH_STEP_EXECUTION_SEQ")
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
-            # SQLite's equivalent: AUTOINCREMENT keys, whose ids are never reused.
+            # SQLite's equivalent: AUTOINCREMENT keys, whose ids are never reused, and
+            # Spring's BATCH_*_SEQ tables beside them.
             rows = connection.execute(text("select name, sql from sqlite_master")).all()
             ddl: dict[str, str] = {row[0]: row[1] for row in rows}
             for table in ("batch_job_instance", "batch_job_execution", "batch_step_execution"):
                 assert "PRIMARY KEY AUTOINCREMENT" in ddl[table]
+            assert {name.lower() for name in spring_5} <= set(ddl)
+            assert "batch_job_instance_seq" not in ddl  # Spring 6's name
             return
         # Spring's PostgresSequenceMaxValueIncrementer runs exactly this (unquoted names).
-        for sequence in (
-            "BATCH_JOB_INSTANCE_SEQ",
-            "BATCH_JOB_SEQ",
-            "BATCH_JOB_EXECUTION_SEQ",
-            "BATCH_STEP_EXECUTION_SEQ",
-        ):
+        for sequence in spring_5:
             assert connection.execute(text(f"select nextval('{sequence}')")).scalar() == 1
+        sequences = inspect(connection).get_sequence_names()
+        assert "batch_job_instance_seq" not in sequences  # Spring 6's name
 
 
 def test_schema_version_is_recorded(engine: Engine) -> None:
@@ -263,8 +264,10 @@ def test_rows_written_with_springs_sql_are_read_back(db_url: str) -> None:
         with repository.engine.begin() as connection:
             # The statements of Spring Batch 5's JDBC DAOs, ids drawn as Spring draws them.
             def next_id(sequence: str, fallback: int) -> int:
-                if not postgresql:
-                    return fallback
+                if not postgresql:  # Spring's SqliteMaxValueIncrementer
+                    connection.execute(text(f"insert into {sequence} values(null)"))
+                    query = f"select max(rowid) from {sequence}"
+                    return int(connection.execute(text(query)).scalar_one())
                 return int(connection.execute(text(f"select nextval('{sequence}')")).scalar_one())
 
             instance_id = next_id("BATCH_JOB_SEQ", 1)
@@ -424,15 +427,16 @@ def test_a_schema_created_by_spring_batch_is_adopted(blank_db_url: str) -> None:
 def test_a_version_1_database_is_upgraded_with_the_operator_tables(blank_db_url: str) -> None:
     from jobop.repository.engine import write_transaction
     from jobop.repository.migrations import MIGRATIONS, _apply
+    from jobop.repository.settings import RepositorySettings
 
     engine = create_engine(blank_db_url)
     try:
         with write_transaction(engine) as connection:  # as the first jobop release left it
-            _apply(connection, [MIGRATIONS[0]])
+            _apply(connection, [MIGRATIONS[0]], RepositorySettings())
         assert "jobop_request" not in inspect(engine).get_table_names()
         with pytest.raises(SchemaVersionMismatch, match=r"at version 1, .* `jobop db upgrade`"):
             init_schema(engine)
-        assert upgrade_schema(engine) == SCHEMA_VERSION
+        assert upgrade_schema(engine) == SCHEMA_VERSION == 4
         tables = set(inspect(engine).get_table_names())
         assert {"jobop_request", "jobop_launch_request", "jobop_audit"} <= tables
         init_schema(engine)  # now at the version this jobop needs: nothing to do

@@ -1,4 +1,4 @@
-"""Every domain error maps to CONTRACT.md's status code and ErrorInfo reason, in one place."""
+"""Every domain error maps to docs/api.md's status code and ErrorInfo reason, in one place."""
 
 from __future__ import annotations
 

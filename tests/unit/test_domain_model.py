@@ -10,6 +10,7 @@ from jobop.domain import (
     BatchStatus,
     ExecutionContext,
     ExitStatus,
+    JavaInteger,
     JobExecution,
     JobInstance,
     JobParameters,
@@ -20,9 +21,9 @@ from jobop.domain import (
 
 def test_a_new_or_loaded_context_is_clean() -> None:
     assert not ExecutionContext().dirty
-    loaded = ExecutionContext.from_json('{"position": 3}')
+    loaded = ExecutionContext({"position": 3})
     assert not loaded.dirty and loaded["position"] == 3
-    assert ExecutionContext.from_json(None) == {}
+    assert ExecutionContext() == {}
 
 
 def test_changes_make_a_context_dirty() -> None:
@@ -39,21 +40,38 @@ def test_changes_make_a_context_dirty() -> None:
 def test_a_value_of_another_type_is_a_change() -> None:
     context = ExecutionContext({"flag": 1, "ratio": 1})
     context["flag"] = True
+    assert context.dirty
+    context.dirty = False
     context["ratio"] = 1.0
     assert context.dirty
-    assert context.to_json() == '{"flag":true,"ratio":1.0}'
+    assert type(context["flag"]) is bool and type(context["ratio"]) is float
 
 
-def test_values_must_be_json() -> None:
+def test_values_must_have_a_java_type() -> None:
     context = ExecutionContext()
-    with pytest.raises(TypeError, match="'when' is not JSON"):
-        context["when"] = datetime.now(UTC)
-    assert not context.dirty and "when" not in context
+    with pytest.raises(TypeError, match=r"'when'.*a set cannot be kept"):
+        context["when"] = {1, 2}
+    with pytest.raises(TypeError, match=r"does not fit a java\.lang\.Long"):
+        context["big"] = 2**63
+    with pytest.raises(TypeError, match="reserved"):
+        context["@class"] = "x"  # the type member of Jackson's typed JSON
+    with pytest.raises(TypeError, match="reserved"):
+        context["nested"] = {"@class": "x"}
+    assert not context.dirty and "when" not in context and "big" not in context
+    context["at"] = datetime.now(UTC)  # a java.util.Date
+    assert context.dirty
 
 
-def test_json_is_compact_and_sorted_and_copies_are_independent() -> None:
+def test_an_int_put_over_an_integer_stays_an_integer() -> None:
+    context = ExecutionContext({"reader.read.count": JavaInteger(3)})
+    context["reader.read.count"] = 4
+    assert type(context["reader.read.count"]) is JavaInteger and context.dirty
+    context["reader.read.count"] = 2**40  # too large for an Integer: a Long
+    assert type(context["reader.read.count"]) is int
+
+
+def test_copies_are_independent() -> None:
     context = ExecutionContext({"b": [1, {"c": None}], "a": "é"})
-    assert context.to_json() == '{"a":"\\u00e9","b":[1,{"c":null}]}'
     copy = context.copy()
     copy["b"] = []
     assert context["b"] == [1, {"c": None}] and copy.dirty and not context.dirty

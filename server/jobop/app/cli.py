@@ -1,7 +1,7 @@
 """The `jobop` command: `jobop db init|upgrade`, `jobop run` and `jobop serve` (app/serve.py).
 
 `jobop run JOB [PARAM ...]` runs one job synchronously against the repository, like Spring
-Batch's CommandLineJobRunner, and exits with the mapped exit code (CONTRACT.md). SIGTERM or
+Batch's CommandLineJobRunner, and exits with the mapped exit code (docs/cli.md). SIGTERM or
 SIGINT asks the running job to stop at its next chunk boundary (a second one interrupts).
 """
 
@@ -43,10 +43,13 @@ from jobop.domain import (
     NoSuchJobInstance,
 )
 from jobop.repository import (
+    ContextFormat,
     JobRepository,
+    RepositoryConfigurationError,
     SchemaVersionMismatch,
     create_engine,
     init_schema,
+    rekey,
     upgrade_schema,
 )
 
@@ -78,8 +81,44 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="create or migrate the repository schema")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
     db_commands.required = True
-    for action, text in (("init", "create the schema"), ("upgrade", "migrate the schema")):
-        _db_option(db_commands.add_parser(action, help=text))
+    init = db_commands.add_parser("init", help="create the schema")
+    _db_option(init)
+    init.add_argument(
+        "--context-format",
+        choices=[f.value for f in ContextFormat],
+        help="how execution contexts are written, recorded in the repository: jackson "
+        "(Spring's Jackson2ExecutionContextStringSerializer; the default) or java (Spring's "
+        "default Base64 Java serialization)",
+    )
+    init.add_argument(
+        "--spring-schema",
+        type=int,
+        choices=[5, 6],
+        help="the Spring Batch schema version to create (default 5, or what Spring's own "
+        "scripts already created)",
+    )
+    rekey = db_commands.add_parser(
+        "rekey", help="recompute job instances' JOB_KEY by Spring Batch's rules"
+    )
+    _db_option(rekey)
+    rekey.add_argument(
+        "--dry-run", action="store_true", help="report what would change, change nothing"
+    )
+    init.add_argument(
+        "--time-zone",
+        metavar="ZONE",
+        help="the zone TIMESTAMP columns hold times in, recorded in the repository (an IANA "
+        "name; default UTC): the zone of the Spring Batch applications' JVMs",
+    )
+    upgrade = db_commands.add_parser("upgrade", help="migrate the schema")
+    _db_option(upgrade)
+    upgrade.add_argument(
+        "--spring-schema",
+        type=int,
+        choices=[5, 6],
+        help="also migrate the Spring Batch schema to this version (5 to 6, as Spring's "
+        "migration script does)",
+    )
 
     _add_run_arguments(
         commands.add_parser("run", help="run one job in this process", description=_RUN_DESCRIPTION)
@@ -150,12 +189,36 @@ def _db(args: argparse.Namespace) -> int:
         return _fail(USAGE, str(error))
     try:
         if args.db_command == "init":
-            init_schema(engine)
-            print(f"schema ready at {_safe_url(args.db)}")
+            context_format = args.context_format and ContextFormat(args.context_format)
+            settings = init_schema(
+                engine,
+                context_format=context_format,
+                spring_schema=args.spring_schema,
+                time_zone=args.time_zone,
+            )
+            print(
+                f"schema ready at {_safe_url(args.db)} (Spring Batch {settings.spring_schema} "
+                f"schema, contexts as {settings.context_format.value}, times in "
+                f"{settings.time_zone})"
+            )
+        elif args.db_command == "rekey":
+            report = rekey(engine, dry_run=args.dry_run)
+            verb = "would change" if args.dry_run else "changed"
+            for instance_id, old, new in report.changed:
+                print(f"instance {instance_id}: {old} -> {new}")
+            print(
+                f"{len(report.changed)} job keys {verb}, {report.unchanged} already right"
+                + (
+                    f", {len(report.skipped)} kept (parameter types jobop does not know: "
+                    f"instances {', '.join(map(str, report.skipped))})"
+                    if report.skipped
+                    else ""
+                )
+            )
         else:
-            version = upgrade_schema(engine)
+            version = upgrade_schema(engine, spring_schema=args.spring_schema)
             print(f"schema at version {version} at {_safe_url(args.db)}")
-    except SchemaVersionMismatch as error:
+    except (SchemaVersionMismatch, RepositoryConfigurationError) as error:
         return _fail(REFUSED, str(error))
     except OperationalError as error:
         return _fail(UNREACHABLE, f"cannot reach the database: {error.orig}")

@@ -1,7 +1,10 @@
-"""`jobop serve`: the gRPC server, its configuration and its graceful shutdown.
+"""`jobop serve`: the gRPC server and the HTTP surface, their configuration and their
+graceful shutdown.
 
-Start-up: create the schema when absent, load the jobs, start the operator's workers and
-the grpc.aio server, print `jobop serve: listening on HOST:PORT` on stdout.
+Start-up: create the schema when absent, load the jobs, start the operator's workers, the
+grpc.aio server and, on the same event loop, the HTTP surface (REST, SSE, dashboard,
+/metrics); print `jobop serve: listening on HOST:PORT` (gRPC) and then `jobop serve: http
+on HOST:PORT` on stdout.
 
 SIGTERM or SIGINT: health turns NOT_SERVING, new starts fail with UNAVAILABLE, running
 executions are asked to stop and end STOPPED at their next chunk boundary within
@@ -36,13 +39,18 @@ from jobop.app.security import (
     security_from_arguments,
 )
 from jobop.app.security import positive_int as _positive_int
+from jobop.batch import logcontext
 from jobop.batch.logcontext import BatchFormatter
 from jobop.batch.registry import JobRegistry
+from jobop.domain.messages import MessageCode
 from jobop.operator import ROLES, JobOperator
 from jobop.repository import JobRepository, SchemaVersionMismatch, create_engine, init_schema
 
 if TYPE_CHECKING:
+    import grpc
+
     from jobop.service import ServerOptions
+    from jobop.web import Metrics
 
 log = logging.getLogger("jobop.serve")
 
@@ -75,8 +83,9 @@ def _env(name: str, default: str) -> str:
 
 
 _DESCRIPTION = (
-    "Serve the gRPC JobOperatorService (with health checking and reflection). SIGTERM or "
-    "SIGINT shuts down gracefully: running executions end STOPPED within --stop-grace."
+    "Serve the gRPC JobOperatorService (with health checking and reflection) and, on "
+    "--http-address, the REST API, the dashboard and /metrics. SIGTERM or SIGINT shuts "
+    "down gracefully: running executions end STOPPED within --stop-grace."
 )
 
 
@@ -97,9 +106,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http-address",
         metavar="HOST:PORT",
-        default=os.environ.get("JOBOP_HTTP_ADDRESS") or None,
-        help=f"the HTTP admin surface (env JOBOP_HTTP_ADDRESS; default {DEFAULT_HTTP_ADDRESS}): "
-        "accepted, not served yet",
+        default=_env("JOBOP_HTTP_ADDRESS", DEFAULT_HTTP_ADDRESS),
+        help="where to serve HTTP: REST API, dashboard, /metrics (env JOBOP_HTTP_ADDRESS; "
+        "default %(default)s; port 0 picks a free port; empty: no HTTP)",
     )
     parser.add_argument(
         "--jobs",
@@ -193,13 +202,20 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="default %(default)s",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=_env("JOBOP_LOG_FORMAT", "text"),
+        help="text: one readable line per record; json: one JSON object per line "
+        "(env JOBOP_LOG_FORMAT; default %(default)s)",
+    )
     add_security_arguments(parser)
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add `serve` to the `jobop` command's sub-commands (an argparse subparsers action)."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "serve", help="run the gRPC server", description=_DESCRIPTION
+        "serve", help="run the gRPC and HTTP server", description=_DESCRIPTION
     )
     add_serve_arguments(parser)
     return parser
@@ -217,7 +233,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.stream_heartbeat > 30:
         parser.error("--stream-heartbeat must be at most 30 seconds (proxies close idle streams)")
-    _setup_logging(args.log_level)
+    _setup_logging(args.log_level, args.log_format)
     modules = args.jobs
     if modules is None:
         modules = [m.strip() for m in os.environ.get("JOBOP_JOBS", "").split(",") if m.strip()]
@@ -249,11 +265,28 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         return _fail(REFUSED, str(error))
     except OperationalError as error:
         engine.dispose()
+        log.error(
+            "cannot reach the database: %s",
+            error.orig,
+            extra=MessageCode.DATABASE_UNAVAILABLE.extra,
+        )
         return _fail(UNREACHABLE, f"cannot reach the database: {error.orig}")
-    if args.http_address:
-        log.info("--http-address %s: the HTTP admin surface is not served yet", args.http_address)
     # Imported here: `jobop run` and `jobop db` build this parser and need no gRPC.
     from jobop.service import ServerOptions
+    from jobop.web import Metrics, tracing_from_environment
+
+    metrics = Metrics()
+    try:
+        tracing = tracing_from_environment()
+    except ImportError as error:
+        engine.dispose()
+        return _fail(USAGE, f"OTEL_* asks for traces, but the otel extra is missing: {error}")
+    except ValueError as error:
+        engine.dispose()
+        return _fail(USAGE, str(error))
+    observers = [metrics.observer, *([tracing.observer] if tracing else [])]
+    step_listeners = [metrics.step_listener, *([tracing.step_listener] if tracing else [])]
+    interceptors = [*([tracing.interceptor] if tracing else []), metrics.interceptor]
 
     repository = JobRepository(engine)
     operator = JobOperator(
@@ -262,6 +295,8 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         max_concurrent_executions=args.max_concurrent_executions,
         role=args.role,
         request_wait_timeout=args.request_wait_timeout,
+        observers=observers,
+        step_listeners=step_listeners,
     )
     options = ServerOptions(
         address=args.grpc_address,
@@ -277,22 +312,48 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     )
     _log_security(args.grpc_address, security)
     try:
-        return asyncio.run(_serve(operator, options, args.rpc_threads, args.stop_grace))
+        return asyncio.run(
+            _serve(
+                operator,
+                options,
+                args.rpc_threads,
+                args.stop_grace,
+                metrics,
+                args.http_address,
+                interceptors,
+            )
+        )
     finally:
+        if tracing is not None:
+            tracing.shutdown()  # flushes the spans still batched
         engine.dispose()
 
 
 async def _serve(
-    operator: JobOperator, options: ServerOptions, rpc_threads: int, stop_grace: float
+    operator: JobOperator,
+    options: ServerOptions,
+    rpc_threads: int,
+    stop_grace: float,
+    metrics: Metrics,
+    http_address: str,
+    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]],
 ) -> int:
     from jobop.service import create_server
+    from jobop.web import HttpServer, create_app
 
     executor = ThreadPoolExecutor(max_workers=rpc_threads, thread_name_prefix="jobop-rpc")
     loop = asyncio.get_running_loop()
+    serve_api = operator.role != "worker"
+    http: HttpServer | None = None
     try:
         server = await create_server(
-            operator, executor, options, serve_api=operator.role != "worker"
+            operator, executor, options, serve_api=serve_api, interceptors=interceptors
         )
+        metrics.follow_streams(lambda: server.servicer.active_streams)
+        if http_address:
+            app = create_app(server.servicer, operator, metrics, serve_api=serve_api)
+            http = HttpServer(app, http_address)
+            await http.start()
     except (OSError, RuntimeError) as error:
         operator.shutdown(0)
         executor.shutdown(wait=False)
@@ -300,12 +361,17 @@ async def _serve(
     await server.server.start()
     host = options.address.rpartition(":")[0]
     print(f"jobop serve: listening on {host}:{server.port}", flush=True)
+    if http is not None:
+        print(f"jobop serve: http on {http.host}:{http.port}", flush=True)
+        log.info("serving HTTP on http://%s:%s/", http.host, http.port)
     log.info(
-        "serving gRPC on %s:%s (role %s, %d workers)",
+        "serving gRPC on %s:%s (role %s, %d workers, node %s)",
         host,
         server.port,
         operator.role,
         operator.max_concurrent_executions,
+        logcontext.node_id(),
+        extra=MessageCode.SERVER_STARTED.extra,
     )
 
     stopping = asyncio.Event()
@@ -314,7 +380,11 @@ async def _serve(
         if stopping.is_set():
             log.warning("%s received again: exiting at once", signal.Signals(signum).name)
             os._exit(128 + signum)
-        log.info("%s received: shutting down", signal.Signals(signum).name)
+        log.info(
+            "%s received: shutting down",
+            signal.Signals(signum).name,
+            extra=MessageCode.SERVER_STOPPING.extra,
+        )
         stopping.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -332,12 +402,14 @@ async def _serve(
         if not stopped:
             log.warning("some executions did not stop within %.1f s", stop_grace)
         server.servicer.close_streams()
+        if http is not None:
+            await http.stop()
         await server.server.stop(grace=5.0)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         executor.shutdown(wait=True, cancel_futures=True)
-    log.info("shut down")
+    log.info("shut down", extra=MessageCode.SERVER_STOPPED.extra)
     return 0
 
 
@@ -401,9 +473,11 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(BatchFormatter())
+    handler.setFormatter(logcontext.JsonFormatter() if log_format == "json" else BatchFormatter())
+    # Records made before the runner installs its record factory get the context here.
+    handler.addFilter(logcontext.BatchContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -1,15 +1,23 @@
-"""Which job, execution and step a log record came from.
+"""Which job, execution, step and node a log record came from, and the two log formats.
 
 The runner sets three context variables while a job runs; a LogRecord factory copies them
 onto every record as `job_name`, `job_execution_id` and `step_name` (None outside a job), so
 any handler and formatter can show them, whichever library logged. Context variables
-follow the worker thread that runs the job, so concurrent executions never mix.
+follow the worker thread that runs the job, so concurrent executions never mix. Every
+record also gets the process's `node_id` (`host:pid` unless `set_node_id` names it).
+
+`BatchFormatter` writes one human-readable line per record; `JsonFormatter` one JSON
+object per line, for log collectors.
 """
 
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
+import json
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,13 +31,25 @@ _step_name: contextvars.ContextVar[str | None] = contextvars.ContextVar("step_na
 
 _install_lock = threading.Lock()
 _installed = False
+_node_id = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def set_node_id(node_id: str) -> None:
+    """Name this process in every record from now on (a server's node id)."""
+    global _node_id
+    _node_id = node_id
+
+
+def node_id() -> str:
+    return _node_id
 
 
 def add_context(record: logging.LogRecord) -> None:
-    """Set the three attributes on a record from the current context."""
+    """Set the context attributes on a record from the current context."""
     record.job_name = _job_name.get()
     record.job_execution_id = _job_execution_id.get()
     record.step_name = _step_name.get()
+    record.node_id = _node_id
 
 
 def install() -> None:
@@ -59,20 +79,28 @@ class BatchContextFilter(logging.Filter):
 
 
 class BatchFormatter(logging.Formatter):
-    """Puts `[job #execution step]` before the logger name when a record has them."""
+    """Puts the message code, `[job #execution step]` and, inside an execution, `@node`
+    before the logger name when a record has them."""
 
     def __init__(self, fmt: str | None = None, datefmt: str | None = None) -> None:
         super().__init__(
-            fmt or "%(asctime)s %(levelname)-5s %(batch_context)s%(name)s: %(message)s",
+            fmt
+            or "%(asctime)s %(levelname)-5s %(code_prefix)s%(batch_context)s%(node_prefix)s"
+            "%(name)s: %(message)s",
             datefmt,
         )
 
     def format(self, record: logging.LogRecord) -> str:
+        job_name = getattr(record, "job_name", None)
         record.batch_context = describe(
-            getattr(record, "job_name", None),
+            job_name,
             getattr(record, "job_execution_id", None),
             getattr(record, "step_name", None),
         )
+        code = getattr(record, "message_code", None)
+        record.code_prefix = f"{code} " if code else ""
+        node = getattr(record, "node_id", None)
+        record.node_prefix = f"@{node} " if node and job_name else ""
         return super().format(record)
 
 
@@ -85,6 +113,39 @@ def describe(job_name: str | None, execution_id: int | None, step_name: str | No
     if step_name is not None:
         parts.append(step_name)
     return "[" + " ".join(parts) + "] "
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time (UTC, ISO-8601), level, logger, message, code,
+    job_name, job_execution_id, step_name, node_id, thread, and the traceback if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "node_id"):
+            add_context(record)
+        entry: dict[str, object] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "code": getattr(record, "message_code", None),
+            "job_name": getattr(record, "job_name", None),
+            "job_execution_id": getattr(record, "job_execution_id", None),
+            "step_name": getattr(record, "step_name", None),
+            "node_id": getattr(record, "node_id", None),
+            "thread": record.threadName,
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def current_job_name() -> str | None:
+    """The name of the job running on this thread (None outside a job)."""
+    return _job_name.get()
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jobop.domain import (
@@ -28,8 +28,10 @@ from jobop.domain import (
     JobRestartNotAllowed,
     StartLimitExceeded,
     StepExecution,
+    messages,
     utcnow,
 )
+from jobop.domain.messages import MessageCode
 
 from . import logcontext
 from .job import End, Job
@@ -59,7 +61,7 @@ class JobRunner:
 
     `owner` is recorded in each execution's job ExecutionContext under `jobop.owner`
     (default: this host, pid and process start time) so that a dead owner can be told
-    apart from a live one.
+    apart from a live one. `step_listeners` listen to every step of every job it runs.
     """
 
     def __init__(
@@ -68,8 +70,10 @@ class JobRunner:
         *,
         owner: Mapping[str, Any] | None = None,
         poll_interval: float = 0.5,
+        step_listeners: Sequence[object] = (),
     ) -> None:
         self.repository = repository
+        self.step_listeners = tuple(step_listeners)
         self.owner = dict(owner) if owner is not None else current_owner()
         self.poll_interval = poll_interval
         self._running: dict[int, StopSignal] = {}
@@ -151,6 +155,7 @@ class JobRunner:
                 "Job: [%s] launched with the following parameters: [%s]",
                 job.name,
                 execution.job_parameters,
+                extra=MessageCode.JOB_STARTED.extra,
             )
         started = time.monotonic()
         steps_before = len(execution.step_executions)
@@ -162,6 +167,7 @@ class JobRunner:
             self.poll_interval,
             stop_poller=self._stop_poller,
             pending_start=deferred,
+            listeners=self.step_listeners,
         )
         try:
             if signal.is_set() or execution.status is BatchStatus.STOPPING:
@@ -280,6 +286,7 @@ class JobRunner:
                 execution.status.value,
                 execution.exit_status.exit_code,
                 time.monotonic() - started,
+                extra=messages.job_ended(execution.status.value).extra,
             )
         return execution
 
@@ -293,6 +300,7 @@ class JobRunner:
             job.name,
             execution.id,
             error.status,
+            extra=messages.job_ended(error.status).extra,
         )
         current = self.repository.explorer.get_job_execution(execution.id)
         return current if current is not None else execution

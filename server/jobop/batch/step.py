@@ -27,9 +27,11 @@ from jobop.domain import (
     JobInterrupted,
     JobParameters,
     StepExecution,
+    messages,
     truncate_exit_message,
     utcnow,
 )
+from jobop.domain.messages import MessageCode
 
 from . import logcontext
 from .item import ItemStream
@@ -246,6 +248,8 @@ class StepRun:
     unsaved_step: StepExecution | None = None
     # The job's status as the last step's final update read it.
     last_job_status: BatchStatus = BatchStatus.STARTED
+    # Listeners of every step the runner runs (metrics), after the step's own.
+    listeners: tuple[object, ...] = ()
 
 
 class ExecutionSnapshot:
@@ -359,19 +363,19 @@ class Step:
 
     def _execute(self, step_execution: StepExecution, run: StepRun) -> BatchStatus:
         context = StepContext(step_execution, run.job_execution, run.stop)
-        hooks = StepHooks(self.listeners)
+        hooks = StepHooks([*self.listeners, *run.listeners])
         opened: list[ItemStream] = []
         exit_status = ExitStatus.EXECUTING
         interrupted: BaseException | None = None
         ended: ExecutionEndedElsewhere | None = None
-        log.info("Executing step: [%s]", self.name)
+        log.info("Executing step: [%s]", self.name, extra=MessageCode.STEP_STARTED.extra)
         started = utcnow()
         try:
             components = self.components(context)
             unique = _unique(components)
             extra = [c for c in unique if is_listener(c)]
             if extra:
-                hooks = StepHooks([*self.listeners, *extra])
+                hooks = StepHooks([*self.listeners, *extra, *run.listeners])
             streams = [c for c in unique if isinstance(c, ItemStream)]
             for hook in hooks.before_step:
                 hook(step_execution)
@@ -427,6 +431,7 @@ class Step:
             elapsed.total_seconds(),
             step_execution.status.value,
             step_execution.exit_status.exit_code,
+            extra=messages.step_ended(step_execution.status.value).extra,
         )
         if interrupted is not None:
             raise interrupted

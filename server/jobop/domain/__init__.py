@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .context_values import JavaFloat, JavaInteger
 from .errors import (
     ConcurrentModification,
     ExecutionEndedElsewhere,
@@ -18,6 +19,7 @@ from .errors import (
     NoSuchJobExecution,
     NoSuchJobInstance,
     StartLimitExceeded,
+    UnreadableContext,
 )
 from .model import (
     EXIT_MESSAGE_LENGTH,
@@ -29,6 +31,7 @@ from .model import (
     utcnow,
 )
 from .parameters import (
+    JAVA_TYPES,
     LONG_MAX,
     LONG_MIN,
     JobParameter,
@@ -40,6 +43,7 @@ from .status import BatchStatus, ExitStatus
 
 __all__ = [
     "EXIT_MESSAGE_LENGTH",
+    "JAVA_TYPES",
     "LONG_MAX",
     "LONG_MIN",
     "BatchStatus",
@@ -48,6 +52,8 @@ __all__ = [
     "ExecutionEndedElsewhere",
     "ExitStatus",
     "InvalidJobParameters",
+    "JavaFloat",
+    "JavaInteger",
     "JobExecution",
     "JobExecutionAlreadyRunning",
     "JobExecutionNotRunning",
@@ -67,6 +73,7 @@ __all__ = [
     "ParameterValue",
     "StartLimitExceeded",
     "StepExecution",
+    "UnreadableContext",
     "truncate_exit_message",
     "utcnow",
 ]

@@ -1,4 +1,5 @@
-"""The errors of the job operator's domain; `reason` is CONTRACT.md's ErrorInfo reason."""
+"""The errors of the job operator's domain; `reason` is the ErrorInfo reason
+(docs/api.md)."""
 
 from __future__ import annotations
 
@@ -85,3 +86,8 @@ class JobInterrupted(JobopError):
     """Raised inside a step when a stop request is noticed; ends the step STOPPED."""
 
     reason = "JOB_INTERRUPTED"
+
+
+class UnreadableContext(JobRestartNotAllowed):
+    """A stored execution context in none of the formats jobop reads (or holding a Java
+    class it does not map): the execution shows, but cannot be resumed from it."""

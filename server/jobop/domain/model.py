@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .context_values import INT_MAX, INT_MIN, TYPE_KEY, JavaInteger, copy_value, snapshot
+from .errors import UnreadableContext
 from .parameters import JobParameters
 from .status import BatchStatus, ExitStatus
 
@@ -16,71 +17,96 @@ EXIT_MESSAGE_LENGTH = 2500
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, to the millisecond: what every repository column (and a java.sql.Timestamp as
+    Spring's JDBC driver for SQLite stores it) keeps, so a saved time reads back equal."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class ExecutionContext(MutableMapping[str, Any]):
-    """A step's or job's saved state: JSON-serialisable values, tracking whether it changed.
+    """A step's or job's saved state, tracking whether it changed.
 
-    Values are checked when they are put, so a bad value fails where it is written rather
-    than at the chunk commit. `dirty` compares the values with the JSON last saved, so a
-    value changed in place (`context["seen"].append(x)`) is saved too.
+    Values are those of `context_values` (each stands for one Java type, so that a Spring
+    Batch application reads the same context) and are checked when they are put, so a bad
+    value fails where it is written rather than at the chunk commit. `dirty` compares the
+    values with a typed snapshot of what was last saved, so a value changed in place
+    (`context["seen"].append(x)`) is saved too.
     """
 
-    __slots__ = ("_changed", "_saved", "_values")
+    __slots__ = ("_changed", "_saved", "_unreadable", "_values")
 
-    def __init__(self, values: dict[str, Any] | None = None) -> None:
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         self._values: dict[str, Any] = dict(values or {})
         self._changed = False
-        self._saved = self.to_json()  # what the repository holds (taken as such)
+        self._saved = self._snapshot()  # what the repository holds (taken as such)
+        self._unreadable: UnreadableContext | None = None
+
+    @classmethod
+    def unreadable(cls, error: UnreadableContext) -> ExecutionContext:
+        """A stored context jobop could not read: using it raises `error`, so nothing is
+        ever resumed from (or saved over) a context that was not understood."""
+        context = cls()
+        context._unreadable = error
+        return context
+
+    def _check_readable(self) -> None:
+        if self._unreadable is not None:
+            raise UnreadableContext(str(self._unreadable))
+
+    def _snapshot(self) -> Any:
+        return snapshot(self._values, "execution context")
 
     @property
     def dirty(self) -> bool:
         """Whether the values differ from what was last saved (or marked saved)."""
-        return self._changed or self.to_json() != self._saved
+        return self._changed or self._snapshot() != self._saved
 
     @dirty.setter
     def dirty(self, value: bool) -> None:
         # False: the current values are what the repository now holds.
         self._changed = value
         if not value:
-            self._saved = self.to_json()
+            self._saved = self._snapshot()
 
     def __getitem__(self, key: str) -> Any:
+        self._check_readable()
         return self._values[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        try:
-            encoded = json.dumps(value, sort_keys=True)
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"execution context value for {key!r} is not JSON: {error}") from None
-        # Compared as JSON: 1 == True == 1.0 in Python, but they are different saved values.
-        if key in self._values and json.dumps(self._values[key], sort_keys=True) == encoded:
+        self._check_readable()
+        if not isinstance(key, str):
+            raise TypeError(f"execution context keys are strings, not {type(key).__name__}")
+        if key == TYPE_KEY:
+            raise TypeError(f"the execution context key {TYPE_KEY!r} is reserved for Jackson")
+        previous = self._values.get(key)
+        # Spring's readers keep positions as Integers: an int put over one stays one.
+        if isinstance(previous, JavaInteger) and type(value) is int and INT_MIN <= value <= INT_MAX:
+            value = JavaInteger(value)
+        typed = snapshot(value, f"execution context value for {key!r}")
+        # Compared typed: 1 == True == 1.0 in Python, but they are different saved values.
+        if key in self._values and snapshot(previous) == typed:
             return
         self._values[key] = value
         self._changed = True
 
     def __delitem__(self, key: str) -> None:
+        self._check_readable()
         del self._values[key]
         self._changed = True
 
     def __iter__(self) -> Iterator[str]:
+        self._check_readable()
         return iter(self._values)
 
     def __len__(self) -> int:
+        self._check_readable()
         return len(self._values)
-
-    def to_json(self) -> str:
-        return json.dumps(self._values, separators=(",", ":"), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | None) -> ExecutionContext:
-        return cls(json.loads(text) if text else {})
 
     def copy(self) -> ExecutionContext:
         """A deep copy that is as dirty as this context (it knows the same saved state)."""
-        copied = ExecutionContext(json.loads(self.to_json()))
+        copied = ExecutionContext(copy_value(self._values))
         copied._changed, copied._saved = self._changed, self._saved
+        copied._unreadable = self._unreadable
         return copied
 
     def __repr__(self) -> str:

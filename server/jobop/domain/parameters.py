@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
 from typing import Literal
 
 from jobop_client import parameters as text_form
@@ -37,16 +39,31 @@ _FROM_JAVA: dict[str, ParameterType] = {
     "java.lang.Boolean": "BOOLEAN",
 }
 
+
+# Java classes a Spring application may store that jobop holds as one of its five types,
+# remembering the class so that PARAMETER_TYPE, PARAMETER_VALUE and JOB_KEY stay Spring's.
+_LOCAL_DATE = "java.time.LocalDate"
+_LOCAL_DATE_TIME = "java.time.LocalDateTime"
+
+
 LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 
 # Stored values that could not be read are logged once each, up to this many.
 _WARN_ONCE_LIMIT = 1000
 _warned: set[tuple[str, str]] = set()
 
+# Every PARAMETER_TYPE jobop reads.
+SPRING_TYPES = frozenset(_FROM_JAVA)
+
 
 @dataclass(frozen=True, slots=True)
 class JobParameter:
-    """One typed parameter value; identifying parameters make up the job instance."""
+    """One typed parameter value; identifying parameters make up the job instance.
+
+    `java_class`: the Java class Spring stored, when it is not the type's own
+    (`java.lang.Integer` for a LONG, `java.time.LocalDate` or `LocalDateTime` for a DATE,
+    whose value is then its wall-clock time taken as UTC).
+    """
 
     value: ParameterValue
     type: ParameterType
@@ -54,6 +71,7 @@ class JobParameter:
     # The PARAMETER_TYPE of a stored value that could not be read (unknown type, malformed
     # or out of range): the value is then its text, typed STRING. Shown, never stored anew.
     unreadable_type: str | None = None
+    java_class: str | None = None
 
     @classmethod
     def of(cls, value: ParameterValue | date, identifying: bool = True) -> JobParameter:
@@ -77,7 +95,7 @@ class JobParameter:
 
     @property
     def java_type(self) -> str:
-        return self.unreadable_type or JAVA_TYPES[self.type]
+        return self.unreadable_type or self.java_class or JAVA_TYPES[self.type]
 
     def value_text(self) -> str:
         """The value as stored in PARAMETER_VALUE and shown in the text form."""
@@ -96,16 +114,127 @@ class JobParameter:
         try:
             if kind is None:
                 raise InvalidJobParameters(f"unknown parameter type {java_type!r}")
-            return cls(_convert(kind, text), kind, identifying)
+            java_class = None if JAVA_TYPES[kind] == java_type else java_type
+            return cls(_convert(kind, text), kind, identifying, java_class=java_class)
         except InvalidJobParameters as error:
             _warn_once(java_type, text, error)
             return cls(text, "STRING", identifying, unreadable_type=java_type)
+
+    def column_text(self) -> str:
+        """The value as Spring Batch writes PARAMETER_VALUE (its conversion service): an
+        ISO instant for a date (`2024-03-15T00:00:00Z`), ISO local forms for java.time
+        values, Java's toString otherwise."""
+        if isinstance(self.value, datetime) and self.java_class == _LOCAL_DATE:
+            return self.value.astimezone(UTC).date().isoformat()
+        if isinstance(self.value, datetime) and self.java_class == _LOCAL_DATE_TIME:
+            local = self.value.astimezone(UTC)
+            fraction = _fraction(local.microsecond * 1000, minimal=True)
+            return f"{local:%Y-%m-%dT%H:%M:%S}{fraction}"
+        if isinstance(self.value, datetime):
+            instant = self.value.astimezone(UTC)
+            fraction = ""
+            if instant.microsecond:
+                micros = f"{instant.microsecond:06d}"
+                fraction = "." + (micros[:3] if micros.endswith("000") else micros)
+            return f"{instant:%Y-%m-%dT%H:%M:%S}{fraction}Z"
+        if isinstance(self.value, float) and not isinstance(self.value, bool):
+            return java_double_text(self.value)
+        return self.value_text()
+
+    def java_text(self, zone: tzinfo = UTC) -> str:
+        """The value as Java's `toString()` spells it, which Spring's JOB_KEY hashes:
+        `Double.toString` (`1.0E20`, `5.0E-4`) and `Date.toString` in `zone` (the JVM's
+        default zone: `Fri Mar 15 00:00:00 UTC 2024`)."""
+        if isinstance(self.value, bool):
+            return "true" if self.value else "false"
+        if isinstance(self.value, float):
+            return java_double_text(self.value)
+        if isinstance(self.value, datetime) and self.java_class == _LOCAL_DATE:
+            return self.column_text()
+        if isinstance(self.value, datetime) and self.java_class == _LOCAL_DATE_TIME:
+            return java_local_date_time_text(self.value.astimezone(UTC))
+        if isinstance(self.value, datetime):
+            return java_date_text(self.value, zone)
+        return str(self.value)
+
+    def spring_text(self, name: str, spring: int = 5, zone: tzinfo = UTC) -> str:
+        """What Spring Batch's DefaultJobKeyGenerator appends for this parameter: 5.x's
+        `name=` + JobParameter.toString() + `;`, 6.x's record-style toString()."""
+        flag = "true" if self.identifying else "false"
+        value = self.java_text(zone)
+        if spring >= 6:
+            return (
+                f"JobParameter{{name='{name}', value={value}, type=class {self.java_type}, "
+                f"identifying={flag}}}"
+            )
+        return f"{name}={{value={value}, type=class {self.java_type}, identifying={flag}}};"
 
     def __str__(self) -> str:
         return (
             f"{{value={self.value_text()}, type=class {self.java_type}, "
             f"identifying={'true' if self.identifying else 'false'}}}"
         )
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def java_double_text(value: float) -> str:
+    """Java's `Double.toString`: plain decimals in [1e-3, 1e7), else `d.dddE±n`; the
+    shortest digits that read back (as JDK 19+ and Python's repr pick them)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    magnitude = abs(value)
+    if magnitude == 0:
+        return f"{sign}0.0"
+    digits_tuple, exponent = Decimal(repr(magnitude)).normalize().as_tuple()[1:]
+    digits = "".join(map(str, digits_tuple))
+    assert isinstance(exponent, int)
+    scientific = len(digits) + exponent - 1  # the exponent of the first digit
+    if 1e-3 <= magnitude < 1e7:
+        if exponent >= 0:
+            return f"{sign}{digits}{'0' * exponent}.0"
+        point = len(digits) + exponent
+        if point > 0:
+            return f"{sign}{digits[:point]}.{digits[point:]}"
+        return f"{sign}0.{'0' * -point}{digits}"
+    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{scientific}"
+
+
+def _fraction(nanos: int, minimal: bool) -> str:
+    """A fraction of a second as java.time spells it: `DateTimeFormatter.ISO_LOCAL_TIME`
+    with as few digits as needed (`minimal`), `toString()` in groups of three."""
+    if not nanos:
+        return ""
+    if minimal:
+        return "." + f"{nanos:09d}".rstrip("0")
+    if nanos % 1_000_000 == 0:
+        return f".{nanos // 1_000_000:03d}"
+    if nanos % 1000 == 0:
+        return f".{nanos // 1000:06d}"
+    return f".{nanos:09d}"
+
+
+def java_local_date_time_text(value: datetime) -> str:
+    """`LocalDateTime.toString()`: seconds left out when they and the fraction are zero."""
+    text = f"{value:%Y-%m-%dT%H:%M}"
+    if value.second or value.microsecond:
+        text += f":{value.second:02d}" + _fraction(value.microsecond * 1000, minimal=False)
+    return text
+
+
+def java_date_text(value: datetime, zone: tzinfo = UTC) -> str:
+    """Java's `Date.toString()` in `zone`: `EEE MMM dd HH:mm:ss zzz yyyy`."""
+    local = value.astimezone(zone)
+    name = "UTC" if zone is UTC else (local.tzname() or "GMT")
+    return (
+        f"{_DAYS[local.weekday()]} {_MONTHS[local.month - 1]} {local.day:02d} "
+        f"{local:%H:%M:%S} {name} {local.year}"
+    )
 
 
 def _warn_once(java_type: str, text: str, error: Exception) -> None:
@@ -165,7 +294,7 @@ class JobParameters(Mapping[str, JobParameter]):
 
     @classmethod
     def parse(cls, args: Iterable[str]) -> JobParameters:
-        """Parse CONTRACT's text form, `name=value[,type[,identifying]]`, one per argument;
+        """Parse the text form (docs/cli.md), `name=value[,type[,identifying]]`, one per argument;
         a name given twice is an error (as in the client), not a silent override."""
         try:
             parsed = text_form.parse_parameters(args)
@@ -253,13 +382,18 @@ class JobParameters(Mapping[str, JobParameter]):
             elif isinstance(value, str) and "\x00" in value:
                 raise InvalidJobParameters(f"job parameter {name!r} contains a NUL character")
 
-    def job_key(self) -> str:
-        """MD5 hex of the identifying parameters in sorted name order (Spring's JOB_KEY)."""
-        text = "".join(
-            f"{name}={self._items[name]};"
+    def job_key_text(self, spring: int = 5, zone: tzinfo = UTC) -> str:
+        """The text Spring Batch's DefaultJobKeyGenerator (of Spring `spring`) hashes: the
+        identifying parameters in sorted name order, values spelled as Java does."""
+        return "".join(
+            self._items[name].spring_text(name, spring, zone)
             for name in sorted(self._items)
             if self._items[name].identifying
         )
+
+    def job_key(self, spring: int = 5, zone: tzinfo = UTC) -> str:
+        """Spring's JOB_KEY: MD5 hex of `job_key_text`."""
+        text = self.job_key_text(spring, zone)
         return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
     def __str__(self) -> str:

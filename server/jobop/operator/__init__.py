@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from .events import ExecutionChange, ExecutionEvents, Subscription
-from .job_operator import ROLES, JobOperator, LaunchHold, OperatorShutDown
+from .job_operator import ROLES, ExecutionObserver, JobOperator, LaunchHold, OperatorShutDown
 from .requests import RequestIdReused, RequestLedger
 
 __all__ = [
     "ROLES",
     "ExecutionChange",
     "ExecutionEvents",
+    "ExecutionObserver",
     "JobOperator",
     "LaunchHold",
     "OperatorShutDown",

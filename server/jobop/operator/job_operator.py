@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from jobop.domain import (
     NoSuchJobInstance,
     utcnow,
 )
+from jobop.domain.messages import MessageCode
 from jobop.repository import JobRepository, read_connection, write_transaction
 from jobop.repository.schema import launch_request
 
@@ -60,6 +61,21 @@ class OperatorShutDown(JobopError):
     """The server is shutting down and accepts no new executions."""
 
     reason = "SHUTTING_DOWN"
+
+
+class ExecutionObserver:
+    """Told when a request of this process creates an execution (on the request's thread)
+    and, on the worker thread, when this process begins and ends running one (metrics,
+    traces). The default observes nothing."""
+
+    def created(self, execution: JobExecution) -> None:
+        """A start or restart persisted the execution (STARTING)."""
+
+    def running(self, execution: JobExecution) -> None:
+        """The execution is about to run (still STARTING)."""
+
+    def ended(self, execution: JobExecution) -> None:
+        """The execution ended (or ended before it could start), as last saved."""
 
 
 class LaunchHold:
@@ -107,6 +123,8 @@ class JobOperator:
         claim_interval: float = 1.0,
         runner_poll_interval: float = 0.5,
         request_wait_timeout: float = 30.0,
+        observers: Sequence[ExecutionObserver] = (),
+        step_listeners: Sequence[object] = (),
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -118,8 +136,12 @@ class JobOperator:
         self.events = events or ExecutionEvents()
         self._runner_repository = PublishingJobRepository(repository.engine, self.events)
         self._owner = current_owner()
+        self.observers = tuple(observers)
         self._runner = JobRunner(
-            self._runner_repository, owner=self._owner, poll_interval=runner_poll_interval
+            self._runner_repository,
+            owner=self._owner,
+            poll_interval=runner_poll_interval,
+            step_listeners=step_listeners,
         )
         self._requests = RequestLedger(repository.engine, wait_timeout=request_wait_timeout)
         self._purge_requests()
@@ -218,6 +240,13 @@ class JobOperator:
                 context=self._initial_context(),
             )
             self._launch(execution, hold)
+            log.info(
+                "Job execution %s of %s restarted as job execution %s",
+                execution_id,
+                job.name,
+                execution.id,
+                extra=MessageCode.JOB_RESTARTED.extra,
+            )
             return execution
 
         return self._once(request_id, f"restart {execution_id}", create)
@@ -241,6 +270,8 @@ class JobOperator:
 
     def _launch(self, execution: JobExecution, hold: LaunchHold | None) -> None:
         self._publish(execution, created=True)
+        for observer in self.observers:
+            observer.created(execution)
         if self._launcher is not None and hold is not None:
             hold.hold(execution)
             return
@@ -270,6 +301,9 @@ class JobOperator:
         """A worker thread's body: run one execution to its end."""
         job = self.registry.get(execution.job_name)
         self._runner_repository.track(execution)
+        final = execution
+        for observer in self.observers:
+            observer.running(execution)
         try:
             final = self._runner.run(job, execution)
             # The runner returns without saving when the execution ended before it started
@@ -279,6 +313,9 @@ class JobOperator:
                 self._publish(final)
         finally:
             self._runner_repository.forget(execution.id)
+            # Reversed: an observer that opened a context in running() closes it last.
+            for observer in reversed(self.observers):
+                observer.ended(final)
 
     # -- claiming starts made by api servers --------------------------------------------
 
@@ -352,11 +389,24 @@ class JobOperator:
         if self._launcher is not None:
             self._launcher.remove(execution_id)
         self._publish(execution)
+        log.info(
+            "Stop requested for job execution %s of %s: now %s",
+            execution_id,
+            execution.job_name,
+            execution.status.value,
+            extra=MessageCode.JOB_STOP_REQUESTED.extra,
+        )
         return execution
 
     def abandon(self, execution_id: int) -> JobExecution:
         execution = self.repository.abandon(execution_id)
         self._publish(execution)
+        log.info(
+            "Job execution %s of %s abandoned",
+            execution_id,
+            execution.job_name,
+            extra=MessageCode.JOB_ABANDONED.extra,
+        )
         return execution
 
     def recover(self, execution_id: int) -> JobExecution:
@@ -372,6 +422,12 @@ class JobOperator:
                 delete(launch_request).where(launch_request.c.job_execution_id == execution_id)
             )
         self._publish(recovered)
+        log.info(
+            "Job execution %s of %s recovered: its owner is gone, now FAILED",
+            execution_id,
+            recovered.job_name,
+            extra=MessageCode.JOB_RECOVERED.extra,
+        )
         return recovered
 
     def _publish(self, execution: JobExecution, *, created: bool = False) -> None:

@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 from .audit import AuditEvent, AuditTrail
+from .contexts import ContextFormat
 from .counting import StatementCounter
 from .engine import create_engine, read_connection, write_transaction
 from .explorer import JobExplorer
+from .job_keys import JobKeyCollision, RekeyReport, rekey
 from .job_repository import ChunkTransaction, JobRepository
 from .migrations import SchemaVersionMismatch, current_version, init_schema, upgrade_schema
 from .schema import SCHEMA_VERSION
+from .settings import RepositoryConfigurationError, RepositorySettings
 
 __all__ = [
     "SCHEMA_VERSION",
     "AuditEvent",
     "AuditTrail",
     "ChunkTransaction",
+    "ContextFormat",
     "JobExplorer",
+    "JobKeyCollision",
     "JobRepository",
+    "RekeyReport",
+    "RepositoryConfigurationError",
+    "RepositorySettings",
     "SchemaVersionMismatch",
     "StatementCounter",
     "create_engine",
     "current_version",
     "init_schema",
     "read_connection",
+    "rekey",
     "upgrade_schema",
     "write_transaction",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 from sqlalchemy import (
@@ -73,9 +73,13 @@ from .schema import (
     job_execution_context,
     job_execution_params,
     job_instance,
+    set_time_zone,
     step_execution,
     step_execution_context,
+    time_zone_of,
+    to_column,
 )
+from .settings import RepositorySettings, load_settings
 
 _e, _i, _jc = job_execution, job_instance, job_execution_context
 _s, _sc, _p = step_execution, step_execution_context, job_execution_params
@@ -136,17 +140,18 @@ _UPDATE_STEP_CONTEXT = update(_sc).where(_sc.c.step_execution_id == bindparam("b
 
 # PostgreSQL: a new instance and its first execution, parameters and context in one
 # statement, outside any explicit transaction (one round trip). No row back: the instance
-# already exists, and nothing was written.
+# already exists, and nothing was written. Ids come from the columns' defaults, which name
+# the sequences Spring Batch of the repository's version draws from.
 _PG_LAUNCH_NEW_INSTANCE = """\
 WITH inst AS (
-    INSERT INTO batch_job_instance (job_instance_id, version, job_name, job_key)
-    VALUES (nextval('batch_job_instance_seq'), 0, %(job_name)s, %(job_key)s)
+    INSERT INTO batch_job_instance (version, job_name, job_key)
+    VALUES (0, %(job_name)s, %(job_key)s)
     ON CONFLICT (job_name, job_key) DO NOTHING
     RETURNING job_instance_id
 ), exe AS (
-    INSERT INTO batch_job_execution (job_execution_id, version, job_instance_id,
+    INSERT INTO batch_job_execution (version, job_instance_id,
         create_time, status, exit_code, exit_message, last_updated)
-    SELECT nextval('batch_job_execution_seq'), 0, job_instance_id, %(now)s, %(status)s,
+    SELECT 0, job_instance_id, %(now)s, %(status)s,
         %(exit_code)s, '', %(now)s
     FROM inst
     RETURNING job_execution_id, job_instance_id
@@ -265,8 +270,12 @@ def _check_can_launch(
 class JobRepository:
     """Persists job instances and executions; thread-safe, one per process."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, settings: RepositorySettings | None = None) -> None:
         self.engine = engine
+        # What the repository records (JOBOP_SETTING): the format every node writes.
+        self.settings = load_settings(engine) if settings is None else settings
+        self._contexts = self.settings.context_format
+        set_time_zone(engine.dialect, self.settings.zone)
         self.explorer = JobExplorer(engine)
         self._postgresql = is_postgresql(engine)
         dialect = postgresql if self._postgresql else sqlite
@@ -280,9 +289,7 @@ class JobRepository:
     @classmethod
     def from_url(cls, url: str, *, create_schema: bool = True) -> JobRepository:
         engine = create_engine(url)
-        if create_schema:
-            init_schema(engine)
-        return cls(engine)
+        return cls(engine, init_schema(engine) if create_schema else None)
 
     # -- launching --------------------------------------------------------------------
 
@@ -307,7 +314,7 @@ class JobRepository:
         """
         _check_name("job", job_name)
         _check_parameters(parameters)
-        job_key = parameters.job_key()
+        job_key = parameters.job_key(self.settings.spring_schema, self.settings.zone)
         now = utcnow()
         entries = context or {}
         context = ExecutionContext()
@@ -344,7 +351,11 @@ class JobRepository:
                         )
                     ).first()
                     if saved is not None:
-                        context = contexts.load(saved.short_context, saved.serialized_context)
+                        context = contexts.load(
+                            saved.short_context,
+                            saved.serialized_context,
+                            f"job execution {history[0].job_execution_id}",
+                        )
                         for key, value in entries.items():
                             context[key] = value
             execution_id = connection.execute(
@@ -365,7 +376,7 @@ class JobRepository:
                 )
             connection.execute(
                 _INSERT_JOB_CONTEXT,
-                {"job_execution_id": execution_id, **contexts.store(context).values()},
+                {"job_execution_id": execution_id, **self._contexts.store(context).values()},
             )
             audit.record_in(connection, execution_id)
         context.dirty = False
@@ -401,14 +412,14 @@ class JobRepository:
                     **(audit_values or {}),
                     "job_name": job_name,
                     "job_key": job_key,
-                    "now": now.astimezone(UTC).replace(tzinfo=None),
+                    "now": to_column(now, time_zone_of(connection.dialect)),
                     "status": BatchStatus.STARTING.value,
                     "exit_code": ExitStatus.UNKNOWN.exit_code,
                     "names": [r["parameter_name"] for r in parameter_rows],
                     "types": [r["parameter_type"] for r in parameter_rows],
                     "values": [r["parameter_value"] for r in parameter_rows],
                     "identifying": [r["identifying"] for r in parameter_rows],
-                    **contexts.store(context).values(),
+                    **self._contexts.store(context).values(),
                 },
             ).first()
             if row is None:
@@ -474,7 +485,7 @@ class JobRepository:
         self, execution: JobExecution, step: StepExecution, now: datetime
     ) -> bool:
         with self._autocommit() as connection:
-            row = pg_writes.start_job_and_step(connection, execution, step, now)
+            row = pg_writes.start_job_and_step(connection, self._contexts, execution, step, now)
             if row is None:
                 self._raise_job_execution_conflict(connection, execution)
         self._job_execution_saved(execution, row, now)
@@ -491,7 +502,9 @@ class JobRepository:
         now = utcnow()
         if self._postgresql:
             with self._autocommit() as connection:
-                row = pg_writes.finish_step_and_job(connection, step, execution, now)
+                row = pg_writes.finish_step_and_job(
+                    connection, self._contexts, step, execution, now
+                )
                 if row is None:
                     self._raise_step_conflict(connection, step)
                 # The step's end is saved; a job conflict is then what it would be had
@@ -595,8 +608,7 @@ class JobRepository:
             ) from error
         self._step_added(step, now)
 
-    @staticmethod
-    def _insert_step(connection: Connection, step: StepExecution, now: datetime) -> None:
+    def _insert_step(self, connection: Connection, step: StepExecution, now: datetime) -> None:
         step.id = connection.execute(
             _INSERT_STEP_EXECUTION,
             {
@@ -609,7 +621,7 @@ class JobRepository:
         ).scalar_one()
         connection.execute(
             _INSERT_STEP_CONTEXT,
-            {"step_execution_id": step.id, **contexts.store(step.execution_context).values()},
+            {"step_execution_id": step.id, **self._contexts.store(step.execution_context).values()},
         )
 
     @staticmethod
@@ -658,7 +670,7 @@ class JobRepository:
     ) -> tuple[int, BatchStatus]:
         if self._postgresql:
             # The row and, if it changed, the context in one statement.
-            row = pg_writes.update_step(connection, step, now)
+            row = pg_writes.update_step(connection, self._contexts, step, now)
         else:
             row = connection.execute(
                 _UPDATE_STEP_EXECUTION,
@@ -701,15 +713,15 @@ class JobRepository:
         step.last_updated = now
         step.execution_context.dirty = False
 
-    @staticmethod
     def _write_context(
+        self,
         connection: Connection,
         update_statement: Any,
         table: Any,
         execution_id: int,
         context: ExecutionContext,
     ) -> None:
-        stored = contexts.store(context).values()
+        stored = self._contexts.store(context).values()
         result = connection.execute(update_statement, {"b_id": execution_id, **stored})
         if result.rowcount == 0:
             # A row that Spring's DDL-era tooling never wrote: create it.

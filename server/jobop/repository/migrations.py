@@ -8,12 +8,14 @@ at the same moment apply each migration exactly once; DDL is transactional on bo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, Engine, func, inspect, select, text
 
 from jobop.domain import utcnow
 
+from . import sequences
+from .contexts import ContextFormat
 from .engine import is_postgresql, write_transaction
 from .schema import (
     BATCH_TABLES,
@@ -22,16 +24,16 @@ from .schema import (
     audit,
     audit_indexes,
     indexes,
-    job_execution,
-    job_execution_seq,
-    job_instance,
-    job_instance_seq,
-    legacy_job_seq,
     metadata,
     operator_indexes,
     schema_version,
-    step_execution,
-    step_execution_seq,
+    setting,
+)
+from .settings import (
+    RepositoryConfigurationError,
+    RepositorySettings,
+    read_settings,
+    write_settings,
 )
 
 # pg_advisory_xact_lock key for schema changes ("jobop" in ASCII).
@@ -46,64 +48,49 @@ class SchemaVersionMismatch(RuntimeError):
 class Migration:
     version: int
     description: str
-    apply: Callable[[Connection], None]
+    # Applied with the settings the repository is created (or upgraded) with.
+    apply: Callable[[Connection, RepositorySettings], None]
 
 
-def _create_spring_batch_schema(connection: Connection) -> None:
+def _create_spring_batch_schema(connection: Connection, settings: RepositorySettings) -> None:
     # checkfirst: a database that Spring Batch's own DDL created is adopted, not rebuilt.
     metadata.create_all(connection, tables=[*BATCH_TABLES, schema_version], checkfirst=True)
     for index in indexes:
         index.create(connection, checkfirst=True)
-    if not is_postgresql(connection):
-        return
-    # Sequences of tables that already existed were skipped by create_all.
-    for sequence in (job_instance_seq, job_execution_seq, step_execution_seq, legacy_job_seq):
-        sequence.create(connection, checkfirst=True)
-    for sequence, table, column in (
-        (job_instance_seq, job_instance, "job_instance_id"),
-        (job_execution_seq, job_execution, "job_execution_id"),
-        (step_execution_seq, step_execution, "step_execution_id"),
-    ):
-        # A column default lets plain SQL insert rows without naming the sequence.
-        connection.execute(
-            text(
-                f"ALTER TABLE {table.name} ALTER COLUMN {column} "
-                f"SET DEFAULT nextval('{sequence.name}')"
-            )
-        )
-        # Adopted tables may already hold ids: start the sequence past them.
-        highest = connection.execute(select(func.max(table.c[column]))).scalar()
-        if highest is not None:
-            connection.execute(
-                text(
-                    f"SELECT setval('{sequence.name}', greatest(:highest, last_value)) "
-                    f"FROM {sequence.name}"
-                ),
-                {"highest": highest},
-            )
 
 
-def _create_operator_tables(connection: Connection) -> None:
+def _create_operator_tables(connection: Connection, settings: RepositorySettings) -> None:
     metadata.create_all(connection, tables=list(OPERATOR_TABLES), checkfirst=True)
     for index in operator_indexes:
         index.create(connection, checkfirst=True)
 
 
-def _create_audit_table(connection: Connection) -> None:
+def _record_settings(connection: Connection, settings: RepositorySettings) -> None:
+    metadata.create_all(connection, tables=[setting], checkfirst=True)
+    write_settings(connection, settings)
+    sequences.install(connection, settings.spring_schema)
+
+
+def _create_audit_table(connection: Connection, settings: RepositorySettings) -> None:
     metadata.create_all(connection, tables=[audit], checkfirst=True)
     for index in audit_indexes:
         index.create(connection, checkfirst=True)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "Spring Batch 5 tables, sequences and jobop indexes", _create_spring_batch_schema),
+    Migration(1, "Spring Batch tables and jobop indexes", _create_spring_batch_schema),
     Migration(2, "JOBOP_REQUEST and JOBOP_LAUNCH_REQUEST of the operator", _create_operator_tables),
-    Migration(3, "JOBOP_AUDIT, the trail of control actions", _create_audit_table),
+    Migration(
+        3,
+        "JOBOP_SETTING (context format, Spring schema) and the ids Spring's version draws",
+        _record_settings,
+    ),
+    Migration(4, "JOBOP_AUDIT, the trail of control actions", _create_audit_table),
 )
 assert MIGRATIONS[-1].version == SCHEMA_VERSION
 
 
-def _lock(connection: Connection) -> None:
+def lock_schema(connection: Connection) -> None:
     if is_postgresql(connection):
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
     # SQLite: the transaction began with BEGIN IMMEDIATE and already holds the write lock.
@@ -117,9 +104,9 @@ def current_version(connection: Connection) -> int:
     return int(version or 0)
 
 
-def _apply(connection: Connection, pending: list[Migration]) -> None:
+def _apply(connection: Connection, pending: list[Migration], settings: RepositorySettings) -> None:
     for migration in pending:
-        migration.apply(connection)
+        migration.apply(connection, settings)
         connection.execute(
             schema_version.insert().values(
                 version=migration.version,
@@ -137,31 +124,106 @@ def _check_not_newer(version: int) -> None:
         )
 
 
-def init_schema(engine: Engine) -> None:
-    """Create the schema if the database has none; idempotent and safe to race.
+def _new_settings(
+    connection: Connection,
+    context_format: ContextFormat | None,
+    spring_schema: int | None,
+    time_zone: str | None = None,
+) -> RepositorySettings:
+    """Settings for a repository that records none yet: as asked, else the defaults, with
+    the Spring schema that Spring's own scripts may already have created."""
+    recorded = read_settings(connection)  # the defaults, unless recorded
+    wanted = recorded.spring_schema if spring_schema is None else spring_schema
+    return RepositorySettings(
+        context_format=context_format or recorded.context_format,
+        spring_schema=sequences.check_spring_schema(
+            connection, wanted, explicit=spring_schema is not None
+        ),
+        time_zone=time_zone or recorded.time_zone,
+    )
 
-    An existing schema of an older version is left alone and reported: migrating is
-    `jobop db upgrade`'s job, so that replicas of mixed versions never migrate by surprise.
+
+def init_schema(
+    engine: Engine,
+    *,
+    context_format: ContextFormat | None = None,
+    spring_schema: int | None = None,
+    time_zone: str | None = None,
+) -> RepositorySettings:
+    """Create the schema if the database has none; idempotent and safe to race. Returns
+    the repository's settings.
+
+    `context_format`, `spring_schema` and `time_zone` (None: the default, or what Spring's
+    scripts created) are recorded in a new repository; an existing one that records others is
+    refused, since every node must write what the others read. An existing schema of an
+    older version is left alone and reported: migrating is `jobop db upgrade`'s job, so
+    that replicas of mixed versions never migrate by surprise.
     """
     with write_transaction(engine) as connection:
-        _lock(connection)
+        lock_schema(connection)
         version = current_version(connection)
         _check_not_newer(version)
         if version == 0:
-            _apply(connection, list(MIGRATIONS))
-        elif version < SCHEMA_VERSION:
+            settings = _new_settings(connection, context_format, spring_schema, time_zone)
+            _apply(connection, list(MIGRATIONS), settings)
+            return settings
+        if version < SCHEMA_VERSION:
             raise SchemaVersionMismatch(
                 f"the database schema is at version {version}, this jobop needs "
                 f"{SCHEMA_VERSION}: run `jobop db upgrade`"
             )
+        settings = read_settings(connection)
+    _check_recorded(settings, context_format, spring_schema, time_zone)
+    return settings
 
 
-def upgrade_schema(engine: Engine) -> int:
-    """Apply the migrations the database lacks (all of them on an empty one); returns the
-    version reached."""
+def _check_recorded(
+    settings: RepositorySettings,
+    context_format: ContextFormat | None,
+    spring_schema: int | None,
+    time_zone: str | None,
+) -> None:
+    if time_zone is not None and time_zone != settings.time_zone:
+        raise RepositoryConfigurationError(
+            f"the repository writes times in {settings.time_zone}, not {time_zone}: every "
+            "node must use the recorded zone"
+        )
+    if context_format is not None and context_format is not settings.context_format:
+        raise RepositoryConfigurationError(
+            f"the repository writes execution contexts as {settings.context_format.value}, "
+            f"not {context_format.value}: every node must use the recorded format"
+        )
+    if spring_schema is not None and spring_schema != settings.spring_schema:
+        raise RepositoryConfigurationError(
+            f"the repository has Spring Batch {settings.spring_schema}'s schema, not "
+            f"{spring_schema}'s"
+            + (
+                ": migrate it with `jobop db upgrade --spring-schema 6`"
+                if spring_schema == 6
+                else ""
+            )
+        )
+
+
+def upgrade_schema(engine: Engine, *, spring_schema: int | None = None) -> int:
+    """Apply the migrations the database lacks (all of them on an empty one) and, with
+    `spring_schema=6`, migrate a Spring Batch 5 schema to 6 as Spring's
+    migration-6.0 script does; returns the version reached."""
     with write_transaction(engine) as connection:
-        _lock(connection)
+        lock_schema(connection)
         version = current_version(connection)
         _check_not_newer(version)
-        _apply(connection, [m for m in MIGRATIONS if m.version > version])
+        pending = [m for m in MIGRATIONS if m.version > version]
+        if pending:
+            settings = _new_settings(connection, None, None)
+            _apply(connection, pending, settings)
+        settings = read_settings(connection)
+        if spring_schema is not None and spring_schema != settings.spring_schema:
+            if (settings.spring_schema, spring_schema) != (5, 6):
+                raise RepositoryConfigurationError(
+                    f"cannot migrate a Spring Batch {settings.spring_schema} schema to "
+                    f"{spring_schema}: only 5 to 6 is a migration Spring Batch has"
+                )
+            sequences.migrate_5_to_6(connection)
+            write_settings(connection, replace(settings, spring_schema=6))
     return SCHEMA_VERSION

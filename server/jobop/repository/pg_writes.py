@@ -12,7 +12,7 @@ Parameters are cast where PostgreSQL cannot infer a type (a NULL in an INSERT ..
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection
@@ -26,7 +26,9 @@ from jobop.domain import (
     truncate_exit_message,
 )
 
-from . import contexts, rows
+from . import rows
+from .contexts import ContextFormat
+from .schema import time_zone_of, to_column
 
 # The columns of rows.step_values, with the types to cast their parameters to.
 _STEP_COLUMNS = (
@@ -109,9 +111,9 @@ _UPDATE_STEP = {
 # request, the first step and its context.
 _INSERT_STEP = f"""\
 s AS (
-    INSERT INTO batch_step_execution (step_execution_id, version, step_name, job_execution_id,
+    INSERT INTO batch_step_execution (version, step_name, job_execution_id,
         create_time, {", ".join(name for name, _ in _STEP_COLUMNS)})
-    SELECT nextval('batch_step_execution_seq'), 0, %(s_step_name)s::varchar, %(j_id)s,
+    SELECT 0, %(s_step_name)s::varchar, %(j_id)s,
         %(s_create_time)s::timestamp,
         {", ".join(f"%(s_{name})s::{kind}" for name, kind in _STEP_COLUMNS)}
     FROM j WHERE j.status = %(j_status)s::varchar
@@ -154,15 +156,10 @@ _FINISH_STEP_AND_JOB = _variants(
 )
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    # As schema.UtcDateTime stores them: naive UTC.
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _context(prefix: str, entity_id: int | None, context: ExecutionContext) -> dict[str, Any]:
-    stored = contexts.store(context)
+def _context(
+    fmt: ContextFormat, prefix: str, entity_id: int | None, context: ExecutionContext
+) -> dict[str, Any]:
+    stored = fmt.store(context)
     return {
         f"{prefix}id": entity_id,
         f"{prefix}short_context": stored.short_context,
@@ -170,7 +167,9 @@ def _context(prefix: str, entity_id: int | None, context: ExecutionContext) -> d
     }
 
 
-def job_parameters(execution: JobExecution, now: datetime) -> dict[str, Any]:
+def job_parameters(
+    fmt: ContextFormat, execution: JobExecution, now: datetime, zone: tzinfo
+) -> dict[str, Any]:
     status = execution.status.value
     in_flight = execution.status in (BatchStatus.STARTING, BatchStatus.STARTED)
     values = {
@@ -178,59 +177,71 @@ def job_parameters(execution: JobExecution, now: datetime) -> dict[str, Any]:
         "j_version": execution.version,
         "j_status": status,
         "j_merged_status": BatchStatus.STOPPING.value if in_flight else status,
-        "j_start_time": _naive_utc(execution.start_time),
-        "j_end_time": _naive_utc(execution.end_time),
+        "j_start_time": to_column(execution.start_time, zone),
+        "j_end_time": to_column(execution.end_time, zone),
         "j_exit_code": execution.exit_status.exit_code[:EXIT_MESSAGE_LENGTH],
         "j_exit_message": truncate_exit_message(execution.exit_status.exit_description),
-        "j_create_time": _naive_utc(execution.create_time),
-        "j_last_updated": _naive_utc(now),
+        "j_create_time": to_column(execution.create_time, zone),
+        "j_last_updated": to_column(now, zone),
     }
     if execution.execution_context.dirty:
-        values.update(_context("j_", execution.id, execution.execution_context))
+        values.update(_context(fmt, "j_", execution.id, execution.execution_context))
     return values
 
 
-def step_parameters(step: StepExecution, now: datetime) -> dict[str, Any]:
+def step_parameters(step: StepExecution, now: datetime, zone: tzinfo) -> dict[str, Any]:
     values: dict[str, Any] = {"j_id": step.job_execution_id, "s_id": step.id}
     values["s_version"] = step.version
     for name, value in rows.step_values(step, now).items():
-        values[f"s_{name}"] = _naive_utc(value) if isinstance(value, datetime) else value
+        values[f"s_{name}"] = to_column(value, zone) if isinstance(value, datetime) else value
     return values
 
 
-def update_step(connection: Connection, step: StepExecution, now: datetime) -> Any:
+def update_step(
+    connection: Connection, fmt: ContextFormat, step: StepExecution, now: datetime
+) -> Any:
     """(version, job_status) of the updated step, or None if its version moved on."""
     dirty = step.execution_context.dirty
-    values = step_parameters(step, now)
+    values = step_parameters(step, now, time_zone_of(connection.dialect))
     if dirty:
-        values.update(_context("s_", step.id, step.execution_context))
+        values.update(_context(fmt, "s_", step.id, step.execution_context))
     return connection.exec_driver_sql(_UPDATE_STEP[dirty], values).first()
 
 
 def start_job_and_step(
-    connection: Connection, execution: JobExecution, step: StepExecution, now: datetime
+    connection: Connection,
+    fmt: ContextFormat,
+    execution: JobExecution,
+    step: StepExecution,
+    now: datetime,
 ) -> Any:
     """(version, status, step_execution_id) of the job execution; step_execution_id is
     None when the step was not added (a stop request was merged). None: the job
     execution's version moved on (or it does not exist)."""
-    values = job_parameters(execution, now)
-    values.update(step_parameters(step, now))
-    values.update(_context("s_", None, step.execution_context))
+    zone = time_zone_of(connection.dialect)
+    values = job_parameters(fmt, execution, now, zone)
+    values.update(step_parameters(step, now, zone))
+    values.update(_context(fmt, "s_", None, step.execution_context))
     values["s_step_name"] = step.step_name
-    values["s_create_time"] = _naive_utc(step.create_time)
+    values["s_create_time"] = to_column(step.create_time, zone)
     dirty = execution.execution_context.dirty
     return connection.exec_driver_sql(_START_JOB_AND_STEP[dirty], values).first()
 
 
 def finish_step_and_job(
-    connection: Connection, step: StepExecution, execution: JobExecution, now: datetime
+    connection: Connection,
+    fmt: ContextFormat,
+    step: StepExecution,
+    execution: JobExecution,
+    now: datetime,
 ) -> Any:
     """(step_version, version, status), or None when the step's optimistic lock failed
     (nothing written); version is None when only the job's did (the step was written)."""
-    values = job_parameters(execution, now)
-    values.update(step_parameters(step, now))
+    zone = time_zone_of(connection.dialect)
+    values = job_parameters(fmt, execution, now, zone)
+    values.update(step_parameters(step, now, zone))
     step_dirty = step.execution_context.dirty
     if step_dirty:
-        values.update(_context("s_", step.id, step.execution_context))
+        values.update(_context(fmt, "s_", step.id, step.execution_context))
     statement = _FINISH_STEP_AND_JOB[(execution.execution_context.dirty, step_dirty)]
     return connection.exec_driver_sql(statement, values).first()

@@ -60,7 +60,9 @@ def job_execution(row: AnyRow, parameters: JobParameters) -> JobExecution:
         start_time=m["start_time"],
         end_time=m["end_time"],
         last_updated=m["last_updated"],
-        execution_context=contexts.load(m["short_context"], m["serialized_context"]),
+        execution_context=contexts.load_for_display(
+            m["short_context"], m["serialized_context"], f"job execution {m['job_execution_id']}"
+        ),
     )
 
 
@@ -86,7 +88,11 @@ def step_execution(row: AnyRow) -> StepExecution:
         start_time=m["start_time"],
         end_time=m["end_time"],
         last_updated=m["last_updated"],
-        execution_context=contexts.load(m["short_context"], m["serialized_context"]),
+        execution_context=contexts.load_for_display(
+            m["short_context"],
+            m["serialized_context"],
+            f"step execution {m['step_execution_id']} ({m['step_name']})",
+        ),
     )
 
 
@@ -103,7 +109,7 @@ def parameter_rows(execution_id: int, parameters: JobParameters) -> list[dict[st
             "job_execution_id": execution_id,
             "parameter_name": name,
             "parameter_type": p.java_type,
-            "parameter_value": p.value_text(),
+            "parameter_value": p.column_text(),
             "identifying": "Y" if p.identifying else "N",
         }
         for name, p in parameters.items()

@@ -8,7 +8,7 @@ would quote upper-case names, which would make them case-sensitive on PostgreSQL
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import (
@@ -17,23 +17,24 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
     MetaData,
-    Sequence,
     String,
     Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 
 from jobop.domain import EXIT_MESSAGE_LENGTH
 
 # Bumped with every migration in `migrations.py`; recorded in JOBOP_SCHEMA_VERSION.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # SHORT_CONTEXT and PARAMETER_VALUE hold at most this many characters.
 SHORT_CONTEXT_LENGTH = 2500
@@ -41,22 +42,80 @@ PARAMETER_VALUE_LENGTH = 2500
 NAME_LENGTH = 100
 
 
+# The zone TIMESTAMP columns are written in (a repository setting, see settings.py), kept on
+# the engine's dialect because that is what a column type is handed when it converts.
+_TIME_ZONE = "jobop_time_zone"
+
+
+def set_time_zone(dialect: Dialect, zone: tzinfo) -> None:
+    setattr(dialect, _TIME_ZONE, zone)
+
+
+def time_zone_of(dialect: Dialect) -> tzinfo:
+    zone: tzinfo = getattr(dialect, _TIME_ZONE, UTC)
+    return zone
+
+
+def to_column(value: datetime | None, zone: tzinfo) -> datetime | None:
+    """An aware datetime as the naive wall-clock time in `zone` that the column holds."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(zone).replace(tzinfo=None)
+
+
+def from_column(value: datetime | None, zone: tzinfo) -> datetime | None:
+    """A column's naive time in `zone` as an aware UTC datetime."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(UTC)
+
+
+class _SqliteDateTime(sqlite.DATETIME):
+    """SQLite's DATETIME text as Spring Batch's JDBC driver for SQLite (xerial) reads it:
+    `2024-03-15 10:30:05.123`, milliseconds (it takes any fraction for milliseconds, so
+    SQLAlchemy's six digits would read 0.123456 s as 123 s). Also reads the epoch
+    milliseconds that driver stores for a java.sql.Timestamp: an instant, so aware."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            return f"{value:%Y-%m-%d %H:%M:%S}.{value.microsecond // 1000:03d}"
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        parse = super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> Any:
+            if isinstance(value, int | float):
+                return datetime.fromtimestamp(value / 1000, UTC)
+            return parse(value) if parse is not None and value is not None else value
+
+        return process
+
+
 class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in Python, naive UTC TIMESTAMP in the database (as Spring writes)."""
+    """Aware UTC datetimes in Python; in the database, naive TIMESTAMPs of the wall-clock
+    time in the repository's zone (UTC unless set), as a Spring application whose JVM runs
+    in that zone writes them."""
 
     impl = DateTime(timezone=False)
     cache_ok = True
 
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SqliteDateTime())  # type: ignore[no-untyped-call]
+        return dialect.type_descriptor(DateTime(timezone=False))
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None or value.tzinfo is None:
-            return value
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return to_column(value, time_zone_of(dialect))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        assert value is None or isinstance(value, datetime)
+        return from_column(value, time_zone_of(dialect))
 
 
 # BIGINT as Spring declares it; on SQLite only "INTEGER PRIMARY KEY" aliases the rowid
@@ -65,18 +124,18 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData()
 
-# SQLite has no sequences: its AUTOINCREMENT (the sqlite_sequence table) is the equivalent,
-# never reusing an id. SQLAlchemy ignores these Sequence objects there.
-job_instance_seq = Sequence("batch_job_instance_seq", metadata=metadata)
-job_execution_seq = Sequence("batch_job_execution_seq", metadata=metadata)
-step_execution_seq = Sequence("batch_step_execution_seq", metadata=metadata)
-# Spring Batch 5.x draws instance ids from this name; created so its DDL checks pass.
-legacy_job_seq = Sequence("batch_job_seq", metadata=metadata)
+
+# Ids come from the database: on PostgreSQL a column default naming the sequence that
+# Spring Batch of the repository's version draws from (set by `sequences.py`), on SQLite
+# the AUTOINCREMENT rowid, kept in step with Spring's BATCH_*_SEQ tables by triggers.
+def _id_column(name: str) -> Column[int]:
+    return Column(name, Id, primary_key=True, autoincrement=False, server_default=FetchedValue())
+
 
 job_instance = Table(
     "batch_job_instance",
     metadata,
-    Column("job_instance_id", Id, job_instance_seq, primary_key=True),
+    _id_column("job_instance_id"),
     Column("version", BigInteger),
     Column("job_name", String(NAME_LENGTH), nullable=False),
     Column("job_key", String(32), nullable=False),
@@ -87,7 +146,7 @@ job_instance = Table(
 job_execution = Table(
     "batch_job_execution",
     metadata,
-    Column("job_execution_id", Id, job_execution_seq, primary_key=True),
+    _id_column("job_execution_id"),
     Column("version", BigInteger),
     Column(
         "job_instance_id",
@@ -124,7 +183,7 @@ job_execution_params = Table(
 step_execution = Table(
     "batch_step_execution",
     metadata,
-    Column("step_execution_id", Id, step_execution_seq, primary_key=True),
+    _id_column("step_execution_id"),
     Column("version", BigInteger, nullable=False),
     Column("step_name", String(NAME_LENGTH), nullable=False),
     Column(
@@ -273,4 +332,14 @@ BATCH_TABLES = (
     step_execution,
     job_execution_context,
     step_execution_context,
+)
+
+# -- the repository's settings (migration 3) -----------------------------------------------
+
+# One row per setting (see settings.py): what every node of the repository must agree on.
+setting = Table(
+    "jobop_setting",
+    metadata,
+    Column("name", String(NAME_LENGTH), primary_key=True),
+    Column("value", String(200), nullable=False),
 )

@@ -1,6 +1,6 @@
 """The one place where errors become gRPC statuses with a google.rpc.ErrorInfo detail.
 
-Each status carries CONTRACT.md's code and an ErrorInfo (domain "jobop", the reason) in the
+Each status carries docs/api.md's code and an ErrorInfo (domain "jobop", the reason) in the
 standard `grpc-status-details-bin` trailer, so that clients in any language can branch on
 the reason rather than on the message text.
 """
@@ -32,7 +32,7 @@ from jobop.operator import OperatorShutDown, RequestIdReused
 
 ERROR_DOMAIN = "jobop"
 
-# Reasons of our own beyond CONTRACT.md's table (additions, never renames).
+# Reasons of our own beyond the original table (additions, never renames; docs/api.md).
 INVALID_ARGUMENT = "INVALID_ARGUMENT"
 SHUTTING_DOWN = "SHUTTING_DOWN"
 INTERNAL = "INTERNAL"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -97,6 +99,7 @@ async def create_server(
     options: ServerOptions,
     *,
     serve_api: bool = True,
+    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
 ) -> JobopServer:
     """Build and bind the server (call inside the event loop that will run it).
 
@@ -111,7 +114,10 @@ async def create_server(
     interceptor = SecurityInterceptor(
         SERVICE.full_name, options.authenticator, options.limits, servicer.audit.refused
     )
-    server = grpc.aio.server(options=channel_options(options), interceptors=[interceptor])
+    # The caller's interceptors (traces, metrics) outermost: they see refused calls too.
+    server = grpc.aio.server(
+        options=channel_options(options), interceptors=[*interceptors, interceptor]
+    )
     names = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
     if serve_api:
         add_job_operator_service(servicer, server)

@@ -9,6 +9,7 @@ operator's in-process events and re-read the execution when it changed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import time
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 SERVICE_NAME = "jobop.v1.JobOperatorService"
 
-# Envoy's default stream idle timeout is 5 min; CONTRACT asks for at most 30 s.
+# Envoy's default stream idle timeout is 5 min; docs/api.md promises at most 30 s.
 DEFAULT_HEARTBEAT_INTERVAL = 15.0
 # Re-read followed executions this often even without an in-process event, so that changes
 # made by other processes on the same database (another replica, `jobop run --stop`) show.
@@ -99,7 +100,9 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     ) -> ResponseT:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, body, request)
+            # The call's context variables (a trace's current span) follow it to the thread.
+            context_run = contextvars.copy_context().run
+            return await loop.run_in_executor(self._executor, context_run, body, request)
         except Exception as error:  # CancelledError is a BaseException and passes through
             status = status_for(error)
             if status.code is grpc.StatusCode.INTERNAL:

@@ -66,7 +66,7 @@ def request_id(value: str) -> str | None:
 
 
 def parameters(messages: Mapping[str, pb.JobParameter]) -> JobParameters:
-    """Typed parameters; malformed ones are INVALID_JOB_PARAMETERS (CONTRACT.md)."""
+    """Typed parameters; malformed ones are INVALID_JOB_PARAMETERS (docs/api.md)."""
     if len(messages) > MAX_PARAMETERS:
         raise InvalidJobParameters(f"more than {MAX_PARAMETERS} job parameters", field="parameters")
     for name, message in messages.items():

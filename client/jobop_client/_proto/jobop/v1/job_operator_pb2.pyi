@@ -3,7 +3,7 @@
 isort:skip_file
 jobop's public API: a Spring Batch-style job operator.
 
-The names in this file are a contract (see CONTRACT.md): add freely, rename nothing.
+The names in this file are a contract (docs/api.md): add freely, rename nothing.
 
 Errors: every failed call carries a gRPC status code and, in the standard
 `grpc-status-details-bin` trailer, a google.rpc.Status whose details hold a

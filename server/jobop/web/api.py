@@ -1,0 +1,362 @@
+"""The REST routes under /api: the JobOperatorService's RPCs in JSON.
+
+Each route builds the RPC's request message from the path, the query and the JSON body and
+awaits the servicer's method (see `calls`). The paths are the proto's `google.api.http`
+bindings, so Envoy's gRPC-JSON transcoder serves the same paths (with proto3 JSON bodies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
+
+from jobop.operator import JobOperator
+from jobop.service import JobOperatorServicer
+from jobop.service import validation as check
+from jobop.service.errors import InvalidArgument
+
+from . import representation as rep
+from .calls import ApiError, CallContext, call
+from .events import execution_events, executions_events
+
+_INT64_MAX = 2**63 - 1
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(body: object, status: int = 200, **kw: Any) -> web.Response:
+    return web.json_response(body, status=status, dumps=_dumps, **kw)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _context_dumps(value: object) -> str:
+    # Context values are the job's: dates, decimals and NaN become their text.
+    return json.dumps(_finite(value), separators=(",", ":"), default=str, allow_nan=False)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(key): _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def error_response(error: ApiError) -> web.Response:
+    return json_response(error.body(), status=error.http_status)
+
+
+def _whole(text: str, limit: int) -> int | None:
+    if text.isascii() and text.isdigit() and int(text) <= limit:
+        return int(text)
+    return None
+
+
+def path_id(request: web.Request, name: str, field: str) -> int:
+    """A 64-bit id from the path (the servicer refuses 0 with its own message)."""
+    text = request.match_info[name]
+    value = _whole(text, _INT64_MAX)
+    if value is None:
+        message = f"{field} must be a positive id, not {text!r}"
+        raise ApiError.of(InvalidArgument(message, field=field))
+    return value
+
+
+def query_int(request: web.Request, name: str, field: str) -> int:
+    text = request.query.get(name, "")
+    value = _whole(text, 2**31 - 1) if text else 0
+    if value is None:
+        raise ApiError.of(
+            InvalidArgument(f"{name} must be a whole number, not {text!r}", field=field)
+        )
+    return value
+
+
+def query_bool(request: web.Request, name: str) -> bool:
+    text = request.query.get(name, "false").lower()
+    if text not in ("true", "false"):
+        raise ApiError.of(InvalidArgument(f"{name} must be true or false", field=name))
+    return text == "true"
+
+
+async def json_body(request: web.Request, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The request's JSON object ({} when there is no body), with only `allowed` keys."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError.of(InvalidArgument("the body is not JSON", field="body")) from None
+    if not isinstance(body, dict):
+        raise ApiError.of(InvalidArgument("the body must be a JSON object", field="body"))
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ApiError.of(
+            InvalidArgument(f"unknown field {unknown[0]!r} in the body", field=unknown[0])
+        )
+    return body
+
+
+def _request_id(body: dict[str, Any]) -> str:
+    value = body.get("requestId", "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ApiError.of(InvalidArgument("requestId must be a string", field="request_id"))
+    return value
+
+
+class RestApi:
+    """The /api routes over one servicer (and the operator, for what no RPC returns)."""
+
+    def __init__(self, servicer: JobOperatorServicer, operator: JobOperator) -> None:
+        self.servicer = servicer
+        self.operator = operator
+
+    def routes(self) -> list[web.RouteDef]:
+        s = self
+        return [
+            web.post("/api/jobs/{jobName}/start", s.start),
+            web.post("/api/jobs/{jobName}/next", s.start_next_instance),
+            web.post("/api/executions/{executionId}/stop", s.stop),
+            web.post("/api/executions/{executionId}/restart", s.restart),
+            web.post("/api/executions/{executionId}/abandon", s.abandon),
+            web.post("/api/executions/{executionId}/recover", s.recover),
+            web.get("/api/jobs", s.jobs),
+            web.get("/api/jobs/{jobName}/executions", s.job_executions),
+            web.get("/api/jobs/{jobName}/runningExecutions", s.running_executions),
+            web.get("/api/jobs/{jobName}/instances", s.job_instances),
+            web.get("/api/instances/{jobInstanceId}/executions", s.instance_executions),
+            web.get("/api/executions/{executionId}", s.execution),
+            web.get("/api/executions/{executionId}/steps", s.steps),
+            web.get("/api/executions/{executionId}/summary", s.summary),
+            web.get("/api/executions/{executionId}/stepSummaries", s.step_summaries),
+            web.get("/api/executions/{executionId}/parameters", s.parameters),
+            web.get("/api/executions/{executionId}/context", s.context),
+            web.get("/api/executions/{executionId}/events", s.execution_events),
+            web.get("/api/events", s.events),
+        ]
+
+    # -- launching -------------------------------------------------------------------
+
+    async def _launched(
+        self, request: web.Request, execution: pb.JobExecution, context: CallContext
+    ) -> web.StreamResponse:
+        """201 with the execution and its Location; the launch proceeds once it is sent."""
+        response = json_response(
+            rep.execution_json(execution),
+            status=201,
+            headers={"Location": f"/api/executions/{execution.id}"},
+        )
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        finally:
+            context.done()
+        return response
+
+    async def start(self, request: web.Request) -> web.StreamResponse:
+        body = await json_body(request, ("parameters", "requestId"))
+        message = pb.StartRequest(
+            job_name=request.match_info["jobName"],
+            parameters=rep.parameters_from_json(body.get("parameters")),
+            request_id=_request_id(body),
+        )
+        context = CallContext()
+        response = await call(self.servicer.Start, message, context)
+        return await self._launched(request, response.execution, context)
+
+    async def start_next_instance(self, request: web.Request) -> web.StreamResponse:
+        body = await json_body(request, ("requestId",))
+        message = pb.StartNextInstanceRequest(
+            job_name=request.match_info["jobName"], request_id=_request_id(body)
+        )
+        context = CallContext()
+        response = await call(self.servicer.StartNextInstance, message, context)
+        return await self._launched(request, response.execution, context)
+
+    async def restart(self, request: web.Request) -> web.StreamResponse:
+        body = await json_body(request, ("requestId",))
+        message = pb.RestartRequest(
+            execution_id=path_id(request, "executionId", "execution_id"),
+            request_id=_request_id(body),
+        )
+        context = CallContext()
+        response = await call(self.servicer.Restart, message, context)
+        return await self._launched(request, response.execution, context)
+
+    # -- controlling -----------------------------------------------------------------
+
+    async def stop(self, request: web.Request) -> web.Response:
+        await json_body(request, ())
+        execution_id = path_id(request, "executionId", "execution_id")
+        response = await call(self.servicer.Stop, pb.StopRequest(execution_id=execution_id))
+        return json_response(rep.execution_json(response.execution))
+
+    async def abandon(self, request: web.Request) -> web.Response:
+        await json_body(request, ())
+        execution_id = path_id(request, "executionId", "execution_id")
+        response = await call(self.servicer.Abandon, pb.AbandonRequest(execution_id=execution_id))
+        return json_response(rep.execution_json(response.execution))
+
+    async def recover(self, request: web.Request) -> web.Response:
+        await json_body(request, ())
+        execution_id = path_id(request, "executionId", "execution_id")
+        response = await call(self.servicer.Recover, pb.RecoverRequest(execution_id=execution_id))
+        return json_response(rep.execution_json(response.execution))
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def jobs(self, request: web.Request) -> web.Response:
+        names = (await call(self.servicer.GetJobNames, pb.GetJobNamesRequest())).job_names
+        jobs = []
+        for name in names:
+            latest = await call(
+                self.servicer.ListJobExecutions,
+                pb.ListJobExecutionsRequest(job_name=name, page_size=1),
+            )
+            execution = rep.execution_json(latest.executions[0]) if latest.executions else None
+            jobs.append({"name": name, "latestExecution": execution})
+        return json_response({"jobNames": list(names), "jobs": jobs})
+
+    async def job_executions(self, request: web.Request) -> web.Response:
+        name = request.match_info["jobName"]
+        if query_bool(request, "running"):
+            ids = await call(
+                self.servicer.GetRunningExecutions, pb.GetRunningExecutionsRequest(job_name=name)
+            )
+            executions = []
+            for execution_id in ids.execution_ids:
+                try:
+                    found = await call(
+                        self.servicer.GetJobExecution,
+                        pb.GetJobExecutionRequest(execution_id=execution_id),
+                    )
+                except ApiError as error:
+                    if error.reason == "NO_SUCH_JOB_EXECUTION":
+                        continue  # deleted meanwhile
+                    raise
+                executions.append(rep.execution_json(found.execution))
+            return json_response({"executions": executions, "nextPageToken": ""})
+        return await self._list_executions(request, pb.ListJobExecutionsRequest(job_name=name))
+
+    async def instance_executions(self, request: web.Request) -> web.Response:
+        instance_id = path_id(request, "jobInstanceId", "job_instance_id")
+        return await self._list_executions(
+            request, pb.ListJobExecutionsRequest(job_instance_id=instance_id)
+        )
+
+    async def _list_executions(
+        self, request: web.Request, message: pb.ListJobExecutionsRequest
+    ) -> web.Response:
+        message.page_size = query_int(request, "pageSize", "page_size")
+        message.page_token = request.query.get("pageToken", "")
+        response = await call(self.servicer.ListJobExecutions, message)
+        return json_response(
+            {
+                "executions": [rep.execution_json(item) for item in response.executions],
+                "nextPageToken": response.next_page_token,
+            }
+        )
+
+    async def running_executions(self, request: web.Request) -> web.Response:
+        message = pb.GetRunningExecutionsRequest(job_name=request.match_info["jobName"])
+        response = await call(self.servicer.GetRunningExecutions, message)
+        return json_response({"executionIds": list(response.execution_ids)})
+
+    async def job_instances(self, request: web.Request) -> web.Response:
+        message = pb.ListJobInstancesRequest(
+            job_name=request.match_info["jobName"],
+            page_size=query_int(request, "pageSize", "page_size"),
+            page_token=request.query.get("pageToken", ""),
+        )
+        response = await call(self.servicer.ListJobInstances, message)
+        return json_response(
+            {
+                "jobInstances": [rep.instance_json(item) for item in response.job_instances],
+                "nextPageToken": response.next_page_token,
+            }
+        )
+
+    async def _get_execution(self, request: web.Request) -> pb.JobExecution:
+        execution_id = path_id(request, "executionId", "execution_id")
+        message = pb.GetJobExecutionRequest(execution_id=execution_id)
+        return (await call(self.servicer.GetJobExecution, message)).execution
+
+    async def execution(self, request: web.Request) -> web.Response:
+        return json_response(rep.execution_json(await self._get_execution(request)))
+
+    async def steps(self, request: web.Request) -> web.Response:
+        execution = await self._get_execution(request)
+        steps = [rep.step_json(step) for step in execution.step_executions]
+        return json_response({"stepExecutions": steps})
+
+    async def summary(self, request: web.Request) -> web.Response:
+        execution_id = path_id(request, "executionId", "execution_id")
+        message = pb.GetSummaryRequest(execution_id=execution_id)
+        response = await call(self.servicer.GetSummary, message)
+        return json_response({"summary": response.summary})
+
+    async def step_summaries(self, request: web.Request) -> web.Response:
+        execution_id = path_id(request, "executionId", "execution_id")
+        message = pb.GetStepExecutionSummariesRequest(execution_id=execution_id)
+        response = await call(self.servicer.GetStepExecutionSummaries, message)
+        # JSON object keys are strings, as proto3 JSON writes a map<int64, string>.
+        summaries = {str(key): response.summaries[key] for key in sorted(response.summaries)}
+        return json_response({"summaries": summaries})
+
+    async def parameters(self, request: web.Request) -> web.Response:
+        execution_id = path_id(request, "executionId", "execution_id")
+        message = pb.GetParametersRequest(execution_id=execution_id)
+        response = await call(self.servicer.GetParameters, message)
+        return json_response({"parameters": rep.parameters_json(response.parameters)})
+
+    async def context(self, request: web.Request) -> web.Response:
+        """The job's and each step's execution context: the dashboard shows them, and the
+        gRPC API has no message for them (their values are whatever the job put there)."""
+        execution_id = check.execution_id(path_id(request, "executionId", "execution_id"))
+        execution = await asyncio.to_thread(self.operator.get_job_execution, execution_id)
+        body = {
+            "jobExecutionContext": dict(execution.execution_context),
+            "stepExecutionContexts": {
+                str(step.id): dict(step.execution_context) for step in execution.step_executions
+            },
+        }
+        return web.json_response(body, dumps=_context_dumps)
+
+    # -- streams ---------------------------------------------------------------------
+
+    async def execution_events(self, request: web.Request) -> web.StreamResponse:
+        execution_id = path_id(request, "executionId", "execution_id")
+        # EventSource resends the last `id:` (our version) when it reconnects.
+        after = request.headers.get("Last-Event-ID") or request.query.get("afterVersion") or "0"
+        after_version = _whole(after, _INT64_MAX)
+        if after_version is None:
+            raise ApiError.of(
+                InvalidArgument(
+                    f"Last-Event-ID / afterVersion must be a version number, not {after!r}",
+                    field="after_version",
+                )
+            )
+        message = pb.WatchExecutionRequest(execution_id=execution_id, after_version=after_version)
+        return await execution_events(request, self.servicer.WatchExecution(message, _stream()))
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        message = pb.WatchExecutionsRequest(job_name=request.query.get("job", ""))
+        return await executions_events(request, self.servicer.WatchExecutions(message, _stream()))
+
+
+def _stream() -> Any:
+    return CallContext().as_grpc()

@@ -1,0 +1,442 @@
+// jobop dashboard: plain JavaScript over the REST API and its Server-Sent Events.
+// Views: #/ (jobs), #/jobs/NAME (executions, paged), #/executions/ID (steps, context).
+"use strict";
+
+const RUNNING = new Set(["STARTING", "STARTED", "STOPPING"]);
+const PAGE_SIZE = 20;
+const TYPES = ["string", "long", "double", "date", "boolean"];
+
+let stream = null; // the EventSource of the current view
+let view = null; // {name, refresh, startJob}
+
+// -- small helpers -------------------------------------------------------------------------
+
+function h(tag, attrs, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+    else if (key === "class") element.className = value;
+    else element.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+class ApiError extends Error {
+  constructor(status, error) {
+    super(error.message || `HTTP ${status}`);
+    this.status = status;
+    this.reason = error.reason || String(status);
+  }
+}
+
+async function api(method, path, body) {
+  const options = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, (data && data.error) || {});
+  return data;
+}
+
+function toast(message, bad) {
+  const box = h("div", { class: bad ? "bad" : "" }, message);
+  document.getElementById("toast").append(box);
+  setTimeout(() => box.remove(), bad ? 8000 : 4000);
+}
+
+function fail(error) {
+  toast(error instanceof ApiError ? `${error.reason}: ${error.message}` : String(error), true);
+}
+
+function badge(status) {
+  return h("span", { class: `status ${status || "NONE"}`, "data-status": status || "" }, status || "never run");
+}
+
+// 450 ms, 3.2 s, 4 min 05 s, 2 h 07 min, 3 d 4 h
+function humanDuration(ms) {
+  if (ms === null || ms === undefined || ms < 0) return "";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(Math.floor(s % 60)).padStart(2, "0")} s`;
+  const hours = Math.floor(m / 60);
+  if (hours < 24) return `${hours} h ${String(m % 60).padStart(2, "0")} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+function durationOf(execution) {
+  if (!execution || !execution.startTime) return "";
+  const end = execution.endTime || (RUNNING.has(execution.status) ? null : execution.lastUpdated);
+  const ms = (end ? Date.parse(end) : Date.now()) - Date.parse(execution.startTime);
+  return humanDuration(ms);
+}
+
+function when(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  const ago = humanDuration(Date.now() - date.getTime());
+  return h("time", { datetime: iso, title: `${iso} (${ago} ago)` }, date.toLocaleString());
+}
+
+function parameterText(parameters) {
+  return Object.entries(parameters || {})
+    .map(([name, p]) => {
+      const type = Object.keys(p).find((key) => key !== "identifying");
+      return `${name}=${p[type]}${p.identifying ? "" : " (non-id)"}`;
+    })
+    .join(", ");
+}
+
+function setCrumbs(...parts) {
+  const crumbs = document.getElementById("crumbs");
+  crumbs.replaceChildren(...parts.flatMap((part, i) => (i ? [" / ", part] : [part])));
+}
+
+function follow(path, onExecution, onEnd) {
+  closeStream();
+  const live = document.getElementById("live");
+  const source = new EventSource(path);
+  source.onopen = () => live.classList.add("on");
+  source.onerror = () => live.classList.remove("on");
+  source.addEventListener("execution", (event) => onExecution(JSON.parse(event.data)));
+  source.addEventListener("end", () => {
+    closeStream();
+    if (onEnd) onEnd();
+  });
+  source.addEventListener("error", (event) => {
+    if (event.data) toast(JSON.parse(event.data).error.message, true);
+  });
+  stream = source;
+}
+
+function closeStream() {
+  if (stream) stream.close();
+  stream = null;
+  document.getElementById("live").classList.remove("on");
+}
+
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+// -- jobs ------------------------------------------------------------------------------------
+
+async function jobsView(main) {
+  setCrumbs("jobs");
+  const data = await api("GET", "/api/jobs");
+  const rows = new Map();
+  const tbody = h("tbody");
+  for (const job of data.jobs) {
+    const row = h("tr", { "data-job": job.name });
+    rows.set(job.name, row);
+    fillJobRow(row, job.name, job.latestExecution);
+    tbody.append(row);
+  }
+  main.replaceChildren(
+    h("h1", {}, "Jobs"),
+    h("table", { class: "grid", id: "jobs" },
+      h("thead", {}, h("tr", {}, h("th", {}, "job"), h("th", {}, "latest status"),
+        h("th", {}, "latest execution"), h("th", {}, "started"), h("th", {}, "duration"),
+        h("th", {}, "parameters"), h("th", {}, ""))),
+      tbody),
+  );
+  follow("/api/events", (execution) => {
+    const row = rows.get(execution.jobName);
+    if (row) fillJobRow(row, execution.jobName, execution);
+  });
+  return { name: "jobs", startJob: null };
+}
+
+function fillJobRow(row, name, latest) {
+  row.replaceChildren(
+    h("td", {}, h("a", { href: `#/jobs/${encodeURIComponent(name)}` }, name)),
+    h("td", {}, badge(latest && latest.status)),
+    h("td", {}, latest ? h("a", { href: `#/executions/${latest.id}` }, `#${latest.id}`) : ""),
+    h("td", {}, latest ? when(latest.startTime) : ""),
+    h("td", {}, durationOf(latest)),
+    h("td", { class: "mono" }, latest ? parameterText(latest.parameters) : ""),
+    h("td", {}, h("button", { type: "button", onclick: () => openStart(name) }, "Start…")),
+  );
+}
+
+// -- one job's executions ------------------------------------------------------------------
+
+async function jobView(main, name, tokens) {
+  setCrumbs(h("a", { href: "#/" }, "jobs"), name);
+  const token = tokens[tokens.length - 1] || "";
+  const query = `pageSize=${PAGE_SIZE}${token ? `&pageToken=${encodeURIComponent(token)}` : ""}`;
+  const page = await api("GET", `/api/jobs/${encodeURIComponent(name)}/executions?${query}`);
+  const tbody = h("tbody");
+  const rows = new Map();
+  for (const execution of page.executions) {
+    const row = h("tr");
+    rows.set(execution.id, row);
+    fillExecutionRow(row, execution);
+    tbody.append(row);
+  }
+  if (!page.executions.length) tbody.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No executions yet.")));
+  const older = h("button", { type: "button", disabled: !page.nextPageToken,
+    onclick: () => render(() => jobView(main, name, [...tokens, page.nextPageToken])) }, "Older →");
+  const newer = h("button", { type: "button", disabled: tokens.length <= 1,
+    onclick: () => render(() => jobView(main, name, tokens.slice(0, -1))) }, "← Newer");
+  main.replaceChildren(
+    h("h1", {}, name, h("button", { type: "button", class: "primary", onclick: () => openStart(name) }, "Start…")),
+    h("table", { class: "grid", id: "executions" },
+      h("thead", {}, h("tr", {}, h("th", {}, "execution"), h("th", {}, "status"), h("th", {}, "exit code"),
+        h("th", {}, "started"), h("th", {}, "ended"), h("th", {}, "duration"), h("th", {}, "parameters"))),
+      tbody),
+    h("div", { class: "pager" }, newer, older, h("span", { class: "muted" }, `page ${tokens.length}`)),
+  );
+  follow(`/api/events?job=${encodeURIComponent(name)}`, (execution) => {
+    const row = rows.get(execution.id);
+    if (row) fillExecutionRow(row, execution);
+    else if (tokens.length === 1) {
+      const fresh = h("tr");
+      rows.set(execution.id, fresh);
+      fillExecutionRow(fresh, execution);
+      tbody.prepend(fresh);
+    }
+  });
+  return { name: "job", startJob: name };
+}
+
+function fillExecutionRow(row, execution) {
+  row.replaceChildren(
+    h("td", {}, h("a", { href: `#/executions/${execution.id}` }, `#${execution.id}`)),
+    h("td", {}, badge(execution.status)),
+    h("td", { class: "mono" }, execution.exitStatus.exitCode),
+    h("td", {}, when(execution.startTime)),
+    h("td", {}, when(execution.endTime)),
+    h("td", {}, durationOf(execution)),
+    h("td", { class: "mono" }, parameterText(execution.parameters)),
+  );
+}
+
+// -- one execution ----------------------------------------------------------------------------
+
+async function executionView(main, id) {
+  const [execution, context] = await Promise.all([
+    api("GET", `/api/executions/${id}`),
+    api("GET", `/api/executions/${id}/context`),
+  ]);
+  setCrumbs(h("a", { href: "#/" }, "jobs"),
+    h("a", { href: `#/jobs/${encodeURIComponent(execution.jobName)}` }, execution.jobName), `#${id}`);
+  const title = h("h1", { id: "execution-title" });
+  const actions = h("div", { class: "actions", id: "actions" });
+  const facts = h("dl", { class: "facts", id: "facts" });
+  const steps = h("tbody", { id: "steps" });
+  const contextBox = h("pre", { class: "context", id: "context" });
+  main.replaceChildren(
+    title, actions,
+    h("section", { class: "panel" }, facts),
+    h("h2", {}, "Steps"),
+    h("table", { class: "grid" },
+      h("thead", {}, h("tr", {}, h("th", {}, "step"), h("th", {}, "status"), h("th", { class: "num" }, "read"),
+        h("th", { class: "num" }, "written"), h("th", { class: "num" }, "filtered"), h("th", { class: "num" }, "commits"),
+        h("th", { class: "num" }, "rollbacks"), h("th", { class: "num" }, "read skips"), h("th", { class: "num" }, "process skips"),
+        h("th", { class: "num" }, "write skips"), h("th", {}, "exit code"), h("th", {}, "duration"))),
+      steps),
+    h("h2", {}, "Execution context"),
+    contextBox,
+  );
+  const show = (current) => {
+    title.replaceChildren(`${current.jobName} #${current.id} `, badge(current.status));
+    fillActions(actions, current);
+    fillFacts(facts, current);
+    fillSteps(steps, current);
+  };
+  show(execution);
+  fillContext(contextBox, context);
+  if (RUNNING.has(execution.status)) {
+    follow(`/api/executions/${id}/events`, show, async () => {
+      fillContext(contextBox, await api("GET", `/api/executions/${id}/context`));
+    });
+  } else {
+    closeStream();
+  }
+  return { name: "execution", startJob: execution.jobName };
+}
+
+function fillActions(actions, execution) {
+  const status = execution.status;
+  const act = (label, verb, enabled, cls) =>
+    h("button", { type: "button", class: cls, "data-action": verb, disabled: !enabled,
+      onclick: () => control(execution.id, verb) }, label);
+  actions.replaceChildren(
+    act("Stop", "stop", status === "STARTING" || status === "STARTED"),
+    act("Restart", "restart", status === "FAILED" || status === "STOPPED", "primary"),
+    act("Abandon", "abandon", ["STOPPING", "STOPPED", "FAILED", "UNKNOWN"].includes(status), "danger"),
+    act("Recover", "recover", RUNNING.has(status), "danger"),
+  );
+}
+
+async function control(id, verb) {
+  try {
+    const result = await api("POST", `/api/executions/${id}/${verb}`);
+    if (verb === "restart") {
+      toast(`restarted as #${result.id}`);
+      go(`#/executions/${result.id}`);
+    } else {
+      toast(`#${id}: ${verb} → ${result.status}`);
+      if (!stream) route();
+    }
+  } catch (error) {
+    fail(error);
+  }
+}
+
+function fillFacts(facts, execution) {
+  const items = [
+    ["instance", `#${execution.jobInstanceId}`],
+    ["exit code", h("span", { class: "mono", id: "exit-code" }, execution.exitStatus.exitCode)],
+    ["exit message", execution.exitStatus.exitDescription
+      ? h("div", { class: "exit-message mono" }, execution.exitStatus.exitDescription) : h("span", { class: "muted" }, "none")],
+    ["created", when(execution.createTime)],
+    ["started", when(execution.startTime)],
+    ["ended", when(execution.endTime)],
+    ["duration", durationOf(execution)],
+    ["last updated", when(execution.lastUpdated)],
+    ["version", execution.version],
+    ["parameters", h("span", { class: "mono" }, parameterText(execution.parameters) || "none")],
+  ];
+  facts.replaceChildren(...items.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+}
+
+function fillSteps(tbody, execution) {
+  const items = execution.parameters.items && execution.parameters.items.long;
+  const rows = execution.stepExecutions.map((step) => {
+    let progress = null;
+    if (RUNNING.has(step.status)) {
+      // The sample jobs say how many items they read; others get a bar that only moves.
+      const known = typeof items === "number" && items > 0 && execution.stepExecutions.length === 1;
+      const bar = h("span", { style: known ? `width:${Math.min(100, (100 * step.readCount) / items)}%` : null });
+      progress = h("div", { class: `progress${known ? "" : " indeterminate"}`, role: "progressbar",
+        "aria-valuenow": step.readCount, "aria-valuemax": known ? items : null }, bar);
+    }
+    const num = (value, name) => h("td", { class: "num", "data-counter": name }, value);
+    return h("tr", { "data-step": step.stepName },
+      h("td", {}, step.stepName, progress),
+      h("td", {}, badge(step.status)),
+      num(step.readCount, "read"), num(step.writeCount, "write"), num(step.filterCount, "filter"),
+      num(step.commitCount, "commit"), num(step.rollbackCount, "rollback"), num(step.readSkipCount, "readSkip"),
+      num(step.processSkipCount, "processSkip"), num(step.writeSkipCount, "writeSkip"),
+      h("td", { class: "mono", title: step.exitStatus.exitDescription }, step.exitStatus.exitCode),
+      h("td", {}, durationOf(step)));
+  });
+  if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 12, class: "muted" }, "No step has started yet.")));
+  tbody.replaceChildren(...rows);
+}
+
+function fillContext(box, context) {
+  box.textContent = JSON.stringify(context, null, 2);
+}
+
+// -- starting ---------------------------------------------------------------------------------
+
+function paramRow(name, type, value, identifying) {
+  const select = h("select", { "aria-label": "type", class: "p-type" }, TYPES.map((t) => h("option", { selected: t === type }, t)));
+  const row = h("tr", {},
+    h("td", {}, h("input", { "aria-label": "name", class: "p-name", value: name || "" })),
+    h("td", {}, select),
+    h("td", {}, h("input", { "aria-label": "value", class: "p-value", value: value || "" })),
+    h("td", {}, h("input", { type: "checkbox", "aria-label": "identifying", class: "p-id", checked: identifying !== false })),
+    h("td", {}, h("button", { type: "button", "aria-label": "remove", onclick: () => row.remove() }, "×")));
+  return row;
+}
+
+function openStart(job) {
+  const dialog = document.getElementById("start-dialog");
+  dialog.dataset.job = job;
+  document.getElementById("start-job").textContent = job;
+  document.getElementById("start-error").textContent = "";
+  document.getElementById("request-id").value = "";
+  document.getElementById("param-rows").replaceChildren(paramRow("", "long", "", true));
+  dialog.showModal();
+  dialog.querySelector(".p-name").focus();
+}
+
+function collectParameters() {
+  const parameters = {};
+  for (const row of document.querySelectorAll("#param-rows tr")) {
+    const name = row.querySelector(".p-name").value.trim();
+    if (!name) continue;
+    const type = row.querySelector(".p-type").value;
+    const raw = row.querySelector(".p-value").value;
+    parameters[name] = { [type]: type === "string" ? raw : raw.trim(), identifying: row.querySelector(".p-id").checked };
+  }
+  return parameters;
+}
+
+async function submitStart(event) {
+  event.preventDefault();
+  const dialog = document.getElementById("start-dialog");
+  const job = dialog.dataset.job;
+  const body = { parameters: collectParameters() };
+  const requestId = document.getElementById("request-id").value.trim();
+  if (requestId) body.requestId = requestId;
+  try {
+    const execution = await api("POST", `/api/jobs/${encodeURIComponent(job)}/start`, body);
+    dialog.close();
+    toast(`${job}: started #${execution.id}`);
+    go(`#/executions/${execution.id}`);
+  } catch (error) {
+    document.getElementById("start-error").textContent =
+      error instanceof ApiError ? `${error.reason}: ${error.message}` : String(error);
+  }
+}
+
+// -- routing ----------------------------------------------------------------------------------
+
+async function render(make) {
+  const main = document.getElementById("view");
+  try {
+    view = await make();
+  } catch (error) {
+    closeStream();
+    main.replaceChildren(h("h1", {}, "Cannot show this page"),
+      h("p", { class: "error" }, error instanceof ApiError ? `${error.reason}: ${error.message}` : String(error)),
+      h("p", {}, h("a", { href: "#/" }, "back to the jobs")));
+  }
+}
+
+function route() {
+  const main = document.getElementById("view");
+  const hash = decodeURIComponent(location.hash.replace(/^#/, "")) || "/";
+  let match;
+  if ((match = hash.match(/^\/executions\/(\d+)$/))) return render(() => executionView(main, match[1]));
+  if ((match = hash.match(/^\/jobs\/(.+)$/))) return render(() => jobView(main, match[1], [""]));
+  return render(() => jobsView(main));
+}
+
+function onKey(event) {
+  const dialog = document.getElementById("start-dialog");
+  if (dialog.open || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName)) return;
+  if (event.key === "j") go("#/");
+  else if (event.key === "r") route();
+  else if (event.key === "s" && view && view.startJob) {
+    event.preventDefault();
+    openStart(view.startJob);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("start-form").addEventListener("submit", submitStart);
+  document.getElementById("add-param").addEventListener("click", () =>
+    document.getElementById("param-rows").append(paramRow("", "long", "", true)));
+  document.getElementById("start-cancel").addEventListener("click", () => document.getElementById("start-dialog").close());
+  document.addEventListener("keydown", onKey);
+  window.addEventListener("hashchange", route);
+  route();
+});

@@ -1,0 +1,297 @@
+"""Prometheus metrics at /metrics, named after Spring Batch's observations.
+
+Each process reports its own (scrape every replica and sum with `sum by (job_name)`).
+Jobs are observed when a worker begins and ends one (`ExecutionObserver`), steps and
+chunks by a listener the runner gives every step: per chunk that is a clock read around
+the write and three counter increments, nothing else in the chunk loop. gRPC calls are
+counted by a server interceptor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeAlias
+
+import grpc
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from jobop.batch import logcontext
+from jobop.batch.item import Chunk
+from jobop.batch.step import ChunkContext
+from jobop.domain import ExitStatus, JobExecution, StepExecution, utcnow
+from jobop.operator import ExecutionObserver
+
+# Jobs and steps run from milliseconds to hours.
+_RUN_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 12 * 3600)
+_CHUNK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+_RPC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300)
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float:
+    if start is None:
+        return 0.0
+    return max(((end or utcnow()) - start).total_seconds(), 0.0)
+
+
+class Metrics:
+    """This process's metrics, in a registry of their own (plus process and GC metrics)."""
+
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry(auto_describe=True)
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            registry.register(collector)
+        self.job_launch = Counter(
+            "jobop_job_launch",
+            "Job executions this process began to run.",
+            ["job_name"],
+            registry=registry,
+        )
+        self.job_seconds = Histogram(
+            "jobop_job_seconds",
+            "Job executions that ended, by final status: their duration.",
+            ["job_name", "status"],
+            buckets=_RUN_BUCKETS,
+            registry=registry,
+        )
+        self.job_active = Gauge(
+            "jobop_job_active",
+            "Job executions running in this process.",
+            ["job_name"],
+            registry=registry,
+        )
+        self.step_seconds = Histogram(
+            "jobop_step_seconds",
+            "Step executions that ended, by status: their duration.",
+            ["job_name", "step_name", "status"],
+            buckets=_RUN_BUCKETS,
+            registry=registry,
+        )
+        self.chunk_write_seconds = Histogram(
+            "jobop_chunk_write_seconds",
+            "Time the writer took per chunk.",
+            ["job_name", "step_name"],
+            buckets=_CHUNK_BUCKETS,
+            registry=registry,
+        )
+        step_labels = ["job_name", "step_name"]
+        self.items_read = Counter("jobop_items_read", "Items read.", step_labels, registry=registry)
+        self.items_written = Counter(
+            "jobop_items_written", "Items written.", step_labels, registry=registry
+        )
+        self.items_skipped = Counter(
+            "jobop_items_skipped",
+            "Items skipped in reading, processing or writing.",
+            step_labels,
+            registry=registry,
+        )
+        self.grpc_requests = Counter(
+            "jobop_grpc_requests",
+            "gRPC calls served, by method and status code.",
+            ["method", "code"],
+            registry=registry,
+        )
+        self.grpc_request_seconds = Histogram(
+            "jobop_grpc_request_seconds",
+            "gRPC call durations (streams: until they end), by method and status code.",
+            ["method", "code"],
+            buckets=_RPC_BUCKETS,
+            registry=registry,
+        )
+        self.streams_open = Gauge(
+            "jobop_streams_open", "Watch streams open (gRPC and SSE).", registry=registry
+        )
+        self.observer = JobMetricsObserver(self)
+        self.step_listener = StepMetricsListener(self)
+        self.interceptor = GrpcMetricsInterceptor(self)
+
+    def follow_streams(self, count: Callable[[], int]) -> None:
+        """Read the open stream count from `count` at each scrape."""
+        self.streams_open.set_function(lambda: float(count()))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        response = web.Response(body=self.exposition())
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+
+class JobMetricsObserver(ExecutionObserver):
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def running(self, execution: JobExecution) -> None:
+        self._metrics.job_launch.labels(execution.job_name).inc()
+        self._metrics.job_active.labels(execution.job_name).inc()
+
+    def ended(self, execution: JobExecution) -> None:
+        metrics = self._metrics
+        metrics.job_active.labels(execution.job_name).dec()
+        metrics.job_seconds.labels(execution.job_name, execution.status.value).observe(
+            _seconds(execution.start_time, execution.end_time)
+        )
+
+
+class StepMetricsListener:
+    """A step and chunk listener (see jobop.batch.listeners) that feeds the metrics.
+
+    Item counters move by the step's counter deltas after each committed chunk, so that a
+    chunk rolled back and retried is not counted twice.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._local = threading.local()  # write start, per worker thread
+        self._counted: dict[int, tuple[int, int, int]] = {}
+
+    def before_step(self, step_execution: StepExecution) -> None:
+        self._counted[id(step_execution)] = (
+            step_execution.read_count,
+            step_execution.write_count,
+            step_execution.skip_count,
+        )
+
+    def after_step(self, step_execution: StepExecution) -> ExitStatus | None:
+        job_name = self._job_name(step_execution)
+        self._count(job_name, step_execution)
+        self._counted.pop(id(step_execution), None)
+        self._metrics.step_seconds.labels(
+            job_name, step_execution.step_name, step_execution.status.value
+        ).observe(_seconds(step_execution.start_time, step_execution.end_time))
+        return None
+
+    def after_chunk(self, context: ChunkContext) -> None:
+        step = context.step_context.step_execution
+        self._count(context.step_context.job_name, step)
+
+    def before_write(self, chunk: Chunk[Any]) -> None:
+        self._local.write_started = time.perf_counter()
+
+    def after_write(self, chunk: Chunk[Any]) -> None:
+        started: float | None = getattr(self._local, "write_started", None)
+        if started is None or chunk.step_execution is None:
+            return
+        self._local.write_started = None
+        self._metrics.chunk_write_seconds.labels(
+            self._job_name(chunk.step_execution), chunk.step_execution.step_name
+        ).observe(time.perf_counter() - started)
+
+    def _job_name(self, step_execution: StepExecution) -> str:
+        # Steps run inside the runner's logging context, which knows their job.
+        return logcontext.current_job_name() or ""
+
+    def _count(self, job_name: str, step: StepExecution) -> None:
+        before = self._counted.get(id(step), (0, 0, 0))
+        now = (step.read_count, step.write_count, step.skip_count)
+        self._counted[id(step)] = now
+        labels = (job_name, step.step_name)
+        metrics = self._metrics
+        if now[0] > before[0]:
+            metrics.items_read.labels(*labels).inc(now[0] - before[0])
+        if now[1] > before[1]:
+            metrics.items_written.labels(*labels).inc(now[1] - before[1])
+        if now[2] > before[2]:
+            metrics.items_skipped.labels(*labels).inc(now[2] - before[2])
+
+
+_Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+
+
+class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Counts and times every gRPC call by method and final status code."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> _Handler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method.lstrip("/")
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _record(self, method: str, code: str, started: float) -> None:
+        self._metrics.grpc_requests.labels(method, code).inc()
+        self._metrics.grpc_request_seconds.labels(method, code).observe(
+            time.perf_counter() - started
+        )
+
+    def _unary(self, method: str, behaviour: Any) -> Any:
+        async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            started = time.perf_counter()
+            code = "UNKNOWN"
+            try:
+                response = await behaviour(request, context)
+                code = _code(context, "OK")
+                return response
+            except BaseException:
+                code = _code(context, "UNKNOWN")
+                raise
+            finally:
+                self._record(method, code, started)
+
+        return unary
+
+    def _stream(self, method: str, behaviour: Any) -> Any:
+        async def stream(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            code = "UNKNOWN"
+            try:
+                async for response in behaviour(request, context):
+                    yield response
+                code = _code(context, "OK")
+            except asyncio.CancelledError:
+                code = "CANCELLED"  # the client went away
+                raise
+            except BaseException:
+                code = _code(context, "UNKNOWN")
+                raise
+            finally:
+                self._record(method, code, started)
+
+        return stream
+
+
+def _code(context: grpc.aio.ServicerContext[Any, Any], default: str) -> str:
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    if isinstance(code, int):
+        for candidate in grpc.StatusCode:
+            if candidate.value[0] == code:
+                return candidate.name
+    return default

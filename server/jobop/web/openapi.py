@@ -1,0 +1,463 @@
+"""The OpenAPI 3.1 document of the REST API, served at /openapi.json.
+
+Written next to the routes (web/api.py) rather than generated; CI's schemathesis run
+checks that what is served agrees with it.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+_ERROR_CODES = {
+    "400": "Malformed request (INVALID_ARGUMENT, INVALID_JOB_PARAMETERS, REQUEST_ID_REUSED)",
+    "404": "No such job, execution or instance (NO_SUCH_JOB, NO_SUCH_JOB_EXECUTION, "
+    "NO_SUCH_JOB_INSTANCE)",
+    "409": "Conflict (JOB_INSTANCE_ALREADY_EXISTS, CONCURRENT_MODIFICATION)",
+    "412": "The execution's state refuses it (JOB_EXECUTION_ALREADY_RUNNING, "
+    "JOB_EXECUTION_NOT_RUNNING, JOB_INSTANCE_ALREADY_COMPLETE, JOB_RESTART_NOT_ALLOWED, "
+    "JOB_PARAMETERS_NOT_FOUND)",
+    "503": "Shutting down or the database is unavailable (SHUTTING_DOWN, DATABASE_UNAVAILABLE)",
+}
+
+_STATUSES = ["COMPLETED", "STARTING", "STARTED", "STOPPING", "STOPPED", "FAILED", "ABANDONED"]
+_STATUSES.append("UNKNOWN")
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    return {code: {"$ref": f"#/components/responses/Error{code}"} for code in codes}
+
+
+_EXECUTION_ID = {
+    "name": "executionId",
+    "in": "path",
+    "required": True,
+    "description": "A job execution's id",
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    "example": 1,
+}
+_JOB_NAME = {
+    "name": "jobName",
+    "in": "path",
+    "required": True,
+    "description": "A registered job's name",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+    "example": "demoChunkJob",
+}
+_INSTANCE_ID = {**_EXECUTION_ID, "name": "jobInstanceId", "description": "A job instance's id"}
+_PAGE = [
+    {
+        "name": "pageSize",
+        "in": "query",
+        "description": "At most this many items (default 20, at most 1000)",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+    },
+    {
+        "name": "pageToken",
+        "in": "query",
+        "description": "The nextPageToken of the previous page",
+        "schema": {"type": "string"},
+    },
+]
+
+
+def _operation(
+    operation_id: str,
+    summary: str,
+    parameters: list[dict[str, Any]],
+    responses: dict[str, Any],
+    *,
+    body: str | None = None,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if body is not None:
+        operation["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+    return operation
+
+
+def _launch(operation_id: str, summary: str, params: list[Any], body: str) -> dict[str, Any]:
+    created = _json(_ref("JobExecution"), "The new execution (STARTING)")
+    created["headers"] = {
+        "Location": {"description": "/api/executions/{id}", "schema": {"type": "string"}}
+    }
+    # Links tell clients (and schemathesis' stateful phase) where the new id goes.
+    created["links"] = {
+        name: {"operationId": name, "parameters": {"executionId": "$response.body#/id"}}
+        for name in ("getJobExecution", "stop", "restart", "abandon", "recover")
+    }
+    responses = {"201": created, **_errors("400", "404", "409", "412", "503")}
+    return {"post": _operation(operation_id, summary, params, responses, body=body)}
+
+
+def _control(operation_id: str, summary: str) -> dict[str, Any]:
+    responses = {
+        "200": _json(_ref("JobExecution"), "The execution after the change"),
+        **_errors("400", "404", "409", "412", "503"),
+    }
+    return {"post": _operation(operation_id, summary, [_EXECUTION_ID], responses, body="Empty")}
+
+
+def _get(operation_id: str, summary: str, params: list[Any], schema: str) -> dict[str, Any]:
+    responses = {"200": _json(_ref(schema), summary), **_errors("400", "404", "503")}
+    return {"get": _operation(operation_id, summary, params, responses)}
+
+
+def _sse(operation_id: str, summary: str, params: list[Any]) -> dict[str, Any]:
+    responses = {
+        "200": {
+            "description": "Server-Sent Events: `execution` events (data: a JobExecution), "
+            "heartbeat comments, then `end` (or `error` with an Error body)",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **_errors("400", "404", "503"),
+    }
+    return {"get": _operation(operation_id, summary, params, responses)}
+
+
+def _schemas() -> dict[str, Any]:
+    time = {"type": ["string", "null"], "format": "date-time"}
+    count = {"type": "integer", "minimum": 0}
+    exit_status = {
+        "type": "object",
+        "required": ["exitCode", "exitDescription"],
+        "properties": {"exitCode": {"type": "string"}, "exitDescription": {"type": "string"}},
+    }
+    status = {"type": "string", "enum": _STATUSES}
+    step_counts = [
+        "readCount",
+        "writeCount",
+        "filterCount",
+        "commitCount",
+        "rollbackCount",
+        "readSkipCount",
+        "processSkipCount",
+        "writeSkipCount",
+    ]
+    step_properties: dict[str, Any] = {
+        "id": {"type": "integer"},
+        "version": {"type": "integer"},
+        "jobExecutionId": {"type": "integer"},
+        "stepName": {"type": "string"},
+        "status": status,
+        "exitStatus": _ref("ExitStatus"),
+        **{name: count for name in step_counts},
+        **{name: time for name in ("createTime", "startTime", "endTime", "lastUpdated")},
+    }
+    execution_properties: dict[str, Any] = {
+        "id": {"type": "integer"},
+        "version": {"type": "integer"},
+        "jobInstanceId": {"type": "integer"},
+        "jobName": {"type": "string"},
+        "parameters": {"type": "object", "additionalProperties": _ref("Parameter")},
+        "status": status,
+        "exitStatus": _ref("ExitStatus"),
+        **{name: time for name in ("createTime", "startTime", "endTime", "lastUpdated")},
+        "stepExecutions": {"type": "array", "items": _ref("StepExecution")},
+    }
+    typed = {
+        "string": {"type": "string"},
+        "long": {"type": ["integer", "string"]},
+        "double": {"type": ["number", "string"]},
+        "date": {"type": "string", "description": "ISO-8601 date or date-time"},
+        "boolean": {"type": ["boolean", "string"]},
+    }
+    typed_input = {
+        "description": "One type key and optionally identifying (default true)",
+        "oneOf": [
+            {
+                "type": "object",
+                "required": [key],
+                "properties": {key: schema, "identifying": {"type": "boolean"}},
+                "additionalProperties": False,
+            }
+            for key, schema in typed.items()
+        ],
+    }
+    page = {"nextPageToken": {"type": "string"}}
+    return {
+        "Empty": {"type": "object", "maxProperties": 0},
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "reason", "message", "metadata"],
+                    "properties": {
+                        "code": {"type": "string", "description": "the gRPC status code name"},
+                        "reason": {"type": "string", "description": "the ErrorInfo reason"},
+                        "message": {"type": "string"},
+                        "metadata": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                        },
+                    },
+                }
+            },
+        },
+        "ExitStatus": exit_status,
+        "Parameter": {
+            "type": "object",
+            "description": "A parameter as requests take it: its type's key and identifying",
+            "required": ["identifying"],
+            "properties": {**typed, "identifying": {"type": "boolean"}},
+            "minProperties": 2,
+            "maxProperties": 2,
+        },
+        "ParameterInput": {
+            "description": "A bare string, integer (long), number (double) or boolean, or "
+            'a typed object such as {"date": "2024-03-15"} or '
+            '{"long": 3, "identifying": false}',
+            "oneOf": [
+                {"type": "string"},
+                {"type": "integer"},
+                {"type": "number", "not": {"type": "integer"}},
+                {"type": "boolean"},
+                typed_input,
+            ],
+        },
+        "StartBody": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "parameters": {
+                    "type": "object",
+                    "additionalProperties": _ref("ParameterInput"),
+                },
+                "requestId": {
+                    "type": "string",
+                    "description": "Makes the call safe to retry: a second call with the same "
+                    "id answers the first call's execution",
+                },
+            },
+        },
+        "RequestIdBody": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"requestId": {"type": "string"}},
+        },
+        "StepExecution": {
+            "type": "object",
+            "required": list(step_properties),
+            "properties": step_properties,
+        },
+        "JobExecution": {
+            "type": "object",
+            "required": list(execution_properties),
+            "properties": execution_properties,
+        },
+        "JobInstance": {
+            "type": "object",
+            "required": ["id", "version", "jobName", "jobKey"],
+            "properties": {
+                "id": {"type": "integer"},
+                "version": {"type": "integer"},
+                "jobName": {"type": "string"},
+                "jobKey": {"type": "string"},
+            },
+        },
+        "Jobs": {
+            "type": "object",
+            "required": ["jobNames", "jobs"],
+            "properties": {
+                "jobNames": {"type": "array", "items": {"type": "string"}},
+                "jobs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "latestExecution"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "latestExecution": {"oneOf": [_ref("JobExecution"), {"type": "null"}]},
+                        },
+                    },
+                },
+            },
+        },
+        "ExecutionPage": {
+            "type": "object",
+            "required": ["executions", "nextPageToken"],
+            "properties": {"executions": {"type": "array", "items": _ref("JobExecution")}, **page},
+        },
+        "InstancePage": {
+            "type": "object",
+            "required": ["jobInstances", "nextPageToken"],
+            "properties": {"jobInstances": {"type": "array", "items": _ref("JobInstance")}, **page},
+        },
+        "ExecutionIds": {
+            "type": "object",
+            "required": ["executionIds"],
+            "properties": {"executionIds": {"type": "array", "items": {"type": "integer"}}},
+        },
+        "Steps": {
+            "type": "object",
+            "required": ["stepExecutions"],
+            "properties": {"stepExecutions": {"type": "array", "items": _ref("StepExecution")}},
+        },
+        "Summary": {
+            "type": "object",
+            "required": ["summary"],
+            "properties": {"summary": {"type": "string"}},
+        },
+        "StepSummaries": {
+            "type": "object",
+            "required": ["summaries"],
+            "properties": {
+                "summaries": {
+                    "type": "object",
+                    "description": "step execution id -> Spring's StepExecution summary",
+                    "additionalProperties": {"type": "string"},
+                }
+            },
+        },
+        "Contexts": {
+            "type": "object",
+            "required": ["jobExecutionContext", "stepExecutionContexts"],
+            "properties": {
+                "jobExecutionContext": {"type": "object"},
+                "stepExecutionContexts": {
+                    "type": "object",
+                    "description": "step execution id -> its context",
+                    "additionalProperties": {"type": "object"},
+                },
+            },
+        },
+        "Parameters": {
+            "type": "object",
+            "required": ["parameters"],
+            "properties": {
+                "parameters": {"type": "object", "additionalProperties": _ref("Parameter")}
+            },
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    running = {
+        "name": "running",
+        "in": "query",
+        "description": "true: only the running executions (all of them, one page)",
+        "schema": {"type": "boolean"},
+    }
+    after_version = {
+        "name": "afterVersion",
+        "in": "query",
+        "description": "Skip snapshots up to this version (as the Last-Event-ID header does)",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+    job_filter = {
+        "name": "job",
+        "in": "query",
+        "description": "Only this job's executions (default: all jobs)",
+        "schema": {"type": "string", "maxLength": 100},
+    }
+    execution = "/api/executions/{executionId}"
+    paths = {
+        "/api/jobs/{jobName}/start": _launch(
+            "start", "Start a new job instance", [_JOB_NAME], "StartBody"
+        ),
+        "/api/jobs/{jobName}/next": _launch(
+            "startNextInstance",
+            "Start the job's next instance (its incrementer's parameters)",
+            [_JOB_NAME],
+            "RequestIdBody",
+        ),
+        f"{execution}/stop": _control("stop", "Stop a running execution"),
+        f"{execution}/restart": _launch(
+            "restart",
+            "Restart a FAILED or STOPPED execution's instance",
+            [_EXECUTION_ID],
+            "RequestIdBody",
+        ),
+        f"{execution}/abandon": _control("abandon", "Abandon a stopped or failed execution"),
+        f"{execution}/recover": _control(
+            "recover", "Mark an execution whose process died FAILED (restartable)"
+        ),
+        "/api/jobs": _get("getJobs", "Job names with their latest execution", [], "Jobs"),
+        "/api/jobs/{jobName}/executions": _get(
+            "listJobExecutions",
+            "A job's executions, newest first",
+            [_JOB_NAME, running, *_PAGE],
+            "ExecutionPage",
+        ),
+        "/api/jobs/{jobName}/runningExecutions": _get(
+            "getRunningExecutions", "Ids of a job's running executions", [_JOB_NAME], "ExecutionIds"
+        ),
+        "/api/jobs/{jobName}/instances": _get(
+            "listJobInstances",
+            "A job's instances, newest first",
+            [_JOB_NAME, *_PAGE],
+            "InstancePage",
+        ),
+        "/api/instances/{jobInstanceId}/executions": _get(
+            "listInstanceExecutions",
+            "An instance's executions, newest first",
+            [_INSTANCE_ID, *_PAGE],
+            "ExecutionPage",
+        ),
+        execution: _get(
+            "getJobExecution", "An execution with its steps", [_EXECUTION_ID], "JobExecution"
+        ),
+        f"{execution}/steps": _get(
+            "getStepExecutions", "An execution's step executions", [_EXECUTION_ID], "Steps"
+        ),
+        f"{execution}/summary": _get(
+            "getSummary", "Spring's JobExecution summary", [_EXECUTION_ID], "Summary"
+        ),
+        f"{execution}/stepSummaries": _get(
+            "getStepExecutionSummaries",
+            "Spring's StepExecution summaries",
+            [_EXECUTION_ID],
+            "StepSummaries",
+        ),
+        f"{execution}/parameters": _get(
+            "getParameters", "An execution's job parameters", [_EXECUTION_ID], "Parameters"
+        ),
+        f"{execution}/context": _get(
+            "getExecutionContexts",
+            "The job's and each step's execution context",
+            [_EXECUTION_ID],
+            "Contexts",
+        ),
+        f"{execution}/events": _sse(
+            "watchExecution",
+            "Follow one execution until it ends (Last-Event-ID resumes)",
+            [_EXECUTION_ID, after_version],
+        ),
+        "/api/events": _sse(
+            "watchExecutions", "Follow the running executions of all jobs or one", [job_filter]
+        ),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "jobop REST API",
+            "version": version("jobop"),
+            "description": "The JobOperatorService over HTTP and JSON: the same validation, "
+            "error reasons and streams as the gRPC API.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "responses": {
+                f"Error{code}": _json(_ref("Error"), description)
+                for code, description in _ERROR_CODES.items()
+            },
+        },
+    }

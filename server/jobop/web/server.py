@@ -1,0 +1,115 @@
+"""The HTTP admin surface on --http-address: REST API, SSE, OpenAPI, /metrics, dashboard.
+
+aiohttp's AppRunner serves it on the gRPC server's event loop, in the same process: no
+thread of its own, no signal handling of its own (`jobop serve` owns SIGTERM).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from importlib import resources
+
+from aiohttp import web
+
+from jobop.operator import JobOperator
+from jobop.service import JobOperatorServicer
+
+from .api import RestApi, error_response, json_response
+from .calls import ApiError
+from .metrics import Metrics
+from .openapi import openapi_document
+
+log = logging.getLogger(__name__)
+
+# Upper bound of a request body: a Start's parameters are limited far below this.
+MAX_BODY_BYTES = 1 << 20
+# How long open requests (SSE streams first of all) get to finish at shutdown.
+SHUTDOWN_TIMEOUT = 5.0
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Every error leaves as `{"error": {...}}`, whether ours or aiohttp's (404, 405)."""
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error_response(error)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        reason = error.reason.upper().replace(" ", "_")
+        body = ApiError.http(error.status, reason, error.reason).body()
+        return json_response(body, status=error.status, headers=_allow(error))
+    except Exception as error:
+        # The web layer's own checks raise the service's errors; anything else is a bug.
+        api_error = ApiError.of(error)
+        if api_error.reason == "INTERNAL":
+            log.exception("internal error serving %s %s", request.method, request.path)
+        return error_response(api_error)
+
+
+def _allow(error: web.HTTPException) -> dict[str, str]:
+    allow = error.headers.get("Allow")
+    return {"Allow": allow} if allow else {}
+
+
+def create_app(
+    servicer: JobOperatorServicer,
+    operator: JobOperator,
+    metrics: Metrics,
+    *,
+    serve_api: bool = True,
+) -> web.Application:
+    """The aiohttp application; with `serve_api` false (role worker) only /metrics."""
+    app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_BYTES)
+    app.router.add_get("/metrics", metrics.handle)
+    if not serve_api:
+        return app
+    app.router.add_routes(RestApi(servicer, operator).routes())
+    document = openapi_document()
+
+    async def openapi(request: web.Request) -> web.Response:
+        return json_response(document)
+
+    app.router.add_get("/openapi.json", openapi)
+    # The dashboard: static files of the package, no build step.
+    dashboard = resources.files("jobop.web") / "dashboard"
+    index = (dashboard / "index.html").read_bytes()
+
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(body=index, content_type="text/html", charset="utf-8")
+
+    app.router.add_get("/", home)
+    app.router.add_static("/static", str(dashboard), show_index=False)
+    return app
+
+
+class HttpServer:
+    """The admin surface bound on one address; `start` and `stop` on the serving loop."""
+
+    def __init__(self, app: web.Application, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise OSError(f"--http-address {address!r} is not HOST:PORT")
+        self.host = host.strip("[]")
+        self._port = int(port)
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT
+        )
+        self.port = 0
+
+    async def start(self) -> None:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self._port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as error:
+            await self._runner.cleanup()
+            raise OSError(f"cannot listen on {self.host}:{self._port}: {error.strerror}") from None
+        self.port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()

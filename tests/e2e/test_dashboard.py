@@ -1,0 +1,74 @@
+"""The dashboard in Debian's headless Chromium (tests/browser, playwright-core) against a
+real `jobop serve`: start demoChunkJob from the form, counts rise without a reload, stop,
+STOPPED, restart, COMPLETED. A missing chromium, node or npm is a failure, not a skip
+(scripts/install-test-deps installs chromium)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from e2e_support import ServerFactory
+from rest_support import request
+
+BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
+SCRIPT = BROWSER_DIR / "dashboard.mjs"
+CHROMIUM = "/usr/bin/chromium"
+TIMEOUT = 240.0
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is not on PATH: the dashboard test cannot run"
+    return path
+
+
+def _ensure_node_modules() -> None:
+    if (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
+        return
+    completed = subprocess.run(
+        [_tool("npm"), "install", "--no-audit", "--no-fund"],
+        cwd=BROWSER_DIR,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert completed.returncode == 0, f"npm install failed:\n{completed.stderr}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_dashboard_starts_stops_and_restarts_a_job_live(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/install-test-deps"
+    _ensure_node_modules()
+    server = start_server()
+    # JOBOP_SCREENSHOT_DIR keeps the screenshots somewhere to look at after the run.
+    shots = Path(os.environ.get("JOBOP_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, JOBOP_URL=server.http_url, SCREENSHOT_DIR=str(shots), CHROMIUM=CHROMIUM)
+    completed = subprocess.run(
+        [_tool("node"), str(SCRIPT)],
+        cwd=BROWSER_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert completed.returncode == 0, f"{completed.stdout}\n{completed.stderr}\n{server.log()}"
+    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    first, second = seen["started"], seen["restarted"]
+    base = server.http_url
+    assert request(base, "GET", f"/api/executions/{first}").body["status"] == "STOPPED"
+    final = request(base, "GET", f"/api/executions/{second}").body
+    assert final["status"] == "COMPLETED"
+    assert final["stepExecutions"][0]["readCount"] + seen["stoppedAt"] == 400
+    for name in ("dashboard-running.png", "dashboard-completed.png", "dashboard-job.png"):
+        assert (shots / name).stat().st_size > 10_000, name

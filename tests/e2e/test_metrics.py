@@ -1,0 +1,144 @@
+"""/metrics of a real `jobop serve`: Prometheus text that parses, and counters and
+histograms that move when a job runs."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+
+import grpc
+from e2e_support import ServerProcess, nonid, params, start, wait_for, wait_terminal
+from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
+from prometheus_client.parser import text_string_to_metric_families
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(server: ServerProcess) -> Samples:
+    with urllib.request.urlopen(f"{server.http_url}/metrics", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def scrape_until(
+    server: ServerProcess, ready: Callable[[Samples], bool], timeout: float = 10.0
+) -> Samples:
+    """The first scrape that `ready` accepts: a job's end is recorded by its worker just
+    after it is saved, and an RPC's when its handler returns, after the client has its
+    answer, so a scrape at once may be a moment early."""
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = scrape(server)
+        if ready(samples) or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.05)
+
+
+def test_metrics_parse_and_move_when_a_job_runs(jobop_server: ServerProcess) -> None:
+    before = scrape(jobop_server)
+    assert value(before, "jobop_streams_open") == 0
+    job = {"job_name": "demoChunkJob"}
+    step = {**job, "step_name": "demoChunkStep"}
+    execution = start(jobop_server.stub, "demoChunkJob", params(items=25, chunkSize=nonid(5)))
+    assert wait_terminal(jobop_server.stub, execution.id).status == pb.BATCH_STATUS_COMPLETED
+    start_rpc = {"method": "jobop.v1.JobOperatorService/Start"}
+    after = scrape_until(
+        jobop_server,
+        lambda s: (
+            value(s, "jobop_job_seconds_count", **job, status="COMPLETED") > 0
+            and value(s, "jobop_grpc_requests_total", **start_rpc, code="OK") > 0
+        ),
+    )
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("jobop_job_launch_total", **job) == 1
+    assert moved("jobop_job_seconds_count", **job, status="COMPLETED") == 1
+    assert moved("jobop_job_seconds_sum", **job, status="COMPLETED") > 0
+    assert moved("jobop_job_seconds_bucket", **job, status="COMPLETED", le="+Inf") == 1
+    assert value(after, "jobop_job_active", **job) == 0
+    assert moved("jobop_step_seconds_count", **step, status="COMPLETED") == 1
+    assert moved("jobop_items_read_total", **step) == 25
+    assert moved("jobop_items_written_total", **step) == 25
+    assert moved("jobop_items_skipped_total", **step) == 0
+    assert moved("jobop_chunk_write_seconds_count", **step) == 5
+    assert moved("jobop_grpc_requests_total", **start_rpc, code="OK") == 1
+    assert moved("jobop_grpc_request_seconds_count", **start_rpc, code="OK") == 1
+    refused = pb.StartRequest(job_name="noSuchJob")
+    with contextlib.suppress(grpc.RpcError):
+        jobop_server.stub.Start(refused)
+    refused_rpc = {**start_rpc, "code": "NOT_FOUND"}
+    later = scrape_until(
+        jobop_server, lambda s: value(s, "jobop_grpc_requests_total", **refused_rpc) > 0
+    )
+    assert value(later, "jobop_grpc_requests_total", **refused_rpc) == 1
+    # Process metrics come along, as from any Python exporter.
+    assert value(after, "process_cpu_seconds_total") > 0
+
+
+def test_active_jobs_and_open_streams_are_gauges(jobop_server: ServerProcess) -> None:
+    stub = jobop_server.stub
+    slow = start(stub, "e2eSlowChunkJob", params(items=1000, itemDelayMs=10))
+    wait_for(
+        stub, slow.id, lambda e: bool(e.step_executions) and e.step_executions[0].read_count > 0
+    )
+    watch = stub.WatchExecution(pb.WatchExecutionRequest(execution_id=slow.id))
+    first = threading.Event()
+
+    def follow() -> None:
+        for _ in watch:
+            first.set()
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    assert first.wait(10)
+    during = scrape(jobop_server)
+    assert value(during, "jobop_job_active", job_name="e2eSlowChunkJob") == 1
+    assert value(during, "jobop_streams_open") == 1
+    stub.Stop(pb.StopRequest(execution_id=slow.id))
+    follower.join(30)
+    watch_rpc = {"method": "jobop.v1.JobOperatorService/WatchExecution", "code": "OK"}
+    after = scrape_until(
+        jobop_server,
+        lambda s: (
+            value(s, "jobop_job_active", job_name="e2eSlowChunkJob") == 0
+            and value(s, "jobop_grpc_requests_total", **watch_rpc) == 1
+        ),
+    )
+    assert value(after, "jobop_job_active", job_name="e2eSlowChunkJob") == 0
+    assert value(after, "jobop_streams_open") == 0
+    assert (
+        value(after, "jobop_job_seconds_count", job_name="e2eSlowChunkJob", status="STOPPED") == 1
+    )
+    assert (
+        value(
+            after,
+            "jobop_step_seconds_count",
+            job_name="e2eSlowChunkJob",
+            step_name="slow",
+            status="STOPPED",
+        )
+        == 1
+    )
+    assert (
+        value(
+            after,
+            "jobop_grpc_requests_total",
+            method="jobop.v1.JobOperatorService/WatchExecution",
+            code="OK",
+        )
+        == 1
+    )
