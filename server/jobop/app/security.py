@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,8 +71,10 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--insecure",
         action="store_true",
+        # An image's default (deploy/) can say it in the environment.
+        default=os.environ.get("JOBOP_INSECURE", "").lower() in ("1", "true", "yes"),
         help="allow a non-loopback address without credentials: anyone who reaches it may "
-        "do anything",
+        "do anything (env JOBOP_INSECURE=true)",
     )
     group.add_argument(
         "--max-streams",
