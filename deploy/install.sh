@@ -14,7 +14,8 @@ venv)
     python -m venv "$3"
     "$3/bin/python" -m pip install --no-index --find-links "$2" "jobop[server,otel]"
     # The image runs with a read-only root file system: nothing may need compiling later.
-    "$3/bin/python" -m compileall -q "$3/lib"
+    # (javaobj-py3 ships a v3 package in Python 3.12 syntax; jobop imports only its v2.)
+    "$3/bin/python" -m compileall -q -x '/javaobj/v3/' "$3/lib"
     ;;
 *)
     echo "usage: install.sh wheels SOURCE_DIR WHEEL_DIR | install.sh venv WHEEL_DIR VENV_DIR" >&2
