@@ -11,6 +11,7 @@ UNAVAILABLE: the reads, ``stop``, ``abandon``, and ``start``/``start_next_instan
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -168,6 +169,17 @@ def _snapshot(
     if response.heartbeat or not response.HasField("execution"):
         return None
     return response.execution
+
+
+def _audit_request(
+    job_name: str, since: dt.datetime | None, page_size: int, page_token: str
+) -> pb.ListAuditEventsRequest:
+    request = pb.ListAuditEventsRequest(
+        job_name=job_name, page_size=page_size, page_token=page_token
+    )
+    if since is not None:
+        request.since.FromDatetime(since)
+    return request
 
 
 class JobOperatorClient:
@@ -352,6 +364,20 @@ class JobOperatorClient:
             self._stub.ListJobExecutions, request, idempotent=True, timeout=timeout
         )
         return Page(list(response.executions), response.next_page_token)
+
+    def list_audit_events(
+        self,
+        job_name: str = "",
+        *,
+        since: dt.datetime | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> Page[pb.AuditEvent]:
+        """One page of the audit trail (control actions), newest first."""
+        request = _audit_request(job_name, since, page_size, page_token)
+        response = self._call(self._stub.ListAuditEvents, request, idempotent=True, timeout=timeout)
+        return Page(list(response.events), response.next_page_token)
 
     # -- following ------------------------------------------------------------------------
 
@@ -638,6 +664,22 @@ class AsyncJobOperatorClient:
             self._stub.ListJobExecutions, request, idempotent=True, timeout=timeout
         )
         return Page(list(response.executions), response.next_page_token)
+
+    async def list_audit_events(
+        self,
+        job_name: str = "",
+        *,
+        since: dt.datetime | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> Page[pb.AuditEvent]:
+        """See JobOperatorClient.list_audit_events."""
+        request = _audit_request(job_name, since, page_size, page_token)
+        response = await self._call(
+            self._stub.ListAuditEvents, request, idempotent=True, timeout=timeout
+        )
+        return Page(list(response.events), response.next_page_token)
 
     async def watch_execution(
         self, execution_id: int, *, after_version: int = 0, timeout: float | None = None

@@ -155,6 +155,31 @@ class RequestIdReusedError(JobOperatorError):
     default_message = "the request_id was already used for another request"
 
 
+class UnauthenticatedError(JobOperatorError):
+    """No credentials, or a token or certificate the server does not know."""
+
+    reason = "UNAUTHENTICATED"
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+    default_message = "not authenticated"
+
+
+class PermissionDeniedError(JobOperatorError):
+    """The caller is known but its role does not allow the request."""
+
+    reason = "PERMISSION_DENIED"
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    default_message = "not permitted"
+
+
+class ResourceExhaustedError(JobOperatorError):
+    """A limit was reached (open streams, launch rate, size); the ErrorInfo metadata
+    names it under ``limit``."""
+
+    reason = "RESOURCE_EXHAUSTED"
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_message = "a server limit was reached"
+
+
 class InternalServerError(JobOperatorError):
     """The server failed unexpectedly (for example, its database refused the work)."""
 
@@ -183,6 +208,9 @@ _REASON_CLASSES: tuple[type[JobOperatorError], ...] = (
     JobParametersNotFoundError,
     ConcurrentModificationError,
     DatabaseUnavailableError,
+    UnauthenticatedError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
     # Reasons of jobop's own beyond the original table (docs/api.md lists them all).
     ServerShuttingDownError,
     InvalidArgumentError,
@@ -204,6 +232,9 @@ STATUS_CODES: Mapping[str, grpc.StatusCode] = {
 }
 
 _BY_CODE: Mapping[grpc.StatusCode, type[JobOperatorError]] = {
+    # A proxy's refusals carry no ErrorInfo: the code alone still tells what happened.
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
     grpc.StatusCode.UNAVAILABLE: ServerUnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
 }

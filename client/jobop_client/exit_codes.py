@@ -30,6 +30,8 @@ USAGE = 2  # bad command line, malformed parameters or exit-code file
 UNREACHABLE = 3  # the server cannot be reached (or did not answer in time)
 NOT_FOUND = 4  # no such job, execution or instance
 REFUSED = 5  # the server refused the request (already running, not restartable, ...)
+NOT_AUTHENTICATED = 6  # no credentials, or credentials the server does not know
+NOT_PERMITTED = 7  # the caller's role does not allow the request
 INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 

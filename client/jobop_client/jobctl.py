@@ -4,7 +4,8 @@ Exit codes: 0 success; with ``--wait`` and for ``watch`` the job's final exit co
 by ``jobop_client.exit_codes`` (COMPLETED/NOOP 0, others 255, ``--exit-codes FILE`` adds
 entries); 2 usage error (including malformed or invalid job parameters); 3 the server
 cannot be reached; 4 no such job, execution or instance; 5 the server refused the request
-(already running, not restartable, ...); 130 interrupted. 1 is never used on purpose.
+(already running, not restartable, ...); 6 not authenticated; 7 not permitted; 130
+interrupted. 1 is never used on purpose.
 Every error prints one line to stderr; with ``--json`` that line is a JSON object,
 ``{"error": {"code", "reason", "message", "metadata"}, "exit_code"}``. Names and values
 from the server have their control characters escaped in tables and progress lines.
@@ -18,11 +19,12 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 import grpc
 
+from jobop_client import credentials as creds
 from jobop_client import errors, executions, exit_codes, parameters
 from jobop_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT, JobOperatorClient
 from jobop_client.proto import job_operator_pb2 as pb
@@ -134,18 +136,35 @@ def _global_options(with_defaults: bool) -> _Parser:
         help=f"deadline of each request (default {DEFAULT_TIMEOUT:g})",
     )
     group.add_argument(
-        "--tls", action="store_true", default=default(False), help="connect with TLS"
+        "--tls",
+        action="store_true",
+        default=default(False),
+        help="connect with TLS, trusting the system's roots (implied by --ca and --cert)",
     )
     group.add_argument(
+        "--ca",
         "--ca-cert",
-        default=default(None),
+        dest="ca",
+        default=default(os.environ.get(creds.ENV_CA) or None),
         metavar="FILE",
-        help="PEM root certificates to trust (implies --tls)",
+        help=f"PEM root certificates to trust (env {creds.ENV_CA}; implies --tls)",
+    )
+    group.add_argument(
+        "--cert",
+        default=default(os.environ.get(creds.ENV_CERT) or None),
+        metavar="FILE",
+        help=f"PEM client certificate for mutual TLS (env {creds.ENV_CERT}; with --key)",
+    )
+    group.add_argument(
+        "--key",
+        default=default(os.environ.get(creds.ENV_KEY) or None),
+        metavar="FILE",
+        help=f"PEM private key of --cert (env {creds.ENV_KEY})",
     )
     group.add_argument(
         "--token",
-        default=default(os.environ.get("JOBOP_TOKEN")),
-        help="bearer token sent as authorization metadata (env JOBOP_TOKEN)",
+        default=default(os.environ.get(creds.ENV_TOKEN) or None),
+        help=f"bearer token sent as authorization metadata (env {creds.ENV_TOKEN})",
     )
     return options
 
@@ -237,6 +256,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="show at most N (default 20; 0: all)",
     )
     sub.add_argument("--instances", action="store_true", help="list job instances instead")
+
+    sub = command("audit", "list the audit trail of control actions, newest first", _audit)
+    sub.add_argument("--job", metavar="NAME", help="only the actions on this job")
+    sub.add_argument(
+        "--since",
+        metavar="TIME",
+        type=_since,
+        help="only actions at or after TIME (ISO-8601, local time unless it has an offset; "
+        "or a duration back from now: 30m, 2h, 7d)",
+    )
+    sub.add_argument(
+        "--limit", type=_positive_int, default=50, metavar="N", help="at most N (default 50)"
+    )
 
     sub = command("watch", "follow an execution to its end; exits with its mapped code", _watch)
     sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
@@ -599,6 +631,85 @@ def _duration(value: dt.timedelta | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _since(text: str) -> dt.datetime:
+    word = text.strip()
+    if word[:-1].isdigit() and word[-1:] in _DURATION_UNITS:
+        seconds = int(word[:-1]) * _DURATION_UNITS[word[-1]]
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
+    try:
+        value = dt.datetime.fromisoformat(word)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO-8601 time or a duration such as 2h, not {text!r}"
+        ) from None
+    return value if value.tzinfo else value.astimezone()
+
+
+def _arguments(text: str) -> object:
+    # The server keeps the first 20,000 characters of a request's JSON: show a cut one as is.
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        return text
+
+
+def _audit(ctx: _Context) -> int:
+    found: list[pb.AuditEvent] = []
+    token = ""
+    while len(found) < ctx.args.limit:
+        page = ctx.client.list_audit_events(
+            ctx.args.job or "",
+            since=ctx.args.since,
+            page_size=min(ctx.args.limit - len(found), 1000),
+            page_token=token,
+        )
+        found.extend(page.items)
+        token = page.next_page_token
+        if not token:
+            break
+    if ctx.json:
+        ctx.dump(
+            [
+                {
+                    "id": event.id,
+                    "time": event.time.ToDatetime(dt.UTC).isoformat(),
+                    "principal": event.principal,
+                    "role": event.role,
+                    "action": event.action,
+                    "arguments": _arguments(event.arguments),
+                    "peer": event.peer,
+                    "node": event.node,
+                    "succeeded": event.succeeded,
+                    "reason": event.reason,
+                    "message": event.message,
+                    "execution_id": event.execution_id,
+                    "job_name": event.job_name,
+                }
+                for event in found
+            ]
+        )
+        return 0
+    rows = [
+        [
+            _local_time(event.time.ToDatetime(dt.UTC)),
+            event.principal,
+            event.role,
+            event.action,
+            event.job_name or "-",
+            str(event.execution_id or "-"),
+            "OK" if event.succeeded else event.reason,
+            event.peer,
+        ]
+        for event in found
+    ]
+    headers = ["TIME", "PRINCIPAL", "ROLE", "ACTION", "JOB", "EXECUTION", "OUTCOME", "FROM"]
+    _print_table(ctx, headers, rows, "no audited action")
+    return 0
+
+
 def _local_time(value: dt.datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
@@ -623,16 +734,12 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def _credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:
-    if not (args.tls or args.ca_cert):
+    if not (args.tls or args.ca or args.cert or args.key):
         return None
-    roots = None
-    if args.ca_cert:
-        try:
-            with open(args.ca_cert, "rb") as file:
-                roots = file.read()
-        except OSError as error:
-            raise UsageError(f"cannot read --ca-cert {args.ca_cert!r}: {error.strerror}") from None
-    return grpc.ssl_channel_credentials(root_certificates=roots)
+    try:
+        return creds.tls_credentials(args.ca, args.cert, args.key)
+    except creds.CredentialsError as error:
+        raise UsageError(str(error)) from None
 
 
 def _failure(error: errors.JobOperatorError, args: argparse.Namespace) -> tuple[int, str]:
@@ -652,6 +759,13 @@ def _failure(error: errors.JobOperatorError, args: argparse.Namespace) -> tuple[
         )
     if isinstance(error, errors.NotFoundError):
         return exit_codes.NOT_FOUND, str(error)
+    if isinstance(error, errors.UnauthenticatedError):
+        return exit_codes.NOT_AUTHENTICATED, (
+            f"not authenticated by {args.target}: {error} (use --token or JOBOP_TOKEN, or "
+            "--cert and --key)"
+        )
+    if isinstance(error, errors.PermissionDeniedError):
+        return exit_codes.NOT_PERMITTED, f"not permitted: {error}"
     if isinstance(
         error,
         errors.InvalidJobParametersError
@@ -674,11 +788,10 @@ def run(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except UsageError as error:
         _report_error(exit_codes.USAGE, str(error), as_json=args.json)
         return exit_codes.USAGE
-    metadata: Mapping[str, str] = {"authorization": f"Bearer {args.token}"} if args.token else {}
     client = JobOperatorClient(
         args.target,
         credentials=credentials,
-        metadata=list(metadata.items()),
+        metadata=creds.token_metadata(args.token),
         timeout=args.timeout,
     )
     try:

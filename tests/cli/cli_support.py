@@ -80,11 +80,16 @@ class JobopServer:
             ) from None
 
 
-def _wait_serving(server: JobopServer) -> None:
+def _wait_serving(server: JobopServer, credentials: grpc.ChannelCredentials | None) -> None:
     """Polls the standard gRPC health check until it says SERVING (bounded)."""
     deadline = time.monotonic() + START_TIMEOUT
     last_error = "no answer"
-    with grpc.insecure_channel(server.target, options=_FAST_RECONNECT) as channel:
+    channel = (
+        grpc.insecure_channel(server.target, options=_FAST_RECONNECT)
+        if credentials is None
+        else grpc.secure_channel(server.target, credentials, options=_FAST_RECONNECT)
+    )
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
@@ -114,6 +119,7 @@ def start_server(
     *extra: str,
     sqlite_path: Path | None = None,
     pg_conninfo: str | None = None,
+    credentials: grpc.ChannelCredentials | None = None,
 ) -> JobopServer:
     """Starts `jobop serve` on a free port and waits until it is SERVING."""
     env = dict(os.environ)
@@ -137,7 +143,7 @@ def start_server(
             command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
         )
     server = JobopServer(process, target, db_url, log_path, sqlite_path, pg_conninfo)
-    _wait_serving(server)
+    _wait_serving(server, credentials)
     return server
 
 

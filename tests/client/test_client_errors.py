@@ -43,6 +43,9 @@ CONTRACT = {
     "JOB_PARAMETERS_NOT_FOUND": ("FAILED_PRECONDITION", errors.JobParametersNotFoundError),
     "CONCURRENT_MODIFICATION": ("ABORTED", errors.ConcurrentModificationError),
     "DATABASE_UNAVAILABLE": ("UNAVAILABLE", errors.DatabaseUnavailableError),
+    "UNAUTHENTICATED": ("UNAUTHENTICATED", errors.UnauthenticatedError),
+    "PERMISSION_DENIED": ("PERMISSION_DENIED", errors.PermissionDeniedError),
+    "RESOURCE_EXHAUSTED": ("RESOURCE_EXHAUSTED", errors.ResourceExhaustedError),
 }
 # Reasons of jobop's own, beyond the original table (additions, never renames).
 OWN = {
@@ -157,12 +160,20 @@ def test_a_foreign_domain_or_plain_status_keeps_its_code() -> None:
     assert error.code == grpc.StatusCode.NOT_FOUND
 
     def plain(request: Any, context: grpc.ServicerContext) -> bytes:
-        context.abort(grpc.StatusCode.PERMISSION_DENIED, "go away\nnow")
+        context.abort(grpc.StatusCode.DATA_LOSS, "go away\nnow")
 
     error = _call_and_catch(plain)
     assert type(error) is errors.JobOperatorError
-    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert error.code == grpc.StatusCode.DATA_LOSS
     assert str(error) == "go away now"  # one line
+
+    # A proxy's refusal (no ErrorInfo) still tells jobctl to exit 6 or 7.
+    def refused(request: Any, context: grpc.ServicerContext) -> bytes:
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, "denied by the mesh")
+
+    error = _call_and_catch(refused)
+    assert type(error) is errors.PermissionDeniedError
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
 
     def broken(request: Any, context: grpc.ServicerContext) -> bytes:
         context.set_trailing_metadata([("grpc-status-details-bin", b"\xff\xfe")])

@@ -54,7 +54,9 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
         (["list", "demoChunkJob", "--limit", "-1"], "0 or more"),
         (["jobs", "--bogus"], "unrecognized arguments: --bogus"),
         (["watch", "1", "--exit-codes", "/nonexistent/codes.toml"], "cannot read exit-code file"),
-        (["--ca-cert", "/nonexistent/ca.pem", "jobs"], "cannot read --ca-cert"),
+        (["--ca-cert", "/nonexistent/ca.pem", "jobs"], "cannot read --ca '/nonexistent"),
+        (["--ca", "/nonexistent/ca.pem", "jobs"], "cannot read --ca '/nonexistent"),
+        (["--cert", "/nonexistent/c.pem", "jobs"], "--cert and --key go together"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> None:

@@ -23,7 +23,12 @@ HERE = Path(__file__).parent
 START_TIMEOUT = 30.0
 
 
-def _start(db_url: str, log_path: Path, *extra: str) -> ServerProcess:
+def _start(
+    db_url: str,
+    log_path: Path,
+    *extra: str,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> ServerProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
     for name in (
@@ -76,7 +81,11 @@ def _start(db_url: str, log_path: Path, *extra: str) -> ServerProcess:
             f"jobop serve did not start: {line!r}\n{log_path.read_text(errors='replace')}"
         )
     address = line.strip().rsplit(" ", 1)[-1]
-    channel = grpc.insecure_channel(address)
+    channel = (
+        grpc.insecure_channel(address)
+        if credentials is None
+        else grpc.secure_channel(address, credentials)
+    )
     grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT)
     http = http_line.strip().rsplit(" ", 1)[-1] if "http on" in http_line else ""
     return ServerProcess(
@@ -89,8 +98,11 @@ def start_server(db_url: str, tmp_path: Path) -> Iterator[ServerFactory]:
     """Start `jobop serve` processes on the test's database; all are stopped at the end."""
     servers: list[ServerProcess] = []
 
-    def start(*extra: str, db: str | None = None) -> ServerProcess:
-        server = _start(db or db_url, tmp_path / f"server-{len(servers)}.log", *extra)
+    def start(
+        *extra: str, db: str | None = None, credentials: grpc.ChannelCredentials | None = None
+    ) -> ServerProcess:
+        log_path = tmp_path / f"server-{len(servers)}.log"
+        server = _start(db or db_url, log_path, *extra, credentials=credentials)
         servers.append(server)
         return server
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -131,3 +133,28 @@ def error_of(call: Callable[[], object]) -> tuple[grpc.StatusCode, str, str]:
         assert isinstance(error, grpc.Call)
         return error.code(), reason_of(error), error.details() or ""
     raise AssertionError("the call succeeded")
+
+
+def run_serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`jobop serve ARGS` on a SQLite file, for servers that must refuse to start."""
+    command = [sys.executable, "-m", "jobop.app.cli", "serve"]
+    return subprocess.run(
+        [*command, "--db", f"sqlite:///{tmp_path}/refused.db", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def run_jobctl(address: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`jobctl --target ADDRESS ARGS` with only the JOBOP_ variables given in `env`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("JOBOP_")}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "jobctl"), "--target", address, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**environment, **env},
+        check=False,
+    )

@@ -6,6 +6,7 @@
 // Without JOBOP_TARGET only the proto checks run; the server tests are skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,7 +22,7 @@ const RPCS = [
   'Start', 'StartNextInstance', 'Stop', 'Restart', 'Abandon', 'Recover',
   'GetRunningExecutions', 'GetSummary', 'GetStepExecutionSummaries', 'GetJobNames',
   'GetParameters', 'GetJobExecution', 'ListJobInstances', 'ListJobExecutions',
-  'WatchExecution', 'WatchExecutions',
+  'WatchExecution', 'WatchExecutions', 'ListAuditEvents',
 ];
 
 function loadService() {
@@ -36,15 +37,27 @@ function loadService() {
   return grpc.loadPackageDefinition(definition).jobop.v1.JobOperatorService;
 }
 
+// JOBOP_CA: connect with TLS trusting that PEM file; JOBOP_TOKEN: send it as a bearer
+// token (the names jobctl reads too).
 function connect() {
   const Service = loadService();
-  return new Service(target, grpc.credentials.createInsecure());
+  const ca = process.env.JOBOP_CA;
+  const channel = ca
+    ? grpc.credentials.createSsl(fs.readFileSync(ca))
+    : grpc.credentials.createInsecure();
+  return new Service(target, channel);
+}
+
+function callMetadata() {
+  const metadata = new grpc.Metadata();
+  if (process.env.JOBOP_TOKEN) metadata.set('authorization', `Bearer ${process.env.JOBOP_TOKEN}`);
+  return metadata;
 }
 
 function unary(client, method, request) {
   return new Promise((resolve, reject) => {
     const deadline = new Date(Date.now() + timeoutMs);
-    client[method](request, { deadline }, (error, response) =>
+    client[method](request, callMetadata(), { deadline }, (error, response) =>
       error ? reject(error) : resolve(response));
   });
 }
@@ -54,7 +67,8 @@ function watch(client, executionId) {
   return new Promise((resolve, reject) => {
     const snapshots = [];
     const deadline = new Date(Date.now() + timeoutMs);
-    const call = client.WatchExecution({ execution_id: executionId, after_version: '0' }, { deadline });
+    const call = client.WatchExecution(
+      { execution_id: executionId, after_version: '0' }, callMetadata(), { deadline });
     call.on('data', (response) => {
       if (!response.heartbeat && response.execution) snapshots.push(response.execution);
     });

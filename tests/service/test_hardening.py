@@ -352,3 +352,27 @@ def test_the_database_is_not_needed_to_refuse_garbage(
     with engine.connect() as connection:
         assert connection.execute(text("SELECT 1")).scalar_one() == 1
     engine.dispose()
+
+
+# -- 5. lengths the columns cannot hold ------------------------------------------------------
+
+
+def test_a_parameter_name_longer_than_its_column_is_refused_and_writes_nothing(
+    samples_server: InProcessServer, stub: pb_grpc.JobOperatorServiceStub
+) -> None:
+    before = _rows(samples_server)
+    for name in ("n" * 101, "é" * 101, "n" * 5000):
+        code, reason, metadata = _error(
+            lambda name=name: stub.Start(
+                pb.StartRequest(job_name="demoTaskletJob", parameters=to_proto_map({name: 1}))
+            )
+        )
+        assert (code, reason, metadata) == (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "INVALID_JOB_PARAMETERS",
+            {"field": "parameters"},
+        )
+    assert _rows(samples_server) == before
+    # At the limit it is stored and read back whole.
+    execution = _start(stub, "demoTaskletJob", **{"n" * 100: 1, "durationMs": 1})
+    assert "n" * 100 in execution.parameters

@@ -15,6 +15,9 @@ def test_every_server_reason_has_a_client_class_with_the_same_code() -> None:
         service_errors.DATABASE_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
         service_errors.INTERNAL: grpc.StatusCode.INTERNAL,
         RequestIdReused.reason: grpc.StatusCode.INVALID_ARGUMENT,
+        service_errors.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+        service_errors.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+        service_errors.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     }
     for reason, code in sent.items():
         assert reason in errors.REASONS, reason

@@ -30,6 +30,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from jobop_client.exit_codes import REFUSED, UNREACHABLE, USAGE
 from sqlalchemy.exc import OperationalError
 
+from jobop.app.security import (
+    Security,
+    SecurityConfigurationError,
+    add_security_arguments,
+    check_exposure,
+    is_loopback,
+    security_from_arguments,
+)
+from jobop.app.security import positive_int as _positive_int
 from jobop.batch import logcontext
 from jobop.batch.logcontext import BatchFormatter
 from jobop.batch.registry import JobRegistry
@@ -55,13 +64,6 @@ DEFAULT_HTTP_ADDRESS = "127.0.0.1:8080"
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _seconds(text: str) -> float:
@@ -244,6 +246,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="text: one readable line per record; json: one JSON object per line "
         "(env JOBOP_LOG_FORMAT; default %(default)s)",
     )
+    add_security_arguments(parser)
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -279,6 +282,13 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         return _fail(USAGE, f"cannot import job module: {error}")
     except (TypeError, ValueError) as error:
         return _fail(USAGE, str(error))
+    try:
+        security = security_from_arguments(args)
+    except SecurityConfigurationError as error:
+        return _fail(USAGE, str(error))
+    refusal = check_exposure(args.grpc_address, security, args.insecure)
+    if refusal is not None:
+        return _fail(USAGE, refusal)
     try:
         check_address_free(args.grpc_address)
     except OSError as error:
@@ -338,7 +348,11 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         keepalive_timeout=args.keepalive_timeout,
         max_connection_age=args.max_connection_age,
         max_connection_age_grace=args.max_connection_age_grace,
+        tls=security.tls,
+        authenticator=security.authenticator,
+        limits=security.limits,
     )
+    _log_security(args.grpc_address, security)
     try:
         return asyncio.run(
             _serve(
@@ -420,6 +434,9 @@ async def _serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     monitor = asyncio.create_task(_watch_database(operator, server, stopping))
+    if options.tls is not None:
+        # New handshakes get the re-read certificate; open connections keep theirs.
+        loop.add_signal_handler(signal.SIGHUP, options.tls.request_reload)
     try:
         await stopping.wait()
         monitor.cancel()
@@ -435,7 +452,7 @@ async def _serve(
             await http.stop()
         await server.server.stop(grace=5.0)
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         executor.shutdown(wait=True, cancel_futures=True)
     log.info("shut down", extra=MessageCode.SERVER_STOPPED.extra)
@@ -492,6 +509,26 @@ def check_address_free(address: str) -> None:
                         f"cannot listen on {address}: the address is already in use "
                         "(another jobop serve?)"
                     ) from None
+
+
+def _log_security(address: str, security: Security) -> None:
+    tls = security.tls
+    transport = "plaintext" if tls is None else ("mutual TLS" if tls.mutual else "TLS")
+    if security.authenticator.enabled:
+        log.info("%s, callers authenticated by %s", transport, security.authenticator.describe())
+        if tls is None and security.authenticator.tokens is not None and not is_loopback(address):
+            log.warning("bearer tokens reach %s in plaintext: add --tls-cert, --tls-key", address)
+    elif is_loopback(address):
+        log.info(
+            "%s, no credentials configured: loopback only, every local caller may do anything",
+            transport,
+        )
+    else:
+        log.warning(
+            "%s, no credentials configured and --insecure: anyone who reaches %s may do anything",
+            transport,
+            address,
+        )
 
 
 def _fail(code: int, message: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jobop.batch.store import ChunkTransaction
 
+from .audit import AuditEvent, AuditTrail
 from .contexts import ContextFormat
 from .counting import StatementCounter
 from .engine import create_engine, is_database_unavailable, read_connection, write_transaction
@@ -16,6 +17,8 @@ from .settings import RepositoryConfigurationError, RepositorySettings
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AuditEvent",
+    "AuditTrail",
     "ChunkTransaction",
     "ContextFormat",
     "JobExplorer",

@@ -54,7 +54,7 @@ from jobop.domain import (
     utcnow,
 )
 
-from . import contexts, pg_writes, rows
+from . import audit, contexts, pg_writes, rows
 from .engine import (
     create_engine,
     is_postgresql,
@@ -178,6 +178,9 @@ WITH inst AS (
     SELECT pg_notify('jobop', 'l ' || job_execution_id) FROM req WHERE node_id IS NULL
 )
 SELECT job_instance_id, job_execution_id, (SELECT count(*) FROM ntf) AS announced FROM exe"""
+_PG_LAUNCH_AUDITED = _PG_LAUNCH_NEW_INSTANCE.replace(
+    "\nSELECT job_instance_id", audit.PG_LAUNCH_CTE + "\nSELECT job_instance_id"
+)
 
 
 def _now_literal(now: datetime) -> Any:
@@ -392,6 +395,7 @@ class JobRepository:
             )
             if request_launch:
                 insert_launch_request(connection, execution_id, job_name, now, claimed_by)
+            audit.record_in(connection, execution_id)
         context.dirty = False
         return JobExecution(
             job_instance=JobInstance(instance_id, job_name, job_key, instance_version),
@@ -419,10 +423,13 @@ class JobRepository:
     ) -> JobExecution:
         """create_job_execution(new_instance_only=True) on PostgreSQL, in one statement."""
         parameter_rows = rows.parameter_rows(0, parameters)
+        # An audited launch writes its audit row in the same statement (one more CTE).
+        audit_values = audit.pending_values("a_")
         with self._autocommit() as connection:
             row = connection.exec_driver_sql(
-                _PG_LAUNCH_NEW_INSTANCE,
+                _PG_LAUNCH_NEW_INSTANCE if audit_values is None else _PG_LAUNCH_AUDITED,
                 {
+                    **(audit_values or {}),
                     "job_name": job_name,
                     "job_key": job_key,
                     "now": to_column(now, time_zone_of(connection.dialect)),
@@ -439,6 +446,8 @@ class JobRepository:
             ).first()
             if row is None:
                 raise _instance_exists(connection, job_name, job_key, parameters)
+        if audit_values is not None:
+            audit.mark_written()
         instance_id, execution_id = row.job_instance_id, row.job_execution_id
         context.dirty = False
         return JobExecution(
@@ -790,6 +799,7 @@ class JobRepository:
                     f"job execution {execution_id} is {status.value}: only a STARTING or "
                     "STARTED execution can be stopped"
                 )
+            audit.record_in(connection, execution_id)
         return self._reload(execution_id)
 
     def abandon(self, execution_id: int) -> JobExecution:
@@ -842,6 +852,7 @@ class JobRepository:
                         last_updated=now,
                     )
                 )
+                audit.record_in(connection, execution_id)
         return self._reload(execution_id)
 
     def recover(self, execution_id: int, message: str | None = None) -> JobExecution:
@@ -881,6 +892,7 @@ class JobRepository:
                     version=_s.c.version + 1,
                 )
             )
+            audit.record_in(connection, execution_id)
         return self._reload(execution_id)
 
     def _current_status(self, connection: Connection, execution_id: int) -> BatchStatus:

@@ -21,6 +21,8 @@ from .schema import (
     BATCH_TABLES,
     OPERATOR_TABLES,
     SCHEMA_VERSION,
+    audit,
+    audit_indexes,
     indexes,
     launch_request,
     metadata,
@@ -87,6 +89,12 @@ def _create_node_tables(connection: Connection, settings: RepositorySettings) ->
         index.create(connection, checkfirst=True)
 
 
+def _create_audit_table(connection: Connection, settings: RepositorySettings) -> None:
+    metadata.create_all(connection, tables=[audit], checkfirst=True)
+    for index in audit_indexes:
+        index.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "Spring Batch tables and jobop indexes", _create_spring_batch_schema),
     Migration(2, "JOBOP_REQUEST and JOBOP_LAUNCH_REQUEST of the operator", _create_operator_tables),
@@ -96,6 +104,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _record_settings,
     ),
     Migration(4, "JOBOP_NODE, and the claiming node of each launch request", _create_node_tables),
+    Migration(5, "JOBOP_AUDIT, the trail of control actions", _create_audit_table),
 )
 assert MIGRATIONS[-1].version == SCHEMA_VERSION
 

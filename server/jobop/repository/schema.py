@@ -35,7 +35,7 @@ from sqlalchemy.engine import Dialect
 from jobop.domain import EXIT_MESSAGE_LENGTH
 
 # Bumped with every migration in `migrations.py`; recorded in JOBOP_SCHEMA_VERSION.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # SHORT_CONTEXT and PARAMETER_VALUE hold at most this many characters.
 SHORT_CONTEXT_LENGTH = 2500
@@ -300,7 +300,7 @@ launch_request = Table(
 OPERATOR_TABLES = (request, launch_request)
 operator_indexes = (Index("jobop_request_created_ix", request.c.created),)
 
-# -- nodes and leases (migration 3) -------------------------------------------------------
+# -- nodes and leases (migration 4) -------------------------------------------------------
 
 # Every process that runs or serves jobs. LAST_HEARTBEAT is written with the database's
 # clock and judged with it (never two hosts' clocks compared); a node is live while it is
@@ -327,6 +327,35 @@ node = Table(
 node_indexes = (
     Index("jobop_launch_request_node_ix", launch_request.c.node_id),
     Index("jobop_node_heartbeat_ix", node.c.last_heartbeat),
+)
+
+# -- the audit trail (migration 5) --------------------------------------------------------
+
+AUDIT_TEXT_LENGTH = 2500
+
+# One row per control action (Start, StartNextInstance, Stop, Restart, Abandon, Recover):
+# a successful one in the same transaction as its writes, a refused or failed one on its own.
+audit = Table(
+    "jobop_audit",
+    metadata,
+    Column("audit_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("principal", String(200), nullable=False),
+    Column("role", String(20)),
+    Column("action", String(40), nullable=False),
+    Column("job_name", String(NAME_LENGTH)),
+    Column("job_execution_id", BigInteger),
+    Column("arguments", Text, nullable=False),
+    Column("peer", String(200)),
+    Column("node", String(200)),
+    Column("succeeded", CHAR(1), nullable=False),
+    Column("reason", String(100)),
+    Column("message", String(AUDIT_TEXT_LENGTH)),
+    sqlite_autoincrement=True,
+)
+audit_indexes = (
+    Index("jobop_audit_occurred_ix", audit.c.occurred_at),
+    Index("jobop_audit_job_ix", audit.c.job_name, audit.c.audit_id),
 )
 
 # Tables named by Spring Batch 5, in creation order (children after parents).

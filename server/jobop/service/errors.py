@@ -38,6 +38,10 @@ INVALID_ARGUMENT = "INVALID_ARGUMENT"
 SHUTTING_DOWN = "SHUTTING_DOWN"
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 INTERNAL = "INTERNAL"
+# CONTRACT.md's reasons of the security layer (auth.py, limits.py).
+UNAUTHENTICATED = "UNAUTHENTICATED"
+PERMISSION_DENIED = "PERMISSION_DENIED"
+RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
 
 
 class InvalidArgument(Exception):
@@ -107,6 +111,15 @@ def status_for(error: BaseException) -> grpc.Status:
     return error_status(
         grpc.StatusCode.INTERNAL, INTERNAL, f"internal error: {type(error).__name__}"
     )
+
+
+def reason_for(error: BaseException) -> str:
+    """The ErrorInfo reason that `status_for` sends for `error`."""
+    if isinstance(error, JobopError):
+        return error.reason
+    if isinstance(error, InvalidArgument):
+        return INVALID_ARGUMENT
+    return INTERNAL
 
 
 def _rpc_code(code: grpc.StatusCode) -> int:

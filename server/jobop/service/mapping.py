@@ -19,6 +19,7 @@ from jobop.domain import (
     JobParameters,
     StepExecution,
 )
+from jobop.repository import AuditEvent
 
 _STATUS_TO_PROTO: dict[BatchStatus, pb.BatchStatus.ValueType] = {
     BatchStatus.COMPLETED: pb.BATCH_STATUS_COMPLETED,
@@ -130,4 +131,23 @@ def execution_to_proto(execution: JobExecution) -> pb.JobExecution:
     _set_time(message.start_time, execution.start_time)
     _set_time(message.end_time, execution.end_time)
     _set_time(message.last_updated, execution.last_updated)
+    return message
+
+
+def audit_event_to_proto(event: AuditEvent) -> pb.AuditEvent:
+    message = pb.AuditEvent(
+        id=event.id or 0,
+        principal=event.principal,
+        role=event.role or "",
+        action=event.action,
+        arguments=event.arguments,
+        peer=event.peer or "",
+        node=event.node or "",
+        succeeded=event.succeeded,
+        reason=event.reason or "",
+        message=event.message or "",
+        execution_id=event.execution_id or 0,
+        job_name=event.job_name or "",
+    )
+    _set_time(message.time, event.occurred_at)
     return message

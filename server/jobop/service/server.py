@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -14,13 +14,17 @@ from grpc_reflection.v1alpha import reflection
 
 from jobop.operator import JobOperator
 
+from .auth import Authenticator
 from .handlers import SERVICE, add_job_operator_service
+from .interceptor import SecurityInterceptor
+from .limits import Limits
 from .servicer import (
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_POLL_INTERVAL,
     SERVICE_NAME,
     JobOperatorServicer,
 )
+from .tls import ReloadingServerCredentials
 from .validation import MAX_REQUEST_BYTES
 
 # The transport refuses (RESOURCE_EXHAUSTED) only what is far beyond any valid request; up
@@ -39,6 +43,11 @@ class ServerOptions:
     keepalive_timeout: float = 20.0
     max_connection_age: float = 0.0
     max_connection_age_grace: float = 30.0
+    # TLS (None: plaintext) and who may call what (the default lets everyone do anything:
+    # `jobop serve` allows that on loopback only).
+    tls: ReloadingServerCredentials | None = None
+    authenticator: Authenticator = field(default_factory=Authenticator)
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass
@@ -50,6 +59,7 @@ class JobopServer:
     health: health_aio.HealthServicer
     port: int
     serve_api: bool = True
+    security: SecurityInterceptor | None = None
 
     async def set_serving(self, serving: bool) -> None:
         status = (
@@ -95,12 +105,18 @@ async def create_server(
 
     With `serve_api` false (role worker) only health and reflection are served.
     """
-    server = grpc.aio.server(options=channel_options(options), interceptors=interceptors)
     servicer = JobOperatorServicer(
         operator,
         executor,
         heartbeat_interval=options.heartbeat_interval,
         poll_interval=options.poll_interval,
+    )
+    interceptor = SecurityInterceptor(
+        SERVICE.full_name, options.authenticator, options.limits, servicer.audit.refused
+    )
+    # The caller's interceptors (traces, metrics) outermost: they see refused calls too.
+    server = grpc.aio.server(
+        options=channel_options(options), interceptors=[*interceptors, interceptor]
     )
     names = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
     if serve_api:
@@ -110,11 +126,14 @@ async def create_server(
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(names, server)
     try:
-        port = server.add_insecure_port(options.address)
+        if options.tls is None:
+            port = server.add_insecure_port(options.address)
+        else:
+            port = server.add_secure_port(options.address, options.tls.credentials)
     except RuntimeError as error:  # grpc reports a failed bind so
         raise OSError(f"cannot listen on {options.address}: {error}") from error
     if port == 0:
         raise OSError(f"cannot listen on {options.address}")
-    jobop_server = JobopServer(server, servicer, health, port, serve_api)
+    jobop_server = JobopServer(server, servicer, health, port, serve_api, interceptor)
     await jobop_server.set_serving(True)
     return jobop_server

@@ -21,13 +21,21 @@ import grpc
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
 
+from jobop.batch.owner import current_owner
 from jobop.domain import JobInstance, NoSuchJobExecution
 from jobop.operator import JobOperator, LaunchHold
 from jobop.operator.events import Subscription
+from jobop.repository import AuditTrail
 
 from . import validation as check
+from .audit import AuditRecorder
 from .errors import SHUTTING_DOWN, InvalidArgument, abort, error_status, status_for
-from .mapping import execution_to_proto, instance_to_proto, parameters_to_proto
+from .mapping import (
+    audit_event_to_proto,
+    execution_to_proto,
+    instance_to_proto,
+    parameters_to_proto,
+)
 from .watch import Fingerprint, SnapshotReader, fingerprint, is_terminal
 
 logger = logging.getLogger(__name__)
@@ -69,6 +77,9 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         self._subscriptions: set[Subscription] = set()
         self._closing = False
         self.active_streams = 0
+        owner = current_owner()
+        node = f"{owner['host']}:{owner['pid']}"
+        self.audit = AuditRecorder(AuditTrail(operator.repository.engine), executor, node)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -140,7 +151,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     async def Start(
         self, request: pb.StartRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StartResponse:
-        return await self._launching(context, self._start, request)
+        body = self.audit.audited("Start", self._start)
+        return await self._launching(context, body, request)
 
     def _start(self, request: pb.StartRequest, hold: LaunchHold) -> pb.StartResponse:
         check.request_size(request)
@@ -153,7 +165,9 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     async def StartNextInstance(
         self, request: pb.StartNextInstanceRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StartNextInstanceResponse:
-        return await self._launching(context, self._start_next_instance, request)
+        return await self._launching(
+            context, self.audit.audited("StartNextInstance", self._start_next_instance), request
+        )
 
     def _start_next_instance(
         self, request: pb.StartNextInstanceRequest, hold: LaunchHold
@@ -167,7 +181,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     async def Restart(
         self, request: pb.RestartRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.RestartResponse:
-        return await self._launching(context, self._restart, request)
+        body = self.audit.audited("Restart", self._restart)
+        return await self._launching(context, body, request)
 
     def _restart(self, request: pb.RestartRequest, hold: LaunchHold) -> pb.RestartResponse:
         check.request_size(request)
@@ -181,7 +196,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     async def Stop(
         self, request: pb.StopRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StopResponse:
-        return await self._unary(context, self._stop, request)
+        body = self.audit.audited("Stop", self._stop)
+        return await self._unary(context, body, request)
 
     def _stop(self, request: pb.StopRequest) -> pb.StopResponse:
         execution = self._operator.stop(check.execution_id(request.execution_id))
@@ -190,7 +206,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     async def Abandon(
         self, request: pb.AbandonRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.AbandonResponse:
-        return await self._unary(context, self._abandon, request)
+        body = self.audit.audited("Abandon", self._abandon)
+        return await self._unary(context, body, request)
 
     def _abandon(self, request: pb.AbandonRequest) -> pb.AbandonResponse:
         execution = self._operator.abandon(check.execution_id(request.execution_id))
@@ -199,7 +216,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     async def Recover(
         self, request: pb.RecoverRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.RecoverResponse:
-        return await self._unary(context, self._recover, request)
+        body = self.audit.audited("Recover", self._recover)
+        return await self._unary(context, body, request)
 
     def _recover(self, request: pb.RecoverRequest) -> pb.RecoverResponse:
         execution = self._operator.recover(check.execution_id(request.execution_id))
@@ -338,6 +356,28 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         return pb.ListJobExecutionsResponse(
             executions=[execution_to_proto(execution) for execution in executions],
             next_page_token=next_token,
+        )
+
+    async def ListAuditEvents(
+        self, request: pb.ListAuditEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListAuditEventsResponse:
+        return await self._unary(context, self._list_audit_events, request)
+
+    def _list_audit_events(self, request: pb.ListAuditEventsRequest) -> pb.ListAuditEventsResponse:
+        name = check.job_name(request.job_name) if request.job_name else None
+        since = check.timestamp(request.since, "since") if request.HasField("since") else None
+        size = check.page_size(request.page_size)
+        query = f"audit {name!r} {since.isoformat() if since else ''}"
+        token = check.decode_page_token(request.page_token, query, ("before",))
+        events = self.audit.trail.list_events(
+            job_name=name, since=since, before_id=token["before"] if token else None, limit=size + 1
+        )
+        next_token = ""
+        if len(events) > size:
+            events = events[:size]
+            next_token = check.encode_page_token(query, {"before": events[-1].id or 0})
+        return pb.ListAuditEventsResponse(
+            events=[audit_event_to_proto(event) for event in events], next_page_token=next_token
         )
 
     # -- streams -------------------------------------------------------------------------

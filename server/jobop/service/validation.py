@@ -7,8 +7,10 @@ import binascii
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
 from jobop.domain import LONG_MAX, InvalidJobParameters, JobParameters
@@ -75,12 +77,22 @@ def parameters(messages: Mapping[str, pb.JobParameter]) -> JobParameters:
                 f"job parameter {name!r} is longer than {PARAMETER_VALUE_LENGTH} characters",
                 field="parameters",
             )
-    parameters = parameters_from_proto(messages)
     try:
+        parameters = parameters_from_proto(messages)
         parameters.check_storable()
     except InvalidJobParameters as error:
         raise InvalidJobParameters(str(error), field="parameters") from None
     return parameters
+
+
+# Timestamp's documented range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+_MIN_SECONDS, _MAX_SECONDS = -62135596800, 253402300799
+
+
+def timestamp(value: Timestamp, field: str) -> datetime:
+    if not (_MIN_SECONDS <= value.seconds <= _MAX_SECONDS) or not (0 <= value.nanos <= 999_999_999):
+        raise InvalidArgument(f"{field} is not a valid timestamp", field=field)
+    return value.ToDatetime(tzinfo=UTC)
 
 
 def page_size(value: int) -> int:

@@ -868,3 +868,102 @@ class WatchExecutionsResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal['execution', b'execution', 'heartbeat', b'heartbeat']) -> None:
         ...
 Global___WatchExecutionsResponse: typing_extensions.TypeAlias = WatchExecutionsResponse
+
+@typing.final
+class ListAuditEventsRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_NAME_FIELD_NUMBER: builtins.int
+    SINCE_FIELD_NUMBER: builtins.int
+    PAGE_SIZE_FIELD_NUMBER: builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    job_name: builtins.str
+    'Only the events of this job; empty: every job.'
+    page_size: builtins.int
+    '0 lets the server choose.'
+    page_token: builtins.str
+    '`next_page_token` of the previous page; empty for the first page.'
+
+    @property
+    def since(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """Only the events at or after this time; unset: from the beginning."""
+
+    def __init__(self, *, job_name: builtins.str=..., since: google.protobuf.timestamp_pb2.Timestamp | None=..., page_size: builtins.int=..., page_token: builtins.str=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['since', b'since']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['job_name', b'job_name', 'page_size', b'page_size', 'page_token', b'page_token', 'since', b'since']) -> None:
+        ...
+Global___ListAuditEventsRequest: typing_extensions.TypeAlias = ListAuditEventsRequest
+
+@typing.final
+class AuditEvent(google.protobuf.message.Message):
+    """One control action as the JOBOP_AUDIT table recorded it."""
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    ID_FIELD_NUMBER: builtins.int
+    TIME_FIELD_NUMBER: builtins.int
+    PRINCIPAL_FIELD_NUMBER: builtins.int
+    ROLE_FIELD_NUMBER: builtins.int
+    ACTION_FIELD_NUMBER: builtins.int
+    ARGUMENTS_FIELD_NUMBER: builtins.int
+    PEER_FIELD_NUMBER: builtins.int
+    NODE_FIELD_NUMBER: builtins.int
+    SUCCEEDED_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
+    MESSAGE_FIELD_NUMBER: builtins.int
+    EXECUTION_ID_FIELD_NUMBER: builtins.int
+    JOB_NAME_FIELD_NUMBER: builtins.int
+    id: builtins.int
+    principal: builtins.str
+    'The authenticated caller (token principal, certificate subject or SAN), or\n    "anonymous" on a server without credentials.\n    '
+    role: builtins.str
+    'viewer, operator or admin.'
+    action: builtins.str
+    'The RPC: Start, StartNextInstance, Stop, Restart, Abandon or Recover.'
+    arguments: builtins.str
+    'The request as JSON; values of parameters whose names look secret are "***".'
+    peer: builtins.str
+    "The caller's address as the server saw it."
+    node: builtins.str
+    'The server that served the call.'
+    succeeded: builtins.bool
+    reason: builtins.str
+    'The ErrorInfo reason of a refused or failed action.'
+    message: builtins.str
+    execution_id: builtins.int
+    'The execution the action created or changed; 0 when none.'
+    job_name: builtins.str
+
+    @property
+    def time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        ...
+
+    def __init__(self, *, id: builtins.int=..., time: google.protobuf.timestamp_pb2.Timestamp | None=..., principal: builtins.str=..., role: builtins.str=..., action: builtins.str=..., arguments: builtins.str=..., peer: builtins.str=..., node: builtins.str=..., succeeded: builtins.bool=..., reason: builtins.str=..., message: builtins.str=..., execution_id: builtins.int=..., job_name: builtins.str=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['time', b'time']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['action', b'action', 'arguments', b'arguments', 'execution_id', b'execution_id', 'id', b'id', 'job_name', b'job_name', 'message', b'message', 'node', b'node', 'peer', b'peer', 'principal', b'principal', 'reason', b'reason', 'role', b'role', 'succeeded', b'succeeded', 'time', b'time']) -> None:
+        ...
+Global___AuditEvent: typing_extensions.TypeAlias = AuditEvent
+
+@typing.final
+class ListAuditEventsResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    EVENTS_FIELD_NUMBER: builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    next_page_token: builtins.str
+    'Empty on the last page.'
+
+    @property
+    def events(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___AuditEvent]:
+        ...
+
+    def __init__(self, *, events: collections.abc.Iterable[Global___AuditEvent] | None=..., next_page_token: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['events', b'events', 'next_page_token', b'next_page_token']) -> None:
+        ...
+Global___ListAuditEventsResponse: typing_extensions.TypeAlias = ListAuditEventsResponse

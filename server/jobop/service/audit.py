@@ -1,0 +1,149 @@
+"""Recording control actions in the audit trail (JOBOP_AUDIT) and in the log.
+
+`AuditRecorder.audited` wraps an action's body: it announces the action to the repository
+(whose write then adds the success row in its own transaction), and writes a row of its
+own when the action failed or wrote nothing. Log lines carry the message codes
+AUDIT-OK, AUDIT-FAILED and AUDIT-REFUSED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+
+from jobop.repository import AuditEvent, AuditTrail
+from jobop.repository.audit import auditing
+
+from .auth import ANONYMOUS, Caller, current_caller
+from .errors import reason_for
+
+log = logging.getLogger("jobop.audit")
+
+ResponseT = TypeVar("ResponseT")
+
+# Parameters named like this are recorded as "***": the trail is read by operators, and a
+# password passed as a job parameter must not end up in it.
+SECRET_NAME = re.compile(r"(?i)(pass(word|wd)?|secret|token|credential|api[._-]?key|private)")
+MASK = "***"
+
+
+def arguments_json(request: Message) -> str:
+    """The request as JSON, secret-looking parameter values masked."""
+    try:
+        fields = MessageToDict(request, preserving_proto_field_name=True)
+    except Exception:  # a request that cannot be rendered is still audited
+        fields = {"unrenderable": type(request).__name__}
+    parameters = fields.get("parameters")
+    if isinstance(parameters, dict):
+        for name, value in parameters.items():
+            if SECRET_NAME.search(name) and isinstance(value, dict):
+                parameters[name] = {
+                    key: MASK if key.endswith("_value") else item for key, item in value.items()
+                }
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False)
+
+
+def _execution_id(response: object) -> int | None:
+    execution = getattr(response, "execution", None)
+    identifier = getattr(execution, "id", 0)
+    return int(identifier) if identifier else None
+
+
+def _request_execution_id(request: object) -> int | None:
+    identifier = getattr(request, "execution_id", 0)
+    return int(identifier) if isinstance(identifier, int) and identifier > 0 else None
+
+
+class AuditRecorder:
+    def __init__(self, trail: AuditTrail, executor: Executor, node: str) -> None:
+        self.trail = trail
+        self._executor = executor
+        self.node = node
+
+    def event(self, caller: Caller | None, action: str, request: Message) -> AuditEvent:
+        caller = caller or Caller(ANONYMOUS, "in-process")
+        job_name = getattr(request, "job_name", "") or None
+        return AuditEvent(
+            principal=caller.principal.name,
+            role=caller.principal.role.label if caller.principal.role else None,
+            action=action,
+            arguments=arguments_json(request),
+            peer=caller.peer,
+            node=self.node,
+            job_name=job_name,
+            execution_id=_request_execution_id(request),
+        )
+
+    def audited(self, action: str, body: Callable[..., ResponseT]) -> Callable[..., ResponseT]:
+        """`body` (run on a worker thread) with its outcome recorded. Call this on the
+        event loop: the caller is read from the call's context here."""
+        caller = current_caller.get()
+
+        def run(request: Message, *rest: Any) -> ResponseT:
+            event = self.event(caller, action, request)
+            with auditing(event) as pending:
+                try:
+                    response = body(request, *rest)
+                except Exception as error:
+                    self._record_failure(event.failed(reason_for(error), str(error)))
+                    raise
+            execution_id = _execution_id(response) or event.execution_id
+            if not pending.written:
+                # A repeated request id, a stop of an execution that had just ended: no
+                # write carried the row.
+                self._record(dataclasses.replace(event, execution_id=execution_id))
+            log.info(
+                "AUDIT-OK %s by %s (%s) from %s: execution %s",
+                action,
+                event.principal,
+                event.role,
+                event.peer,
+                execution_id,
+            )
+            return response
+
+        run.__name__ = getattr(body, "__name__", action)
+        return run
+
+    async def refused(self, caller: Caller, action: str, request: Any, reason: str) -> None:
+        """A control action refused before it ran (not permitted, over a limit)."""
+        event = self.event(caller, action, request).failed(reason, f"refused: {reason}")
+        log.warning(
+            "AUDIT-REFUSED %s by %s (%s) from %s: %s",
+            action,
+            event.principal,
+            event.role,
+            event.peer,
+            reason,
+        )
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._record, event)
+
+    def _record_failure(self, event: AuditEvent) -> None:
+        log.info(
+            "AUDIT-FAILED %s by %s (%s) from %s: %s",
+            event.action,
+            event.principal,
+            event.role,
+            event.peer,
+            event.reason,
+        )
+        self._record(event)
+
+    def _record(self, event: AuditEvent) -> None:
+        try:
+            self.trail.record(event)
+        except Exception:
+            # The action's own outcome stands; the log line above is the trace left.
+            log.exception(
+                "AUDIT-LOST %s by %s: the audit row was not written", event.action, event.principal
+            )

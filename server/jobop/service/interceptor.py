@@ -1,0 +1,234 @@
+"""The one place where every JobOperatorService call is authenticated, authorized and
+held to the per-caller limits, before its handler runs.
+
+Health and reflection pass untouched (probes). The principal is handed to the handler in
+`auth.current_caller`, for the audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from .auth import (
+    CONTROL_ACTIONS,
+    OPEN_SERVICES,
+    Authenticator,
+    Caller,
+    CertificateIdentity,
+    Credentials,
+    PermissionDenied,
+    Principal,
+    Unauthenticated,
+    authorize,
+    current_caller,
+)
+from .errors import PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAUTHENTICATED, abort, error_status
+from .handlers import RateLimitedLog
+from .limits import RATE_LIMITED, LimitExceeded, Limits, StartRate, StreamSlots
+
+log = logging.getLogger(__name__)
+_refusal_log = RateLimitedLog(log, burst=10, window=10.0)
+
+# Called for a control action refused here (not authorized, over a limit), to audit it.
+RefusalHook = Callable[[Caller, str, Any, str], Awaitable[None]]
+
+
+def _certificate(context: grpc.aio.ServicerContext[Any, Any]) -> CertificateIdentity | None:
+    properties: dict[str, list[bytes]] = {
+        key: list(values) for key, values in context.auth_context().items()
+    }
+    if properties.get("transport_security_type") != [b"ssl"]:
+        return None
+    names = properties.get("x509_common_name") or []
+    sans = properties.get("x509_subject_alternative_name") or []
+    if not names and not sans:
+        return None  # TLS without a client certificate
+    common_name = names[0].decode("utf-8", "replace") if names else None
+    return CertificateIdentity(common_name, tuple(s.decode("utf-8", "replace") for s in sans))
+
+
+def _metadata(context: grpc.aio.ServicerContext[Any, Any], key: str) -> str | None:
+    for name, value in context.invocation_metadata() or ():
+        if name == key and isinstance(value, str):
+            return value
+    return None
+
+
+class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    def __init__(
+        self,
+        service: str,
+        authenticator: Authenticator,
+        limits: Limits,
+        on_refused: RefusalHook | None = None,
+    ) -> None:
+        self._prefix = f"/{service}/"
+        self.authenticator = authenticator
+        self.streams = StreamSlots(limits)
+        self.start_rate = StartRate(limits)
+        self.on_refused = on_refused
+        self._wrapped: dict[
+            str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]
+        ] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        service = method[1:].partition("/")[0]
+        if handler is None or service in OPEN_SERVICES:
+            return handler
+        # The wrapper depends only on the method: built once, not per call.
+        wrapped = self._wrapped.get(method)
+        if wrapped is None or wrapped[0] is not handler:
+            wrapped = (handler, self._wrap(method, handler))
+            self._wrapped[method] = wrapped
+        return wrapped[1]
+
+    def _wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        rpc = method.removeprefix(self._prefix) if method.startswith(self._prefix) else method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(rpc, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream(rpc, handler.unary_stream),  # type: ignore[arg-type]
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        # No method of ours streams requests; refuse anything else rather than pass it.
+        return grpc.unary_unary_rpc_method_handler(self._refuse_unknown(rpc))
+
+    def _refuse_unknown(self, rpc: str) -> Callable[[Any, Any], Awaitable[Any]]:
+        async def refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            await abort(
+                context,
+                error_status(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    PERMISSION_DENIED,
+                    f"{rpc} is not in the policy table",
+                ),
+            )
+
+        return refuse
+
+    async def _admit(
+        self, rpc: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Principal:
+        """The principal, authenticated and authorized, or the call aborted. The peer is
+        read only when it is needed (a refusal, a launch's limit key): most calls are reads."""
+        authenticator = self.authenticator
+        # Only what a configured source reads: the auth context costs a dict per call.
+        credentials = (
+            Credentials(
+                authorization=_metadata(context, "authorization"),
+                certificate=_certificate(context) if authenticator.client_certificates else None,
+                forwarded_client_cert=_metadata(context, "x-forwarded-client-cert")
+                if authenticator.trust_forwarded_identity
+                else None,
+            )
+            if authenticator.enabled
+            else Credentials()
+        )
+        try:
+            principal = authenticator.authenticate(credentials)
+        except Unauthenticated as error:
+            _refusal_log.warning("%s from %s refused: %s", rpc, _peer(context), error)
+            await abort(
+                context,
+                error_status(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED, str(error)),
+            )
+        try:
+            authorize(principal, rpc)
+            if rpc in RATE_LIMITED:
+                self.start_rate.take(_limit_key(principal, context))
+        except PermissionDenied as error:
+            _refusal_log.warning("%s from %s refused: %s", rpc, _peer(context), error)
+            await self._refused(principal, context, rpc, request, PERMISSION_DENIED)
+            await abort(
+                context,
+                error_status(grpc.StatusCode.PERMISSION_DENIED, PERMISSION_DENIED, str(error)),
+            )
+        except LimitExceeded as error:
+            await self._refused(principal, context, rpc, request, RESOURCE_EXHAUSTED)
+            await abort(context, _exhausted(error))
+        return principal
+
+    async def _refused(
+        self,
+        principal: Principal,
+        context: grpc.aio.ServicerContext[Any, Any],
+        rpc: str,
+        request: Any,
+        reason: str,
+    ) -> None:
+        if self.on_refused is not None and rpc in CONTROL_ACTIONS:
+            await self.on_refused(Caller(principal, _peer(context)), rpc, request, reason)
+
+    def _unary(
+        self, rpc: str, behaviour: Callable[[Any, Any], Awaitable[Any]]
+    ) -> Callable[[Any, Any], Awaitable[Any]]:
+        audited = rpc in CONTROL_ACTIONS
+
+        async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            principal = await self._admit(rpc, request, context)
+            if not audited:
+                return await behaviour(request, context)
+            token = current_caller.set(Caller(principal, _peer(context)))
+            try:
+                return await behaviour(request, context)
+            finally:
+                current_caller.reset(token)
+
+        return handle
+
+    def _stream(
+        self, rpc: str, behaviour: Callable[[Any, Any], AsyncIterator[Any]]
+    ) -> Callable[[Any, Any], AsyncIterator[Any]]:
+        async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            principal = await self._admit(rpc, request, context)
+            key = _limit_key(principal, context)
+            try:
+                self.streams.acquire(key)
+            except LimitExceeded as error:
+                await abort(context, _exhausted(error))
+            try:
+                async for response in behaviour(request, context):
+                    yield response
+            finally:
+                self.streams.release(key)
+
+        return handle
+
+
+def _peer(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    return context.peer() or "?"
+
+
+def _limit_key(principal: Principal, context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    # Without authentication everyone is `anonymous`: tell callers apart by address.
+    if principal.method == "none":
+        peer = _peer(context)
+        host = peer.rpartition(":")[0] or peer
+        return f"anonymous@{host}"
+    return principal.name
+
+
+def _exhausted(error: LimitExceeded) -> grpc.Status:
+    return error_status(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, RESOURCE_EXHAUSTED, str(error), {"limit": error.limit}
+    )
