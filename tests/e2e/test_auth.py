@@ -227,11 +227,15 @@ def test_a_forwarded_identity_counts_only_when_trusted(
     assert "'spiffe://mesh/payroll' (operator)" in message
 
 
-def test_a_public_address_without_credentials_refuses_to_start(tmp_path: Path) -> None:
-    completed = run_serve(tmp_path, "--grpc-address", "0.0.0.0:0")
+@pytest.mark.parametrize("option", ["--grpc-address", "--http-address"])
+def test_a_public_address_without_credentials_refuses_to_start(
+    tmp_path: Path, option: str
+) -> None:
+    completed = run_serve(tmp_path, option, "0.0.0.0:0")
     assert completed.returncode == 2
     lines = completed.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--insecure" in lines[0] and "0.0.0.0:0" in lines[0], lines
+    assert len(lines) == 1 and "--insecure" in lines[0], lines
+    assert f"{option} 0.0.0.0:0" in lines[0], lines
 
 
 @sqlite_only
@@ -247,3 +251,13 @@ def test_insecure_or_credentials_allow_a_public_address(
     assert "bearer tokens reach 0.0.0.0:0 in plaintext" in guarded.log()
     local = start_server()
     assert "loopback only" in local.log()
+
+
+def test_http_is_not_served_while_grpc_checks_credentials(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """The REST routes call the servicer past the gRPC interceptor: with credentials
+    configured they would open what gRPC guards, so they are not served."""
+    server = start_server("--tokens-file", str(tokens_file(tmp_path)))
+    assert server.http_address == ""
+    assert "--http-address 127.0.0.1:0 is not served" in server.log()

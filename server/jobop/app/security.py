@@ -178,12 +178,15 @@ def is_loopback(address: str) -> bool:
     )
 
 
-def check_exposure(address: str, security: Security, insecure: bool) -> str | None:
-    """None when `address` may be served; else the one-line reason to refuse."""
+def check_exposure(
+    address: str, security: Security, insecure: bool, option: str = "--grpc-address"
+) -> str | None:
+    """None when `address` (given as `option`) may be served; else the one-line reason to
+    refuse."""
     if security.authenticator.enabled or insecure or is_loopback(address):
         return None
     return (
-        f"--grpc-address {address} is not a loopback address and no credentials are "
+        f"{option} {address} is not a loopback address and no credentials are "
         "configured (--tokens-file, --tls-client-ca or --trust-forwarded-identity): "
         "configure some, or pass --insecure to let anyone who reaches it do anything"
     )

@@ -287,8 +287,19 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     except SecurityConfigurationError as error:
         return _fail(USAGE, str(error))
     refusal = check_exposure(args.grpc_address, security, args.insecure)
+    if refusal is None and args.http_address:
+        refusal = check_exposure(args.http_address, security, args.insecure, "--http-address")
     if refusal is not None:
         return _fail(USAGE, refusal)
+    if args.http_address and security.authenticator.enabled and not args.insecure:
+        # The REST routes call the servicer in process, past the gRPC interceptor that
+        # checks credentials and roles: serving them would open what gRPC guards.
+        log.warning(
+            "--http-address %s is not served: the HTTP surface does not check credentials "
+            "yet, and credentials are configured for gRPC (--insecure serves it anyway)",
+            args.http_address,
+        )
+        args.http_address = ""
     try:
         check_address_free(args.grpc_address)
     except OSError as error:
