@@ -228,9 +228,7 @@ def test_a_forwarded_identity_counts_only_when_trusted(
 
 
 @pytest.mark.parametrize("option", ["--grpc-address", "--http-address"])
-def test_a_public_address_without_credentials_refuses_to_start(
-    tmp_path: Path, option: str
-) -> None:
+def test_a_public_address_without_credentials_refuses_to_start(tmp_path: Path, option: str) -> None:
     completed = run_serve(tmp_path, option, "0.0.0.0:0")
     assert completed.returncode == 2
     lines = completed.stderr.strip().splitlines()
