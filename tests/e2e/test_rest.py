@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from e2e_support import ServerFactory, ServerProcess, error_of, start
+from jobop.repository import create_engine
+from jobop.repository.nodes import NodeInfo, NodeRepository
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from rest_support import Event, open_events, request, wait_for, wait_terminal
 from rest_support import error_of as rest_error
@@ -414,11 +416,40 @@ def test_openapi_document_and_proto_bindings_agree_with_the_routes(
         assert path in paths, (method, template)
         assert method in document["paths"][path], (method, template)
     # Every documented operation answers something other than 404 Not Found / 405.
-    # The bindings, and the two routes of REST's own: an execution's steps and contexts.
+    # The bindings, and the routes of REST's own: an execution's steps and contexts, nodes.
     assert paths - bound == {
         "/api/executions/{executionId}/steps",
         "/api/executions/{executionId}/context",
+        "/api/nodes",
     }
+
+
+def test_nodes_lists_the_server_and_a_node_that_left(
+    jobop_server: ServerProcess, db_url: str
+) -> None:
+    engine = create_engine(db_url)
+    try:
+        nodes = NodeRepository(engine)
+        nodes.register(NodeInfo("feedc0de0001", "elsewhere", 4242, None, "worker", "test", 30))
+        nodes.deregister("feedc0de0001")
+    finally:
+        engine.dispose()
+    base = jobop_server.http_url
+    listed = request(base, "GET", "/api/nodes").body["nodes"]
+    by_pid = {node["pid"]: node for node in listed}
+    assert set(by_pid) == {jobop_server.process.pid, 4242}
+    own, gone = by_pid[jobop_server.process.pid], by_pid[4242]
+    assert own["state"] == "live" and own["role"] == "all" and own["left"] is None
+    assert own["lastHeartbeat"].endswith("Z") and own["leaseSeconds"] > 0
+    assert gone["nodeId"] == "feedc0de0001" and gone["host"] == "elsewhere"
+    assert (gone["state"], gone["role"], gone["lost"]) == ("left", "worker", None)
+    assert gone["left"].endswith("Z")
+    # Newest first: the test's node registered after the server's.
+    assert [node["pid"] for node in listed] == [4242, jobop_server.process.pid]
+    live = request(base, "GET", "/api/nodes?live=true").body["nodes"]
+    assert [node["nodeId"] for node in live] == [own["nodeId"]]
+    refused = request(base, "GET", "/api/nodes?live=maybe")
+    assert rest_error(refused)[:2] == (400, "INVALID_ARGUMENT")
 
 
 def _camel(name: str) -> str:

@@ -147,6 +147,7 @@ class RestApi:
             web.get("/api/executions/{executionId}/context", s.context),
             web.get("/api/executions/{executionId}/events", s.execution_events),
             web.get("/api/events", s.events),
+            web.get("/api/nodes", s.nodes),
         ]
 
     # -- launching -------------------------------------------------------------------
@@ -335,6 +336,12 @@ class RestApi:
             },
         }
         return web.json_response(body, dumps=_context_dumps)
+
+    async def nodes(self, request: web.Request) -> web.Response:
+        """The cluster's nodes with their lease state: REST's own, as no RPC lists nodes."""
+        include_gone = not query_bool(request, "live")
+        nodes = await asyncio.to_thread(self.operator.list_nodes, include_gone=include_gone)
+        return json_response({"nodes": [rep.node_json(node) for node in nodes]})
 
     # -- streams ---------------------------------------------------------------------
 

@@ -338,6 +338,46 @@ def _schemas() -> dict[str, Any]:
                 },
             },
         },
+        "Nodes": {
+            "type": "object",
+            "required": ["nodes"],
+            "properties": {"nodes": {"type": "array", "items": _ref("Node")}},
+        },
+        "Node": {
+            "type": "object",
+            "required": [
+                "nodeId",
+                "host",
+                "pid",
+                "role",
+                "version",
+                "state",
+                "started",
+                "lastHeartbeat",
+                "leaseSeconds",
+                "lost",
+                "lostBy",
+                "left",
+            ],
+            "properties": {
+                "nodeId": {"type": "string"},
+                "host": {"type": "string"},
+                "pid": {"type": "integer"},
+                "role": {"type": "string"},
+                "version": {"type": "string"},
+                "state": {
+                    "type": "string",
+                    "enum": ["live", "expired", "lost", "left"],
+                    "description": "expired: its lease ran out and no node has recovered it yet",
+                },
+                "started": {"type": "string", "format": "date-time"},
+                "lastHeartbeat": {"type": "string", "format": "date-time"},
+                "leaseSeconds": {"type": "number"},
+                "lost": time,
+                "lostBy": {"type": ["string", "null"], "description": "the node that recovered it"},
+                "left": time,
+            },
+        },
         "Parameters": {
             "type": "object",
             "required": ["parameters"],
@@ -366,6 +406,12 @@ def openapi_document() -> dict[str, Any]:
         "in": "query",
         "description": "Only this job's executions (default: all jobs)",
         "schema": {"type": "string", "maxLength": 100},
+    }
+    live = {
+        "name": "live",
+        "in": "query",
+        "description": "true: leave out the nodes that were lost or left",
+        "schema": {"type": "boolean"},
     }
     execution = "/api/executions/{executionId}"
     paths = {
@@ -443,6 +489,7 @@ def openapi_document() -> dict[str, Any]:
         "/api/events": _sse(
             "watchExecutions", "Follow the running executions of all jobs or one", [job_filter]
         ),
+        "/api/nodes": _get("listNodes", "The cluster's nodes, newest first", [live], "Nodes"),
     }
     return {
         "openapi": "3.1.0",

@@ -20,6 +20,7 @@ from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop_client.executions import status_name, timestamp
 
 from jobop.domain import InvalidJobParameters
+from jobop.repository.nodes import NodeState
 
 # The typed form's keys.
 _TYPE_KEYS: dict[str, client_parameters.ParameterType] = {
@@ -36,6 +37,32 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 def _time(message: Message, field: str) -> str | None:
     value = timestamp(message, field)
     return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _utc(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    # The repository keeps UTC; a naive value (SQLite) is UTC as well.
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return aware.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def node_json(node: NodeState) -> dict[str, Any]:
+    """A node of the cluster with its lease state (no RPC returns nodes)."""
+    return {
+        "nodeId": node.node_id,
+        "host": node.host,
+        "pid": node.pid,
+        "role": node.role,
+        "version": node.version,
+        "state": node.state,
+        "started": _utc(node.started),
+        "lastHeartbeat": _utc(node.last_heartbeat),
+        "leaseSeconds": node.lease_seconds,
+        "lost": _utc(node.lost),
+        "lostBy": node.lost_by,
+        "left": _utc(node.left),
+    }
 
 
 def exit_status_json(exit_status: pb.ExitStatus) -> dict[str, str]:
