@@ -29,8 +29,11 @@ def spring_objects(url: str) -> dict[str, Any]:
             for name in inspector.get_table_names()
             if name.lower().startswith("batch_")
         }
+        # jobop's own objects (JOBOP_AUDIT's id sequence among them) are not Spring's.
         sequences = (
-            sorted(s.lower() for s in inspector.get_sequence_names())
+            sorted(
+                s.lower() for s in inspector.get_sequence_names() if s.lower().startswith("batch_")
+            )
             if engine.dialect.name == "postgresql"
             else []
         )
