@@ -175,13 +175,15 @@ class Server:
 
 
 @contextlib.contextmanager
-def jobop_serve(db: Database, workers: int, folder: Path, log_level: str) -> Iterator[Server]:
+def jobop_serve(
+    db: Database, workers: int, folder: Path, log_level: str, name: str = "jobop-serve"
+) -> Iterator[Server]:
     """The installed `jobop serve` on a free port, SERVING; SIGTERM at the end."""
     target = f"127.0.0.1:{_free_port()}"
     command = [str(BIN / "jobop"), "serve", "--db", db.url, "--grpc-address", target]
     command += ["--http-address", f"127.0.0.1:{_free_port()}"]
     command += ["--max-concurrent-executions", str(workers), "--log-level", log_level]
-    log_path = folder / "jobop-serve.log"
+    log_path = folder / f"{name}.log"
     env = {name: value for name, value in os.environ.items() if not name.startswith("JOBOP_")}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -570,7 +572,7 @@ def profiling(server: Server, path: str | None, mode: str) -> Iterator[None]:
         yield
         return
     py_spy = shutil.which("py-spy") or str(BIN / "py-spy")
-    command = [py_spy, "record", "--pid", str(server.process.pid), "--rate", "250"]
+    command = [py_spy, "record", "--pid", str(server.process.pid), "--rate", "1000"]
     command += {"gil": ["--gil"], "active": [], "wall": ["--idle"]}[mode]
     command += ["--nonblocking", "--threads", "--format", "raw", "-o", path]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -850,7 +852,126 @@ async def measure(args: argparse.Namespace, server: Server, db: Database) -> str
                     (after, later_starts, later_statements),
                 )
             )
+        if args.replicas > 1 and db.conninfo:
+            single = runs.get("poll") or await throughput(client, server, db, args, "poll")
+            with contextlib.ExitStack() as stack:
+                others = [
+                    stack.enter_context(
+                        jobop_serve(db, args.workers, args.folder, args.log_level, f"replica-{n}")
+                    )
+                    for n in range(2, args.replicas + 1)
+                ]
+                path = f"{args.profile}-replicas.txt" if args.profile else None
+                with profiling(others[0], path, args.profile_mode):
+                    run = await replicas_throughput([server, *others], db, args)
+            sections.append(replicas_report(single, run))
+            if path:
+                profiles.append(
+                    f"py-spy ({args.profile_mode}) of replica 2 during the replicas run, {path}: "
+                    + profile_summary(path)
+                )
     return "\n\n".join([*sections, *profiles])
+
+
+@dataclass
+class ReplicaRun:
+    replicas: int
+    jobs: int
+    seconds: float
+    completed: int
+    server_cpu: float  # all replicas together
+    notifications: int  # NOTIFY messages on the jobop channel during the run
+    write_transactions: int
+
+    @property
+    def jobs_per_second(self) -> float:
+        return self.jobs / self.seconds if self.seconds else float("nan")
+
+
+async def _count_notifications(conninfo: str, stop: asyncio.Event) -> int:
+    """NOTIFY messages on the replicas' channel until `stop` is set."""
+    from jobop.repository.nodes import CHANNEL
+
+    count = 0
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        await conn.execute(f"LISTEN {CHANNEL}")
+        while not stop.is_set():
+            async for _ in conn.notifies(timeout=0.1):
+                count += 1
+    return count
+
+
+async def replicas_throughput(
+    servers: list[Server], db: Database, args: argparse.Namespace
+) -> ReplicaRun:
+    """The poll run with the Starts spread round robin over every replica; CPU summed."""
+    assert db.conninfo is not None
+    clients = [AsyncJobOperatorClient(server.target, timeout=60) for server in servers]
+    stop_counting = asyncio.Event()
+    listening = asyncio.ensure_future(_count_notifications(db.conninfo, stop_counting))
+    await asyncio.sleep(0.3)  # LISTEN is up before the first Start
+    try:
+        for client in clients:  # connected and warm
+            await client.get_job_names()
+        cpu_before = sum(server.cpu_seconds() for server in servers)
+        xid_before = db.current_xid()
+        semaphore = asyncio.Semaphore(args.concurrency)
+        ids: list[int] = []
+
+        async def one(index: int) -> None:
+            async with semaphore:
+                client = clients[index % len(clients)]
+                execution = await client.start(JOB, new_parameters(), timeout=120)
+            ids.append(execution.id)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one(index) for index in range(args.jobs)))
+        ours = set(ids)
+        ended = time.perf_counter()
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            running = ours.intersection(await clients[0].get_running_executions(JOB))
+            ended = time.perf_counter()
+            if not running:
+                break
+            await asyncio.sleep(0.05)
+        server_cpu = sum(server.cpu_seconds() for server in servers) - cpu_before
+        write_transactions = db.current_xid() - xid_before - 1
+    finally:
+        stop_counting.set()
+        notifications = await listening
+        for client in clients:
+            await client.close()
+    rows = db.query(
+        "SELECT count(*) FROM batch_job_execution WHERE status = 'COMPLETED' AND "
+        f"job_execution_id IN ({', '.join(str(int(i)) for i in ids)})"
+    )
+    return ReplicaRun(
+        len(servers),
+        args.jobs,
+        ended - began,
+        int(rows[0][0]),
+        server_cpu,
+        notifications,
+        write_transactions,
+    )
+
+
+def replicas_report(single: Throughput, run: ReplicaRun) -> str:
+    return "\n".join(
+        [
+            f"{run.replicas} replicas on one database (the same 2 cores), Starts round robin, "
+            "poll:",
+            f"  {run.completed}/{run.jobs} COMPLETED, {run.jobs_per_second:.0f} jobs/s = "
+            f"{run.jobs_per_second / single.jobs_per_second:.2f}x one replica "
+            f"({single.jobs_per_second:.0f} jobs/s); servers' CPU "
+            f"{run.server_cpu / run.jobs * 1000:.2f} ms/job (one replica "
+            f"{single.server_cpu / single.jobs * 1000:.2f}); "
+            f"{run.notifications / run.jobs:.1f} NOTIFY messages/job; "
+            f"{run.write_transactions / run.jobs:.1f} write transactions/job (one replica "
+            f"{(single.write_transactions or 0) / single.jobs:.1f})",
+        ]
+    )
 
 
 Round = tuple[Throughput, list[float], "Statements | None"]
@@ -947,6 +1068,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="then add this many past executions (e.g. 100000) and measure again",
     )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="then run the poll run again on this many replicas of one database (PostgreSQL)",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="per throughput run (s)")
     parser.add_argument("--log-level", default="INFO", help="the server's --log-level")
     parser.add_argument(
@@ -963,6 +1090,7 @@ def main(argv: list[str] | None = None) -> int:
     args.load_before = os.getloadavg()[0]  # the figures mean little on a busy machine
 
     folder = Path(tempfile.mkdtemp(prefix="jobop-bench-grpc-"))
+    args.folder = folder
     try:
         with (
             database(args.db, args.pg_url, folder) as db,

@@ -27,6 +27,7 @@ from jobop.batch.owner import OWNER_KEY, current_owner
 from jobop.batch.registry import JobRegistry
 from jobop.batch.runner import JobRunner, next_parameters
 from jobop.domain import (
+    BatchStatus,
     JobExecution,
     JobExecutionAlreadyRunning,
     JobExecutionNotRunning,
@@ -473,14 +474,13 @@ class JobOperator:
         if len(claimed) < free:
             self._maybe_waiting = False
         started = 0
-        for execution_id in claimed:
-            execution = self.explorer.get_job_execution(execution_id)
-            if execution is None or execution.status.value != "STARTING":
+        for execution in self.explorer.get_job_executions_by_id(claimed):
+            if execution.status is not BatchStatus.STARTING:
                 continue  # stopped or recovered meanwhile
             try:
                 launcher.submit(execution)
             except RuntimeError:
-                self._stop_quietly(execution_id)  # shutting down
+                self._stop_quietly(execution.id)  # shutting down
                 continue
             started += 1
         return started
