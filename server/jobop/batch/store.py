@@ -60,8 +60,8 @@ class JobStore(Protocol):
     def update_job_execution(self, execution: JobExecution) -> None: ...
 
     def unit_of_work(self, execution: JobExecution, job: Job) -> UnitOfWork:
-        """Where the runner writes one run of `execution`: `WriteThrough(self, execution)` will do
-        for a store without merged writes."""
+        """Where the runner writes one run of `execution` of `job`. A store without
+        merged writes returns `WriteThrough(self, execution)`."""
         ...
 
     def get_job_statuses(self, execution_ids: Sequence[int]) -> dict[int, BatchStatus]: ...

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 
 class PublishingJobRepository:
-    """A (merging) JobStore that publishes (execution id, version) after each committed write of the
-    store it wraps."""
+    """A JobStore that publishes (execution id, version) after each committed write of the
+    store it wraps (a repository with the unit of work's merged writes)."""
 
     def __init__(self, store: MergingStore, events: ExecutionEvents) -> None:
         self._store = store

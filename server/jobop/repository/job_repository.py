@@ -5,7 +5,8 @@ statements (instance, execution, parameters, context); a chunk is at most two (t
 UPDATE, which also returns the job's status, and the step context if it changed). On
 PostgreSQL a chunk's metadata is one statement, and a new instance's launch, a job's start
 with its first step, a tasklet's commit and the last step's end with the job's are one
-statement each (`pg_writes`): a one-step tasklet job costs four statements in all.
+statement each (`pg_writes`): a one-step tasklet job costs four statements in all. Which
+of the runner's writes are merged is decided in one place: `unit_of_work`.
 """
 
 from __future__ import annotations
