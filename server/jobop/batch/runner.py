@@ -1,10 +1,13 @@
 """Running jobs: JobRunner runs a created execution to its end; JobLauncher creates and runs.
 
-The runner follows Spring Batch's AbstractJob/SimpleStepHandler: mark STARTED, call the job
-listeners, walk the flow (skipping completed and abandoned steps, enforcing start limits,
-resuming an unfinished step from its saved context), then save the final status. A stop is
-noticed at chunk boundaries through the job status each chunk commit returns, or at once
-through the in-process StopSignal (`request_stop`).
+The runner follows Spring Batch's SimpleJobLauncher/AbstractJob/SimpleStepHandler: mark
+STARTED, call the job listeners, walk the flow (skipping completed and abandoned steps,
+enforcing start limits, resuming an unfinished step from its saved context), then save the
+final status. A stop is noticed at chunk boundaries through the job status each chunk
+commit returns, or at once through the in-process StopSignal (`request_stop`).
+
+Its writes are Spring's plain calls, in Spring's order, made to the run's unit of work
+(`repository.unit_of_work`): the repository decides which of them it saves together.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from .job import End, Job
 from .listeners import hooks
 from .owner import OWNER_KEY, current_owner
 from .step import (
+    STOP_BEFORE_START,
     STOP_REQUESTED,
     Step,
     StepRun,
@@ -45,11 +49,10 @@ from .step import (
     StopSignal,
     exit_status_for,
     fit,
-    mark_unknown,
 )
 
 if TYPE_CHECKING:
-    from .store import JobExplorerView, JobStore
+    from .store import JobExplorerView, JobStore, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -134,22 +137,16 @@ class JobRunner:
             return sorted(self._running)
 
     def _run(self, job: Job, execution: JobExecution, signal: StopSignal) -> JobExecution:
-        exit_status = execution.exit_status
+        # The repository decides which of these writes it saves together (see its
+        # unit_of_work); here they are Spring's, in Spring's order.
+        writes = self.repository.unit_of_work(execution, job)
         execution.start_time = utcnow()
         execution.status = BatchStatus.STARTED
         execution.execution_context[OWNER_KEY] = self.owner
-        # When nothing happens between saving STARTED and adding the first step (no
-        # before_job listener, valid parameters, no stop yet), both are saved in one
-        # transaction by _handle_step.
-        deferred = (
-            not hooks(job.listeners, "before_job")
-            and not signal.is_set()
-            and _valid(job, execution.job_parameters)
-        )
-        if not deferred:
-            ended = self._save_started(execution)
-            if ended is not None:
-                return ended
+        try:
+            writes.update_job_execution(execution)
+        except ExecutionEndedElsewhere as error:
+            return self._ended_elsewhere(job, execution, error)
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "Job: [%s] launched with the following parameters: [%s]",
@@ -162,27 +159,25 @@ class JobRunner:
         failure: BaseException | None = None
         run = StepRun(
             self.repository,
+            writes,
             execution,
             signal,
             self.poll_interval,
             stop_poller=self._stop_poller,
-            pending_start=deferred,
             listeners=self.step_listeners,
         )
         try:
+            before = hooks(job.listeners, "before_job")
+            if before:
+                writes.flush()  # the listeners see the execution as saved
             if signal.is_set() or execution.status is BatchStatus.STOPPING:
-                raise JobInterrupted("stop requested before the job started")
-            if not deferred:  # (else validated above)
-                job.validate(execution.job_parameters)
-            for hook in hooks(job.listeners, "before_job"):
+                raise JobInterrupted(STOP_BEFORE_START)
+            job.validate(execution.job_parameters)
+            for hook in before:
                 hook(execution)
-            if execution.execution_context.dirty and not run.pending_start:
-                self.repository.update_job_execution(execution)
+            if execution.execution_context.dirty:
+                writes.update_job_execution(execution)
             self._walk(job, execution, run)
-        except _EndedBeforeStart as not_started:
-            if not_started.current is None:
-                raise not_started.error from None
-            return not_started.current
         except ExecutionEndedElsewhere as error:
             return self._ended_elsewhere(job, execution, error)
         except JobInterrupted as error:
@@ -198,17 +193,6 @@ class JobRunner:
             execution.status = BatchStatus.FAILED
             execution.exit_status = exit_status_for(error)
             failure = error
-        if run.pending_start:
-            # No step was added: save STARTED now, then the end, as without the deferral.
-            outcome = execution.status, execution.exit_status
-            execution.status, execution.exit_status = BatchStatus.STARTED, exit_status
-            ended = self._save_started(execution)
-            if ended is not None:
-                if failure is not None:
-                    raise failure
-                return ended
-            run.pending_start = False
-            execution.status, execution.exit_status = outcome
         if execution.status.is_running:
             # A flow never ends in a running state; never leave one behind.
             execution.status = BatchStatus.FAILED
@@ -219,57 +203,26 @@ class JobRunner:
             execution.exit_status = execution.exit_status.and_(
                 ExitStatus.NOOP.add_exit_description(NOOP_DESCRIPTION)
             )
-        final = self._finish(job, execution, started, run)
+        final = self._finish(job, execution, started, writes)
         if failure is not None:
             raise failure
         return final
 
-    def _finish_with_step(self, execution: JobExecution, step: StepExecution) -> bool:
-        """Save the last step's end and the job's in one transaction; if that fails, save
-        the step's alone (as the step would have) and return False: the caller saves the
-        job's."""
-        try:
-            self.repository.finish_step_and_job(step, execution)
-            return True
-        except Exception:
-            log.debug("Saving step %s with the job failed", step.step_name, exc_info=True)
-        try:
-            self.repository.update_step_execution(step)
-        except ExecutionEndedElsewhere:
-            raise
-        except Exception as error:
-            mark_unknown(step)
-            log.error("Could not save the end of step %s", step.step_name, exc_info=True)
-            execution.status = BatchStatus.FAILED
-            execution.exit_status = fit(execution.exit_status.and_(exit_status_for(error)))
-        return False
-
-    def _save_started(self, execution: JobExecution) -> JobExecution | None:
-        """Save STARTED; the execution as the repository has it if it ended meanwhile."""
-        try:
-            self.repository.update_job_execution(execution)
-        except ConcurrentModification:
-            current = self.repository.explorer.get_job_execution(execution.id)
-            if current is None or current.is_running:
-                raise
-            log.info("Job execution %s was %s before it started", execution.id, current.status)
-            return current
-        return None
-
     def _finish(
-        self, job: Job, execution: JobExecution, started: float, run: StepRun
+        self, job: Job, execution: JobExecution, started: float, writes: UnitOfWork
     ) -> JobExecution:
         execution.end_time = utcnow()
-        for hook in reversed(hooks(job.listeners, "after_job")):
-            try:
-                hook(execution)
-            except Exception:
-                log.exception("after_job listener %r failed", hook)
-        execution.exit_status = fit(execution.exit_status)
-        step, run.unsaved_step = run.unsaved_step, None
         try:
-            if step is None or not self._finish_with_step(execution, step):
-                self.repository.update_job_execution(execution)
+            after = hooks(job.listeners, "after_job")
+            if after:
+                writes.flush()  # the listeners see the execution as saved
+            for hook in reversed(after):
+                try:
+                    hook(execution)
+                except Exception:
+                    log.exception("after_job listener %r failed", hook)
+            execution.exit_status = fit(execution.exit_status)
+            writes.update_job_execution(execution)
         except ExecutionEndedElsewhere as error:
             return self._ended_elsewhere(job, execution, error)
         except ConcurrentModification:
@@ -309,14 +262,14 @@ class JobRunner:
         step = job.steps[0]
         job_status = BatchStatus.STARTED
         while True:
-            step_execution, ran = self._handle_step(job, step, execution, run)
-            if ran:
-                job_status = run.last_job_status
+            step_execution, saved = self._handle_step(job, step, execution, run)
+            if saved is not None:  # it ran now, and its end read the job's status
+                job_status = saved
                 if step_execution.status in (BatchStatus.STOPPED, BatchStatus.STOPPING):
                     execution.status = BatchStatus.STOPPED
                     execution.exit_status = step_execution.exit_status
                     return
-            if not ran and step_execution.status is BatchStatus.ABANDONED:
+            if saved is None and step_execution.status is BatchStatus.ABANDONED:
                 # ABANDONED means "skip this step on restart": go on as if it completed.
                 target = job.next_target(step, BatchStatus.COMPLETED, "COMPLETED")
             else:
@@ -335,9 +288,9 @@ class JobRunner:
 
     def _handle_step(
         self, job: Job, step: Step, execution: JobExecution, run: StepRun
-    ) -> tuple[StepExecution, bool]:
-        """Run `step` unless the restart rules skip it; returns its (last) execution and
-        whether it ran now."""
+    ) -> tuple[StepExecution, BatchStatus | None]:
+        """Run `step` unless the restart rules skip it; returns its (last) execution and,
+        if it ran now, the job's status as its end was saved (None: skipped)."""
         instance_id = execution.job_instance_id
         last: StepExecution | None = None
         if not execution.first_of_instance:
@@ -358,7 +311,7 @@ class JobRunner:
                     "Step already complete or not restartable, so no action to execute: %s",
                     last.summary(),
                 )
-                return last, False
+                return last, None
         if step.start_limit is not None:
             if execution.first_of_instance:
                 count = sum(1 for s in execution.step_executions if s.step_name == step.name)
@@ -375,46 +328,8 @@ class JobRunner:
             step_execution.execution_context = last.execution_context.copy()
         step_execution.status = BatchStatus.STARTED
         step_execution.start_time = utcnow()
-        run.defer_end = job.ends_after(step) and not hooks(job.listeners, "after_job")
-        if run.pending_start:
-            added = self._start_with_step(execution, step_execution)
-            run.pending_start = False
-            if not added:
-                raise JobInterrupted("stop requested before the job started")
-        else:
-            self.repository.add_step_execution(step_execution)
-            execution.step_executions.append(step_execution)
-        run.last_job_status = step.execute(step_execution, run)
-        return step_execution, True
-
-    def _start_with_step(self, execution: JobExecution, step_execution: StepExecution) -> bool:
-        """The deferred STARTED and the first step in one transaction; False if a stop
-        request was merged instead (no step added)."""
-        try:
-            return self.repository.start_job_and_step(execution, step_execution)
-        except ConcurrentModification as error:
-            current = self.repository.explorer.get_job_execution(execution.id)
-            if current is None or current.is_running:
-                raise _EndedBeforeStart(None, error) from error
-            log.info("Job execution %s was %s before it started", execution.id, current.status)
-            raise _EndedBeforeStart(current, error) from error
-
-
-class _EndedBeforeStart(Exception):
-    """The execution ended (e.g. stopped while queued) before its STARTED was saved."""
-
-    def __init__(self, current: JobExecution | None, error: Exception) -> None:
-        super().__init__(str(error))
-        self.current = current
-        self.error = error
-
-
-def _valid(job: Job, parameters: JobParameters) -> bool:
-    try:
-        job.validate(parameters)
-    except Exception:
-        return False
-    return True
+        run.writes.add_step_execution(step_execution)
+        return step_execution, step.execute(step_execution, run)
 
 
 class JobLauncher:

@@ -40,7 +40,7 @@ from .listeners import StepHooks, call_after_step, is_listener
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from .store import ChunkTransaction, JobStore
+    from .store import ChunkTransaction, JobStore, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ T = TypeVar("T")
 NAME_LENGTH = 100
 
 STOP_REQUESTED = "stop requested"
+STOP_BEFORE_START = "stop requested before the job started"
 
 
 class StopSignal:
@@ -234,20 +235,14 @@ class StepRun:
     """What the job runner hands a step: where to persist and how to notice a stop."""
 
     repository: JobStore
+    # The run's unit of work: where the step's end is saved (chunks commit on their own).
+    writes: UnitOfWork
     job_execution: JobExecution
     stop: StopSignal
     # How often a stoppable tasklet's watcher polls the job status (another process's stop).
     poll_interval: float = 0.5
     # The runner's shared poller of those statuses (None: one is made for this run).
     stop_poller: StopPoller | None = None
-    # The job's STARTED is not saved yet: the runner saves it with the first step's insert.
-    pending_start: bool = False
-    # The step about to run ends the job whatever its outcome: it leaves its end unsaved
-    # in `unsaved_step`, and the runner saves it with the job's end, in one transaction.
-    defer_end: bool = False
-    unsaved_step: StepExecution | None = None
-    # The job's status as the last step's final update read it.
-    last_job_status: BatchStatus = BatchStatus.STARTED
     # Listeners of every step the runner runs (metrics), after the step's own.
     listeners: tuple[object, ...] = ()
 
@@ -413,17 +408,13 @@ class Step:
         step_execution.exit_status = exit_status.and_(step_execution.exit_status)
         step_execution.exit_status = fit(call_after_step(hooks.after_step, step_execution))
         step_execution.end_time = utcnow()
-        if run.defer_end:
-            run.unsaved_step = step_execution
-            job_status = run.last_job_status
-        else:
-            try:
-                job_status = run.repository.update_step_execution(step_execution)
-            except Exception:
-                # Spring's rule: the outcome could not be saved, so nobody knows it.
-                mark_unknown(step_execution)
-                log.error("Could not save the end of step %s", self.name, exc_info=True)
-                raise
+        try:
+            job_status = run.writes.update_step_execution(step_execution)
+        except Exception:
+            # Spring's rule: the outcome could not be saved, so nobody knows it.
+            mark_unknown(step_execution)
+            log.error("Could not save the end of step %s", self.name, exc_info=True)
+            raise
         elapsed = step_execution.end_time - (step_execution.start_time or started)
         log.info(
             "Step: [%s] executed in %.3fs with status %s and exit code %s",

@@ -16,6 +16,8 @@ from jobop.domain import BatchStatus, JobExecution, JobInstance, JobParameters, 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from .job import Job
+
 
 @dataclass
 class ChunkTransaction:
@@ -57,9 +59,10 @@ class JobStore(Protocol):
 
     def update_job_execution(self, execution: JobExecution) -> None: ...
 
-    def start_job_and_step(self, execution: JobExecution, step: StepExecution) -> bool: ...
-
-    def finish_step_and_job(self, step: StepExecution, execution: JobExecution) -> None: ...
+    def unit_of_work(self, execution: JobExecution, job: Job) -> UnitOfWork:
+        """Where the runner writes one run of `execution` of `job`. A store without
+        merged writes returns `WriteThrough(self, execution)`."""
+        ...
 
     def get_job_statuses(self, execution_ids: Sequence[int]) -> dict[int, BatchStatus]: ...
 
@@ -78,3 +81,50 @@ class JobStore(Protocol):
     def count_step_executions(self, job_instance_id: int, step_name: str) -> int: ...
 
     def request_stop(self, execution_id: int) -> JobExecution: ...
+
+
+class UnitOfWork(Protocol):
+    """The writes of one run of a job execution, handed over in Spring Batch's order:
+    update the job execution (STARTED), add a step execution, update it (its end), ...,
+    update the job execution (its end). An implementation may hold a write back and save
+    it later with another one; `flush` saves whatever it holds. Either way the caller's
+    objects read as saved (id, version, merged stop) once a write that needed them returns.
+    """
+
+    def update_job_execution(self, execution: JobExecution) -> None: ...
+
+    def add_step_execution(self, step: StepExecution) -> None:
+        """Add `step` and append it to its job execution's `step_executions`. Raises
+        JobInterrupted, adding nothing, if a stop requested meanwhile was merged instead."""
+        ...
+
+    def update_step_execution(self, step: StepExecution) -> BatchStatus:
+        """Save `step`; returns its job's status as last read (STOPPING: stop)."""
+        ...
+
+    def flush(self) -> None:
+        """Save what is held now: code that may look at the repository runs next."""
+        ...
+
+
+class WriteThrough:
+    """The unit of work that holds nothing: each call is the store's, at once."""
+
+    __slots__ = ("_execution", "_store")
+
+    def __init__(self, store: JobStore, execution: JobExecution) -> None:
+        self._store = store
+        self._execution = execution
+
+    def update_job_execution(self, execution: JobExecution) -> None:
+        self._store.update_job_execution(execution)
+
+    def add_step_execution(self, step: StepExecution) -> None:
+        self._store.add_step_execution(step)
+        self._execution.step_executions.append(step)
+
+    def update_step_execution(self, step: StepExecution) -> BatchStatus:
+        return self._store.update_step_execution(step)
+
+    def flush(self) -> None:
+        """Nothing is held."""

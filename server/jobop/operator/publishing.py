@@ -3,7 +3,9 @@
 The engine knows nothing of events; wrapping the repository it is given (a `JobStore`) is
 the least invasive way to learn of every change at the moment it is committed (execution
 status updates, new step executions, chunk commits), without a round trip or a poll. Every
-call is passed on unchanged; the announcements follow the calls that committed.
+call is passed on unchanged; the announcements follow the calls that committed. A run's
+unit of work writes through this wrapper too (the writes it holds back are announced when
+they are written, a merged write once).
 """
 
 from __future__ import annotations
@@ -11,19 +13,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobop.batch.store import ChunkTransaction, JobExplorerView, JobStore
+from jobop.batch.store import ChunkTransaction, JobExplorerView
 from jobop.domain import BatchStatus, JobExecution, JobParameters, StepExecution
+from jobop.repository.unit_of_work import ExecutionUnitOfWork, MergingStore
 
 from .events import ExecutionEvents
+
+if TYPE_CHECKING:
+    from jobop.batch.job import Job
 
 
 class PublishingJobRepository:
     """A JobStore that publishes (execution id, version) after each committed write of the
-    store it wraps."""
+    store it wraps (a repository with the unit of work's merged writes)."""
 
-    def __init__(self, store: JobStore, events: ExecutionEvents) -> None:
+    def __init__(self, store: MergingStore, events: ExecutionEvents) -> None:
         self._store = store
         self._events = events
         self._lock = threading.Lock()
@@ -71,6 +77,9 @@ class PublishingJobRepository:
         )
 
     # -- writes, announced ------------------------------------------------------------
+
+    def unit_of_work(self, execution: JobExecution, job: Job) -> ExecutionUnitOfWork:
+        return ExecutionUnitOfWork(self, execution, job)
 
     def update_job_execution(self, execution: JobExecution) -> None:
         self._store.update_job_execution(execution)

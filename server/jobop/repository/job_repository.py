@@ -5,7 +5,8 @@ statements (instance, execution, parameters, context); a chunk is at most two (t
 UPDATE, which also returns the job's status, and the step context if it changed). On
 PostgreSQL a chunk's metadata is one statement, and a new instance's launch, a job's start
 with its first step, a tasklet's commit and the last step's end with the job's are one
-statement each (`pg_writes`): a one-step tasklet job costs four statements in all.
+statement each (`pg_writes`): a one-step tasklet job costs four statements in all. Which
+of the runner's writes are merged is decided in one place: `unit_of_work`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import (
     Connection,
@@ -81,6 +82,10 @@ from .schema import (
     to_column,
 )
 from .settings import RepositorySettings, load_settings
+from .unit_of_work import ExecutionUnitOfWork
+
+if TYPE_CHECKING:
+    from jobop.batch.job import Job
 
 _e, _i, _jc = job_execution, job_instance, job_execution_context
 _s, _sc, _p = step_execution, step_execution_context, job_execution_params
@@ -477,9 +482,15 @@ class JobRepository:
             row = self._write_job_execution(connection, execution, now)
         self._job_execution_saved(execution, row, now)
 
+    def unit_of_work(self, execution: JobExecution, job: Job) -> ExecutionUnitOfWork:
+        """Where the runner writes a run of `execution`: saves its writes in the fewest
+        statements (see unit_of_work), with the two merged writes below."""
+        return ExecutionUnitOfWork(self, execution, job)
+
     def start_job_and_step(self, execution: JobExecution, step: StepExecution) -> bool:
-        """`update_job_execution(execution)` and, unless that merged a stop request (the
-        execution now reads STOPPING), `add_step_execution(step)`, in one transaction.
+        """The unit of work's `update_job_execution(execution)` and, unless that merged a
+        stop request (the execution now reads STOPPING), `add_step_execution(step)`, in
+        one transaction.
 
         Returns whether the step was added; if so, it is appended to
         `execution.step_executions`."""
@@ -519,8 +530,9 @@ class JobRepository:
         return True
 
     def finish_step_and_job(self, step: StepExecution, execution: JobExecution) -> None:
-        """`update_step_execution(step)` then `update_job_execution(execution)`, in one
-        transaction: the end of a job's last step and of the job."""
+        """The unit of work's `update_step_execution(step)` then
+        `update_job_execution(execution)`, in one transaction: the end of a job's last
+        step and of the job."""
         now = utcnow()
         if self._postgresql:
             with self._autocommit() as connection:

@@ -1,4 +1,5 @@
-"""PostgreSQL: the runner's frequent writes as single statements, one round trip each.
+"""PostgreSQL: the runner's frequent writes as single statements, one round trip each
+(the merged ones are the unit of work's: see unit_of_work).
 
 Each write of a job's life that involves several rows (the execution turning STARTED with
 its first step, a step's counters with its context, the last step's end with the job's)
