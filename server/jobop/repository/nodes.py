@@ -17,7 +17,7 @@ node with free workers. A NOTIFY on `CHANNEL` announces a request that waits for
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -92,6 +92,9 @@ class NodeState:
     lost: datetime | None
     lost_by: str | None
     left: datetime | None
+    # Its running executions (STARTING, STARTED, STOPPING claimed by it): counted by
+    # `list_nodes` only, None where not counted.
+    running_executions: int | None = None
 
     @property
     def state(self) -> str:
@@ -221,7 +224,19 @@ class NodeRepository:
             )
             if not include_gone:
                 query = query.where(_n.c.lost.is_(None), _n.c.left.is_(None))
-            return [_node_state(row) for row in connection.execute(query)]
+            nodes = [_node_state(row) for row in connection.execute(query)]
+            # From the running executions (a partial index), not from each node's claims,
+            # which grow with its history.
+            running: dict[str, int] = {
+                row.node_id: int(row.running)
+                for row in connection.execute(
+                    select(_l.c.node_id, func.count().label("running"))
+                    .join(_e, _e.c.job_execution_id == _l.c.job_execution_id)
+                    .where(_e.c.status.in_(RUNNING_STATUSES), _l.c.node_id.is_not(None))
+                    .group_by(_l.c.node_id)
+                )
+            }
+        return [replace(node, running_executions=running.get(node.node_id, 0)) for node in nodes]
 
     def get_node(self, node_id: str) -> NodeState | None:
         with read_connection(self.engine) as connection:

@@ -358,6 +358,7 @@ def _schemas() -> dict[str, Any]:
                 "lost",
                 "lostBy",
                 "left",
+                "runningExecutions",
             ],
             "properties": {
                 "nodeId": {"type": "string"},
@@ -376,6 +377,11 @@ def _schemas() -> dict[str, Any]:
                 "lost": time,
                 "lostBy": {"type": ["string", "null"], "description": "the node that recovered it"},
                 "left": time,
+                "runningExecutions": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "its executions STARTING, STARTED or STOPPING (claimed by it)",
+                },
             },
         },
         "Parameters": {
