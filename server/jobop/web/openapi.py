@@ -359,6 +359,7 @@ def _schemas() -> dict[str, Any]:
                 "lostBy",
                 "left",
                 "runningExecutions",
+                "heartbeatAgeSeconds",
             ],
             "properties": {
                 "nodeId": {"type": "string"},
@@ -381,6 +382,11 @@ def _schemas() -> dict[str, Any]:
                     "type": "integer",
                     "minimum": 0,
                     "description": "its executions STARTING, STARTED or STOPPING (claimed by it)",
+                },
+                "heartbeatAgeSeconds": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "seconds since its last heartbeat, by the database's clock",
                 },
             },
         },

@@ -63,6 +63,7 @@ def node_json(node: NodeState) -> dict[str, Any]:
         "lostBy": node.lost_by,
         "left": _utc(node.left),
         "runningExecutions": node.running_executions or 0,
+        "heartbeatAgeSeconds": node.heartbeat_age or 0.0,
     }
 
 
