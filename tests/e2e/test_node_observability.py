@@ -24,6 +24,9 @@ from test_replicas import REPLICA, committed, kill, remote, wait_until
 AGE = "jobop_node_heartbeat_age_seconds"
 LOST = "jobop_owner_lost_total"
 JOB = "demoChunkJob"
+# A renewing node's age stays below this (four heartbeats, slack for a loaded machine);
+# a dead one's passes it before its lease (3 s) runs out and it is recovered.
+FRESH = 2.0
 
 
 def nodes(server: ServerProcess) -> dict[str, dict[str, Any]]:
@@ -67,10 +70,10 @@ def test_a_survivor_reports_its_peer_s_heartbeat_age_and_the_owner_it_lost(
     b = start_server(*REPLICA, "--log-format", "json")
     ids = node_ids(b)
     a_id, b_id = ids[a.process.pid], ids[b.process.pid]
-    # B sees both nodes renew their leases: ages stay below a few heartbeats.
+    # B sees both nodes renew their leases: their ages stay fresh.
     for _ in range(3):
         seen = scraped(b, lambda s: {a_id, b_id} <= set(ages(s)))
-        assert all(0 <= age < 1.5 for age in ages(seen).values()), ages(seen)
+        assert all(0 <= age < FRESH for age in ages(seen).values()), ages(seen)
         time.sleep(0.5)
     assert value(seen, LOST, job_name=JOB) == 0
     # A saw B join after its own start.
@@ -84,8 +87,8 @@ def test_a_survivor_reports_its_peer_s_heartbeat_age_and_the_owner_it_lost(
     assert (owning[a_id]["runningExecutions"], owning[b_id]["runningExecutions"]) == (1, 0)
     kill(a)
     # A's age grows on B while B's own stays fresh, until B recovers A.
-    grown = scraped(b, lambda s: ages(s).get(a_id, 0) > 1.5)
-    assert ages(grown)[b_id] < 1.5
+    grown = scraped(b, lambda s: ages(s).get(a_id, 0) > FRESH)
+    assert ages(grown)[b_id] < FRESH
     wait_for(b.stub, launched.id, lambda e: status_name(e.status) == "FAILED", 30)
     after = scraped(b, lambda s: value(s, LOST, job_name=JOB) == 1 and a_id not in ages(s))
     assert set(ages(after)) == {b_id}
@@ -117,7 +120,7 @@ def test_a_successor_counts_the_owner_lost_by_its_killed_predecessor(
     second_id = node_ids(second)[second.process.pid]
     samples = scrape(second)
     assert value(samples, LOST, job_name=JOB) == 1
-    assert set(ages(samples)) == {second_id} and 0 <= ages(samples)[second_id] < 1.5
+    assert set(ages(samples)) == {second_id} and 0 <= ages(samples)[second_id] < FRESH
 
     records = log_records(second.log(), "text")
     [joined] = coded(records, MessageCode.NODE_JOINED)
