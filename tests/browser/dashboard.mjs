@@ -1,8 +1,10 @@
 // Drives the dashboard of a running `jobop serve` in Debian's headless Chromium:
 // start demoChunkJob from the form, watch the counts rise without a reload, stop it, see
-// STOPPED, restart it, see COMPLETED, and save screenshots. Run by tests/e2e/test_dashboard.py:
+// STOPPED, restart it, see COMPLETED; check the nodes-and-leases panel (NODES: a JSON object
+// of node id -> expected state, set by the Python side) and see the server's node own a
+// running execution; save screenshots. Run by tests/e2e/test_dashboard.py:
 //
-//   JOBOP_URL=http://127.0.0.1:8080 SCREENSHOT_DIR=/tmp node dashboard.mjs
+//   JOBOP_URL=http://127.0.0.1:8080 SCREENSHOT_DIR=/tmp SERVER_NODE=id NODES='{"id":"live"}' node dashboard.mjs
 //
 // Prints one JSON line of what it saw; exits non-zero on any failed expectation.
 import assert from 'node:assert/strict';
@@ -17,6 +19,9 @@ const shots = process.env.SCREENSHOT_DIR ?? os.tmpdir();
 const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const TIMEOUT = 60000;
 assert.ok(base, 'JOBOP_URL is not set');
+const serverNode = process.env.SERVER_NODE;
+const expectedNodes = JSON.parse(process.env.NODES ?? '{}');
+assert.ok(serverNode && expectedNodes[serverNode], 'SERVER_NODE or NODES is not set');
 
 const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobop-chromium-'));
 const context = await chromium.launchPersistentContext(userDataDir, {
@@ -106,6 +111,40 @@ try {
   seen.listed = await page.locator('#executions tbody tr').count();
   assert.equal(seen.listed, 2);
   await page.screenshot({ path: path.join(shots, 'dashboard-job.png'), fullPage: true });
+
+  // The nodes panel: every node with its state and colour; the server's heartbeat stays
+  // young while the polling refreshes it, and it owns the execution started below.
+  await page.keyboard.press('j');
+  const nodeRow = (id) => page.locator(`#nodes tr[data-node="${id}"]`);
+  for (const [id, state] of Object.entries(expectedNodes)) {
+    await nodeRow(id).locator(`.node-state[data-state="${state}"]`).waitFor();
+  }
+  seen.nodeStates = Object.fromEntries(await page.locator('#nodes tbody tr').evaluateAll(
+    (rows) => rows.map((row) => [row.dataset.node, row.dataset.state])));
+  assert.deepEqual(seen.nodeStates, expectedNodes);
+  const colours = await page.locator('#nodes .node-state').evaluateAll(
+    (badges) => badges.map((badge) => getComputedStyle(badge).backgroundColor));
+  assert.ok(new Set(colours).size >= new Set(Object.values(expectedNodes)).size, `colours ${colours}`);
+  const started = await page.evaluate(async () => {
+    const response = await fetch('/api/jobs/demoChunkJob/start', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ parameters: { items: 500, itemDelayMs: { long: 20, identifying: false } } }),
+    });
+    return (await response.json()).id;
+  });
+  const running = nodeRow(serverNode).locator('[data-field="running"]');
+  await page.waitForFunction((id) => document.querySelector(
+    `#nodes tr[data-node="${id}"] [data-field="running"]`)?.textContent === '1', serverNode);
+  seen.heartbeat = await nodeRow(serverNode).locator('[data-field="heartbeat"]').textContent();
+  assert.match(seen.heartbeat, /^\d+(\.\d)? (ms|s) ago$/);
+  assert.equal(await page.evaluate(() => window.jobopNoReload), 'still here');
+  await page.locator('#nodes').screenshot({ path: path.join(shots, 'dashboard-nodes.png') });
+  await page.screenshot({ path: path.join(shots, 'dashboard-jobs-nodes.png'), fullPage: true });
+  await page.evaluate((id) => fetch(`/api/executions/${id}/stop`, { method: 'POST' }), started);
+  await page.waitForFunction((id) => document.querySelector(
+    `#nodes tr[data-node="${id}"] [data-field="running"]`)?.textContent === '0', serverNode);
+  seen.nodesStarted = started;
+  assert.equal(await running.textContent(), '0');
   assert.deepEqual(consoleErrors, []);
 } finally {
   await context.close();

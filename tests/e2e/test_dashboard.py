@@ -1,6 +1,7 @@
 """The dashboard in Debian's headless Chromium (tests/browser, playwright-core) against a
 real `jobop serve`: start demoChunkJob from the form, counts rise without a reload, stop,
-STOPPED, restart, COMPLETED. A missing chromium, node or npm is a failure, not a skip
+STOPPED, restart, COMPLETED; the nodes-and-leases panel shows every node's state and the
+server owning a running execution. A missing chromium, node or npm is a failure, not a skip
 (scripts/install-test-deps installs chromium)."""
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from e2e_support import ServerFactory
+from e2e_support import ServerFactory, ServerProcess
+from jobop.repository import create_engine
+from jobop.repository.nodes import NodeInfo, NodeRepository
 from rest_support import request
 
 BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
@@ -49,10 +52,18 @@ def test_dashboard_starts_stops_and_restarts_a_job_live(
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/install-test-deps"
     _ensure_node_modules()
     server = start_server()
+    expected = _other_nodes(server)
     # JOBOP_SCREENSHOT_DIR keeps the screenshots somewhere to look at after the run.
     shots = Path(os.environ.get("JOBOP_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, JOBOP_URL=server.http_url, SCREENSHOT_DIR=str(shots), CHROMIUM=CHROMIUM)
+    env = dict(
+        os.environ,
+        JOBOP_URL=server.http_url,
+        SCREENSHOT_DIR=str(shots),
+        CHROMIUM=CHROMIUM,
+        SERVER_NODE=next(node for node, state in expected.items() if state == "live-server"),
+        NODES=json.dumps({node: state.removesuffix("-server") for node, state in expected.items()}),
+    )
     completed = subprocess.run(
         [_tool("node"), str(SCRIPT)],
         cwd=BROWSER_DIR,
@@ -70,5 +81,29 @@ def test_dashboard_starts_stops_and_restarts_a_job_live(
     final = request(base, "GET", f"/api/executions/{second}").body
     assert final["status"] == "COMPLETED"
     assert final["stepExecutions"][0]["readCount"] + seen["stoppedAt"] == 400
+    nodes_started = request(base, "GET", f"/api/executions/{seen['nodesStarted']}").body
+    assert nodes_started["status"] == "STOPPED"
     for name in ("dashboard-running.png", "dashboard-completed.png", "dashboard-job.png"):
         assert (shots / name).stat().st_size > 10_000, name
+    assert (shots / "dashboard-nodes.png").stat().st_size > 5_000
+
+
+def _other_nodes(server: ServerProcess) -> dict[str, str]:
+    """Register a live worker (a long lease), one that left and one the server recovered
+    (lost), beside the server's own node; the expected state of each by node id."""
+    [own] = request(server.http_url, "GET", "/api/nodes").body["nodes"]
+    engine = create_engine(server.db_url)
+    try:
+        nodes = NodeRepository(engine)
+        for node_id, lease in (("c0ffee000001", 3600), ("c0ffee000002", 30), ("c0ffee000003", 30)):
+            nodes.register(NodeInfo(node_id, "worker-b", 4242, None, "worker", "test", lease))
+        nodes.deregister("c0ffee000002")
+        assert nodes.recover_node("c0ffee000003", own["nodeId"], force=True) is not None
+    finally:
+        engine.dispose()
+    return {
+        own["nodeId"]: "live-server",
+        "c0ffee000001": "live",
+        "c0ffee000002": "left",
+        "c0ffee000003": "lost",
+    }

@@ -19,7 +19,7 @@ TEXT = re.compile(
 )
 
 
-def _records(log: str, log_format: str) -> list[dict[str, object]]:
+def log_records(log: str, log_format: str) -> list[dict[str, object]]:
     records: list[dict[str, object]] = []
     for line in log.splitlines():
         if log_format == "json":
@@ -67,7 +67,7 @@ def test_execution_records_carry_context_and_lifecycle_codes(
     stub.Abandon(pb.AbandonRequest(execution_id=restarted.id))
     assert server.terminate() == 0
 
-    records = _records(server.log(), log_format)
+    records = log_records(server.log(), log_format)
     node = next(r["node_id"] for r in records if r.get("job_name"))
     assert node and all(r["node_id"] == node for r in records if r.get("job_name"))
     user = [r for r in records if r["logger"] == "e2e.user_code"]

@@ -441,6 +441,9 @@ def test_nodes_lists_the_server_and_a_node_that_left(
     own, gone = by_pid[jobop_server.process.pid], by_pid[4242]
     assert own["state"] == "live" and own["role"] == "all" and own["left"] is None
     assert own["lastHeartbeat"].endswith("Z") and own["leaseSeconds"] > 0
+    assert own["runningExecutions"] == 0 and gone["runningExecutions"] == 0
+    # The server heartbeats (every 5 s); the node that left stopped before the request.
+    assert 0 <= own["heartbeatAgeSeconds"] < 10 and gone["heartbeatAgeSeconds"] >= 0
     assert gone["nodeId"] == "feedc0de0001" and gone["host"] == "elsewhere"
     assert (gone["state"], gone["role"], gone["lost"]) == ("left", "worker", None)
     assert gone["left"].endswith("Z")

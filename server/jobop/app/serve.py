@@ -405,6 +405,7 @@ async def _serve(
             operator, executor, options, serve_api=serve_api, interceptors=interceptors
         )
         metrics.follow_streams(lambda: server.servicer.active_streams)
+        metrics.follow_node(operator.node.heartbeat_ages)
         if http_address:
             app = create_app(server.servicer, operator, metrics, serve_api=serve_api)
             http = HttpServer(app, http_address)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+from jobop.batch import logcontext
 from jobop.batch.owner import OWNER_KEY, current_owner
 from jobop.batch.registry import JobRegistry
 from jobop.batch.runner import JobRunner, next_parameters
@@ -86,6 +87,10 @@ class ExecutionObserver:
 
     def ended(self, execution: JobExecution) -> None:
         """The execution ended (or ended before it could start), as last saved."""
+
+    def owner_lost(self, execution: JobExecution) -> None:
+        """This node failed the execution because its owner node was lost (on the
+        heartbeat thread)."""
 
 
 class LaunchHold:
@@ -547,6 +552,16 @@ class JobOperator:
             execution = self.explorer.get_job_execution(execution_id)
             if execution is None:
                 continue
+            with logcontext.job_context(execution.job_name, execution.id):
+                log.warning(
+                    "Job: [%s] %s: %s",
+                    execution.job_name,
+                    execution.status.value,
+                    execution.exit_status.exit_description,
+                    extra=MessageCode.OWNER_LOST.extra,
+                )
+            for observer in self.observers:
+                observer.owner_lost(execution)
             self._publish(execution)
             self._restart_owner_lost(execution)
         for execution_id in result.released:

@@ -20,8 +20,10 @@ import uuid
 from collections.abc import Callable
 from importlib import metadata
 
+from jobop.batch import logcontext
 from jobop.batch.owner import OWNER_KEY, is_alive, process_start_ticks
 from jobop.domain import JobExecution, JobExecutionAlreadyRunning, JobExecutionNotRunning
+from jobop.domain.messages import MessageCode
 from jobop.repository.nodes import (
     OWNER_LOST_PREFIX,
     NodeInfo,
@@ -104,6 +106,12 @@ class NodeMember:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.healthy = True  # the last heartbeat reached the database
+        # When (monotonic) the last heartbeat reached the database; and the peers' ages
+        # as of the last survey, judged by the database's clock (for the metrics).
+        self._beat_at = time.monotonic()
+        self._peer_ages: dict[str, float] = {}
+        self._surveyed_at = self._beat_at
+        self._surveyed = False
 
     @property
     def node_id(self) -> str:
@@ -111,14 +119,18 @@ class NodeMember:
 
     def start(self) -> None:
         self.nodes.register(self.info)
+        self._beat_at = time.monotonic()
+        logcontext.set_node_id(self.node_id)
         # `jobop run` prints only the job's own log at INFO.
         log.log(
             logging.DEBUG if self.info.role == "run" else logging.INFO,
-            "registered as node %s (%s pid %s, lease %.1f s)",
+            "registered as node %s (%s pid %s, role %s, lease %.1f s)",
             self.node_id,
             self.info.host,
             self.info.pid,
+            self.info.role,
             self.info.lease_seconds,
+            extra=MessageCode.NODE_JOINED.extra,
         )
         self.survey(recover=self._recovers)
         self._thread = threading.Thread(target=self._beat, name="jobop-heartbeat", daemon=True)
@@ -151,6 +163,7 @@ class NodeMember:
                     # rather than fail one call on each of them.
                     self.nodes.engine.dispose()
                 self.healthy = True
+                self._beat_at = time.monotonic()
             except Exception as error:
                 if self.healthy:
                     log.warning("heartbeat failed: %s", error)
@@ -179,6 +192,15 @@ class NodeMember:
             return True
         return any(peer.role in ("all", "worker") for peer in self._peers)
 
+    def heartbeat_ages(self) -> dict[str, float]:
+        """Seconds since each node's last successful heartbeat, by node id: this node's
+        by its own clock, the other live nodes' as of the last survey (no query)."""
+        now = time.monotonic()
+        since_survey = now - self._surveyed_at
+        ages = {peer: age + since_survey for peer, age in self._peer_ages.items()}
+        ages[self.node_id] = now - self._beat_at
+        return ages
+
     def peer_joined(self) -> None:
         """Another node announced itself: count it until a heartbeat sees it."""
         self._joined_until = time.monotonic() + 3 * self.heartbeat_interval
@@ -189,8 +211,10 @@ class NodeMember:
         host); what another survivor recovers first is skipped."""
         recovered: list[RecoveredNode] = []
         nodes = self.nodes.find_nodes_to_recover()
+        surveyed_at = time.monotonic()
         dead = []
         peers = []
+        own = next((node for node in nodes if node.node_id == self.node_id), None)
         for node in nodes:
             if node.node_id == self.node_id:
                 continue
@@ -199,7 +223,7 @@ class NodeMember:
                 peers.append(node)
             else:
                 dead.append((node, gone))
-        self._peers = peers
+        self._note_peers(peers, own, surveyed_at)
         if not recover:
             return recovered
         for node, gone in dead:
@@ -207,16 +231,49 @@ class NodeMember:
             if result is None:
                 continue
             log.warning(
-                "%s %s: failed executions %s, released starts %s",
+                "%s %s: it is lost; failed executions %s, released starts %s",
                 OWNER_LOST_PREFIX,
                 result.node.describe(),
                 result.failed or "none",
                 result.released or "none",
+                extra=MessageCode.NODE_LOST.extra,
             )
             recovered.append(result)
             if self._on_recovered is not None:
                 self._on_recovered(result)
         return recovered
+
+    def _note_peers(
+        self, peers: list[NodeState], own: NodeState | None, surveyed_at: float
+    ) -> None:
+        """Keep the live peers and their heartbeat ages; log the ones that joined since
+        the last survey (those live at start-up are not news)."""
+        known = {peer.node_id for peer in self._peers}
+        if self._surveyed:
+            for peer in peers:
+                if peer.node_id not in known:
+                    log.info(
+                        "node %s joined (%s pid %s, role %s, lease %g s)",
+                        peer.node_id,
+                        peer.host,
+                        peer.pid,
+                        peer.role,
+                        peer.lease_seconds,
+                        extra=MessageCode.NODE_JOINED.extra,
+                    )
+        self._peers = peers
+        self._surveyed = True
+        if own is not None:
+            # Both heartbeats are the database's clock: their difference is the peer's age
+            # when this node's heartbeat was stamped.
+            self._peer_ages = {
+                peer.node_id: max((own.last_heartbeat - peer.last_heartbeat).total_seconds(), 0.0)
+                for peer in peers
+            }
+            self._surveyed_at = self._beat_at
+        else:
+            self._peer_ages = {}
+            self._surveyed_at = surveyed_at
 
     def check_recoverable(self, execution: JobExecution) -> str | None:
         """Raise unless `execution` may be marked FAILED by Recover: it must be running and

@@ -17,7 +17,7 @@ node with free workers. A NOTIFY on `CHANNEL` announces a request that waits for
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -92,6 +92,11 @@ class NodeState:
     lost: datetime | None
     lost_by: str | None
     left: datetime | None
+    # Filled by `list_nodes` only (None elsewhere): its running executions (STARTING,
+    # STARTED, STOPPING claimed by it), and seconds since its last heartbeat by the
+    # database's clock.
+    running_executions: int | None = None
+    heartbeat_age: float | None = None
 
     @property
     def state(self) -> str:
@@ -137,6 +142,13 @@ def _live(bind: Engine | Connection) -> Any:
         ) > func.timezone("UTC", func.now())
     age = (func.julianday("now") - func.julianday(_n.c.last_heartbeat)) * 86400.0
     return age <= _n.c.lease_seconds
+
+
+def _heartbeat_age(bind: Engine | Connection) -> Any:
+    """Seconds since a node's last heartbeat, by the database's clock."""
+    if is_postgresql(bind):
+        return func.extract("epoch", func.timezone("UTC", func.now()) - _n.c.last_heartbeat)
+    return (func.julianday("now") - func.julianday(_n.c.last_heartbeat)) * 86400.0
 
 
 def _node_state(row: Any) -> NodeState:
@@ -216,12 +228,27 @@ class NodeRepository:
     def list_nodes(self, *, include_gone: bool = True) -> list[NodeState]:
         """Every node with its lease state (`NodeState.state`), newest first."""
         with read_connection(self.engine) as connection:
-            query = select(_n, _live(connection).label("live")).order_by(
-                _n.c.started.desc(), _n.c.node_id
-            )
+            query = select(
+                _n, _live(connection).label("live"), _heartbeat_age(connection).label("age")
+            ).order_by(_n.c.started.desc(), _n.c.node_id)
             if not include_gone:
                 query = query.where(_n.c.lost.is_(None), _n.c.left.is_(None))
-            return [_node_state(row) for row in connection.execute(query)]
+            nodes = [
+                replace(_node_state(row), heartbeat_age=max(float(row.age), 0.0))
+                for row in connection.execute(query)
+            ]
+            # From the running executions (a partial index), not from each node's claims,
+            # which grow with its history.
+            running: dict[str, int] = {
+                row.node_id: int(row.running)
+                for row in connection.execute(
+                    select(_l.c.node_id, func.count().label("running"))
+                    .join(_e, _e.c.job_execution_id == _l.c.job_execution_id)
+                    .where(_e.c.status.in_(RUNNING_STATUSES), _l.c.node_id.is_not(None))
+                    .group_by(_l.c.node_id)
+                )
+            }
+        return [replace(node, running_executions=running.get(node.node_id, 0)) for node in nodes]
 
     def get_node(self, node_id: str) -> NodeState | None:
         with read_connection(self.engine) as connection:

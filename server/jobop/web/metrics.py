@@ -4,7 +4,8 @@ Each process reports its own (scrape every replica and sum with `sum by (job_nam
 Jobs are observed when a worker begins and ends one (`ExecutionObserver`), steps and
 chunks by a listener the runner gives every step: per chunk that is a clock read around
 the write and three counter increments, nothing else in the chunk loop. gRPC calls are
-counted by a server interceptor.
+counted by a server interceptor. Node metrics come from the node's heartbeat thread: its
+view of the heartbeat ages, and the executions it failed for a lost owner.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeAlias
 
@@ -29,6 +30,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from jobop.batch import logcontext
 from jobop.batch.item import Chunk
@@ -115,6 +118,14 @@ class Metrics:
         self.streams_open = Gauge(
             "jobop_streams_open", "Watch streams open (gRPC and SSE).", registry=registry
         )
+        self.owner_lost = Counter(
+            "jobop_owner_lost",
+            "Job executions this node failed because their owner node was lost.",
+            ["job_name"],
+            registry=registry,
+        )
+        self._heartbeat_ages = HeartbeatAgeCollector()
+        registry.register(self._heartbeat_ages)
         self.observer = JobMetricsObserver(self)
         self.step_listener = StepMetricsListener(self)
         self.interceptor = GrpcMetricsInterceptor(self)
@@ -123,6 +134,10 @@ class Metrics:
         """Read the open stream count from `count` at each scrape."""
         self.streams_open.set_function(lambda: float(count()))
 
+    def follow_node(self, ages: Callable[[], dict[str, float]]) -> None:
+        """Read the nodes' heartbeat ages (by node id) from `ages` at each scrape."""
+        self._heartbeat_ages.ages = ages
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -130,6 +145,31 @@ class Metrics:
         response = web.Response(body=self.exposition())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
+
+
+class HeartbeatAgeCollector(Collector):
+    """`jobop_node_heartbeat_age_seconds{node_id}`: this node's and its live peers', from
+    what the node's heartbeat thread last saw (no query per scrape)."""
+
+    def __init__(self) -> None:
+        self.ages: Callable[[], dict[str, float]] = dict
+
+    def describe(self) -> list[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for node_id, age in sorted(self.ages().items()):
+            family.add_metric([node_id], age)
+        yield family
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "jobop_node_heartbeat_age_seconds",
+            "Seconds since a node's last successful heartbeat: this node's own, and the "
+            "other live nodes' as of this node's last look at them.",
+            labels=["node_id"],
+        )
 
 
 class JobMetricsObserver(ExecutionObserver):
@@ -146,6 +186,9 @@ class JobMetricsObserver(ExecutionObserver):
         metrics.job_seconds.labels(execution.job_name, execution.status.value).observe(
             _seconds(execution.start_time, execution.end_time)
         )
+
+    def owner_lost(self, execution: JobExecution) -> None:
+        self._metrics.owner_lost.labels(execution.job_name).inc()
 
 
 class StepMetricsListener:

@@ -358,6 +358,8 @@ def _schemas() -> dict[str, Any]:
                 "lost",
                 "lostBy",
                 "left",
+                "runningExecutions",
+                "heartbeatAgeSeconds",
             ],
             "properties": {
                 "nodeId": {"type": "string"},
@@ -376,6 +378,16 @@ def _schemas() -> dict[str, Any]:
                 "lost": time,
                 "lostBy": {"type": ["string", "null"], "description": "the node that recovered it"},
                 "left": time,
+                "runningExecutions": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "its executions STARTING, STARTED or STOPPING (claimed by it)",
+                },
+                "heartbeatAgeSeconds": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "seconds since its last heartbeat, by the database's clock",
+                },
             },
         },
         "Parameters": {

@@ -62,6 +62,8 @@ def node_json(node: NodeState) -> dict[str, Any]:
         "lost": _utc(node.lost),
         "lostBy": node.lost_by,
         "left": _utc(node.left),
+        "runningExecutions": node.running_executions or 0,
+        "heartbeatAgeSeconds": node.heartbeat_age or 0.0,
     }
 
 

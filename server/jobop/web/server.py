@@ -17,6 +17,7 @@ from jobop.service import JobOperatorServicer
 
 from .api import RestApi, error_response, json_response
 from .calls import ApiError
+from .http_log import ServerLog
 from .metrics import Metrics
 from .openapi import openapi_document
 
@@ -97,7 +98,11 @@ class HttpServer:
         self.host = host.strip("[]")
         self._port = int(port)
         self._runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT
+            app,
+            handler_cancellation=True,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            logger=ServerLog(logging.getLogger("aiohttp.server")),
         )
         self.port = 0
 

@@ -1,13 +1,16 @@
 // jobop dashboard: plain JavaScript over the REST API and its Server-Sent Events.
-// Views: #/ (jobs), #/jobs/NAME (executions, paged), #/executions/ID (steps, context).
+// Views: #/ (jobs, and the nodes with their leases), #/jobs/NAME (executions, paged),
+// #/executions/ID (steps, context).
 "use strict";
 
 const RUNNING = new Set(["STARTING", "STARTED", "STOPPING"]);
 const PAGE_SIZE = 20;
 const TYPES = ["string", "long", "double", "date", "boolean"];
+const NODES_REFRESH_MS = 2000; // the nodes table has no event stream: it is polled
 
 let stream = null; // the EventSource of the current view
 let view = null; // {name, refresh, startJob}
+let ticker = null; // the timer of the current view's polling
 
 // -- small helpers -------------------------------------------------------------------------
 
@@ -143,6 +146,7 @@ async function jobsView(main) {
     fillJobRow(row, job.name, job.latestExecution);
     tbody.append(row);
   }
+  const nodes = h("tbody");
   main.replaceChildren(
     h("h1", {}, "Jobs"),
     h("table", { class: "grid", id: "jobs" },
@@ -150,12 +154,52 @@ async function jobsView(main) {
         h("th", {}, "latest execution"), h("th", {}, "started"), h("th", {}, "duration"),
         h("th", {}, "parameters"), h("th", {}, ""))),
       tbody),
+    h("h2", { id: "nodes-title" }, "Nodes and leases"),
+    h("table", { class: "grid", id: "nodes", "aria-labelledby": "nodes-title" },
+      h("thead", {}, h("tr", {}, h("th", {}, "node"), h("th", {}, "role"), h("th", {}, "host"),
+        h("th", {}, "state"), h("th", {}, "last heartbeat"), h("th", { class: "num" }, "lease"),
+        h("th", { class: "num" }, "running executions"), h("th", {}, "started"),
+        h("th", {}, "version"))),
+      nodes),
   );
   follow("/api/events", (execution) => {
     const row = rows.get(execution.jobName);
     if (row) fillJobRow(row, execution.jobName, execution);
   });
+  await refreshNodes(nodes);
+  // A failed refresh is retried by the next one; a view left while this one loaded stops.
+  const timer = setInterval(
+    () => (nodes.isConnected ? refreshNodes(nodes).catch(() => {}) : clearInterval(timer)),
+    NODES_REFRESH_MS);
+  ticker = timer;
   return { name: "jobs", startJob: null };
+}
+
+// -- nodes -----------------------------------------------------------------------------------
+
+async function refreshNodes(tbody) {
+  const data = await api("GET", "/api/nodes");
+  tbody.replaceChildren(...data.nodes.map(nodeRow));
+  if (!data.nodes.length) tbody.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "no node registered")));
+}
+
+function nodeRow(node) {
+  const gone = node.state === "lost" || node.state === "left";
+  const ended = node.state === "lost" ? node.lost : node.left;
+  return h("tr", { "data-node": node.nodeId, "data-state": node.state, class: gone ? "gone" : "" },
+    h("td", { class: "mono" }, node.nodeId),
+    h("td", {}, node.role),
+    h("td", {}, `${node.host} `, h("span", { class: "muted" }, `pid ${node.pid}`)),
+    h("td", {}, h("span", { class: `node-state ${node.state}`, "data-state": node.state }, node.state),
+      node.state === "lost" && node.lostBy ? h("span", { class: "muted" }, ` by ${node.lostBy}`) : null),
+    h("td", { "data-field": "heartbeat", title: node.lastHeartbeat },
+      `${humanDuration(node.heartbeatAgeSeconds * 1000)} ago`,
+      gone && ended ? h("span", { class: "muted" }, ` · ${node.state} `, when(ended)) : null),
+    h("td", { class: "num" }, humanDuration(node.leaseSeconds * 1000)),
+    h("td", { class: "num", "data-field": "running" }, String(node.runningExecutions)),
+    h("td", {}, when(node.started)),
+    h("td", { class: "muted" }, node.version),
+  );
 }
 
 function fillJobRow(row, name, latest) {
@@ -400,6 +444,8 @@ async function submitStart(event) {
 
 async function render(make) {
   const main = document.getElementById("view");
+  clearInterval(ticker);
+  ticker = null;
   try {
     view = await make();
   } catch (error) {

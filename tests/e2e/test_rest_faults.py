@@ -1,0 +1,82 @@
+"""REST faults on a real `jobop serve`: a request aiohttp cannot parse is one WARNING line
+(no ERROR, no traceback) and a 400; a database outage answers 503 DATABASE_UNAVAILABLE
+and the same routes answer again once it is back."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from e2e_support import ServerFactory, ServerProcess
+from jobop.repository import create_engine, init_schema
+from pgcluster import Cluster, control
+from rest_support import error_of, request
+from test_replicas import REPLICA, own_cluster, wait_until
+
+__all__ = ["own_cluster"]  # the fixture, used by name below
+
+
+def raw_http(server: ServerProcess, data: bytes) -> bytes:
+    host, _, port = server.http_address.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(data)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_malformed_request_is_one_warning_line_and_a_400(start_server: ServerFactory) -> None:
+    server = start_server()
+    probes = [
+        b"GET /api/jobs HTTP/1.1\r\nHost: x\r\nX-Probe: a\x00b\r\n\r\n",  # schemathesis' NUL
+        b"GET /api/jobs HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n",
+    ]
+    for probe in probes:
+        status_line = raw_http(server, probe).split(b"\r\n", 1)[0]
+        assert status_line.split()[1] == b"400", (probe, status_line)
+    assert request(server.http_url, "GET", "/api/jobs").status == 200  # still serving
+
+    def refused() -> list[str]:
+        return [line for line in server.log().splitlines() if "malformed HTTP request" in line]
+
+    wait_until(lambda: len(refused()) == len(probes), 10)
+    assert all(" WARNING " in line and "aiohttp.server" in line for line in refused())
+    assert "Traceback" not in server.log() and " ERROR " not in server.log()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_database_outage_answers_503_database_unavailable(
+    start_server: ServerFactory, own_cluster: Cluster
+) -> None:
+    db_url = own_cluster.create_database("rest_outage")
+    engine = create_engine(db_url)
+    try:
+        init_schema(engine)
+    finally:
+        engine.dispose()
+    server = start_server(*REPLICA, db=db_url)
+    base = server.http_url
+    started = request(base, "POST", "/api/jobs/demoTaskletJob/start", {"parameters": {"n": 1}})
+    assert started.status == 201, started.body
+    execution_id = started.body["id"]
+    control(own_cluster, "stop", "-m", "fast")
+    try:
+        for method, path, body in (
+            ("GET", f"/api/executions/{execution_id}", None),
+            ("GET", "/api/jobs/demoTaskletJob/executions", None),
+            ("POST", "/api/jobs/demoTaskletJob/start", {"parameters": {"n": 2}}),
+            ("GET", "/api/nodes", None),
+        ):
+            reply = request(base, method, path, body)
+            assert error_of(reply)[:3] == (503, "UNAVAILABLE", "DATABASE_UNAVAILABLE"), path
+    finally:
+        control(own_cluster, "start")
+    # A pooled connection from before the outage may fail one call; then it answers.
+    deadline = time.monotonic() + 10
+    while (reply := request(base, "GET", f"/api/executions/{execution_id}")).status == 503:
+        assert time.monotonic() < deadline, reply.body
+        time.sleep(0.1)
+    assert reply.status == 200 and reply.body["id"] == execution_id
