@@ -92,7 +92,7 @@ def test_a_chunk_costs_at_most_two_metadata_statements(repository: JobRepository
         assert chunk.job_status is BatchStatus.STARTED
 
 
-def test_a_one_step_tasklet_job_costs_four_statements_on_postgresql(
+def test_a_one_step_tasklet_job_costs_three_statements_on_postgresql(
     repository: JobRepository,
 ) -> None:
     from jobop.batch import JobLauncher
@@ -106,16 +106,17 @@ def test_a_one_step_tasklet_job_costs_four_statements_on_postgresql(
     assert execution.status is BatchStatus.COMPLETED
     if repository.engine.dialect.name == "postgresql":
         # Each write one statement in autocommit: the launch; STARTED with the step and its
-        # context; the tasklet's commit (counters and context); the step's end with the job's.
-        assert counter.count == 4
+        # context; the step's end (its tasklet's commit held for it) with the job's.
+        assert counter.count == 3
     else:
-        # The same writes, row by row in four transactions.
-        assert counter.count == 4 + 3 + 2 + 2
-        assert counter.transactions == 4
+        # The same writes, row by row in three transactions.
+        assert counter.count == 4 + 4 + 2
+        assert counter.transactions == 3
     stored = repository.explorer.get_job_execution(execution.id)
     assert stored is not None and stored.status is BatchStatus.COMPLETED
     [step] = stored.step_executions
-    assert (step.status, step.commit_count, step.version) == (BatchStatus.COMPLETED, 1, 2)
+    # Saved twice: added, then ended (with the counters of its one commit).
+    assert (step.status, step.commit_count, step.version) == (BatchStatus.COMPLETED, 1, 1)
 
 
 def test_a_start_claimed_by_its_node_costs_no_statement_more(repository: JobRepository) -> None:

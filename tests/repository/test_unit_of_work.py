@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from jobop.batch import Job, JobLauncher, JobRunner, TaskletStep
+from jobop.batch import Job, JobLauncher, JobRunner, RepeatStatus, TaskletStep
 from jobop.batch.store import WriteThrough
 from jobop.domain import (
     BatchStatus,
@@ -111,6 +111,63 @@ def test_a_step_that_does_not_end_the_flow_is_saved_at_once(repository: JobRepos
     saved = reload(repository, execution.id)
     assert saved.status is BatchStatus.COMPLETED
     assert [s.status for s in saved.step_executions] == [BatchStatus.COMPLETED] * 2
+
+
+def test_a_last_commit_that_carried_only_the_step_waits_for_its_end(
+    repository: JobRepository,
+) -> None:
+    execution = started(launched(repository, TWO_STEPS))
+    writes = repository.unit_of_work(execution, TWO_STEPS)
+    writes.update_job_execution(execution)
+    first = new_step(execution, "first")
+    writes.add_step_execution(first)
+    first.commit_count = 1
+    with StatementCounter(repository.engine) as held:
+        assert writes.save_last_commit(first) is BatchStatus.STARTED
+    assert held.count == 0
+    end(first, BatchStatus.COMPLETED)
+    with StatementCounter(repository.engine) as counter:
+        writes.update_step_execution(first)  # not the last step: saved at once, once
+    assert counter.transactions == 1
+    [saved] = reload(repository, execution.id).step_executions
+    assert (saved.status, saved.commit_count, saved.version) == (BatchStatus.COMPLETED, 1, 1)
+    # Held, and then another write comes first: the commit is saved before it.
+    second = new_step(execution, "second")
+    writes.add_step_execution(second)
+    second.commit_count = 1
+    writes.save_last_commit(second)
+    writes.flush()
+    saved_second = reload(repository, execution.id).step_executions[1]
+    assert (saved_second.status, saved_second.commit_count) == (BatchStatus.STARTED, 1)
+
+
+def _commits(rounds: int, use_connection: bool) -> Any:
+    calls = iter(range(rounds))
+
+    def tasklet(contribution: Any, chunk_context: Any) -> RepeatStatus:
+        if use_connection:
+            chunk_context.connect().execute(text("select 1"))
+        return RepeatStatus.CONTINUABLE if next(calls) < rounds - 1 else RepeatStatus.FINISHED
+
+    return tasklet
+
+
+@pytest.mark.parametrize(
+    ("rounds", "use_connection", "transactions"),
+    # Launch and STARTED with the step, then one per commit but the last, then the end;
+    # a tasklet that used its transaction keeps its own last commit.
+    [(1, False, 3), (3, False, 5), (1, True, 4), (2, True, 5)],
+)
+def test_only_a_finished_tasklets_untouched_last_commit_is_held(
+    repository: JobRepository, rounds: int, use_connection: bool, transactions: int
+) -> None:
+    job = Job("uowRepeats", [TaskletStep("repeat", _commits(rounds, use_connection))])
+    with StatementCounter(repository.engine) as counter:
+        execution = JobLauncher(repository).launch(job, JobParameters.of(run=1))
+    assert execution.status is BatchStatus.COMPLETED
+    assert counter.transactions == transactions
+    [step] = reload(repository, execution.id).step_executions
+    assert (step.status, step.commit_count) == (BatchStatus.COMPLETED, rounds)
 
 
 def test_a_run_without_a_step_saves_started_then_its_end(repository: JobRepository) -> None:

@@ -49,15 +49,13 @@ def run(repository: JobRepository, job: Job) -> tuple[JobExecution, RecordingEve
         runner.close()
 
 
-def test_a_one_step_job_announces_started_the_commit_and_the_end(
-    repository: JobRepository,
-) -> None:
+def test_a_one_step_job_announces_started_and_the_end(repository: JobRepository) -> None:
     job = Job("publishedOneStep", [TaskletStep("only", _noop)])
     execution, events = run(repository, job)
     assert execution.status is BatchStatus.COMPLETED
-    # STARTED with the step; the tasklet's commit (a step change: the job's version is
-    # unchanged); the step's end with the job's.
-    assert events.announced == [(1, "STARTED", True), (1, None, True), (2, "COMPLETED", True)]
+    # STARTED with the step; the step's end (its tasklet's one commit held for it) with
+    # the job's.
+    assert events.announced == [(1, "STARTED", True), (2, "COMPLETED", True)]
 
 
 def _refuse(parameters: JobParameters) -> None:

@@ -545,7 +545,8 @@ class TaskletStep(Step):
                     step_execution.commit_count += 1
                     for stream in streams:
                         stream.update(step_execution.execution_context)
-                job_status = transaction.commit()
+                finished = result is None or result is RepeatStatus.FINISHED
+                job_status = transaction.commit(run.writes if finished else None)
             except Exception as error:
                 snapshot.restore(step_execution)
                 # Spring applies the contribution even when the chunk rolls back.
@@ -581,12 +582,16 @@ class _LazyTransaction:
             self._tx = self._stack.enter_context(self._repository.chunk_transaction(self._step))
         return self._tx.connection
 
-    def commit(self) -> BatchStatus:
+    def commit(self, last: UnitOfWork | None = None) -> BatchStatus:
         """Save the step (after `stack` closed) and return the job's status as read then.
 
         A tasklet that never asked for the connection wrote nothing of ours: its counters
-        and context are saved alone, in one statement on PostgreSQL."""
+        and context are saved alone, in one statement on PostgreSQL, or, for its last
+        call (`last`: the run's writes), handed to the unit of work to save with the
+        step's end."""
         if self._tx is None:
+            if last is not None:
+                return last.save_last_commit(self._step)
             return self._repository.update_step_execution(self._step)
         return self._tx.job_status or BatchStatus.UNKNOWN
 

@@ -102,6 +102,12 @@ class UnitOfWork(Protocol):
         """Save `step`; returns its job's status as last read (STOPPING: stop)."""
         ...
 
+    def save_last_commit(self, step: StepExecution) -> BatchStatus:
+        """Save the last commit of `step` (its counters and context) when that commit
+        carried nothing else (a finished tasklet that wrote nothing in its transaction);
+        returns its job's status as last read. The step's end follows."""
+        ...
+
     def flush(self) -> None:
         """Save what is held now: code that may look at the repository runs next."""
         ...
@@ -124,6 +130,9 @@ class WriteThrough:
         self._execution.step_executions.append(step)
 
     def update_step_execution(self, step: StepExecution) -> BatchStatus:
+        return self._store.update_step_execution(step)
+
+    def save_last_commit(self, step: StepExecution) -> BatchStatus:
         return self._store.update_step_execution(step)
 
     def flush(self) -> None:

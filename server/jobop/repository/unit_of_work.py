@@ -18,6 +18,13 @@ each with the write that follows it, where nothing can tell the difference:
    retried as the separate writes Spring makes: the step's (a step whose end cannot be
    saved is UNKNOWN and fails its job, Spring's rule), then the job's.
 
+3. **A step's last commit waits for its end when it carried only the step's row.** A
+   tasklet that finished without using its transaction wrote nothing of its own: its
+   commit would only save the step's counters and context, which the step's end saves
+   again a moment later (in the same row). Held, it is written by the end. Should the
+   process die in between, the step reads STARTED either way and a restart runs the
+   tasklet again, as it would after a crash just after that commit.
+
 What is held is written, alone, by `flush()`: the runner calls it before code that may
 look at the repository runs between those writes (job listeners). A conflict is the
 repository's, raised by whichever call wrote the row: ExecutionEndedElsewhere when the
@@ -80,6 +87,8 @@ class ExecutionUnitOfWork:
         self._may_hold_start = True
         # The held STARTED: the status, exit status and end time it wrote.
         self._held_start: tuple[BatchStatus, ExitStatus, datetime | None] | None = None
+        # A step write held for the next one (rule 2: a last step's end; rule 3: a
+        # step's last commit).
         self._held_end: StepExecution | None = None
 
     def update_job_execution(self, execution: JobExecution) -> None:
@@ -108,12 +117,20 @@ class ExecutionUnitOfWork:
         self._execution.step_executions.append(step)
 
     def update_step_execution(self, step: StepExecution) -> BatchStatus:
-        self._write_held_end()
+        if self._held_end is step:
+            self._held_end = None  # rule 3: this write saves the whole row again
+        else:
+            self._write_held_end()
         job = self._job
         if job.ends_after(job.step(step.step_name)):
             self._held_end = step  # rule 2
             return self._execution.status
         return self._store.update_step_execution(step)
+
+    def save_last_commit(self, step: StepExecution) -> BatchStatus:
+        self._write_held_end()
+        self._held_end = step  # rule 3
+        return self._execution.status
 
     def flush(self) -> None:
         self._may_hold_start = False
