@@ -587,3 +587,18 @@ def test_a_keyboard_interrupt_is_saved_as_failed_then_propagates(
     assert saved.status is BatchStatus.FAILED
     assert [s.status for s in saved.step_executions] == [BatchStatus.FAILED]
     assert "KeyboardInterrupt" in saved.exit_status.exit_description
+
+
+def test_secret_looking_parameters_are_masked_in_the_runners_log(
+    launcher: JobLauncher, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = Job("secretive", [TaskletStep("only", lambda contribution, context: None)])
+    parameters = JobParameters.of(dbPassword="hunter2", apiKey="k-123", region="eu")
+    with caplog.at_level(logging.INFO):
+        launcher.launch(job, parameters)
+    lines = [r.getMessage() for r in caplog.records if r.name == "jobop.batch.runner"]
+    assert len([line for line in lines if "parameters" in line]) == 2  # launched, completed
+    text = "\n".join(lines)
+    assert "hunter2" not in text and "k-123" not in text
+    assert "'dbPassword':'{value=***, type=class java.lang.String, identifying=true}'" in text
+    assert "value=eu" in text  # others as Spring prints them

@@ -151,7 +151,7 @@ class JobRunner:
             log.info(
                 "Job: [%s] launched with the following parameters: [%s]",
                 job.name,
-                execution.job_parameters,
+                execution.job_parameters.masked(),
                 extra=MessageCode.JOB_STARTED.extra,
             )
         started = time.monotonic()
@@ -235,7 +235,7 @@ class JobRunner:
                 "Job: [%s] completed with the following parameters: [%s] and the following "
                 "status: [%s] and exit code [%s] in %.3fs",
                 job.name,
-                execution.job_parameters,
+                execution.job_parameters.masked(),
                 execution.status.value,
                 execution.exit_status.exit_code,
                 time.monotonic() - started,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
@@ -14,6 +15,10 @@ from typing import Literal
 from jobop_client import parameters as text_form
 
 from .errors import InvalidJobParameters
+
+# Parameters named like this hold secrets: their values are never logged or audited.
+SECRET_NAME = re.compile(r"(?i)(pass(word|wd)?|secret|token|credential|api[._-]?key|private)")
+MASK = "***"
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +175,12 @@ class JobParameter:
         return f"{name}={{value={value}, type=class {self.java_type}, identifying={flag}}};"
 
     def __str__(self) -> str:
+        return self.describe(self.value_text())
+
+    def describe(self, value_text: str) -> str:
+        """Spring's JobParameter.toString, showing `value_text` as the value."""
         return (
-            f"{{value={self.value_text()}, type=class {self.java_type}, "
+            f"{{value={value_text}, type=class {self.java_type}, "
             f"identifying={'true' if self.identifying else 'false'}}}"
         )
 
@@ -398,6 +407,15 @@ class JobParameters(Mapping[str, JobParameter]):
 
     def __str__(self) -> str:
         inner = ",".join(f"'{name}':'{p}'" for name, p in self._items.items())
+        return "{" + inner + "}"
+
+    def masked(self) -> str:
+        """`str()` with the values of secret-looking parameters (`SECRET_NAME`) shown as
+        `MASK`: what logs and the audit trail show, since operators read both."""
+        inner = ",".join(
+            f"'{name}':'{p.describe(MASK) if SECRET_NAME.search(name) else p}'"
+            for name, p in self._items.items()
+        )
         return "{" + inner + "}"
 
     def __repr__(self) -> str:
