@@ -116,11 +116,17 @@ def authorize(principal: Principal, rpc: str) -> None:
     needed = POLICY.get(rpc)
     if needed is None:
         raise PermissionDenied(f"{rpc} is not in the policy table")
+    authorize_role(principal, needed, f"call {rpc}")
+
+
+def authorize_role(principal: Principal, needed: Role, what: str) -> None:
+    """PermissionDenied unless the principal's role reaches `needed` (the REST-only routes,
+    which stand for no RPC, name their role directly)."""
     if principal.role is None:
         raise PermissionDenied(f"principal {principal.name!r} has no role")
     if principal.role < needed:
         raise PermissionDenied(
-            f"principal {principal.name!r} ({principal.role.label}) may not call {rpc}: "
+            f"principal {principal.name!r} ({principal.role.label}) may not {what}: "
             f"it needs {needed.label}"
         )
 

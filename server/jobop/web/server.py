@@ -19,6 +19,7 @@ from .api import RestApi, error_response, json_response
 from .calls import ApiError
 from .metrics import Metrics
 from .openapi import openapi_document
+from .security import HttpSecurity, check_routes
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,20 @@ def create_app(
     operator: JobOperator,
     metrics: Metrics,
     *,
+    security: HttpSecurity,
     serve_api: bool = True,
 ) -> web.Application:
-    """The aiohttp application; with `serve_api` false (role worker) only /metrics."""
-    app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_BYTES)
+    """The aiohttp application; with `serve_api` false (role worker) only /metrics.
+
+    Every route passes `security`'s middleware; one without a policy entry is refused here,
+    at start-up, rather than served unchecked.
+    """
+    app = web.Application(
+        middlewares=[_errors, security.middleware], client_max_size=MAX_BODY_BYTES
+    )
     app.router.add_get("/metrics", metrics.handle)
     if not serve_api:
+        check_routes(app, security.policy)
         return app
     app.router.add_routes(RestApi(servicer, operator).routes())
     document = openapi_document()
@@ -84,6 +93,7 @@ def create_app(
 
     app.router.add_get("/", home)
     app.router.add_static("/static", str(dashboard), show_index=False)
+    check_routes(app, security.policy)
     return app
 
 
