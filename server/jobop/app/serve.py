@@ -414,9 +414,11 @@ async def _serve(
             app = create_app(
                 server.servicer, operator, metrics, security=security, serve_api=serve_api
             )
-            http = HttpServer(app, http_address)
+            # The same files as gRPC's, reloaded on change and on SIGHUP the same way.
+            context = options.tls.http_context() if options.tls is not None else None
+            http = HttpServer(app, http_address, context)
             await http.start()
-    except (OSError, RuntimeError) as error:
+    except (OSError, RuntimeError, ValueError) as error:  # ValueError: TLS files
         operator.shutdown(0)
         executor.shutdown(wait=False)
         return _fail(USAGE, str(error))
@@ -425,7 +427,7 @@ async def _serve(
     print(f"jobop serve: listening on {host}:{server.port}", flush=True)
     if http is not None:
         print(f"jobop serve: http on {http.host}:{http.port}", flush=True)
-        log.info("serving HTTP on http://%s:%s/", http.host, http.port)
+        log.info("serving HTTP on %s://%s:%s/", http.scheme, http.host, http.port)
     log.info(
         "serving gRPC on %s:%s (role %s, %d workers, node %s)",
         host,

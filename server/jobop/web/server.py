@@ -7,6 +7,7 @@ thread of its own, no signal handling of its own (`jobop serve` owns SIGTERM).
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from importlib import resources
 
@@ -100,7 +101,9 @@ def create_app(
 class HttpServer:
     """The admin surface bound on one address; `start` and `stop` on the serving loop."""
 
-    def __init__(self, app: web.Application, address: str) -> None:
+    def __init__(
+        self, app: web.Application, address: str, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             raise OSError(f"--http-address {address!r} is not HOST:PORT")
@@ -110,10 +113,14 @@ class HttpServer:
             app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT
         )
         self.port = 0
+        self.ssl_context = ssl_context
+        self.scheme = "https" if ssl_context is not None else "http"
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self._port, reuse_address=True)
+        site = web.TCPSite(
+            self._runner, self.host, self._port, reuse_address=True, ssl_context=self.ssl_context
+        )
         try:
             await site.start()
         except OSError as error:
