@@ -72,3 +72,34 @@ def test_dashboard_starts_stops_and_restarts_a_job_live(
     assert final["stepExecutions"][0]["readCount"] + seen["stoppedAt"] == 400
     for name in ("dashboard-running.png", "dashboard-completed.png", "dashboard-job.png"):
         assert (shots / name).stat().st_size > 10_000, name
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_dashboard_asks_for_a_token_and_streams_with_it(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    from test_auth import TOKENS, tokens_file
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/install-test-deps"
+    _ensure_node_modules()
+    server = start_server("--tokens-file", str(tokens_file(tmp_path)))
+    env = dict(
+        os.environ, JOBOP_URL=server.http_url, JOBOP_TOKEN=TOKENS["operator"], CHROMIUM=CHROMIUM
+    )
+    completed = subprocess.run(
+        [_tool("node"), str(BROWSER_DIR / "token.mjs")],
+        cwd=BROWSER_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert completed.returncode == 0, f"{completed.stdout}\n{completed.stderr}\n{server.log()}"
+    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert "no credentials" in seen["hint"]
+    assert seen["kept"] is True and seen["askedAfterReload"] == 0
+    headers = {"Authorization": f"Bearer {TOKENS['viewer']}"}
+    reply = request(server.http_url, "GET", f"/api/executions/{seen['started']}", headers=headers)
+    assert reply.body["status"] == "COMPLETED"
+    assert TOKENS["operator"] not in server.log()
