@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from importlib import resources
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from jobop.operator import JobOperator
 from jobop.service import JobOperatorServicer
@@ -51,6 +52,25 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
         if api_error.reason == "INTERNAL":
             log.exception("internal error serving %s %s", request.method, request.path)
         return error_response(api_error)
+
+
+class _MalformedRequests(logging.Filter):
+    """Requests that aiohttp's parser refuses (a request line over 8190 bytes, bad
+    headers) are the client's fault: one warning line, not an error with a traceback
+    that any client could fill the log with."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            # The client's text is data, never a format string.
+            record.msg = f"{record.getMessage()}: malformed request refused (400): {error.message}"
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
+_protocol_log = logging.getLogger("jobop.web.protocol")
+_protocol_log.addFilter(_MalformedRequests())
 
 
 def _allow(error: web.HTTPException) -> dict[str, str]:
@@ -110,7 +130,11 @@ class HttpServer:
         self.host = host.strip("[]")
         self._port = int(port)
         self._runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT
+            app,
+            handler_cancellation=True,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            logger=_protocol_log,
         )
         self.port = 0
         self.ssl_context = ssl_context
