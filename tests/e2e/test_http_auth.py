@@ -155,9 +155,18 @@ def test_rest_needs_a_token_and_the_role_of_each_action(
 def test_rest_starts_and_streams_share_the_grpc_limits(
     start_server: ServerFactory, tmp_path: Path
 ) -> None:
+    principals = tmp_path / "principals.toml"
+    principals.write_text('[principals]\n"spiffe://example.org/ci" = "viewer"\n')
     server = start_server(
         "--tokens-file",
         str(tokens_file(tmp_path)),
+        "--trust-forwarded-identity",
+        "--tls-principal",
+        "san",
+        "--principals-file",
+        str(principals),
+        "--metrics-role",
+        "viewer",
         "--start-burst",
         "1",
         "--start-rate",
@@ -178,3 +187,19 @@ def test_rest_starts_and_streams_share_the_grpc_limits(
     assert second.status == 429
     assert open_events(server.http_url, "/api/events", bearer("operator")).status == 200
     first.close()
+
+    # --metrics-role viewer protects /metrics.
+    assert error_of(rest(server, "GET", "/metrics", None))[0] == 401
+    with urllib.request.urlopen(
+        urllib.request.Request(server.http_url + "/metrics", headers=bearer("viewer")), timeout=30
+    ) as response:
+        assert response.status == 200
+    # A trusted mesh's x-forwarded-client-cert names the caller over HTTP too.
+    forwarded = {
+        "x-forwarded-client-cert": "By=spiffe://example.org/jobop;URI=spiffe://example.org/ci"
+    }
+    reply = request(server.http_url, "GET", "/api/jobs", headers=forwarded)
+    assert reply.status == 200, reply
+    reply = request(server.http_url, "POST", "/api/executions/1/stop", headers=forwarded)
+    assert error_of(reply)[:3] == (403, "PERMISSION_DENIED", "PERMISSION_DENIED")
+    assert "'spiffe://example.org/ci' (viewer)" in reply.body["error"]["message"]
