@@ -10,9 +10,10 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
-from e2e_support import ServerFactory
+from e2e_support import ServerFactory, ServerProcess
 from rest_support import request
 
 BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
@@ -41,29 +42,34 @@ def _ensure_node_modules() -> None:
     assert completed.returncode == 0, f"npm install failed:\n{completed.stderr}"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_dashboard_starts_stops_and_restarts_a_job_live(
-    start_server: ServerFactory, tmp_path: Path
-) -> None:
+def _drive(script: Path, server: ServerProcess, **env: str) -> dict[str, Any]:
+    """Run a browser script against `server`; what it saw (its last line, JSON)."""
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/install-test-deps"
     _ensure_node_modules()
-    server = start_server()
-    # JOBOP_SCREENSHOT_DIR keeps the screenshots somewhere to look at after the run.
-    shots = Path(os.environ.get("JOBOP_SCREENSHOT_DIR") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, JOBOP_URL=server.http_url, SCREENSHOT_DIR=str(shots), CHROMIUM=CHROMIUM)
     completed = subprocess.run(
-        [_tool("node"), str(SCRIPT)],
+        [_tool("node"), str(script)],
         cwd=BROWSER_DIR,
-        env=env,
+        env=dict(os.environ, JOBOP_URL=server.http_url, CHROMIUM=CHROMIUM, **env),
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
         check=False,
     )
     assert completed.returncode == 0, f"{completed.stdout}\n{completed.stderr}\n{server.log()}"
-    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    seen: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_dashboard_starts_stops_and_restarts_a_job_live(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = start_server()
+    # JOBOP_SCREENSHOT_DIR keeps the screenshots somewhere to look at after the run.
+    shots = Path(os.environ.get("JOBOP_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    seen = _drive(SCRIPT, server, SCREENSHOT_DIR=str(shots))
     first, second = seen["started"], seen["restarted"]
     base = server.http_url
     assert request(base, "GET", f"/api/executions/{first}").body["status"] == "STOPPED"
@@ -80,23 +86,8 @@ def test_dashboard_asks_for_a_token_and_streams_with_it(
 ) -> None:
     from test_auth import TOKENS, tokens_file
 
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/install-test-deps"
-    _ensure_node_modules()
     server = start_server("--tokens-file", str(tokens_file(tmp_path)))
-    env = dict(
-        os.environ, JOBOP_URL=server.http_url, JOBOP_TOKEN=TOKENS["operator"], CHROMIUM=CHROMIUM
-    )
-    completed = subprocess.run(
-        [_tool("node"), str(BROWSER_DIR / "token.mjs")],
-        cwd=BROWSER_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert completed.returncode == 0, f"{completed.stdout}\n{completed.stderr}\n{server.log()}"
-    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    seen = _drive(BROWSER_DIR / "token.mjs", server, JOBOP_TOKEN=TOKENS["operator"])
     assert "no credentials" in seen["hint"]
     assert seen["kept"] is True and seen["askedAfterReload"] == 0
     headers = {"Authorization": f"Bearer {TOKENS['viewer']}"}

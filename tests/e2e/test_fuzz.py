@@ -344,18 +344,23 @@ def fuzzer(start_server: ServerFactory, db_url: str) -> Iterator[Fuzzer]:
     engine.dispose()
 
 
-@pytest.mark.slow
-def test_fuzzed_requests_to_every_rpc(fuzzer: Fuzzer) -> None:
-    started = time.monotonic()
-
-    @settings(
-        max_examples=CASES_PER_DATABASE,
+def _fuzz_settings(cases: int) -> settings:
+    """Bounded and reproducible (JOBOP_FUZZ_RANDOM=1 draws fresh cases)."""
+    return settings(
+        max_examples=cases,
         deadline=None,
         database=None,
         derandomize=os.environ.get("JOBOP_FUZZ_RANDOM") is None,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
+
+
+@pytest.mark.slow
+def test_fuzzed_requests_to_every_rpc(fuzzer: Fuzzer) -> None:
+    started = time.monotonic()
+
+    @_fuzz_settings(CASES_PER_DATABASE)
     @given(_cases())
     def fuzz(case: Case) -> None:
         fuzzer.send(case)
@@ -570,14 +575,7 @@ def test_fuzzed_http_requests_to_every_route(fuzzer: Fuzzer) -> None:
             if changed:
                 problems.append(f"{status} from {where} changed rows")
 
-    @settings(
-        max_examples=HTTP_CASES_PER_DATABASE,
-        deadline=None,
-        database=None,
-        derandomize=os.environ.get("JOBOP_FUZZ_RANDOM") is None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @_fuzz_settings(HTTP_CASES_PER_DATABASE)
     @given(_http_cases())
     def fuzz(case: HttpCase) -> None:
         send(case)

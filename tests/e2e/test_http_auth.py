@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+import test_audit
 from e2e_support import ServerFactory, ServerProcess
 from rest_support import error_of, open_events, request
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from test_auth import TOKENS, tokens_file
 
 
@@ -27,16 +26,9 @@ def rest(
     return request(server.http_url, method, path, body, headers=bearer(role))
 
 
-@pytest.fixture
-def server(start_server: ServerFactory, tmp_path: Path) -> ServerProcess:
-    return start_server("--tokens-file", str(tokens_file(tmp_path)))
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = create_engine(db_url)
-    yield engine
-    engine.dispose()
+# The audit tests' server (a tokens file) and engine.
+server = test_audit.server
+engine = test_audit.engine
 
 
 def _wait(server: ServerProcess, execution_id: int, status: str) -> None:
