@@ -61,3 +61,12 @@ def test_a_route_without_an_entry_is_refused() -> None:
     app.router.add_get("/api/unchecked", handler)
     with pytest.raises(RuntimeError, match="GET /api/unchecked has no entry"):
         check_routes(app, _security().policy)
+
+
+def test_both_surfaces_count_a_caller_under_one_key() -> None:
+    from jobop.service.auth import ANONYMOUS, Principal, Role, limit_key
+
+    # Anonymous callers by host (the peer as gRPC writes it; HTTP writes it the same way).
+    assert limit_key(ANONYMOUS, "ipv4:10.0.0.7:50123") == "anonymous@ipv4:10.0.0.7"
+    assert limit_key(ANONYMOUS, "ipv6:[::1]:8080") == "anonymous@ipv6:[::1]"
+    assert limit_key(Principal("ci", Role.OPERATOR, "token"), "ipv4:10.0.0.7:1") == "ci"

@@ -110,6 +110,16 @@ class Caller:
 current_caller: ContextVar[Caller | None] = ContextVar("jobop_current_caller", default=None)
 
 
+def limit_key(principal: Principal, peer: str) -> str:
+    """Whom the per-caller limits count: the principal; without authentication everyone is
+    `anonymous`, told apart by address (`peer` as gRPC writes it, ipv4:HOST:PORT), so a
+    caller is the same one on the gRPC and the HTTP port."""
+    if principal.method == "none":
+        host = peer.rpartition(":")[0] or peer
+        return f"anonymous@{host}"
+    return principal.name
+
+
 def authorize(principal: Principal, rpc: str) -> None:
     """PermissionDenied unless the principal's role reaches the RPC's entry in POLICY (an
     RPC missing from the table is refused: fail closed)."""

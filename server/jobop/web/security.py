@@ -30,6 +30,7 @@ from jobop.service.auth import (
     authorize,
     authorize_role,
     current_caller,
+    limit_key,
 )
 from jobop.service.errors import PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAUTHENTICATED
 from jobop.service.handlers import RateLimitedLog
@@ -253,10 +254,7 @@ class HttpSecurity:
 
 
 def _limit_key(principal: Principal, request: web.Request) -> str:
-    # As the gRPC interceptor: without authentication, callers are told apart by address.
-    if principal.method == "none":
-        return f"anonymous@{request.remote or '?'}"
-    return principal.name
+    return limit_key(principal, peer_of(request) if principal.method == "none" else "")
 
 
 def _unauthenticated(message: str) -> web.Response:
