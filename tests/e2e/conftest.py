@@ -66,10 +66,6 @@ def _start(
     def read_first_lines() -> None:
         # "listening on HOST:PORT" (gRPC), then "http on HOST:PORT" unless HTTP is off.
         http_off = "--http-address" in extra and extra[extra.index("--http-address") + 1] == ""
-        # With credentials configured (and no --insecure) HTTP is not served: it does not
-        # check them yet.
-        secured = {"--tokens-file", "--tls-client-ca", "--trust-forwarded-identity"}
-        http_off = http_off or (bool(secured.intersection(extra)) and "--insecure" not in extra)
         for _ in range(1 if http_off else 2):
             first_lines.append(process.stdout.readline() if process.stdout else "")
 

@@ -191,6 +191,16 @@ def test_an_action_rolled_back_leaves_no_row_claiming_success(
     server: ServerProcess, engine: Engine
 ) -> None:
     stopped = _stopped_execution(server)
+    running = call(
+        server,
+        "Start",
+        pb.StartRequest(
+            job_name="demoTaskletJob",
+            parameters=params(durationMs=60_000, **{"run.id": time.time_ns()}),
+        ),
+        "operator",
+    ).execution
+    wait_until(server, running.id, lambda e: e.status == pb.BATCH_STATUS_STARTED)
     _refuse_success_rows(engine)
     executions = _executions(engine)
 
@@ -199,27 +209,44 @@ def test_an_action_rolled_back_leaves_no_row_claiming_success(
         ("operator", "StartNextInstance", pb.StartNextInstanceRequest(job_name="demoTaskletJob")),
         ("operator", "Restart", pb.RestartRequest(execution_id=stopped.id)),
         ("admin", "Abandon", pb.AbandonRequest(execution_id=stopped.id)),
+        ("operator", "Stop", pb.StopRequest(execution_id=running.id)),
     ):
         code, reason, _ = error_of(lambda m=method, r=request, role=role: call(server, m, r, role))
         assert (code, reason) == (grpc.StatusCode.INTERNAL, "INTERNAL"), method
     # Each action was rolled back together with its audit row.
     assert _executions(engine) == executions
-    # The abandon was rolled back. (Stop is left out: the operator signals a job running in
-    # this process before it writes, so that job stops whether or not the write commits.)
+    # The abandon was rolled back, and so was the stop: the job running in this process
+    # was not signalled (the operator writes before it signals).
     current = call(
         server, "GetJobExecution", pb.GetJobExecutionRequest(execution_id=stopped.id), "viewer"
     ).execution
     assert current.status == pb.BATCH_STATUS_STOPPED
+    time.sleep(1.0)
+    still = call(
+        server, "GetJobExecution", pb.GetJobExecutionRequest(execution_id=running.id), "viewer"
+    ).execution
+    assert still.status == pb.BATCH_STATUS_STARTED
 
     rows = audit_rows(engine)
     assert [(r.action, r.succeeded, r.reason) for r in rows] == [
         ("Start", "Y", None),  # before the trigger
         ("Stop", "Y", None),
+        ("Start", "Y", None),
         ("Start", "N", "INTERNAL"),
         ("StartNextInstance", "N", "INTERNAL"),
         ("Restart", "N", "INTERNAL"),
         ("Abandon", "N", "INTERNAL"),
+        ("Stop", "N", "INTERNAL"),
     ]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "DROP TRIGGER refuse_audit"
+                + (" ON jobop_audit" if engine.dialect.name == "postgresql" else "")
+            )
+        )
+    call(server, "Stop", pb.StopRequest(execution_id=running.id), "operator")
+    wait_until(server, running.id, lambda e: e.status == pb.BATCH_STATUS_STOPPED)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -249,13 +249,3 @@ def test_insecure_or_credentials_allow_a_public_address(
     assert "bearer tokens reach 0.0.0.0:0 in plaintext" in guarded.log()
     local = start_server()
     assert "loopback only" in local.log()
-
-
-def test_http_is_not_served_while_grpc_checks_credentials(
-    start_server: ServerFactory, tmp_path: Path
-) -> None:
-    """The REST routes call the servicer past the gRPC interceptor: with credentials
-    configured they would open what gRPC guards, so they are not served."""
-    server = start_server("--tokens-file", str(tokens_file(tmp_path)))
-    assert server.http_address == ""
-    assert "--http-address 127.0.0.1:0 is not served" in server.log()

@@ -1,7 +1,6 @@
 """The dashboard in Debian's headless Chromium (tests/browser, playwright-core) against a
 real `jobop serve`: start demoChunkJob from the form, counts rise without a reload, stop,
-STOPPED, restart, COMPLETED; the nodes-and-leases panel shows every node's state and the
-server owning a running execution. A missing chromium, node or npm is a failure, not a skip
+STOPPED, restart, COMPLETED. A missing chromium, node or npm is a failure, not a skip
 (scripts/install-test-deps installs chromium)."""
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from e2e_support import ServerFactory, ServerProcess
@@ -44,37 +44,41 @@ def _ensure_node_modules() -> None:
     assert completed.returncode == 0, f"npm install failed:\n{completed.stderr}"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_dashboard_starts_stops_and_restarts_a_job_live(
-    start_server: ServerFactory, tmp_path: Path
-) -> None:
+def _drive(script: Path, server: ServerProcess, **env: str) -> dict[str, Any]:
+    """Run a browser script against `server`; what it saw (its last line, JSON)."""
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/install-test-deps"
     _ensure_node_modules()
-    server = start_server()
-    expected = _other_nodes(server)
-    # JOBOP_SCREENSHOT_DIR keeps the screenshots somewhere to look at after the run.
-    shots = Path(os.environ.get("JOBOP_SCREENSHOT_DIR") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
-    env = dict(
-        os.environ,
-        JOBOP_URL=server.http_url,
-        SCREENSHOT_DIR=str(shots),
-        CHROMIUM=CHROMIUM,
-        SERVER_NODE=next(node for node, state in expected.items() if state == "live-server"),
-        NODES=json.dumps({node: state.removesuffix("-server") for node, state in expected.items()}),
-    )
     completed = subprocess.run(
-        [_tool("node"), str(SCRIPT)],
+        [_tool("node"), str(script)],
         cwd=BROWSER_DIR,
-        env=env,
+        env=dict(os.environ, JOBOP_URL=server.http_url, CHROMIUM=CHROMIUM, **env),
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
         check=False,
     )
     assert completed.returncode == 0, f"{completed.stdout}\n{completed.stderr}\n{server.log()}"
-    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    seen: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_dashboard_starts_stops_and_restarts_a_job_live(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = start_server()
+    expected = _other_nodes(server)
+    # JOBOP_SCREENSHOT_DIR keeps the screenshots somewhere to look at after the run.
+    shots = Path(os.environ.get("JOBOP_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    seen = _drive(
+        SCRIPT,
+        server,
+        SCREENSHOT_DIR=str(shots),
+        SERVER_NODE=next(node for node, state in expected.items() if state == "live-server"),
+        NODES=json.dumps({node: state.removesuffix("-server") for node, state in expected.items()}),
+    )
     first, second = seen["started"], seen["restarted"]
     base = server.http_url
     assert request(base, "GET", f"/api/executions/{first}").body["status"] == "STOPPED"
@@ -107,3 +111,19 @@ def _other_nodes(server: ServerProcess) -> dict[str, str]:
         "c0ffee000002": "left",
         "c0ffee000003": "lost",
     }
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_dashboard_asks_for_a_token_and_streams_with_it(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    from test_auth import TOKENS, tokens_file
+
+    server = start_server("--tokens-file", str(tokens_file(tmp_path)))
+    seen = _drive(BROWSER_DIR / "token.mjs", server, JOBOP_TOKEN=TOKENS["operator"])
+    assert "no credentials" in seen["hint"]
+    assert seen["kept"] is True and seen["askedAfterReload"] == 0
+    headers = {"Authorization": f"Bearer {TOKENS['viewer']}"}
+    reply = request(server.http_url, "GET", f"/api/executions/{seen['started']}", headers=headers)
+    assert reply.body["status"] == "COMPLETED"
+    assert TOKENS["operator"] not in server.log()

@@ -3,6 +3,7 @@ codes, stops from another process and by signal, a SIGKILLed run recovered and r
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
@@ -196,6 +197,22 @@ def test_next_and_restart_and_abandon(jobop: Callable[..., Any], repo: JobReposi
     assert jobop("run", "demoChunkJob", "items=2", "failAtItem=1").returncode == 5
     assert jobop("run", "--stop", str(to_abandon)).returncode == 5
     assert jobop("run", "--recover", str(to_abandon)).returncode == 5
+    assert jobop("run", "--stop", "999").returncode == 4
+
+    # Direct database actions are in the audit trail, the OS user as principal.
+    with repo.engine.connect() as connection:
+        rows = list(connection.execute(text("SELECT * FROM jobop_audit ORDER BY audit_id")))
+    user = f"os:{getpass.getuser()}"
+    assert [
+        (r.action, r.principal, r.role, r.succeeded, r.job_execution_id, r.reason) for r in rows
+    ] == [
+        ("Abandon", user, None, "Y", to_abandon, None),
+        ("Stop", user, None, "N", to_abandon, "JOB_EXECUTION_NOT_RUNNING"),
+        ("Recover", user, None, "N", to_abandon, rows[2].reason),
+        ("Stop", user, None, "N", 999, "NO_SUCH_JOB_EXECUTION"),
+    ]
+    assert rows[2].reason and all(r.peer == "local:jobop run" and r.node for r in rows)
+    assert rows[0].job_name == "demoChunkJob"
 
 
 def test_jobs_from_a_module(jobop: Callable[..., Any], tmp_path: Path) -> None:

@@ -8,11 +8,14 @@ SIGINT asks the running job to stop at its next chunk boundary (a second one int
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import logging
 import os
 import signal
+import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import NoReturn
@@ -43,6 +46,8 @@ from jobop.domain import (
 )
 from jobop.operator.node import NodeMember, check_recoverable, new_node_info
 from jobop.repository import (
+    AuditEvent,
+    AuditTrail,
     ContextFormat,
     JobRepository,
     RepositoryConfigurationError,
@@ -52,6 +57,7 @@ from jobop.repository import (
     rekey,
     upgrade_schema,
 )
+from jobop.repository.audit import auditing
 from jobop.repository.engine import is_postgresql
 from jobop.repository.nodes import NodeRepository
 from jobop.repository.notify import Announcer, pack
@@ -275,13 +281,18 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _fail(UNREACHABLE, f"cannot reach the database: {error.orig}")
     try:
         if operation == "stop":
-            _print(_announced(repository, repository.request_stop(args.stop)))
+            stopped = _audited(repository, "Stop", args.stop, repository.request_stop)
+            _print(_announced(repository, stopped))
             return 0
         if operation == "abandon":
-            _print(_announced(repository, repository.abandon(args.abandon)))
+            abandoned = _audited(repository, "Abandon", args.abandon, repository.abandon)
+            _print(_announced(repository, abandoned))
             return 0
         if operation == "recover":
-            _print(_announced(repository, _recover(repository, args.recover)))
+            recovered = _audited(
+                repository, "Recover", args.recover, lambda i: _recover(repository, i)
+            )
+            _print(_announced(repository, recovered))
             return 0
         registry = _registry(args.jobs)
         execution = _launch(repository, registry, args)
@@ -377,6 +388,46 @@ def _announced(repository: JobRepository, execution: JobExecution) -> JobExecuti
         announcer.send(pack([f"{execution.id}:{execution.version}"], "e"))
         announcer.close()
     return execution
+
+
+def _audited(
+    repository: JobRepository,
+    action: str,
+    execution_id: int,
+    body: Callable[[int], JobExecution],
+) -> JobExecution:
+    """A control action made on the database directly, in the audit trail as the server's
+    are: the OS user as principal (no role: no server checked one), the success row in the
+    action's own transaction, a failure row of its own."""
+    event = AuditEvent(
+        principal=f"os:{_os_user()}",
+        role=None,
+        action=action,
+        arguments=json.dumps({"execution_id": str(execution_id)}),
+        peer="local:jobop run",
+        node=socket.gethostname(),
+        execution_id=execution_id,
+    )
+    trail = AuditTrail(repository.engine)
+    with auditing(event) as pending:
+        try:
+            execution = body(execution_id)
+        except JobopError as error:
+            trail.record(event.failed(error.reason, str(error)))
+            raise
+    if not pending.written:
+        trail.record(event)  # nothing to write (it had just ended): still recorded
+    log.info(
+        "AUDIT-OK %s by %s from %s: execution %s", action, event.principal, event.peer, execution_id
+    )
+    return execution
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        return str(os.getuid())
 
 
 def _recover(repository: JobRepository, execution_id: int) -> JobExecution:

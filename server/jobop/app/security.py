@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported when serving: `jobop run` and `jobop db` need no gRPC
-    from jobop.service.auth import Authenticator
+    from jobop.service.auth import Authenticator, Role
     from jobop.service.limits import Limits
     from jobop.service.tls import ReloadingServerCredentials
 
@@ -77,6 +77,13 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
         "do anything (env JOBOP_INSECURE=true)",
     )
     group.add_argument(
+        "--metrics-role",
+        choices=("open", "viewer", "operator", "admin"),
+        default="open",
+        help="who may read /metrics: anyone (open, the default: scrapers seldom carry "
+        "tokens) or callers with at least this role",
+    )
+    group.add_argument(
         "--max-streams",
         metavar="N",
         type=positive_int,
@@ -112,6 +119,7 @@ class Security:
     tls: ReloadingServerCredentials | None
     authenticator: Authenticator
     limits: Limits
+    metrics_role: Role | None = None  # None: /metrics is open
 
 
 class SecurityConfigurationError(ValueError):
@@ -119,7 +127,7 @@ class SecurityConfigurationError(ValueError):
 
 
 def security_from_arguments(args: argparse.Namespace) -> Security:
-    from jobop.service.auth import Authenticator, PrincipalsFile, TokensFile
+    from jobop.service.auth import Authenticator, PrincipalsFile, Role, TokensFile
     from jobop.service.limits import Limits
     from jobop.service.tls import ReloadingServerCredentials, TlsConfigurationError, TlsFiles
 
@@ -155,7 +163,8 @@ def security_from_arguments(args: argparse.Namespace) -> Security:
     for name in ("max_streams", "max_streams_per_caller", "start_rate", "start_burst"):
         if getattr(args, name) is not None:
             setattr(limits, name, getattr(args, name))
-    return Security(tls, authenticator, limits)
+    metrics_role = None if args.metrics_role == "open" else Role.parse(args.metrics_role)
+    return Security(tls, authenticator, limits, metrics_role)
 
 
 def is_loopback(address: str) -> bool:

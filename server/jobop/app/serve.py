@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     import grpc
 
     from jobop.service import ServerOptions
+    from jobop.service.auth import Role
     from jobop.web import Metrics
 
 log = logging.getLogger("jobop.serve")
@@ -291,15 +292,6 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         refusal = check_exposure(args.http_address, security, args.insecure, "--http-address")
     if refusal is not None:
         return _fail(USAGE, refusal)
-    if args.http_address and security.authenticator.enabled and not args.insecure:
-        # The REST routes call the servicer in process, past the gRPC interceptor that
-        # checks credentials and roles: serving them would open what gRPC guards.
-        log.warning(
-            "--http-address %s is not served: the HTTP surface does not check credentials "
-            "yet, and credentials are configured for gRPC (--insecure serves it anyway)",
-            args.http_address,
-        )
-        args.http_address = ""
     try:
         check_address_free(args.grpc_address)
     except OSError as error:
@@ -375,6 +367,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
                 args.http_address,
                 interceptors,
                 args.handoff,
+                security.metrics_role,
             )
         )
     finally:
@@ -392,9 +385,11 @@ async def _serve(
     http_address: str,
     interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]],
     handoff: bool,
+    metrics_role: Role | None,
 ) -> int:
     from jobop.service import create_server
     from jobop.web import HttpServer, create_app
+    from jobop.web.security import HttpSecurity
 
     executor = ThreadPoolExecutor(max_workers=rpc_threads, thread_name_prefix="jobop-rpc")
     loop = asyncio.get_running_loop()
@@ -407,10 +402,24 @@ async def _serve(
         metrics.follow_streams(lambda: server.servicer.active_streams)
         metrics.follow_node(operator.node.heartbeat_ages)
         if http_address:
-            app = create_app(server.servicer, operator, metrics, serve_api=serve_api)
-            http = HttpServer(app, http_address)
+            assert server.security is not None
+            # The gRPC interceptor's limit objects: one stream count and Start bucket per
+            # caller, whichever surface it calls.
+            security = HttpSecurity(
+                options.authenticator,
+                server.security.streams,
+                server.security.start_rate,
+                server.servicer.audit.refused,
+                metrics_role,
+            )
+            app = create_app(
+                server.servicer, operator, metrics, security=security, serve_api=serve_api
+            )
+            # The same files as gRPC's, reloaded on change and on SIGHUP the same way.
+            context = options.tls.http_context() if options.tls is not None else None
+            http = HttpServer(app, http_address, context)
             await http.start()
-    except (OSError, RuntimeError) as error:
+    except (OSError, RuntimeError, ValueError) as error:  # ValueError: TLS files
         operator.shutdown(0)
         executor.shutdown(wait=False)
         return _fail(USAGE, str(error))
@@ -419,7 +428,7 @@ async def _serve(
     print(f"jobop serve: listening on {host}:{server.port}", flush=True)
     if http is not None:
         print(f"jobop serve: http on {http.host}:{http.port}", flush=True)
-        log.info("serving HTTP on http://%s:%s/", http.host, http.port)
+        log.info("serving HTTP on %s://%s:%s/", http.scheme, http.host, http.port)
     log.info(
         "serving gRPC on %s:%s (role %s, %d workers, node %s)",
         host,

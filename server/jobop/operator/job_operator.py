@@ -495,16 +495,12 @@ class JobOperator:
     def stop(self, execution_id: int) -> JobExecution:
         """STARTED -> STOPPING (steps end at their next chunk boundary); STARTING, never
         picked up -> STOPPED at once."""
-        # The in-process fast path first: the steps stop at their next chunk boundary and a
-        # running tasklet gets stop() now, without waiting for the database.
-        runs_here = self._runner.request_stop(execution_id)
-        try:
-            execution = self.repository.request_stop(execution_id)
-        except JobExecutionNotRunning:
-            if not runs_here:
-                raise
-            # It ended between the signal and the update (usually STOPPED, by the signal).
-            execution = self.get_job_execution(execution_id)
+        # The write first: a Stop whose transaction rolls back (its audit row failed, the
+        # database went away) must not stop the job anyway. Only once it has committed does
+        # a run in this process get the fast path (steps stop at their next chunk boundary,
+        # a running tasklet gets stop() now).
+        execution = self.repository.request_stop(execution_id)
+        self._runner.request_stop(execution_id)
         if self._launcher is not None:
             self._launcher.remove(execution_id)
         self._publish(execution)

@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import re
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -20,6 +19,7 @@ from typing import Any, TypeVar
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
+from jobop.domain.parameters import MASK, SECRET_NAME
 from jobop.repository import AuditEvent, AuditTrail
 from jobop.repository.audit import auditing
 
@@ -29,11 +29,6 @@ from .errors import reason_for
 log = logging.getLogger("jobop.audit")
 
 ResponseT = TypeVar("ResponseT")
-
-# Parameters named like this are recorded as "***": the trail is read by operators, and a
-# password passed as a job parameter must not end up in it.
-SECRET_NAME = re.compile(r"(?i)(pass(word|wd)?|secret|token|credential|api[._-]?key|private)")
-MASK = "***"
 
 
 def arguments_json(request: Message) -> str:

@@ -110,17 +110,33 @@ class Caller:
 current_caller: ContextVar[Caller | None] = ContextVar("jobop_current_caller", default=None)
 
 
+def limit_key(principal: Principal, peer: str) -> str:
+    """Whom the per-caller limits count: the principal; without authentication everyone is
+    `anonymous`, told apart by address (`peer` as gRPC writes it, ipv4:HOST:PORT), so a
+    caller is the same one on the gRPC and the HTTP port."""
+    if principal.method == "none":
+        host = peer.rpartition(":")[0] or peer
+        return f"anonymous@{host}"
+    return principal.name
+
+
 def authorize(principal: Principal, rpc: str) -> None:
     """PermissionDenied unless the principal's role reaches the RPC's entry in POLICY (an
     RPC missing from the table is refused: fail closed)."""
     needed = POLICY.get(rpc)
     if needed is None:
         raise PermissionDenied(f"{rpc} is not in the policy table")
+    authorize_role(principal, needed, f"call {rpc}")
+
+
+def authorize_role(principal: Principal, needed: Role, what: str) -> None:
+    """PermissionDenied unless the principal's role reaches `needed` (the REST-only routes,
+    which stand for no RPC, name their role directly)."""
     if principal.role is None:
         raise PermissionDenied(f"principal {principal.name!r} has no role")
     if principal.role < needed:
         raise PermissionDenied(
-            f"principal {principal.name!r} ({principal.role.label}) may not call {rpc}: "
+            f"principal {principal.name!r} ({principal.role.label}) may not {what}: "
             f"it needs {needed.label}"
         )
 

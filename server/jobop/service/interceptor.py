@@ -25,6 +25,7 @@ from .auth import (
     Unauthenticated,
     authorize,
     current_caller,
+    limit_key,
 )
 from .errors import PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAUTHENTICATED, abort, error_status
 from .handlers import RateLimitedLog
@@ -220,12 +221,8 @@ def _peer(context: grpc.aio.ServicerContext[Any, Any]) -> str:
 
 
 def _limit_key(principal: Principal, context: grpc.aio.ServicerContext[Any, Any]) -> str:
-    # Without authentication everyone is `anonymous`: tell callers apart by address.
-    if principal.method == "none":
-        peer = _peer(context)
-        host = peer.rpartition(":")[0] or peer
-        return f"anonymous@{host}"
-    return principal.name
+    # The peer is read only for anonymous callers: most calls are reads.
+    return limit_key(principal, _peer(context) if principal.method == "none" else "")
 
 
 def _exhausted(error: LimitExceeded) -> grpc.Status:

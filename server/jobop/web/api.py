@@ -8,6 +8,7 @@ bindings, so Envoy's gRPC-JSON transcoder serves the same paths (with proto3 JSO
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import math
 from collections.abc import Awaitable, Callable
@@ -148,6 +149,7 @@ class RestApi:
             web.get("/api/executions/{executionId}/events", s.execution_events),
             web.get("/api/events", s.events),
             web.get("/api/nodes", s.nodes),
+            web.get("/api/audit", s.audit),
         ]
 
     # -- launching -------------------------------------------------------------------
@@ -342,6 +344,40 @@ class RestApi:
         include_gone = not query_bool(request, "live")
         nodes = await asyncio.to_thread(self.operator.list_nodes, include_gone=include_gone)
         return json_response({"nodes": [rep.node_json(node) for node in nodes]})
+
+    async def audit(self, request: web.Request) -> web.Response:
+        """ListAuditEvents: newest first, `job` and `since` (RFC 3339) filters, paged."""
+        message = pb.ListAuditEventsRequest(
+            job_name=request.query.get("job", ""),
+            page_size=query_int(request, "pageSize", "page_size"),
+            page_token=request.query.get("pageToken", ""),
+        )
+        since = request.query.get("since")
+        if since is not None:
+            try:
+                moment = dt.datetime.fromisoformat(since)
+            except ValueError:
+                moment = None
+            if moment is None or moment.tzinfo is None:
+                raise ApiError.of(
+                    InvalidArgument(
+                        f"since must be an RFC 3339 time with its offset, not {since!r}",
+                        field="since",
+                    )
+                )
+            try:
+                message.since.FromDatetime(moment)
+            except (OverflowError, ValueError):
+                raise ApiError.of(
+                    InvalidArgument(f"since {since!r} is out of range", field="since")
+                ) from None
+        response = await call(self.servicer.ListAuditEvents, message)
+        return json_response(
+            {
+                "events": [rep.audit_event_json(event) for event in response.events],
+                "nextPageToken": response.next_page_token,
+            }
+        )
 
     # -- streams ---------------------------------------------------------------------
 

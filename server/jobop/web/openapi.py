@@ -338,6 +338,36 @@ def _schemas() -> dict[str, Any]:
                 },
             },
         },
+        "AuditEvents": {
+            "type": "object",
+            "required": ["events", "nextPageToken"],
+            "properties": {
+                "events": {"type": "array", "items": _ref("AuditEvent")},
+                "nextPageToken": {"type": "string"},
+            },
+        },
+        "AuditEvent": {
+            "type": "object",
+            "required": ["id", "time", "principal", "action", "arguments", "succeeded"],
+            "properties": {
+                "id": {"type": "integer"},
+                "time": time,
+                "principal": {"type": "string"},
+                "role": {"type": ["string", "null"]},
+                "action": {"type": "string"},
+                "arguments": {
+                    "type": "string",
+                    "description": "the request as JSON, secrets masked",
+                },
+                "peer": {"type": "string"},
+                "node": {"type": "string"},
+                "succeeded": {"type": "boolean"},
+                "reason": {"type": ["string", "null"]},
+                "message": {"type": ["string", "null"]},
+                "executionId": {"type": ["integer", "null"]},
+                "jobName": {"type": ["string", "null"]},
+            },
+        },
         "Nodes": {
             "type": "object",
             "required": ["nodes"],
@@ -425,6 +455,12 @@ def openapi_document() -> dict[str, Any]:
         "description": "true: leave out the nodes that were lost or left",
         "schema": {"type": "boolean"},
     }
+    since = {
+        "name": "since",
+        "in": "query",
+        "description": "Only events at or after this time (RFC 3339, with its offset)",
+        "schema": {"type": "string", "format": "date-time"},
+    }
     execution = "/api/executions/{executionId}"
     paths = {
         "/api/jobs/{jobName}/start": _launch(
@@ -502,6 +538,12 @@ def openapi_document() -> dict[str, Any]:
             "watchExecutions", "Follow the running executions of all jobs or one", [job_filter]
         ),
         "/api/nodes": _get("listNodes", "The cluster's nodes, newest first", [live], "Nodes"),
+        "/api/audit": _get(
+            "listAuditEvents",
+            "The audit trail of control actions, newest first (operator role)",
+            [job_filter, since, *_PAGE],
+            "AuditEvents",
+        ),
     }
     return {
         "openapi": "3.1.0",

@@ -47,6 +47,25 @@ def _utc(value: dt.datetime | None) -> str | None:
     return aware.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def audit_event_json(event: Any) -> dict[str, Any]:
+    """A ListAuditEvents event in JSON (proto3 JSON names; 0/"" as null)."""
+    return {
+        "id": event.id,
+        "time": _time(event, "time"),
+        "principal": event.principal,
+        "role": event.role or None,
+        "action": event.action,
+        "arguments": event.arguments,
+        "peer": event.peer,
+        "node": event.node,
+        "succeeded": event.succeeded,
+        "reason": event.reason or None,
+        "message": event.message or None,
+        "executionId": event.execution_id or None,
+        "jobName": event.job_name or None,
+    }
+
+
 def node_json(node: NodeState) -> dict[str, Any]:
     """A node of the cluster with its lease state (no RPC returns nodes)."""
     return {

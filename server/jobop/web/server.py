@@ -7,6 +7,7 @@ thread of its own, no signal handling of its own (`jobop serve` owns SIGTERM).
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from importlib import resources
 
@@ -20,6 +21,7 @@ from .calls import ApiError
 from .http_log import ServerLog
 from .metrics import Metrics
 from .openapi import openapi_document
+from .security import HttpSecurity, check_routes
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +64,20 @@ def create_app(
     operator: JobOperator,
     metrics: Metrics,
     *,
+    security: HttpSecurity,
     serve_api: bool = True,
 ) -> web.Application:
-    """The aiohttp application; with `serve_api` false (role worker) only /metrics."""
-    app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_BYTES)
+    """The aiohttp application; with `serve_api` false (role worker) only /metrics.
+
+    Every route passes `security`'s middleware; one without a policy entry is refused here,
+    at start-up, rather than served unchecked.
+    """
+    app = web.Application(
+        middlewares=[_errors, security.middleware], client_max_size=MAX_BODY_BYTES
+    )
     app.router.add_get("/metrics", metrics.handle)
     if not serve_api:
+        check_routes(app, security.policy)
         return app
     app.router.add_routes(RestApi(servicer, operator).routes())
     document = openapi_document()
@@ -85,13 +95,16 @@ def create_app(
 
     app.router.add_get("/", home)
     app.router.add_static("/static", str(dashboard), show_index=False)
+    check_routes(app, security.policy)
     return app
 
 
 class HttpServer:
     """The admin surface bound on one address; `start` and `stop` on the serving loop."""
 
-    def __init__(self, app: web.Application, address: str) -> None:
+    def __init__(
+        self, app: web.Application, address: str, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             raise OSError(f"--http-address {address!r} is not HOST:PORT")
@@ -105,10 +118,14 @@ class HttpServer:
             logger=ServerLog(logging.getLogger("aiohttp.server")),
         )
         self.port = 0
+        self.ssl_context = ssl_context
+        self.scheme = "https" if ssl_context is not None else "http"
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self._port, reuse_address=True)
+        site = web.TCPSite(
+            self._runner, self.host, self._port, reuse_address=True, ssl_context=self.ssl_context
+        )
         try:
             await site.start()
         except OSError as error:
