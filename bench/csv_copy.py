@@ -39,6 +39,8 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "jobop_bench"
+# The launch-performance issue's figure for both paths (executemany and COPY).
+TARGET_RATIO = ">= 0.95"
 FIELDS = ("id", "name", "amount", "date")
 COLUMNS = ("id", "name", "amount", "day")
 
@@ -401,13 +403,13 @@ def print_table(
         (),
         ("figure", "value", "target"),
         None,
-        ("ratio jobop / raw (rows/s)", f"{engine_rate / raw_rate:.3f}", ">= 0.90"),
+        ("ratio jobop / raw (rows/s)", f"{engine_rate / raw_rate:.3f}", TARGET_RATIO),
         *(
             [
                 (
                     "ratio jobop with metrics / raw",
                     f"{metrics.rows / metrics.seconds / raw_rate:.3f}",
-                    ">= 0.90",
+                    TARGET_RATIO,
                 )
             ]
             if metrics
