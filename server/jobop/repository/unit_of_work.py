@@ -23,7 +23,9 @@ each with the write that follows it, where nothing can tell the difference:
    commit would only save the step's counters and context, which the step's end saves
    again a moment later (in the same row). Held, it is written by the end. Should the
    process die in between, the step reads STARTED either way and a restart runs the
-   tasklet again, as it would after a crash just after that commit.
+   tasklet again, as it would after a crash just after that commit. (A step listener is
+   handed the StepExecution as it is; one that reads the repository in `after_chunk` or
+   `after_step` instead sees that last commit not yet saved.)
 
 What is held is written, alone, by `flush()`: the runner calls it before code that may
 look at the repository runs between those writes (job listeners). A conflict is the
