@@ -80,20 +80,10 @@ def record_in(connection: Connection, execution_id: int) -> None:
     current.written = True
 
 
-# The success row of an audited launch as one more CTE of job_repository's PostgreSQL launch
-# statement: the launch stays one statement, and its row commits or fails with it.
-PG_LAUNCH_CTE = """, aud AS (
-    INSERT INTO jobop_audit (occurred_at, principal, role, action, job_name,
-        job_execution_id, arguments, peer, node, succeeded)
-    SELECT %(a_occurred_at)s, %(a_principal)s, %(a_role)s, %(a_action)s, %(job_name)s,
-        job_execution_id, %(a_arguments)s, %(a_peer)s, %(a_node)s, 'Y'
-    FROM exe
-)"""
-
-
 def pending_values(prefix: str) -> dict[str, object] | None:
-    """The announced action's row as bind parameters named `prefix` + column (see
-    PG_LAUNCH_CTE), or None when no action waits for its row; `mark_written` after."""
+    """The announced action's row as bind parameters named `prefix` + column (the launch
+    statement of launch_batch writes it), or None when no action waits for its row;
+    `mark_written` after."""
     current = _pending.get()
     if current is None or current.written:
         return None

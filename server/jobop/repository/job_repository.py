@@ -64,6 +64,7 @@ from .engine import (
     write_transaction,
 )
 from .explorer import JobExplorer, load_last_step_execution
+from .launch_batch import PG_LAUNCH_BATCH, Launch, LaunchBatch, batch_parameters
 from .migrations import init_schema
 from .nodes import insert_launch_request
 from .schema import (
@@ -150,44 +151,6 @@ _UPDATE_STEP_CONTEXT = update(_sc).where(_sc.c.step_execution_id == bindparam("b
 # nothing was written. Ids come from the columns' defaults, which name the sequences
 # Spring Batch of the repository's version draws from. (A SELECT in WITH runs only if
 # referenced: hence `announced`.)
-_PG_LAUNCH_NEW_INSTANCE = """\
-WITH inst AS (
-    INSERT INTO batch_job_instance (version, job_name, job_key)
-    VALUES (0, %(job_name)s, %(job_key)s)
-    ON CONFLICT (job_name, job_key) DO NOTHING
-    RETURNING job_instance_id
-), exe AS (
-    INSERT INTO batch_job_execution (version, job_instance_id,
-        create_time, status, exit_code, exit_message, last_updated)
-    SELECT 0, job_instance_id, %(now)s, %(status)s,
-        %(exit_code)s, '', %(now)s
-    FROM inst
-    RETURNING job_execution_id, job_instance_id
-), par AS (
-    INSERT INTO batch_job_execution_params (job_execution_id, parameter_name,
-        parameter_type, parameter_value, identifying)
-    SELECT exe.job_execution_id, p.name, p.type, p.value, p.identifying
-    FROM exe, unnest(%(names)s::text[], %(types)s::text[], %(values)s::text[],
-        %(identifying)s::text[]) AS p(name, type, value, identifying)
-), ctx AS (
-    INSERT INTO batch_job_execution_context (job_execution_id, short_context,
-        serialized_context)
-    SELECT job_execution_id, %(short_context)s, %(serialized_context)s FROM exe
-), req AS (
-    INSERT INTO jobop_launch_request (job_execution_id, job_name, created, node_id, claimed)
-    SELECT job_execution_id, %(job_name)s, %(now)s, %(claimed_by)s::text,
-        CASE WHEN %(claimed_by)s::text IS NULL THEN NULL ELSE %(now)s END
-    FROM exe WHERE %(request_launch)s
-    RETURNING job_execution_id, node_id
-), ntf AS (
-    SELECT pg_notify('jobop', 'l ' || job_execution_id) FROM req WHERE node_id IS NULL
-)
-SELECT job_instance_id, job_execution_id, (SELECT count(*) FROM ntf) AS announced FROM exe"""
-_PG_LAUNCH_AUDITED = _PG_LAUNCH_NEW_INSTANCE.replace(
-    "\nSELECT job_instance_id", audit.PG_LAUNCH_CTE + "\nSELECT job_instance_id"
-)
-
-
 def _now_literal(now: datetime) -> Any:
     # Typed, so the naive-UTC conversion applies inside CASE/COALESCE expressions too.
     return literal(now, UtcDateTime())
@@ -284,6 +247,8 @@ class JobRepository:
         set_time_zone(engine.dialect, self.settings.zone)
         self.explorer = JobExplorer(engine)
         self._postgresql = is_postgresql(engine)
+        # Concurrent launches of new instances share a statement (PostgreSQL).
+        self.launches = LaunchBatch(self._write_launches)
         dialect = postgresql if self._postgresql else sqlite
         # Both dialects spell it INSERT ... ON CONFLICT (JOB_NAME, JOB_KEY) DO NOTHING.
         self._insert_instance = (
@@ -426,34 +391,34 @@ class JobRepository:
         request_launch: bool,
         claimed_by: str | None,
     ) -> JobExecution:
-        """create_job_execution(new_instance_only=True) on PostgreSQL, in one statement."""
-        parameter_rows = rows.parameter_rows(0, parameters)
-        # An audited launch writes its audit row in the same statement (one more CTE).
-        audit_values = audit.pending_values("a_")
-        with self._autocommit() as connection:
-            row = connection.exec_driver_sql(
-                _PG_LAUNCH_NEW_INSTANCE if audit_values is None else _PG_LAUNCH_AUDITED,
-                {
-                    **(audit_values or {}),
-                    "job_name": job_name,
-                    "job_key": job_key,
-                    "now": to_column(now, time_zone_of(connection.dialect)),
-                    "status": BatchStatus.STARTING.value,
-                    "exit_code": ExitStatus.UNKNOWN.exit_code,
-                    "names": [r["parameter_name"] for r in parameter_rows],
-                    "types": [r["parameter_type"] for r in parameter_rows],
-                    "values": [r["parameter_value"] for r in parameter_rows],
-                    "identifying": [r["identifying"] for r in parameter_rows],
-                    **self._contexts.store(context).values(),
-                    "request_launch": request_launch,
-                    "claimed_by": claimed_by,
-                },
-            ).first()
-            if row is None:
+        """create_job_execution(new_instance_only=True) on PostgreSQL: one statement,
+        shared with the launches that wait beside it (see launch_batch)."""
+        # An audited launch writes its audit row in the same statement.
+        audit_values = audit.pending_values("")
+        stored = self._contexts.store(context)
+        launch = Launch(
+            values={
+                "job_name": job_name,
+                "job_key": job_key,
+                "now": to_column(now, time_zone_of(self.engine.dialect)),
+                "short_context": stored.short_context,
+                "serialized_context": stored.serialized_context,
+                "request_launch": request_launch,
+                "claimed_by": claimed_by,
+            },
+            parameters=[
+                (name, p.java_type, p.column_text(), "Y" if p.identifying else "N")
+                for name, p in parameters.items()
+            ],
+            audit=audit_values,
+        )
+        ids = self.launches.launch(launch)
+        if ids is None:
+            with self.engine.connect() as connection:
                 raise _instance_exists(connection, job_name, job_key, parameters)
         if audit_values is not None:
             audit.mark_written()
-        instance_id, execution_id = row.job_instance_id, row.job_execution_id
+        instance_id, execution_id = ids
         context.dirty = False
         return JobExecution(
             job_instance=JobInstance(instance_id, job_name, job_key, 0),
@@ -467,6 +432,17 @@ class JobRepository:
             execution_context=context,
             first_of_instance=True,
         )
+
+    def _write_launches(self, batch: list[Launch]) -> dict[int, tuple[int, int]]:
+        constants = {
+            "status": BatchStatus.STARTING.value,
+            "exit_code": ExitStatus.UNKNOWN.exit_code,
+        }
+        with self._autocommit() as connection:
+            written = connection.exec_driver_sql(
+                PG_LAUNCH_BATCH, batch_parameters(batch, constants)
+            ).all()
+        return {row.ord: (row.job_instance_id, row.job_execution_id) for row in written}
 
     # -- job executions ---------------------------------------------------------------
 

@@ -1,0 +1,231 @@
+"""Group commit of launches on PostgreSQL: Starts that arrive together share one statement.
+
+A launch of a new instance is one statement (instance, execution, parameters, context,
+launch request, NOTIFY and audit row as data-modifying CTEs). When several threads launch
+at once (a server's RPC threads under load), `LaunchBatch` writes all that are waiting in
+one statement and one commit, which costs the database and the client library a little
+more than one launch instead of one each.
+
+Leader and followers, no thread of its own: a launch that finds no statement in flight
+writes at once, so a lone Start waits for nothing. Launches arriving meanwhile queue; when
+the statement ends, the first of them leads the next batch with all that queued. Each
+launch gets its own outcome: its ids, or None when its instance already existed (the
+caller then names the existing instance, as before). A batch that fails for a reason other
+than the database being unreachable is written again one launch at a time, so one bad
+launch fails alone; nothing was written by the failed statement (it is atomic).
+
+Two launches of one instance never share a batch (the second waits for the next one and
+then finds the instance); a batch inserts its instances in key order, so two replicas'
+batches wait for each other's keys in one order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine import is_database_unavailable
+
+# One row of input per launch, the parameters of all launches flattened beside it (with the
+# launch's `ord`); the audit columns are NULL for a launch that is not audited.
+PG_LAUNCH_BATCH = """\
+WITH input AS (
+    SELECT * FROM unnest(%(ord)s::int[], %(job_name)s::text[], %(job_key)s::text[],
+        %(now)s::timestamp[], %(short_context)s::text[], %(serialized_context)s::text[],
+        %(request_launch)s::boolean[], %(claimed_by)s::text[],
+        %(a_occurred_at)s::timestamp[], %(a_principal)s::text[], %(a_role)s::text[],
+        %(a_action)s::text[], %(a_arguments)s::text[], %(a_peer)s::text[],
+        %(a_node)s::text[])
+    AS i(ord, job_name, job_key, now, short_context, serialized_context, request_launch,
+        claimed_by, a_occurred_at, a_principal, a_role, a_action, a_arguments, a_peer,
+        a_node)
+), inst AS (
+    INSERT INTO batch_job_instance (version, job_name, job_key)
+    SELECT 0, job_name, job_key FROM input ORDER BY ord
+    ON CONFLICT (job_name, job_key) DO NOTHING
+    RETURNING job_instance_id, job_name, job_key
+), won AS (
+    SELECT input.*, inst.job_instance_id FROM inst JOIN input USING (job_name, job_key)
+), exe AS (
+    INSERT INTO batch_job_execution (version, job_instance_id,
+        create_time, status, exit_code, exit_message, last_updated)
+    SELECT 0, job_instance_id, now, %(status)s, %(exit_code)s, '', now
+    FROM won ORDER BY ord
+    RETURNING job_execution_id, job_instance_id
+), new AS (
+    SELECT won.*, exe.job_execution_id FROM exe JOIN won USING (job_instance_id)
+), par AS (
+    INSERT INTO batch_job_execution_params (job_execution_id, parameter_name,
+        parameter_type, parameter_value, identifying)
+    SELECT new.job_execution_id, p.name, p.type, p.value, p.identifying
+    FROM new JOIN unnest(%(p_ord)s::int[], %(p_name)s::text[], %(p_type)s::text[],
+        %(p_value)s::text[], %(p_identifying)s::text[])
+        AS p(ord, name, type, value, identifying) USING (ord)
+), ctx AS (
+    INSERT INTO batch_job_execution_context (job_execution_id, short_context,
+        serialized_context)
+    SELECT job_execution_id, short_context, serialized_context FROM new
+), req AS (
+    INSERT INTO jobop_launch_request (job_execution_id, job_name, created, node_id, claimed)
+    SELECT job_execution_id, job_name, now, claimed_by,
+        CASE WHEN claimed_by IS NULL THEN NULL ELSE now END
+    FROM new WHERE request_launch
+    RETURNING job_execution_id, node_id
+), ntf AS (
+    SELECT pg_notify('jobop', 'l ' || job_execution_id) FROM req WHERE node_id IS NULL
+), aud AS (
+    INSERT INTO jobop_audit (occurred_at, principal, role, action, job_name,
+        job_execution_id, arguments, peer, node, succeeded)
+    SELECT a_occurred_at, a_principal, a_role, a_action, job_name,
+        job_execution_id, a_arguments, a_peer, a_node, 'Y'
+    FROM new WHERE a_action IS NOT NULL
+)
+SELECT ord, job_instance_id, job_execution_id, (SELECT count(*) FROM ntf) AS announced
+FROM new"""
+
+_LAUNCH_COLUMNS = (
+    "job_name",
+    "job_key",
+    "now",
+    "short_context",
+    "serialized_context",
+    "request_launch",
+    "claimed_by",
+)
+_AUDIT_COLUMNS = ("occurred_at", "principal", "role", "action", "arguments", "peer", "node")
+_PARAMETER_COLUMNS = ("name", "type", "value", "identifying")
+
+# A batch's statement grows with it; past this many the queue waits for the next batch.
+MAX_BATCH = 64
+
+
+@dataclass(eq=False)
+class Launch:
+    """One launch's columns: `values` (job_name, job_key, now, short_context,
+    serialized_context, request_launch, claimed_by), its `parameters` (name, type, value,
+    identifying) and its audit row's columns, or None when it is not audited."""
+
+    values: dict[str, Any]
+    parameters: list[tuple[str, str, str, str]]
+    audit: dict[str, Any] | None
+    # Filled in by the batch that wrote it.
+    ids: tuple[int, int] | None = None
+    error: BaseException | None = None
+    lead: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.values["job_name"], self.values["job_key"]
+
+
+def batch_parameters(launches: Sequence[Launch], constants: dict[str, Any]) -> dict[str, Any]:
+    """The bind parameters of PG_LAUNCH_BATCH for these launches, in this order."""
+    bound: dict[str, Any] = {"ord": list(range(len(launches))), **constants}
+    for column in _LAUNCH_COLUMNS:
+        bound[column] = [launch.values[column] for launch in launches]
+    for column in _AUDIT_COLUMNS:
+        bound["a_" + column] = [
+            None if launch.audit is None else launch.audit[column] for launch in launches
+        ]
+    flat = [(ord_, *row) for ord_, launch in enumerate(launches) for row in launch.parameters]
+    bound["p_ord"] = [row[0] for row in flat]
+    for index, column in enumerate(_PARAMETER_COLUMNS, start=1):
+        bound["p_" + column] = [row[index] for row in flat]
+    return bound
+
+
+class LaunchBatch:
+    """Writes launches, those that wait together in one statement (see the module).
+
+    `write(launches)` runs the statement for a batch and returns, by position in the
+    batch, the (instance id, execution id) of each launch that created its instance.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[list[Launch]], dict[int, tuple[int, int]]],
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._write = write
+        self._max_batch = max_batch
+        self._lock = threading.Lock()
+        self._queue: list[Launch] = []
+        self._writing = False
+        # Statements run and launches written, for the tests and the bench.
+        self.statements = 0
+        self.launches = 0
+
+    def launch(self, launch: Launch) -> tuple[int, int] | None:
+        """Write `launch` (alone or with others); its ids, or None if the instance existed."""
+        with self._lock:
+            self._queue.append(launch)
+            launch.lead = not self._writing
+            self._writing = True
+        if not launch.lead:
+            launch.done.wait()
+        if launch.lead:
+            self._lead()
+        if launch.error is not None:
+            raise launch.error
+        return launch.ids
+
+    def _lead(self) -> None:
+        """Write what waits (the leader first), then hand over to the next in the queue."""
+        batch = self._take()
+        try:
+            self._write_batch(batch)
+        except BaseException as error:  # interrupted: no launch of the batch may pass
+            for launch in batch:
+                launch.error = launch.error or error
+            raise
+        finally:
+            with self._lock:
+                following = self._queue[0] if self._queue else None
+                self._writing = following is not None
+                if following is not None:
+                    following.lead = True
+            for launch in batch:
+                launch.lead = False
+                launch.done.set()
+            if following is not None:
+                following.done.set()
+
+    def _take(self) -> list[Launch]:
+        """The waiting launches, at most one per instance and `max_batch` in all, in key
+        order; the others stay queued for the next batch."""
+        with self._lock:
+            batch: list[Launch] = []
+            left: list[Launch] = []
+            keys: set[tuple[str, str]] = set()
+            for launch in self._queue:
+                if len(batch) < self._max_batch and launch.key not in keys:
+                    keys.add(launch.key)
+                    batch.append(launch)
+                else:
+                    left.append(launch)
+            self._queue[:] = left
+        batch.sort(key=lambda launch: launch.key)
+        return batch
+
+    def _write_batch(self, batch: list[Launch]) -> None:
+        try:
+            self._record(batch, self._write(batch))
+        except Exception as error:
+            if len(batch) == 1 or is_database_unavailable(error):
+                for launch in batch:
+                    launch.error = error
+                return
+            for launch in batch:  # find the one that fails; the others are written
+                try:
+                    self._record([launch], self._write([launch]))
+                except Exception as alone:
+                    launch.error = alone
+
+    def _record(self, batch: list[Launch], written: dict[int, tuple[int, int]]) -> None:
+        self.statements += 1
+        self.launches += len(batch)
+        for position, launch in enumerate(batch):
+            launch.ids = written.get(position)
