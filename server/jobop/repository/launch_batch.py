@@ -21,26 +21,25 @@ batches wait for each other's keys in one order and cannot deadlock.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .engine import is_database_unavailable
 
-# One row of input per launch, the parameters of all launches flattened beside it (with the
-# launch's `ord`); the audit columns are NULL for a launch that is not audited.
+# The launches and their parameters arrive as two JSON arrays: one text parameter each,
+# whatever the batch's size (arrays of each column cost the client more per launch). The
+# audit columns are NULL for a launch that is not audited.
 PG_LAUNCH_BATCH = """\
 WITH input AS (
-    SELECT * FROM unnest(%(ord)s::int[], %(job_name)s::text[], %(job_key)s::text[],
-        %(now)s::timestamp[], %(short_context)s::text[], %(serialized_context)s::text[],
-        %(request_launch)s::boolean[], %(claimed_by)s::text[],
-        %(a_occurred_at)s::timestamp[], %(a_principal)s::text[], %(a_role)s::text[],
-        %(a_action)s::text[], %(a_arguments)s::text[], %(a_peer)s::text[],
-        %(a_node)s::text[])
-    AS i(ord, job_name, job_key, now, short_context, serialized_context, request_launch,
-        claimed_by, a_occurred_at, a_principal, a_role, a_action, a_arguments, a_peer,
-        a_node)
+    SELECT * FROM jsonb_to_recordset(%(launches)s::jsonb) AS i(ord int, job_name text,
+        job_key text, now timestamp, short_context text, serialized_context text,
+        request_launch boolean, claimed_by text, a_occurred_at timestamp,
+        a_principal text, a_role text, a_action text, a_arguments text, a_peer text,
+        a_node text)
 ), inst AS (
     INSERT INTO batch_job_instance (version, job_name, job_key)
     SELECT 0, job_name, job_key FROM input ORDER BY ord
@@ -60,9 +59,8 @@ WITH input AS (
     INSERT INTO batch_job_execution_params (job_execution_id, parameter_name,
         parameter_type, parameter_value, identifying)
     SELECT new.job_execution_id, p.name, p.type, p.value, p.identifying
-    FROM new JOIN unnest(%(p_ord)s::int[], %(p_name)s::text[], %(p_type)s::text[],
-        %(p_value)s::text[], %(p_identifying)s::text[])
-        AS p(ord, name, type, value, identifying) USING (ord)
+    FROM new JOIN jsonb_to_recordset(%(parameters)s::jsonb)
+        AS p(ord int, name text, type text, value text, identifying text) USING (ord)
 ), ctx AS (
     INSERT INTO batch_job_execution_context (job_execution_id, short_context,
         serialized_context)
@@ -123,18 +121,28 @@ class Launch:
 
 def batch_parameters(launches: Sequence[Launch], constants: dict[str, Any]) -> dict[str, Any]:
     """The bind parameters of PG_LAUNCH_BATCH for these launches, in this order."""
-    bound: dict[str, Any] = {"ord": list(range(len(launches))), **constants}
-    for column in _LAUNCH_COLUMNS:
-        bound[column] = [launch.values[column] for launch in launches]
-    for column in _AUDIT_COLUMNS:
-        bound["a_" + column] = [
-            None if launch.audit is None else launch.audit[column] for launch in launches
-        ]
-    flat = [(ord_, *row) for ord_, launch in enumerate(launches) for row in launch.parameters]
-    bound["p_ord"] = [row[0] for row in flat]
-    for index, column in enumerate(_PARAMETER_COLUMNS, start=1):
-        bound["p_" + column] = [row[index] for row in flat]
-    return bound
+    rows: list[dict[str, Any]] = []
+    parameters: list[dict[str, Any]] = []
+    for ord_, launch in enumerate(launches):
+        row = {"ord": ord_, **{column: launch.values[column] for column in _LAUNCH_COLUMNS}}
+        if launch.audit is not None:
+            row.update({"a_" + column: launch.audit[column] for column in _AUDIT_COLUMNS})
+        rows.append(row)
+        parameters += (
+            {"ord": ord_, **dict(zip(_PARAMETER_COLUMNS, parameter, strict=True))}
+            for parameter in launch.parameters
+        )
+    return {
+        "launches": json.dumps(rows, default=_json_value),
+        "parameters": json.dumps(parameters),
+        **constants,
+    }
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):  # naive, in the columns' time zone
+        return value.isoformat()
+    raise TypeError(f"not a launch column: {value!r}")
 
 
 class LaunchBatch:
