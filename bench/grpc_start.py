@@ -481,7 +481,10 @@ def _timestamp(value: Any) -> dt.datetime:
 # -- statements per launch (PostgreSQL) --------------------------------------------------------
 
 _STATEMENT = re.compile(r"\[(\d+)\] LOG:  (?:statement|execute [^:]*): (.*)$")
-_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+\"?([A-Za-z_][A-Za-z0-9_]*)", re.I)
+# The first table a statement names (not a set-returning function such as unnest).
+_TABLE = re.compile(
+    r"\b(?:FROM|INTO|UPDATE|JOIN)\s+\"?(?!unnest\b|jsonb_to_recordset\b)([A-Za-z_]\w*)", re.I
+)
 
 
 @dataclass
