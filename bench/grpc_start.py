@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -176,13 +176,19 @@ class Server:
 
 @contextlib.contextmanager
 def jobop_serve(
-    db: Database, workers: int, folder: Path, log_level: str, name: str = "jobop-serve"
+    db: Database,
+    workers: int,
+    folder: Path,
+    log_level: str,
+    name: str = "jobop-serve",
+    options: Sequence[str] = (),
 ) -> Iterator[Server]:
     """The installed `jobop serve` on a free port, SERVING; SIGTERM at the end."""
     target = f"127.0.0.1:{_free_port()}"
     command = [str(BIN / "jobop"), "serve", "--db", db.url, "--grpc-address", target]
     command += ["--http-address", f"127.0.0.1:{_free_port()}"]
     command += ["--max-concurrent-executions", str(workers), "--log-level", log_level]
+    command += options
     log_path = folder / f"{name}.log"
     env = {name: value for name, value in os.environ.items() if not name.startswith("JOBOP_")}
     with log_path.open("wb") as log:
