@@ -160,15 +160,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="calls in flight")
     parser.add_argument("--warm-up", type=int, default=300, help="calls before measuring")
     parser.add_argument("--log-level", default="INFO", help="the server's --log-level")
+    parser.add_argument("--rpc-threads", type=int, help="the server's --rpc-threads")
     args = parser.parse_args(argv)
+    options = ["--role", "api"]
+    if args.rpc_threads:
+        options += ["--rpc-threads", str(args.rpc_threads)]
     with tempfile.TemporaryDirectory(prefix="jobop-rpc-cost-") as name:
         folder = Path(name)
         with (
             database("postgresql", args.pg_url, folder) as db,
-            jobop_serve(db, 1, folder, args.log_level, options=["--role", "api"]) as server,
+            jobop_serve(db, 1, folder, args.log_level, options=options) as server,
         ):
             costs = asyncio.run(measure(server, args.calls, args.concurrency, args.warm_up))
-    print(f"jobop serve --role api on postgresql; load average {os.getloadavg()[0]:.1f} after")
+    print(f"jobop serve {' '.join(options)} on postgresql; load average {os.getloadavg()[0]:.1f}")
     print(table(costs, args.concurrency))
     return 0
 

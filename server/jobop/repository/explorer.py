@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, func, select
+from sqlalchemy import Connection, Engine, Select, bindparam, func, select
 
 from jobop.domain import (
     JobExecution,
@@ -68,21 +68,37 @@ def step_query() -> Select[Any]:
     )
 
 
-def load_job_executions(connection: Connection, query: Select[Any]) -> list[JobExecution]:
-    """Run an `execution_query()` and attach each execution's parameters and steps."""
-    execution_rows = connection.execute(query).all()
+# Built once: building a statement per call cost more than the rest of SQLAlchemy's work
+# for it. One execution (GetJobExecution, the most polled read) is read by equality, which
+# psycopg prepares; an expanding IN, for several, is rendered again at each call.
+_EXECUTION_BY_ID = execution_query().where(_e.c.job_execution_id == bindparam("execution_id"))
+_PARAMETERS = select(_p)
+_STEPS = step_query().order_by(_s.c.step_execution_id)
+_OF_ONE = (
+    _PARAMETERS.where(_p.c.job_execution_id == bindparam("execution_id")),
+    _STEPS.where(_s.c.job_execution_id == bindparam("execution_id")),
+)
+_OF_SEVERAL = (
+    _PARAMETERS.where(_p.c.job_execution_id.in_(bindparam("ids", expanding=True))),
+    _STEPS.where(_s.c.job_execution_id.in_(bindparam("ids", expanding=True))),
+)
+
+
+def load_job_executions(
+    connection: Connection, query: Select[Any], bound: dict[str, Any] | None = None
+) -> list[JobExecution]:
+    """Run an `execution_query()` (with `bound` values for its bind parameters) and
+    attach each execution's parameters and steps."""
+    execution_rows = connection.execute(query, bound).all()
     if not execution_rows:
         return []
     ids = [row.job_execution_id for row in execution_rows]
-    parameters = rows.group_by(
-        connection.execute(select(_p).where(_p.c.job_execution_id.in_(ids))), "job_execution_id"
-    )
-    steps = rows.group_by(
-        connection.execute(
-            step_query().where(_s.c.job_execution_id.in_(ids)).order_by(_s.c.step_execution_id)
-        ),
-        "job_execution_id",
-    )
+    if len(ids) == 1:
+        (parameters_query, steps_query), of = _OF_ONE, {"execution_id": ids[0]}
+    else:
+        (parameters_query, steps_query), of = _OF_SEVERAL, {"ids": ids}
+    parameters = rows.group_by(connection.execute(parameters_query, of), "job_execution_id")
+    steps = rows.group_by(connection.execute(steps_query, of), "job_execution_id")
     executions = []
     for row in execution_rows:
         execution_id = row.job_execution_id
@@ -116,9 +132,11 @@ class JobExplorer:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _executions(self, query: Select[Any]) -> list[JobExecution]:
+    def _executions(
+        self, query: Select[Any], bound: dict[str, Any] | None = None
+    ) -> list[JobExecution]:
         with read_connection(self.engine) as connection:
-            return load_job_executions(connection, query)
+            return load_job_executions(connection, query, bound)
 
     def _instances(self, query: Select[Any]) -> list[JobInstance]:
         with read_connection(self.engine) as connection:
@@ -178,7 +196,7 @@ class JobExplorer:
 
     def get_job_execution(self, execution_id: int) -> JobExecution | None:
         """The execution with its parameters, steps and contexts; None if there is none."""
-        found = self._executions(execution_query().where(_e.c.job_execution_id == execution_id))
+        found = self._executions(_EXECUTION_BY_ID, {"execution_id": execution_id})
         return found[0] if found else None
 
     def get_job_executions_by_id(self, execution_ids: Sequence[int]) -> list[JobExecution]:
