@@ -145,12 +145,6 @@ _UPDATE_JOB_CONTEXT = update(_jc).where(_jc.c.job_execution_id == bindparam("b_i
 _UPDATE_STEP_CONTEXT = update(_sc).where(_sc.c.step_execution_id == bindparam("b_id"))
 
 
-# PostgreSQL: a new instance and its first execution, parameters, context and launch request
-# (with the NOTIFY of a request left for another node) in one statement, outside any
-# explicit transaction (one round trip). No row back: the instance already exists, and
-# nothing was written. Ids come from the columns' defaults, which name the sequences
-# Spring Batch of the repository's version draws from. (A SELECT in WITH runs only if
-# referenced: hence `announced`.)
 def _now_literal(now: datetime) -> Any:
     # Typed, so the naive-UTC conversion applies inside CASE/COALESCE expressions too.
     return literal(now, UtcDateTime())
@@ -414,7 +408,7 @@ class JobRepository:
         )
         ids = self.launches.launch(launch)
         if ids is None:
-            with self.engine.connect() as connection:
+            with read_connection(self.engine) as connection:
                 raise _instance_exists(connection, job_name, job_key, parameters)
         if audit_values is not None:
             audit.mark_written()

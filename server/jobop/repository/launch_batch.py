@@ -30,9 +30,14 @@ from typing import Any
 
 from .engine import is_database_unavailable
 
-# The launches and their parameters arrive as two JSON arrays: one text parameter each,
-# whatever the batch's size (arrays of each column cost the client more per launch). The
-# audit columns are NULL for a launch that is not audited.
+# Each launch: a new instance and its first execution, parameters, context, launch request
+# (with the NOTIFY of a request left for another node) and audit row, outside any explicit
+# transaction (one round trip). A launch whose instance exists gets no row back and wrote
+# nothing. Ids come from the columns' defaults, which name the sequences Spring Batch of
+# the repository's version draws from. (A SELECT in WITH runs only if referenced: hence
+# `announced`.) The launches and their parameters arrive as two JSON arrays, one text
+# parameter each whatever the batch's size (an array per column costs the client more per
+# launch); the audit columns are NULL for a launch that is not audited.
 PG_LAUNCH_BATCH = """\
 WITH input AS (
     SELECT * FROM jsonb_to_recordset(%(launches)s::jsonb) AS i(ord int, job_name text,
