@@ -77,6 +77,11 @@ def test_metrics_parse_and_move_when_a_job_runs(jobop_server: ServerProcess) -> 
     assert moved("jobop_chunk_write_seconds_count", **step) == 5
     assert moved("jobop_grpc_requests_total", **start_rpc, code="OK") == 1
     assert moved("jobop_grpc_request_seconds_count", **start_rpc, code="OK") == 1
+    # The launch was written by a launch statement of its own (PostgreSQL's group commit;
+    # SQLite writes launches otherwise).
+    batched = 1 if jobop_server.db_url.startswith("postgresql") else 0
+    assert moved("jobop_launch_statements_total") == batched
+    assert moved("jobop_launches_written_total") == batched
     refused = pb.StartRequest(job_name="noSuchJob")
     with contextlib.suppress(grpc.RpcError):
         jobop_server.stub.Start(refused)

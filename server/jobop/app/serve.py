@@ -401,6 +401,8 @@ async def _serve(
         )
         metrics.follow_streams(lambda: server.servicer.active_streams)
         metrics.follow_node(operator.node.heartbeat_ages)
+        launches = operator.repository.launches
+        metrics.follow_launches(lambda: (launches.statements, launches.launches))
         if http_address:
             assert server.security is not None
             # The gRPC interceptor's limit objects: one stream count and Start bucket per

@@ -30,7 +30,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from jobop.batch import logcontext
@@ -126,6 +126,8 @@ class Metrics:
         )
         self._heartbeat_ages = HeartbeatAgeCollector()
         registry.register(self._heartbeat_ages)
+        self._launch_batches = LaunchBatchCollector()
+        registry.register(self._launch_batches)
         self.observer = JobMetricsObserver(self)
         self.step_listener = StepMetricsListener(self)
         self.interceptor = GrpcMetricsInterceptor(self)
@@ -137,6 +139,10 @@ class Metrics:
     def follow_node(self, ages: Callable[[], dict[str, float]]) -> None:
         """Read the nodes' heartbeat ages (by node id) from `ages` at each scrape."""
         self._heartbeat_ages.ages = ages
+
+    def follow_launches(self, counts: Callable[[], tuple[int, int]]) -> None:
+        """Read (launch statements, launches written in them) from `counts` at each scrape."""
+        self._launch_batches.counts = counts
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -169,6 +175,34 @@ class HeartbeatAgeCollector(Collector):
             "Seconds since a node's last successful heartbeat: this node's own, and the "
             "other live nodes' as of this node's last look at them.",
             labels=["node_id"],
+        )
+
+
+class LaunchBatchCollector(Collector):
+    """`jobop_launch_statements_total` and `jobop_launches_written_total`: the group commit
+    of launches (PostgreSQL), read from the repository's counts at the scrape. Their rates'
+    ratio is the launches per statement; both stay 0 on SQLite."""
+
+    def __init__(self) -> None:
+        self.counts: Callable[[], tuple[int, int]] = lambda: (0, 0)
+
+    def describe(self) -> list[Metric]:
+        return list(self._families(0, 0))
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families(*self.counts())
+
+    def _families(self, statements: int, launches: int) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "jobop_launch_statements",
+            "Launch statements this process ran; each writes the new-instance launches that "
+            "waited together (PostgreSQL).",
+            value=statements,
+        )
+        yield CounterMetricFamily(
+            "jobop_launches_written",
+            "New-instance launches this process wrote in its launch statements (PostgreSQL).",
+            value=launches,
         )
 
 
