@@ -400,10 +400,7 @@ class JobRepository:
                 "request_launch": request_launch,
                 "claimed_by": claimed_by,
             },
-            parameters=[
-                (name, p.java_type, p.column_text(), "Y" if p.identifying else "N")
-                for name, p in parameters.items()
-            ],
+            parameters=rows.parameter_rows(0, parameters),
             audit=audit_values,
         )
         ids = self.launches.launch(launch)

@@ -63,9 +63,11 @@ WITH input AS (
 ), par AS (
     INSERT INTO batch_job_execution_params (job_execution_id, parameter_name,
         parameter_type, parameter_value, identifying)
-    SELECT new.job_execution_id, p.name, p.type, p.value, p.identifying
-    FROM new JOIN jsonb_to_recordset(%(parameters)s::jsonb)
-        AS p(ord int, name text, type text, value text, identifying text) USING (ord)
+    SELECT new.job_execution_id, p.parameter_name, p.parameter_type, p.parameter_value,
+        p.identifying
+    FROM new JOIN jsonb_to_recordset(%(parameters)s::jsonb) AS p(ord int,
+        parameter_name text, parameter_type text, parameter_value text, identifying text)
+        USING (ord)
 ), ctx AS (
     INSERT INTO batch_job_execution_context (job_execution_id, short_context,
         serialized_context)
@@ -98,7 +100,6 @@ _LAUNCH_COLUMNS = (
     "claimed_by",
 )
 _AUDIT_COLUMNS = ("occurred_at", "principal", "role", "action", "arguments", "peer", "node")
-_PARAMETER_COLUMNS = ("name", "type", "value", "identifying")
 
 # A batch's statement grows with it; past this many the queue waits for the next batch.
 MAX_BATCH = 64
@@ -107,11 +108,12 @@ MAX_BATCH = 64
 @dataclass(eq=False)
 class Launch:
     """One launch's columns: `values` (job_name, job_key, now, short_context,
-    serialized_context, request_launch, claimed_by), its `parameters` (name, type, value,
-    identifying) and its audit row's columns, or None when it is not audited."""
+    serialized_context, request_launch, claimed_by), its parameters' rows (those of
+    `rows.parameter_rows`; their execution id is the launch's own) and its audit row's
+    columns, or None when it is not audited."""
 
     values: dict[str, Any]
-    parameters: list[tuple[str, str, str, str]]
+    parameters: list[dict[str, Any]]
     audit: dict[str, Any] | None
     # Filled in by the batch that wrote it.
     ids: tuple[int, int] | None = None
@@ -133,13 +135,10 @@ def batch_parameters(launches: Sequence[Launch], constants: dict[str, Any]) -> d
         if launch.audit is not None:
             row.update({"a_" + column: launch.audit[column] for column in _AUDIT_COLUMNS})
         rows.append(row)
-        parameters += (
-            {"ord": ord_, **dict(zip(_PARAMETER_COLUMNS, parameter, strict=True))}
-            for parameter in launch.parameters
-        )
+        parameters += ({**parameter, "ord": ord_} for parameter in launch.parameters)
     return {
         "launches": json.dumps(rows, default=_json_value),
-        "parameters": json.dumps(parameters),
+        "parameters": json.dumps(parameters),  # the rows' job_execution_id is ignored
         **constants,
     }
 
