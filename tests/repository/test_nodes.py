@@ -81,7 +81,9 @@ def test_a_dead_nodes_executions_fail_and_its_unstarted_starts_go_back(
     assert nodes.count_owner_lost_executions(failed.job_instance_id) == 1
     # The unstarted one waits for a claim again.
     assert nodes.find_owner(unstarted) is None
-    assert nodes.claim_launch_requests("survivor", ["demoTaskletJob"], 5) == [unstarted]
+    (claimed,) = nodes.claim_launch_requests("survivor", ["demoTaskletJob"], 5)
+    assert claimed.id == unstarted
+    assert claimed.first_of_instance  # its runner need not look for earlier steps
     owner = nodes.find_owner(unstarted)
     assert owner is None or owner.node_id == "survivor"  # survivor never registered here
     (dead,) = nodes.list_nodes()
@@ -121,11 +123,35 @@ def test_claimants_racing_never_take_a_start_twice(repository: JobRepository) ->
             got = nodes.claim_launch_requests(f"c{index}", ["demoTaskletJob"], 3)
             if not got:
                 return taken
-            taken += got
+            taken += [execution.id for execution in got]
 
     with ThreadPoolExecutor(4) as pool:
         claimed = [i for got in pool.map(claim, range(4)) for i in got]
     assert sorted(claimed) == ids
+
+
+def test_a_claim_loads_what_it_took_in_its_own_transaction(repository: JobRepository) -> None:
+    first = launch(repository, 1, None)
+    # A restart: its instance ran before, so its runner must look for earlier steps.
+    ran = repository.explorer.get_job_execution(launch(repository, 2, "gone"))
+    assert ran is not None
+    start_execution(repository, ran)
+    ran.status, ran.end_time = BatchStatus.FAILED, ran.start_time
+    repository.update_job_execution(ran)
+    restart = repository.create_job_execution(
+        "demoTaskletJob", JobParameters.of(n=2), request_launch=True
+    )
+    nodes = NodeRepository(repository.engine)
+    with StatementCounter(repository.engine) as counter:
+        claimed = nodes.claim_launch_requests("c", ["demoTaskletJob"], 5)
+    # The claim, then the executions, their parameters and their steps: one load for all.
+    assert counter.count == 4
+    assert [(e.id, e.status, e.first_of_instance) for e in claimed] == [
+        (first, BatchStatus.STARTING, True),
+        (restart.id, BatchStatus.STARTING, False),
+    ]
+    assert [e.job_parameters.long("n") for e in claimed] == [1, 2]
+    assert nodes.claim_launch_requests("d", ["demoTaskletJob"], 5) == []
 
 
 def test_a_stopped_start_is_taken_off_the_queue_and_not_run(repository: JobRepository) -> None:

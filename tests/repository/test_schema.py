@@ -491,6 +491,7 @@ def test_a_version_3_database_gets_the_node_tables_and_keeps_its_waiting_starts(
         assert upgrade_schema(engine) == SCHEMA_VERSION == 5
         assert "jobop_node" in inspect(engine).get_table_names()
         # The start an api server left before the upgrade is claimable after it.
-        assert NodeRepository(engine).claim_launch_requests("n1", ["pythonJob"], 5) == [waiting.id]
+        claimed = NodeRepository(engine).claim_launch_requests("n1", ["pythonJob"], 5)
+        assert [execution.id for execution in claimed] == [waiting.id]
     finally:
         engine.dispose()

@@ -134,3 +134,34 @@ def test_a_start_claimed_by_its_node_costs_no_statement_more(repository: JobRepo
     report("first launch, claimed by its node", repository, counter)
     assert counter.count == (1 if repository.engine.dialect.name == "postgresql" else 5)
     assert counter.transactions == 1
+
+
+def test_a_start_claimed_from_the_queue_runs_in_the_statements_of_one_started_here(
+    repository: JobRepository,
+) -> None:
+    # What a worker node does with a start an api server left: claim it, run it.
+    from jobop.batch import JobRunner
+    from jobop.repository.nodes import NodeRepository
+    from jobop_jobs import demoTaskletJob
+
+    repository.create_job_execution(
+        "demoTaskletJob",
+        JobParameters.of(durationMs=0, **{"run.id": 1}),
+        new_instance_only=True,
+        request_launch=True,
+    )
+    with StatementCounter(repository.engine) as counter:
+        (claimed,) = NodeRepository(repository.engine).claim_launch_requests(
+            "node-2", ["demoTaskletJob"], 4
+        )
+    report("claim of one waiting start", repository, counter)
+    # The claim, then the execution, its parameters and its steps.
+    assert (counter.count, counter.transactions) == (4, 1)
+    with StatementCounter(repository.engine) as counter:
+        final = JobRunner(repository).run(demoTaskletJob, claimed)
+    report("the claimed start, run to COMPLETED", repository, counter)
+    assert final.status is BatchStatus.COMPLETED
+    # The claim said it is its instance's first execution: no look for earlier steps, so
+    # the run writes what a run started here writes (the owner with STARTED).
+    assert not counter.matching("order by")
+    assert counter.count == (2 if repository.engine.dialect.name == "postgresql" else 6)

@@ -28,7 +28,6 @@ from jobop.batch.owner import OWNER_KEY, current_owner
 from jobop.batch.registry import JobRegistry
 from jobop.batch.runner import JobRunner, next_parameters
 from jobop.domain import (
-    BatchStatus,
     JobExecution,
     JobExecutionAlreadyRunning,
     JobExecutionNotRunning,
@@ -479,9 +478,7 @@ class JobOperator:
         if len(claimed) < free:
             self._maybe_waiting = False
         started = 0
-        for execution in self.explorer.get_job_executions_by_id(claimed):
-            if execution.status is not BatchStatus.STARTING:
-                continue  # stopped or recovered meanwhile
+        for execution in claimed:
             try:
                 launcher.submit(execution)
             except RuntimeError:

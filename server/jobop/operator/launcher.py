@@ -30,7 +30,11 @@ class Launcher:
             raise ValueError(f"max_concurrent_executions must be at least 1, not {max_workers}")
         self.max_workers = max_workers
         self._run = run
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        # Idle workers wait for work, `wait_idle` for the end of it: two conditions, as
+        # waking every worker at each end cost more than the end itself.
+        self._work_ready = threading.Condition(self._lock)
+        self._idle = threading.Condition(self._lock)
         self._queue: deque[JobExecution] = deque()
         self._running: set[int] = set()
         # Slots promised to executions not submitted yet (claimed while their start is
@@ -49,17 +53,17 @@ class Launcher:
 
     def submit(self, execution: JobExecution, *, reserved: bool = False) -> None:
         """Queue the execution; `reserved`: it takes the slot `reserve()` promised."""
-        with self._cond:
+        with self._lock:
             if reserved:
                 self._reserved = max(0, self._reserved - 1)
             if self._closed:
                 raise RuntimeError("the launcher is closed")
             self._queue.append(execution)
-            self._cond.notify()
+            self._work_ready.notify()
 
     def reserve(self) -> bool:
         """Promise a free worker to an execution about to be submitted; False if none."""
-        with self._cond:
+        with self._lock:
             if self._closed or self._free_locked() <= 0:
                 return False
             self._reserved += 1
@@ -67,35 +71,41 @@ class Launcher:
 
     def unreserve(self) -> None:
         """Give back a promised slot whose execution will not come."""
-        with self._cond:
+        with self._lock:
             self._reserved = max(0, self._reserved - 1)
         self._slot_freed()
 
     def remove(self, execution_id: int) -> bool:
         """Take a queued execution out before a worker picks it up; False if not queued."""
-        with self._cond:
+        with self._lock:
             for execution in self._queue:
                 if execution.id == execution_id:
                     self._queue.remove(execution)
+                    self._notify_if_idle_locked()
                     return True
         return False
 
     def drain(self) -> list[JobExecution]:
         """Take every queued execution out."""
-        with self._cond:
+        with self._lock:
             queued = list(self._queue)
             self._queue.clear()
+            self._notify_if_idle_locked()
             return queued
 
+    def _notify_if_idle_locked(self) -> None:
+        if not self._running and not self._queue:
+            self._idle.notify_all()
+
     def is_queued_or_running(self, execution_id: int) -> bool:
-        with self._cond:
+        with self._lock:
             return execution_id in self._running or any(
                 execution.id == execution_id for execution in self._queue
             )
 
     @property
     def free_slots(self) -> int:
-        with self._cond:
+        with self._lock:
             return self._free_locked()
 
     def _free_locked(self) -> int:
@@ -110,34 +120,34 @@ class Launcher:
                 log.exception("the free-worker callback failed")
 
     def running_ids(self) -> list[int]:
-        with self._cond:
+        with self._lock:
             return sorted(self._running)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no execution runs or waits; False if some still do after `timeout`."""
         deadline = time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             while self._running or self._queue:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                self._cond.wait(remaining)
+                self._idle.wait(remaining)
             return True
 
     def close(self, timeout: float = 5.0) -> None:
         """Let idle workers exit; a worker stuck in job code is a daemon and is left."""
-        with self._cond:
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
+            self._work_ready.notify_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _work(self) -> None:
         while True:
-            with self._cond:
+            with self._lock:
                 while not self._queue and not self._closed:
-                    self._cond.wait()
+                    self._work_ready.wait()
                 if not self._queue:
                     return
                 execution = self._queue.popleft()
@@ -147,7 +157,7 @@ class Launcher:
             except BaseException:
                 log.exception("job execution %s ended with an unexpected error", execution.id)
             finally:
-                with self._cond:
+                with self._lock:
                     self._running.discard(execution.id)
-                    self._cond.notify_all()
+                    self._notify_if_idle_locked()
                 self._slot_freed()

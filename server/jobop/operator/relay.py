@@ -96,6 +96,8 @@ class ChangeRelay:
         if self._audience is not None and not self._audience():
             return
         with self._cond:
+            # Entries already due: the sender was woken for them and takes this one along.
+            wake = not self._due_now
             if change.status is not None:
                 self._due_now[change.execution_id] = change.version
                 self._progress.pop(change.execution_id, None)
@@ -107,7 +109,8 @@ class ChangeRelay:
                     self._last_progress.pop(change.execution_id, None)
             else:
                 self._progress[change.execution_id] = change.version
-            self._cond.notify()
+            if wake:
+                self._cond.notify()
 
     def _send_loop(self) -> None:
         while True:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, bindparam, func, select
+from sqlalchemy import Connection, Engine, Select, bindparam, exists, func, select
 
 from jobop.domain import (
+    BatchStatus,
     JobExecution,
     JobInstance,
     JobParameters,
@@ -82,6 +83,33 @@ _OF_SEVERAL = (
     _PARAMETERS.where(_p.c.job_execution_id.in_(bindparam("ids", expanding=True))),
     _STEPS.where(_s.c.job_execution_id.in_(bindparam("ids", expanding=True))),
 )
+
+
+_earlier = _e.alias("earlier")
+# Claimed starts that are still STARTING, each with whether it is its instance's first
+# execution: then it has no earlier steps to restart from, and its runner need not ask.
+_STARTING_BY_ID = (
+    execution_query()
+    .add_columns(
+        ~exists()
+        .where(
+            _earlier.c.job_instance_id == _e.c.job_instance_id,
+            _earlier.c.job_execution_id < _e.c.job_execution_id,
+        )
+        .label("first_of_instance")
+    )
+    .where(
+        _e.c.job_execution_id.in_(bindparam("ids", expanding=True)),
+        _e.c.status == BatchStatus.STARTING.value,
+    )
+    .order_by(_e.c.job_execution_id)
+)
+
+
+def load_starting_executions(connection: Connection, ids: Sequence[int]) -> list[JobExecution]:
+    """Those of these executions still STARTING, ascending by id, loaded whole and marked
+    `first_of_instance` when no earlier execution of their instance exists."""
+    return load_job_executions(connection, _STARTING_BY_ID, {"ids": list(ids)})
 
 
 def load_job_executions(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -40,11 +41,13 @@ from sqlalchemy import (
 from jobop.domain import (
     BatchStatus,
     ExitStatus,
+    JobExecution,
     truncate_exit_message,
     utcnow,
 )
 
 from .engine import is_postgresql, read_connection, write_transaction
+from .explorer import load_starting_executions
 from .schema import (
     RUNNING_STATUSES,
     UtcDateTime,
@@ -134,6 +137,26 @@ def _db_now(bind: Engine | Connection) -> Any:
     return func.strftime("%Y-%m-%d %H:%M:%f", "now")
 
 
+def _claim_statement(bind: Engine | Connection) -> Any:
+    """Claim up to `limit` waiting requests of jobs `names` for `node_id`, oldest first
+    (built once: a claim follows every job a worker ends)."""
+    waiting = (
+        select(_l.c.job_execution_id)
+        .where(_l.c.node_id.is_(None), _l.c.job_name.in_(bindparam("names", expanding=True)))
+        .order_by(_l.c.job_execution_id)
+        .limit(bindparam("limit"))
+    )
+    if is_postgresql(bind):
+        # Claimants never wait for each other: each takes rows nobody has locked.
+        waiting = waiting.with_for_update(skip_locked=True)
+    return (
+        update(_l)
+        .where(_l.c.job_execution_id.in_(waiting.scalar_subquery()))
+        .values(node_id=bindparam("node_id"), claimed=_db_now(bind))
+        .returning(_l.c.job_execution_id)
+    )
+
+
 def _live(bind: Engine | Connection) -> Any:
     """Whether a node's lease still runs, by the database's clock."""
     if is_postgresql(bind):
@@ -175,6 +198,7 @@ class NodeRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._postgresql = is_postgresql(engine)
+        self._claim = _claim_statement(engine)
 
     # -- membership ---------------------------------------------------------------------
 
@@ -386,42 +410,20 @@ class NodeRepository:
 
     def claim_launch_requests(
         self, node_id: str, job_names: Sequence[str], limit: int
-    ) -> list[int]:
+    ) -> list[JobExecution]:
         """Claim up to `limit` waiting launch requests of these jobs, oldest first, for
-        `node_id`; the ids of the executions claimed (still STARTING ones only)."""
+        `node_id`; the executions claimed, loaded (still STARTING ones only, by id)."""
         if limit <= 0 or not job_names:
             return []
         with write_transaction(self.engine) as connection:
-            waiting = (
-                select(_l.c.job_execution_id)
-                .where(_l.c.node_id.is_(None), _l.c.job_name.in_(list(job_names)))
-                .order_by(_l.c.job_execution_id)
-                .limit(limit)
-            )
-            if self._postgresql:
-                # Claimants never wait for each other: each takes rows nobody has locked.
-                waiting = waiting.with_for_update(skip_locked=True)
             claimed = list(
                 connection.execute(
-                    update(_l)
-                    .where(_l.c.job_execution_id.in_(waiting.scalar_subquery()))
-                    .values(node_id=node_id, claimed=_db_now(connection))
-                    .returning(_l.c.job_execution_id)
+                    self._claim, {"node_id": node_id, "names": list(job_names), "limit": limit}
                 ).scalars()
             )
-            if not claimed:
-                return []
             # A request whose execution was stopped or recovered while it waited is taken
             # off the queue all the same, and not run.
-            starting = set(
-                connection.execute(
-                    select(_e.c.job_execution_id).where(
-                        _e.c.job_execution_id.in_(claimed),
-                        _e.c.status == BatchStatus.STARTING.value,
-                    )
-                ).scalars()
-            )
-        return sorted(execution_id for execution_id in claimed if execution_id in starting)
+            return load_starting_executions(connection, claimed) if claimed else []
 
     def release_claim(self, execution_id: int, node_id: str) -> None:
         """Give a claimed, never begun execution back to the queue (e.g. a draining node)."""

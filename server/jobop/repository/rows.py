@@ -41,7 +41,8 @@ def job_instance(row: AnyRow) -> JobInstance:
 
 
 def job_execution(row: AnyRow, parameters: JobParameters) -> JobExecution:
-    """A job execution from a row of `explorer.EXECUTION_COLUMNS` (its instance and context)."""
+    """A job execution from a row of `explorer.execution_query()` (its instance and
+    context), and a `first_of_instance` column where the query adds one."""
     m = row._mapping
     instance = JobInstance(
         id=m["job_instance_id"],
@@ -63,6 +64,7 @@ def job_execution(row: AnyRow, parameters: JobParameters) -> JobExecution:
         execution_context=contexts.load_for_display(
             m["short_context"], m["serialized_context"], f"job execution {m['job_execution_id']}"
         ),
+        first_of_instance=bool(m.get("first_of_instance", False)),
     )
 
 
