@@ -1,12 +1,15 @@
 """Changes shared between nodes: this node's announcements out by NOTIFY, the others' in.
 
 Out: every change published on this node's `ExecutionEvents` (after its commit) becomes an
-`e ID:VERSION` entry on the jobop channel. Status transitions go at once; progress (chunk
-commits, status None) at most every `progress_interval` per execution (counted from the
-last transition too), the latest version sent when the interval is up, so traffic stays
-bounded however fast chunks commit. Entries due together share one NOTIFY. A start that
-this node runs itself is not announced as STARTING (its STARTED follows at once); one left
-for another node is announced by the `l` NOTIFY of its launch statement.
+`e ID:VERSION` entry on the jobop channel. Status transitions are due at once; progress
+(chunk commits, status None) at most every `progress_interval` per execution (counted from
+the last transition too), the latest version sent when the interval is up, so traffic
+stays bounded however fast chunks commit. Entries due together share one NOTIFY, and a
+node sends at most one NOTIFY per `send_gap` (10 ms; the first after a quiet spell goes at
+once): what falls due sooner waits for the gap's end, so a burst of short jobs costs a
+NOTIFY per gap rather than two per job. A start that this node runs itself is not
+announced as STARTING (its STARTED follows at once); one left for another node is
+announced by the `l` NOTIFY of its launch statement.
 
 In: one LISTEN connection per node. An `e` entry from another node is published locally
 without a snapshot (watchers read the state from the database); an `l` entry wakes the
@@ -30,6 +33,8 @@ from .events import ExecutionChange, ExecutionEvents
 log = logging.getLogger(__name__)
 
 DEFAULT_PROGRESS_INTERVAL = 0.1
+# At most one NOTIFY per gap from a node (the first of a quiet spell goes at once).
+DEFAULT_SEND_GAP = 0.01
 
 
 class ChangeRelay:
@@ -39,12 +44,14 @@ class ChangeRelay:
         events: ExecutionEvents,
         *,
         progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        send_gap: float = DEFAULT_SEND_GAP,
         on_launch_waiting: Callable[[list[int]], None] | None = None,
         on_node_joined: Callable[[], None] | None = None,
         audience: Callable[[], bool] | None = None,
     ) -> None:
         self._events = events
         self._progress_interval = progress_interval
+        self._send_gap = send_gap
         self._on_launch_waiting = on_launch_waiting
         self._on_node_joined = on_node_joined
         # Whether anyone else listens (other nodes live): a lone node announces nothing.
@@ -113,15 +120,30 @@ class ChangeRelay:
                 self._cond.notify()
 
     def _send_loop(self) -> None:
+        sent_at = float("-inf")
         while True:
             with self._cond:
-                entries, wait = self._take_due(time.monotonic())
-                while not entries and not self._closed:
-                    self._cond.wait(wait)
-                    entries, wait = self._take_due(time.monotonic())
-                if not entries and self._closed:
-                    return
+                entries = self._next_entries(sent_at)
+            if entries is None:
+                return
             self._announcer.send(pack(entries, "e"))
+            sent_at = time.monotonic()
+
+    def _next_entries(self, sent_at: float) -> list[str] | None:
+        """Wait for entries to send (the condition held), `send_gap` after the last NOTIFY
+        at the earliest; None once closed with none left."""
+        while True:
+            now = time.monotonic()
+            gap_left = sent_at + self._send_gap - now
+            if gap_left <= 0 or self._closed:
+                entries, wait = self._take_due(now)
+                if entries:
+                    return entries
+                if self._closed:
+                    return None
+            else:
+                wait = gap_left if self._due_now or self._progress else None
+            self._cond.wait(wait)
 
     def _take_due(self, now: float) -> tuple[list[str], float | None]:
         """Entries to send now, and how long until the next coalesced one is due."""
