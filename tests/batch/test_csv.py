@@ -118,6 +118,29 @@ def test_bad_encoding_is_reported_for_that_record_only(tmp_path: Path) -> None:
     assert [row["name"] for row in read_all(latin)] == ["Ada", "José", "Ken"]
 
 
+def test_bad_bytes_inside_a_quoted_record_fail_that_whole_record(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b'id,note\n1,"a\nb\xe9\nc"\n2,x\n3\n4,y\n')
+    reader = CsvItemReader(path, name="in")
+    context = ExecutionContext()
+    reader.open(context)
+    with pytest.raises(CsvParseError, match="line 2: not valid utf-8") as error:
+        reader.read()
+    # The record's three lines, not a piece of it; parsing goes on after its last line.
+    assert error.value.text == '1,"a\nb\ufffd\nc"'
+    assert (reader.record_line, reader.line) == (2, 4)
+    assert reader.read() == {"id": "2", "note": "x"}
+    assert reader.record_line == 5
+    with pytest.raises(CsvParseError, match="line 6: expected 2 fields, found 1") as error:
+        reader.read()
+    assert error.value.text == "3"
+    assert reader.read() == {"id": "4", "note": "y"}
+    assert reader.read() is None
+    reader.update(context)
+    assert (context["in.offset"], context["in.line"]) == (path.stat().st_size, 7)
+    assert context["in.read.count"] == 4
+
+
 def test_ascii_incompatible_encoding_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not ASCII-compatible"):
         CsvItemReader(write_file(tmp_path, PEOPLE), encoding="utf-16")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import io
+import operator
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
@@ -132,13 +135,19 @@ class CsvItemReader(ItemCountingReader[T]):
         self.delimiter, self.quotechar = delimiter, quotechar
         self.fieldnames: list[str] | None = None
         self._file: IO[bytes] | None = None
-        self._rows: Iterator[list[str]] | None = None
-        self._lines_iter: Iterator[str] = iter(())
-        self._offset = 0
+        # Lines are decoded and parsed in C (csv.reader over a map of the binary file's
+        # lines), with no Python code per line: the byte offset is the file's position
+        # (neither reads ahead), the line number `_base` plus the parser's count.
+        self._decode = operator.methodcaller("decode", encoding)
+        self._rows: Any = None  # the csv.reader (its line_num counts its lines)
+        self._base = 0  # physical lines before the parser's first
+        self._record_start = 0  # physical lines before the record last read
+        # A line start whose line number is known (open, a chunk's update, an error): a
+        # record's lines are read again from there for an error's text.
+        self._mark = (0, 0)
+        self._offset = 0  # the offset and line once the file is closed
         self._line = 0
         self._data_start = 0
-        self._record: list[str] = []
-        self._decode_error: UnicodeDecodeError | None = None
         self._resume: tuple[int, int] | None = None
 
     @property
@@ -152,13 +161,20 @@ class CsvItemReader(ItemCountingReader[T]):
     @property
     def line(self) -> int:
         """The number of the last physical line consumed (1-based)."""
-        return self._line
+        rows = self._rows
+        return self._line if rows is None else self._base + rows.line_num
+
+    @property
+    def offset(self) -> int:
+        """The byte offset just after the last line consumed."""
+        file = self._file
+        return self._offset if file is None else file.tell()
 
     @property
     def record_line(self) -> int:
         """The line on which the record last read (or failed) starts, e.g. for a mapper
         or a rejects report; a quoted field may carry the record over several lines."""
-        return self._line - max(len(self._record) - 1, 0)
+        return self._record_start + 1
 
     def open(self, context: ExecutionContext) -> None:
         self._resume = None
@@ -178,34 +194,36 @@ class CsvItemReader(ItemCountingReader[T]):
 
     def update(self, context: ExecutionContext) -> None:
         super().update(context)
+        offset, line = self.offset, self.line
+        self._mark = (offset, line)
         if self.save_state:
-            context[self.offset_key] = self._offset
-            context[self.line_key] = self._line
+            context[self.offset_key] = offset
+            context[self.line_key] = line
 
     def do_open(self) -> None:
         try:
-            self._file = open(self.path, "rb")  # noqa: SIM115 - closed in do_close
+            self._file = file = open(self.path, "rb")  # noqa: SIM115 - closed in do_close
         except FileNotFoundError:
             raise FileNotFoundError(f"CSV input file not found: {self.path}") from None
-        self._offset = self._line = 0
-        self._start_rows()
-        lines = self._lines_iter
+        # A byte-order mark, as spreadsheet programs write: not part of the first line.
+        start = 0
+        if codecs.lookup(self.encoding).name == "utf-8" and file.read(3) == codecs.BOM_UTF8:
+            start = 3
+        self._start_rows(start, 0)
         for _ in range(self.lines_to_skip):
-            if next(lines, None) is None:
+            if not file.readline():
                 break
+            self._base += 1
         if self.header:
-            self._record = []
             try:
-                names = self._next_row()
-            except csv.Error as error:
-                raise self._error(f"bad header: {error}") from error
-            if self._decode_error is not None:
-                bad = self._decode_error
-                raise self._error(f"header is not valid {self.encoding}: {bad.reason}") from bad
+                names = self._next_record()
+            except CsvParseError as error:
+                raise self._error(f"bad header: {error.reason}") from error
             self.fieldnames = self.fields or names
         else:
             self.fieldnames = self.fields
-        self._data_start = self._offset
+        self._data_start = file.tell()
+        self._mark = (self._data_start, self.line)
 
     def jump_to_item(self, item_index: int) -> None:
         if self._resume is not None:
@@ -217,31 +235,18 @@ class CsvItemReader(ItemCountingReader[T]):
         # without parsing them into items, so a bad record cannot fail the restart.
         skipped = 0
         while skipped < item_index:
-            self._record = []
             try:
-                row = self._next_row()
-            except csv.Error:
+                row = self._next_record()
+            except CsvParseError:
                 row = ["malformed"]  # still a record, counted when it was read
             if row is None:
                 return
-            if row:
-                skipped += 1
+            skipped += 1
 
     def do_read(self) -> T | None:
-        while True:
-            self._record = []
-            self._decode_error = None
-            try:
-                row = self._next_row()
-            except csv.Error as error:
-                raise self._error(str(error)) from error
-            if self._decode_error is not None:
-                bad, self._decode_error = self._decode_error, None
-                raise self._error(f"not valid {self.encoding}: {bad.reason}") from bad
-            if row is None:
-                return None
-            if row:
-                break
+        row = self._next_record()
+        if row is None:
+            return None
         names = self.fieldnames or []
         if self.strict and len(row) != len(names):
             raise self._error(f"expected {len(names)} fields, found {len(row)}")
@@ -251,42 +256,71 @@ class CsvItemReader(ItemCountingReader[T]):
         return self.mapper(item)
 
     def do_close(self) -> None:
+        if self._file is not None and not self._file.closed:
+            self._offset, self._line = self.offset, self.line
         file, self._file = self._file, None
         self._rows = None
         if file is not None:
             file.close()
 
-    def _start_rows(self) -> None:
-        self._lines_iter = self._lines()
+    def _start_rows(self, offset: int, line: int) -> None:
+        """Parse from byte `offset`, the start of line `line` + 1."""
+        file = self._file
+        assert file is not None
+        file.seek(offset)
+        self._base = self._record_start = line
+        self._mark = (offset, line)
         self._rows = csv.reader(
-            self._lines_iter, delimiter=self.delimiter, quotechar=self.quotechar
+            map(self._decode, file), delimiter=self.delimiter, quotechar=self.quotechar
         )
 
-    def _lines(self) -> Iterator[str]:
-        file = self._file
-        if file is None:
-            return
-        for raw in file:
-            # Counted as csv.reader pulls each line, so after a record the offset is its end.
-            self._offset += len(raw)
-            self._line += 1
-            try:
-                text = raw.decode(self.encoding)
-            except UnicodeDecodeError as error:
-                # Raising here would end the generator, and with it the file; report the
-                # error from do_read instead.
-                self._decode_error = error
-                text = raw.decode(self.encoding, errors="replace")
-            if self._line == 1 and text.startswith("\ufeff"):
-                text = text[1:]  # a byte-order mark, as spreadsheet programs write
-            self._record.append(text)
-            yield text
-
-    def _next_row(self) -> list[str] | None:
+    def _next_record(self) -> list[str] | None:
+        """The next record that is not a blank line; None at the end of the file."""
         rows = self._rows
         if rows is None:
             return None
-        return next(rows, None)
+        while True:
+            self._record_start = self._base + rows.line_num
+            try:
+                row = next(rows, None)
+            except csv.Error as error:
+                raise self._error(str(error)) from error
+            except UnicodeDecodeError as error:
+                raise self._undecodable(error) from error
+            if row is None or row:
+                return row
+
+    def _undecodable(self, error: UnicodeDecodeError) -> CsvParseError:
+        """A line of the record would not decode, and the parser lost the record there:
+        read the whole record again from its start, decoded with replacement characters,
+        and go on parsing after it (the record was consumed, as any bad record is)."""
+        file = self._file
+        assert file is not None
+        first = self._record_start + 1
+        self._skip_to(first)
+        consumed: list[bytes] = []
+
+        def lines() -> Iterator[str]:
+            for raw in file:
+                consumed.append(raw)
+                yield raw.decode(self.encoding, errors="replace")
+
+        with contextlib.suppress(csv.Error):
+            next(csv.reader(lines(), delimiter=self.delimiter, quotechar=self.quotechar), None)
+        self._start_rows(file.tell(), first - 1 + len(consumed))
+        self._record_start = first - 1
+        text = b"".join(consumed).decode(self.encoding, errors="replace").rstrip("\r\n")
+        message = f"not valid {self.encoding}: {error.reason}"
+        return CsvParseError(message, path=self.path, line=first, text=text)
+
+    def _skip_to(self, line: int) -> None:
+        """Position the file at the start of physical line `line`, from the mark."""
+        file = self._file
+        assert file is not None
+        offset, at = self._mark
+        file.seek(offset)
+        while at < line - 1 and file.readline():
+            at += 1
 
     def _seek(self, offset: int, line: int) -> None:
         file = self._file
@@ -304,13 +338,19 @@ class CsvItemReader(ItemCountingReader[T]):
                     f"cannot resume {self.path} at byte {offset}: it is not the start of a "
                     "line; the file changed since the last run"
                 )
-        file.seek(offset)
-        self._offset, self._line = offset, line
-        self._start_rows()
+        self._start_rows(offset, line)
 
     def _error(self, message: str) -> CsvParseError:
-        text = "".join(self._record).rstrip("\r\n")
-        return CsvParseError(message, path=self.path, line=self.record_line, text=text)
+        """The error for the record last read, with its lines (read again for the text)."""
+        file = self._file
+        assert file is not None
+        here, last, first = file.tell(), self.line, self.record_line
+        self._skip_to(first)
+        lines = [file.readline() for _ in range(first, last + 1)]
+        file.seek(here)
+        self._mark = (here, last)
+        text = b"".join(lines).decode(self.encoding, errors="replace").rstrip("\r\n")
+        return CsvParseError(message, path=self.path, line=first, text=text)
 
 
 class CsvItemWriter(Generic[T]):
