@@ -826,7 +826,10 @@ async def baseline(args: argparse.Namespace, db: Database) -> Any:
         db.cluster.drop_database(name)
 
 
-async def measure(args: argparse.Namespace, server: Server, db: Database) -> str:
+async def measure(
+    args: argparse.Namespace, server: Server, db: Database
+) -> tuple[str, Throughput | None]:
+    """The report of the all-in-one server, and its poll run (for the split run's ratio)."""
     empty = await empty_rpc_latency(server.target, args.samples)
     profiles: list[str] = []
     async with AsyncJobOperatorClient(server.target, timeout=60) as client:
@@ -864,8 +867,11 @@ async def measure(args: argparse.Namespace, server: Server, db: Database) -> str
                     (after, later_starts, later_statements),
                 )
             )
+        single = runs.get("poll")
+        if single is None and (args.replicas > 1 or args.split):
+            single = await throughput(client, server, db, args, "poll")
         if args.replicas > 1 and db.conninfo:
-            single = runs.get("poll") or await throughput(client, server, db, args, "poll")
+            assert single is not None
             with contextlib.ExitStack() as stack:
                 others = [
                     stack.enter_context(
@@ -882,7 +888,7 @@ async def measure(args: argparse.Namespace, server: Server, db: Database) -> str
                     f"py-spy ({args.profile_mode}) of replica 2 during the replicas run, {path}: "
                     + profile_summary(path)
                 )
-    return "\n\n".join([*sections, *profiles])
+    return "\n\n".join([*sections, *profiles]), single
 
 
 @dataclass
@@ -914,11 +920,15 @@ async def _count_notifications(conninfo: str, stop: asyncio.Event) -> int:
 
 
 async def replicas_throughput(
-    servers: list[Server], db: Database, args: argparse.Namespace
+    servers: list[Server],
+    db: Database,
+    args: argparse.Namespace,
+    entry: list[Server] | None = None,
 ) -> ReplicaRun:
-    """The poll run with the Starts spread round robin over every replica; CPU summed."""
+    """The poll run with the Starts spread round robin over the `entry` servers (default:
+    every replica); CPU summed over all the servers."""
     assert db.conninfo is not None
-    clients = [AsyncJobOperatorClient(server.target, timeout=60) for server in servers]
+    clients = [AsyncJobOperatorClient(s.target, timeout=60) for s in entry or servers]
     stop_counting = asyncio.Event()
     listening = asyncio.ensure_future(_count_notifications(db.conninfo, stop_counting))
     await asyncio.sleep(0.3)  # LISTEN is up before the first Start
@@ -987,6 +997,51 @@ def replicas_report(single: Throughput, run: ReplicaRun) -> str:
 
 
 Round = tuple[Throughput, list[float], "Statements | None"]
+
+
+def split_report(single: Throughput, run: ReplicaRun, workers: int, cpu: list[float]) -> str:
+    api, *others = cpu
+    return "\n".join(
+        [
+            f"one api server + {workers} worker-role server(s) on one database (the same 2 "
+            "cores), Starts to the api server, each run by whichever worker claims it, poll:",
+            f"  {run.completed}/{run.jobs} COMPLETED, {run.jobs_per_second:.0f} jobs/s = "
+            f"{run.jobs_per_second / single.jobs_per_second:.2f}x the all-in-one server "
+            f"({single.jobs_per_second:.0f} jobs/s); CPU ms/job: api {api / run.jobs * 1000:.2f}, "
+            + ", ".join(f"worker {c / run.jobs * 1000:.2f}" for c in others)
+            + f" (all-in-one {single.server_cpu / single.jobs * 1000:.2f}); "
+            f"{run.notifications / run.jobs:.1f} NOTIFY messages/job; "
+            f"{run.write_transactions / run.jobs:.1f} write transactions/job (all-in-one "
+            f"{(single.write_transactions or 0) / single.jobs:.1f})",
+        ]
+    )
+
+
+async def split_run(args: argparse.Namespace, db: Database, single: Throughput) -> str:
+    """The poll run again with serving and running in separate processes: the shape of
+    `--workers N` processes on a machine with more cores (each its own GIL)."""
+    with contextlib.ExitStack() as stack:
+        api = stack.enter_context(
+            jobop_serve(db, 1, args.folder, args.log_level, "split-api", ["--role", "api"])
+        )
+        workers = [
+            stack.enter_context(
+                jobop_serve(
+                    db,
+                    args.workers,
+                    args.folder,
+                    args.log_level,
+                    f"split-worker-{n}",
+                    ["--role", "worker"],
+                )
+            )
+            for n in range(1, args.split + 1)
+        ]
+        servers = [api, *workers]
+        before = [s.cpu_seconds() for s in servers]
+        run = await replicas_throughput(servers, db, args, entry=[api])
+        cpu = [s.cpu_seconds() - b for s, b in zip(servers, before, strict=True)]
+    return split_report(single, run, args.split, cpu)
 
 
 def history_report(executions: int, empty: Round, full: Round) -> str:
@@ -1086,6 +1141,13 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="then run the poll run again on this many replicas of one database (PostgreSQL)",
     )
+    parser.add_argument(
+        "--split",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then run it on one --role api server and N --role worker servers (PostgreSQL)",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="per throughput run (s)")
     parser.add_argument("--log-level", default="INFO", help="the server's --log-level")
     parser.add_argument(
@@ -1108,7 +1170,12 @@ def main(argv: list[str] | None = None) -> int:
             database(args.db, args.pg_url, folder) as db,
             jobop_serve(db, args.workers, folder, args.log_level) as server,
         ):
-            print(asyncio.run(measure(args, server, db)))
+            report, single = asyncio.run(measure(args, server, db))
+            print(report)
+            if args.split and db.conninfo and single is not None:
+                server.process.send_signal(signal.SIGTERM)  # not a worker of the split run
+                server.process.wait(60)
+                print("\n" + asyncio.run(split_run(args, db, single)))
     finally:
         if args.keep:
             print(f"(server log and database in {folder})")
