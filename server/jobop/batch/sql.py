@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 from sqlalchemy import Table, TableClause, insert, text, tuple_
 from sqlalchemy.exc import DatabaseError
 
-from jobop.repository import read_connection
-
 from .readers import ItemCountingReader
+from .store import read_connection
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine, Executable, Row, RowMapping, Select

@@ -6,17 +6,35 @@ implement as well. Spring Batch's JobRepository interface plays the same part.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobop.domain import BatchStatus, JobExecution, JobInstance, JobParameters, StepExecution
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Engine
 
     from .job import Job
+
+# Execution option naming a read-only connection: on SQLite the repository's engines then
+# start no transaction on it (each SELECT reads the latest committed state, as autocommit
+# does on PostgreSQL), so a reader never takes the write lock a chunk may hold.
+READ_ONLY = "jobop_read_only"
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads that holds no lock and no transaction open between statements
+    (the repository's reads, and readers such as `SqlItemReader`)."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            # Client-side in psycopg: saves the BEGIN and ROLLBACK round trips.
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            connection.execution_options(**{READ_ONLY: True})
+        yield connection
 
 
 @dataclass

@@ -25,11 +25,12 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 
-log = logging.getLogger(__name__)
+# The batch layer defines how its readers read without a transaction; these engines
+# honour it (and the repository reads the same way).
+from jobop.batch.store import READ_ONLY
+from jobop.batch.store import read_connection as read_connection  # re-exported
 
-# Execution option naming a read-only connection: on SQLite it starts no transaction
-# (each SELECT reads the latest committed state, like autocommit on PostgreSQL).
-_READ_ONLY = "jobop_read_only"
+log = logging.getLogger(__name__)
 
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -100,7 +101,7 @@ def _sqlite_engine(
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(_READ_ONLY):
+        if connection.get_execution_options().get(READ_ONLY):
             return
         # Straight to the driver: a transaction boundary, not a statement to count.
         try:
@@ -182,16 +183,4 @@ def write_lock(engine: Engine) -> Iterator[None]:
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: BEGIN IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL."""
     with write_lock(engine), engine.begin() as connection:
-        yield connection
-
-
-@contextmanager
-def read_connection(engine: Engine) -> Iterator[Connection]:
-    """A connection for reads that holds no lock and no transaction open between statements."""
-    with engine.connect() as connection:
-        if is_postgresql(engine):
-            # Client-side in psycopg: saves the BEGIN and ROLLBACK round trips.
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-        else:
-            connection.execution_options(**{_READ_ONLY: True})
         yield connection
