@@ -227,16 +227,6 @@ class JobExplorer:
         found = self._executions(_EXECUTION_BY_ID, {"execution_id": execution_id})
         return found[0] if found else None
 
-    def get_job_executions_by_id(self, execution_ids: Sequence[int]) -> list[JobExecution]:
-        """These executions (those that exist), ascending by id: one load for all."""
-        if not execution_ids:
-            return []
-        return self._executions(
-            execution_query()
-            .where(_e.c.job_execution_id.in_(list(execution_ids)))
-            .order_by(_e.c.job_execution_id)
-        )
-
     def find_running_job_executions(self, job_name: str | None = None) -> list[JobExecution]:
         """Running executions (STARTING, STARTED, STOPPING) of one job or all, newest first."""
         query = execution_query().where(_e.c.status.in_(RUNNING_STATUSES))
