@@ -36,6 +36,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -863,6 +864,40 @@ async def baseline(args: argparse.Namespace, db: Database) -> Any:
         db.cluster.drop_database(name)
 
 
+async def alternated_rounds(
+    args: argparse.Namespace, client: AsyncJobOperatorClient, server: Server, db: Database
+) -> list[tuple[float, float]]:
+    """`--rounds` pairs of one jobop poll run and one procrastinate run, which goes first
+    alternating: (jobop jobs/s, procrastinate jobs/s) of each pair. On a machine whose
+    speed swings, the ratio within a pair is steadier than across one run of each."""
+    pairs = []
+    for index in range(args.rounds):
+        if index % 2 == 0:
+            ours = await throughput(client, server, db, args, "poll")
+            theirs = await baseline(args, db)
+        else:
+            theirs = await baseline(args, db)
+            ours = await throughput(client, server, db, args, "poll")
+        pairs.append((ours.jobs_per_second, theirs.jobs_per_second))
+    return pairs
+
+
+def rounds_report(pairs: list[tuple[float, float]]) -> str:
+    ratios = sorted(ours / theirs for ours, theirs in pairs)
+    median = statistics.median(ratios)
+    met = "yes" if median >= TARGET_BASELINE_RATIO else "NO"
+    lines = [f"jobop (poll) / procrastinate, {len(pairs)} alternated rounds:"]
+    lines += [
+        f"  round {n}: {ours:.0f} / {theirs:.0f} jobs/s = {ours / theirs:.2f}x"
+        for n, (ours, theirs) in enumerate(pairs, 1)
+    ]
+    lines.append(
+        f"  median {median:.2f}x (range {ratios[0]:.2f}-{ratios[-1]:.2f}; required >= "
+        f"{TARGET_BASELINE_RATIO:g}x): {met}"
+    )
+    return "\n".join(lines)
+
+
 async def measure(
     args: argparse.Namespace, server: Server, db: Database
 ) -> tuple[str, Throughput | None]:
@@ -889,6 +924,8 @@ async def measure(
         sections = [report(args, empty, quiet, starts, runs, statements)]
         if queue is not None:
             sections.append(baseline_report(runs, queue))
+            if args.rounds > 1:
+                sections.append(rounds_report(await alternated_rounds(args, client, server, db)))
         if args.history and db.conninfo:
             before = runs.get("poll") or await throughput(client, server, db, args, "poll")
             add_history(db, args.history)
@@ -1165,6 +1202,14 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1000,
         help="no-op jobs through procrastinate on the same cluster (PostgreSQL; 0: skip)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        metavar="K",
+        help="then K more poll runs, each paired with a procrastinate run (alternating which "
+        "goes first), and the median of the pairs' ratios",
     )
     parser.add_argument(
         "--history",
