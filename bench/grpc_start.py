@@ -927,7 +927,10 @@ async def measure(
             if args.rounds > 1:
                 sections.append(rounds_report(await alternated_rounds(args, client, server, db)))
         if args.history and db.conninfo:
-            before = runs.get("poll") or await throughput(client, server, db, args, "poll")
+            # Measured again just before the history goes in: the machine's speed swings
+            # within minutes, and the first runs are minutes old by now.
+            before = await throughput(client, server, db, args, "poll")
+            earlier = await quiet_start_latency(client, server.target, args.start_samples)
             add_history(db, args.history)
             after = await throughput(client, server, db, args, "poll")
             later = await quiet_start_latency(client, server.target, args.start_samples)
@@ -937,7 +940,7 @@ async def measure(
             sections.append(
                 history_report(
                     args.history,
-                    (before, quiet.starts, statements),
+                    (before, earlier.starts, statements),
                     (after, later.starts, later_statements),
                 )
             )
