@@ -100,6 +100,51 @@ def test_an_exact_multiple_commits_a_last_empty_chunk(
     assert out.items() == [1, 2, 3, 4, 5, 6]
 
 
+class CallCountingReader(NumberReader):
+    """NumberReader, counting how the step asks for items."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.calls = {"read": 0, "read_chunk": 0}
+
+    def read(self) -> int | None:
+        self.calls["read"] += 1
+        return super().read()
+
+    def read_chunk(self, size: int) -> list[int]:
+        self.calls["read_chunk"] += 1
+        return super().read_chunk(size)
+
+
+@pytest.mark.parametrize("with_read_listener", [False, True])
+def test_a_counting_reader_is_asked_for_a_chunk_at_once_unless_reads_are_watched(
+    launcher: JobLauncher, repository: JobRepository, with_read_listener: bool
+) -> None:
+    reader = CallCountingReader(7)
+    reads: list[int] = []
+
+    class Reads(ItemReadListener):
+        def after_read(self, item: Any) -> None:
+            reads.append(item)
+
+    job = chunk_job(
+        "chunked-reads",
+        reader=reader,
+        writer=ListWriter(),
+        chunk_size=3,
+        listeners=[Reads()] if with_read_listener else [],
+    )
+    execution = launcher.launch(job)
+    step = saved_step(repository, execution)
+    assert (step.read_count, step.write_count, step.commit_count) == (7, 7, 3)
+    if with_read_listener:
+        # A listener sees every item as it is read: one read per item, and the end.
+        assert reader.calls == {"read": 8, "read_chunk": 0}
+        assert reads == [1, 2, 3, 4, 5, 6, 7]
+    else:
+        assert reader.calls == {"read": 0, "read_chunk": 3}
+
+
 def test_seed_scenario_stop_after_the_first_chunk_then_restart(
     launcher: JobLauncher, repository: JobRepository, out: OutTable
 ) -> None:

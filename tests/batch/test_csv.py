@@ -359,3 +359,48 @@ def test_a_failed_open_leaves_nothing_open(tmp_path: Path) -> None:
         reader.open(context)
     reader.open(ExecutionContext())  # not "already open"
     assert reader.read() == {"id": "1", "name": "Ada", "amount": "10.50"}
+
+
+def test_read_chunk_gives_the_items_reads_would(tmp_path: Path) -> None:
+    text = 'id,note\n1,"a\nb"\n\n2,x\n3,y\n4,z\n'
+    one_by_one = CsvItemReader(write_file(tmp_path, text))
+    one_by_one.open(ExecutionContext())
+    expected = read_all(one_by_one)
+    seen_lines: list[int] = []
+
+    def note_line(row: dict[str, str]) -> dict[str, str]:
+        seen_lines.append(chunked.record_line)
+        return row
+
+    chunked = CsvItemReader(write_file(tmp_path, text), mapper=note_line)
+    context = ExecutionContext()
+    chunked.open(context)
+    assert chunked.read_chunk(3) + chunked.read_chunk(3) == expected
+    assert seen_lines == [2, 5, 6, 7]  # each record's own first line, for the mapper
+    assert chunked.read_chunk(3) == []
+    chunked.update(context)
+    assert (context["CsvItemReader.read.count"], context["CsvItemReader.line"]) == (4, 7)
+
+
+def test_a_bad_record_fails_read_chunk_there_and_reading_goes_on(tmp_path: Path) -> None:
+    path = write_file(tmp_path, "id,name\n1,Ada\n2,Grace\n3\n4,Ken\n")
+    reader = CsvItemReader(path)
+    reader.open(ExecutionContext())
+    with pytest.raises(CsvParseError, match=r"line 4: expected 2 fields, found 1"):
+        reader.read_chunk(10)
+    assert reader.item_count == 3  # as reading one by one: the bad record was consumed
+    assert reader.read_chunk(10) == [{"id": "4", "name": "Ken"}]
+
+
+def test_a_restart_after_chunked_reads_resumes_at_the_saved_offset(tmp_path: Path) -> None:
+    path = write_file(tmp_path, PEOPLE)
+    context = ExecutionContext()
+    first = CsvItemReader(path)
+    first.open(context)
+    assert [item["id"] for item in first.read_chunk(2)] == ["1", "2"]
+    first.update(context)
+    first.read_chunk(2)  # not committed: read again after the restart
+    first.close()
+    again = CsvItemReader(path)
+    again.open(context)
+    assert [item["id"] for item in again.read_chunk(10)] == ["3", "4", "5"]

@@ -198,3 +198,37 @@ def test_close_reaches_the_subclass_and_allows_reopening() -> None:
     assert reader.closed
     reader.open(ExecutionContext())
     assert read_all(reader) == [1, 2]
+
+
+def test_read_chunk_returns_what_reads_would_fewer_only_at_the_end() -> None:
+    reader = Records(7)
+    reader.open(ExecutionContext())
+    assert reader.read_chunk(3) == [1, 2, 3]
+    assert reader.read() == 4
+    assert reader.read_chunk(3) == [5, 6, 7]
+    assert reader.read_chunk(3) == []
+    assert reader.item_count == 7
+
+
+def test_read_chunk_stops_at_max_item_count() -> None:
+    reader = IterableItemReader(range(1, 100), max_item_count=5)
+    reader.open(ExecutionContext())
+    assert reader.read_chunk(4) == [1, 2, 3, 4]
+    assert reader.read_chunk(4) == [5]
+    assert reader.read_chunk(4) == []
+    assert reader.item_count == 5
+
+
+def test_a_failed_read_chunk_counts_the_record_that_raised_as_read_does() -> None:
+    context = ExecutionContext()
+    reader = Records(6, bad=3)
+    reader.open(context)
+    with pytest.raises(ValueError, match="bad record 3"):
+        reader.read_chunk(5)
+    assert reader.item_count == 3  # 1, 2 and the bad one: consumed
+    assert reader.read_chunk(5) == [4, 5, 6]
+
+
+def test_read_chunk_before_open_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="not open"):
+        IterableItemReader([1]).read_chunk(1)

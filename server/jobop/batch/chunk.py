@@ -28,6 +28,7 @@ from jobop.domain import BatchStatus, JobInterrupted, StepExecution
 from .item import Chunk, ItemProcessor, ItemReader, ItemStream, ItemWriter
 from .listeners import StepHooks
 from .policy import LimitCheckingSkipPolicy, RetryPolicy, SkipPolicy
+from .readers import ItemCountingReader
 from .step import (
     STOP_REQUESTED,
     ChunkContext,
@@ -237,7 +238,12 @@ class ChunkStep(Step):
         append = items.append
         before, after, on_error = hooks.before_read, hooks.after_read, hooks.on_read_error
         if skip is None and not before and not after and not on_error:
-            # The common case, kept lean: no per-item work besides the read itself.
+            # The common case, kept lean: no per-item work besides the read itself, and a
+            # counting reader reads the whole chunk in one call.
+            if isinstance(reader, ItemCountingReader):
+                items = reader.read_chunk(size)
+                counts.reads = len(items)
+                return items, len(items) < size
             for _ in range(size):
                 item = read()
                 if item is None:

@@ -9,7 +9,7 @@ import io
 import operator
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .readers import ItemCountingReader
 
@@ -244,16 +244,12 @@ class CsvItemReader(ItemCountingReader[T]):
             skipped += 1
 
     def do_read(self) -> T | None:
-        row = self._next_record()
-        if row is None:
-            return None
-        names = self.fieldnames or []
-        if self.strict and len(row) != len(names):
-            raise self._error(f"expected {len(names)} fields, found {len(row)}")
-        item = dict(zip(names, row, strict=False))
-        if self.mapper is None:
-            return cast(T, item)
-        return self.mapper(item)
+        items: list[T] = []
+        self._parse(1, items, as_items=True)
+        return items[0] if items else None
+
+    def do_read_chunk(self, size: int, items: list[T]) -> None:
+        self._parse(size, items, as_items=True)
 
     def do_close(self) -> None:
         if self._file is not None and not self._file.closed:
@@ -276,19 +272,41 @@ class CsvItemReader(ItemCountingReader[T]):
 
     def _next_record(self) -> list[str] | None:
         """The next record that is not a blank line; None at the end of the file."""
+        records: list[list[str]] = []
+        self._parse(1, records, as_items=False)
+        return records[0] if records else None
+
+    def _parse(self, size: int, out: list[Any], *, as_items: bool) -> None:
+        """Append up to `size` records that are not blank lines to `out` (fewer only at
+        the end of the file): as items (checked against the field names, then mapped) or
+        as parsed fields. One loop for a whole chunk: a Python call per record would cost
+        more than parsing it."""
         rows = self._rows
         if rows is None:
-            return None
-        while True:
-            self._record_start = self._base + rows.line_num
+            return
+        base, names, mapper = self._base, self.fieldnames or [], self.mapper
+        strict = as_items and self.strict
+        append = out.append
+        wanted = len(out) + size
+        while len(out) < wanted:
+            self._record_start = base + rows.line_num
             try:
                 row = next(rows, None)
             except csv.Error as error:
                 raise self._error(str(error)) from error
             except UnicodeDecodeError as error:
                 raise self._undecodable(error) from error
-            if row is None or row:
-                return row
+            if row is None:
+                return
+            if not row:
+                continue
+            if not as_items:
+                append(row)
+                continue
+            if strict and len(row) != len(names):
+                raise self._error(f"expected {len(names)} fields, found {len(row)}")
+            item = dict(zip(names, row, strict=False))
+            append(item if mapper is None else mapper(item))
 
     def _undecodable(self, error: UnicodeDecodeError) -> CsvParseError:
         """A line of the record would not decode, and the parser lost the record there:

@@ -84,7 +84,7 @@ class ItemCountingReader(ABC, Generic[T]):
 
     def read(self) -> T | None:
         if not self._opened:
-            raise RuntimeError(f"reader {self.name!r} is not open: call open() first")
+            raise self._not_open()
         if self.max_item_count is not None and self._count >= self.max_item_count:
             return None
         self._count += 1
@@ -94,9 +94,28 @@ class ItemCountingReader(ABC, Generic[T]):
             self._count -= 1
         return item
 
+    def read_chunk(self, size: int) -> list[T]:
+        """Up to `size` items in one call: those that as many calls of `read` would return
+        before the end of the input (so fewer only at the end). A chunk step with no read
+        listeners and no skip policy reads its chunks this way. An item that raises
+        counts, as it does for `read`; the items read before it in the call go with the
+        exception, as the chunk reading them fails."""
+        if not self._opened:
+            raise self._not_open()
+        if self.max_item_count is not None:
+            size = min(size, self.max_item_count - self._count)
+        items: list[T] = []
+        try:
+            self.do_read_chunk(size, items)
+        except BaseException:
+            self._count += len(items) + 1
+            raise
+        self._count += len(items)
+        return items
+
     def update(self, context: ExecutionContext) -> None:
         if not self._opened:
-            raise RuntimeError(f"reader {self.name!r} is not open: call open() first")
+            raise self._not_open()
         if self.save_state:
             context[self.count_key] = self._count
 
@@ -121,6 +140,20 @@ class ItemCountingReader(ABC, Generic[T]):
 
     @abstractmethod
     def do_read(self) -> T | None: ...
+
+    def do_read_chunk(self, size: int, items: list[T]) -> None:
+        """Append up to `size` items to `items`, fewer only at the end of the input: by
+        default `do_read` in a loop; a subclass overrides it when one loop over the chunk
+        costs less than a call per item."""
+        read, append = self.do_read, items.append
+        for _ in range(size):
+            item = read()
+            if item is None:
+                return
+            append(item)
+
+    def _not_open(self) -> RuntimeError:
+        return RuntimeError(f"reader {self.name!r} is not open: call open() first")
 
     @abstractmethod
     def do_close(self) -> None: ...
