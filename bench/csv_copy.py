@@ -15,6 +15,7 @@ import importlib.util
 import io
 import pstats
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -328,13 +329,16 @@ def main(argv: list[str] | None = None) -> int:
                 raw_best: tuple[float, int] | None = None
                 listener = Metrics().step_listener
                 paths = ["engine", "raw", *(["metrics"] if args.metrics else [])]
+                round_ratios: list[float] = []  # raw seconds / jobop seconds, per round
                 for round_ in range(args.repeat):
+                    seconds: dict[str, float] = {}
                     # Rotate the order, so that no path always runs on a warm cache.
                     order = paths[round_ % len(paths) :] + paths[: round_ % len(paths)]
                     for which in order:
                         _truncate(repository)  # each path starts from the same tables
                         if which == "raw":
                             raw = run_raw(conninfo, path, args.chunk_size, args.copy)
+                            seconds[which] = raw[0]
                             print(f"  raw psycopg: {raw[0]:.2f}s", file=sys.stderr)
                             if raw_best is None or raw[0] < raw_best[0]:
                                 raw_best = raw
@@ -348,14 +352,16 @@ def main(argv: list[str] | None = None) -> int:
                             args.profile and round_ == 0 and which == "engine",
                             [listener] if which == "metrics" else (),
                         )
+                        seconds[which] = result.seconds
                         print(f"  jobop ({which}): {result.seconds:.2f}s", file=sys.stderr)
                         if which == "metrics":
                             if metrics_best is None or result.seconds < metrics_best.seconds:
                                 metrics_best = result
                         elif engine_best is None or result.seconds < engine_best.seconds:
                             engine_best = result
+                    round_ratios.append(seconds["raw"] / seconds["engine"])
                 assert engine_best is not None and raw_best is not None
-                print_table(args, version, engine_best, raw_best, metrics_best)
+                print_table(args, version, engine_best, raw_best, metrics_best, round_ratios)
             finally:
                 repository.engine.dispose()
     return 0
@@ -367,6 +373,7 @@ def print_table(
     engine: EngineResult,
     raw: tuple[float, int],
     metrics: EngineResult | None = None,
+    round_ratios: Sequence[float] = (),
 ) -> None:
     raw_seconds, raw_rows = raw
     if engine.rows != raw_rows:
@@ -404,6 +411,19 @@ def print_table(
         ("figure", "value", "target"),
         None,
         ("ratio jobop / raw (rows/s)", f"{engine_rate / raw_rate:.3f}", TARGET_RATIO),
+        *(
+            [
+                (
+                    f"  median of the {len(round_ratios)} rounds' own ratios",
+                    f"{statistics.median(round_ratios):.3f}",
+                    TARGET_RATIO,
+                ),
+                ("  the lowest of them", f"{min(round_ratios):.3f}", ""),
+                ("  the highest of them", f"{max(round_ratios):.3f}", ""),
+            ]
+            if len(round_ratios) > 1
+            else []
+        ),
         *(
             [
                 (
