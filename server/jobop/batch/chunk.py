@@ -233,17 +233,18 @@ class ChunkStep(Step):
         hooks: StepHooks,
         skip: SkipPolicy | None,
     ) -> tuple[list[Any], bool]:
-        read = reader.read
-        items: list[Any] = []
-        append = items.append
         before, after, on_error = hooks.before_read, hooks.after_read, hooks.on_read_error
-        if skip is None and not before and not after and not on_error:
-            # The common case, kept lean: no per-item work besides the read itself, and a
-            # counting reader reads the whole chunk in one call.
-            if isinstance(reader, ItemCountingReader):
-                items = reader.read_chunk(size)
-                counts.reads = len(items)
-                return items, len(items) < size
+        lean = skip is None and not before and not after and not on_error
+        if lean and isinstance(reader, ItemCountingReader):
+            # Nothing to do per item: a counting reader reads the whole chunk in one call.
+            items = reader.read_chunk(size)
+            counts.reads = len(items)
+            return items, len(items) < size
+        read = reader.read
+        items = []
+        append = items.append
+        if lean:
+            # The other common case, kept lean too: no per-item work besides the read.
             for _ in range(size):
                 item = read()
                 if item is None:
