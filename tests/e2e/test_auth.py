@@ -178,20 +178,87 @@ def test_the_tokens_file_is_reloaded_when_it_changes(
         grpc.StatusCode.UNAUTHENTICATED
     )
     tokens_file(tmp_path, {"viewer": TOKENS["viewer"], "admin": TOKENS["admin"]})
-    deadline = time.monotonic() + 10
+    until_refused(server, "admin", refused=False)
+    # A broken version is logged and admits no one (the next test goes further).
+    path.write_text("[[tokens]]\nsha256 = 'plaintext-token'\n")
+    until_refused(server, "admin")
+    assert refused(lambda: call(server, "GetJobNames", names, "viewer"))[0] == (
+        grpc.StatusCode.UNAUTHENTICATED
+    )
+    assert "every bearer token is refused until it is mended" in server.log()
+
+
+def until_refused(server: ServerProcess, role: str, *, refused: bool = True) -> None:
+    """Calls with `role`'s token (each one a reason to re-read the tokens file) until it is
+    refused (UNAUTHENTICATED), or with refused=False until it is accepted."""
+    deadline = time.monotonic() + 30
     while True:
         try:
-            call(server, "GetJobNames", names, "admin")
-            break
-        except grpc.RpcError:
-            assert time.monotonic() < deadline, "the new token was never accepted"
-            time.sleep(0.2)
-    # A broken version is logged and the last good one kept.
-    path.write_text("[[tokens]]\nsha256 = 'plaintext-token'\n")
-    time.sleep(1.5)
-    assert call(server, "GetJobNames", names, "admin").job_names
-    assert call(server, "GetJobNames", names, "viewer").job_names
-    assert "keeping the previous version" in server.log()
+            call(server, "GetJobNames", pb.GetJobNamesRequest(), role)
+            if not refused:
+                return
+        except grpc.RpcError as error:
+            if refused:
+                assert error.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+                return
+        assert time.monotonic() < deadline, (
+            f"the {role} token was never {'refused' if refused else 'accepted'}"
+        )
+        time.sleep(0.2)
+
+
+def _refused_to_all(server: ServerProcess, execution_id: int) -> None:
+    """No token, the revoked admin token and a made-up one: Start, ListAuditEvents and
+    Abandon are all UNAUTHENTICATED."""
+    start = pb.StartRequest(
+        job_name="demoTaskletJob", parameters=params(durationMs=1, **{"run.id": time.time_ns()})
+    )
+    requests = {
+        "Start": start,
+        "ListAuditEvents": pb.ListAuditEventsRequest(),
+        "Abandon": pb.AbandonRequest(execution_id=execution_id),
+    }
+    for metadata in ([], as_role(server, "admin"), [("authorization", "Bearer made-up")]):
+        for method, request in requests.items():
+            code, reason = refused(
+                lambda method=method, request=request, metadata=metadata: getattr(
+                    server.stub, method
+                )(request, metadata=metadata, timeout=30)
+            )
+            assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED"), (
+                method,
+                metadata,
+            )
+
+
+@sqlite_only
+def test_an_emptied_tokens_file_admits_no_one_until_restored(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    path = tokens_file(tmp_path, {"admin": TOKENS["admin"]})
+    server = start_server("--tokens-file", str(path))
+    request = pb.StartRequest(job_name="demoTaskletJob", parameters=params(durationMs=1))
+    execution = call(server, "Start", request, "admin").execution
+    # Every token revoked: a request with a token re-reads the file, then no one gets in.
+    path.write_text("# every token revoked\n")
+    until_refused(server, "admin")
+    _refused_to_all(server, execution.id)
+    _refused_to_all(server, execution.id)
+    assert server.log().count("holds no tokens") == 1  # once, not per request
+    # Restored: the admin token works again without a restart; nothing refused left a row.
+    tokens_file(tmp_path, {"admin": TOKENS["admin"]})
+    until_refused(server, "admin", refused=False)
+    assert "is valid again: 1 tokens" in server.log()
+    listing = pb.ListJobExecutionsRequest(job_name="demoTaskletJob")
+    assert [e.id for e in call(server, "ListJobExecutions", listing, "admin").executions] == [
+        execution.id
+    ]
+    # An empty file at start-up: the server serves, and admits no one.
+    empty = tmp_path / "empty.toml"
+    empty.write_text("# no tokens yet\n")
+    guarded = start_server("--tokens-file", str(empty))
+    assert "holds no tokens" in guarded.log()
+    _refused_to_all(guarded, execution.id)
 
 
 @sqlite_only

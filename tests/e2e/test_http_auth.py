@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 import test_audit
 from e2e_support import ServerFactory, ServerProcess
 from rest_support import error_of, open_events, request
@@ -195,3 +196,60 @@ def test_rest_starts_and_streams_share_the_grpc_limits(
     reply = request(server.http_url, "POST", "/api/executions/1/stop", headers=forwarded)
     assert error_of(reply)[:3] == (403, "PERMISSION_DENIED", "PERMISSION_DENIED")
     assert "'spiffe://example.org/ci' (viewer)" in reply.body["error"]["message"]
+
+
+def _rest_until(server: ServerProcess, status: int) -> None:
+    """GET /api/jobs with the admin token (each call a reason to re-read the tokens file)
+    until it answers `status`."""
+    deadline = time.monotonic() + 30
+    while (reply := rest(server, "GET", "/api/jobs", "admin")).status != status:
+        assert time.monotonic() < deadline, f"never {status}: {reply}"
+        time.sleep(0.2)
+
+
+def _rest_refused_to_all(server: ServerProcess, execution_id: int) -> None:
+    """No token, the revoked admin token and a made-up one: a start, the audit trail and an
+    abandon are all 401 with the usual error body."""
+    body = {"parameters": {"run.id": {"long": time.time_ns() % 2**62}}}
+    calls = [
+        ("POST", "/api/jobs/demoTaskletJob/start", body),
+        ("GET", "/api/audit", None),
+        ("POST", f"/api/executions/{execution_id}/abandon", None),
+    ]
+    for headers in ({}, bearer("admin"), {"Authorization": "Bearer made-up"}):
+        for method, path, payload in calls:
+            reply = request(server.http_url, method, path, payload, headers=headers)
+            assert error_of(reply)[:3] == (401, "UNAUTHENTICATED", "UNAUTHENTICATED"), (
+                path,
+                headers,
+                reply,
+            )
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_rest_an_emptied_tokens_file_admits_no_one_until_restored(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    path = tokens_file(tmp_path, {"admin": TOKENS["admin"]})
+    server = start_server("--tokens-file", str(path))
+    body = {"parameters": {"durationMs": {"long": 1}}}
+    started = rest(server, "POST", "/api/jobs/demoTaskletJob/start", "admin", body)
+    assert started.status == 201, started
+    # Every token revoked: a request with a token re-reads the file, then no one gets in.
+    path.write_text("# every token revoked\n")
+    _rest_until(server, 401)
+    _rest_refused_to_all(server, started.body["id"])
+    _rest_refused_to_all(server, started.body["id"])
+    assert server.log().count("holds no tokens") == 1  # once, not per request
+    # Restored: the admin token works again, without a restart; nothing refused left a row.
+    tokens_file(tmp_path, {"admin": TOKENS["admin"]})
+    _rest_until(server, 200)
+    assert "is valid again: 1 tokens" in server.log()
+    listed = rest(server, "GET", "/api/jobs/demoTaskletJob/executions", "admin").body
+    assert [e["id"] for e in listed["executions"]] == [started.body["id"]]
+    # An empty file at start-up: the server serves, and admits no one.
+    empty = tmp_path / "empty.toml"
+    empty.write_text("# no tokens yet\n")
+    guarded = start_server("--tokens-file", str(empty))
+    assert "holds no tokens" in guarded.log()
+    _rest_refused_to_all(guarded, started.body["id"])

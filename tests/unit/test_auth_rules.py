@@ -4,10 +4,12 @@ tokens file, the authenticator's decisions and the per-caller limits."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from pathlib import Path
 
 import pytest
+from jobop.service import auth
 from jobop.service.auth import (
     Authenticator,
     CertificateIdentity,
@@ -81,6 +83,64 @@ def test_the_authenticator_keeps_unknown_and_unpermitted_apart(tmp_path: Path) -
         authenticator.authenticate(forwarded)
     assert not Authenticator().enabled
     assert Authenticator().authenticate(forwarded).name == "anonymous"
+
+
+def _token_entry(token: str, principal: str, role: str) -> str:
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    return f'[[tokens]]\nsha256 = "{digest}"\nprincipal = "{principal}"\nrole = "{role}"\n'
+
+
+def test_an_empty_or_broken_tokens_file_admits_no_one_until_mended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(auth, "_CHECK_INTERVAL", 0.0)  # re-read at every use
+    caplog.set_level(logging.INFO, logger=auth.__name__)
+    admin = _token_entry("adm1n", "root", "admin")
+    tokens = _tokens(tmp_path, admin)
+    authenticator = Authenticator(tokens=tokens)
+    assert authenticator.authenticate(Credentials(authorization="Bearer adm1n")).name == "root"
+
+    def refuses_everyone() -> None:
+        assert authenticator.enabled
+        for credentials in (
+            Credentials(),
+            Credentials(authorization="Bearer adm1n"),
+            Credentials(authorization="Bearer anything"),
+        ):
+            with pytest.raises(Unauthenticated):
+                authenticator.authenticate(credentials)
+
+    def warnings(text: str) -> int:
+        return sum(text in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+    # Every token revoked: no one gets in, and the log says so once, not per request.
+    tokens.path.write_text("# every token revoked\n")
+    refuses_everyone()
+    refuses_everyone()
+    assert warnings("holds no tokens: every bearer token is refused") == 1
+    # A broken version counts as empty too, however many times it is tried.
+    tokens.path.write_text("[[tokens]]\nsha256 = 'plaintext'\n")
+    refuses_everyone()
+    refuses_everyone()
+    assert warnings("every bearer token is refused until it is mended") == 1
+    tokens.path.unlink()
+    refuses_everyone()
+    # Mended: the token is back without a restart, and the log says that too.
+    tokens.path.write_text(admin)
+    assert authenticator.authenticate(Credentials(authorization="Bearer adm1n")).role is Role.ADMIN
+    assert warnings("is valid again: 1 tokens") == 1
+
+
+def test_an_empty_tokens_file_at_start_up_admits_no_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    authenticator = Authenticator(tokens=_tokens(tmp_path, "# no one yet\n"))
+    assert authenticator.enabled
+    for credentials in (Credentials(), Credentials(authorization="Bearer x")):
+        with pytest.raises(Unauthenticated):
+            authenticator.authenticate(credentials)
+    assert "holds no tokens" in caplog.text
+    assert "bearer tokens (0 in" in authenticator.describe()
 
 
 def test_the_start_rate_is_a_token_bucket_per_caller() -> None:

@@ -153,7 +153,11 @@ _CHECK_INTERVAL = 1.0
 
 class _ReloadingToml:
     """A TOML file parsed by `parse`, re-read when it changes (checked at most once a
-    second, when used). A broken new version is logged and the previous one kept."""
+    second, when used). Configured, it stays in force for the life of the process: a
+    version that does not parse (half written, deleted, a typo) counts as empty, so it
+    admits no one until a good version comes back; each change of state is logged once."""
+
+    admits_when_empty = "it admits no one"  # what an unreadable version means, for the log
 
     def __init__(self, path: Path, option: str) -> None:
         self.path = path
@@ -161,6 +165,7 @@ class _ReloadingToml:
         self._lock = threading.Lock()
         self._checked = time.monotonic()
         self._stamp = self._current_stamp()
+        self._broken = False
         self._load(initial=True)
 
     def _current_stamp(self) -> tuple[int, int, int]:
@@ -179,13 +184,28 @@ class _ReloadingToml:
             message = f"{self.option} {self.path}: {getattr(error, 'strerror', None) or error}"
             if initial:
                 raise ValueError(message) from None
-            log.warning("%s; keeping the previous version", message)
+            self.parse({})  # fail closed: nothing from a file that cannot be read
+            self._broken = True
+            log.warning("%s; %s until it is mended", message, self.admits_when_empty)
             return
-        if not initial:
-            log.info("%s %s reloaded", self.option, self.path)
+        empty = self.empty_warning()
+        if empty is not None:
+            log.warning("%s %s %s", self.option, self.path, empty)
+        elif self._broken:
+            log.warning("%s %s is valid again: %s", self.option, self.path, self.summary())
+        elif not initial:
+            log.info("%s %s reloaded: %s", self.option, self.path, self.summary())
+        self._broken = empty is not None
 
     def parse(self, document: dict[str, object]) -> None:
         raise NotImplementedError
+
+    def summary(self) -> str:
+        raise NotImplementedError
+
+    def empty_warning(self) -> str | None:
+        """What to warn of when a good version holds nothing (None: not empty)."""
+        return None
 
     def refresh(self) -> None:
         now = time.monotonic()
@@ -216,6 +236,7 @@ class TokensFile(_ReloadingToml):
     """`[[tokens]]` entries of `sha256` (the token's SHA-256 in hex), `principal`, `role`."""
 
     _entries: tuple[_TokenEntry, ...] = ()
+    admits_when_empty = "every bearer token is refused"
 
     def parse(self, document: dict[str, object]) -> None:
         items = document.get("tokens", [])
@@ -238,6 +259,14 @@ class TokensFile(_ReloadingToml):
             entries.append(_TokenEntry(bytes.fromhex(digest), principal, role))
         self._entries = tuple(entries)
 
+    def summary(self) -> str:
+        return f"{len(self._entries)} tokens"
+
+    def empty_warning(self) -> str | None:
+        if self._entries:
+            return None
+        return "holds no tokens: every bearer token is refused until it does"
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -256,12 +285,16 @@ class PrincipalsFile(_ReloadingToml):
     """`[principals]`: certificate or forwarded principal = role."""
 
     _roles: Mapping[str, Role] = {}
+    admits_when_empty = "no certificate or forwarded principal has a role"
 
     def parse(self, document: dict[str, object]) -> None:
         table = document.get("principals", {})
         if not isinstance(table, dict):
             raise ValueError("`principals` must be a table of principal = role")
         self._roles = {str(name): Role.parse(str(role)) for name, role in table.items()}
+
+    def summary(self) -> str:
+        return f"{len(self._roles)} principals"
 
     def role_of(self, principal: str) -> Role | None:
         self.refresh()
@@ -373,7 +406,9 @@ class Authenticator:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.tokens or self.client_certificates or self.trust_forwarded_identity)
+        # Whether a source is configured, never what its file holds now: an empty tokens
+        # file admits no one, it does not open the door.
+        return self.tokens is not None or self.client_certificates or self.trust_forwarded_identity
 
     def describe(self) -> str:
         sources = []
