@@ -75,11 +75,16 @@ class CertificateAuthority:
         *,
         server: bool = False,
         uris: tuple[str, ...] = (),
+        dns_names: tuple[str, ...] = (),
+        subject: str | None = None,
         file_stem: str | None = None,
     ) -> Issued:
+        """A certificate for `common_name`, or for `subject` (an RFC 4514 name, which may
+        hold several CNs) when given."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
         names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(uri) for uri in uris]
+        names += [x509.DNSName(name) for name in dns_names]
         if server:
             names += [
                 x509.DNSName("localhost"),
@@ -88,7 +93,7 @@ class CertificateAuthority:
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         builder = (
             x509.CertificateBuilder()
-            .subject_name(_name(common_name))
+            .subject_name(x509.Name.from_rfc4514_string(subject) if subject else _name(common_name))
             .issuer_name(self.certificate.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())

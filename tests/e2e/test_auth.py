@@ -294,6 +294,39 @@ def test_a_forwarded_identity_counts_only_when_trusted(
     assert "'spiffe://mesh/payroll' (operator)" in message
 
 
+@sqlite_only
+def test_a_forwarded_subject_is_read_as_envoy_writes_it(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    from rest_support import request
+
+    principals = tmp_path / "principals.toml"
+    principals.write_text('[principals]\n"admin-svc" = "admin"\n"viewer-svc" = "viewer"\n')
+    server = start_server("--trust-forwarded-identity", "--principals-file", str(principals))
+
+    def header(subject: str) -> dict[str, str]:
+        return {"x-forwarded-client-cert": f'By=spiffe://mesh/jobop;Hash=ab;Subject="{subject}"'}
+
+    # The escaped comma is part of the OU: the caller is viewer-svc, never admin-svc.
+    escaped = header(r"OU=x\,CN=admin-svc,CN=viewer-svc")
+    metadata = list(escaped.items())
+    assert server.stub.GetJobNames(pb.GetJobNamesRequest(), metadata=metadata).job_names
+    abandon = pb.AbandonRequest(execution_id=1)
+    code, _, message = error_of(lambda: server.stub.Abandon(abandon, metadata=metadata))
+    assert code == grpc.StatusCode.PERMISSION_DENIED and "'viewer-svc' (viewer)" in message
+    reply = request(server.http_url, "POST", "/api/executions/1/abandon", headers=escaped)
+    assert reply.status == 403 and "'viewer-svc' (viewer)" in reply.body["error"]["message"]
+    # Two CNs name no one, on either surface.
+    both = header("CN=viewer-svc,CN=admin-svc")
+    code, reason, message = error_of(
+        lambda: server.stub.GetJobNames(pb.GetJobNamesRequest(), metadata=list(both.items()))
+    )
+    assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
+    assert "ambiguous: it has 2 common name (CN)s" in message
+    reply = request(server.http_url, "GET", "/api/jobs", headers=both)
+    assert reply.status == 401 and "ambiguous" in reply.body["error"]["message"]
+
+
 @pytest.mark.parametrize("option", ["--grpc-address", "--http-address"])
 def test_a_public_address_without_credentials_refuses_to_start(tmp_path: Path, option: str) -> None:
     completed = run_serve(tmp_path, option, "0.0.0.0:0")

@@ -13,14 +13,20 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
+import test_tls
 from certificates import CertificateAuthority, Issued
 from cryptography import x509
 from e2e_support import ServerFactory
 from test_auth import TOKENS, tokens_file
+from test_tls import TwoPrincipals
 
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+# The gRPC tests' server with a viewer's certificate and one naming two principals.
+two_principals = test_tls.two_principals
 
 
 def _context(ca: Path, client: Issued | None = None) -> ssl.SSLContext:
@@ -30,14 +36,19 @@ def _context(ca: Path, client: Issued | None = None) -> ssl.SSLContext:
     return context
 
 
-def _get(url: str, context: ssl.SSLContext, headers: dict[str, str] | None = None) -> int:
-    call = urllib.request.Request(url, headers=headers or {})
+def _reply(
+    url: str, context: ssl.SSLContext, headers: dict[str, str] | None = None, method: str = "GET"
+) -> tuple[int, Any]:
+    call = urllib.request.Request(url, headers=headers or {}, method=method)
     try:
         with urllib.request.urlopen(call, timeout=10, context=context) as response:
-            json.loads(response.read())
-            return int(response.status)
+            return int(response.status), json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return int(error.code)
+        return int(error.code), json.loads(error.read())
+
+
+def _get(url: str, context: ssl.SSLContext, headers: dict[str, str] | None = None) -> int:
+    return _reply(url, context, headers)[0]
 
 
 def _serial(address: str, ca: Path) -> int:
@@ -126,3 +137,20 @@ def test_mutual_tls_on_http_names_the_caller_by_its_certificate(
     for context in (_context(ca.cert_path), _context(ca.cert_path, forged)):
         with pytest.raises((urllib.error.URLError, ssl.SSLError, ConnectionError)):
             _get(f"{base}/api/jobs", context)
+
+
+@sqlite_only
+def test_https_refuses_a_certificate_naming_two_principals(two_principals: TwoPrincipals) -> None:
+    server, ca = two_principals.server, two_principals.ca
+    viewer, both = two_principals.viewer, two_principals.both
+    base = f"https://localhost:{server.http_address.rpartition(':')[2]}"
+    assert _get(f"{base}/api/jobs", _context(ca.cert_path, viewer)) == 200
+    status, body = _reply(
+        f"{base}/api/executions/1/abandon", _context(ca.cert_path, viewer), method="POST"
+    )
+    assert status == 403 and "(viewer)" in body["error"]["message"]
+    # The certificate naming the admin too is nobody: 401, on reads and on an abandon.
+    for method, path in (("GET", "/api/jobs"), ("POST", "/api/executions/1/abandon")):
+        status, body = _reply(f"{base}{path}", _context(ca.cert_path, both), method=method)
+        assert (status, body["error"]["reason"]) == (401, "UNAUTHENTICATED"), body
+        assert "the client certificate is ambiguous: it has 2 " in body["error"]["message"]

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from certificates import CertificateAuthority, Issued, served_serial
-from e2e_support import ServerFactory, error_of, run_jobctl, run_serve
+from e2e_support import ServerFactory, ServerProcess, error_of, run_jobctl, run_serve
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
@@ -178,6 +180,79 @@ def test_the_principal_can_be_a_subject_alternative_name(
         code, _, message = error_of(lambda: stub.Abandon(pb.AbandonRequest(execution_id=1)))
     assert code == grpc.StatusCode.PERMISSION_DENIED
     assert "spiffe://example.org/scheduler" in message and "viewer" in message
+
+
+# Two principals, one name each: a certificate holding both names must name neither.
+TWO_PRINCIPALS = (
+    '[principals]\n"admin-svc" = "admin"\n"viewer-svc" = "viewer"\n'
+    '"spiffe://example.org/admin-svc" = "admin"\n"spiffe://example.org/viewer-svc" = "viewer"\n'
+)
+# For --tls-principal cn and san: a certificate naming the viewer alone, and one naming both
+# (two CNs, gRPC's x509_common_name had the first and the ssl module's subject the last;
+# two URI SANs).
+AMBIGUOUS: dict[str, dict[str, Any]] = {
+    "cn": {"subject": "CN=admin-svc,CN=viewer-svc"},
+    "san": {"uris": ("spiffe://example.org/admin-svc", "spiffe://example.org/viewer-svc")},
+}
+
+
+@dataclass
+class TwoPrincipals:
+    """A mutual-TLS server naming callers by `source` (cn or san), the CA of both sides, a
+    client certificate of the viewer alone and one that names the admin too."""
+
+    server: ServerProcess
+    ca: CertificateAuthority
+    viewer: Issued
+    both: Issued
+
+
+@pytest.fixture(params=["cn", "san"])
+def two_principals(
+    request: pytest.FixtureRequest, start_server: ServerFactory, tmp_path: Path
+) -> TwoPrincipals:
+    source: str = request.param
+    ca = CertificateAuthority(tmp_path, "main")
+    server_cert = ca.issue("jobop-server", server=True)
+    viewer = ca.issue("viewer-svc", uris=("spiffe://example.org/viewer-svc",))
+    both = ca.issue("both", **AMBIGUOUS[source])
+    principals = tmp_path / "principals.toml"
+    principals.write_text(TWO_PRINCIPALS)
+    server = start_server(
+        *_tls_args(server_cert),
+        "--tls-client-ca",
+        str(ca.cert_path),
+        "--tls-principal",
+        source,
+        "--principals-file",
+        str(principals),
+        credentials=_credentials(ca.cert_path, viewer.cert, viewer.key),
+    )
+    return TwoPrincipals(server, ca, viewer, both)
+
+
+@sqlite_only
+def test_a_certificate_naming_two_principals_is_refused(two_principals: TwoPrincipals) -> None:
+    server, ca = two_principals.server, two_principals.ca
+    viewer, both = two_principals.viewer, two_principals.both
+    with grpc.secure_channel(
+        server.address, _credentials(ca.cert_path, viewer.cert, viewer.key)
+    ) as channel:
+        stub = pb_grpc.JobOperatorServiceStub(channel)
+        assert stub.GetJobNames(pb.GetJobNamesRequest(), timeout=10).job_names
+        code, _, message = error_of(lambda: stub.Abandon(pb.AbandonRequest(execution_id=1)))
+        assert code == grpc.StatusCode.PERMISSION_DENIED and "(viewer)" in message
+    with grpc.secure_channel(
+        server.address, _credentials(ca.cert_path, both.cert, both.key)
+    ) as channel:
+        stub = pb_grpc.JobOperatorServiceStub(channel)
+        for call in (
+            lambda: stub.GetJobNames(pb.GetJobNamesRequest(), timeout=10),
+            lambda: stub.Abandon(pb.AbandonRequest(execution_id=1), timeout=10),
+        ):
+            code, reason, message = error_of(call)
+            assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
+            assert "the client certificate is ambiguous: it has 2 " in message
 
 
 @sqlite_only

@@ -50,7 +50,8 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("cn", "san"),
         default="cn",
         help="what names a client certificate's principal: its subject's common name or "
-        "a subject alternative name (default %(default)s)",
+        "a subject alternative name (a URI, else a DNS name); a certificate naming more "
+        "than one is refused (default %(default)s)",
     )
     group.add_argument(
         "--tokens-file",

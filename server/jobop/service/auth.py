@@ -17,10 +17,18 @@ import re
 import threading
 import time
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+
+from .certificates import (
+    PRINCIPAL_SOURCES,
+    CertificateIdentity,
+    UnclearIdentity,
+    certificate_identity,
+    forwarded_identity,
+)
 
 log = logging.getLogger(__name__)
 
@@ -300,75 +308,6 @@ class PrincipalsFile(_ReloadingToml):
         self.refresh()
         return self._roles.get(principal)
 
-    def knows(self, principal: str) -> bool:
-        self.refresh()
-        return principal in self._roles
-
-
-# -- certificates and forwarded identities ----------------------------------------------
-
-PRINCIPAL_SOURCES = ("cn", "san")
-
-
-@dataclass(frozen=True, slots=True)
-class CertificateIdentity:
-    """What the transport (or a trusted proxy) verified about the client's certificate."""
-
-    common_name: str | None
-    sans: tuple[str, ...]
-
-
-def parse_forwarded_client_cert(header: str) -> CertificateIdentity | None:
-    """Envoy's x-forwarded-client-cert: the last element (the nearest proxy's) of
-    `Key=Value;Key="quoted, value"` pairs, comma-separated between proxies."""
-    elements: list[dict[str, list[str]]] = [{}]
-    key, value, quoted, escaped = "", "", False, False
-    reading_key = True
-
-    def finish_pair() -> None:
-        nonlocal key, value, reading_key
-        if key.strip():
-            elements[-1].setdefault(key.strip().lower(), []).append(value)
-        key, value, reading_key = "", "", True
-
-    for char in header:
-        if escaped:
-            value += char
-            escaped = False
-        elif quoted:
-            if char == "\\":
-                escaped = True
-            elif char == '"':
-                quoted = False
-            else:
-                value += char
-        elif char == '"' and not reading_key:
-            quoted = True
-        elif char == "=" and reading_key:
-            reading_key = False
-        elif char == ";":
-            finish_pair()
-        elif char == ",":
-            finish_pair()
-            elements.append({})
-        elif reading_key:
-            key += char
-        else:
-            value += char
-    finish_pair()
-    last = elements[-1]
-    if not last:
-        return None
-    common_name = None
-    for subject in last.get("subject", []):
-        match = re.search(r"(?:^|,)\s*CN=((?:\\.|[^,])*)", subject)
-        if match:
-            common_name = match.group(1).replace("\\", "")
-    sans = tuple(last.get("uri", []) + last.get("dns", []))
-    if common_name is None and not sans:
-        return None
-    return CertificateIdentity(common_name, sans)
-
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
@@ -376,7 +315,7 @@ class Credentials:
     the forwarded-identity header."""
 
     authorization: str | None = None
-    certificate: CertificateIdentity | None = None
+    certificate: bytes | None = None  # PEM or DER, as the transport hands it over
     forwarded_client_cert: str | None = None
 
 
@@ -426,11 +365,18 @@ class Authenticator:
         if credentials.authorization is not None:
             return self._from_token(credentials.authorization)
         if self.client_certificates and credentials.certificate is not None:
-            return self._from_certificate(credentials.certificate, "certificate")
+            try:
+                identity = certificate_identity(credentials.certificate)
+            except ValueError as error:
+                raise Unauthenticated(f"the client certificate does not parse: {error}") from None
+            return self._from_certificate(identity, "certificate")
         if self.trust_forwarded_identity and credentials.forwarded_client_cert:
-            identity = parse_forwarded_client_cert(credentials.forwarded_client_cert)
-            if identity is None:
-                raise Unauthenticated("x-forwarded-client-cert names no subject or SAN")
+            try:
+                identity = forwarded_identity(
+                    credentials.forwarded_client_cert, self.principal_source
+                )
+            except UnclearIdentity as error:
+                raise Unauthenticated(str(error)) from None
             return self._from_certificate(identity, "forwarded")
         raise Unauthenticated(
             "no credentials: send a bearer token (jobctl --token or JOBOP_TOKEN)"
@@ -449,14 +395,10 @@ class Authenticator:
         return Principal(entry.principal, entry.role, "token")
 
     def _from_certificate(self, identity: CertificateIdentity, method: str) -> Principal:
-        candidates: Sequence[str]
-        if self.principal_source == "san":
-            candidates = identity.sans
-        else:
-            candidates = (identity.common_name,) if identity.common_name else ()
-        if not candidates:
-            raise Unauthenticated(f"the client certificate has no {self.principal_source}")
-        principals = self.principals
-        name = next((c for c in candidates if principals and principals.knows(c)), candidates[0])
-        role = principals.role_of(name) if principals else None
+        try:
+            name = identity.principal(self.principal_source)
+        except UnclearIdentity as error:
+            what = "x-forwarded-client-cert: " if method == "forwarded" else ""
+            raise Unauthenticated(what + str(error)) from None
+        role = self.principals.role_of(name) if self.principals else None
         return Principal(name, role, method)

@@ -18,7 +18,6 @@ from .auth import (
     OPEN_SERVICES,
     Authenticator,
     Caller,
-    CertificateIdentity,
     Credentials,
     PermissionDenied,
     Principal,
@@ -38,18 +37,14 @@ _refusal_log = RateLimitedLog(log, burst=10, window=10.0)
 RefusalHook = Callable[[Caller, str, Any, str], Awaitable[None]]
 
 
-def _certificate(context: grpc.aio.ServicerContext[Any, Any]) -> CertificateIdentity | None:
-    properties: dict[str, list[bytes]] = {
-        key: list(values) for key, values in context.auth_context().items()
-    }
-    if properties.get("transport_security_type") != [b"ssl"]:
+def _certificate(context: grpc.aio.ServicerContext[Any, Any]) -> bytes | None:
+    """The client's verified certificate (PEM), named by `certificates.certificate_identity`
+    like the HTTP surface's: never gRPC's own x509_common_name, which holds one CN of many."""
+    properties = context.auth_context()
+    if list(properties.get("transport_security_type") or ()) != [b"ssl"]:
         return None
-    names = properties.get("x509_common_name") or []
-    sans = properties.get("x509_subject_alternative_name") or []
-    if not names and not sans:
-        return None  # TLS without a client certificate
-    common_name = names[0].decode("utf-8", "replace") if names else None
-    return CertificateIdentity(common_name, tuple(s.decode("utf-8", "replace") for s in sans))
+    pem = list(properties.get("x509_pem_cert") or ())
+    return pem[0] if pem else None  # None: TLS without a client certificate
 
 
 def _metadata(context: grpc.aio.ServicerContext[Any, Any], key: str) -> str | None:

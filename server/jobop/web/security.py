@@ -21,7 +21,6 @@ from jobop.service.auth import (
     CONTROL_ACTIONS,
     Authenticator,
     Caller,
-    CertificateIdentity,
     Credentials,
     PermissionDenied,
     Principal,
@@ -118,23 +117,15 @@ def check_routes(app: web.Application, policy: Mapping[tuple[str, str], Rule]) -
             raise RuntimeError(f"HTTP route {method} {path} has no entry in ROUTE_POLICY")
 
 
-def _certificate(request: web.Request) -> CertificateIdentity | None:
-    """The TLS peer's verified certificate, as the ssl module reports it."""
+def _certificate(request: web.Request) -> bytes | None:
+    """The TLS peer's verified certificate (DER), named by `certificates.certificate_identity`
+    like the gRPC surface's."""
     transport = request.transport
-    peercert = transport.get_extra_info("peercert") if transport is not None else None
-    if not peercert:
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None:
         return None
-    common_name = None
-    for rdn in peercert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                common_name = value
-    sans = tuple(
-        value for kind, value in peercert.get("subjectAltName", ()) if kind in ("URI", "DNS")
-    )
-    if common_name is None and not sans:
-        return None
-    return CertificateIdentity(common_name, sans)
+    der: bytes | None = ssl_object.getpeercert(binary_form=True)
+    return der or None
 
 
 def peer_of(request: web.Request) -> str:
