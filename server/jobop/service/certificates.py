@@ -116,10 +116,12 @@ def forwarded_elements(header: str) -> list[list[tuple[str, str]]]:
             return elements
 
 
+@functools.lru_cache(maxsize=256)
 def forwarded_identity(header: str, source: str = "cn") -> CertificateIdentity:
     """The client certificate the nearest proxy (the header's last element) describes;
     UnclearIdentity when the header is malformed or, when `source` is cn, its Subject is
-    not one RFC 4514 DN (with san the subject names no one and is left unread)."""
+    not one RFC 4514 DN (with san the subject names no one and is left unread). Cached: a
+    mesh's callers send the same header on every call, and reading a DN takes ~0.1 ms."""
     element = forwarded_elements(header)[-1]
     subjects = [value for key, value in element if key == "subject"] if source == "cn" else []
     if len(subjects) > 1:
