@@ -108,3 +108,32 @@ def test_execution_records_carry_context_and_lifecycle_codes(
         MessageCode.SERVER_STOPPED,
     ):
         assert len(coded(code)) == 1, code
+
+
+# A line the way the server writes one, to be smuggled in through a job parameter.
+FORGED = "x\n2026-12-07 10:00:00,000 INFO  jobop.audit: AUDIT-OK Abandon by root (admin)"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_parameter_cannot_forge_a_log_line_or_turn_the_text_around(
+    start_server: ServerFactory, log_format: str
+) -> None:
+    server = start_server("--log-format", log_format)
+    launched = start(
+        server.stub, "demoTaskletJob", params(note=FORGED + " \u202eexe.txt", durationMs=0)
+    )
+    assert wait_terminal(server.stub, launched.id).status == pb.BATCH_STATUS_COMPLETED
+    assert server.terminate() == 0
+
+    log = server.log()
+    records = log_records(log, log_format)  # every line a record or a traceback's line
+    assert not [r for r in records if str(r["message"]).startswith("AUDIT-OK Abandon")]
+    assert "\u202e" not in log
+    mentions = [r for r in records if "AUDIT-OK Abandon" in str(r["message"])]
+    assert mentions and all(r["job_execution_id"] == launched.id for r in mentions)
+    if log_format == "text":
+        assert "x\\n2026-12-07 10:00:00,000 INFO  jobop.audit: AUDIT-OK" in log
+        assert "\\u202eexe.txt" in log
+    else:
+        assert any(FORGED + " \u202eexe.txt" in str(r["message"]) for r in mentions)
