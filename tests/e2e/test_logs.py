@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import re
 
+import grpc
 import pytest
-from e2e_support import ServerFactory, params, start, wait_for, wait_terminal
+from e2e_support import ServerFactory, error_of, params, start, wait_for, wait_terminal
 from jobop.domain.messages import MessageCode
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
@@ -65,11 +66,27 @@ def test_execution_records_carry_context_and_lifecycle_codes(
     stub.Stop(pb.StopRequest(execution_id=restarted.id))
     wait_terminal(stub, restarted.id)
     stub.Abandon(pb.AbandonRequest(execution_id=restarted.id))
+    # A failed action: the request names only the execution.
+    code, _, _ = error_of(lambda: stub.Recover(pb.RecoverRequest(execution_id=logged.id)))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
     assert server.terminate() == 0
 
     records = log_records(server.log(), log_format)
     node = next(r["node_id"] for r in records if r.get("job_name"))
     assert node and all(r["node_id"] == node for r in records if r.get("job_name"))
+    # Audit records name the job and execution they are about, as the job's own do.
+    audit = [r for r in records if r["logger"] == "jobop.audit"]
+    assert [(r["job_name"], r["job_execution_id"]) for r in audit] == [
+        ("e2eLoggingJob", logged.id),
+        ("e2eSlowChunkJob", slow.id),
+        ("e2eSlowChunkJob", slow.id),
+        ("e2eSlowChunkJob", restarted.id),
+        ("e2eSlowChunkJob", restarted.id),
+        ("e2eSlowChunkJob", restarted.id),
+        (None if log_format == "json" else "?", logged.id),
+    ]
+    assert all(r["node_id"] == node for r in audit)
+    assert str(audit[-1]["message"]).startswith("AUDIT-FAILED Recover")
     user = [r for r in records if r["logger"] == "e2e.user_code"]
     assert [r["message"] for r in user] == ["writing 2 items"] * 3 + ["tasklet step of its own"]
     for record in user:

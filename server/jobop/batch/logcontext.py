@@ -136,7 +136,7 @@ class BatchFormatter(logging.Formatter):
         code = getattr(record, "message_code", None)
         record.code_prefix = f"{code} " if code else ""
         node = getattr(record, "node_id", None)
-        record.node_prefix = f"@{node} " if node and job_name else ""
+        record.node_prefix = f"@{node} " if node and record.batch_context else ""
         record.message = record.getMessage()
         if self.usesTime():
             record.asctime = self.formatTime(record, self.datefmt)
@@ -154,9 +154,9 @@ def _continuation(text: str) -> str:
 
 
 def describe(job_name: str | None, execution_id: int | None, step_name: str | None) -> str:
-    if job_name is None:
+    if job_name is None and execution_id is None:
         return ""
-    parts = [job_name]
+    parts = [job_name or "?"]
     if execution_id is not None:
         parts.append(f"#{execution_id}")
     if step_name is not None:
@@ -200,7 +200,9 @@ def current_job_name() -> str | None:
 
 
 @contextmanager
-def job_context(job_name: str, execution_id: int) -> Iterator[None]:
+def job_context(job_name: str | None, execution_id: int | None) -> Iterator[None]:
+    """Records made inside name this job and execution (a record about an execution made
+    outside its run, such as an audit line, names them too; None where not known)."""
     name_token = _job_name.set(job_name)
     id_token = _job_execution_id.set(execution_id)
     step_token = _step_name.set(None)
