@@ -127,16 +127,16 @@ class BatchFormatter(logging.Formatter):
         )
 
     def format(self, record: logging.LogRecord) -> str:
-        job_name = getattr(record, "job_name", None)
-        record.batch_context = describe(
-            job_name,
+        context = describe(
+            getattr(record, "job_name", None),
             getattr(record, "job_execution_id", None),
             getattr(record, "step_name", None),
         )
+        record.batch_context = context
         code = getattr(record, "message_code", None)
         record.code_prefix = f"{code} " if code else ""
         node = getattr(record, "node_id", None)
-        record.node_prefix = f"@{node} " if node and record.batch_context else ""
+        record.node_prefix = f"@{node} " if node and context else ""
         record.message = record.getMessage()
         if self.usesTime():
             record.asctime = self.formatTime(record, self.datefmt)
