@@ -130,8 +130,7 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     async def _admit(
         self, rpc: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Principal:
-        """The principal, authenticated and authorized, or the call aborted. The peer is
-        read only when it is needed (a refusal, a launch's limit key): most calls are reads."""
+        """The principal, authenticated and authorized, or the call aborted."""
         authenticator = self.authenticator
         # Only what a configured source reads: the auth context costs a dict per call.
         credentials = (
