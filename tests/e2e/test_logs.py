@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import re
 
+import grpc
 import pytest
-from e2e_support import ServerFactory, params, start, wait_for, wait_terminal
+from e2e_support import ServerFactory, error_of, params, start, wait_for, wait_terminal
 from jobop.domain.messages import MessageCode
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
@@ -65,11 +66,27 @@ def test_execution_records_carry_context_and_lifecycle_codes(
     stub.Stop(pb.StopRequest(execution_id=restarted.id))
     wait_terminal(stub, restarted.id)
     stub.Abandon(pb.AbandonRequest(execution_id=restarted.id))
+    # A failed action: the request names only the execution.
+    code, _, _ = error_of(lambda: stub.Recover(pb.RecoverRequest(execution_id=logged.id)))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
     assert server.terminate() == 0
 
     records = log_records(server.log(), log_format)
     node = next(r["node_id"] for r in records if r.get("job_name"))
     assert node and all(r["node_id"] == node for r in records if r.get("job_name"))
+    # Audit records name the job and execution they are about, as the job's own do.
+    audit = [r for r in records if r["logger"] == "jobop.audit"]
+    assert [(r["job_name"], r["job_execution_id"]) for r in audit] == [
+        ("e2eLoggingJob", logged.id),
+        ("e2eSlowChunkJob", slow.id),
+        ("e2eSlowChunkJob", slow.id),
+        ("e2eSlowChunkJob", restarted.id),
+        ("e2eSlowChunkJob", restarted.id),
+        ("e2eSlowChunkJob", restarted.id),
+        (None if log_format == "json" else "?", logged.id),
+    ]
+    assert all(r["node_id"] == node for r in audit)
+    assert str(audit[-1]["message"]).startswith("AUDIT-FAILED Recover")
     user = [r for r in records if r["logger"] == "e2e.user_code"]
     assert [r["message"] for r in user] == ["writing 2 items"] * 3 + ["tasklet step of its own"]
     for record in user:
@@ -108,3 +125,32 @@ def test_execution_records_carry_context_and_lifecycle_codes(
         MessageCode.SERVER_STOPPED,
     ):
         assert len(coded(code)) == 1, code
+
+
+# A line the way the server writes one, to be smuggled in through a job parameter.
+FORGED = "x\n2026-12-07 10:00:00,000 INFO  jobop.audit: AUDIT-OK Abandon by root (admin)"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_parameter_cannot_forge_a_log_line_or_turn_the_text_around(
+    start_server: ServerFactory, log_format: str
+) -> None:
+    server = start_server("--log-format", log_format)
+    launched = start(
+        server.stub, "demoTaskletJob", params(note=FORGED + " \u202eexe.txt", durationMs=0)
+    )
+    assert wait_terminal(server.stub, launched.id).status == pb.BATCH_STATUS_COMPLETED
+    assert server.terminate() == 0
+
+    log = server.log()
+    records = log_records(log, log_format)  # every line a record or a traceback's line
+    assert not [r for r in records if str(r["message"]).startswith("AUDIT-OK Abandon")]
+    assert "\u202e" not in log
+    mentions = [r for r in records if "AUDIT-OK Abandon" in str(r["message"])]
+    assert mentions and all(r["job_execution_id"] == launched.id for r in mentions)
+    if log_format == "text":
+        assert "x\\n2026-12-07 10:00:00,000 INFO  jobop.audit: AUDIT-OK" in log
+        assert "\\u202eexe.txt" in log
+    else:
+        assert any(FORGED + " \u202eexe.txt" in str(r["message"]) for r in mentions)

@@ -132,3 +132,30 @@ def test_text_shown_in_summaries_is_springs() -> None:
 def test_a_name_given_twice_is_an_error_not_an_override() -> None:
     with pytest.raises(InvalidJobParameters, match="'items' is given more than once"):
         JobParameters.parse(["items=5", "chunkSize=2", "items=6"])
+
+
+def test_secret_named_parameters_are_masked_and_the_rest_kept() -> None:
+    parameters = JobParameters(
+        {
+            "dbPassword": JobParameter("hunter2", "STRING"),
+            "API_KEY": JobParameter(12345, "LONG", identifying=False),
+            "region": JobParameter("eu", "STRING"),
+        }
+    )
+    shown = parameters.with_secrets_masked()
+    assert shown["dbPassword"] == JobParameter("***", "STRING", java_class="java.lang.String")
+    assert shown["API_KEY"].value == "***" and shown["API_KEY"].identifying is False
+    assert shown["region"] is parameters["region"]
+    assert parameters["dbPassword"].value == "hunter2"  # the original is untouched
+    # The log's and audit's text form is the masked set's own.
+    assert (
+        parameters.masked()
+        == str(shown)
+        == (
+            "{'dbPassword':'{value=***, type=class java.lang.String, identifying=true}',"
+            "'API_KEY':'{value=***, type=class java.lang.Long, identifying=false}',"
+            "'region':'{value=eu, type=class java.lang.String, identifying=true}'}"
+        )
+    )
+    plain = JobParameters.of(items=6)
+    assert plain.with_secrets_masked() is plain

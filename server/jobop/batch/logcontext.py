@@ -7,7 +7,9 @@ follow the worker thread that runs the job, so concurrent executions never mix. 
 record also gets the process's `node_id` (`host:pid` unless `set_node_id` names it).
 
 `BatchFormatter` writes one human-readable line per record; `JsonFormatter` one JSON
-object per line, for log collectors.
+object per line, for log collectors. Values come from callers (a job parameter, a request
+id, an exception's message), so neither format lets one write a line of its own or turn
+the text around: control and bidi characters are shown as escapes (`escape`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -78,9 +81,42 @@ class BatchContextFilter(logging.Filter):
         return True
 
 
+# C0 and C1 controls, DEL, the line and paragraph separators, and the bidi controls (marks,
+# embeddings, overrides, isolates): shown escaped, so a value cannot start a line of its
+# own, move the cursor, or reorder what a terminal shows.
+_BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029" + _BIDI + "]")
+# What JSON text may still hold raw (json.dumps escapes the C0 controls).
+_UNSAFE_IN_JSON = re.compile(r"[\x7f-\x9f\u2028\u2029" + _BIDI + "]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    character = match[0]
+    short = _SHORT_ESCAPES.get(character)
+    if short is not None:
+        return short
+    code = ord(character)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape(text: str) -> str:
+    """`text` on one line, its control and bidi characters written as escapes (`\\n`,
+    `\\x1b`, `\\u202e`)."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def _json_escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match[0]):04x}"
+
+
 class BatchFormatter(logging.Formatter):
     """Puts the message code, `[job #execution step]` and, inside an execution, `@node`
-    before the logger name when a record has them."""
+    before the logger name when a record has them.
+
+    The record's line is escaped as a whole (message, arguments, every field), and a
+    traceback's lines are escaped and indented: a line that starts in column 0 always
+    begins a record."""
 
     def __init__(self, fmt: str | None = None, datefmt: str | None = None) -> None:
         super().__init__(
@@ -91,23 +127,36 @@ class BatchFormatter(logging.Formatter):
         )
 
     def format(self, record: logging.LogRecord) -> str:
-        job_name = getattr(record, "job_name", None)
-        record.batch_context = describe(
-            job_name,
+        context = describe(
+            getattr(record, "job_name", None),
             getattr(record, "job_execution_id", None),
             getattr(record, "step_name", None),
         )
+        record.batch_context = context
         code = getattr(record, "message_code", None)
         record.code_prefix = f"{code} " if code else ""
         node = getattr(record, "node_id", None)
-        record.node_prefix = f"@{node} " if node and job_name else ""
-        return super().format(record)
+        record.node_prefix = f"@{node} " if node and context else ""
+        record.message = record.getMessage()
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        lines = [escape(self.formatMessage(record))]
+        # Not record.exc_text: another handler's formatter may have cached it unescaped.
+        if record.exc_info:
+            lines.append(_continuation(self.formatException(record.exc_info)))
+        if record.stack_info:
+            lines.append(_continuation(self.formatStack(record.stack_info)))
+        return "\n".join(lines)
+
+
+def _continuation(text: str) -> str:
+    return "\n".join("  " + escape(line) for line in text.rstrip("\n").split("\n"))
 
 
 def describe(job_name: str | None, execution_id: int | None, step_name: str | None) -> str:
-    if job_name is None:
+    if job_name is None and execution_id is None:
         return ""
-    parts = [job_name]
+    parts = [job_name or "?"]
     if execution_id is not None:
         parts.append(f"#{execution_id}")
     if step_name is not None:
@@ -140,7 +189,9 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         elif record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        # JSON escapes keep the text exact for a collector and inert in a terminal.
+        text = json.dumps(entry, default=str, ensure_ascii=False)
+        return _UNSAFE_IN_JSON.sub(_json_escaped, text)
 
 
 def current_job_name() -> str | None:
@@ -149,7 +200,9 @@ def current_job_name() -> str | None:
 
 
 @contextmanager
-def job_context(job_name: str, execution_id: int) -> Iterator[None]:
+def job_context(job_name: str | None, execution_id: int | None) -> Iterator[None]:
+    """Records made inside name this job and execution (a record about an execution made
+    outside its run, such as an audit line, names them too; None where not known)."""
     name_token = _job_name.set(job_name)
     id_token = _job_execution_id.set(execution_id)
     step_token = _step_name.set(None)

@@ -16,9 +16,15 @@ from jobop_client import parameters as text_form
 
 from .errors import InvalidJobParameters
 
-# Parameters named like this hold secrets: their values are never logged or audited.
+# Parameters named like this hold secrets: their values are never logged or audited, and
+# only admins read them back.
 SECRET_NAME = re.compile(r"(?i)(pass(word|wd)?|secret|token|credential|api[._-]?key|private)")
 MASK = "***"
+
+
+def is_secret(name: str) -> bool:
+    return SECRET_NAME.search(name) is not None
+
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +182,11 @@ class JobParameter:
 
     def __str__(self) -> str:
         return self.describe(self.value_text())
+
+    def masked(self) -> JobParameter:
+        """This parameter with its value shown as `MASK`: a STRING that keeps the flag and
+        names the stored Java type. Shown only, never stored."""
+        return JobParameter(MASK, "STRING", self.identifying, java_class=self.java_type)
 
     def describe(self, value_text: str) -> str:
         """Spring's JobParameter.toString, showing `value_text` as the value."""
@@ -412,11 +423,16 @@ class JobParameters(Mapping[str, JobParameter]):
     def masked(self) -> str:
         """`str()` with the values of secret-looking parameters (`SECRET_NAME`) shown as
         `MASK`: what logs and the audit trail show, since operators read both."""
-        inner = ",".join(
-            f"'{name}':'{p.describe(MASK) if SECRET_NAME.search(name) else p}'"
-            for name, p in self._items.items()
+        return str(self.with_secrets_masked())
+
+    def with_secrets_masked(self) -> JobParameters:
+        """These parameters as a caller who may not read secrets sees them: each
+        secret-named one `masked()` (itself when none is)."""
+        if not any(is_secret(name) for name in self._items):
+            return self
+        return JobParameters(
+            {name: p.masked() if is_secret(name) else p for name, p in self._items.items()}
         )
-        return "{" + inner + "}"
 
     def __repr__(self) -> str:
         return f"JobParameters({self._items!r})"

@@ -9,6 +9,7 @@ AUDIT-OK, AUDIT-FAILED and AUDIT-REFUSED.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
+from jobop.batch import logcontext
 from jobop.domain.parameters import MASK, SECRET_NAME
 from jobop.repository import AuditEvent, AuditTrail
 from jobop.repository.audit import auditing
@@ -51,6 +53,16 @@ def _execution_id(response: object) -> int | None:
     execution = getattr(response, "execution", None)
     identifier = getattr(execution, "id", 0)
     return int(identifier) if identifier else None
+
+
+def _job_name(response: object) -> str | None:
+    return getattr(getattr(response, "execution", None), "job_name", "") or None
+
+
+def _about(event: AuditEvent) -> contextlib.AbstractContextManager[None]:
+    """Log records about the event's execution name its job and execution, as those made
+    while it runs do (the job is unknown when a refused request named only an id)."""
+    return logcontext.job_context(event.job_name, event.execution_id)
 
 
 def _request_execution_id(request: object) -> int | None:
@@ -91,19 +103,24 @@ class AuditRecorder:
                 except Exception as error:
                     self._record_failure(event.failed(reason_for(error), str(error)))
                     raise
-            execution_id = _execution_id(response) or event.execution_id
+            done = dataclasses.replace(
+                event,
+                execution_id=_execution_id(response) or event.execution_id,
+                job_name=_job_name(response) or event.job_name,
+            )
             if not pending.written:
                 # A repeated request id, a stop of an execution that had just ended: no
                 # write carried the row.
-                self._record(dataclasses.replace(event, execution_id=execution_id))
-            log.info(
-                "AUDIT-OK %s by %s (%s) from %s: execution %s",
-                action,
-                event.principal,
-                event.role,
-                event.peer,
-                execution_id,
-            )
+                self._record(done)
+            with _about(done):
+                log.info(
+                    "AUDIT-OK %s by %s (%s) from %s: execution %s",
+                    action,
+                    done.principal,
+                    done.role,
+                    done.peer,
+                    done.execution_id,
+                )
             return response
 
         run.__name__ = getattr(body, "__name__", action)
@@ -112,26 +129,28 @@ class AuditRecorder:
     async def refused(self, caller: Caller, action: str, request: Any, reason: str) -> None:
         """A control action refused before it ran (not permitted, over a limit)."""
         event = self.event(caller, action, request).failed(reason, f"refused: {reason}")
-        log.warning(
-            "AUDIT-REFUSED %s by %s (%s) from %s: %s",
-            action,
-            event.principal,
-            event.role,
-            event.peer,
-            reason,
-        )
+        with _about(event):
+            log.warning(
+                "AUDIT-REFUSED %s by %s (%s) from %s: %s",
+                action,
+                event.principal,
+                event.role,
+                event.peer,
+                reason,
+            )
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._record, event)
 
     def _record_failure(self, event: AuditEvent) -> None:
-        log.info(
-            "AUDIT-FAILED %s by %s (%s) from %s: %s",
-            event.action,
-            event.principal,
-            event.role,
-            event.peer,
-            event.reason,
-        )
+        with _about(event):
+            log.info(
+                "AUDIT-FAILED %s by %s (%s) from %s: %s",
+                event.action,
+                event.principal,
+                event.role,
+                event.peer,
+                event.reason,
+            )
         self._record(event)
 
     def _record(self, event: AuditEvent) -> None:
@@ -139,6 +158,9 @@ class AuditRecorder:
             self.trail.record(event)
         except Exception:
             # The action's own outcome stands; the log line above is the trace left.
-            log.exception(
-                "AUDIT-LOST %s by %s: the audit row was not written", event.action, event.principal
-            )
+            with _about(event):
+                log.exception(
+                    "AUDIT-LOST %s by %s: the audit row was not written",
+                    event.action,
+                    event.principal,
+                )

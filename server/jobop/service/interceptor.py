@@ -125,8 +125,7 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     async def _admit(
         self, rpc: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Principal:
-        """The principal, authenticated and authorized, or the call aborted. The peer is
-        read only when it is needed (a refusal, a launch's limit key): most calls are reads."""
+        """The principal, authenticated and authorized, or the call aborted."""
         authenticator = self.authenticator
         # Only what a configured source reads: the auth context costs a dict per call.
         credentials = (
@@ -178,12 +177,10 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def _unary(
         self, rpc: str, behaviour: Callable[[Any, Any], Awaitable[Any]]
     ) -> Callable[[Any, Any], Awaitable[Any]]:
-        audited = rpc in CONTROL_ACTIONS
-
         async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             principal = await self._admit(rpc, request, context)
-            if not audited:
-                return await behaviour(request, context)
+            # Every handler knows its caller: the audit names it, reads mask what its role
+            # may not see.
             token = current_caller.set(Caller(principal, _peer(context)))
             try:
                 return await behaviour(request, context)
@@ -202,6 +199,8 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 self.streams.acquire(key)
             except LimitExceeded as error:
                 await abort(context, _exhausted(error))
+            # The call's own task runs this generator: its context ends with the call.
+            current_caller.set(Caller(principal, _peer(context)))
             try:
                 async for response in behaviour(request, context):
                     yield response

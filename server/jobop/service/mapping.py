@@ -1,7 +1,14 @@
-"""Proto <-> domain conversions for the gRPC service."""
+"""Proto <-> domain conversions for the gRPC service (and so for REST, which calls it).
+
+What a caller reads goes through the `*_for_caller` functions: the values of secret-named
+job parameters (`domain.parameters.is_secret`) are masked unless the caller is an admin.
+The stored values and the snapshots shared between streams stay whole; masking happens
+where a response is made, for the caller of that call.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -19,7 +26,10 @@ from jobop.domain import (
     JobParameters,
     StepExecution,
 )
+from jobop.domain.parameters import is_secret
 from jobop.repository import AuditEvent
+
+from .auth import Role, current_caller
 
 _STATUS_TO_PROTO: dict[BatchStatus, pb.BatchStatus.ValueType] = {
     BatchStatus.COMPLETED: pb.BATCH_STATUS_COMPLETED,
@@ -63,12 +73,11 @@ def parameters_from_proto(messages: Mapping[str, pb.JobParameter]) -> JobParamet
     items: dict[str, JobParameter] = {}
     for name, message in messages.items():
         try:
-            value = client_parameters.from_proto(message)
+            items[name] = _parameter_from_proto(message)
         except (ValueError, OverflowError) as error:
             raise InvalidJobParameters(
                 f"job parameter {name!r}: {error}", field="parameters"
             ) from error
-        items[name] = JobParameter(value.value, value.type, value.identifying)
     return JobParameters(items)
 
 
@@ -151,3 +160,49 @@ def audit_event_to_proto(event: AuditEvent) -> pb.AuditEvent:
     )
     _set_time(message.time, event.occurred_at)
     return message
+
+
+# -- what the caller may see -------------------------------------------------------------
+
+
+def reveals_secrets() -> bool:
+    """Whether the call being served may read secret-named parameters' values: an admin's
+    only. A call with no caller known (none was set) sees them masked: fail closed."""
+    caller = current_caller.get()
+    return caller is not None and caller.principal.role is Role.ADMIN
+
+
+def parameters_for_caller(parameters: JobParameters) -> JobParameters:
+    return parameters if reveals_secrets() else parameters.with_secrets_masked()
+
+
+def parameters_to_proto_for_caller(parameters: JobParameters) -> dict[str, pb.JobParameter]:
+    return parameters_to_proto(parameters_for_caller(parameters))
+
+
+def execution_for_caller(execution: JobExecution | pb.JobExecution) -> pb.JobExecution:
+    """The execution as the caller may see it. A message given is never changed (streams
+    share snapshots): a masked copy is made when it holds a secret the caller may not read."""
+    if isinstance(execution, JobExecution):
+        execution = execution_to_proto(execution)
+    if reveals_secrets() or not any(is_secret(name) for name in execution.parameters):
+        return execution
+    shown = pb.JobExecution()
+    shown.CopyFrom(execution)
+    for name, message in shown.parameters.items():
+        if is_secret(name):
+            message.CopyFrom(parameter_to_proto(_parameter_from_proto(message).masked()))
+    return shown
+
+
+def summary_for_caller(execution: JobExecution) -> str:
+    """Spring's one-line summary, its jobParameters as the caller may see them."""
+    shown = parameters_for_caller(execution.job_parameters)
+    if shown is execution.job_parameters:
+        return execution.summary()
+    return dataclasses.replace(execution, job_parameters=shown).summary()
+
+
+def _parameter_from_proto(message: pb.JobParameter) -> JobParameter:
+    value = client_parameters.from_proto(message)
+    return JobParameter(value.value, value.type, value.identifying)

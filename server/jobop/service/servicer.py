@@ -32,9 +32,11 @@ from .audit import AuditRecorder
 from .errors import SHUTTING_DOWN, InvalidArgument, abort, error_status, status_for
 from .mapping import (
     audit_event_to_proto,
+    execution_for_caller,
     execution_to_proto,
     instance_to_proto,
-    parameters_to_proto,
+    parameters_to_proto_for_caller,
+    summary_for_caller,
 )
 from .watch import Fingerprint, SnapshotReader, fingerprint, is_terminal
 
@@ -160,7 +162,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         request_id = check.request_id(request.request_id)
         parameters = check.parameters(request.parameters)
         execution = self._operator.start(name, parameters, request_id, hold=hold)
-        return pb.StartResponse(execution=execution_to_proto(execution))
+        return pb.StartResponse(execution=execution_for_caller(execution))
 
     async def StartNextInstance(
         self, request: pb.StartNextInstanceRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -176,7 +178,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         name = check.job_name(request.job_name)
         request_id = check.request_id(request.request_id)
         execution = self._operator.start_next_instance(name, request_id, hold=hold)
-        return pb.StartNextInstanceResponse(execution=execution_to_proto(execution))
+        return pb.StartNextInstanceResponse(execution=execution_for_caller(execution))
 
     async def Restart(
         self, request: pb.RestartRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -189,7 +191,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         execution_id = check.execution_id(request.execution_id)
         request_id = check.request_id(request.request_id)
         execution = self._operator.restart(execution_id, request_id, hold=hold)
-        return pb.RestartResponse(execution=execution_to_proto(execution))
+        return pb.RestartResponse(execution=execution_for_caller(execution))
 
     # -- controlling ---------------------------------------------------------------------
 
@@ -201,7 +203,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
 
     def _stop(self, request: pb.StopRequest) -> pb.StopResponse:
         execution = self._operator.stop(check.execution_id(request.execution_id))
-        return pb.StopResponse(execution=execution_to_proto(execution))
+        return pb.StopResponse(execution=execution_for_caller(execution))
 
     async def Abandon(
         self, request: pb.AbandonRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -211,7 +213,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
 
     def _abandon(self, request: pb.AbandonRequest) -> pb.AbandonResponse:
         execution = self._operator.abandon(check.execution_id(request.execution_id))
-        return pb.AbandonResponse(execution=execution_to_proto(execution))
+        return pb.AbandonResponse(execution=execution_for_caller(execution))
 
     async def Recover(
         self, request: pb.RecoverRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -221,7 +223,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
 
     def _recover(self, request: pb.RecoverRequest) -> pb.RecoverResponse:
         execution = self._operator.recover(check.execution_id(request.execution_id))
-        return pb.RecoverResponse(execution=execution_to_proto(execution))
+        return pb.RecoverResponse(execution=execution_for_caller(execution))
 
     # -- reading -------------------------------------------------------------------------
 
@@ -242,8 +244,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         return await self._unary(context, self._get_summary, request)
 
     def _get_summary(self, request: pb.GetSummaryRequest) -> pb.GetSummaryResponse:
-        summary = self._operator.get_summary(check.execution_id(request.execution_id))
-        return pb.GetSummaryResponse(summary=summary)
+        execution = self._operator.get_job_execution(check.execution_id(request.execution_id))
+        return pb.GetSummaryResponse(summary=summary_for_caller(execution))
 
     async def GetStepExecutionSummaries(
         self,
@@ -275,7 +277,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
 
     def _get_parameters(self, request: pb.GetParametersRequest) -> pb.GetParametersResponse:
         parameters = self._operator.get_parameters(check.execution_id(request.execution_id))
-        return pb.GetParametersResponse(parameters=parameters_to_proto(parameters))
+        return pb.GetParametersResponse(parameters=parameters_to_proto_for_caller(parameters))
 
     async def GetJobExecution(
         self, request: pb.GetJobExecutionRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -284,7 +286,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
 
     def _get_job_execution(self, request: pb.GetJobExecutionRequest) -> pb.GetJobExecutionResponse:
         execution = self._operator.get_job_execution(check.execution_id(request.execution_id))
-        return pb.GetJobExecutionResponse(execution=execution_to_proto(execution))
+        return pb.GetJobExecutionResponse(execution=execution_for_caller(execution))
 
     async def ListJobInstances(
         self, request: pb.ListJobInstancesRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -354,7 +356,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
             executions = executions[:size]
             next_token = check.encode_page_token(query, {"before": executions[-1].id})
         return pb.ListJobExecutionsResponse(
-            executions=[execution_to_proto(execution) for execution in executions],
+            executions=[execution_for_caller(execution) for execution in executions],
             next_page_token=next_token,
         )
 
@@ -404,7 +406,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
                 last = fingerprint(snapshot)
                 last_sent = last_poll = time.monotonic()
                 if snapshot.version > after_version:
-                    yield pb.WatchExecutionResponse(execution=snapshot)
+                    yield pb.WatchExecutionResponse(execution=execution_for_caller(snapshot))
                 while not is_terminal(snapshot):
                     changes = []
                     poll_interval = self._current_poll_interval()
@@ -437,7 +439,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
                     if current != last and snapshot.version > after_version:
                         last = current
                         last_sent = time.monotonic()
-                        yield pb.WatchExecutionResponse(execution=snapshot)
+                        yield pb.WatchExecutionResponse(execution=execution_for_caller(snapshot))
                     elif time.monotonic() - last_sent >= self._heartbeat_interval:
                         last_sent = time.monotonic()
                         yield pb.WatchExecutionResponse(heartbeat=True)
@@ -485,7 +487,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
                     else:
                         sent[snapshot.id] = current
                     last_sent = time.monotonic()
-                    yield pb.WatchExecutionsResponse(execution=snapshot)
+                    yield pb.WatchExecutionsResponse(execution=execution_for_caller(snapshot))
                 if self._closing:
                     await abort(context, _shutting_down())
                 if time.monotonic() - last_sent >= self._heartbeat_interval:

@@ -224,12 +224,14 @@ class HttpSecurity:
                 self.streams.acquire(key)
             except LimitExceeded as error:
                 raise _exhausted(error) from None
+            token = current_caller.set(Caller(principal, peer_of(request)))
             try:
                 return await handler(request)
             finally:
+                current_caller.reset(token)
                 self.streams.release(key)
-        if rule.rpc not in CONTROL_ACTIONS:
-            return await handler(request)
+        # Every handler knows its caller: the audit names it, reads mask what its role may
+        # not see.
         token = current_caller.set(Caller(principal, peer_of(request)))
         try:
             return await handler(request)
