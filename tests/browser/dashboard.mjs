@@ -2,7 +2,8 @@
 // start demoChunkJob from the form, watch the counts rise without a reload, stop it, see
 // STOPPED, restart it, see COMPLETED; check the nodes-and-leases panel (NODES: a JSON object
 // of node id -> expected state, set by the Python side) and see the server's node own a
-// running execution; save screenshots. Run by tests/e2e/test_dashboard.py:
+// running execution; save screenshots. Any console error or Content-Security-Policy
+// violation fails it. Run by tests/e2e/test_dashboard.py:
 //
 //   JOBOP_URL=http://127.0.0.1:8080 SCREENSHOT_DIR=/tmp SERVER_NODE=id NODES='{"id":"live"}' node dashboard.mjs
 //
@@ -13,6 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { chromium } from 'playwright-core';
+
+import { watchPage } from './watch.mjs';
 
 const base = process.env.JOBOP_URL;
 const shots = process.env.SCREENSHOT_DIR ?? os.tmpdir();
@@ -34,11 +37,21 @@ const context = await chromium.launchPersistentContext(userDataDir, {
   ],
 });
 const seen = {};
+// Waits until `watch` saw a violation of `directive`; any other problem than such a
+// violation (its event or its console line) fails.
+async function expectViolation(watch, directive) {
+  const deadline = Date.now() + TIMEOUT;
+  while (!watch.violations.some((v) => v.directive === directive) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(watch.violations.some((v) => v.directive === directive), `no ${directive} violation`);
+  const expected = (problem) => problem.startsWith('CSP violation') || /Content Security Policy/.test(problem);
+  assert.deepEqual(watch.problems.filter((problem) => !expected(problem)), []);
+}
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(TIMEOUT);
-  const consoleErrors = [];
-  page.on('pageerror', (error) => consoleErrors.push(String(error)));
+  const watch = await watchPage(context, page);
   await page.goto(`${base}/`);
   await page.locator('#jobs tr[data-job="demoChunkJob"]').waitFor();
   // Any reload would lose this.
@@ -145,7 +158,17 @@ try {
     `#nodes tr[data-node="${id}"] [data-field="running"]`)?.textContent === '0', serverNode);
   seen.nodesStarted = started;
   assert.equal(await running.textContent(), '0');
-  assert.deepEqual(consoleErrors, []);
+  // Nothing so far broke the Content-Security-Policy or logged an error...
+  assert.deepEqual(watch.problems, []);
+  // ... and the policy is in force: an injected inline script does not run.
+  const ran = await page.evaluate(() => {
+    const script = document.createElement('script');
+    script.textContent = 'window.jobopInline = true;';
+    document.body.append(script);
+    return window.jobopInline === true;
+  });
+  assert.equal(ran, false, 'an inline script ran: no Content-Security-Policy');
+  await expectViolation(watch, 'script-src-elem');
 } finally {
   await context.close();
   fs.rmSync(userDataDir, { recursive: true, force: true });
