@@ -1,8 +1,9 @@
 """The dashboard in Debian's headless Chromium (tests/browser, playwright-core) against a
-real `jobop serve`: start demoChunkJob from the form, counts rise without a reload, stop,
-STOPPED, restart, COMPLETED; no console error, no Content-Security-Policy violation. The
-security headers and the favicon are checked with plain HTTP. A missing chromium, node or
-npm is a failure, not a skip (scripts/install-test-deps installs chromium)."""
+real `jobop serve`: start demoChunkJob from the form, counts and context rise without a
+reload, Recover refused while the owner lives, stop (confirmed), STOPPED, restart,
+COMPLETED, abandon, recover an orphan; no console error, no Content-Security-Policy
+violation. The security headers and the favicon are also checked with plain HTTP. A missing
+chromium, node or npm is a failure, not a skip (scripts/install-test-deps installs chromium)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from typing import Any
 
 import pytest
 from e2e_support import ServerFactory, ServerProcess
-from jobop.repository import create_engine
+from jobop.domain import JobParameter, JobParameters
+from jobop.repository import JobRepository, create_engine
 from jobop.repository.nodes import NodeInfo, NodeRepository
 from rest_support import request
 
@@ -73,6 +75,7 @@ def test_dashboard_starts_stops_and_restarts_a_job_live(
 ) -> None:
     server = start_server()
     expected = _other_nodes(server)
+    orphan = _orphan(server)
     # JOBOP_SCREENSHOT_DIR keeps the screenshots somewhere to look at after the run.
     shots = Path(os.environ.get("JOBOP_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
@@ -82,18 +85,33 @@ def test_dashboard_starts_stops_and_restarts_a_job_live(
         SCREENSHOT_DIR=str(shots),
         SERVER_NODE=next(node for node, state in expected.items() if state == "live-server"),
         NODES=json.dumps({node: state.removesuffix("-server") for node, state in expected.items()}),
+        ORPHAN=str(orphan),
     )
     first, second = seen["started"], seen["restarted"]
     base = server.http_url
     assert request(base, "GET", f"/api/executions/{first}").body["status"] == "STOPPED"
     final = request(base, "GET", f"/api/executions/{second}").body
     assert final["status"] == "COMPLETED"
-    assert final["stepExecutions"][0]["readCount"] + seen["stoppedAt"] == 400
+    assert final["stepExecutions"][0]["readCount"] + seen["stoppedAt"] == 600
     nodes_started = request(base, "GET", f"/api/executions/{seen['nodesStarted']}").body
-    assert nodes_started["status"] == "STOPPED"
-    for name in ("dashboard-running.png", "dashboard-completed.png", "dashboard-job.png"):
+    assert nodes_started["status"] == "ABANDONED"
+    assert request(base, "GET", f"/api/executions/{orphan}").body["status"] == "FAILED"
+    assert len(seen["contextRising"]) >= 3
+    assert "lease is live" in seen["recoverTitle"]
+    shown = ("dashboard-running.png", "dashboard-completed.png", "dashboard-job.png")
+    for name in (*shown, "dashboard-confirm.png"):
         assert (shots / name).stat().st_size > 10_000, name
     assert (shots / "dashboard-nodes.png").stat().st_size > 5_000
+
+
+def _orphan(server: ServerProcess) -> int:
+    """An execution whose owner never ran it (as if its server died before it started)."""
+    repository = JobRepository(create_engine(server.db_url))
+    try:
+        parameters = JobParameters({"durationMs": JobParameter(5, "LONG")})
+        return repository.create_job_execution("demoTaskletJob", parameters).id
+    finally:
+        repository.engine.dispose()
 
 
 def _other_nodes(server: ServerProcess) -> dict[str, str]:
