@@ -1,10 +1,13 @@
 // Drives the dashboard of a running `jobop serve` in Debian's headless Chromium:
-// start demoChunkJob from the form, watch the counts rise without a reload, stop it, see
-// STOPPED, restart it, see COMPLETED; check the nodes-and-leases panel (NODES: a JSON object
-// of node id -> expected state, set by the Python side) and see the server's node own a
-// running execution; save screenshots. Run by tests/e2e/test_dashboard.py:
+// start demoChunkJob from the form, watch the counts and the execution context rise without
+// a reload, see Recover disabled while the owner lives, stop it (a confirmation, cancelled
+// once), see STOPPED, restart it, see COMPLETED; check the nodes-and-leases panel (NODES: a
+// JSON object of node id -> expected state, set by the Python side) and see the server's
+// node own a running execution, then abandon that one; recover ORPHAN (an execution no
+// owner ever ran); save screenshots. Any console error or Content-Security-Policy violation
+// fails it. Run by tests/e2e/test_dashboard.py:
 //
-//   JOBOP_URL=http://127.0.0.1:8080 SCREENSHOT_DIR=/tmp SERVER_NODE=id NODES='{"id":"live"}' node dashboard.mjs
+//   JOBOP_URL=http://127.0.0.1:8080 SCREENSHOT_DIR=/tmp SERVER_NODE=id NODES='{"id":"live"}' ORPHAN=7 node dashboard.mjs
 //
 // Prints one JSON line of what it saw; exits non-zero on any failed expectation.
 import assert from 'node:assert/strict';
@@ -14,6 +17,8 @@ import path from 'node:path';
 
 import { chromium } from 'playwright-core';
 
+import { watchPage } from './watch.mjs';
+
 const base = process.env.JOBOP_URL;
 const shots = process.env.SCREENSHOT_DIR ?? os.tmpdir();
 const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -22,6 +27,9 @@ assert.ok(base, 'JOBOP_URL is not set');
 const serverNode = process.env.SERVER_NODE;
 const expectedNodes = JSON.parse(process.env.NODES ?? '{}');
 assert.ok(serverNode && expectedNodes[serverNode], 'SERVER_NODE or NODES is not set');
+const orphan = Number(process.env.ORPHAN);
+assert.ok(orphan > 0, 'ORPHAN is not set');
+const ITEMS = 600;
 
 const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobop-chromium-'));
 const context = await chromium.launchPersistentContext(userDataDir, {
@@ -34,17 +42,27 @@ const context = await chromium.launchPersistentContext(userDataDir, {
   ],
 });
 const seen = {};
+// Waits until `watch` saw a violation of `directive`; any other problem than such a
+// violation (its event or its console line) fails.
+async function expectViolation(watch, directive) {
+  const deadline = Date.now() + TIMEOUT;
+  while (!watch.violations.some((v) => v.directive === directive) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(watch.violations.some((v) => v.directive === directive), `no ${directive} violation`);
+  const expected = (problem) => problem.startsWith('CSP violation') || /Content Security Policy/.test(problem);
+  assert.deepEqual(watch.problems.filter((problem) => !expected(problem)), []);
+}
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(TIMEOUT);
-  const consoleErrors = [];
-  page.on('pageerror', (error) => consoleErrors.push(String(error)));
+  const watch = await watchPage(context, page);
   await page.goto(`${base}/`);
   await page.locator('#jobs tr[data-job="demoChunkJob"]').waitFor();
   // Any reload would lose this.
   await page.evaluate(() => { window.jobopNoReload = 'still here'; });
 
-  // Start from the form: items=400 (identifying), itemDelayMs=15 and chunkSize=5 (not).
+  // Start from the form: items=600 (identifying), itemDelayMs=15 and chunkSize=5 (not).
   await page.locator('#jobs tr[data-job="demoChunkJob"] button', { hasText: 'Start' }).click();
   const dialog = page.locator('#start-dialog');
   await dialog.waitFor();
@@ -55,7 +73,7 @@ try {
     await row.locator('.p-value').fill(value);
     await row.locator('.p-id').setChecked(identifying);
   };
-  await fill(0, 'items', 'long', '400', true);
+  await fill(0, 'items', 'long', String(ITEMS), true);
   await dialog.locator('#add-param').click();
   await fill(1, 'itemDelayMs', 'long', '15', false);
   await dialog.locator('#add-param').click();
@@ -67,6 +85,7 @@ try {
 
   // The counts rise from the event stream, without a reload.
   const read = page.locator('#steps tr[data-step="demoChunkStep"] [data-counter="read"]');
+  const status = () => page.locator('#execution-title .status').getAttribute('data-status');
   await read.waitFor();
   const counts = [];
   const deadline = Date.now() + TIMEOUT;
@@ -77,29 +96,83 @@ try {
   }
   assert.ok(counts.length >= 3, `read count did not rise: ${counts}`);
   assert.equal(await page.evaluate(() => window.jobopNoReload), 'still here');
-  assert.equal(await page.locator('#execution-title .status').getAttribute('data-status'), 'STARTED');
+  assert.equal(await status(), 'STARTED');
   await page.locator('#steps .progress').waitFor();
   seen.rising = counts;
+
+  // The execution context panel follows the run too: the reader's position rises in it.
+  const contextCount = async () => {
+    const shown = JSON.parse(await page.locator('#context').textContent());
+    const [step] = Object.values(shown.stepExecutionContexts);
+    return step ? Number(step['numbers.read.count'] ?? 0) : 0;
+  };
+  const contextCounts = [];
+  const contextDeadline = Date.now() + TIMEOUT;
+  while (contextCounts.length < 3 && Date.now() < contextDeadline) {
+    const value = await contextCount();
+    if (value > 0 && (contextCounts.length === 0 || value > contextCounts[contextCounts.length - 1])) {
+      contextCounts.push(value);
+    }
+    await page.waitForTimeout(150);
+  }
+  assert.ok(contextCounts.length >= 3, `context did not follow the run: ${contextCounts}`);
+  assert.equal(await status(), 'STARTED');
+  assert.equal(await page.evaluate(() => window.jobopNoReload), 'still here');
+  seen.contextRising = contextCounts;
+
+  // Recover is refused while the owner's lease is live: disabled, and the tooltip says why.
+  const recover = page.locator('button[data-action="recover"]');
+  await page.waitForFunction(() => /lease is live/.test(
+    document.querySelector('button[data-action="recover"]')?.title ?? ''));
+  assert.ok(await recover.isDisabled(), 'Recover is enabled on a live owner\'s execution');
+  seen.recoverTitle = await recover.getAttribute('title');
+  assert.ok(seen.recoverTitle.includes(serverNode), seen.recoverTitle);
   await page.screenshot({ path: path.join(shots, 'dashboard-running.png'), fullPage: true });
 
-  // Stop: STOPPED, then Restart: a new execution that ends COMPLETED.
+  // Stop asks first: cancelled, the run goes on; confirmed, it stops.
+  const confirm = page.locator('#confirm-dialog');
   await page.locator('button[data-action="stop"]').click();
+  await confirm.waitFor();
+  seen.stopQuestion = await confirm.locator('#confirm-title').textContent();
+  assert.match(seen.stopQuestion, new RegExp(`Stop demoChunkJob #${firstId}`));
+  await page.screenshot({ path: path.join(shots, 'dashboard-confirm.png'), fullPage: true });
+  await confirm.locator('#confirm-cancel').click();
+  await confirm.waitFor({ state: 'hidden' });
+  const afterCancel = Number(await read.textContent());
+  await page.waitForFunction(([id, before]) => fetch(`/api/executions/${id}`).then((r) => r.json())
+    .then((e) => e.status === 'STARTED' && e.stepExecutions[0].readCount > before), [firstId, afterCancel]);
+  assert.equal(await status(), 'STARTED');
+  await page.locator('button[data-action="stop"]').click();
+  await confirm.locator('#confirm-ok').click();
   await page.locator('#execution-title .status[data-status="STOPPED"]').waitFor();
   const stoppedAt = Number(await read.textContent());
-  assert.ok(stoppedAt < 400, `stopped after all items: ${stoppedAt}`);
+  assert.ok(stoppedAt < ITEMS, `stopped after all items: ${stoppedAt}`);
   seen.stoppedAt = stoppedAt;
   assert.equal(await page.locator('#exit-code').textContent(), 'STOPPED');
+
+  // Abandon asks too; cancelled, the execution stays STOPPED (and restartable).
+  await page.locator('button[data-action="abandon"]').click();
+  await confirm.waitFor();
+  await page.keyboard.press('Escape');
+  await confirm.waitFor({ state: 'hidden' });
+  const kept = await page.evaluate((id) => fetch(`/api/executions/${id}`).then((r) => r.json()), firstId);
+  assert.equal(kept.status, 'STOPPED');
   await page.locator('button[data-action="restart"]').click();
   await page.waitForURL((url) => /#\/executions\/\d+$/.test(url.href) && !url.href.endsWith(`/${firstId}`));
   const secondId = Number(page.url().match(/executions\/(\d+)$/)[1]);
   await page.locator('#execution-title .status[data-status="COMPLETED"]').waitFor({ timeout: TIMEOUT });
   const finalRead = Number(await read.textContent());
   // The restart resumed after the last commit: both runs together read each item once.
-  assert.equal(finalRead + stoppedAt, 400, `restart read ${finalRead} after ${stoppedAt}`);
+  assert.equal(finalRead + stoppedAt, ITEMS, `restart read ${finalRead} after ${stoppedAt}`);
   assert.equal(await page.evaluate(() => window.jobopNoReload), 'still here');
   seen.restarted = secondId;
   seen.finalRead = finalRead;
   await page.locator('#context').filter({ hasText: 'jobop.owner' }).waitFor();
+  // The context read after the end: the reader's last position.
+  await page.waitForFunction((count) => {
+    const [step] = Object.values(JSON.parse(document.getElementById('context').textContent).stepExecutionContexts);
+    return step && Number(step['numbers.read.count']) === count;
+  }, ITEMS);
   await page.screenshot({ path: path.join(shots, 'dashboard-completed.png'), fullPage: true });
 
   // Keyboard: "j" goes to the jobs, whose latest status is now COMPLETED.
@@ -145,7 +218,64 @@ try {
     `#nodes tr[data-node="${id}"] [data-field="running"]`)?.textContent === '0', serverNode);
   seen.nodesStarted = started;
   assert.equal(await running.textContent(), '0');
-  assert.deepEqual(consoleErrors, []);
+
+  // Abandon, confirmed: ABANDONED.
+  await page.evaluate((id) => { location.hash = `#/executions/${id}`; }, started);
+  await page.locator('#execution-title .status[data-status="STOPPED"]').waitFor();
+  await page.locator('button[data-action="abandon"]').click();
+  await confirm.locator('#confirm-ok').click();
+  await page.locator('#execution-title .status[data-status="ABANDONED"]').waitFor();
+
+  // An execution no owner ever ran (its server died before it started): Recover is
+  // enabled and says why; confirmed, the execution is FAILED (and so restartable).
+  await page.evaluate((id) => { location.hash = `#/executions/${id}`; }, orphan);
+  await page.locator('#execution-title .status[data-status="STARTING"]').waitFor();
+  assert.ok(await recover.isEnabled(), 'Recover is disabled on an execution without owner');
+  seen.orphanRecoverTitle = await recover.getAttribute('title');
+  assert.match(seen.orphanRecoverTitle, /no owner/);
+  await recover.click();
+  await confirm.waitFor();
+  assert.match(await confirm.locator('#confirm-title').textContent(), new RegExp(`#${orphan}`));
+  await confirm.locator('#confirm-ok').click();
+  await page.locator('#execution-title .status[data-status="FAILED"]').waitFor();
+  assert.equal(await page.evaluate(() => window.jobopNoReload), 'still here');
+
+  // The rule behind Recover's state, for owners this server cannot show: the recorded
+  // owner (host and pid) is the node that started before the execution did; only a live
+  // lease refuses.
+  seen.recoverRule = await page.evaluate(() => {
+    const execution = { status: 'STARTED', startTime: '2026-01-01T10:00:00Z' };
+    const context = { jobExecutionContext: { 'jobop.owner': { host: 'h', pid: 1 } } };
+    const node = (nodeId, state, started, host = 'h') => ({ nodeId, state, started, host, pid: 1 });
+    const refusal = (nodes) => recoverRefusal(execution, context, nodes);
+    return {
+      live: refusal([node('a', 'live', '2026-01-01T09:00:00Z')]),
+      expired: refusal([node('a', 'expired', '2026-01-01T09:00:00Z')]),
+      lost: refusal([node('a', 'lost', '2026-01-01T09:00:00Z')]),
+      // The pid is reused by the next server on that host (a container's pid 1).
+      reused: refusal([node('b', 'live', '2026-01-01T11:00:00Z'), node('a', 'lost', '2026-01-01T09:00:00Z')]),
+      otherHost: refusal([node('a', 'live', '2026-01-01T09:00:00Z', 'g')]),
+      ended: recoverRefusal({ status: 'COMPLETED' }, context, []),
+    };
+  });
+  assert.match(seen.recoverRule.live, /node a .*lease is live/);
+  assert.equal(seen.recoverRule.expired, null);
+  assert.equal(seen.recoverRule.lost, null);
+  assert.equal(seen.recoverRule.reused, null);
+  assert.equal(seen.recoverRule.otherHost, null);
+  assert.match(seen.recoverRule.ended, /COMPLETED/);
+
+  // Nothing so far broke the Content-Security-Policy or logged an error...
+  assert.deepEqual(watch.problems, []);
+  // ... and the policy is in force: an injected inline script does not run.
+  const ran = await page.evaluate(() => {
+    const script = document.createElement('script');
+    script.textContent = 'window.jobopInline = true;';
+    document.body.append(script);
+    return window.jobopInline === true;
+  });
+  assert.equal(ran, false, 'an inline script ran: no Content-Security-Policy');
+  await expectViolation(watch, 'script-src-elem');
 } finally {
   await context.close();
   fs.rmSync(userDataDir, { recursive: true, force: true });

@@ -6,13 +6,16 @@
 //
 //   JOBOP_URL=http://127.0.0.1:8080 JOBOP_TOKEN=... node token.mjs
 //
-// Prints one JSON line of what it saw; exits non-zero on any failed expectation.
+// Prints one JSON line of what it saw; exits non-zero on any failed expectation, a console
+// error other than the 401s it provokes, or a Content-Security-Policy violation.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import { chromium } from 'playwright-core';
+
+import { watchPage } from './watch.mjs';
 
 const base = process.env.JOBOP_URL;
 const token = process.env.JOBOP_TOKEN;
@@ -29,8 +32,7 @@ const seen = {};
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(60000);
-  const pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  const watch = await watchPage(context, page, { allowConsole: [/status of 401 \(Unauthorized\)/] });
   await page.goto(`${base}/`);
   const dialog = page.locator('#token-dialog');
   await dialog.waitFor();
@@ -56,7 +58,7 @@ try {
   await page.waitForURL(/#\/executions\/\d+$/);
   seen.started = Number(page.url().match(/executions\/(\d+)$/)[1]);
   await page.locator('.status[data-status="COMPLETED"]').first().waitFor();
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(watch.problems, []);
 } finally {
   await context.close();
   fs.rmSync(userDataDir, { recursive: true, force: true });

@@ -1,20 +1,26 @@
 """The dashboard in Debian's headless Chromium (tests/browser, playwright-core) against a
-real `jobop serve`: start demoChunkJob from the form, counts rise without a reload, stop,
-STOPPED, restart, COMPLETED. A missing chromium, node or npm is a failure, not a skip
-(scripts/install-test-deps installs chromium)."""
+real `jobop serve`: start demoChunkJob from the form, counts and context rise without a
+reload, Recover refused while the owner lives, stop (confirmed), STOPPED, restart,
+COMPLETED, abandon, recover an orphan; no console error, no Content-Security-Policy
+violation. The security headers and the favicon are also checked with plain HTTP. A missing
+chromium, node or npm is a failure, not a skip (scripts/install-test-deps installs chromium)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from e2e_support import ServerFactory, ServerProcess
-from jobop.repository import create_engine
+from jobop.domain import JobParameter, JobParameters
+from jobop.repository import JobRepository, create_engine
 from jobop.repository.nodes import NodeInfo, NodeRepository
 from rest_support import request
 
@@ -69,6 +75,7 @@ def test_dashboard_starts_stops_and_restarts_a_job_live(
 ) -> None:
     server = start_server()
     expected = _other_nodes(server)
+    orphan = _orphan(server)
     # JOBOP_SCREENSHOT_DIR keeps the screenshots somewhere to look at after the run.
     shots = Path(os.environ.get("JOBOP_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
@@ -78,18 +85,33 @@ def test_dashboard_starts_stops_and_restarts_a_job_live(
         SCREENSHOT_DIR=str(shots),
         SERVER_NODE=next(node for node, state in expected.items() if state == "live-server"),
         NODES=json.dumps({node: state.removesuffix("-server") for node, state in expected.items()}),
+        ORPHAN=str(orphan),
     )
     first, second = seen["started"], seen["restarted"]
     base = server.http_url
     assert request(base, "GET", f"/api/executions/{first}").body["status"] == "STOPPED"
     final = request(base, "GET", f"/api/executions/{second}").body
     assert final["status"] == "COMPLETED"
-    assert final["stepExecutions"][0]["readCount"] + seen["stoppedAt"] == 400
+    assert final["stepExecutions"][0]["readCount"] + seen["stoppedAt"] == 600
     nodes_started = request(base, "GET", f"/api/executions/{seen['nodesStarted']}").body
-    assert nodes_started["status"] == "STOPPED"
-    for name in ("dashboard-running.png", "dashboard-completed.png", "dashboard-job.png"):
+    assert nodes_started["status"] == "ABANDONED"
+    assert request(base, "GET", f"/api/executions/{orphan}").body["status"] == "FAILED"
+    assert len(seen["contextRising"]) >= 3
+    assert "lease is live" in seen["recoverTitle"]
+    shown = ("dashboard-running.png", "dashboard-completed.png", "dashboard-job.png")
+    for name in (*shown, "dashboard-confirm.png"):
         assert (shots / name).stat().st_size > 10_000, name
     assert (shots / "dashboard-nodes.png").stat().st_size > 5_000
+
+
+def _orphan(server: ServerProcess) -> int:
+    """An execution whose owner never ran it (as if its server died before it started)."""
+    repository = JobRepository(create_engine(server.db_url))
+    try:
+        parameters = JobParameters({"durationMs": JobParameter(5, "LONG")})
+        return repository.create_job_execution("demoTaskletJob", parameters).id
+    finally:
+        repository.engine.dispose()
 
 
 def _other_nodes(server: ServerProcess) -> dict[str, str]:
@@ -127,3 +149,62 @@ def test_dashboard_asks_for_a_token_and_streams_with_it(
     reply = request(server.http_url, "GET", f"/api/executions/{seen['started']}", headers=headers)
     assert reply.body["status"] == "COMPLETED"
     assert TOKENS["operator"] not in server.log()
+
+
+# The dashboard's page: its own files and API only, never framed (issue 19, point 2).
+DASHBOARD_CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def _get(base: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and the first bytes of GET `path` (an event stream never ends)."""
+    try:
+        with urllib.request.urlopen(base + path, timeout=30) as response:
+            return response.status, dict(response.headers), response.read1(65536)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def _policy(header: str) -> dict[str, str]:
+    directives = (part.strip().split(None, 1) for part in header.split(";") if part.strip())
+    return {name: value for name, value in directives}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_dashboard_answers_with_security_headers_and_a_favicon(
+    start_server: ServerFactory,
+) -> None:
+    server = start_server()
+    base = server.http_url
+    status, headers, page = _get(base, "/")
+    assert status == 200
+    assert _policy(headers["Content-Security-Policy"]) == DASHBOARD_CSP
+    # Nothing inline for the policy to forbid: every script, style and icon is a file.
+    assert not re.search(rb"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=", page)
+    [icon] = re.findall(rb'<link rel="icon" href="([^"]+)"', page)
+    paths = ["/", "/static/app.js", "/static/app.css", icon.decode(), "/favicon.ico"]
+    paths += ["/api/jobs", "/openapi.json", "/metrics", "/api/events", "/static/nothing", "/x"]
+    for path in paths:
+        status, headers, _ = _get(base, path)
+        assert status == (404 if path in ("/static/nothing", "/x") else 200), path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert headers["X-Frame-Options"] == "DENY", path
+        assert headers["Referrer-Policy"] == "same-origin", path
+        if path != "/":
+            # Not a page: nothing in it may run, load or be framed, whatever opens it.
+            policy = _policy(headers["Content-Security-Policy"])
+            assert policy["default-src"] == "'none'", path
+            assert policy["frame-ancestors"] == "'none'", path
+    for path in (icon.decode(), "/favicon.ico"):
+        status, headers, body = _get(base, path)
+        assert headers["Content-Type"] == "image/svg+xml", path
+        assert body.startswith(b"<svg"), path

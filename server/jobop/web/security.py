@@ -91,6 +91,7 @@ ROUTE_POLICY: Mapping[tuple[str, str], Rule] = {
     ("GET", "/api/audit"): rpc("ListAuditEvents"),
     # The dashboard's page and files hold no data; the API calls it makes are checked.
     ("GET", "/"): OPEN,
+    ("GET", "/favicon.ico"): OPEN,
     ("GET", "/static"): OPEN,
     ("GET", "/openapi.json"): OPEN,
 }

@@ -32,6 +32,24 @@ SHUTDOWN_TIMEOUT = 5.0
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# The dashboard's page runs its own scripts and styles (files, nothing inline), shows its own
+# icon and talks to its own API (fetch and the event streams); never framed, no <base>.
+DASHBOARD_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# Every other answer is data (JSON, metrics, event streams, the page's files): opened in a
+# browser, nothing in it may run, load or be framed.
+DATA_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # The server's own requests keep their Referer and Origin; other sites get neither.
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": DATA_CSP,
+}
+
 
 @web.middleware
 async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
@@ -52,6 +70,13 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
         if api_error.reason == "INTERNAL":
             log.exception("internal error serving %s %s", request.method, request.path)
         return error_response(api_error)
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response as its headers go out (streams and files too); a handler's own
+    policy (the dashboard page's) stays."""
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 def _allow(error: web.HTTPException) -> dict[str, str]:
@@ -75,6 +100,7 @@ def create_app(
     app = web.Application(
         middlewares=[_errors, security.middleware], client_max_size=MAX_BODY_BYTES
     )
+    app.on_response_prepare.append(_security_headers)
     app.router.add_get("/metrics", metrics.handle)
     if not serve_api:
         check_routes(app, security.policy)
@@ -89,11 +115,22 @@ def create_app(
     # The dashboard: static files of the package, no build step.
     dashboard = resources.files("jobop.web") / "dashboard"
     index = (dashboard / "index.html").read_bytes()
+    icon = (dashboard / "favicon.svg").read_bytes()
 
     async def home(request: web.Request) -> web.Response:
-        return web.Response(body=index, content_type="text/html", charset="utf-8")
+        return web.Response(
+            body=index,
+            content_type="text/html",
+            charset="utf-8",
+            headers={"Content-Security-Policy": DASHBOARD_CSP},
+        )
+
+    async def favicon(request: web.Request) -> web.Response:
+        # Where browsers look when a page (the OpenAPI document, /metrics) names no icon.
+        return web.Response(body=icon, content_type="image/svg+xml")
 
     app.router.add_get("/", home)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static", str(dashboard), show_index=False)
     check_routes(app, security.policy)
     return app

@@ -7,6 +7,10 @@ const RUNNING = new Set(["STARTING", "STARTED", "STOPPING"]);
 const PAGE_SIZE = 20;
 const TYPES = ["string", "long", "double", "date", "boolean"];
 const NODES_REFRESH_MS = 2000; // the nodes table has no event stream: it is polled
+// While an execution runs its view reads the context again after progress (at most this
+// often) and its owner's lease state, which no event announces, this often.
+const CONTEXT_REFRESH_MS = 1000;
+const OWNER_REFRESH_MS = 5000;
 
 let stream = null; // the EventSource of the current view
 let view = null; // {name, refresh, startJob}
@@ -128,6 +132,47 @@ function closeStream() {
   document.getElementById("live").classList.remove("on");
 }
 
+// Runs `task` when asked, at most once per `interval` ms and never twice at once; asks that
+// come meanwhile make one more run afterwards, so the last ask is always answered.
+// `task` handles its own errors.
+function throttle(task, interval) {
+  let busy = false;
+  let again = false;
+  let timer = null;
+  let last = -Infinity;
+  const run = async () => {
+    timer = null;
+    busy = true;
+    again = false;
+    last = Date.now();
+    try {
+      await task();
+    } finally {
+      busy = false;
+      if (again) ask();
+    }
+  };
+  const ask = () => {
+    again = true;
+    if (busy || timer !== null) return;
+    timer = setTimeout(run, Math.max(0, last + interval - Date.now()));
+  };
+  return ask;
+}
+
+// An in-page question; resolves true when confirmed, false when cancelled (or Esc).
+function confirmAction(title, text, label) {
+  const dialog = document.getElementById("confirm-dialog");
+  document.getElementById("confirm-title").textContent = title;
+  document.getElementById("confirm-text").textContent = text;
+  document.getElementById("confirm-ok").textContent = label;
+  dialog.returnValue = "";
+  dialog.showModal();
+  document.getElementById("confirm-cancel").focus(); // Enter answers the harmless way
+  return new Promise((resolve) =>
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "confirm"), { once: true }));
+}
+
 function go(hash) {
   if (location.hash === hash) route();
   else location.hash = hash;
@@ -176,6 +221,11 @@ async function jobsView(main) {
 }
 
 // -- nodes -----------------------------------------------------------------------------------
+
+// The nodes, or null when they cannot be read (the server then judges Recover alone).
+function listNodes() {
+  return api("GET", "/api/nodes").then((data) => data.nodes, () => null);
+}
 
 async function refreshNodes(tbody) {
   const data = await api("GET", "/api/nodes");
@@ -270,9 +320,10 @@ function fillExecutionRow(row, execution) {
 // -- one execution ----------------------------------------------------------------------------
 
 async function executionView(main, id) {
-  const [execution, context] = await Promise.all([
+  let [execution, context, nodes] = await Promise.all([
     api("GET", `/api/executions/${id}`),
     api("GET", `/api/executions/${id}/context`),
+    listNodes(),
   ]);
   setCrumbs(h("a", { href: "#/" }, "jobs"),
     h("a", { href: `#/jobs/${encodeURIComponent(execution.jobName)}` }, execution.jobName), `#${id}`);
@@ -294,38 +345,139 @@ async function executionView(main, id) {
     h("h2", {}, "Execution context"),
     contextBox,
   );
-  const show = (current) => {
-    title.replaceChildren(`${current.jobName} #${current.id} `, badge(current.status));
-    fillActions(actions, current);
-    fillFacts(facts, current);
-    fillSteps(steps, current);
+  const show = () => {
+    title.replaceChildren(`${execution.jobName} #${execution.id} `, badge(execution.status));
+    fillActions(actions, execution, context, nodes);
+    fillFacts(facts, execution);
+    fillSteps(steps, execution);
   };
-  show(execution);
+  show();
   fillContext(contextBox, context);
-  if (RUNNING.has(execution.status)) {
-    follow(`/api/executions/${id}/events`, show, async () => {
-      fillContext(contextBox, await api("GET", `/api/executions/${id}/context`));
-    });
-  } else {
+  if (!RUNNING.has(execution.status)) {
     closeStream();
+    return { name: "execution", startJob: execution.jobName };
   }
+  // While it runs, the context is read again after progress (a commit changes the
+  // versions) and at the end; the nodes (the owner's lease) every few seconds. A failed
+  // read is left to the next one. Nothing is read for a view that was left.
+  const refreshContext = throttle(async () => {
+    const fresh = contextBox.isConnected
+      ? await api("GET", `/api/executions/${id}/context`).catch(() => null) : null;
+    if (fresh && contextBox.isConnected) {
+      context = fresh;
+      fillContext(contextBox, context);
+      show();
+    }
+  }, CONTEXT_REFRESH_MS);
+  const refreshOwner = throttle(async () => {
+    const fresh = contextBox.isConnected ? await listNodes() : null;
+    if (fresh && contextBox.isConnected) {
+      nodes = fresh;
+      show();
+    }
+  }, OWNER_REFRESH_MS);
+  let progress = progressOf(execution);
+  const timer = setInterval(refreshOwner, OWNER_REFRESH_MS);
+  ticker = timer;
+  follow(`/api/executions/${id}/events`, (next) => {
+    execution = next;
+    show();
+    if (progressOf(next) !== progress) {
+      progress = progressOf(next);
+      refreshContext();
+    }
+  }, () => {
+    clearInterval(timer);
+    refreshContext();
+  });
   return { name: "execution", startJob: execution.jobName };
 }
 
-function fillActions(actions, execution) {
+// Changes whenever the execution or one of its steps is saved (a commit, a status).
+function progressOf(execution) {
+  return [execution.version, ...execution.stepExecutions.map((step) => step.version)].join(" ");
+}
+
+function fillActions(actions, execution, context, nodes) {
   const status = execution.status;
-  const act = (label, verb, enabled, cls) =>
-    h("button", { type: "button", class: cls, "data-action": verb, disabled: !enabled,
-      onclick: () => control(execution.id, verb) }, label);
+  const act = (label, verb, enabled, cls, title) =>
+    h("button", { type: "button", class: cls, "data-action": verb, disabled: !enabled, title,
+      onclick: () => control(execution, verb) }, label);
+  const refusal = recoverRefusal(execution, context, nodes);
   actions.replaceChildren(
     act("Stop", "stop", status === "STARTING" || status === "STARTED"),
     act("Restart", "restart", status === "FAILED" || status === "STOPPED", "primary"),
     act("Abandon", "abandon", ["STOPPING", "STOPPED", "FAILED", "UNKNOWN"].includes(status), "danger"),
-    act("Recover", "recover", RUNNING.has(status), "danger"),
+    act("Recover", "recover", !refusal, "danger", refusal || recoverNote(execution, context, nodes)),
   );
 }
 
-async function control(id, verb) {
+// Recover marks FAILED a running execution whose owner is gone. The server has the last
+// word (it knows which node claimed the execution); the dashboard only spares a click it
+// would refuse: the owner recorded in the job context (`jobop.owner`: host and pid) is a
+// node whose lease is live. Why Recover is refused, or null.
+function recoverRefusal(execution, context, nodes) {
+  if (!RUNNING.has(execution.status)) {
+    return `${execution.status}: only a running execution can be recovered`;
+  }
+  const node = ownerNode(execution, context, nodes);
+  if (node && node.state === "live") {
+    return `owned by node ${node.nodeId} (${node.host} pid ${node.pid}), whose lease is live: ` +
+      "stop it instead, or recover it once that lease has run out";
+  }
+  return null;
+}
+
+// What Recover would do, for its tooltip when it is offered.
+function recoverNote(execution, context, nodes) {
+  const owner = ownerOf(context);
+  if (!owner) {
+    return "no owner recorded yet: marks it FAILED if its server died before running it " +
+      "(refused while a live node holds it)";
+  }
+  if (!nodes) return "the nodes could not be read: the server checks the owner's lease";
+  const node = ownerNode(execution, context, nodes);
+  if (!node) {
+    return `owner ${owner.host} pid ${owner.pid} is no node here: marks it FAILED ` +
+      "(refused while that process runs)";
+  }
+  return `owner node ${node.nodeId} is ${node.state}: marks it FAILED, so it can be restarted`;
+}
+
+function ownerOf(context) {
+  const owner = context && context.jobExecutionContext && context.jobExecutionContext["jobop.owner"];
+  return owner && typeof owner === "object" ? owner : null;
+}
+
+// The node that runs the execution: the recorded host and pid, and of the nodes that had
+// them (a pid comes back, a container's is always 1) the last one started before the
+// execution (any of them if the clocks disagree).
+function ownerNode(execution, context, nodes) {
+  const owner = ownerOf(context);
+  if (!owner || !nodes) return null;
+  const same = nodes.filter((node) => node.host === owner.host && node.pid === owner.pid);
+  const start = Date.parse(execution.startTime);
+  const before = same.filter((node) => !(Date.parse(node.started) > start));
+  const candidates = before.length ? before : same;
+  const latest = (a, b) => (Date.parse(a.started) >= Date.parse(b.started) ? a : b);
+  return candidates.length ? candidates.reduce(latest) : null;
+}
+
+// Stop, Abandon and Recover ask first, saying what they do: [question, answer, what it does].
+const QUESTIONS = {
+  stop: ["Stop", "Stop",
+    "It stops at its next chunk or step boundary and ends STOPPED; Restart resumes it after its last commit."],
+  abandon: ["Abandon", "Abandon", "ABANDONED is final: this execution can never be restarted."],
+  recover: ["Recover", "Mark FAILED",
+    "Only when its owner is gone: the execution is marked FAILED, as if its owner had died, and can then be restarted."],
+};
+
+async function control(execution, verb) {
+  const id = execution.id;
+  if (QUESTIONS[verb]) {
+    const [question, answer, text] = QUESTIONS[verb];
+    if (!(await confirmAction(`${question} ${execution.jobName} #${id}?`, text, answer))) return;
+  }
   try {
     const result = await api("POST", `/api/executions/${id}/${verb}`);
     if (verb === "restart") {
@@ -364,7 +516,9 @@ function fillSteps(tbody, execution) {
     if (RUNNING.has(step.status)) {
       // The sample jobs say how many items they read; others get a bar that only moves.
       const known = typeof items === "number" && items > 0 && execution.stepExecutions.length === 1;
-      const bar = h("span", { style: known ? `width:${Math.min(100, (100 * step.readCount) / items)}%` : null });
+      const bar = h("span");
+      // Through the style object: the page's Content-Security-Policy refuses style attributes.
+      if (known) bar.style.width = `${Math.min(100, (100 * step.readCount) / items)}%`;
       progress = h("div", { class: `progress${known ? "" : " indeterminate"}`, role: "progressbar",
         "aria-valuenow": step.readCount, "aria-valuemax": known ? items : null }, bar);
     }
@@ -466,8 +620,7 @@ function route() {
 }
 
 function onKey(event) {
-  const dialog = document.getElementById("start-dialog");
-  if (dialog.open || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (document.querySelector("dialog[open]") || event.ctrlKey || event.metaKey || event.altKey) return;
   if (["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName)) return;
   if (event.key === "j") go("#/");
   else if (event.key === "r") route();

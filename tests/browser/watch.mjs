@@ -1,0 +1,34 @@
+// What a dashboard page must never do in these tests: throw, log an error to the console, or
+// break its Content-Security-Policy (each `securitypolicyviolation` event is recorded, besides
+// the console line Chromium writes for it). `problems` lists them; a test asserts it empty.
+//
+//   const watch = await watchPage(context, page, { allowConsole: [/status of 401/] });
+//   ...
+//   assert.deepEqual(watch.problems, []);
+
+export async function watchPage(context, page, { allowConsole = [] } = {}) {
+  const problems = [];
+  const violations = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error}`));
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const text = message.text();
+    if (!allowConsole.some((pattern) => pattern.test(text))) problems.push(`console error: ${text}`);
+  });
+  await context.exposeBinding('jobopCspViolation', (source, violation) => {
+    violations.push(violation);
+    problems.push(`CSP violation: ${JSON.stringify(violation)}`);
+  });
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      window.jobopCspViolation({
+        directive: event.effectiveDirective,
+        blocked: event.blockedURI,
+        source: event.sourceFile,
+        line: event.lineNumber,
+        sample: event.sample,
+      });
+    });
+  });
+  return { problems, violations };
+}
