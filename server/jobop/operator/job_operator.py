@@ -49,7 +49,7 @@ from .launcher import Launcher
 from .node import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEASE, NodeMember, new_node_info
 from .publishing import PublishingJobRepository
 from .relay import DEFAULT_PROGRESS_INTERVAL, ChangeRelay
-from .requests import RequestLedger
+from .requests import KeyedLocks, RequestLedger
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,10 @@ _PURGE_INTERVAL = 3600.0
 # for a NOTIFY lost in a reconnection.
 _LISTENING_CLAIM_POLL = 30.0
 
-# StartNextInstance computes the next parameters from the last instance; a concurrent
-# call may take them first, and then we compute again.
-_NEXT_INSTANCE_ATTEMPTS = 5
+# StartNextInstance computes the next parameters from the last instance. Calls for one job
+# take turns (see start_next_instance); what still takes them first (a Start of the same
+# parameters, another process on one SQLite file) makes it compute again, for this long.
+_NEXT_INSTANCE_PATIENCE = 30.0
 
 
 class OperatorShutDown(JobopError):
@@ -161,6 +162,7 @@ class JobOperator:
             step_listeners=step_listeners,
         )
         self._requests = RequestLedger(repository.engine, wait_timeout=request_wait_timeout)
+        self._next_instance_locks = KeyedLocks()
         self.nodes = NodeRepository(repository.engine)
         self._postgresql = is_postgresql(repository.engine)
         self._purge_requests()
@@ -249,18 +251,22 @@ class JobOperator:
         job = self.registry.get(job_name)
 
         def create() -> JobExecution:
-            for attempt in range(_NEXT_INSTANCE_ATTEMPTS):
-                parameters = next_parameters(job, self.explorer)
-                job.validate(parameters)
-                try:
-                    return self._create(
-                        job.name, parameters, job.restartable, hold, new_instance=True
-                    )
-                except JobInstanceAlreadyExists:
-                    if attempt + 1 == _NEXT_INSTANCE_ATTEMPTS:
-                        raise
-                    continue
-            raise AssertionError("unreachable")
+            # One call at a time per job, across nodes, from reading the last instance to
+            # committing the next: each call gets an instance of its own.
+            with self._next_instance_locks.hold(job.name), self.nodes.next_instance_lock(job.name):
+                give_up = time.monotonic() + _NEXT_INSTANCE_PATIENCE
+                while True:
+                    parameters = next_parameters(job, self.explorer)
+                    job.validate(parameters)
+                    try:
+                        return self._create(
+                            job.name, parameters, job.restartable, hold, new_instance=True
+                        )
+                    except JobInstanceAlreadyExists:
+                        # Taken by a Start of those very parameters, or by another process
+                        # on one SQLite file: someone got an instance, so compute again.
+                        if time.monotonic() > give_up:
+                            raise
 
         return self._once(request_id, f"next {job.name}", create)
 
