@@ -11,6 +11,7 @@ import random
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -31,12 +32,13 @@ from e2e_support import (
     wait_terminal,
 )
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from jobop.domain import JobParameters
+from jobop.domain import JobParameters, utcnow
 from jobop.repository import JobRepository, create_engine
 from jobop.repository.nodes import NodeInfo, NodeRepository
+from jobop.repository.schema import launch_request
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from pgcluster import Cluster, control, start_cluster, stop_cluster
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, make_url, text
 
 pytestmark = pytest.mark.slow
 
@@ -598,3 +600,115 @@ def test_an_api_server_s_starts_are_run_by_a_server_of_role_all(
     done = wait_terminal(api.stub, launched.id, 30)
     assert status_name(done.status) == "COMPLETED"
     assert owner_pid(engine, launched.id) == everything.process.pid
+
+
+# -- starts waiting for a node that runs jobs -------------------------------------------------
+
+# A lease so long that its safety poll never comes within a test: only the worker's look at
+# start-up (or after an outage) can claim what waits.
+NO_SAFETY_POLL = ("--lease", "120", "--heartbeat-interval", "5")
+
+
+def all_claimed_by(engine: Engine, ids: list[int], pid: int) -> Callable[[], bool]:
+    return lambda: all(owner_pid(engine, execution_id) == pid for execution_id in ids)
+
+
+def start_waiting(api: ServerProcess, count: int) -> list[int]:
+    """`count` starts on an api server: they wait, STARTING, for a node to claim them."""
+    launched = [
+        start(api.stub, "demoTaskletJob", params(durationMs=10, n=index)) for index in range(count)
+    ]
+    assert {status_name(e.status) for e in launched} == {"STARTING"}
+    return [e.id for e in launched]
+
+
+def assert_completed(stub: object, ids: list[int]) -> None:
+    ends = [wait_terminal(stub, execution_id, 60) for execution_id in ids]  # type: ignore[arg-type]
+    assert [status_name(e.status) for e in ends] == ["COMPLETED"] * len(ids)
+
+
+def test_a_worker_started_after_the_starts_claims_them_at_once(
+    start_server: ServerFactory, engine: Engine
+) -> None:
+    api = start_server(*REPLICA, "--role", "api")
+    waiting = start_waiting(api, 5)
+    time.sleep(0.5)
+    assert all(owner_pid(engine, execution_id) is None for execution_id in waiting)
+    worker = start_server(*NO_SAFETY_POLL, "--role", "worker")
+    wait_until(all_claimed_by(engine, waiting, worker.process.pid), 20)
+    assert_completed(api.stub, waiting)
+
+
+@postgresql_only
+def test_a_start_waiting_without_a_notify_is_claimed_by_the_safety_poll(
+    start_server: ServerFactory, engine: Engine
+) -> None:
+    worker = start_server(*REPLICA, "--role", "worker")  # looks every lease: 3 s
+    api = start_server(*REPLICA, "--role", "api")  # to read from (a worker serves no API)
+    # A start whose NOTIFY never came: its launch request written on its own.
+    unannounced = JobRepository(engine).create_job_execution(
+        "demoTaskletJob", JobParameters.of(durationMs=10), new_instance_only=True
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            insert(launch_request).values(
+                job_execution_id=unannounced.id, job_name="demoTaskletJob", created=utcnow()
+            )
+        )
+    # Within a few leases (timings are never asserted; without the poll it would wait for
+    # a NOTIFY that never comes).
+    wait_until(all_claimed_by(engine, [unannounced.id], worker.process.pid), 15)
+    assert_completed(api.stub, [unannounced.id])
+
+
+@pytest.fixture
+def cut_off_role(engine: Engine) -> Iterator[str]:
+    """A login role of its own for one server, so that the test can cut that server off the
+    database (no login, its sessions ended) while the others carry on."""
+    role = f"jobop_cut_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'cut-off'"))
+    yield role
+    with engine.begin() as connection:
+        connection.execute(text(f"ALTER ROLE {role} NOLOGIN"))
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :r"),
+            {"r": role},
+        )
+    wait_until(lambda: sessions_of(engine, role) == 0)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP ROLE {role}"))
+
+
+def sessions_of(engine: Engine, role: str) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE usename = :r"), {"r": role}
+            ).scalar_one()
+        )
+
+
+@postgresql_only
+def test_starts_made_while_a_worker_was_cut_off_are_claimed_when_it_is_back(
+    cut_off_role: str, start_server: ServerFactory, engine: Engine, db_url: str
+) -> None:
+    # (The role first: its servers stop before it is dropped.)
+    api = start_server(*REPLICA, "--role", "api")
+    as_role = make_url(db_url).set(username=cut_off_role, password="cut-off")
+    worker = start_server(
+        *NO_SAFETY_POLL, "--role", "worker", db=as_role.render_as_string(hide_password=False)
+    )
+    with engine.begin() as connection:  # the outage, for the worker alone
+        connection.execute(text(f"ALTER ROLE {cut_off_role} NOLOGIN"))
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :r"),
+            {"r": cut_off_role},
+        )
+    wait_until(lambda: sessions_of(engine, cut_off_role) == 0)
+    waiting = start_waiting(api, 5)  # their NOTIFYs reach no worker
+    with engine.begin() as connection:
+        connection.execute(text(f"ALTER ROLE {cut_off_role} LOGIN"))
+    wait_until(all_claimed_by(engine, waiting, worker.process.pid), 20)
+    assert_completed(api.stub, waiting)
+    assert worker.process.poll() is None

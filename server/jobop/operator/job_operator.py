@@ -8,8 +8,11 @@ Every operator is a node (`NodeMember`: JOBOP_NODE, heartbeat, lease, recovery o
 nodes). Each start is written with its launch request (JOBOP_LAUNCH_REQUEST). A node with a
 free worker claims its own start in that same statement and runs it; otherwise the request
 waits, announced by NOTIFY, for any node with a free worker (`claim_launch_requests`: FOR
-UPDATE SKIP LOCKED, woken by the NOTIFY, polling while LISTEN is down). On SQLite a server
-of role `all` hands every start to its own workers (no polling loop).
+UPDATE SKIP LOCKED). A node that runs jobs looks for waiting requests when it starts, when
+a NOTIFY says one waits, when a worker of its own becomes free, when its LISTEN connection
+comes back (what was announced meanwhile is lost), and unasked once a lease (a safety net;
+every `claim_interval` while LISTEN is down or a look failed). On SQLite a server of role
+`all` hands every start to its own workers, and looks for others' only once a lease.
 
 Roles: `all` launches and runs; `api` only persists starts, which `worker`/`all` servers
 on the same database claim; `worker` runs claimed executions.
@@ -49,7 +52,7 @@ from .launcher import Launcher
 from .node import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEASE, NodeMember, new_node_info
 from .publishing import PublishingJobRepository
 from .relay import DEFAULT_PROGRESS_INTERVAL, ChangeRelay
-from .requests import RequestLedger
+from .requests import KeyedLocks, RequestLedger
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +61,11 @@ ROLES = ("all", "api", "worker")
 # Request ids are answered for at least this long; older ones are purged.
 REQUEST_RETENTION = timedelta(days=7)
 _PURGE_INTERVAL = 3600.0
-# While LISTEN is up, waiting launch requests are also looked for this often: a safety net
-# for a NOTIFY lost in a reconnection.
-_LISTENING_CLAIM_POLL = 30.0
 
-# StartNextInstance computes the next parameters from the last instance; a concurrent
-# call may take them first, and then we compute again.
-_NEXT_INSTANCE_ATTEMPTS = 5
+# StartNextInstance computes the next parameters from the last instance. Calls for one job
+# take turns (see start_next_instance); what still takes them first (a Start of the same
+# parameters, another process on one SQLite file) makes it compute again, for this long.
+_NEXT_INSTANCE_PATIENCE = 30.0
 
 
 class OperatorShutDown(JobopError):
@@ -161,6 +162,7 @@ class JobOperator:
             step_listeners=step_listeners,
         )
         self._requests = RequestLedger(repository.engine, wait_timeout=request_wait_timeout)
+        self._next_instance_locks = KeyedLocks()
         self.nodes = NodeRepository(repository.engine)
         self._postgresql = is_postgresql(repository.engine)
         self._purge_requests()
@@ -189,6 +191,7 @@ class JobOperator:
                 progress_interval=progress_notify_interval,
                 on_launch_waiting=self._launch_waiting,
                 on_node_joined=lambda: self.node.peer_joined(),
+                on_listening_changed=lambda: self._launch_waiting([]),
                 audience=lambda: self.node.has_peers,
             )
             self.relay.start()
@@ -249,18 +252,22 @@ class JobOperator:
         job = self.registry.get(job_name)
 
         def create() -> JobExecution:
-            for attempt in range(_NEXT_INSTANCE_ATTEMPTS):
-                parameters = next_parameters(job, self.explorer)
-                job.validate(parameters)
-                try:
-                    return self._create(
-                        job.name, parameters, job.restartable, hold, new_instance=True
-                    )
-                except JobInstanceAlreadyExists:
-                    if attempt + 1 == _NEXT_INSTANCE_ATTEMPTS:
-                        raise
-                    continue
-            raise AssertionError("unreachable")
+            # One call at a time per job, across nodes, from reading the last instance to
+            # committing the next: each call gets an instance of its own.
+            with self._next_instance_locks.hold(job.name), self.nodes.next_instance_lock(job.name):
+                give_up = time.monotonic() + _NEXT_INSTANCE_PATIENCE
+                while True:
+                    parameters = next_parameters(job, self.explorer)
+                    job.validate(parameters)
+                    try:
+                        return self._create(
+                            job.name, parameters, job.restartable, hold, new_instance=True
+                        )
+                    except JobInstanceAlreadyExists:
+                        # Taken by a Start of those very parameters, or by another process
+                        # on one SQLite file: someone got an instance, so compute again.
+                        if time.monotonic() > give_up:
+                            raise
 
         return self._once(request_id, f"next {job.name}", create)
 
@@ -417,33 +424,47 @@ class JobOperator:
 
     # -- claiming starts made by api servers --------------------------------------------
 
-    def _claim_poll(self) -> tuple[float, bool]:
-        """How long the claimer sleeps without a wake-up, and whether it then looks for
-        waiting starts (a poll) or only looks at the time (purges)."""
+    def _claim_poll_interval(self) -> float:
+        """How long after its last look the claimer looks for waiting starts unasked."""
         if self._postgresql:
             listening = self.relay is not None and self.relay.listening
-            return (_LISTENING_CLAIM_POLL if listening else self._claim_interval), True
-        # SQLite: starts of other processes (an api server) are polled for while other
-        # nodes live; alone, a server of role `all` hands its own starts over directly.
-        if self.role == "worker" or self.node.has_peers:
-            return self._claim_interval, True
-        return max(self._claim_interval, self.node.heartbeat_interval), False
+            if not listening:
+                return self._claim_interval  # NOTIFYs do not arrive meanwhile
+        elif self.role == "worker" or self.node.has_peers:
+            return self._claim_interval  # SQLite: nothing announces other processes' starts
+        # A safety net, for a start whose announcement no one heard.
+        return self.node.info.lease_seconds
 
     def _claim_loop(self) -> None:
         last_purge = time.monotonic()
+        looked_at = float("-inf")  # look at once: starts may wait from before this node
+        failed = False
         while not self._claimer_stop.is_set():
-            interval, polls = self._claim_poll()
-            woken = self._claim_wakeup.wait(interval)
+            interval = self._claim_interval if failed else self._claim_poll_interval()
+            due = looked_at + interval - time.monotonic()
+            woken = due > 0 and self._claim_wakeup.wait(due)
             self._claim_wakeup.clear()
             if self._claimer_stop.is_set():
                 return
-            if woken or polls:
-                if not woken:
-                    self._maybe_waiting = True  # a poll: look whether anything waits
-                try:
-                    self.claim_launch_requests()
-                except Exception:
-                    log.warning("could not claim waiting executions", exc_info=True)
+            if not woken:
+                self._maybe_waiting = True  # unasked: look whether anything waits
+                looked_at = time.monotonic()
+            try:
+                self.claim_launch_requests()
+            except Exception as error:
+                # The database is away, most likely: look again soon, and say so once.
+                if not failed:
+                    log.warning(
+                        "could not claim waiting executions: %s",
+                        error,
+                        exc_info=not is_database_unavailable(error),
+                    )
+                failed = True
+                self._maybe_waiting = True
+            else:
+                if failed:
+                    log.info("claiming waiting executions again")
+                failed = False
             if time.monotonic() - last_purge > _PURGE_INTERVAL:
                 last_purge = time.monotonic()
                 self._purge_requests()

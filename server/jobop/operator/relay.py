@@ -14,7 +14,8 @@ announced by the `l` NOTIFY of its launch statement.
 In: one LISTEN connection per node. An `e` entry from another node is published locally
 without a snapshot (watchers read the state from the database); an `l` entry wakes the
 claimer (a launch request waits). While LISTEN is down, `ExecutionEvents.cross_process`
-is false and watchers poll the database instead; they re-read once it is back.
+is false and watchers poll the database instead; they re-read once it is back, and
+`on_listening_changed` tells the claimer, which looks for what waited meanwhile.
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ class ChangeRelay:
         send_gap: float = DEFAULT_SEND_GAP,
         on_launch_waiting: Callable[[list[int]], None] | None = None,
         on_node_joined: Callable[[], None] | None = None,
+        on_listening_changed: Callable[[], None] | None = None,
         audience: Callable[[], bool] | None = None,
     ) -> None:
         self._events = events
+        self._on_listening_changed = on_listening_changed
         self._progress_interval = progress_interval
         self._send_gap = send_gap
         self._on_launch_waiting = on_launch_waiting
@@ -60,8 +63,8 @@ class ChangeRelay:
         self._listener = Listener(
             engine,
             self._received,
-            on_connect=lambda: events.set_cross_process(True),
-            on_disconnect=lambda: events.set_cross_process(False),
+            on_connect=lambda: self._listening(True),
+            on_disconnect=lambda: self._listening(False),
         )
         self._cond = threading.Condition()
         self._due_now: dict[int, int] = {}  # execution id -> version, to send at once
@@ -92,6 +95,11 @@ class ChangeRelay:
         self._thread.join(timeout=5)
         self._listener.close()
         self._announcer.close()
+
+    def _listening(self, connected: bool) -> None:
+        self._events.set_cross_process(connected)
+        if self._on_listening_changed is not None:
+            self._on_listening_changed()
 
     # -- out ------------------------------------------------------------------------------
 

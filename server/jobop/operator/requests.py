@@ -46,8 +46,7 @@ class RequestLedger:
         self._wait_timeout = wait_timeout
         self._stale_after = timedelta(seconds=stale_after)
         self._poll_interval = poll_interval
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}
-        self._locks_guard = threading.Lock()
+        self._locks = KeyedLocks()
 
     def run_once(
         self,
@@ -60,7 +59,7 @@ class RequestLedger:
         if not request_id or len(request_id) > REQUEST_ID_LENGTH:
             raise ValueError(f"a request id has 1 to {REQUEST_ID_LENGTH} characters")
         operation = operation[:400]
-        with self._local_lock(request_id):
+        with self._locks.hold(request_id):
             deadline = time.monotonic() + self._wait_timeout
             while True:
                 existing = self._ledger.reserve(request_id, operation)
@@ -97,18 +96,27 @@ class RequestLedger:
         self._ledger.record(request_id, execution.id)
         return execution
 
+
+class KeyedLocks:
+    """One lock per key, made on first use and dropped when its last user leaves (so
+    that keys seen once, such as request ids, do not pile up); thread-safe."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+        self._guard = threading.Lock()
+
     @contextmanager
-    def _local_lock(self, request_id: str) -> Iterator[None]:
-        with self._locks_guard:
-            lock, users = self._locks.get(request_id, (threading.Lock(), 0))
-            self._locks[request_id] = (lock, users + 1)
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
         try:
             with lock:
                 yield
         finally:
-            with self._locks_guard:
-                lock, users = self._locks[request_id]
+            with self._guard:
+                lock, users = self._locks[key]
                 if users == 1:
-                    del self._locks[request_id]
+                    del self._locks[key]
                 else:
-                    self._locks[request_id] = (lock, users - 1)
+                    self._locks[key] = (lock, users - 1)

@@ -16,7 +16,9 @@ node with free workers. A NOTIFY on `CHANNEL` announces a request that waits for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,6 +65,11 @@ _e, _s, _n, _l = job_execution, step_execution, node, launch_request
 CHANNEL = "jobop"
 
 OWNER_LOST_PREFIX = "owner lost:"
+
+# The first key of jobop's advisory locks on a job's launches (PostgreSQL's two-key form;
+# the second key is the CRC-32 of the job's name: two names that share one only wait for
+# each other).
+_JOB_LOCK_CLASS = 0x6A6F62
 
 
 @dataclass(frozen=True)
@@ -436,6 +443,22 @@ class NodeRepository:
             ).first()
             if released is not None:
                 self._notify_launch(connection, [execution_id])
+
+    @contextmanager
+    def next_instance_lock(self, job_name: str) -> Iterator[None]:
+        """Hold, for every node, the right to launch the instance after the last one of
+        `job_name`: a transaction-scoped advisory lock on PostgreSQL, on a connection kept
+        for the block (released when its transaction ends, however the block ends or the
+        process dies). Nothing on SQLite, where one process serves a database (its
+        threads serialize in the operator)."""
+        if not self._postgresql:
+            yield
+            return
+        crc = zlib.crc32(job_name.encode("utf-8", "surrogatepass"))
+        key = crc - (1 << 32) if crc >= 1 << 31 else crc  # the signed int4 PostgreSQL takes
+        with self.engine.connect() as connection, connection.begin():
+            connection.execute(select(func.pg_advisory_xact_lock(_JOB_LOCK_CLASS, key)))
+            yield
 
     def has_waiting_launch_requests(self, job_names: Sequence[str]) -> bool:
         with read_connection(self.engine) as connection:
