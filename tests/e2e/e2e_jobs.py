@@ -4,7 +4,11 @@ paths the bundled samples cannot reach."""
 from __future__ import annotations
 
 import logging
+import math
+import os
+import threading
 import time
+from collections.abc import Callable
 
 from jobop.batch import (
     Chunk,
@@ -16,10 +20,12 @@ from jobop.batch import (
     RunIdIncrementer,
     StepContext,
     StepContribution,
+    StepScoped,
+    Tasklet,
     TaskletStep,
     step_scope,
 )
-from jobop.domain import BatchStatus, JobExecution
+from jobop.domain import BatchStatus, ExitStatus, JobExecution
 from jobop_jobs._parameters import long_parameter
 from jobop_jobs.demo_chunk import NumberReader
 
@@ -135,3 +141,103 @@ logging_job = Job(
 )
 
 JOBS.append(logging_job)
+
+
+# -- hostile jobs: what they raise or store, their ends must be written --------------------
+
+# A file name that is not UTF-8, as os.fsdecode gives it (a lone surrogate).
+NOT_UTF8 = os.fsdecode(b"caf\xe9.csv")
+
+
+def _raising(message: str) -> Callable[[StepContribution, ChunkContext], RepeatStatus]:
+    def tasklet(contribution: StepContribution, chunk_context: ChunkContext) -> RepeatStatus:
+        raise RuntimeError(message)
+
+    return tasklet
+
+
+class _StrRaises(Exception):
+    def __str__(self) -> str:
+        raise ValueError("no text for this error")
+
+
+def _raise_unprintable(contribution: StepContribution, chunk_context: ChunkContext) -> RepeatStatus:
+    raise _StrRaises()
+
+
+def _put_in_place(*, job: bool) -> Callable[[StepContribution, ChunkContext], RepeatStatus]:
+    """Values no Java type holds, appended to a list already put: only the save sees them."""
+
+    def tasklet(contribution: StepContribution, chunk_context: ChunkContext) -> RepeatStatus:
+        context = (
+            chunk_context.job_execution.execution_context
+            if job
+            else chunk_context.step_context.execution_context
+        )
+        context["file"] = NOT_UTF8
+        context["seen"] = []
+        context["seen"].extend([2**80, object()])
+        return RepeatStatus.FINISHED
+
+    return tasklet
+
+
+def _put_awkward(contribution: StepContribution, chunk_context: ChunkContext) -> RepeatStatus:
+    # What contexts hold, though no text column takes it as it is.
+    for context in (
+        chunk_context.step_context.execution_context,
+        chunk_context.job_execution.execution_context,
+    ):
+        context.update({"file": NOT_UTF8, "nul": "a\x00b", "nan": math.nan})
+    return RepeatStatus.FINISHED
+
+
+class _AwaitStop:
+    """Puts awkward values in its contexts, then works until it is stopped."""
+
+    def __init__(self) -> None:
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def __call__(self, contribution: StepContribution, chunk_context: ChunkContext) -> RepeatStatus:
+        _put_awkward(contribution, chunk_context)
+        # Stopped: FINISHED, and the step ends STOPPED.
+        return RepeatStatus.FINISHED if self._stopped.wait(0.05) else RepeatStatus.CONTINUABLE
+
+
+def _hostile(name: str, tasklet: Tasklet | StepScoped[Tasklet]) -> Job:
+    """The hostile step first, then another: the first step's end is saved alone."""
+    return Job(
+        name,
+        [TaskletStep("hostile", tasklet), TaskletStep("after", _finish)],
+        incrementer=RunIdIncrementer(),
+    )
+
+
+HOSTILE_JOBS = [
+    _hostile("e2eSurrogateMessageJob", _raising(f"cannot read {NOT_UTF8}")),
+    _hostile("e2eNulMessageJob", _raising("a\x00b")),
+    _hostile("e2eUnprintableErrorJob", _raise_unprintable),
+    _hostile("e2eUnstorableStepContextJob", _put_in_place(job=False)),
+    _hostile("e2eUnstorableJobContextJob", _put_in_place(job=True)),
+    _hostile("e2eAwkwardContextJob", _put_awkward),
+    _hostile("e2eAwkwardStopJob", step_scope(lambda context: _AwaitStop())),
+]
+JOBS.extend(HOSTILE_JOBS)
+
+
+class _SurrogateExitCode(JobExecutionListener):
+    def after_job(self, job_execution: JobExecution) -> None:
+        job_execution.exit_status = ExitStatus(f"E2E-{NOT_UTF8}", f"ended on {NOT_UTF8}")
+
+
+# A job whose end the test makes the database refuse for a while (a trigger).
+refused_end_job = Job(
+    "e2eRefusedEndJob",
+    [TaskletStep("finish", _finish)],
+    listeners=[_SurrogateExitCode()],
+    incrementer=RunIdIncrementer(),
+)
+JOBS.append(refused_end_job)

@@ -4,11 +4,23 @@ splits them, written only when they changed."""
 from __future__ import annotations
 
 import json
+import math
+import os
+from typing import Any
 
 import pytest
-from jobop.domain import ExecutionContext, JobParameters
+from jobop.domain import (
+    BatchStatus,
+    ExecutionContext,
+    ExitStatus,
+    JobExecution,
+    JobParameters,
+    StepExecution,
+    UnstorableContext,
+)
 from jobop.repository import JobRepository, StatementCounter
-from repository_lifecycle import run_chunk, start_execution, start_step
+from jobop.repository.contexts import ContextFormat
+from repository_lifecycle import finish, run_chunk, start_execution, start_step
 from sqlalchemy import text
 
 
@@ -110,12 +122,19 @@ def test_a_restarted_step_resumes_from_the_last_saved_context(repository: JobRep
     assert dict(last.execution_context) == {"position": 30}
 
 
+def started_step(
+    repository: JobRepository, context: dict[str, Any] | None = None
+) -> tuple[JobExecution, StepExecution]:
+    """A STARTED execution (with `context`) and its STARTED step `step1`."""
+    execution = repository.create_job_execution("demoJob", JobParameters.of(run=1), context=context)
+    start_execution(repository, execution)
+    return execution, start_step(repository, execution, "step1")
+
+
 def test_a_step_context_changed_in_place_is_saved_with_the_chunk(
     repository: JobRepository,
 ) -> None:
-    execution = repository.create_job_execution("demoJob", JobParameters.of(run=1))
-    start_execution(repository, execution)
-    step = start_step(repository, execution, "step1")
+    execution, step = started_step(repository)
     step.execution_context["seen"] = [1]
     run_chunk(repository, step, 1)
     with repository.chunk_transaction(step):
@@ -124,3 +143,79 @@ def test_a_step_context_changed_in_place_is_saved_with_the_chunk(
     saved = repository.explorer.get_job_execution(execution.id)
     assert saved is not None
     assert saved.step_executions[0].execution_context["seen"] == [1, 2]
+
+
+# A file name that is not UTF-8, as os.fsdecode gives it: a lone surrogate.
+FILE_NAME = os.fsdecode(b"caf\xe9.csv")
+
+
+@pytest.mark.parametrize("fmt", list(ContextFormat))
+def test_strings_of_any_characters_are_saved_and_read_back_as_they_were(
+    repository: JobRepository, fmt: ContextFormat
+) -> None:
+    repository._contexts = fmt  # each format on each database
+    execution, step = started_step(repository, {"file": FILE_NAME})
+    values = {FILE_NAME: [FILE_NAME, "a\x00b", "\udfff\ud800"], "nan": float("nan")}
+    step.execution_context["values"] = values
+    run_chunk(repository, step, 1)
+    execution.execution_context["nul\x00key"] = "x" * 3000 + FILE_NAME  # SERIALIZED_CONTEXT
+    repository.update_job_execution(execution)
+    saved = repository.explorer.get_job_execution(execution.id)
+    assert saved is not None
+    assert saved.execution_context["file"] == FILE_NAME
+    assert saved.execution_context["nul\x00key"] == "x" * 3000 + FILE_NAME
+    read = saved.step_executions[0].execution_context["values"]
+    assert read[FILE_NAME] == values[FILE_NAME]
+    assert math.isnan(read["nan"])
+    if fmt is ContextFormat.JACKSON:
+        # Escaped where UTF-8 has no form for it, as Jackson reads it into a Java String.
+        assert r'"caf\udce9.csv"' in stored_step_context(repository, step.id)[0]
+
+
+def test_a_value_changed_in_place_that_no_java_type_holds_is_refused_at_the_save(
+    repository: JobRepository,
+) -> None:
+    execution, step = started_step(repository)
+    run_chunk(repository, step, 1)
+    step.execution_context["seen"] = [1]
+    step.execution_context["seen"].append(2**80)
+    with pytest.raises(
+        UnstorableContext, match=r"\['seen'\]\[1\]: .* does not fit a java.lang.Long"
+    ):
+        run_chunk(repository, step, 1)
+    execution.execution_context["map"] = {}
+    execution.execution_context["map"]["x"] = object()
+    with pytest.raises(UnstorableContext, match=r"\['map'\]\['x'\]: a object cannot be kept"):
+        repository.update_job_execution(execution)
+    # Nothing of either was written.
+    saved = repository.explorer.get_job_execution(execution.id)
+    assert saved is not None
+    assert saved.status is BatchStatus.STARTED and "map" not in saved.execution_context
+    assert dict(saved.step_executions[0].execution_context) == {"read.count": 1}
+
+
+def test_fail_running_ends_the_execution_and_its_running_steps(
+    repository: JobRepository,
+) -> None:
+    execution = repository.create_job_execution("demoJob", JobParameters.of(run=1))
+    start_execution(repository, execution)
+    done = start_step(repository, execution, "done")
+    finish(repository, done, BatchStatus.COMPLETED)
+    start_step(repository, execution, "running")
+    failed = repository.fail_running(execution.id, f"its end could not be saved: {FILE_NAME}")
+    assert failed.status is BatchStatus.FAILED and failed.end_time is not None
+    message = r"its end could not be saved: caf\udce9.csv"
+    assert failed.exit_status == ExitStatus("FAILED", message)
+    assert [(s.status, s.exit_status.exit_description) for s in failed.step_executions] == [
+        (BatchStatus.COMPLETED, ""),
+        (BatchStatus.FAILED, message),
+    ]
+    # An ended execution whose step still runs (its end could not be saved): the step.
+    execution = repository.create_job_execution("demoJob", JobParameters.of(run=2))
+    start_execution(repository, execution)
+    start_step(repository, execution, "unsaved")
+    finish(repository, execution, BatchStatus.FAILED)
+    failed = repository.fail_running(execution.id, "the end of a step could not be saved")
+    assert failed.status is BatchStatus.FAILED
+    assert failed.exit_status.exit_description == ""
+    assert failed.step_executions[0].status is BatchStatus.FAILED

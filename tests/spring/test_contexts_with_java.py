@@ -57,6 +57,9 @@ AWKWARD_CONTEXTS: list[dict[str, Any]] = [
         "": "an empty key",
         "newlines": "a\nb\r\nc\t",
     },
+    # A Java String may hold lone surrogates (a file name that is not UTF-8, as Python's
+    # os.fsdecode gives it): Jackson's JSON escapes them, Java's serialization keeps them.
+    {"file": "caf\udce9.csv", "halves": "\udfff\ud800"},
     {
         # java.util.Date around the European DST change of 2024-03-31 (milliseconds kept).
         "before.dst": datetime(2024, 3, 31, 0, 59, 59, 999000, tzinfo=UTC),

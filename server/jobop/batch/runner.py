@@ -32,6 +32,7 @@ from jobop.domain import (
     StartLimitExceeded,
     StepExecution,
     messages,
+    storable_exit_status,
     utcnow,
 )
 from jobop.domain.messages import MessageCode
@@ -47,8 +48,9 @@ from .step import (
     StepRun,
     StopPoller,
     StopSignal,
+    describe,
     exit_status_for,
-    fit,
+    fail_if_unstorable,
 )
 
 if TYPE_CHECKING:
@@ -221,7 +223,13 @@ class JobRunner:
                     hook(execution)
                 except Exception:
                     log.exception("after_job listener %r failed", hook)
-            execution.exit_status = fit(execution.exit_status)
+            execution.status, exit_status = fail_if_unstorable(
+                execution.execution_context,
+                execution.status,
+                execution.exit_status,
+                f"job {job.name}",
+            )
+            execution.exit_status = storable_exit_status(exit_status)
             writes.update_job_execution(execution)
         except ExecutionEndedElsewhere as error:
             return self._ended_elsewhere(job, execution, error)
@@ -230,6 +238,15 @@ class JobRunner:
             current = self.repository.explorer.get_job_execution(execution.id)
             if current is not None:
                 execution = current
+        except Exception as error:
+            # Refused for a reason nobody foresaw: no thread runs it any more, so it is
+            # written FAILED anew, alone (if that fails too, the caller keeps trying).
+            log.error("Could not save the end of job execution %s", execution.id, exc_info=True)
+            execution = self._fail_running(execution, error)
+        else:
+            if any(step.status is BatchStatus.UNKNOWN for step in execution.step_executions):
+                # A step whose end could not be saved still reads STARTED.
+                execution = self._fail_running(execution, None)
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "Job: [%s] completed with the following parameters: [%s] and the following "
@@ -242,6 +259,19 @@ class JobRunner:
                 extra=messages.job_ended(execution.status.value).extra,
             )
         return execution
+
+    def _fail_running(self, execution: JobExecution, error: Exception | None) -> JobExecution:
+        """What `repository.fail_running` leaves of an execution whose end (`error`: the
+        job's; None: a step's) could not be saved."""
+        if error is None:
+            what = "the end of a step could not be saved (see the job's exit message)"
+        else:
+            what = f"its end could not be saved ({describe(error)})"
+        message = (
+            f"{what}; it ended {execution.status.value} with exit code "
+            f"{execution.exit_status.exit_code}: {execution.exit_status.exit_description}"
+        )
+        return self.repository.fail_running(execution.id, message)
 
     def _ended_elsewhere(
         self, job: Job, execution: JobExecution, error: ExecutionEndedElsewhere

@@ -28,7 +28,8 @@ from jobop.domain import (
     JobParameters,
     StepExecution,
     messages,
-    truncate_exit_message,
+    storable_exit_message,
+    storable_exit_status,
     utcnow,
 )
 from jobop.domain.messages import MessageCode
@@ -287,22 +288,34 @@ class ExecutionSnapshot:
             step.execution_context = self.context
 
 
+def describe(error: BaseException) -> str:
+    """`Type: message` of an exception, whatever its `__str__` does."""
+    return traceback.format_exception_only(error)[-1].rstrip()
+
+
 def exit_status_for(error: BaseException) -> ExitStatus:
     """Spring's default exit status for a step or job that ended with `error`."""
     if isinstance(error, JobInterrupted):
         return ExitStatus.STOPPED.add_exit_description(f"{type(error).__name__}: {error}")
     # As Spring writes a stack trace: the exception first, where it was raised after.
-    reason = traceback.format_exception_only(error)[-1].rstrip()
-    text = reason + "\n" + "".join(traceback.format_exception(error)).rstrip()
-    return ExitStatus.FAILED.add_exit_description(truncate_exit_message(text))
+    text = describe(error) + "\n" + "".join(traceback.format_exception(error)).rstrip()
+    return ExitStatus.FAILED.add_exit_description(storable_exit_message(text))
 
 
-def fit(exit_status: ExitStatus) -> ExitStatus:
-    """The exit status with its description cut to the EXIT_MESSAGE column."""
-    description = truncate_exit_message(exit_status.exit_description)
-    if description is exit_status.exit_description:
-        return exit_status
-    return ExitStatus(exit_status.exit_code, description)
+def fail_if_unstorable(
+    context: ExecutionContext, status: BatchStatus, exit_status: ExitStatus, owner: str
+) -> tuple[BatchStatus, ExitStatus]:
+    """The status and exit status to save at the end of `owner` (a step or job): FAILED,
+    saying why, if its context holds values that no Java type holds (changed in place
+    after they were put), which are then dropped so that the rest of it and the end can
+    be saved. As they were, otherwise."""
+    dropped = context.drop_unstorable() if context.dirty else []
+    if not dropped:
+        return status, exit_status
+    why = f"the execution context of {owner} cannot hold: {'; '.join(dropped)}"
+    log.error("%s; saved without them", why)
+    failed = ExitStatus.FAILED.add_exit_description(f"UnstorableContext: {why}")
+    return max(status, BatchStatus.FAILED), exit_status.and_(failed)
 
 
 class Step:
@@ -406,7 +419,13 @@ class Step:
             log.info("Step [%s] ends here: %s", self.name, ended)
             raise ended
         step_execution.exit_status = exit_status.and_(step_execution.exit_status)
-        step_execution.exit_status = fit(call_after_step(hooks.after_step, step_execution))
+        step_execution.status, exit_status = fail_if_unstorable(
+            step_execution.execution_context,
+            step_execution.status,
+            call_after_step(hooks.after_step, step_execution),
+            f"step {self.name}",
+        )
+        step_execution.exit_status = storable_exit_status(exit_status)
         step_execution.end_time = utcnow()
         try:
             job_status = run.writes.update_step_execution(step_execution)

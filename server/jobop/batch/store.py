@@ -100,6 +100,11 @@ class JobStore(Protocol):
 
     def request_stop(self, execution_id: int) -> JobExecution: ...
 
+    def fail_running(self, execution_id: int, message: str) -> JobExecution:
+        """The end a run could not save, written anew on its own: the execution, if it
+        still runs, and its running steps, FAILED with exit message `message`."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """The writes of one run of a job execution, handed over in Spring Batch's order:

@@ -20,6 +20,7 @@ from .errors import (
     NoSuchJobInstance,
     StartLimitExceeded,
     UnreadableContext,
+    UnstorableContext,
 )
 from .model import (
     EXIT_MESSAGE_LENGTH,
@@ -27,6 +28,9 @@ from .model import (
     JobExecution,
     JobInstance,
     StepExecution,
+    storable_exit_message,
+    storable_exit_status,
+    storable_text,
     truncate_exit_message,
     utcnow,
 )
@@ -74,6 +78,10 @@ __all__ = [
     "StartLimitExceeded",
     "StepExecution",
     "UnreadableContext",
+    "UnstorableContext",
+    "storable_exit_message",
+    "storable_exit_status",
+    "storable_text",
     "truncate_exit_message",
     "utcnow",
 ]

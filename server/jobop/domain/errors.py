@@ -91,3 +91,8 @@ class JobInterrupted(JobopError):
 class UnreadableContext(JobRestartNotAllowed):
     """A stored execution context in none of the formats jobop reads (or holding a Java
     class it does not map): the execution shows, but cannot be resumed from it."""
+
+
+class UnstorableContext(TypeError):
+    """An execution context holding a value no Java type holds, found when it is saved
+    (a value changed in place after it was put: `context["seen"].append(object())`)."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from .context_values import INT_MAX, INT_MIN, TYPE_KEY, JavaInteger, copy_value, snapshot
-from .errors import UnreadableContext
+from .errors import UnreadableContext, UnstorableContext
 from .parameters import JobParameters
 from .status import BatchStatus, ExitStatus
 
@@ -33,12 +34,14 @@ class ExecutionContext(MutableMapping[str, Any]):
     (`context["seen"].append(x)`) is saved too.
     """
 
-    __slots__ = ("_changed", "_saved", "_unreadable", "_values")
+    __slots__ = ("_changed", "_pending", "_saved", "_unreadable", "_values")
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         self._values: dict[str, Any] = dict(values or {})
         self._changed = False
         self._saved = self._snapshot()  # what the repository holds (taken as such)
+        # The snapshot of the values last handed to the repository (`storable_values`).
+        self._pending: Any = None
         self._unreadable: UnreadableContext | None = None
 
     @classmethod
@@ -59,14 +62,45 @@ class ExecutionContext(MutableMapping[str, Any]):
     @property
     def dirty(self) -> bool:
         """Whether the values differ from what was last saved (or marked saved)."""
-        return self._changed or self._snapshot() != self._saved
+        if self._changed:
+            return True
+        try:
+            return bool(self._snapshot() != self._saved)
+        except TypeError:
+            return True  # a value changed in place into one no Java type holds
 
     @dirty.setter
     def dirty(self, value: bool) -> None:
-        # False: the current values are what the repository now holds.
+        # False: the values last handed to the repository are what it now holds.
         self._changed = value
         if not value:
-            self._saved = self._snapshot()
+            pending, self._pending = self._pending, None
+            self._saved = pending if pending is not None else self._snapshot()
+
+    def storable_values(self) -> dict[str, Any]:
+        """The values, for the repository to save: checked as a whole, since a value put
+        may have been changed in place since (UnstorableContext names the first one no
+        Java type holds)."""
+        self._check_readable()
+        try:
+            self._pending = self._snapshot()
+        except TypeError as error:
+            raise UnstorableContext(f"{error}; the context cannot be saved") from None
+        return self._values
+
+    def drop_unstorable(self) -> list[str]:
+        """Remove the entries no Java type holds, so that the rest can be saved; returns
+        why each one went."""
+        self._check_readable()
+        dropped = []
+        for key, value in list(self._values.items()):
+            try:
+                snapshot(value, f"execution context[{key!r}]")
+            except TypeError as error:
+                dropped.append(str(error))
+                del self._values[key]
+                self._changed = True
+        return dropped
 
     def __getitem__(self, key: str) -> Any:
         self._check_readable()
@@ -217,6 +251,41 @@ class JobExecution:
 
 def _time(value: datetime | None) -> str:
     return "null" if value is None else value.isoformat()
+
+
+# What no repository column stores as text: lone surrogates (Python's `surrogateescape`
+# makes them of bytes that are not UTF-8, as in `os.fsdecode(b"caf\xe9.csv")`; UTF-8 has
+# no form for them) and NUL (PostgreSQL refuses it in text).
+_UNSTORABLE_CHARACTERS = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    character = match.group()
+    return "\\x00" if character == "\x00" else f"\\u{ord(character):04x}"
+
+
+def storable_text(text: str) -> str:
+    """`text` with what no repository column stores written visibly as Python's escape
+    (`caf\\udce9.csv`, `a\\x00b`): the same on every database, so the message reads alike
+    wherever it is stored."""
+    if _UNSTORABLE_CHARACTERS.search(text) is None:
+        return text
+    return _UNSTORABLE_CHARACTERS.sub(_escape, text)
+
+
+def storable_exit_message(message: str) -> str:
+    """An exit message as the EXIT_MESSAGE columns keep it: storable, then cut to fit."""
+    return truncate_exit_message(storable_text(message))
+
+
+def storable_exit_status(exit_status: ExitStatus) -> ExitStatus:
+    """The exit status as the EXIT_CODE and EXIT_MESSAGE columns keep it (the same object
+    when it is stored as it is)."""
+    code = storable_text(exit_status.exit_code)[:EXIT_MESSAGE_LENGTH]
+    description = storable_exit_message(exit_status.exit_description)
+    if code == exit_status.exit_code and description == exit_status.exit_description:
+        return exit_status
+    return ExitStatus(code, description)
 
 
 def truncate_exit_message(message: str) -> str:

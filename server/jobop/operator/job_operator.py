@@ -30,6 +30,7 @@ from jobop.batch import logcontext
 from jobop.batch.owner import OWNER_KEY, current_owner
 from jobop.batch.registry import JobRegistry
 from jobop.batch.runner import JobRunner, next_parameters
+from jobop.batch.step import describe
 from jobop.domain import (
     JobExecution,
     JobExecutionAlreadyRunning,
@@ -196,8 +197,9 @@ class JobOperator:
             )
             self.relay.start()
         # Executions whose runner ended without saving their end (the database went away
-        # under them): marked FAILED once it is back.
-        self._unsaved: set[int] = set()
+        # under them, or refused the end): marked FAILED, with this exit message, at once
+        # and then after every heartbeat until it is saved.
+        self._unsaved: dict[int, str] = {}
         self._unsaved_lock = threading.Lock()
         if role != "api":
             self._launcher = Launcher(self._run, max_concurrent_executions)
@@ -384,6 +386,9 @@ class JobOperator:
             # all the same. Its own saves were announced as they committed.
             if final is not execution:
                 self._publish(final)
+            if final.status.is_running:
+                # No thread runs it any more: it must not read running.
+                self._end_unsaved(execution.id, "its run ended without saving its end")
         except Exception as error:
             if is_database_unavailable(error):
                 log.warning(
@@ -392,35 +397,43 @@ class JobOperator:
                     execution.id,
                     error.__class__.__name__,
                 )
-                with self._unsaved_lock:
-                    self._unsaved.add(execution.id)
-                return
-            raise
+                why = f"node {self.node_id} lost its database connection while it ran"
+            else:
+                log.error("job execution %s ended with an error", execution.id, exc_info=True)
+                why = f"its run ended with an error ({describe(error)})"
+            self._end_unsaved(execution.id, why)
         finally:
             self._runner_repository.forget(execution.id)
             # Reversed: an observer that opened a context in running() closes it last.
             for observer in reversed(self.observers):
                 observer.ended(final)
 
-    def _fail_unsaved(self) -> None:
-        """After a heartbeat (the database answers): fail what the outage left running."""
+    def _end_unsaved(self, execution_id: int, why: str) -> None:
+        """Fail an execution that no thread runs any more, now, or after the next
+        heartbeats if the database does not take it now."""
         with self._unsaved_lock:
-            pending = sorted(self._unsaved)
-        for execution_id in pending:
+            self._unsaved[execution_id] = f"failed: {why}"
+        self._fail_unsaved()
+
+    def _fail_unsaved(self) -> None:
+        """After a heartbeat (the database answers): fail what was left running."""
+        with self._unsaved_lock:
+            pending = sorted(self._unsaved.items())
+        for execution_id, message in pending:
             try:
-                failed = self.repository.recover(
-                    execution_id,
-                    f"failed: node {self.node_id} lost its database connection while it ran",
-                )
-                self._publish(failed)
-            except JobExecutionNotRunning:
-                pass  # it ended after all (its last save went through)
+                failed = self.repository.fail_running(execution_id, message)
             except Exception as error:
-                if is_database_unavailable(error):
-                    return  # not back yet: next beat
-                raise
+                if not is_database_unavailable(error):
+                    log.warning(
+                        "could not mark job execution %s FAILED; trying again after the next "
+                        "heartbeat",
+                        execution_id,
+                        exc_info=True,
+                    )
+                return  # next beat
+            self._publish(failed)
             with self._unsaved_lock:
-                self._unsaved.discard(execution_id)
+                self._unsaved.pop(execution_id, None)
 
     # -- claiming starts made by api servers --------------------------------------------
 

@@ -103,6 +103,11 @@ class PublishingJobRepository:
         self._announce_step(step, status)
         return status
 
+    def fail_running(self, execution_id: int, message: str) -> JobExecution:
+        execution = self._store.fail_running(execution_id, message)
+        self._announce_job(execution)
+        return execution
+
     @contextmanager
     def chunk_transaction(self, step: StepExecution) -> Iterator[ChunkTransaction]:
         with self._store.chunk_transaction(step) as chunk:

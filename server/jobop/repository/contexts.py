@@ -40,8 +40,8 @@ class ContextFormat(StrEnum):
     def store(self, context: ExecutionContext) -> StoredContext:
         """Split as Spring does: a short text fits SHORT_CONTEXT alone; a longer one goes
         whole to SERIALIZED_CONTEXT and a truncated prefix (for people browsing the table)
-        to SHORT_CONTEXT."""
-        text = self.serialize(dict(context))
+        to SHORT_CONTEXT. UnstorableContext if a value is one no Java type holds."""
+        text = self.serialize(context.storable_values())
         if len(text) <= SHORT_CONTEXT_LENGTH:
             return StoredContext(text, None)
         return StoredContext(text[: SHORT_CONTEXT_LENGTH - _CUT] + _ELLIPSIS, text)

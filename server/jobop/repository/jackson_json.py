@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -42,10 +43,19 @@ _LIST_CLASSES = frozenset(
     }
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Surrogates (a Java String may hold them alone; UTF-8, the text columns' encoding, has no
+# form for them) can only stand in the JSON's strings: there they are written as escapes,
+# which Jackson reads back into the same UTF-16 units, and Python into the same text.
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def encode(values: dict[str, Any]) -> str:
-    return json.dumps(_typed(values), ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(_typed(values), ensure_ascii=False, separators=(",", ":"))
+    return _SURROGATES.sub(_escape, text)
 
 
 def _number(value: float) -> Any:

@@ -173,7 +173,8 @@ def _python(value: Any) -> Any:
 
 def _modified_utf8(text: str) -> bytes:
     """Java's modified UTF-8: UTF-16 code units, NUL as two bytes, surrogates as three."""
-    units = struct.unpack(f">{len(text.encode('utf-16-be')) // 2}H", text.encode("utf-16-be"))
+    data = text.encode("utf-16-be", "surrogatepass")  # a Java String may hold lone ones
+    units = struct.unpack(f">{len(data) // 2}H", data)
     out = bytearray()
     for unit in units:
         if 0 < unit < 0x80:

@@ -34,7 +34,6 @@ from sqlalchemy.exc import IntegrityError
 
 from jobop.batch.store import ChunkTransaction
 from jobop.domain import (
-    EXIT_MESSAGE_LENGTH,
     BatchStatus,
     ConcurrentModification,
     ExecutionContext,
@@ -51,7 +50,8 @@ from jobop.domain import (
     JobRestartNotAllowed,
     NoSuchJobExecution,
     StepExecution,
-    truncate_exit_message,
+    storable_exit_message,
+    storable_exit_status,
     utcnow,
 )
 
@@ -527,6 +527,7 @@ class JobRepository:
         status = execution.status.value
         in_flight = execution.status in (BatchStatus.STARTING, BatchStatus.STARTED)
         merged = BatchStatus.STOPPING.value if in_flight else status
+        exit_status = storable_exit_status(execution.exit_status)
         row = connection.execute(
             _UPDATE_JOB_EXECUTION,
             {
@@ -536,8 +537,8 @@ class JobRepository:
                 "b_merged_status": merged,
                 "start_time": execution.start_time,
                 "end_time": execution.end_time,
-                "exit_code": execution.exit_status.exit_code[:EXIT_MESSAGE_LENGTH],
-                "exit_message": truncate_exit_message(execution.exit_status.exit_description),
+                "exit_code": exit_status.exit_code,
+                "exit_message": exit_status.exit_description,
                 "create_time": execution.create_time,
                 "last_updated": now,
             },
@@ -838,40 +839,22 @@ class JobRepository:
         """A running execution whose owner died -> FAILED (it and its running steps), so it
         can be restarted, with exit message `message` (default RECOVERED_MESSAGE). The
         caller checks that the owner is really gone."""
-        now = _now_literal(utcnow())
-        failed: dict[str, Any] = {
-            "status": BatchStatus.FAILED.value,
-            "exit_code": ExitStatus.FAILED.exit_code,
-            "exit_message": truncate_exit_message(message or RECOVERED_MESSAGE),
-            "last_updated": now,
-        }
         with write_transaction(self.engine) as connection:
-            recovered = connection.execute(
-                update(_e)
-                .where(_e.c.job_execution_id == execution_id, _e.c.status.in_(RUNNING_STATUSES))
-                .values(
-                    **failed,
-                    end_time=func.coalesce(_e.c.end_time, now),
-                    version=_e.c.version + 1,
-                )
-                .returning(_e.c.job_execution_id)
-            ).first()
-            if recovered is None:
+            if not _fail_running(connection, execution_id, message or RECOVERED_MESSAGE):
                 status = self._current_status(connection, execution_id)
                 raise JobExecutionNotRunning(
                     f"job execution {execution_id} is {status.value}, not running: "
                     "there is nothing to recover"
                 )
-            connection.execute(
-                update(_s)
-                .where(_s.c.job_execution_id == execution_id, _s.c.status.in_(RUNNING_STATUSES))
-                .values(
-                    **failed,
-                    end_time=func.coalesce(_s.c.end_time, now),
-                    version=_s.c.version + 1,
-                )
-            )
             audit.record_in(connection, execution_id)
+        return self._reload(execution_id)
+
+    def fail_running(self, execution_id: int, message: str) -> JobExecution:
+        """The end that a run could not save, written anew in a transaction of its own:
+        the execution, if it still runs, and its steps that still run, FAILED with exit
+        message `message` (made storable)."""
+        with write_transaction(self.engine) as connection:
+            _fail_running(connection, execution_id, message)
         return self._reload(execution_id)
 
     def _current_status(self, connection: Connection, execution_id: int) -> BatchStatus:
@@ -887,6 +870,30 @@ class JobRepository:
         if execution is None:
             raise NoSuchJobExecution(f"no job execution with id {execution_id}")
         return execution
+
+
+def _fail_running(connection: Connection, execution_id: int, message: str) -> bool:
+    """The execution (if running) and its running steps -> FAILED with `message`; whether
+    the execution was running."""
+    now = _now_literal(utcnow())
+    failed: dict[str, Any] = {
+        "status": BatchStatus.FAILED.value,
+        "exit_code": ExitStatus.FAILED.exit_code,
+        "exit_message": storable_exit_message(message),
+        "last_updated": now,
+    }
+    ended = connection.execute(
+        update(_e)
+        .where(_e.c.job_execution_id == execution_id, _e.c.status.in_(RUNNING_STATUSES))
+        .values(**failed, end_time=func.coalesce(_e.c.end_time, now), version=_e.c.version + 1)
+        .returning(_e.c.job_execution_id)
+    ).first()
+    connection.execute(
+        update(_s)
+        .where(_s.c.job_execution_id == execution_id, _s.c.status.in_(RUNNING_STATUSES))
+        .values(**failed, end_time=func.coalesce(_s.c.end_time, now), version=_s.c.version + 1)
+    )
+    return ended is not None
 
 
 def _raise_if_ended(execution_id: int, status: str | None) -> None:

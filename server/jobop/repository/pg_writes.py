@@ -19,12 +19,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from jobop.domain import (
-    EXIT_MESSAGE_LENGTH,
     BatchStatus,
     ExecutionContext,
     JobExecution,
     StepExecution,
-    truncate_exit_message,
+    storable_exit_status,
 )
 
 from . import rows
@@ -173,6 +172,7 @@ def job_parameters(
 ) -> dict[str, Any]:
     status = execution.status.value
     in_flight = execution.status in (BatchStatus.STARTING, BatchStatus.STARTED)
+    exit_status = storable_exit_status(execution.exit_status)
     values = {
         "j_id": execution.id,
         "j_version": execution.version,
@@ -180,8 +180,8 @@ def job_parameters(
         "j_merged_status": BatchStatus.STOPPING.value if in_flight else status,
         "j_start_time": to_column(execution.start_time, zone),
         "j_end_time": to_column(execution.end_time, zone),
-        "j_exit_code": execution.exit_status.exit_code[:EXIT_MESSAGE_LENGTH],
-        "j_exit_message": truncate_exit_message(execution.exit_status.exit_description),
+        "j_exit_code": exit_status.exit_code,
+        "j_exit_message": exit_status.exit_description,
         "j_create_time": to_column(execution.create_time, zone),
         "j_last_updated": to_column(now, zone),
     }

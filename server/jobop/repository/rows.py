@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jobop.domain import (
-    EXIT_MESSAGE_LENGTH,
     BatchStatus,
     ExitStatus,
     JobExecution,
@@ -15,7 +14,7 @@ from jobop.domain import (
     JobParameter,
     JobParameters,
     StepExecution,
-    truncate_exit_message,
+    storable_exit_status,
 )
 
 from . import contexts
@@ -120,6 +119,7 @@ def parameter_rows(execution_id: int, parameters: JobParameters) -> list[dict[st
 
 def step_values(step: StepExecution, last_updated: datetime) -> dict[str, Any]:
     """The columns an update of a step execution writes (all but its identity)."""
+    exit_status = storable_exit_status(step.exit_status)
     return {
         "start_time": step.start_time,
         "end_time": step.end_time,
@@ -132,8 +132,8 @@ def step_values(step: StepExecution, last_updated: datetime) -> dict[str, Any]:
         "write_skip_count": step.write_skip_count,
         "process_skip_count": step.process_skip_count,
         "rollback_count": step.rollback_count,
-        "exit_code": step.exit_status.exit_code[:EXIT_MESSAGE_LENGTH],
-        "exit_message": truncate_exit_message(step.exit_status.exit_description),
+        "exit_code": exit_status.exit_code,
+        "exit_message": exit_status.exit_description,
         "last_updated": last_updated,
     }
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from jobop.batch.step import STOP_BEFORE_START, exit_status_for, fit, mark_unknown
+from jobop.batch.step import STOP_BEFORE_START, exit_status_for, mark_unknown
 from jobop.batch.store import JobStore
 from jobop.domain import (
     BatchStatus,
@@ -51,6 +51,7 @@ from jobop.domain import (
     JobExecution,
     JobInterrupted,
     StepExecution,
+    storable_exit_status,
 )
 
 if TYPE_CHECKING:
@@ -184,4 +185,6 @@ class ExecutionUnitOfWork:
             mark_unknown(step)
             log.error("Could not save the end of step %s", step.step_name, exc_info=True)
             execution.status = BatchStatus.FAILED
-            execution.exit_status = fit(execution.exit_status.and_(exit_status_for(error)))
+            execution.exit_status = storable_exit_status(
+                execution.exit_status.and_(exit_status_for(error))
+            )
