@@ -119,6 +119,22 @@ def test_execution_records_carry_context_and_lifecycle_codes(
     assert len(coded(MessageCode.STEP_STOPPED)) == 2
     assert len(coded(MessageCode.JOB_RESTARTED)) == 1
     assert len(coded(MessageCode.JOB_ABANDONED)) == 1
+    # The control actions' own records name the execution they are about, too.
+    assert [
+        (r["code"], r["job_name"], r["job_execution_id"])
+        for r in records
+        if r["code"]
+        in (
+            MessageCode.JOB_STOP_REQUESTED.code,
+            MessageCode.JOB_RESTARTED.code,
+            MessageCode.JOB_ABANDONED.code,
+        )
+    ] == [
+        (MessageCode.JOB_STOP_REQUESTED.code, "e2eSlowChunkJob", slow.id),
+        (MessageCode.JOB_RESTARTED.code, "e2eSlowChunkJob", restarted.id),
+        (MessageCode.JOB_STOP_REQUESTED.code, "e2eSlowChunkJob", restarted.id),
+        (MessageCode.JOB_ABANDONED.code, "e2eSlowChunkJob", restarted.id),
+    ]
     for code in (
         MessageCode.SERVER_STARTED,
         MessageCode.SERVER_STOPPING,

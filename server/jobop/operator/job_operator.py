@@ -286,12 +286,13 @@ class JobOperator:
             execution = self._create(
                 job.name, previous.job_parameters, job.restartable, hold, new_instance=False
             )
-            log.info(
+            _log_about(
+                execution,
+                MessageCode.JOB_RESTARTED,
                 "Job execution %s of %s restarted as job execution %s",
                 execution_id,
                 job.name,
                 execution.id,
-                extra=MessageCode.JOB_RESTARTED.extra,
             )
             return execution
 
@@ -535,23 +536,25 @@ class JobOperator:
         if self._launcher is not None:
             self._launcher.remove(execution_id)
         self._publish(execution)
-        log.info(
+        _log_about(
+            execution,
+            MessageCode.JOB_STOP_REQUESTED,
             "Stop requested for job execution %s of %s: now %s",
             execution_id,
             execution.job_name,
             execution.status.value,
-            extra=MessageCode.JOB_STOP_REQUESTED.extra,
         )
         return execution
 
     def abandon(self, execution_id: int) -> JobExecution:
         execution = self.repository.abandon(execution_id)
         self._publish(execution)
-        log.info(
+        _log_about(
+            execution,
+            MessageCode.JOB_ABANDONED,
             "Job execution %s of %s abandoned",
             execution_id,
             execution.job_name,
-            extra=MessageCode.JOB_ABANDONED.extra,
         )
         return execution
 
@@ -564,11 +567,12 @@ class JobOperator:
         message = self.node.check_recoverable(self.get_job_execution(execution_id))
         recovered = self.repository.recover(execution_id, message)
         self._publish(recovered)
-        log.info(
+        _log_about(
+            recovered,
+            MessageCode.JOB_RECOVERED,
             "Job execution %s of %s recovered: its owner is gone, now FAILED",
             execution_id,
             recovered.job_name,
-            extra=MessageCode.JOB_RECOVERED.extra,
         )
         return recovered
 
@@ -809,3 +813,9 @@ class JobOperator:
             pass  # it ended meanwhile
         except Exception:
             log.warning("could not stop job execution %s", execution_id, exc_info=True)
+
+
+def _log_about(execution: JobExecution, code: MessageCode, message: str, *args: object) -> None:
+    """An INFO record about an execution, naming its job and id in every log format."""
+    with logcontext.job_context(execution.job_name, execution.id):
+        log.info(message, *args, extra=code.extra)
