@@ -26,6 +26,8 @@ from jobop.domain import (
     InvalidJobParameters,
     JobParameter,
     JobParameters,
+    ParameterDeclaration,
+    ParametersDeclaration,
     StepExecution,
 )
 
@@ -157,6 +159,8 @@ class Job:
     `listeners` get `before_job(execution)` and `after_job(execution)`.
     `restart_on_owner_lost=N`: when the node running an execution dies and a survivor marks
     it FAILED ("owner lost"), the survivor restarts it, up to N times per instance.
+    `parameters` declares the parameters the job understands (`ParameterDeclaration`s, or
+    a `ParametersDeclaration` to allow undeclared ones too); None declares nothing.
     """
 
     def __init__(
@@ -171,6 +175,7 @@ class Job:
         listeners: Sequence[object] = (),
         description: str = "",
         restart_on_owner_lost: int = 0,
+        parameters: ParametersDeclaration | Sequence[ParameterDeclaration] | None = None,
     ) -> None:
         if not name or len(name) > NAME_LENGTH:
             raise ValueError(f"a job name needs 1 to {NAME_LENGTH} characters: {name!r}")
@@ -191,6 +196,9 @@ class Job:
         self.incrementer = incrementer
         self.listeners = tuple(listeners)
         self.description = description
+        if parameters is not None and not isinstance(parameters, ParametersDeclaration):
+            parameters = ParametersDeclaration(tuple(parameters))
+        self.parameters: ParametersDeclaration | None = parameters
         self._transitions: dict[str, list[Transition]] = {}
         for step_name, routes in (transitions or {}).items():
             if step_name not in self._steps:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .context_values import JavaFloat, JavaInteger
+from .declarations import ParameterDeclaration, ParametersDeclaration
 from .errors import (
     ConcurrentModification,
     ExecutionEndedElsewhere,
@@ -73,8 +74,10 @@ __all__ = [
     "NoSuchJob",
     "NoSuchJobExecution",
     "NoSuchJobInstance",
+    "ParameterDeclaration",
     "ParameterType",
     "ParameterValue",
+    "ParametersDeclaration",
     "StartLimitExceeded",
     "StepExecution",
     "UnreadableContext",
