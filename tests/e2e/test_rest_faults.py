@@ -80,3 +80,33 @@ def test_a_database_outage_answers_503_database_unavailable(
         assert time.monotonic() < deadline, reply.body
         time.sleep(0.1)
     assert reply.status == 200 and reply.body["id"] == execution_id
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_hostile_bodies_and_paths_are_400_or_404_never_500(start_server: ServerFactory) -> None:
+    server = start_server()
+    base = server.http_url
+    json_type = {"Content-Type": "application/json"}
+    deep = b'{"parameters": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    for path, raw in (
+        ("/api/jobs/demoTaskletJob/start", deep),
+        ("/api/jobs/demoTaskletJob/start", b'{"parameters": {"\\ud800": 1}}'),
+        ("/api/jobs/demoTaskletJob/start", b'{"requestId": "\\udfff"}'),
+        ("/api/jobs/demoTaskletJob/next", b'{"requestId": "a\\ud800b"}'),
+        ("/api/executions/1/restart", b'{"requestId": "\\ud800"}'),
+    ):
+        reply = request(base, "POST", path, raw=raw, headers=json_type)
+        assert error_of(reply)[:2] == (400, "INVALID_ARGUMENT"), (path, raw[:40], reply.body)
+    for path in (
+        "/api/jobs/%ED%A0%80/executions",
+        "/api/audit?job=%ED%A0%80",
+        "/api/events?job=%ff",
+    ):
+        reply = request(base, "GET", path)
+        assert reply.status < 500, (path, reply.body)
+    long_static = request(base, "GET", "/static/" + "a" * 5000)
+    assert error_of(long_static)[:2] == (404, "NOT_FOUND"), long_static.body
+    long_unknown = request(base, "GET", "/" + "b" * 5000)
+    assert error_of(long_unknown)[:2] == (404, "NOT_FOUND"), long_unknown.body
+    assert request(base, "GET", "/api/jobs").status == 200
+    assert "Traceback" not in server.log() and " ERROR " not in server.log()

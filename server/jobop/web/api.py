@@ -98,6 +98,13 @@ async def json_body(request: web.Request, allowed: tuple[str, ...]) -> dict[str,
         return {}
     try:
         body = json.loads(raw)
+        # JSON's escapes can spell lone surrogates, which no UTF-8 field can hold.
+        json.dumps(body, ensure_ascii=False).encode()
+    except RecursionError:
+        raise ApiError.of(InvalidArgument("the body is nested too deep", field="body")) from None
+    except UnicodeEncodeError:
+        message = "the body holds a lone surrogate escape (\\ud800-\\udfff): not valid Unicode"
+        raise ApiError.of(InvalidArgument(message, field="body")) from None
     except (ValueError, UnicodeDecodeError):
         raise ApiError.of(InvalidArgument("the body is not JSON", field="body")) from None
     if not isinstance(body, dict):

@@ -6,6 +6,7 @@ thread of its own, no signal handling of its own (`jobop serve` owns SIGTERM).
 
 from __future__ import annotations
 
+import errno
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,9 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
         body = ApiError.http(error.status, reason, error.reason).body()
         return json_response(body, status=error.status, headers=_allow(error))
     except Exception as error:
+        if isinstance(error, OSError) and error.errno == errno.ENAMETOOLONG:
+            # A static file path longer than the file system takes names no file.
+            return error_response(ApiError.http(404, "NOT_FOUND", "Not Found"))
         # The web layer's own checks raise the service's errors; anything else is a bug.
         api_error = ApiError.of(error)
         if api_error.reason == "INTERNAL":
