@@ -133,6 +133,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "default %(default)s; port 0 picks a free port; empty: no HTTP)",
     )
     parser.add_argument(
+        "--http-allowed-hosts",
+        metavar="NAMES",
+        default=_env("JOBOP_HTTP_ALLOWED_HOSTS", ""),
+        help="host names HTTP requests may name in Host besides IP addresses and localhost, "
+        "comma separated, * for any (env JOBOP_HTTP_ALLOWED_HOSTS); checked when no "
+        "credentials are configured or when this is given",
+    )
+    parser.add_argument(
         "--jobs",
         metavar="MODULE",
         action="append",
@@ -368,6 +376,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
                 interceptors,
                 args.handoff,
                 security.metrics_role,
+                _allowed_hosts(args.http_allowed_hosts, security),
             )
         )
     finally:
@@ -386,9 +395,11 @@ async def _serve(
     interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]],
     handoff: bool,
     metrics_role: Role | None,
+    allowed_hosts: frozenset[str] | None,
 ) -> int:
     from jobop.service import create_server
     from jobop.web import HttpServer, create_app
+    from jobop.web.origin import RequestGuard
     from jobop.web.security import HttpSecurity
 
     executor = ThreadPoolExecutor(max_workers=rpc_threads, thread_name_prefix="jobop-rpc")
@@ -415,7 +426,12 @@ async def _serve(
                 metrics_role,
             )
             app = create_app(
-                server.servicer, operator, metrics, security=security, serve_api=serve_api
+                server.servicer,
+                operator,
+                metrics,
+                security=security,
+                serve_api=serve_api,
+                guard=RequestGuard(allowed_hosts),
             )
             # The same files as gRPC's, reloaded on change and on SIGHUP the same way.
             context = options.tls.http_context() if options.tls is not None else None
@@ -497,6 +513,18 @@ async def _watch_database(operator: JobOperator, server: Any, stopping: asyncio.
                 "SERVING" if healthy else "NOT_SERVING",
             )
             await server.set_serving(healthy)
+
+
+def _allowed_hosts(text: str, security: Security) -> frozenset[str] | None:
+    """The Host names HTTP serves; None: not checked (credentials guard the server, and a
+    rebound name cannot pass a certificate check)."""
+    from jobop.web.origin import parse_allowed_hosts
+
+    if text:
+        return parse_allowed_hosts(text)
+    if security.authenticator.enabled or security.tls is not None:
+        return None
+    return frozenset()
 
 
 def check_address_free(address: str) -> None:

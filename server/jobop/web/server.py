@@ -22,6 +22,7 @@ from .calls import ApiError
 from .http_log import ServerLog
 from .metrics import Metrics
 from .openapi import openapi_document
+from .origin import RequestGuard
 from .security import HttpSecurity, check_routes
 
 log = logging.getLogger(__name__)
@@ -70,14 +71,18 @@ def create_app(
     *,
     security: HttpSecurity,
     serve_api: bool = True,
+    guard: RequestGuard | None = None,
 ) -> web.Application:
     """The aiohttp application; with `serve_api` false (role worker) only /metrics.
 
     Every route passes `security`'s middleware; one without a policy entry is refused here,
-    at start-up, rather than served unchecked.
+    at start-up, rather than served unchecked. `guard` (origin.py) checks Host, Origin and
+    body types before that; without one, Host is not checked.
     """
+    guard = guard or RequestGuard(None)
     app = web.Application(
-        middlewares=[_errors, security.middleware], client_max_size=MAX_BODY_BYTES
+        middlewares=[_errors, guard.middleware, security.middleware],
+        client_max_size=MAX_BODY_BYTES,
     )
     app.router.add_get("/metrics", metrics.handle)
     if not serve_api:
