@@ -54,12 +54,17 @@ if TYPE_CHECKING:
     from jobop.service import ServerOptions
     from jobop.service.auth import Role
     from jobop.web import Metrics
+    from jobop.web.connections import ConnectionLimits
 
 log = logging.getLogger("jobop.serve")
 
 DEFAULT_DB_URL = "sqlite:///jobop.db"
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:50051"
 DEFAULT_HTTP_ADDRESS = "127.0.0.1:8080"
+# Slow clients: complete request headers within this, idle keep-alive at most this long.
+DEFAULT_HTTP_HEADER_TIMEOUT = 10.0
+DEFAULT_HTTP_IDLE_TIMEOUT = 75.0
+DEFAULT_HTTP_MAX_CONNECTIONS = 1024
 
 
 class _Parser(argparse.ArgumentParser):
@@ -139,6 +144,28 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="host names HTTP requests may name in Host besides IP addresses and localhost, "
         "comma separated, * for any (env JOBOP_HTTP_ALLOWED_HOSTS); checked when no "
         "credentials are configured or when this is given",
+    )
+    parser.add_argument(
+        "--http-header-timeout",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=float(_env("JOBOP_HTTP_HEADER_TIMEOUT", str(DEFAULT_HTTP_HEADER_TIMEOUT))),
+        help="close an HTTP connection whose request headers are not complete this long "
+        "after it opened or after its next request began (default %(default)s)",
+    )
+    parser.add_argument(
+        "--http-idle-timeout",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=float(_env("JOBOP_HTTP_IDLE_TIMEOUT", str(DEFAULT_HTTP_IDLE_TIMEOUT))),
+        help="close an idle keep-alive HTTP connection after this long (default %(default)s)",
+    )
+    parser.add_argument(
+        "--http-max-connections",
+        metavar="N",
+        type=_positive_int,
+        default=int(_env("JOBOP_HTTP_MAX_CONNECTIONS", str(DEFAULT_HTTP_MAX_CONNECTIONS))),
+        help="open HTTP connections at most; more are answered 503 (default %(default)s)",
     )
     parser.add_argument(
         "--jobs",
@@ -324,6 +351,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     # Imported here: `jobop run` and `jobop db` build this parser and need no gRPC.
     from jobop.service import ServerOptions
     from jobop.web import Metrics, tracing_from_environment
+    from jobop.web.connections import ConnectionLimits
 
     metrics = Metrics()
     try:
@@ -377,6 +405,9 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
                 args.handoff,
                 security.metrics_role,
                 _allowed_hosts(args.http_allowed_hosts, security),
+                ConnectionLimits(
+                    args.http_header_timeout, args.http_idle_timeout, args.http_max_connections
+                ),
             )
         )
     finally:
@@ -396,6 +427,7 @@ async def _serve(
     handoff: bool,
     metrics_role: Role | None,
     allowed_hosts: frozenset[str] | None,
+    http_limits: ConnectionLimits,
 ) -> int:
     from jobop.service import create_server
     from jobop.web import HttpServer, create_app
@@ -435,7 +467,7 @@ async def _serve(
             )
             # The same files as gRPC's, reloaded on change and on SIGHUP the same way.
             context = options.tls.http_context() if options.tls is not None else None
-            http = HttpServer(app, http_address, context)
+            http = HttpServer(app, http_address, http_limits, context)
             await http.start()
     except (OSError, RuntimeError, ValueError) as error:  # ValueError: TLS files
         operator.shutdown(0)

@@ -11,6 +11,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ from jobop.service import JobOperatorServicer
 
 from .api import RestApi, error_response, json_response
 from .calls import ApiError
+from .connections import ConnectionGuard, ConnectionLimits, GuardedSite
 from .http_log import ServerLog
 from .metrics import Metrics
 from .openapi import openapi_document
@@ -112,19 +114,28 @@ class HttpServer:
     """The admin surface bound on one address; `start` and `stop` on the serving loop."""
 
     def __init__(
-        self, app: web.Application, address: str, ssl_context: ssl.SSLContext | None = None
+        self,
+        app: web.Application,
+        address: str,
+        limits: ConnectionLimits,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             raise OSError(f"--http-address {address!r} is not HOST:PORT")
         self.host = host.strip("[]")
         self._port = int(port)
+        self._guard = ConnectionGuard(limits)
+        app.middlewares.insert(0, self._guard.middleware)  # before the app is frozen
+        self._handler_options: dict[str, Any] = {
+            "access_log": None,
+            "logger": ServerLog(logging.getLogger("aiohttp.server")),
+        }
         self._runner = web.AppRunner(
             app,
             handler_cancellation=True,
-            access_log=None,
             shutdown_timeout=SHUTDOWN_TIMEOUT,
-            logger=ServerLog(logging.getLogger("aiohttp.server")),
+            **self._handler_options,
         )
         self.port = 0
         self.ssl_context = ssl_context
@@ -132,8 +143,13 @@ class HttpServer:
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, self.host, self._port, reuse_address=True, ssl_context=self.ssl_context
+        site = GuardedSite(
+            self._runner,
+            self.host,
+            self._port,
+            self._guard,
+            self._handler_options,
+            ssl_context=self.ssl_context,
         )
         try:
             await site.start()
