@@ -519,6 +519,9 @@ def test_a_worker_serves_only_metrics_over_http(start_server: ServerFactory) -> 
     worker = start_server("--role", "worker")
     with urllib.request.urlopen(f"{worker.http_url}/metrics", timeout=10) as response:
         assert b"jobop_job_launch" in response.read()
+    # The probes too: a worker's readiness follows its database as well.
+    for path in ("/healthz", "/readyz"):
+        assert request(worker.http_url, "GET", path).body == {"status": "SERVING"}, path
     for path in ("/api/jobs", "/openapi.json", "/"):
         assert rest_error(request(worker.http_url, "GET", path))[:3] == (
             404,

@@ -62,8 +62,13 @@ def test_a_database_outage_answers_503_database_unavailable(
     started = request(base, "POST", "/api/jobs/demoTaskletJob/start", {"parameters": {"n": 1}})
     assert started.status == 201, started.body
     execution_id = started.body["id"]
+    assert request(base, "GET", "/readyz").body == {"status": "SERVING"}
     control(own_cluster, "stop", "-m", "fast")
     try:
+        # Readiness follows the database, as gRPC health does; liveness stays.
+        wait_until(lambda: request(base, "GET", "/readyz").status == 503, 60)
+        assert request(base, "GET", "/readyz").body == {"status": "NOT_SERVING"}
+        assert request(base, "GET", "/healthz").status == 200
         for method, path, body in (
             ("GET", f"/api/executions/{execution_id}", None),
             ("GET", "/api/jobs/demoTaskletJob/executions", None),
@@ -80,6 +85,7 @@ def test_a_database_outage_answers_503_database_unavailable(
         assert time.monotonic() < deadline, reply.body
         time.sleep(0.1)
     assert reply.status == 200 and reply.body["id"] == execution_id
+    wait_until(lambda: request(base, "GET", "/readyz").status == 200, 60)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

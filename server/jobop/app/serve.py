@@ -431,6 +431,7 @@ async def _serve(
 ) -> int:
     from jobop.service import create_server
     from jobop.web import HttpServer, create_app
+    from jobop.web.health import grpc_readiness
     from jobop.web.origin import RequestGuard
     from jobop.web.security import HttpSecurity
 
@@ -464,6 +465,7 @@ async def _serve(
                 security=security,
                 serve_api=serve_api,
                 guard=RequestGuard(allowed_hosts),
+                readiness=grpc_readiness(server.health),
             )
             # The same files as gRPC's, reloaded on change and on SIGHUP the same way.
             context = options.tls.http_context() if options.tls is not None else None

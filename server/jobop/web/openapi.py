@@ -133,6 +133,20 @@ def _sse(operation_id: str, summary: str, params: list[Any]) -> dict[str, Any]:
     return {"get": _operation(operation_id, summary, params, responses)}
 
 
+def _probe(operation_id: str, summary: str, *, live_only: bool = False) -> dict[str, Any]:
+    """The health routes: open, no parameters, a Health body (not the Error one)."""
+    health = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["SERVING", "NOT_SERVING"]}},
+    }
+    responses = {"200": _json(health, "SERVING")}
+    if not live_only:
+        responses["503"] = _json(health, "NOT_SERVING")
+    responses.update(_errors("403"))
+    return {"get": _operation(operation_id, summary, [], responses)}
+
+
 def _schemas() -> dict[str, Any]:
     time = {"type": ["string", "null"], "format": "date-time"}
     count = {"type": "integer", "minimum": 0}
@@ -539,6 +553,10 @@ def openapi_document() -> dict[str, Any]:
         ),
         "/api/events": _sse(
             "watchExecutions", "Follow the running executions of all jobs or one", [job_filter]
+        ),
+        "/healthz": _probe("healthz", "Liveness: 200 while the process serves", live_only=True),
+        "/readyz": _probe(
+            "readyz", "Readiness: 200 when serving, 503 while the database is away or at shutdown"
         ),
         "/api/nodes": _get("listNodes", "The cluster's nodes, newest first", [live], "Nodes"),
         "/api/audit": _get(

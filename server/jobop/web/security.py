@@ -94,6 +94,9 @@ ROUTE_POLICY: Mapping[tuple[str, str], Rule] = {
     ("GET", "/"): OPEN,
     ("GET", "/static"): OPEN,
     ("GET", "/openapi.json"): OPEN,
+    # Probes carry no tokens and the answers hold no data, as gRPC health (health.py).
+    ("GET", "/healthz"): OPEN,
+    ("GET", "/readyz"): OPEN,
 }
 
 METRICS_ROUTE = ("GET", "/metrics")

@@ -21,6 +21,7 @@ from jobop.service import JobOperatorServicer
 from .api import RestApi, error_response, json_response
 from .calls import ApiError
 from .connections import ConnectionGuard, ConnectionLimits, GuardedSite
+from .health import Readiness, health_routes
 from .http_log import ServerLog
 from .metrics import Metrics
 from .openapi import openapi_document
@@ -74,19 +75,23 @@ def create_app(
     security: HttpSecurity,
     serve_api: bool = True,
     guard: RequestGuard | None = None,
+    readiness: Readiness | None = None,
 ) -> web.Application:
     """The aiohttp application; with `serve_api` false (role worker) only /metrics.
 
     Every route passes `security`'s middleware; one without a policy entry is refused here,
     at start-up, rather than served unchecked. `guard` (origin.py) checks Host, Origin and
-    body types before that; without one, Host is not checked.
+    body types before that; without one, Host is not checked. With `readiness`, /healthz
+    and /readyz are served (health.py).
     """
     guard = guard or RequestGuard(None)
     app = web.Application(
-        middlewares=[_errors, guard.middleware, security.middleware],
+        middlewares=[metrics.http.middleware, _errors, guard.middleware, security.middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app.router.add_get("/metrics", metrics.handle)
+    if readiness is not None:
+        app.router.add_routes(health_routes(readiness))
     if not serve_api:
         check_routes(app, security.policy)
         return app
