@@ -275,3 +275,53 @@ def test_the_client_libraries_page_through_the_audit_trail(server: ServerProcess
             return [event.execution_id for event in page.items]
 
     assert asyncio.run(read()) == [e.execution_id for e in first.items + rest.items]
+
+
+def test_requests_refused_by_either_surface_itself_are_one_row_each(
+    server: ServerProcess, engine: Engine
+) -> None:
+    """A malformed body, path id or parameter refused by the REST layer, and a request the
+    gRPC layer cannot decode, are audited as the servicer audits what it refuses."""
+    from rest_support import error_of as rest_error
+    from rest_support import request
+
+    def rest(path: str, role: str, raw: bytes = b"", content_type: str = "application/json") -> Any:
+        headers = {"Authorization": f"Bearer {TOKENS[role]}", "Content-Type": content_type}
+        return rest_error(request(server.http_url, "POST", path, raw=raw, headers=headers))
+
+    job = "/api/jobs/demoTaskletJob"
+    assert rest(f"{job}/start", "operator", b"{not json")[2] == "INVALID_ARGUMENT"
+    bad_parameter = b'{"parameters": {"n": {"long": 1.5}}}'
+    assert rest(f"{job}/start", "operator", bad_parameter)[2] == "INVALID_JOB_PARAMETERS"
+    assert rest(f"{job}/next", "operator", b'{"requestId": 5}')[2] == "INVALID_ARGUMENT"
+    assert rest("/api/executions/abc/stop", "operator")[2] == "INVALID_ARGUMENT"
+    assert rest("/api/executions/7/restart", "operator", b'{"nope": 1}')[2] == "INVALID_ARGUMENT"
+    assert rest("/api/executions/8/abandon", "admin", b"{}", "text/plain")[:3] == (
+        415,
+        "INVALID_ARGUMENT",
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+    # The same refusals over gRPC: a field the servicer refuses, bytes no message decodes.
+    error_of(lambda: call(server, "Stop", pb.StopRequest(execution_id=0), "operator"))
+    undecodable = server.channel.unary_unary("/jobop.v1.JobOperatorService/Recover")
+    with pytest.raises(grpc.RpcError) as refused:
+        undecodable(b"\xff\xff\xff", metadata=[("authorization", f"Bearer {TOKENS['operator']}")])
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    rows = audit_rows(engine)
+    assert [
+        (r.action, r.principal, r.succeeded, r.reason, r.job_name, r.job_execution_id) for r in rows
+    ] == [
+        ("Start", "operator-user", "N", "INVALID_ARGUMENT", "demoTaskletJob", None),
+        ("Start", "operator-user", "N", "INVALID_JOB_PARAMETERS", "demoTaskletJob", None),
+        ("StartNextInstance", "operator-user", "N", "INVALID_ARGUMENT", "demoTaskletJob", None),
+        ("Stop", "operator-user", "N", "INVALID_ARGUMENT", None, None),
+        ("Restart", "operator-user", "N", "INVALID_ARGUMENT", None, 7),
+        ("Abandon", "admin-user", "N", "UNSUPPORTED_MEDIA_TYPE", None, 8),
+        ("Stop", "operator-user", "N", "INVALID_ARGUMENT", None, None),
+        ("Recover", "operator-user", "N", "INVALID_ARGUMENT", None, None),
+    ]
+    assert "body" in rows[0].message and "requestId" in rows[2].message
+    assert all(r.peer.startswith("ipv4:127.0.0.1:") for r in rows)
+    # Logged as the servicer logs the malformed requests it refuses itself.
+    assert server.log().count("AUDIT-FAILED") == 8 and "AUDIT-REFUSED" not in server.log()

@@ -87,7 +87,7 @@ def test_launches_are_rate_limited_per_caller(
         )
     )
     assert (code, reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED")
-    assert "operator-user launches faster than 0.01 per second" in message
+    assert "operator-user makes control actions faster than 0.01 per second" in message
     assert "try again in" in message
     # Another caller still may; the refused launch is in the audit trail.
     call(
@@ -107,3 +107,46 @@ def test_launches_are_rate_limited_per_caller(
         )
     engine.dispose()
     assert reasons == ["RESOURCE_EXHAUSTED", "RESOURCE_EXHAUSTED"]
+
+
+def test_refused_control_actions_count_against_the_caller_s_rate_on_both_surfaces(
+    start_server: ServerFactory, tmp_path: Path, db_url: str
+) -> None:
+    """A viewer trying what it may not do is slowed down like a caller launching too fast:
+    every control action takes from the caller's one bucket, whichever surface it uses."""
+    from rest_support import error_of as rest_error
+    from rest_support import request
+
+    server = start_server(
+        "--tokens-file", str(tokens_file(tmp_path)), "--start-rate", "0.001", "--start-burst", "3"
+    )
+
+    def rest(path: str, role: str) -> tuple[int, str]:
+        headers = {"Authorization": f"Bearer {TOKENS[role]}"}
+        status, _, reason, _ = rest_error(request(server.http_url, "POST", path, headers=headers))
+        return status, reason
+
+    abandon = pb.AbandonRequest(execution_id=1)
+    assert error_of(lambda: call(server, "Abandon", abandon, "viewer"))[1] == "PERMISSION_DENIED"
+    assert rest("/api/executions/1/abandon", "viewer") == (403, "PERMISSION_DENIED")
+    assert rest("/api/executions/x/stop", "viewer") == (403, "PERMISSION_DENIED")
+    # The bucket is empty now, on both surfaces, for this caller only.
+    code, reason, message = error_of(lambda: call(server, "Abandon", abandon, "viewer"))
+    assert (code, reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED")
+    assert "viewer-user makes control actions faster than" in message
+    assert rest("/api/jobs/demoTaskletJob/start", "viewer") == (429, "RESOURCE_EXHAUSTED")
+    assert rest("/api/executions/1/abandon", "admin") == (404, "NO_SUCH_JOB_EXECUTION")
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT principal, action, reason FROM jobop_audit ORDER BY audit_id")
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("viewer-user", "Abandon", "PERMISSION_DENIED"),
+        ("viewer-user", "Abandon", "PERMISSION_DENIED"),
+        ("viewer-user", "Stop", "PERMISSION_DENIED"),
+        ("viewer-user", "Abandon", "RESOURCE_EXHAUSTED"),
+        ("viewer-user", "Start", "RESOURCE_EXHAUSTED"),
+        ("admin-user", "Abandon", "NO_SUCH_JOB_EXECUTION"),
+    ]

@@ -147,3 +147,49 @@ def test_active_jobs_and_open_streams_are_gauges(jobop_server: ServerProcess) ->
         )
         == 1
     )
+
+
+def test_rest_requests_are_counted_by_route_template(jobop_server: ServerProcess) -> None:
+    from rest_support import request, wait_terminal
+
+    base = jobop_server.http_url
+    first = request(base, "POST", "/api/jobs/demoTaskletJob/start", {"parameters": {"n": 1}})
+    second = request(base, "POST", "/api/jobs/demoTaskletJob/start", {"parameters": {"n": 2}})
+    for reply in (first, second):
+        assert reply.status == 201
+        wait_terminal(base, reply.body["id"])
+    assert request(base, "GET", "/api/executions/99999999").status == 404
+    assert request(base, "GET", "/no/such/page").status == 404
+    assert request(base, "GET", "/healthz").body == {"status": "SERVING"}
+    assert request(base, "GET", "/readyz").body == {"status": "SERVING"}
+    execution = "/api/executions/{executionId}"
+    samples = scrape_until(
+        jobop_server,
+        lambda s: (
+            value(s, "jobop_http_requests_total", method="GET", route="/readyz", code="200") == 1
+        ),
+    )
+    http = {
+        dict(labels)["route"]: count
+        for (name, labels), count in samples.items()
+        if name == "jobop_http_requests_total"
+    }
+    # Ids and unknown paths make no series of their own.
+    assert all(not any(ch.isdigit() for ch in route) for route in http), sorted(http)
+    assert "none" in http and "/no/such/page" not in http
+    start = {"method": "POST", "route": "/api/jobs/{jobName}/start", "code": "201"}
+    assert value(samples, "jobop_http_requests_total", **start) == 2
+    assert value(samples, "jobop_http_request_seconds_count", **start) == 2
+    assert (
+        value(samples, "jobop_http_requests_total", method="GET", route=execution, code="404") == 1
+    )
+    assert (
+        value(samples, "jobop_http_requests_total", method="GET", route=execution, code="200") >= 2
+    )
+    assert value(samples, "jobop_http_requests_total", method="GET", route="none", code="404") == 1
+    assert (
+        value(samples, "jobop_http_requests_total", method="GET", route="/healthz", code="200") == 1
+    )
+    # The probes are in the OpenAPI document.
+    paths = request(base, "GET", "/openapi.json").body["paths"]
+    assert {"/healthz", "/readyz"} <= set(paths)

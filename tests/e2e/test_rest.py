@@ -242,7 +242,8 @@ def test_errors_carry_the_grpc_reasons_and_http_codes(jobop_server: ServerProces
         ),
     ]
     for method, path, body, raw, reason, field in cases:
-        reply = request(base, method, path, body, raw=raw)
+        headers = {"Content-Type": "application/json"} if raw else None
+        reply = request(base, method, path, body, raw=raw, headers=headers)
         assert rest_error(reply) == (400, "INVALID_ARGUMENT", reason, {"field": field}), (
             path,
             reply,
@@ -422,6 +423,8 @@ def test_openapi_document_and_proto_bindings_agree_with_the_routes(
         "/api/executions/{executionId}/context",
         "/api/nodes",
         "/api/audit",
+        "/healthz",
+        "/readyz",
     }
 
 
@@ -518,9 +521,95 @@ def test_a_worker_serves_only_metrics_over_http(start_server: ServerFactory) -> 
     worker = start_server("--role", "worker")
     with urllib.request.urlopen(f"{worker.http_url}/metrics", timeout=10) as response:
         assert b"jobop_job_launch" in response.read()
+    # The probes too: a worker's readiness follows its database as well.
+    for path in ("/healthz", "/readyz"):
+        assert request(worker.http_url, "GET", path).body == {"status": "SERVING"}, path
     for path in ("/api/jobs", "/openapi.json", "/"):
         assert rest_error(request(worker.http_url, "GET", path))[:3] == (
             404,
             "NOT_FOUND",
             "NOT_FOUND",
         ), path
+
+
+def test_cross_site_requests_and_rebound_hosts_are_refused(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """A web page a developer visits may post to the loopback server (a form, a text/plain
+    fetch) and, with its name rebound to 127.0.0.1, read from it: all refused."""
+    from test_auth import TOKENS, tokens_file
+
+    server = start_server()
+    base = server.http_url
+    running = request(
+        base, "POST", "/api/jobs/demoTaskletJob/start", {"parameters": {"durationMs": 60_000}}
+    ).body["id"]
+    wait_for(base, running, lambda e: e["status"] == "STARTED")
+    stopped = request(
+        base, "POST", "/api/jobs/demoTaskletJob/start", {"parameters": {"durationMs": 60_001}}
+    ).body["id"]
+    wait_for(base, stopped, lambda e: e["status"] == "STARTED")
+    request(base, "POST", f"/api/executions/{stopped}/stop")
+    wait_terminal(base, stopped)
+    evil = "http://evil.example"
+    for headers, raw, expected in (
+        ({"Origin": evil, "Content-Type": "text/plain"}, b"{}", (403, "FORBIDDEN_ORIGIN")),
+        ({"Origin": evil}, None, (403, "FORBIDDEN_ORIGIN")),
+        ({"Origin": "null", "Content-Type": "application/json"}, b"{}", (403, "FORBIDDEN_ORIGIN")),
+        ({"Content-Type": "text/plain"}, b'{"parameters": {}}', (415, "UNSUPPORTED_MEDIA_TYPE")),
+        ({"Content-Type": "text/plain"}, b"", (415, "UNSUPPORTED_MEDIA_TYPE")),
+        (
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            b"parameters=1",
+            (415, "UNSUPPORTED_MEDIA_TYPE"),
+        ),
+        (
+            {"Content-Type": "multipart/form-data; boundary=x"},
+            b"--x--",
+            (415, "UNSUPPORTED_MEDIA_TYPE"),
+        ),
+    ):
+        for path in (
+            "/api/jobs/demoTaskletJob/start",
+            "/api/jobs/demoTaskletJob/next",
+            f"/api/executions/{running}/stop",
+            f"/api/executions/{stopped}/abandon",
+            f"/api/executions/{stopped}/restart",
+        ):
+            reply = request(base, "POST", path, raw=raw, headers=headers)
+            status, _, reason, _ = rest_error(reply)
+            assert (status, reason) == expected, (path, headers, reply.body)
+    # Nothing was written: no new execution, the running one runs, the stopped one stays.
+    executions = request(base, "GET", "/api/jobs/demoTaskletJob/executions").body["executions"]
+    assert sorted(e["id"] for e in executions) == sorted([running, stopped])
+    assert request(base, "GET", f"/api/executions/{running}").body["status"] == "STARTED"
+    assert request(base, "GET", f"/api/executions/{stopped}").body["status"] == "STOPPED"
+    # The server's own pages, and clients that are not browsers, still may.
+    own = {"Origin": base, "Content-Type": "application/json; charset=utf-8"}
+    assert (
+        request(base, "POST", f"/api/executions/{running}/stop", raw=b"", headers=own).status == 200
+    )
+    assert request(base, "POST", "/api/jobs/demoTaskletJob/next").status in (201, 412)
+
+    # A rebound name reads nothing; IP addresses and localhost are served.
+    port = server.http_address.rpartition(":")[2]
+    for path in ("/api/jobs", f"/api/executions/{running}", "/metrics", "/", "/openapi.json"):
+        reply = request(base, "GET", path, headers={"Host": f"evil.example:{port}"})
+        assert rest_error(reply)[:3] == (403, "PERMISSION_DENIED", "FORBIDDEN_HOST"), path
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+        assert request(base, "GET", "/api/jobs", headers={"Host": host}).status == 200
+    assert "refused" in server.log() and "Traceback" not in server.log()
+
+    # Names given by --http-allowed-hosts are served; with credentials, Host is not checked.
+    named = start_server("--http-allowed-hosts", "jobs.test,ops.test")
+    assert request(named.http_url, "GET", "/api/jobs", headers={"Host": "jobs.test"}).status == 200
+    assert (
+        rest_error(request(named.http_url, "GET", "/api/jobs", headers={"Host": "evil.example"}))[2]
+        == "FORBIDDEN_HOST"
+    )
+    guarded = start_server("--tokens-file", str(tokens_file(tmp_path)))
+    viewer = {"Authorization": f"Bearer {TOKENS['viewer']}", "Host": "jobs.example.com"}
+    assert request(guarded.http_url, "GET", "/api/jobs", headers=viewer).status == 200
+    operator = {"Authorization": f"Bearer {TOKENS['operator']}", "Origin": evil}
+    refused = request(guarded.http_url, "POST", "/api/jobs/demoTaskletJob/next", headers=operator)
+    assert rest_error(refused)[2] == "FORBIDDEN_ORIGIN"

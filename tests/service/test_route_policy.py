@@ -29,14 +29,22 @@ def _security() -> HttpSecurity:
 def _app(serve_api: bool = True) -> web.Application:
     # The routes are declared without touching the servicer or the operator.
     nothing = cast(Any, None)
-    return create_app(nothing, nothing, Metrics(), security=_security(), serve_api=serve_api)
+
+    async def ready() -> bool:
+        return True
+
+    return create_app(
+        nothing, nothing, Metrics(), security=_security(), serve_api=serve_api, readiness=ready
+    )
 
 
 def test_every_route_has_an_entry_and_every_entry_a_route() -> None:
     app = _app()
     served = {route_key(route) for route in app.router.routes()}
     assert served == set(ROUTE_POLICY) | {METRICS_ROUTE}
-    assert {route_key(route) for route in _app(serve_api=False).router.routes()} == {METRICS_ROUTE}
+    probes = {("GET", "/healthz"), ("GET", "/readyz")}
+    worker = {route_key(route) for route in _app(serve_api=False).router.routes()}
+    assert worker == {METRICS_ROUTE, *probes}
 
 
 def test_entries_name_rpcs_of_the_policy_table_and_control_routes_their_action() -> None:

@@ -54,12 +54,17 @@ if TYPE_CHECKING:
     from jobop.service import ServerOptions
     from jobop.service.auth import Role
     from jobop.web import Metrics
+    from jobop.web.connections import ConnectionLimits
 
 log = logging.getLogger("jobop.serve")
 
 DEFAULT_DB_URL = "sqlite:///jobop.db"
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:50051"
 DEFAULT_HTTP_ADDRESS = "127.0.0.1:8080"
+# Slow clients: complete request headers within this, idle keep-alive at most this long.
+DEFAULT_HTTP_HEADER_TIMEOUT = 10.0
+DEFAULT_HTTP_IDLE_TIMEOUT = 75.0
+DEFAULT_HTTP_MAX_CONNECTIONS = 1024
 
 
 class _Parser(argparse.ArgumentParser):
@@ -131,6 +136,36 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=_env("JOBOP_HTTP_ADDRESS", DEFAULT_HTTP_ADDRESS),
         help="where to serve HTTP: REST API, dashboard, /metrics (env JOBOP_HTTP_ADDRESS; "
         "default %(default)s; port 0 picks a free port; empty: no HTTP)",
+    )
+    parser.add_argument(
+        "--http-allowed-hosts",
+        metavar="NAMES",
+        default=_env("JOBOP_HTTP_ALLOWED_HOSTS", ""),
+        help="host names HTTP requests may name in Host besides IP addresses and localhost, "
+        "comma separated, * for any (env JOBOP_HTTP_ALLOWED_HOSTS); checked when no "
+        "credentials are configured or when this is given",
+    )
+    parser.add_argument(
+        "--http-header-timeout",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=float(_env("JOBOP_HTTP_HEADER_TIMEOUT", str(DEFAULT_HTTP_HEADER_TIMEOUT))),
+        help="close an HTTP connection whose request headers are not complete this long "
+        "after it opened or after its next request began (default %(default)s)",
+    )
+    parser.add_argument(
+        "--http-idle-timeout",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=float(_env("JOBOP_HTTP_IDLE_TIMEOUT", str(DEFAULT_HTTP_IDLE_TIMEOUT))),
+        help="close an idle keep-alive HTTP connection after this long (default %(default)s)",
+    )
+    parser.add_argument(
+        "--http-max-connections",
+        metavar="N",
+        type=_positive_int,
+        default=int(_env("JOBOP_HTTP_MAX_CONNECTIONS", str(DEFAULT_HTTP_MAX_CONNECTIONS))),
+        help="open HTTP connections at most; more are answered 503 (default %(default)s)",
     )
     parser.add_argument(
         "--jobs",
@@ -316,6 +351,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     # Imported here: `jobop run` and `jobop db` build this parser and need no gRPC.
     from jobop.service import ServerOptions
     from jobop.web import Metrics, tracing_from_environment
+    from jobop.web.connections import ConnectionLimits
 
     metrics = Metrics()
     try:
@@ -368,6 +404,10 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
                 interceptors,
                 args.handoff,
                 security.metrics_role,
+                _allowed_hosts(args.http_allowed_hosts, security),
+                ConnectionLimits(
+                    args.http_header_timeout, args.http_idle_timeout, args.http_max_connections
+                ),
             )
         )
     finally:
@@ -386,9 +426,13 @@ async def _serve(
     interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]],
     handoff: bool,
     metrics_role: Role | None,
+    allowed_hosts: frozenset[str] | None,
+    http_limits: ConnectionLimits,
 ) -> int:
     from jobop.service import create_server
     from jobop.web import HttpServer, create_app
+    from jobop.web.health import grpc_readiness
+    from jobop.web.origin import RequestGuard
     from jobop.web.security import HttpSecurity
 
     executor = ThreadPoolExecutor(max_workers=rpc_threads, thread_name_prefix="jobop-rpc")
@@ -415,11 +459,17 @@ async def _serve(
                 metrics_role,
             )
             app = create_app(
-                server.servicer, operator, metrics, security=security, serve_api=serve_api
+                server.servicer,
+                operator,
+                metrics,
+                security=security,
+                serve_api=serve_api,
+                guard=RequestGuard(allowed_hosts),
+                readiness=grpc_readiness(server.health),
             )
             # The same files as gRPC's, reloaded on change and on SIGHUP the same way.
             context = options.tls.http_context() if options.tls is not None else None
-            http = HttpServer(app, http_address, context)
+            http = HttpServer(app, http_address, http_limits, context)
             await http.start()
     except (OSError, RuntimeError, ValueError) as error:  # ValueError: TLS files
         operator.shutdown(0)
@@ -497,6 +547,18 @@ async def _watch_database(operator: JobOperator, server: Any, stopping: asyncio.
                 "SERVING" if healthy else "NOT_SERVING",
             )
             await server.set_serving(healthy)
+
+
+def _allowed_hosts(text: str, security: Security) -> frozenset[str] | None:
+    """The Host names HTTP serves; None: not checked (credentials guard the server, and a
+    rebound name cannot pass a certificate check)."""
+    from jobop.web.origin import parse_allowed_hosts
+
+    if text:
+        return parse_allowed_hosts(text)
+    if security.authenticator.enabled or security.tls is not None:
+        return None
+    return frozenset()
 
 
 def check_address_free(address: str) -> None:

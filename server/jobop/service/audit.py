@@ -126,9 +126,22 @@ class AuditRecorder:
         run.__name__ = getattr(body, "__name__", action)
         return run
 
-    async def refused(self, caller: Caller, action: str, request: Any, reason: str) -> None:
-        """A control action refused before it ran (not permitted, over a limit)."""
-        event = self.event(caller, action, request).failed(reason, f"refused: {reason}")
+    async def refused(
+        self,
+        caller: Caller | None,
+        action: str,
+        request: Any,
+        reason: str,
+        message: str | None = None,
+    ) -> None:
+        """A control action refused before it ran: not permitted or over a limit
+        (AUDIT-REFUSED, a warning), or malformed, `message` saying how (AUDIT-FAILED, as
+        the servicer logs the malformed requests it refuses itself)."""
+        event = self.event(caller, action, request).failed(reason, message or f"refused: {reason}")
+        loop = asyncio.get_running_loop()
+        if message is not None:
+            await loop.run_in_executor(self._executor, self._record_failure, event)
+            return
         with _about(event):
             log.warning(
                 "AUDIT-REFUSED %s by %s (%s) from %s: %s",
@@ -138,7 +151,6 @@ class AuditRecorder:
                 event.peer,
                 reason,
             )
-        loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._record, event)
 
     def _record_failure(self, event: AuditEvent) -> None:

@@ -26,15 +26,23 @@ from .auth import (
     current_caller,
     limit_key,
 )
-from .errors import PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAUTHENTICATED, abort, error_status
-from .handlers import RateLimitedLog
+from .errors import (
+    INVALID_ARGUMENT,
+    PERMISSION_DENIED,
+    RESOURCE_EXHAUSTED,
+    UNAUTHENTICATED,
+    abort,
+    error_status,
+)
+from .handlers import RateLimitedLog, UndecodableRequest
 from .limits import RATE_LIMITED, LimitExceeded, Limits, StartRate, StreamSlots
 
 log = logging.getLogger(__name__)
 _refusal_log = RateLimitedLog(log, burst=10, window=10.0)
 
-# Called for a control action refused here (not authorized, over a limit), to audit it.
-RefusalHook = Callable[[Caller, str, Any, str], Awaitable[None]]
+# Called for a control action refused here (not authorized, over a limit, undecodable),
+# to audit it: (caller, action, request, reason[, message of a malformed request]).
+RefusalHook = Callable[..., Awaitable[None]]
 
 
 def _certificate(context: grpc.aio.ServicerContext[Any, Any]) -> bytes | None:
@@ -148,9 +156,9 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 error_status(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED, str(error)),
             )
         try:
-            authorize(principal, rpc)
-            if rpc in RATE_LIMITED:
+            if rpc in RATE_LIMITED:  # before authorizing: refused actions count too
                 self.start_rate.take(_limit_key(principal, context))
+            authorize(principal, rpc)
         except PermissionDenied as error:
             _refusal_log.warning("%s from %s refused: %s", rpc, _peer(context), error)
             await self._refused(principal, context, rpc, request, PERMISSION_DENIED)
@@ -170,15 +178,20 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         rpc: str,
         request: Any,
         reason: str,
+        *message: str,
     ) -> None:
         if self.on_refused is not None and rpc in CONTROL_ACTIONS:
-            await self.on_refused(Caller(principal, _peer(context)), rpc, request, reason)
+            await self.on_refused(Caller(principal, _peer(context)), rpc, request, reason, *message)
 
     def _unary(
         self, rpc: str, behaviour: Callable[[Any, Any], Awaitable[Any]]
     ) -> Callable[[Any, Any], Awaitable[Any]]:
         async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             principal = await self._admit(rpc, request, context)
+            if isinstance(request, UndecodableRequest) and rpc in CONTROL_ACTIONS:
+                # Refused by the handler before the servicer (and its audit) sees it.
+                message = f"the request is not a valid {rpc} message: {request.error}"
+                await self._refused(principal, context, rpc, request, INVALID_ARGUMENT, message)
             # Every handler knows its caller: the audit names it, reads mask what its role
             # may not see.
             token = current_caller.set(Caller(principal, _peer(context)))

@@ -11,6 +11,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from .auth import CONTROL_ACTIONS
+
 # Documented defaults (README "Security"): generous for people and pipelines, small
 # enough that one runaway script cannot take the server's memory or the database.
 DEFAULT_MAX_STREAMS = 4000
@@ -18,8 +20,10 @@ DEFAULT_MAX_STREAMS_PER_CALLER = 1000
 DEFAULT_START_RATE = 1000.0  # launches per second and caller, sustained
 DEFAULT_START_BURST = 1000
 
-# Launching RPCs share one bucket per caller.
-RATE_LIMITED = frozenset({"Start", "StartNextInstance", "Restart"})
+# Every control action takes from its caller's one bucket, refused or not, before it is
+# authorized: a caller refused over and over (a viewer trying Abandon) is slowed down like
+# one that launches too fast.
+RATE_LIMITED = CONTROL_ACTIONS
 
 # Buckets of callers not seen for a while are dropped beyond this many.
 _MAX_TRACKED_CALLERS = 10_000
@@ -78,8 +82,8 @@ class StreamSlots:
 
 
 class StartRate:
-    """A token bucket per caller: `start_burst` launches at once, refilled at
-    `start_rate` per second."""
+    """A token bucket per caller: `start_burst` control actions at once, refilled at
+    `start_rate` per second (named after the launches it first limited)."""
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
@@ -96,7 +100,8 @@ class StartRate:
                 self._buckets[caller] = (tokens, now)
                 wait = (1.0 - tokens) / rate if rate > 0 else float("inf")
                 raise LimitExceeded(
-                    f"{caller} launches faster than {rate:g} per second (burst {burst:g}): "
+                    f"{caller} makes control actions faster than {rate:g} per second "
+                    f"(burst {burst:g}): "
                     f"try again in {wait:.1f} s",
                     "start_rate",
                 )

@@ -20,6 +20,7 @@ from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop.operator import JobOperator
 from jobop.service import JobOperatorServicer
 from jobop.service import validation as check
+from jobop.service.auth import current_caller
 from jobop.service.errors import InvalidArgument
 
 from . import representation as rep
@@ -27,6 +28,7 @@ from .calls import ApiError, CallContext, call
 from .events import execution_events, executions_events
 
 _INT64_MAX = 2**63 - 1
+UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -92,12 +94,33 @@ def query_bool(request: web.Request, name: str) -> bool:
 
 
 async def json_body(request: web.Request, allowed: tuple[str, ...]) -> dict[str, Any]:
-    """The request's JSON object ({} when there is no body), with only `allowed` keys."""
+    """The request's JSON object ({} when there is no body), with only `allowed` keys.
+
+    Any other Content-Type, or a body with none, is refused (415): no web page can make a
+    browser send a JSON body to another site without asking it first (origin.py)."""
+    if (
+        "Content-Type" in request.headers or request.body_exists
+    ) and request.content_type != "application/json":
+        shown = request.headers.get("Content-Type", "none")
+        raise ApiError(
+            "INVALID_ARGUMENT",
+            415,
+            f"the body must be application/json, not {shown}",
+            UNSUPPORTED_MEDIA_TYPE,
+            {"field": "body"},
+        )
     raw = await request.read()
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
+        # JSON's escapes can spell lone surrogates, which no UTF-8 field can hold.
+        json.dumps(body, ensure_ascii=False).encode()
+    except RecursionError:
+        raise ApiError.of(InvalidArgument("the body is nested too deep", field="body")) from None
+    except UnicodeEncodeError:
+        message = "the body holds a lone surrogate escape (\\ud800-\\udfff): not valid Unicode"
+        raise ApiError.of(InvalidArgument(message, field="body")) from None
     except (ValueError, UnicodeDecodeError):
         raise ApiError.of(InvalidArgument("the body is not JSON", field="body")) from None
     if not isinstance(body, dict):
@@ -108,6 +131,19 @@ async def json_body(request: web.Request, allowed: tuple[str, ...]) -> dict[str,
             InvalidArgument(f"unknown field {unknown[0]!r} in the body", field=unknown[0])
         )
     return body
+
+
+def path_request(rpc: str, request: web.Request) -> Any:
+    """The RPC's request message as far as the path tells it, for the audit row of a
+    request refused before its body was read (or a body that was malformed)."""
+    message = getattr(pb, f"{rpc}Request")()
+    info = request.match_info
+    if "jobName" in info and hasattr(message, "job_name"):
+        message.job_name = info["jobName"]
+    execution_id = _whole(info.get("executionId", ""), _INT64_MAX)
+    if execution_id and hasattr(message, "execution_id"):
+        message.execution_id = execution_id
+    return message
 
 
 def _request_id(body: dict[str, Any]) -> str:
@@ -170,55 +206,86 @@ class RestApi:
             context.done()
         return response
 
+    async def _message(
+        self, request: web.Request, rpc: str, build: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        """The RPC's request message built by `build` from the HTTP request. One that cannot
+        be built (a malformed body, path id or parameter) is refused here, and audited as
+        the servicer audits the requests it refuses."""
+        try:
+            return await build()
+        except Exception as error:
+            refusal = error if isinstance(error, ApiError) else ApiError.of(error)
+            await self.servicer.audit.refused(
+                current_caller.get(),
+                rpc,
+                path_request(rpc, request),
+                refusal.reason,
+                refusal.message,
+            )
+            raise refusal from None
+
     async def start(self, request: web.Request) -> web.StreamResponse:
-        body = await json_body(request, ("parameters", "requestId"))
-        message = pb.StartRequest(
-            job_name=request.match_info["jobName"],
-            parameters=rep.parameters_from_json(body.get("parameters")),
-            request_id=_request_id(body),
-        )
+        async def build() -> pb.StartRequest:
+            body = await json_body(request, ("parameters", "requestId"))
+            return pb.StartRequest(
+                job_name=request.match_info["jobName"],
+                parameters=rep.parameters_from_json(body.get("parameters")),
+                request_id=_request_id(body),
+            )
+
+        message = await self._message(request, "Start", build)
         context = CallContext()
         response = await call(self.servicer.Start, message, context)
         return await self._launched(request, response.execution, context)
 
     async def start_next_instance(self, request: web.Request) -> web.StreamResponse:
-        body = await json_body(request, ("requestId",))
-        message = pb.StartNextInstanceRequest(
-            job_name=request.match_info["jobName"], request_id=_request_id(body)
-        )
+        async def build() -> pb.StartNextInstanceRequest:
+            body = await json_body(request, ("requestId",))
+            return pb.StartNextInstanceRequest(
+                job_name=request.match_info["jobName"], request_id=_request_id(body)
+            )
+
+        message = await self._message(request, "StartNextInstance", build)
         context = CallContext()
         response = await call(self.servicer.StartNextInstance, message, context)
         return await self._launched(request, response.execution, context)
 
     async def restart(self, request: web.Request) -> web.StreamResponse:
-        body = await json_body(request, ("requestId",))
-        message = pb.RestartRequest(
-            execution_id=path_id(request, "executionId", "execution_id"),
-            request_id=_request_id(body),
-        )
+        async def build() -> pb.RestartRequest:
+            body = await json_body(request, ("requestId",))
+            return pb.RestartRequest(
+                execution_id=path_id(request, "executionId", "execution_id"),
+                request_id=_request_id(body),
+            )
+
+        message = await self._message(request, "Restart", build)
         context = CallContext()
         response = await call(self.servicer.Restart, message, context)
         return await self._launched(request, response.execution, context)
 
     # -- controlling -----------------------------------------------------------------
 
-    async def stop(self, request: web.Request) -> web.Response:
-        await json_body(request, ())
-        execution_id = path_id(request, "executionId", "execution_id")
-        response = await call(self.servicer.Stop, pb.StopRequest(execution_id=execution_id))
+    async def _execution_action(self, request: web.Request, rpc: str) -> web.Response:
+        """Stop, Abandon or Recover: an execution id in the path, no body."""
+
+        async def build() -> Any:
+            await json_body(request, ())
+            execution_id = path_id(request, "executionId", "execution_id")
+            return getattr(pb, f"{rpc}Request")(execution_id=execution_id)
+
+        message = await self._message(request, rpc, build)
+        response = await call(getattr(self.servicer, rpc), message)
         return json_response(rep.execution_json(response.execution))
+
+    async def stop(self, request: web.Request) -> web.Response:
+        return await self._execution_action(request, "Stop")
 
     async def abandon(self, request: web.Request) -> web.Response:
-        await json_body(request, ())
-        execution_id = path_id(request, "executionId", "execution_id")
-        response = await call(self.servicer.Abandon, pb.AbandonRequest(execution_id=execution_id))
-        return json_response(rep.execution_json(response.execution))
+        return await self._execution_action(request, "Abandon")
 
     async def recover(self, request: web.Request) -> web.Response:
-        await json_body(request, ())
-        execution_id = path_id(request, "executionId", "execution_id")
-        response = await call(self.servicer.Recover, pb.RecoverRequest(execution_id=execution_id))
-        return json_response(rep.execution_json(response.execution))
+        return await self._execution_action(request, "Recover")
 
     # -- reading ---------------------------------------------------------------------
 

@@ -131,6 +131,7 @@ class Metrics:
         self.observer = JobMetricsObserver(self)
         self.step_listener = StepMetricsListener(self)
         self.interceptor = GrpcMetricsInterceptor(self)
+        self.http = HttpMetrics(registry)
 
     def follow_streams(self, count: Callable[[], int]) -> None:
         """Read the open stream count from `count` at each scrape."""
@@ -372,3 +373,56 @@ def _code(context: grpc.aio.ServicerContext[Any, Any], default: str) -> str:
             if candidate.value[0] == code:
                 return candidate.name
     return default
+
+
+# Methods counted by name; any other (a client may send anything) is `other`.
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class HttpMetrics:
+    """Counts and times every HTTP request, as the gRPC calls are: by method, route
+    template (`/api/executions/{executionId}`, never the path itself, so that ids make no
+    series of their own) and status code. A request no route matched is route `none`;
+    an event stream is timed until it ends, and one whose client went away is 499."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ["method", "route", "code"]
+        self.requests = Counter(
+            "jobop_http_requests",
+            "HTTP requests served, by method, route template and status code.",
+            labels,
+            registry=registry,
+        )
+        self.request_seconds = Histogram(
+            "jobop_http_request_seconds",
+            "HTTP request durations (event streams: until they end), by method, route "
+            "template and status code.",
+            labels,
+            buckets=_RPC_BUCKETS,
+            registry=registry,
+        )
+
+    @web.middleware
+    async def middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        started = time.perf_counter()
+        code = "500"
+        try:
+            response = await handler(request)
+            code = str(response.status)
+            return response
+        except asyncio.CancelledError:
+            code = "499"  # the client went away
+            raise
+        except web.HTTPException as error:
+            code = str(error.status)
+            raise
+        finally:
+            info = request.match_info
+            resource = info.route.resource if info.http_exception is None else None
+            route = resource.canonical if resource is not None else "none"
+            method = request.method if request.method in _HTTP_METHODS else "other"
+            labels = (method, route, code)
+            self.requests.labels(*labels).inc()
+            self.request_seconds.labels(*labels).observe(time.perf_counter() - started)

@@ -11,12 +11,15 @@ from typing import Any
 
 _ERROR_CODES = {
     "400": "Malformed request (INVALID_ARGUMENT, INVALID_JOB_PARAMETERS, REQUEST_ID_REUSED)",
+    "403": "Refused: a Host this server does not serve or a page of another origin "
+    "(FORBIDDEN_HOST, FORBIDDEN_ORIGIN), or the caller's role (PERMISSION_DENIED)",
     "404": "No such job, execution or instance (NO_SUCH_JOB, NO_SUCH_JOB_EXECUTION, "
     "NO_SUCH_JOB_INSTANCE)",
     "409": "Conflict (JOB_INSTANCE_ALREADY_EXISTS, CONCURRENT_MODIFICATION)",
     "412": "The execution's state refuses it (JOB_EXECUTION_ALREADY_RUNNING, "
     "JOB_EXECUTION_NOT_RUNNING, JOB_INSTANCE_ALREADY_COMPLETE, JOB_RESTART_NOT_ALLOWED, "
     "JOB_PARAMETERS_NOT_FOUND)",
+    "415": "The body is not application/json (UNSUPPORTED_MEDIA_TYPE)",
     "503": "Shutting down or the database is unavailable (SHUTTING_DOWN, DATABASE_UNAVAILABLE)",
 }
 
@@ -101,20 +104,20 @@ def _launch(operation_id: str, summary: str, params: list[Any], body: str) -> di
         name: {"operationId": name, "parameters": {"executionId": "$response.body#/id"}}
         for name in ("getJobExecution", "stop", "restart", "abandon", "recover")
     }
-    responses = {"201": created, **_errors("400", "404", "409", "412", "503")}
+    responses = {"201": created, **_errors("400", "403", "404", "409", "412", "415", "503")}
     return {"post": _operation(operation_id, summary, params, responses, body=body)}
 
 
 def _control(operation_id: str, summary: str) -> dict[str, Any]:
     responses = {
         "200": _json(_ref("JobExecution"), "The execution after the change"),
-        **_errors("400", "404", "409", "412", "503"),
+        **_errors("400", "403", "404", "409", "412", "415", "503"),
     }
     return {"post": _operation(operation_id, summary, [_EXECUTION_ID], responses, body="Empty")}
 
 
 def _get(operation_id: str, summary: str, params: list[Any], schema: str) -> dict[str, Any]:
-    responses = {"200": _json(_ref(schema), summary), **_errors("400", "404", "503")}
+    responses = {"200": _json(_ref(schema), summary), **_errors("400", "403", "404", "503")}
     return {"get": _operation(operation_id, summary, params, responses)}
 
 
@@ -125,9 +128,23 @@ def _sse(operation_id: str, summary: str, params: list[Any]) -> dict[str, Any]:
             "heartbeat comments, then `end` (or `error` with an Error body)",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **_errors("400", "404", "503"),
+        **_errors("400", "403", "404", "503"),
     }
     return {"get": _operation(operation_id, summary, params, responses)}
+
+
+def _probe(operation_id: str, summary: str, *, live_only: bool = False) -> dict[str, Any]:
+    """The health routes: open, no parameters, a Health body (not the Error one)."""
+    health = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["SERVING", "NOT_SERVING"]}},
+    }
+    responses = {"200": _json(health, "SERVING")}
+    if not live_only:
+        responses["503"] = _json(health, "NOT_SERVING")
+    responses.update(_errors("403"))
+    return {"get": _operation(operation_id, summary, [], responses)}
 
 
 def _schemas() -> dict[str, Any]:
@@ -536,6 +553,10 @@ def openapi_document() -> dict[str, Any]:
         ),
         "/api/events": _sse(
             "watchExecutions", "Follow the running executions of all jobs or one", [job_filter]
+        ),
+        "/healthz": _probe("healthz", "Liveness: 200 while the process serves", live_only=True),
+        "/readyz": _probe(
+            "readyz", "Readiness: 200 when serving, 503 while the database is away or at shutdown"
         ),
         "/api/nodes": _get("listNodes", "The cluster's nodes, newest first", [live], "Nodes"),
         "/api/audit": _get(

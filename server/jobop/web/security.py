@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
 from jobop.service.auth import (
     CONTROL_ACTIONS,
@@ -35,7 +34,7 @@ from jobop.service.errors import PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAUTHEN
 from jobop.service.handlers import RateLimitedLog
 from jobop.service.limits import RATE_LIMITED, LimitExceeded, StartRate, StreamSlots
 
-from .api import json_response
+from .api import json_response, path_request
 from .calls import ApiError
 
 log = logging.getLogger(__name__)
@@ -94,6 +93,9 @@ ROUTE_POLICY: Mapping[tuple[str, str], Rule] = {
     ("GET", "/favicon.ico"): OPEN,
     ("GET", "/static"): OPEN,
     ("GET", "/openapi.json"): OPEN,
+    # Probes carry no tokens and the answers hold no data, as gRPC health (health.py).
+    ("GET", "/healthz"): OPEN,
+    ("GET", "/readyz"): OPEN,
 }
 
 METRICS_ROUTE = ("GET", "/metrics")
@@ -137,20 +139,6 @@ def peer_of(request: web.Request) -> str:
         host, port = address[0], address[1]
         return f"ipv6:[{host}]:{port}" if ":" in str(host) else f"ipv4:{host}:{port}"
     return request.remote or "?"
-
-
-def _refused_request(rule: Rule, request: web.Request) -> Any:
-    """The RPC's request message as far as the path tells it, for a refusal's audit row
-    (the body of a refused call is not read)."""
-    message_type = getattr(pb, f"{rule.rpc}Request")
-    message = message_type()
-    info = request.match_info
-    if "jobName" in info and hasattr(message, "job_name"):
-        message.job_name = info["jobName"]
-    text = info.get("executionId", "")
-    if text.isascii() and text.isdigit() and int(text) < 2**63 and hasattr(message, "execution_id"):
-        message.execution_id = int(text)
-    return message
 
 
 class HttpSecurity:
@@ -204,9 +192,9 @@ class HttpSecurity:
             return _unauthenticated(str(error))
         try:
             if rule.rpc is not None:
-                authorize(principal, rule.rpc)
-                if rule.rpc in RATE_LIMITED:
+                if rule.rpc in RATE_LIMITED:  # before authorizing: refused actions count too
                     self.start_rate.take(_limit_key(principal, request))
+                authorize(principal, rule.rpc)
             else:
                 assert rule.role is not None
                 authorize_role(principal, rule.role, rule.what)
@@ -244,7 +232,7 @@ class HttpSecurity:
     ) -> None:
         if self.on_refused is not None and rule.rpc in CONTROL_ACTIONS:
             caller = Caller(principal, peer_of(request))
-            await self.on_refused(caller, rule.rpc, _refused_request(rule, request), reason)
+            await self.on_refused(caller, rule.rpc, path_request(rule.rpc, request), reason)
 
 
 def _limit_key(principal: Principal, request: web.Request) -> str:

@@ -6,10 +6,12 @@ thread of its own, no signal handling of its own (`jobop serve` owns SIGTERM).
 
 from __future__ import annotations
 
+import errno
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
 
@@ -18,9 +20,12 @@ from jobop.service import JobOperatorServicer
 
 from .api import RestApi, error_response, json_response
 from .calls import ApiError
+from .connections import ConnectionGuard, ConnectionLimits, GuardedSite
+from .health import Readiness, health_routes
 from .http_log import ServerLog
 from .metrics import Metrics
 from .openapi import openapi_document
+from .origin import RequestGuard
 from .security import HttpSecurity, check_routes
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,9 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
         body = ApiError.http(error.status, reason, error.reason).body()
         return json_response(body, status=error.status, headers=_allow(error))
     except Exception as error:
+        if isinstance(error, OSError) and error.errno == errno.ENAMETOOLONG:
+            # A static file path longer than the file system takes names no file.
+            return error_response(ApiError.http(404, "NOT_FOUND", "Not Found"))
         # The web layer's own checks raise the service's errors; anything else is a bug.
         api_error = ApiError.of(error)
         if api_error.reason == "INTERNAL":
@@ -91,17 +99,25 @@ def create_app(
     *,
     security: HttpSecurity,
     serve_api: bool = True,
+    guard: RequestGuard | None = None,
+    readiness: Readiness | None = None,
 ) -> web.Application:
     """The aiohttp application; with `serve_api` false (role worker) only /metrics.
 
     Every route passes `security`'s middleware; one without a policy entry is refused here,
-    at start-up, rather than served unchecked.
+    at start-up, rather than served unchecked. `guard` (origin.py) checks Host, Origin and
+    body types before that; without one, Host is not checked. With `readiness`, /healthz
+    and /readyz are served (health.py).
     """
+    guard = guard or RequestGuard(None)
     app = web.Application(
-        middlewares=[_errors, security.middleware], client_max_size=MAX_BODY_BYTES
+        middlewares=[metrics.http.middleware, _errors, guard.middleware, security.middleware],
+        client_max_size=MAX_BODY_BYTES,
     )
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/metrics", metrics.handle)
+    if readiness is not None:
+        app.router.add_routes(health_routes(readiness))
     if not serve_api:
         check_routes(app, security.policy)
         return app
@@ -140,19 +156,28 @@ class HttpServer:
     """The admin surface bound on one address; `start` and `stop` on the serving loop."""
 
     def __init__(
-        self, app: web.Application, address: str, ssl_context: ssl.SSLContext | None = None
+        self,
+        app: web.Application,
+        address: str,
+        limits: ConnectionLimits,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             raise OSError(f"--http-address {address!r} is not HOST:PORT")
         self.host = host.strip("[]")
         self._port = int(port)
+        self._guard = ConnectionGuard(limits)
+        app.middlewares.insert(0, self._guard.middleware)  # before the app is frozen
+        self._handler_options: dict[str, Any] = {
+            "access_log": None,
+            "logger": ServerLog(logging.getLogger("aiohttp.server")),
+        }
         self._runner = web.AppRunner(
             app,
             handler_cancellation=True,
-            access_log=None,
             shutdown_timeout=SHUTDOWN_TIMEOUT,
-            logger=ServerLog(logging.getLogger("aiohttp.server")),
+            **self._handler_options,
         )
         self.port = 0
         self.ssl_context = ssl_context
@@ -160,8 +185,13 @@ class HttpServer:
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, self.host, self._port, reuse_address=True, ssl_context=self.ssl_context
+        site = GuardedSite(
+            self._runner,
+            self.host,
+            self._port,
+            self._guard,
+            self._handler_options,
+            ssl_context=self.ssl_context,
         )
         try:
             await site.start()
