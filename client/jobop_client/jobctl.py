@@ -29,6 +29,7 @@ from jobop_client import credentials as creds
 from jobop_client import errors, executions, exit_codes, parameters
 from jobop_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT, JobOperatorClient
 from jobop_client.proto import job_operator_pb2 as pb
+from jobop_client.version import package_version
 
 PROG = "jobctl"
 
@@ -202,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Example: items=6,long chunkSize=3,long,false"
         ),
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     later = [_global_options(with_defaults=False)]
 
