@@ -448,11 +448,21 @@ def _changed(ctx: _Context, execution: pb.JobExecution) -> int:
 
 def _status(ctx: _Context) -> int:
     summary = ctx.client.get_summary(ctx.args.execution_id)
+    execution = ctx.client.get_job_execution(ctx.args.execution_id)
     if ctx.json:
-        execution = ctx.client.get_job_execution(ctx.args.execution_id)
         ctx.dump({**executions.execution_to_dict(execution), "summary": summary})
-    else:
-        ctx.print(summary, lines=True)
+        return 0
+    description = execution.exit_status.exit_description.strip()
+    if "\n" not in description:
+        ctx.print(summary)  # one line already (a newline in it would be escaped)
+        return 0
+    # Spring's summary holds the whole exit description, a stack trace: keep the summary
+    # on one line, with the line that says why, and print the description below it.
+    whole = f"exitDescription={execution.exit_status.exit_description}"
+    why = f"exitDescription={executions.exit_reason(description)} (exit message below)"
+    ctx.print(summary.replace(whole, why, 1))
+    ctx.print("exit message:")
+    ctx.print("\n".join("  " + line for line in description.splitlines()), lines=True)
     return 0
 
 
