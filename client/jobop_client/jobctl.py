@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import sys
@@ -28,6 +29,7 @@ from jobop_client import credentials as creds
 from jobop_client import errors, executions, exit_codes, parameters
 from jobop_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT, JobOperatorClient
 from jobop_client.proto import job_operator_pb2 as pb
+from jobop_client.version import package_version
 
 PROG = "jobctl"
 
@@ -75,23 +77,41 @@ def _report_error(
 # -- command line ----------------------------------------------------------------------
 
 
+# Ids are Java longs on the server (Spring's BIGINT columns).
+MAX_ID = 2**63 - 1
+# gRPC's deadlines overflow somewhere past 10**9 s; a year is more than any call needs.
+MAX_TIMEOUT = 365 * 86400.0
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """`text` quoted for an error message, cut when long (a 5,000-digit number)."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _whole_number(text: str) -> int | None:
+    """The value of ASCII digits (no sign, no underscores, no other scripts' digits)."""
+    word = text.strip()
+    # Past 4,300 digits int() refuses the text; no value that long is in range anyway.
+    if not (word.isascii() and word.isdigit()) or len(word) > 4000:
+        return None
+    return int(word)
+
+
 def _execution_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"an execution id is a positive number, not {text!r}")
+    value = _whole_number(text)
+    if value is None or not 1 <= value <= MAX_ID:
+        raise argparse.ArgumentTypeError(
+            f"an execution id is a positive number up to {MAX_ID}, not {_shown(text)}"
+        )
     return value
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of 0 or more, not {text!r}")
+    value = _whole_number(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of 0 or more, not {_shown(text)}"
+        )
     return value
 
 
@@ -99,9 +119,12 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text!r}")
+        value = math.nan
+    if not 0 < value <= MAX_TIMEOUT:  # also refuses NaN
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds above 0 and at most {MAX_TIMEOUT:.0f}, "
+            f"not {_shown(text)}"
+        )
     return value
 
 
@@ -180,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Example: items=6,long chunkSize=3,long,false"
         ),
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     later = [_global_options(with_defaults=False)]
 
@@ -424,11 +448,21 @@ def _changed(ctx: _Context, execution: pb.JobExecution) -> int:
 
 def _status(ctx: _Context) -> int:
     summary = ctx.client.get_summary(ctx.args.execution_id)
+    execution = ctx.client.get_job_execution(ctx.args.execution_id)
     if ctx.json:
-        execution = ctx.client.get_job_execution(ctx.args.execution_id)
         ctx.dump({**executions.execution_to_dict(execution), "summary": summary})
-    else:
-        ctx.print(summary, lines=True)
+        return 0
+    description = execution.exit_status.exit_description.strip()
+    if "\n" not in description:
+        ctx.print(summary)  # one line already (a newline in it would be escaped)
+        return 0
+    # Spring's summary holds the whole exit description, a stack trace: keep the summary
+    # on one line, with the line that says why, and print the description below it.
+    whole = f"exitDescription={execution.exit_status.exit_description}"
+    why = f"exitDescription={executions.exit_reason(description)} (exit message below)"
+    ctx.print(summary.replace(whole, why, 1))
+    ctx.print("exit message:")
+    ctx.print("\n".join("  " + line for line in description.splitlines()), lines=True)
     return 0
 
 
@@ -635,17 +669,31 @@ _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _since(text: str) -> dt.datetime:
+    """A time (ISO-8601, local unless it has an offset) or a duration back from now, in
+    UTC and within what a protobuf Timestamp holds (the years 1 to 9999)."""
     word = text.strip()
-    if word[:-1].isdigit() and word[-1:] in _DURATION_UNITS:
-        seconds = int(word[:-1]) * _DURATION_UNITS[word[-1]]
-        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
+    seconds = _whole_number(word[:-1]) if word[-1:] in _DURATION_UNITS else None
+    if seconds is not None:
+        try:
+            return dt.datetime.now(dt.UTC) - dt.timedelta(
+                seconds=seconds * _DURATION_UNITS[word[-1]]
+            )
+        except OverflowError:
+            raise argparse.ArgumentTypeError(
+                f"the duration {_shown(text)} reaches back before the year 1"
+            ) from None
     try:
         value = dt.datetime.fromisoformat(word)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected an ISO-8601 time or a duration such as 2h, not {text!r}"
+            f"expected an ISO-8601 time or a duration such as 2h, not {_shown(text)}"
         ) from None
-    return value if value.tzinfo else value.astimezone()
+    try:
+        return (value if value.tzinfo else value.astimezone()).astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"the time {_shown(text)} is out of range (the years 1 to 9999 in UTC)"
+        ) from None
 
 
 def _arguments(text: str) -> object:
@@ -717,8 +765,39 @@ def _local_time(value: dt.datetime | None) -> str:
 # -- entry point -----------------------------------------------------------------------
 
 
+# Paths are whatever bytes the system allows; every other text is sent as UTF-8.
+_PATHS = ("exit_codes", "ca", "cert", "key")
+
+
+def _check_text(args: argparse.Namespace) -> None:
+    """Raises UsageError for text gRPC could not send: a token that is no header value,
+    an empty target, a word that is not UTF-8 (Python's surrogate escapes of its bytes)."""
+    if args.token and not (args.token.isascii() and args.token.isprintable()):
+        # Never echoed: it is a secret.
+        raise UsageError(f"--token may hold only printable ASCII (also from {creds.ENV_TOKEN})")
+    for name, value in vars(args).items():
+        if name in _PATHS or name == "token":
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not _is_utf8(text):
+                label = "--target" if name == "target" else name.replace("_", " ")
+                raise UsageError(f"{label} {_shown(text)} is not valid UTF-8")
+    target = args.target
+    if not target or not target.isprintable() or any(char.isspace() for char in target):
+        raise UsageError(f"--target needs HOST:PORT, not {_shown(target)}")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _prepare(args: argparse.Namespace) -> None:
     """Checks what can be checked before connecting; raises UsageError."""
+    _check_text(args)
     try:
         args.parsed_params = parameters.parse_parameters(getattr(args, "params", None) or [])
     except ValueError as error:

@@ -136,7 +136,12 @@ def _plain(value: Value | dt.date) -> Value:
 def _utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in the year 0
+        raise ValueError(
+            f"{value.isoformat()} is out of range (the years 1 to 9999 in UTC)"
+        ) from None
 
 
 # -- text form -------------------------------------------------------------------------
@@ -234,12 +239,13 @@ def _parse_value(text: str, parameter_type: ParameterType) -> Value:
                 raise ValueError(f"{text!r} is not a number") from None
         case "DATE":
             try:
-                return _utc(dt.datetime.fromisoformat(text.strip()))
+                value = dt.datetime.fromisoformat(text.strip())
             except ValueError:
                 raise ValueError(
                     f"{text!r} is not an ISO-8601 date or date-time "
                     f"(e.g. 2024-05-31 or 2024-05-31T12:00:00Z)"
                 ) from None
+            return _utc(value)
         case "BOOLEAN":
             return _parse_bool(text, f"{text!r} is not a boolean (true or false)")
 

@@ -171,8 +171,15 @@ def test_failing_chunk_job_exits_255_and_restart_wait_completes(
     # Spring's order: the exception first, then where it was raised.
     description = document["exit_status"]["exit_description"]
     assert description.startswith(f"{reason} (first execution only)\nTraceback"), description
-    text_status = ok(jobctl("status", str(execution_id))).stdout
-    assert "Traceback (most recent call last)" in text_status
+    # Spring's summary on one line (the exception's line in place of the description),
+    # then the whole exit message below it.
+    text_status = ok(jobctl("status", str(execution_id))).lines
+    summary = text_status[0]
+    assert summary.startswith(f"JobExecution: id={execution_id}, "), text_status
+    assert f"exitDescription={reason} (first execution only) (exit message below), " in summary
+    assert "jobParameters=[" in summary and summary.endswith("]"), text_status
+    assert text_status[1] == "exit message:", text_status
+    assert text_status[2:] == ["  " + line for line in description.splitlines()], text_status
     step = the_step(document, "demoChunkStep")
     assert (step["status"], step["write_count"], step["rollback_count"]) == ("FAILED", 0, 1)
     assert demo_items(jobop_server)[0] == 0  # the failed chunk rolled back

@@ -47,7 +47,10 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
         (["start", "demoChunkJob", "items=x,long"], "'x' is not a whole number"),
         (["start", "demoChunkJob", "items"], "not of the form name=value"),
         (["start", "demoChunkJob", "a=1", "a=2"], "given more than once"),
-        (["status", "twelve"], "an execution id is a positive number, not 'twelve'"),
+        (
+            ["status", "twelve"],
+            "an execution id is a positive number up to 9223372036854775807, not 'twelve'",
+        ),
         (["stop"], "either an EXECUTION_ID or --job NAME"),
         (["stop", "3", "--job", "demoChunkJob"], "either an EXECUTION_ID or --job NAME"),
         (["--timeout", "0", "jobs"], "seconds above 0"),

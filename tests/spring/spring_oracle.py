@@ -4,6 +4,7 @@ batch of cases per JVM start."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import shutil
@@ -11,6 +12,7 @@ import struct
 import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from jobop.domain import JavaFloat, JavaInteger
@@ -29,14 +31,27 @@ CLASSPATH_JARS = (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def _load_fetcher() -> ModuleType:
+    """scripts/fetch-spring-batch.py as a module: where the scripts are looked for, and
+    their pinned SHA-256, are written there once."""
+    path = REPO_ROOT / "scripts" / "fetch-spring-batch.py"
+    spec = importlib.util.spec_from_file_location("fetch_spring_batch", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+fetcher = _load_fetcher()
+
+
 def spring_scripts(version: str) -> Path:
-    """Spring Batch's own DDL scripts, beside the repository (never copied into it)."""
-    path = REPO_ROOT.parent / "shared" / "spring-batch" / version
-    if not (path / "schema-postgresql.sql").is_file():
-        raise RuntimeError(
-            f"Spring Batch {version}'s schema scripts are missing at {path}: these tests "
-            "read them from ../shared/spring-batch beside the repository"
-        )
+    """Spring Batch's own DDL scripts (never copied into the repository): in
+    $JOBOP_SPRING_BATCH_DIR, else where scripts/fetch-spring-batch.py put them."""
+    try:
+        path: Path = fetcher.find_scripts(version)
+    except fetcher.ScriptsMissing as error:
+        raise RuntimeError(str(error)) from None
     return path
 
 

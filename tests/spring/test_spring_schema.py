@@ -1,5 +1,5 @@
-"""Spring Batch's own schema scripts (read from ../shared/spring-batch, never copied into
-the repository): jobop creates exactly the objects of Spring 5 or 6, adopts a database
+"""Spring Batch's own schema scripts (scripts/fetch-spring-batch.py provides them, never
+copied into the repository): jobop creates exactly the objects of Spring 5 or 6, adopts a database
 where Spring's script already ran (detecting its version), and migrates 5 to 6 as Spring's
 migration script does."""
 

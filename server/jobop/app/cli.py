@@ -29,6 +29,7 @@ from jobop_client.exit_codes import (
     load_exit_codes,
     map_exit_code,
 )
+from jobop_client.version import package_version
 from sqlalchemy.exc import OperationalError
 
 from jobop.app.serve import add_lease_arguments, add_serve_parser, serve_main
@@ -84,6 +85,7 @@ def _db_option(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jobop", description="Run and serve Spring Batch-style jobs.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
