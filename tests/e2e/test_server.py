@@ -9,6 +9,7 @@ import json
 import signal
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -755,6 +756,46 @@ def _database_away(db_url: str) -> Iterator[None]:
             yield
         finally:
             connection.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+# -- contexts -----------------------------------------------------------------------------
+
+
+def test_the_rest_context_read_is_capped_and_says_so(jobop_server: ServerProcess) -> None:
+    repository = JobRepository(create_engine(jobop_server.db_url))
+    try:
+        large = repository.create_job_execution(
+            "e2eNoIncrementerJob",
+            JobParameters({"n": JobParameter(1, "LONG")}),
+            context={"small": 1, "blob": "x" * 3_000_000, "after": "y"},
+        )
+        small = repository.create_job_execution(
+            "e2eNoIncrementerJob", JobParameters({"n": JobParameter(2, "LONG")}), context={"a": 1}
+        )
+    finally:
+        repository.engine.dispose()
+
+    def context_of(execution_id: int) -> tuple[int, dict[str, object]]:
+        url = f"{jobop_server.http_url}/api/executions/{execution_id}/context"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            text = response.read()
+        return len(text), json.loads(text)
+
+    size, body = context_of(large.id)
+    assert body["truncated"] is True
+    # What fits is kept whole, what does not is left out, and the sizes say how much.
+    assert body["jobExecutionContext"] == {"small": 1, "after": "y"}
+    assert body["contextBytes"] > 3_000_000
+    assert size <= body["limitBytes"] + 1000
+    size, body = context_of(small.id)
+    assert body == {
+        "jobExecutionContext": {"a": 1},
+        "stepExecutionContexts": {},
+        "truncated": False,
+    }
+    # The RPC returns the execution without reading its context.
+    read = jobop_server.stub.GetJobExecution(pb.GetJobExecutionRequest(execution_id=large.id))
+    assert read.execution.id == large.id
 
 
 # -- helpers ------------------------------------------------------------------------------
