@@ -102,6 +102,10 @@ class ServerOptions:
     keepalive_timeout: float = 20.0
     max_connection_age: float = 0.0
     max_connection_age_grace: float = 30.0
+    # gRPC cancels a call its server has not taken up within this many seconds (its
+    # default: 30); the server takes calls up on the event loop, so a busy loop makes
+    # streams opened in a burst end CANCELLED at exactly this age.
+    max_unrequested_time: float = 30.0
     # TLS (None: plaintext) and who may call what (the default lets everyone do anything:
     # `jobop serve` allows that on loopback only).
     tls: ReloadingServerCredentials | None = None
@@ -148,6 +152,7 @@ def channel_options(options: ServerOptions) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.max_ping_strikes", 2),
+        ("grpc.server_max_unrequested_time_in_server", max(1, round(options.max_unrequested_time))),
     ]
     if options.max_connection_age > 0:
         result.append(("grpc.max_connection_age_ms", int(options.max_connection_age * 1000)))
