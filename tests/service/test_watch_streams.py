@@ -274,3 +274,27 @@ def test_idle_streams_live_until_ended_and_share_one_poll(
     finally:
         watchers.close()
     assert watchers.ended() == {"cancelled here": IDLE_STREAMS}
+
+
+def test_health_watchers_keep_following_when_one_of_them_leaves(
+    inprocess_server: InProcessServer,
+) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    serving = health_pb2.HealthCheckResponse.SERVING
+    not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+    server = inprocess_server.server
+    with grpc.insecure_channel(inprocess_server.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest(service="jobop.v1.JobOperatorService")
+        staying = health.Watch(request, timeout=60)
+        leaving = health.Watch(request, timeout=60)
+        assert next(staying).status == serving
+        assert next(leaving).status == serving
+        leaving.cancel()
+        _wait(lambda: server.health._watching[request.service] == 1)  # it saw the cancel
+        inprocess_server.call(lambda: server.set_serving(False))
+        assert next(staying).status == not_serving
+        inprocess_server.call(lambda: server.set_serving(True))
+        assert next(staying).status == serving
+        staying.cancel()
