@@ -193,3 +193,42 @@ def test_rest_requests_are_counted_by_route_template(jobop_server: ServerProcess
     # The probes are in the OpenAPI document.
     paths = request(base, "GET", "/openapi.json").body["paths"]
     assert {"/healthz", "/readyz"} <= set(paths)
+
+
+def test_cancelled_and_deadline_exceeded_calls_are_counted_by_their_code(
+    jobop_server: ServerProcess,
+) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    stub = jobop_server.stub
+    # A stream whose deadline passes while it waits for changes.
+    with contextlib.suppress(grpc.RpcError):
+        for _ in stub.WatchExecutions(pb.WatchExecutionsRequest(), timeout=1.5):
+            pass
+    # Streams the client cancels once the server holds them: our own (an async generator)
+    # and the health service's Watch (a coroutine that writes).
+    watches = stub.WatchExecutions(pb.WatchExecutionsRequest())
+    health = health_pb2_grpc.HealthStub(jobop_server.channel)
+    health_watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
+    assert next(health_watch).status == health_pb2.HealthCheckResponse.SERVING
+    scrape_until(jobop_server, lambda s: value(s, "jobop_streams_open") == 1)
+    watches.cancel()
+    health_watch.cancel()
+    rpc = "jobop.v1.JobOperatorService/WatchExecutions"
+    health_rpc = "grpc.health.v1.Health/Watch"
+    expected = {
+        (rpc, "DEADLINE_EXCEEDED"): 1,
+        (rpc, "CANCELLED"): 1,
+        (health_rpc, "CANCELLED"): 1,
+    }
+
+    def counts(samples: Samples) -> dict[tuple[str, str], float]:
+        return {
+            (method, code): value(samples, "jobop_grpc_requests_total", method=method, code=code)
+            for method, code in expected
+        }
+
+    after = scrape_until(jobop_server, lambda s: counts(s) == expected)
+    assert counts(after) == expected
+    assert value(after, "jobop_grpc_requests_total", method=rpc, code="UNKNOWN") == 0
+    assert value(after, "jobop_grpc_requests_total", method=health_rpc, code="UNKNOWN") == 0

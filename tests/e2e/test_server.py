@@ -3,15 +3,19 @@ PostgreSQL, driven through the generated stubs."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import signal
 import threading
 import time
+import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+import psycopg
 import pytest
 from e2e_support import (
     ServerFactory,
@@ -32,7 +36,8 @@ from jobop.domain import JobParameter, JobParameters, utcnow
 from jobop.repository import JobRepository, create_engine
 from jobop.repository.schema import request as request_table
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
-from sqlalchemy import insert, text
+from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
+from sqlalchemy import insert, make_url, text
 
 pytestmark = pytest.mark.slow
 
@@ -635,6 +640,162 @@ def test_sigterm_stops_running_executions_and_exits_zero(start_server: ServerFac
     done = wait_terminal(next_server.stub, again.id)
     assert status_name(done.status) == "COMPLETED"
     assert done.step_executions[0].write_count == items - written
+
+
+# -- health checking ----------------------------------------------------------------------
+
+SERVICE = "jobop.v1.JobOperatorService"
+# How a client in a mesh asks gRPC to health-check each backend it connects to (gRPC A17;
+# pick_first ignores it, round_robin honours it).
+HEALTH_CHECKED = json.dumps(
+    {"healthCheckConfig": {"serviceName": SERVICE}, "loadBalancingConfig": [{"round_robin": {}}]}
+)
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class HealthWatch:
+    """A Health/Watch stream of one service, read on a thread."""
+
+    def __init__(self, channel: grpc.Channel, service: str) -> None:
+        self.call = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=service), timeout=120
+        )
+        self.statuses: list[int] = []
+        self.ended: list[str] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            for response in self.call:
+                self.statuses.append(response.status)
+            self.ended.append("OK")
+        except grpc.RpcError as error:
+            self.ended.append(error.code().name)
+
+    def last(self) -> int | None:
+        return self.statuses[-1] if self.statuses else None
+
+
+def test_clients_with_client_side_health_checking_are_served(jobop_server: ServerProcess) -> None:
+    channel = grpc.insecure_channel(
+        jobop_server.address, options=[("grpc.service_config", HEALTH_CHECKED)]
+    )
+    try:
+        stub = pb_grpc.JobOperatorServiceStub(channel)
+        # The channel sends calls only once the server's Watch has said SERVING.
+        names = stub.GetJobNames(pb.GetJobNamesRequest(), timeout=30).job_names
+        assert "demoChunkJob" in names
+        launched = start(stub, "demoTaskletJob", params(durationMs=0, note=nonid("hc")))
+        assert status_name(wait_terminal(stub, launched.id).status) == "COMPLETED"
+    finally:
+        channel.close()
+    assert "Traceback" not in jobop_server.log()
+
+
+def test_health_watch_sees_the_drain(start_server: ServerFactory) -> None:
+    server = start_server("--stop-grace", "15")
+    lingering = start(server.stub, "e2eLingeringStopJob")  # keeps the server up a moment
+    wait_for(server.stub, lingering.id, lambda e: status_name(e.status) == "STARTED")
+    watches = [HealthWatch(server.channel, name) for name in ("", SERVICE)]
+    wait_until(lambda: all(w.last() == SERVING for w in watches))
+    server.process.send_signal(signal.SIGTERM)
+    wait_until(lambda: all(w.last() == NOT_SERVING for w in watches))
+    assert server.process.wait(30) == 0
+    for health in watches:
+        health.thread.join(10)
+        assert health.statuses == [SERVING, NOT_SERVING]
+        assert health.ended == ["OK"]  # ended by the server as it stopped
+    assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_health_watch_and_checked_clients_follow_the_database(
+    start_server: ServerFactory, db_url: str
+) -> None:
+    server = start_server("--heartbeat-interval", "0.5", "--lease", "10")
+    checked = grpc.insecure_channel(
+        server.address, options=[("grpc.service_config", HEALTH_CHECKED)]
+    )
+    stub = pb_grpc.JobOperatorServiceStub(checked)
+    watches = [HealthWatch(server.channel, name) for name in ("", SERVICE)]
+    # A second watcher of a service that goes away must not take the first one's updates.
+    HealthWatch(server.channel, SERVICE).call.cancel()
+    try:
+        wait_until(lambda: all(w.last() == SERVING for w in watches))
+        assert stub.GetJobNames(pb.GetJobNamesRequest(), timeout=30).job_names
+        with _database_away(db_url):
+            wait_until(lambda: all(w.last() == NOT_SERVING for w in watches))
+            # The health-checked channel no longer sends calls to this server.
+            code = error_of_code(lambda: stub.GetJobNames(pb.GetJobNamesRequest(), timeout=10))
+            assert code is grpc.StatusCode.UNAVAILABLE
+        wait_until(lambda: all(w.last() == SERVING for w in watches))
+        assert stub.GetJobNames(pb.GetJobNamesRequest(), timeout=30).job_names
+        for health in watches:
+            assert health.statuses == [SERVING, NOT_SERVING, SERVING]
+            assert not health.ended
+    finally:
+        for health in watches:
+            health.call.cancel()
+        checked.close()
+
+
+@contextlib.contextmanager
+def _database_away(db_url: str) -> Iterator[None]:
+    """The server's PostgreSQL database refuses connections, and those open are closed."""
+    url = make_url(db_url)
+    admin = url.set(database="postgres").render_as_string(hide_password=False)
+    name = url.database
+    with psycopg.connect(admin.replace("+psycopg", ""), autocommit=True) as connection:
+        connection.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        try:
+            yield
+        finally:
+            connection.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+# -- contexts -----------------------------------------------------------------------------
+
+
+def test_the_rest_context_read_is_capped_and_says_so(jobop_server: ServerProcess) -> None:
+    repository = JobRepository(create_engine(jobop_server.db_url))
+    try:
+        large = repository.create_job_execution(
+            "e2eNoIncrementerJob",
+            JobParameters({"n": JobParameter(1, "LONG")}),
+            context={"small": 1, "blob": "x" * 3_000_000, "after": "y"},
+        )
+        small = repository.create_job_execution(
+            "e2eNoIncrementerJob", JobParameters({"n": JobParameter(2, "LONG")}), context={"a": 1}
+        )
+    finally:
+        repository.engine.dispose()
+
+    def context_of(execution_id: int) -> tuple[int, dict[str, object]]:
+        url = f"{jobop_server.http_url}/api/executions/{execution_id}/context"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            text = response.read()
+        return len(text), json.loads(text)
+
+    size, body = context_of(large.id)
+    assert body["truncated"] is True
+    # What fits is kept whole, what does not is left out, and the sizes say how much.
+    assert body["jobExecutionContext"] == {"small": 1, "after": "y"}
+    assert body["contextBytes"] > 3_000_000
+    assert size <= body["limitBytes"] + 1000
+    size, body = context_of(small.id)
+    assert body == {
+        "jobExecutionContext": {"a": 1},
+        "stepExecutionContexts": {},
+        "truncated": False,
+    }
+    # The RPC returns the execution without reading its context.
+    read = jobop_server.stub.GetJobExecution(pb.GetJobExecutionRequest(execution_id=large.id))
+    assert read.execution.id == large.id
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -165,3 +165,37 @@ def test_a_start_claimed_from_the_queue_runs_in_the_statements_of_one_started_he
     # the run writes what a run started here writes (the owner with STARTED).
     assert not counter.matching("order by")
     assert counter.count == (2 if repository.engine.dialect.name == "postgresql" else 6)
+
+
+def _execution_with_large_contexts(repository: JobRepository, size: int) -> int:
+    """A running execution whose job and step contexts each hold `size` characters."""
+    execution = repository.create_job_execution(
+        "demoChunkJob", PARAMETERS, context={"blob": "j" * size}
+    )
+    start_execution(repository, execution)
+    step = start_step(repository, execution, "demoChunkStep")
+    step.execution_context["blob"] = "s" * size
+    repository.update_step_execution(step)
+    return execution.id
+
+
+def test_reads_without_contexts_touch_no_context_table(repository: JobRepository) -> None:
+    execution_id = _execution_with_large_contexts(repository, 2_000_000)
+    explorer = repository.explorer
+    with StatementCounter(repository.engine) as counter:
+        one = explorer.get_job_execution(execution_id, contexts=False)
+        running = explorer.find_running_job_executions(contexts=False)
+        listed = explorer.list_job_executions("demoChunkJob", contexts=False)
+    report("three reads without contexts", repository, counter)
+    assert not counter.matching("execution_context")
+    for execution in (one, *running, *listed):
+        assert execution is not None
+        assert execution.id == execution_id
+        assert [s.step_name for s in execution.step_executions] == ["demoChunkStep"]
+        assert dict(execution.execution_context) == {}
+        assert dict(execution.step_executions[0].execution_context) == {}
+    # By default (the engine's reads, restarts, recovery) the contexts are read.
+    whole = explorer.get_job_execution(execution_id)
+    assert whole is not None
+    assert len(whole.execution_context["blob"]) == 2_000_000
+    assert len(whole.step_executions[0].execution_context["blob"]) == 2_000_000

@@ -12,7 +12,13 @@ from jobop.batch import JobRegistry
 from jobop.operator import JobOperator
 from jobop.repository import JobRepository, create_engine
 from jobop.service import JobopServer, ServerOptions, create_server
-from service_support import COUNT_JOB, RPC_THREADS, InProcessServer, run_loop
+from service_support import (
+    COUNT_JOB,
+    RPC_THREADS,
+    UNREQUESTED_SECONDS,
+    InProcessServer,
+    run_loop,
+)
 
 
 @pytest.fixture
@@ -28,14 +34,17 @@ def samples_server(db_url: str) -> Iterator[InProcessServer]:
     yield from _serve(db_url, registry)
 
 
-def _serve(db_url: str, registry: JobRegistry) -> Iterator[InProcessServer]:
+def _serve(
+    db_url: str, registry: JobRegistry, options: ServerOptions | None = None
+) -> Iterator[InProcessServer]:
     engine = create_engine(db_url)
     operator = JobOperator(JobRepository(engine), registry)
     executor = ThreadPoolExecutor(RPC_THREADS, thread_name_prefix="jobop-rpc")
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=run_loop, args=(loop,), name="server-loop", daemon=True)
     thread.start()
-    options = ServerOptions(address="127.0.0.1:0", heartbeat_interval=30.0, poll_interval=2.0)
+    if options is None:
+        options = ServerOptions(address="127.0.0.1:0", heartbeat_interval=30.0, poll_interval=2.0)
 
     async def build() -> JobopServer:
         built = await create_server(operator, executor, options)
@@ -55,3 +64,16 @@ def _serve(db_url: str, registry: JobRegistry) -> Iterator[InProcessServer]:
         loop.close()
         executor.shutdown(wait=True)
         engine.dispose()
+
+
+@pytest.fixture
+def quick_poll_server(db_url: str) -> Iterator[InProcessServer]:
+    """The in-process server polling for other processes' changes every 0.1 s, and
+    giving up calls not taken up within UNREQUESTED_SECONDS (gRPC's default: 30)."""
+    options = ServerOptions(
+        address="127.0.0.1:0",
+        heartbeat_interval=30.0,
+        poll_interval=0.1,
+        max_unrequested_time=UNREQUESTED_SECONDS,
+    )
+    yield from _serve(db_url, JobRegistry([COUNT_JOB]), options)

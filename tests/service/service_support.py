@@ -18,6 +18,9 @@ from jobop.service import JobopServer
 
 T = TypeVar("T")
 RPC_THREADS = 8
+# gRPC cancels calls its server has not taken up within this many seconds (its default:
+# 30) in `quick_poll_server`: the idle streams test holds its streams well past it.
+UNREQUESTED_SECONDS = 3
 
 
 class _DiscardWriter:

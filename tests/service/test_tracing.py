@@ -136,3 +136,15 @@ def test_no_otel_variables_no_traces(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin-please")
     with pytest.raises(ValueError, match="OTEL_TRACES_EXPORTER"):
         tracing_from_environment()
+
+
+def test_health_watch_works_with_traces_on(traced: tuple[str, InMemorySpanExporter]) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    address, _ = traced
+    with grpc.insecure_channel(address) as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service="jobop.v1.JobOperatorService"), timeout=30
+        )
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        watch.cancel()

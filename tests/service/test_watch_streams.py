@@ -5,17 +5,19 @@ go away leave nothing behind (streams, subscriptions, asyncio tasks, threads).""
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 import pytest
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
 from jobop_client.parameters import Parameter, to_proto_map
-from service_support import RPC_THREADS, InProcessServer
+from service_support import RPC_THREADS, UNREQUESTED_SECONDS, InProcessServer
 
 pytestmark = pytest.mark.slow
 
@@ -190,3 +192,110 @@ def test_slow_reader_gets_the_latest_state_not_a_backlog(
     print(f"{len(rest)} messages after {commits} commits")
     assert len(rest) < commits / 2, len(rest)
     channel.close()
+
+
+# Within the default per-caller limit (1,000 streams); about 15 s on a loaded 2-core box.
+IDLE_STREAMS = 1000
+
+
+class IdleWatchers:
+    """IDLE_STREAMS WatchExecutions streams over a few channels, on a client loop thread."""
+
+    def __init__(self, address: str) -> None:
+        self.outcomes: list[str | None] = [None] * IDLE_STREAMS
+        self.seen: list[set[int]] = [set() for _ in range(IDLE_STREAMS)]
+        self.calls: list[Any] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="client-loop")
+        self.thread.start()
+        self._done = asyncio.run_coroutine_threadsafe(self._run(address), self.loop)
+
+    async def _run(self, address: str) -> None:
+        channels = [grpc.aio.insecure_channel(address) for _ in range(4)]
+        try:
+            stubs = [pb_grpc.JobOperatorServiceStub(channel) for channel in channels]
+            request = pb.WatchExecutionsRequest()
+            self.calls = [stubs[i % 4].WatchExecutions(request) for i in range(IDLE_STREAMS)]
+            await asyncio.gather(*(self._follow(i) for i in range(IDLE_STREAMS)))
+        finally:
+            for channel in channels:
+                await channel.close()
+
+    async def _follow(self, index: int) -> None:
+        try:
+            async for message in self.calls[index]:
+                if not message.heartbeat:
+                    self.seen[index].add(message.execution.id)
+            self.outcomes[index] = "ended"
+        except asyncio.CancelledError:
+            self.outcomes[index] = "cancelled here"
+        except grpc.aio.AioRpcError as error:
+            self.outcomes[index] = error.code().name
+
+    def ended(self) -> collections.Counter[str]:
+        return collections.Counter(outcome for outcome in self.outcomes if outcome is not None)
+
+    def close(self) -> None:
+        def cancel_all() -> None:
+            for call in self.calls:
+                call.cancel()
+
+        self.loop.call_soon_threadsafe(cancel_all)
+        self._done.result(60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_idle_streams_live_until_ended_and_share_one_poll(
+    quick_poll_server: InProcessServer,
+) -> None:
+    servicer = quick_poll_server.server.servicer
+    watchers = IdleWatchers(quick_poll_server.address)
+    try:
+        _wait(
+            lambda: servicer.active_streams == IDLE_STREAMS or bool(watchers.ended()),
+            timeout=60,
+        )
+        assert not watchers.ended()
+        polls = servicer.polls
+        # Held well past the age at which gRPC gives up calls its server has not taken up
+        # (streams opened in a burst used to end CANCELLED there, the event loop busy
+        # with one poll per stream).
+        time.sleep(3 * UNREQUESTED_SECONDS)
+        assert not watchers.ended()
+        assert servicer.active_streams == IDLE_STREAMS
+        # One poll of the repository for all the streams, not one per stream.
+        assert 0 < servicer.polls - polls < IDLE_STREAMS
+        with grpc.insecure_channel(quick_poll_server.address) as channel:
+            execution = _start(pb_grpc.JobOperatorServiceStub(channel), items=1)
+        _wait(lambda: all(execution.id in seen for seen in watchers.seen), timeout=60)
+        assert not watchers.ended()
+    finally:
+        watchers.close()
+    assert watchers.ended() == {"cancelled here": IDLE_STREAMS}
+
+
+def test_health_watchers_keep_following_when_one_of_them_leaves(
+    inprocess_server: InProcessServer,
+) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    serving = health_pb2.HealthCheckResponse.SERVING
+    not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+    server = inprocess_server.server
+    with grpc.insecure_channel(inprocess_server.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest(service="jobop.v1.JobOperatorService")
+        staying = health.Watch(request, timeout=60)
+        leaving = health.Watch(request, timeout=60)
+        assert next(staying).status == serving
+        assert next(leaving).status == serving
+        leaving.cancel()
+        _wait(lambda: server.health._watching[request.service] == 1)  # it saw the cancel
+        inprocess_server.call(lambda: server.set_serving(False))
+        assert next(staying).status == not_serving
+        inprocess_server.call(lambda: server.set_serving(True))
+        assert next(staying).status == serving
+        staying.cancel()

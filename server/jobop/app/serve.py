@@ -520,7 +520,7 @@ async def _serve(
         stopped = await asyncio.to_thread(operator.shutdown, stop_grace, handoff=handoff)
         if not stopped:
             log.warning("some executions did not stop within %.1f s", stop_grace)
-        server.servicer.close_streams()
+        await server.close_streams()
         if http is not None:
             await http.stop()
         await server.server.stop(grace=5.0)

@@ -257,6 +257,11 @@ class ExecutionEvents:
             # Wake a waiter blocked on a closed subscription.
             subscription._thread_wakeup.set()
 
+    def followed_executions(self) -> set[int]:
+        """The ids of the executions followed one by one (WatchExecution)."""
+        with self.lock:
+            return set(self._by_execution)
+
     @property
     def subscriber_count(self) -> int:
         with self.lock:

@@ -564,7 +564,9 @@ class JobOperator:
             raise JobExecutionAlreadyRunning(
                 f"job execution {execution_id} is running in this server: stop it instead"
             )
-        message = self.node.check_recoverable(self.get_job_execution(execution_id))
+        # The context names the owner process of an execution no node claimed.
+        execution = self.get_job_execution(execution_id, contexts=True)
+        message = self.node.check_recoverable(execution)
         recovered = self.repository.recover(execution_id, message)
         self._publish(recovered)
         _log_about(
@@ -653,8 +655,10 @@ class JobOperator:
         (recovered by `lost_by`) or left (a clean exit)."""
         return self.nodes.list_nodes(include_gone=include_gone)
 
-    def get_job_execution(self, execution_id: int) -> JobExecution:
-        execution = self.explorer.get_job_execution(execution_id)
+    def get_job_execution(self, execution_id: int, *, contexts: bool = False) -> JobExecution:
+        """The execution and its steps; their contexts only if asked for (they may be
+        large, and only a context read returns them)."""
+        execution = self.explorer.get_job_execution(execution_id, contexts=contexts)
         if execution is None:
             raise NoSuchJobExecution(f"no job execution with id {execution_id}")
         return execution
@@ -666,7 +670,7 @@ class JobOperator:
         return ids
 
     def find_running_executions(self, job_name: str | None) -> list[JobExecution]:
-        return self.explorer.find_running_job_executions(job_name)
+        return self.explorer.find_running_job_executions(job_name, contexts=False)
 
     def get_summary(self, execution_id: int) -> str:
         return self.get_job_execution(execution_id).summary()
@@ -710,7 +714,9 @@ class JobOperator:
                 return []
         elif job_name is not None and before_id is None:
             self.check_job_known(job_name)
-        return self.explorer.list_job_executions(job_name, job_instance_id, before_id, limit)
+        return self.explorer.list_job_executions(
+            job_name, job_instance_id, before_id, limit, contexts=False
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 Loading any number of job executions costs three statements (executions with their
 instance and context, then all their parameters, then all their steps with contexts), so a
-page of executions does not cost a query per row.
+page of executions does not cost a query per row. Contexts can be large (megabytes) and
+only some reads return them: `contexts=False` leaves them out of the statements (the
+executions then hold empty contexts).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, bindparam, exists, func, select
+from sqlalchemy import Connection, Engine, Select, bindparam, exists, func, null, select
 
 from jobop.domain import (
     BatchStatus,
@@ -37,8 +39,18 @@ _e, _i, _jc = job_execution, job_instance, job_execution_context
 _s, _sc, _p = step_execution, step_execution_context, job_execution_params
 
 
-def execution_query() -> Select[Any]:
-    """Job executions joined with their instance and job execution context."""
+def _context_columns(context: Any, contexts: bool) -> tuple[Any, Any]:
+    if contexts:
+        return context.c.short_context, context.c.serialized_context
+    return null().label("short_context"), null().label("serialized_context")
+
+
+def execution_query(*, contexts: bool = True) -> Select[Any]:
+    """Job executions joined with their instance and (unless not wanted) job execution
+    context."""
+    executions = _e.join(_i, _i.c.job_instance_id == _e.c.job_instance_id)
+    if contexts:
+        executions = executions.outerjoin(_jc, _jc.c.job_execution_id == _e.c.job_execution_id)
     return select(
         _e.c.job_execution_id,
         _e.c.version,
@@ -53,36 +65,42 @@ def execution_query() -> Select[Any]:
         _i.c.job_name,
         _i.c.job_key,
         _i.c.version.label("instance_version"),
-        _jc.c.short_context,
-        _jc.c.serialized_context,
-    ).select_from(
-        _e.join(_i, _i.c.job_instance_id == _e.c.job_instance_id).outerjoin(
-            _jc, _jc.c.job_execution_id == _e.c.job_execution_id
-        )
-    )
+        *_context_columns(_jc, contexts),
+    ).select_from(executions)
 
 
-def step_query() -> Select[Any]:
-    """Step executions joined with their step execution context."""
-    return select(_s, _sc.c.short_context, _sc.c.serialized_context).select_from(
+def step_query(*, contexts: bool = True) -> Select[Any]:
+    """Step executions joined with (unless not wanted) their step execution context."""
+    if not contexts:
+        return select(_s, *_context_columns(_sc, False))
+    return select(_s, *_context_columns(_sc, True)).select_from(
         _s.outerjoin(_sc, _sc.c.step_execution_id == _s.c.step_execution_id)
     )
 
 
 # Built once: building a statement per call cost more than the rest of SQLAlchemy's work
 # for it. One execution (GetJobExecution, the most polled read) is read by equality, which
-# psycopg prepares; an expanding IN, for several, is rendered again at each call.
-_EXECUTION_BY_ID = execution_query().where(_e.c.job_execution_id == bindparam("execution_id"))
+# psycopg prepares; an expanding IN, for several, is rendered again at each call. Keyed by
+# whether contexts are loaded.
+_EXECUTION_BY_ID = {
+    contexts: execution_query(contexts=contexts).where(
+        _e.c.job_execution_id == bindparam("execution_id")
+    )
+    for contexts in (True, False)
+}
 _PARAMETERS = select(_p)
-_STEPS = step_query().order_by(_s.c.step_execution_id)
-_OF_ONE = (
-    _PARAMETERS.where(_p.c.job_execution_id == bindparam("execution_id")),
-    _STEPS.where(_s.c.job_execution_id == bindparam("execution_id")),
-)
-_OF_SEVERAL = (
-    _PARAMETERS.where(_p.c.job_execution_id.in_(bindparam("ids", expanding=True))),
-    _STEPS.where(_s.c.job_execution_id.in_(bindparam("ids", expanding=True))),
-)
+_OF_ONE: dict[bool, tuple[Select[Any], Select[Any]]] = {}
+_OF_SEVERAL: dict[bool, tuple[Select[Any], Select[Any]]] = {}
+for _contexts in (True, False):
+    _steps = step_query(contexts=_contexts).order_by(_s.c.step_execution_id)
+    _OF_ONE[_contexts] = (
+        _PARAMETERS.where(_p.c.job_execution_id == bindparam("execution_id")),
+        _steps.where(_s.c.job_execution_id == bindparam("execution_id")),
+    )
+    _OF_SEVERAL[_contexts] = (
+        _PARAMETERS.where(_p.c.job_execution_id.in_(bindparam("ids", expanding=True))),
+        _steps.where(_s.c.job_execution_id.in_(bindparam("ids", expanding=True))),
+    )
 
 
 _earlier = _e.alias("earlier")
@@ -113,18 +131,22 @@ def load_starting_executions(connection: Connection, ids: Sequence[int]) -> list
 
 
 def load_job_executions(
-    connection: Connection, query: Select[Any], bound: dict[str, Any] | None = None
+    connection: Connection,
+    query: Select[Any],
+    bound: dict[str, Any] | None = None,
+    *,
+    contexts: bool = True,
 ) -> list[JobExecution]:
-    """Run an `execution_query()` (with `bound` values for its bind parameters) and
-    attach each execution's parameters and steps."""
+    """Run an `execution_query(contexts=contexts)` (with `bound` values for its bind
+    parameters) and attach each execution's parameters and steps."""
     execution_rows = connection.execute(query, bound).all()
     if not execution_rows:
         return []
     ids = [row.job_execution_id for row in execution_rows]
     if len(ids) == 1:
-        (parameters_query, steps_query), of = _OF_ONE, {"execution_id": ids[0]}
+        (parameters_query, steps_query), of = _OF_ONE[contexts], {"execution_id": ids[0]}
     else:
-        (parameters_query, steps_query), of = _OF_SEVERAL, {"ids": ids}
+        (parameters_query, steps_query), of = _OF_SEVERAL[contexts], {"ids": ids}
     parameters = rows.group_by(connection.execute(parameters_query, of), "job_execution_id")
     steps = rows.group_by(connection.execute(steps_query, of), "job_execution_id")
     executions = []
@@ -161,10 +183,10 @@ class JobExplorer:
         self.engine = engine
 
     def _executions(
-        self, query: Select[Any], bound: dict[str, Any] | None = None
+        self, query: Select[Any], bound: dict[str, Any] | None = None, *, contexts: bool = True
     ) -> list[JobExecution]:
         with read_connection(self.engine) as connection:
-            return load_job_executions(connection, query, bound)
+            return load_job_executions(connection, query, bound, contexts=contexts)
 
     def _instances(self, query: Select[Any]) -> list[JobInstance]:
         with read_connection(self.engine) as connection:
@@ -222,17 +244,22 @@ class JobExplorer:
         )
         return found[0] if found else None
 
-    def get_job_execution(self, execution_id: int) -> JobExecution | None:
-        """The execution with its parameters, steps and contexts; None if there is none."""
-        found = self._executions(_EXECUTION_BY_ID, {"execution_id": execution_id})
+    def get_job_execution(self, execution_id: int, *, contexts: bool = True) -> JobExecution | None:
+        """The execution with its parameters, steps and (unless not wanted) contexts; None
+        if there is none."""
+        found = self._executions(
+            _EXECUTION_BY_ID[contexts], {"execution_id": execution_id}, contexts=contexts
+        )
         return found[0] if found else None
 
-    def find_running_job_executions(self, job_name: str | None = None) -> list[JobExecution]:
+    def find_running_job_executions(
+        self, job_name: str | None = None, *, contexts: bool = True
+    ) -> list[JobExecution]:
         """Running executions (STARTING, STARTED, STOPPING) of one job or all, newest first."""
-        query = execution_query().where(_e.c.status.in_(RUNNING_STATUSES))
+        query = execution_query(contexts=contexts).where(_e.c.status.in_(RUNNING_STATUSES))
         if job_name is not None:
             query = query.where(_i.c.job_name == job_name)
-        return self._executions(query.order_by(_e.c.job_execution_id.desc()))
+        return self._executions(query.order_by(_e.c.job_execution_id.desc()), contexts=contexts)
 
     def find_running_job_execution_ids(self, job_name: str | None = None) -> list[int]:
         """Ids of the running executions (STARTING, STARTED, STOPPING), ascending: one
@@ -283,14 +310,18 @@ class JobExplorer:
         job_instance_id: int | None = None,
         after_id: int | None = None,
         limit: int = 20,
+        *,
+        contexts: bool = True,
     ) -> list[JobExecution]:
         """Executions newest first, filtered by job and/or instance; keyset paging:
         pass the last id of one page as `after_id` to get the next."""
-        query = execution_query()
+        query = execution_query(contexts=contexts)
         if job_name is not None:
             query = query.where(_i.c.job_name == job_name)
         if job_instance_id is not None:
             query = query.where(_e.c.job_instance_id == job_instance_id)
         if after_id is not None:
             query = query.where(_e.c.job_execution_id < after_id)
-        return self._executions(query.order_by(_e.c.job_execution_id.desc()).limit(limit))
+        return self._executions(
+            query.order_by(_e.c.job_execution_id.desc()).limit(limit), contexts=contexts
+        )

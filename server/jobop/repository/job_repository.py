@@ -866,7 +866,8 @@ class JobRepository:
         return BatchStatus.parse(row.status or "UNKNOWN")
 
     def _reload(self, execution_id: int) -> JobExecution:
-        execution = self.explorer.get_job_execution(execution_id)
+        # For the caller's answer, which holds no context.
+        execution = self.explorer.get_job_execution(execution_id, contexts=False)
         if execution is None:
             raise NoSuchJobExecution(f"no job execution with id {execution_id}")
         return execution

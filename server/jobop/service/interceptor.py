@@ -7,8 +7,11 @@ Health and reflection pass untouched (probes). The principal is handed to the ha
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import grpc
@@ -62,6 +65,33 @@ def _metadata(context: grpc.aio.ServicerContext[Any, Any], key: str) -> str | No
     return None
 
 
+# What an interceptor does around one call: entered before the handler, exited after it
+# (with the handler's exception, if any).
+CallGuard = Callable[[Any, "grpc.aio.ServicerContext[Any, Any]"], AbstractAsyncContextManager[Any]]
+
+
+def guarded(behaviour: Callable[..., Any], guard: CallGuard) -> Callable[..., Any]:
+    """`behaviour` (a method handler's function) run inside `guard`, in the handler's shape.
+
+    grpc.aio serves a response stream in two shapes: an async generator that yields, or a
+    coroutine that writes with `context.write` (grpcio-health-checking's Watch). The
+    wrapper keeps the shape, since grpc tells the two apart by the function's kind."""
+    if inspect.isasyncgenfunction(behaviour):
+
+        async def generate(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            async with guard(request, context):
+                async for response in behaviour(request, context):
+                    yield response
+
+        return generate
+
+    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async with guard(request, context):
+            return await behaviour(request, context)
+
+    return call
+
+
 class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(
         self,
@@ -110,7 +140,7 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._stream(rpc, handler.unary_stream),  # type: ignore[arg-type]
+                guarded(handler.unary_stream, functools.partial(self._stream_slot, rpc)),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -202,25 +232,23 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
         return handle
 
-    def _stream(
-        self, rpc: str, behaviour: Callable[[Any, Any], AsyncIterator[Any]]
-    ) -> Callable[[Any, Any], AsyncIterator[Any]]:
-        async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            principal = await self._admit(rpc, request, context)
-            key = _limit_key(principal, context)
-            try:
-                self.streams.acquire(key)
-            except LimitExceeded as error:
-                await abort(context, _exhausted(error))
-            # The call's own task runs this generator: its context ends with the call.
-            current_caller.set(Caller(principal, _peer(context)))
-            try:
-                async for response in behaviour(request, context):
-                    yield response
-            finally:
-                self.streams.release(key)
-
-        return handle
+    @asynccontextmanager
+    async def _stream_slot(
+        self, rpc: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        """An admitted caller's stream, counted against the stream limits while it lasts."""
+        principal = await self._admit(rpc, request, context)
+        key = _limit_key(principal, context)
+        try:
+            self.streams.acquire(key)
+        except LimitExceeded as error:
+            await abort(context, _exhausted(error))
+        # The call's own task runs the stream: the caller's context ends with the call.
+        current_caller.set(Caller(principal, _peer(context)))
+        try:
+            yield
+        finally:
+            self.streams.release(key)
 
 
 def _peer(context: grpc.aio.ServicerContext[Any, Any]) -> str:

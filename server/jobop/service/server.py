@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -32,6 +33,64 @@ from .validation import MAX_REQUEST_BYTES
 MAX_RECEIVE_MESSAGE_BYTES = 16 * MAX_REQUEST_BYTES
 
 
+class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]
+    """grpc's asyncio health servicer, with a Watch that keeps following a service however
+    many of its watchers come and go.
+
+    The library's Watch forgets a service's watchers as soon as any one of them ends, so
+    that the others miss every later change (grpc/grpc#43403); and it writes while holding
+    the service's lock, so that `set` waits on a slow client. Client-side health checking
+    (one Watch per connection of every client) depends on both."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._watching: collections.Counter[str] = collections.Counter()
+        self._closed = False
+
+    async def Watch(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        service = request.service
+        self._watching[service] += 1
+        condition = self._server_watchers[service]
+        sent = None
+        try:
+            while not self._closed:
+                async with condition:
+                    # `set` changes the status with this lock held: a change made while
+                    # we write is seen here, one made while we wait wakes us.
+                    while (status := self._status(service)) == sent and not self._closed:
+                        await condition.wait()
+                if status != sent:
+                    await context.write(health_pb2.HealthCheckResponse(status=status))
+                    sent = status
+        finally:
+            self._watching[service] -= 1
+            if not self._watching[service]:
+                del self._watching[service]
+                self._server_watchers.pop(service, None)
+
+    async def end_watches(self) -> None:
+        """End every Watch stream (after its latest status): the server is stopping, and
+        a stream still open when it stops is cancelled with a traceback in the log."""
+        self._closed = True
+        for condition in list(self._server_watchers.values()):
+            async with condition:
+                condition.notify_all()
+
+    async def _set(self, service: str, status: int) -> None:
+        # The status first, then the wake-up of the service's current watchers: a watcher
+        # that starts while we wait for the lock reads the new status already.
+        self._server_status[service] = status
+        condition = self._server_watchers.get(service)
+        if condition is not None:
+            async with condition:
+                condition.notify_all()
+
+    def _status(self, service: str) -> int:
+        return int(self._server_status.get(service, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN))
+
+
 @dataclass
 class ServerOptions:
     address: str = "127.0.0.1:50051"
@@ -43,6 +102,10 @@ class ServerOptions:
     keepalive_timeout: float = 20.0
     max_connection_age: float = 0.0
     max_connection_age_grace: float = 30.0
+    # gRPC cancels a call its server has not taken up within this many seconds (its
+    # default: 30); the server takes calls up on the event loop, so a busy loop makes
+    # streams opened in a burst end CANCELLED at exactly this age.
+    max_unrequested_time: float = 30.0
     # TLS (None: plaintext) and who may call what (the default lets everyone do anything:
     # `jobop serve` allows that on loopback only).
     tls: ReloadingServerCredentials | None = None
@@ -56,10 +119,15 @@ class JobopServer:
 
     server: grpc.aio.Server
     servicer: JobOperatorServicer
-    health: health_aio.HealthServicer
+    health: HealthServicer
     port: int
     serve_api: bool = True
     security: SecurityInterceptor | None = None
+
+    async def close_streams(self) -> None:
+        """End the open watch streams: JobOperatorService's and health's."""
+        self.servicer.close_streams()
+        await self.health.end_watches()
 
     async def set_serving(self, serving: bool) -> None:
         status = (
@@ -84,6 +152,7 @@ def channel_options(options: ServerOptions) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.max_ping_strikes", 2),
+        ("grpc.server_max_unrequested_time_in_server", max(1, round(options.max_unrequested_time))),
     ]
     if options.max_connection_age > 0:
         result.append(("grpc.max_connection_age_ms", int(options.max_connection_age * 1000)))
@@ -122,7 +191,7 @@ async def create_server(
     if serve_api:
         add_job_operator_service(servicer, server)
         names.append(SERVICE.full_name)
-    health = health_aio.HealthServicer()
+    health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(names, server)
     try:

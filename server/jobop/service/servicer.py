@@ -22,7 +22,7 @@ from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
 
 from jobop.batch.owner import current_owner
-from jobop.domain import JobInstance, NoSuchJobExecution
+from jobop.domain import JobExecution, JobInstance, NoSuchJobExecution
 from jobop.operator import JobOperator, LaunchHold
 from jobop.operator.events import Subscription
 from jobop.repository import AuditTrail
@@ -38,7 +38,7 @@ from .mapping import (
     parameters_to_proto_for_caller,
     summary_for_caller,
 )
-from .watch import Fingerprint, SnapshotReader, fingerprint, is_terminal
+from .watch import ChangePoll, Fingerprint, SnapshotReader, fingerprint, is_terminal
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +46,12 @@ SERVICE_NAME = "jobop.v1.JobOperatorService"
 
 # Envoy's default stream idle timeout is 5 min; docs/api.md promises at most 30 s.
 DEFAULT_HEARTBEAT_INTERVAL = 15.0
-# Re-read followed executions this often even without an in-process event, so that changes
-# made by other processes on the same database (another replica, `jobop run --stop`) show,
-# while they are not announced as events (SQLite; PostgreSQL while LISTEN is down).
+# Poll the running executions this often (once for all the streams of the process), so
+# that changes made by other processes on the same database (another replica, `jobop run
+# --stop`) show while they are not announced as events (SQLite; PostgreSQL while LISTEN
+# is down).
 DEFAULT_POLL_INTERVAL = 2.0
-# While other nodes' changes arrive by NOTIFY, a safety re-read this seldom.
+# While other nodes' changes arrive by NOTIFY, a safety poll this seldom.
 _LISTENING_POLL_INTERVAL = 30.0
 
 # The longest a Start's execution waits for its response to be sent before it runs anyway.
@@ -74,6 +75,9 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         self._heartbeat_interval = heartbeat_interval
         self._poll_interval = poll_interval
         self._reader = SnapshotReader(self._load_snapshot, operator.events, executor)
+        self._poll = ChangePoll(
+            self._running_and_followed, operator.events, executor, self._current_poll_interval
+        )
         # Changes published in this process carry their snapshot: no read per event.
         operator.events.snapshotter = execution_to_proto
         self._subscriptions: set[Subscription] = set()
@@ -94,6 +98,11 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     @property
     def cached_snapshots(self) -> int:
         return self._reader.cached_executions
+
+    @property
+    def polls(self) -> int:
+        """The shared poll's repository reads so far."""
+        return self._poll.polls
 
     def _current_poll_interval(self) -> float:
         if self._operator.events.cross_process:
@@ -400,40 +409,29 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         self._subscriptions.add(subscription)
         self.active_streams += 1
         try:
-            with self._reader.interest(execution_id):
+            with self._reader.interest(execution_id), self._poll.following():
                 epoch = events.feed_epoch
                 snapshot = await self._reader.read(execution_id, events.last_sequence)
                 last = fingerprint(snapshot)
-                last_sent = last_poll = time.monotonic()
+                last_sent = time.monotonic()
                 if snapshot.version > after_version:
                     yield pb.WatchExecutionResponse(execution=execution_for_caller(snapshot))
                 while not is_terminal(snapshot):
                     changes = []
-                    poll_interval = self._current_poll_interval()
                     if not self._closing:
-                        deadline = min(
-                            last_sent + self._heartbeat_interval, last_poll + poll_interval
-                        )
+                        # Other processes' changes come as events too (see ChangePoll).
+                        deadline = last_sent + self._heartbeat_interval
                         changes = await subscription.wait(max(0.0, deadline - time.monotonic()))
-                    now = time.monotonic()
+                    epoch = self._feed_changed(epoch)
                     if changes:
                         latest = max(changes, key=lambda change: change.sequence)
                         snapshot = await self._reader.read(
                             execution_id, latest.sequence, published=latest.snapshot
                         )
-                    elif (
-                        self._closing
-                        or epoch != events.feed_epoch
-                        or now - last_poll >= self._current_poll_interval()
-                    ):
-                        # (LISTEN went down or came back: what it missed is read now.)
-                        epoch = events.feed_epoch
-                        last_poll = now
-                        # A poll may share a read another watcher started within half an
-                        # interval; the last read before closing must be fresh.
-                        window = 0.0 if self._closing else self._poll_interval / 2
+                    elif self._closing:
+                        # The last read before closing must be fresh.
                         snapshot = await self._reader.read(
-                            execution_id, events.last_sequence, not_before=now - window
+                            execution_id, events.last_sequence, not_before=time.monotonic()
                         )
                     current = fingerprint(snapshot)
                     if current != last and snapshot.version > after_version:
@@ -472,55 +470,10 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         self.active_streams += 1
         sent: dict[int, Fingerprint] = {}  # last snapshot sent per execution still running
         try:
-            last_sent = last_poll = time.monotonic()
-            epoch = events.feed_epoch
-            snapshots = await self._blocking(functools.partial(self._running_snapshots, job_name))
-            while True:
-                for snapshot in snapshots:
-                    if job_name is not None and snapshot.job_name != job_name:
-                        continue  # announced by another node, which names no job
-                    current = fingerprint(snapshot)
-                    if sent.get(snapshot.id) == current:
-                        continue
-                    if is_terminal(snapshot):
-                        sent.pop(snapshot.id, None)
-                    else:
-                        sent[snapshot.id] = current
-                    last_sent = time.monotonic()
-                    yield pb.WatchExecutionsResponse(execution=execution_for_caller(snapshot))
-                if self._closing:
-                    await abort(context, _shutting_down())
-                if time.monotonic() - last_sent >= self._heartbeat_interval:
-                    last_sent = time.monotonic()
-                    yield pb.WatchExecutionsResponse(heartbeat=True)
-                deadline = min(
-                    last_sent + self._heartbeat_interval,
-                    last_poll + self._current_poll_interval(),
-                )
-                changes = await subscription.wait(max(0.0, deadline - time.monotonic()))
-                snapshots = []
-                for change in changes:
-                    with self._reader.interest(change.execution_id):
-                        snapshots.append(
-                            await self._reader.read(
-                                change.execution_id, change.sequence, published=change.snapshot
-                            )
-                        )
-                if (
-                    self._closing
-                    or epoch != events.feed_epoch
-                    or (
-                        not changes
-                        and time.monotonic() - last_poll >= self._current_poll_interval()
-                    )
-                ):
-                    # Changes made by other processes (not announced, or announced while
-                    # LISTEN was down), and the ends of executions followed.
-                    epoch = events.feed_epoch
-                    last_poll = time.monotonic()
-                    snapshots = await self._blocking(
-                        functools.partial(self._running_snapshots, job_name, list(sent))
-                    )
+            with self._poll.following():
+                async for response in self._watch_executions(job_name, subscription, sent):
+                    yield response
+                await abort(context, _shutting_down())
         except (grpc.aio.AbortError, asyncio.CancelledError):
             raise
         except Exception as error:
@@ -530,6 +483,50 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
             self._subscriptions.discard(subscription)
             subscription.close()
 
+    async def _watch_executions(
+        self, job_name: str | None, subscription: Subscription, sent: dict[int, Fingerprint]
+    ) -> AsyncIterator[pb.WatchExecutionsResponse]:
+        """WatchExecutions' messages until the server closes its streams."""
+        events = self._operator.events
+        last_sent = time.monotonic()
+        epoch = events.feed_epoch
+        snapshots = await self._blocking(functools.partial(self._running_snapshots, job_name))
+        while True:
+            for snapshot in snapshots:
+                if job_name is not None and snapshot.job_name != job_name:
+                    continue  # announced by another node, which names no job
+                current = fingerprint(snapshot)
+                if sent.get(snapshot.id) == current:
+                    continue
+                if is_terminal(snapshot):
+                    sent.pop(snapshot.id, None)
+                else:
+                    sent[snapshot.id] = current
+                last_sent = time.monotonic()
+                yield pb.WatchExecutionsResponse(execution=execution_for_caller(snapshot))
+            if self._closing:
+                return
+            if time.monotonic() - last_sent >= self._heartbeat_interval:
+                last_sent = time.monotonic()
+                yield pb.WatchExecutionsResponse(heartbeat=True)
+            # Other processes' changes come as events too (see ChangePoll).
+            deadline = last_sent + self._heartbeat_interval
+            changes = await subscription.wait(max(0.0, deadline - time.monotonic()))
+            epoch = self._feed_changed(epoch)
+            snapshots = []
+            for change in changes:
+                with self._reader.interest(change.execution_id):
+                    snapshots.append(
+                        await self._reader.read(
+                            change.execution_id, change.sequence, published=change.snapshot
+                        )
+                    )
+            if self._closing:
+                # The ends of the executions followed, as the last messages.
+                snapshots = await self._blocking(
+                    functools.partial(self._running_snapshots, job_name, list(sent))
+                )
+
     @staticmethod
     def _stream_error(error: Exception) -> grpc.Status:
         status = status_for(error)
@@ -537,19 +534,34 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
             logger.error("internal error in a stream", exc_info=error)
         return status
 
+    def _feed_changed(self, epoch: int) -> int:
+        """The feed epoch; when LISTEN went down or came back, the shared poll reads
+        what may have been missed at once."""
+        current = self._operator.events.feed_epoch
+        if current != epoch:
+            self._poll.wake()
+        return current
+
     def _running_snapshots(
         self, job_name: str | None, followed: list[int] | None = None
     ) -> list[pb.JobExecution]:
         """The running executions, plus the followed ones that are no longer running."""
+        running = self._running_executions(job_name, followed or [])
+        return [execution_to_proto(execution) for execution in running]
+
+    def _running_and_followed(self, followed: list[int]) -> list[JobExecution]:
+        return self._running_executions(None, followed)
+
+    def _running_executions(self, job_name: str | None, followed: list[int]) -> list[JobExecution]:
         running = self._operator.find_running_executions(job_name)
         seen = {execution.id for execution in running}
-        for execution_id in followed or ():
+        for execution_id in followed:
             if execution_id not in seen:
                 try:
                     running.append(self._operator.get_job_execution(execution_id))
                 except NoSuchJobExecution:
                     continue
-        return [execution_to_proto(execution) for execution in running]
+        return running
 
 
 def _shutting_down() -> grpc.Status:

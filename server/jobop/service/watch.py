@@ -1,15 +1,22 @@
-"""Snapshot reads shared by the watchers of one execution.
+"""What the watch streams share: snapshot reads, and one poll for other processes' changes.
 
 However many streams follow an execution, each change costs one repository read and one
 proto conversion: a watcher woken by announcement N reuses any read that started after N
 was announced (such a read sees the change, which was committed before it was announced),
 joins one in flight that qualifies, or starts a new one. Reads run on the service's thread
 pool; the event loop only hands out finished messages.
+
+Changes made by other processes on the same database arrive as events while LISTEN is up
+(PostgreSQL); otherwise (SQLite, or LISTEN down) `ChangePoll` reads the running
+executions once per interval for every stream of the process and announces what changed,
+so that an idle stream costs nothing but its heartbeat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
@@ -18,7 +25,13 @@ from dataclasses import dataclass
 
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
+from jobop.domain import JobExecution
 from jobop.operator.events import ExecutionEvents
+
+from .handlers import RateLimitedLog
+
+log = logging.getLogger(__name__)
+_poll_failures = RateLimitedLog(log, burst=1, window=60.0)
 
 # What a snapshot's identity is for change detection: the job execution's version and
 # each step execution's id and version (chunk commits bump only the step's).
@@ -144,3 +157,93 @@ class SnapshotReader:
 
         read.future.add_done_callback(finished)
         return await asyncio.shield(read.future)
+
+
+def _state(execution: JobExecution) -> tuple[int, str, tuple[tuple[int, int], ...]]:
+    # What `fingerprint` compares, of a domain execution.
+    steps = tuple((step.id or 0, step.version) for step in execution.step_executions)
+    return execution.version, execution.status.value, steps
+
+
+class ChangePoll:
+    """One periodic read, for all of this process's watch streams, of the executions they
+    may follow: the running ones, those that were running at the last poll, and those
+    followed by id. What changed since the last poll is announced as a local change, and
+    the streams read it as they read any change (event-loop only).
+
+    It runs while streams are open (`following`), every `interval()` seconds, and at once
+    after `wake` (LISTEN came back or went down: what it missed is read now).
+    """
+
+    def __init__(
+        self,
+        load: Callable[[list[int]], list[JobExecution]],
+        events: ExecutionEvents,
+        executor: Executor,
+        interval: Callable[[], float],
+    ) -> None:
+        self._load = load
+        self._events = events
+        self._executor = executor
+        self._interval = interval
+        self._seen: dict[int, tuple[int, str, tuple[tuple[int, int], ...]]] = {}
+        self._users = 0
+        self._task: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Event | None = None
+        self.polls = 0  # repository reads made, for tests
+
+    @contextmanager
+    def following(self) -> Iterator[None]:
+        """Keep polling while the calling stream is open."""
+        self._users += 1
+        if self._wakeup is None:
+            self._wakeup = asyncio.Event()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        try:
+            yield
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                self._wakeup.set()  # the task ends now rather than at its next poll
+
+    def wake(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        try:
+            while self._users:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._interval())
+                self._wakeup.clear()
+                if self._users:
+                    await self._poll()
+        finally:
+            self._seen.clear()  # a later first poll announces everything afresh
+
+    async def _poll(self) -> None:
+        followed = sorted(set(self._seen) | self._events.followed_executions())
+        try:
+            executions = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._load, followed
+            )
+        except Exception as error:  # the database is away: the next poll tries again
+            _poll_failures.warning("watch streams could not poll for changes: %s", error)
+            return
+        self.polls += 1
+        seen = {}
+        for execution in executions:
+            state = _state(execution)
+            if self._seen.get(execution.id) != state:
+                self._events.publish(
+                    execution.id,
+                    execution.job_name,
+                    execution.version,
+                    execution.status,
+                    local=True,
+                )
+            if execution.status.is_running:
+                seen[execution.id] = state
+        self._seen = seen

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import math
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from jobop.service.errors import InvalidArgument
 
 from . import representation as rep
 from .calls import ApiError, CallContext, call
+from .contexts import context_body
 from .events import execution_events, executions_events
 
 _INT64_MAX = 2**63 - 1
@@ -397,13 +399,10 @@ class RestApi:
         """The job's and each step's execution context: the dashboard shows them, and the
         gRPC API has no message for them (their values are whatever the job put there)."""
         execution_id = check.execution_id(path_id(request, "executionId", "execution_id"))
-        execution = await asyncio.to_thread(self.operator.get_job_execution, execution_id)
-        body = {
-            "jobExecutionContext": dict(execution.execution_context),
-            "stepExecutionContexts": {
-                str(step.id): dict(step.execution_context) for step in execution.step_executions
-            },
-        }
+        execution = await asyncio.to_thread(
+            functools.partial(self.operator.get_job_execution, execution_id, contexts=True)
+        )
+        body = context_body(execution, _context_dumps)  # capped: see web/contexts.py
         return web.json_response(body, dumps=_context_dumps)
 
     async def nodes(self, request: web.Request) -> web.Response:

@@ -11,6 +11,8 @@ view of the heartbeat ages, and the executions it failed for a lost owner.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -38,10 +40,13 @@ from jobop.batch.item import Chunk
 from jobop.batch.step import ChunkContext
 from jobop.domain import ExitStatus, JobExecution, StepExecution, utcnow
 from jobop.operator import ExecutionObserver
+from jobop.service.interceptor import guarded
 
 # Jobs and steps run from milliseconds to hours.
 _RUN_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 12 * 3600)
 _CHUNK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+# A call cancelled this close to its deadline (seconds) ended by the deadline.
+_DEADLINE_SLACK = 0.01
 _RPC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300)
 
 
@@ -292,7 +297,8 @@ _Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 
 class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Counts and times every gRPC call by method and final status code."""
+    """Counts and times every gRPC call (unary, and response streams of either shape) by
+    method and final status code."""
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
@@ -305,66 +311,53 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-a
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        method = handler_call_details.method.lstrip("/")
+        timed = functools.partial(self._timed, handler_call_details.method.lstrip("/"))
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary),
+                guarded(handler.unary_unary, timed),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._stream(method, handler.unary_stream),
+                guarded(handler.unary_stream, timed),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
 
-    def _record(self, method: str, code: str, started: float) -> None:
-        self._metrics.grpc_requests.labels(method, code).inc()
-        self._metrics.grpc_request_seconds.labels(method, code).observe(
-            time.perf_counter() - started
-        )
-
-    def _unary(self, method: str, behaviour: Any) -> Any:
-        async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            started = time.perf_counter()
-            code = "UNKNOWN"
-            try:
-                response = await behaviour(request, context)
-                code = _code(context, "OK")
-                return response
-            except BaseException:
-                code = _code(context, "UNKNOWN")
-                raise
-            finally:
-                self._record(method, code, started)
-
-        return unary
-
-    def _stream(self, method: str, behaviour: Any) -> Any:
-        async def stream(
-            request: Any, context: grpc.aio.ServicerContext[Any, Any]
-        ) -> AsyncIterator[Any]:
-            started = time.perf_counter()
-            code = "UNKNOWN"
-            try:
-                async for response in behaviour(request, context):
-                    yield response
-                code = _code(context, "OK")
-            except asyncio.CancelledError:
-                code = "CANCELLED"  # the client went away
-                raise
-            except BaseException:
-                code = _code(context, "UNKNOWN")
-                raise
-            finally:
-                self._record(method, code, started)
-
-        return stream
+    @contextlib.asynccontextmanager
+    async def _timed(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        code = "UNKNOWN"
+        try:
+            yield
+            code = _code(context) or "OK"
+        except BaseException as error:
+            code = _code(context) or _ended_by(error, context)
+            raise
+        finally:
+            self._metrics.grpc_requests.labels(method, code).inc()
+            self._metrics.grpc_request_seconds.labels(method, code).observe(
+                time.perf_counter() - started
+            )
 
 
-def _code(context: grpc.aio.ServicerContext[Any, Any], default: str) -> str:
+def _ended_by(error: BaseException, context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    """The status of a call whose handler raised without setting one."""
+    if isinstance(error, asyncio.CancelledError | GeneratorExit):
+        # grpc cancels the handler when the client goes away or the deadline passes.
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= _DEADLINE_SLACK:
+            return "DEADLINE_EXCEEDED"
+        return "CANCELLED"
+    return "UNKNOWN"
+
+
+def _code(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+    """The status code the handler set (or aborted with), if any."""
     code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code.name
@@ -372,7 +365,7 @@ def _code(context: grpc.aio.ServicerContext[Any, Any], default: str) -> str:
         for candidate in grpc.StatusCode:
             if candidate.value[0] == code:
                 return candidate.name
-    return default
+    return None
 
 
 # Methods counted by name; any other (a client may send anything) is `other`.

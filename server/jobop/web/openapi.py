@@ -353,6 +353,19 @@ def _schemas() -> dict[str, Any]:
                     "description": "step execution id -> its context",
                     "additionalProperties": {"type": "object"},
                 },
+                "truncated": {
+                    "type": "boolean",
+                    "description": "entries were left out: together the contexts exceed "
+                    "limitBytes of JSON",
+                },
+                "contextBytes": {
+                    "type": "integer",
+                    "description": "when truncated: the JSON size of all the entries",
+                },
+                "limitBytes": {
+                    "type": "integer",
+                    "description": "when truncated: the most a context read returns",
+                },
             },
         },
         "AuditEvents": {

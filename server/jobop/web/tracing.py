@@ -24,7 +24,7 @@ from typing import Any
 import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -66,9 +66,11 @@ class Tracing:
         self._scopes = _Scopes()
         self.observer = JobTracingObserver(self)
         self.step_listener = StepTracingListener(self)
-        # The instrumentation is untyped; it returns a grpc.aio.ServerInterceptor.
+        # The instrumentation is untyped; it returns a grpc.aio.ServerInterceptor. Health
+        # probes are not traced: they are noise, and the instrumentation would break the
+        # health Watch (it iterates every response stream; Watch writes instead).
         self.interceptor: grpc.aio.ServerInterceptor[Any, Any] = aio_server_interceptor(  # type: ignore[no-untyped-call]
-            tracer_provider=provider
+            tracer_provider=provider, filter_=filters.negate(filters.health_check())
         )
 
     def open(self, name: str, attributes: dict[str, Any], links: Sequence[Link] = ()) -> Span:
