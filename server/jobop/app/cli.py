@@ -36,6 +36,7 @@ from jobop.app.serve import add_lease_arguments, add_serve_parser, serve_main
 from jobop.batch import JobLauncher, JobRegistry, JobRunner, StopSignal, next_parameters
 from jobop.batch.logcontext import BatchFormatter
 from jobop.domain import (
+    LONG_MAX,
     InvalidJobParameters,
     JobExecution,
     JobopError,
@@ -72,6 +73,18 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One readable line and exit 2, as argparse does, without the usage dump's noise.
         self.exit(USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _execution_id(text: str) -> int:
+    """An execution id as the repository holds one: a Java long above 0."""
+    word = text.strip()
+    # isdigit first: int() refuses (with a traceback-worthy error) texts of 4,300+ digits.
+    value = int(word) if word.isascii() and word.isdigit() and len(word) < 30 else 0
+    if not 1 <= value <= LONG_MAX:
+        raise argparse.ArgumentTypeError(
+            f"an execution id is a positive number up to {LONG_MAX}, not {text[:40]!r}"
+        )
+    return value
 
 
 def _db_option(parser: argparse.ArgumentParser) -> None:
@@ -164,7 +177,7 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
         ("--abandon", "abandon this stopped or failed execution"),
         ("--recover", "mark this execution, whose process died, FAILED"),
     ):
-        run.add_argument(option, metavar="EXECUTION_ID", type=int, help=text)
+        run.add_argument(option, metavar="EXECUTION_ID", type=_execution_id, help=text)
     run.add_argument("--exit-codes", metavar="FILE", help="exit code map (TOML or JSON)")
     add_lease_arguments(run)
     run.add_argument(
