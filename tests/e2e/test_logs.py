@@ -83,7 +83,7 @@ def test_execution_records_carry_context_and_lifecycle_codes(
         ("e2eSlowChunkJob", restarted.id),
         ("e2eSlowChunkJob", restarted.id),
         ("e2eSlowChunkJob", restarted.id),
-        (None if log_format == "json" else "?", logged.id),
+        ("e2eLoggingJob", logged.id),  # read from the execution the request named
     ]
     assert all(r["node_id"] == node for r in audit)
     assert str(audit[-1]["message"]).startswith("AUDIT-FAILED Recover")

@@ -139,13 +139,16 @@ class AuditTrail:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record(self, event: AuditEvent) -> None:
-        """A row of its own (a refused or failed action, or one that wrote nothing)."""
+    def record(self, event: AuditEvent) -> str | None:
+        """A row of its own (a refused or failed action, or one that wrote nothing); the
+        job name it holds (read from the execution where the event named none)."""
         values = _values(event)
         with write_transaction(self.engine) as connection:
             if event.execution_id is not None and event.job_name is None:
                 values["job_name"] = _job_name_of(event.execution_id)
-            connection.execute(insert(audit).values(**values))
+            stored = insert(audit).values(**values).returning(audit.c.job_name)
+            job_name: str | None = connection.execute(stored).scalar_one()
+            return job_name
 
     def list_events(
         self,

@@ -142,6 +142,7 @@ class AuditRecorder:
         if message is not None:
             await loop.run_in_executor(self._executor, self._record_failure, event)
             return
+        event = await loop.run_in_executor(self._executor, self._record, event)
         with _about(event):
             log.warning(
                 "AUDIT-REFUSED %s by %s (%s) from %s: %s",
@@ -151,9 +152,9 @@ class AuditRecorder:
                 event.peer,
                 reason,
             )
-        await loop.run_in_executor(self._executor, self._record, event)
 
     def _record_failure(self, event: AuditEvent) -> None:
+        event = self._record(event)
         with _about(event):
             log.info(
                 "AUDIT-FAILED %s by %s (%s) from %s: %s",
@@ -163,16 +164,18 @@ class AuditRecorder:
                 event.peer,
                 event.reason,
             )
-        self._record(event)
 
-    def _record(self, event: AuditEvent) -> None:
+    def _record(self, event: AuditEvent) -> AuditEvent:
+        """The event as recorded: its job named, where the request named only an
+        execution of it."""
         try:
-            self.trail.record(event)
+            return dataclasses.replace(event, job_name=self.trail.record(event))
         except Exception:
-            # The action's own outcome stands; the log line above is the trace left.
+            # The action's own outcome stands; this line is the trace left.
             with _about(event):
                 log.exception(
                     "AUDIT-LOST %s by %s: the audit row was not written",
                     event.action,
                     event.principal,
                 )
+            return event
