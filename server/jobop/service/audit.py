@@ -61,7 +61,7 @@ def _job_name(response: object) -> str | None:
 
 def _about(event: AuditEvent) -> contextlib.AbstractContextManager[None]:
     """Log records about the event's execution name its job and execution, as those made
-    while it runs do (the job is unknown when a refused request named only an id)."""
+    while it runs do."""
     return logcontext.job_context(event.job_name, event.execution_id)
 
 
