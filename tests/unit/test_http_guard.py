@@ -38,3 +38,33 @@ def test_an_origin_is_the_request_s_own_only_with_the_same_host_and_port() -> No
     assert not same("null", "127.0.0.1:8080")
     assert not same("file://", "127.0.0.1:8080")
     assert not same("http://127.0.0.1:8080", None)
+
+
+def test_the_application_refuses_before_any_route_or_credential_check_runs() -> None:
+    import asyncio
+    from typing import Any, cast
+
+    from aiohttp.test_utils import TestClient, TestServer
+    from jobop.service.auth import Authenticator
+    from jobop.service.limits import Limits, StartRate, StreamSlots
+    from jobop.web import Metrics, create_app
+    from jobop.web.security import HttpSecurity
+
+    limits = Limits()
+    security = HttpSecurity(Authenticator(), StreamSlots(limits), StartRate(limits))
+    nothing = cast(Any, None)  # no route that reaches the servicer runs here
+    app = create_app(nothing, nothing, Metrics(), security=security, guard=RequestGuard(set()))
+
+    async def run() -> None:
+        async with TestClient(TestServer(app)) as client:
+            evil = {"Origin": "http://evil.example", "Content-Type": "application/json"}
+            reply = await client.post("/api/executions/1/stop", data=b"{}", headers=evil)
+            assert reply.status == 403
+            assert (await reply.json())["error"]["reason"] == "FORBIDDEN_ORIGIN"
+            reply = await client.get("/openapi.json", headers={"Host": "evil.example:80"})
+            assert reply.status == 403
+            assert (await reply.json())["error"]["reason"] == "FORBIDDEN_HOST"
+            assert (await client.get("/openapi.json", headers={"Host": "localhost"})).status == 200
+            assert (await client.get("/openapi.json")).status == 200  # 127.0.0.1:PORT
+
+    asyncio.run(run())
