@@ -153,7 +153,10 @@ def progress_latency(
         pb.StartRequest(
             job_name="demoChunkJob",
             parameters=_params(
-                items=chunks * 5, chunkSize=_nonid(5), itemDelayMs=_nonid(30), tag=time.time_ns()
+                items=chunks * 5,
+                chunkSize=_nonid(5),
+                itemDelayMs=_nonid(30),
+                **{"run.id": time.time_ns()},
             ),
         )
     ).execution
@@ -192,7 +195,7 @@ def messages_per_chunk(
     launched = a.Start(
         pb.StartRequest(
             job_name="demoChunkJob",
-            parameters=_params(items=2000, chunkSize=_nonid(10), tag=time.time_ns()),
+            parameters=_params(items=2000, chunkSize=_nonid(10), **{"run.id": time.time_ns()}),
         )
     ).execution
     _wait_ended(a, [launched.id])

@@ -35,7 +35,7 @@ from jobop.batch import (
 )
 from jobop.batch.csv import CsvItemReader, CsvParseError
 from jobop.batch.sql import SqlItemWriter, create_tables_if_absent
-from jobop.domain import InvalidJobParameters, JobParameters
+from jobop.domain import InvalidJobParameters, JobParameters, ParameterDeclaration
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -50,7 +50,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ._parameters import boolean_parameter, long_parameter
+from ._parameters import at_least
 
 log = logging.getLogger(__name__)
 
@@ -261,19 +261,49 @@ DEFAULT_CHUNK_SIZE = 100
 
 
 def input_file(parameters: JobParameters) -> str:
-    parameter = parameters.get("input.file")
-    if parameter is None or not str(parameter.value).strip():
-        raise InvalidJobParameters("csvImportJob needs the parameter input.file (a CSV path)")
-    if not isinstance(parameter.value, str):
-        raise InvalidJobParameters("parameter 'input.file' must be a string")
-    return os.path.expanduser(parameter.value)
+    # The declaration makes it a string and required; it must name something too.
+    path = parameters.string("input.file")
+    if not path.strip():
+        raise InvalidJobParameters(
+            "csvImportJob needs the parameter input.file (a CSV path)",
+            metadata={"invalid": "input.file"},
+        )
+    return os.path.expanduser(path)
 
 
 def validate(parameters: JobParameters) -> None:
     input_file(parameters)
-    long_parameter(parameters, "skipLimit", DEFAULT_SKIP_LIMIT)
-    long_parameter(parameters, "chunkSize", DEFAULT_CHUNK_SIZE, minimum=1)
-    boolean_parameter(parameters, "useCopy", False)
+    at_least(skipLimit=0, chunkSize=1)(parameters)
+
+
+PARAMETERS = [
+    ParameterDeclaration(
+        "input.file",
+        required=True,
+        description="The CSV file to import (id,name,amount,date, with a header).",
+    ),
+    ParameterDeclaration(
+        "skipLimit",
+        "LONG",
+        identifying=False,
+        default=DEFAULT_SKIP_LIMIT,
+        description="Bad records to skip before the job fails; raise it on a restart to carry on.",
+    ),
+    ParameterDeclaration(
+        "chunkSize",
+        "LONG",
+        identifying=False,
+        default=DEFAULT_CHUNK_SIZE,
+        description="Records per chunk, each chunk one transaction (at least 1).",
+    ),
+    ParameterDeclaration(
+        "useCopy",
+        "BOOLEAN",
+        identifying=False,
+        default=False,
+        description="Insert with COPY on PostgreSQL.",
+    ),
+]
 
 
 def _reader(context: StepContext) -> CsvRecordReader:
@@ -282,7 +312,7 @@ def _reader(context: StepContext) -> CsvRecordReader:
 
 def _writer(context: StepContext) -> ImportWriter:
     execution = context.job_execution
-    use_copy = boolean_parameter(context.job_parameters, "useCopy", False)
+    use_copy = context.job_parameters.boolean("useCopy")
     return ImportWriter(execution.job_instance_id, execution.id, use_copy)
 
 
@@ -294,17 +324,14 @@ job = Job(
             reader=step_scope(_reader),
             processor=step_scope(lambda context: RecordValidator(context.job_execution.id)),
             writer=step_scope(_writer),
-            chunk_size=lambda context: long_parameter(
-                context.job_parameters, "chunkSize", DEFAULT_CHUNK_SIZE, minimum=1
-            ),
+            chunk_size=lambda context: context.job_parameters.long("chunkSize"),
             skippable=(ValidationError, CsvParseError),
-            skip_limit=lambda context: long_parameter(
-                context.job_parameters, "skipLimit", DEFAULT_SKIP_LIMIT
-            ),
+            skip_limit=lambda context: context.job_parameters.long("skipLimit"),
         )
     ],
     validator=validate,
     incrementer=RunIdIncrementer(),
     description="Imports a CSV file (id,name,amount,date) into CSV_IMPORT_RECORDS, "
     "skipping and recording bad records.",
+    parameters=PARAMETERS,
 )

@@ -5,9 +5,10 @@ ITEM is the primary key: a later instance that writes the same item takes the ro
 (upsert), so instances can run again and side by side, and JOB_EXECUTION_ID tells which
 execution wrote each item last.
 
-Parameters: `items` (identifying, default 100), `chunkSize` (default 10), `itemDelayMs`
-(a sleep per item read, default 0), `failAtItem` (the processor raises on that item in the
-instance's first execution only, so that a restart gets past it; default 0 = never).
+Parameters (declared: others are refused): `items` (identifying, default 100), `chunkSize`
+(default 10), `itemDelayMs` (a sleep per item read, default 0), `failAtItem` (the processor
+raises on that item in the instance's first execution only, so that a restart gets past it;
+default 0 = never).
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from jobop.batch import (
 )
 from jobop.batch.readers import ItemCountingReader
 from jobop.batch.sql import create_tables_if_absent
-from jobop.domain import JobExecution, JobParameters
+from jobop.domain import JobExecution, ParameterDeclaration
 from sqlalchemy import BigInteger, Column, Connection, MetaData, Table
 
-from ._parameters import long_parameter
+from ._parameters import at_least
 
 JOB_NAME = "demoChunkJob"
 STEP_NAME = "demoChunkStep"
@@ -127,28 +128,48 @@ class RememberFirstExecution(JobExecutionListener):
         job_execution.execution_context.setdefault(FIRST_EXECUTION_KEY, job_execution.id)
 
 
-def validate(parameters: JobParameters) -> None:
-    long_parameter(parameters, "items", 100)
-    long_parameter(parameters, "chunkSize", 10, minimum=1)
-    long_parameter(parameters, "itemDelayMs", 0)
-    long_parameter(parameters, "failAtItem", 0)
+PARAMETERS = [
+    ParameterDeclaration(
+        "items", "LONG", default=100, description="How many integers to write (1..items)."
+    ),
+    ParameterDeclaration(
+        "chunkSize",
+        "LONG",
+        identifying=False,
+        default=10,
+        description="Items per chunk, each chunk one transaction (at least 1).",
+    ),
+    ParameterDeclaration(
+        "itemDelayMs",
+        "LONG",
+        identifying=False,
+        default=0,
+        description="Milliseconds to sleep per item read: a slow job to watch or stop.",
+    ),
+    ParameterDeclaration(
+        "failAtItem",
+        "LONG",
+        identifying=False,
+        default=0,
+        description="Fail at this item in the instance's first execution only, so that a "
+        "restart gets past it (0: never).",
+    ),
+]
 
 
 def _reader(context: StepContext) -> NumberReader:
     parameters = context.job_parameters
-    return NumberReader(
-        long_parameter(parameters, "items", 100), long_parameter(parameters, "itemDelayMs", 0)
-    )
+    return NumberReader(parameters.long("items"), parameters.long("itemDelayMs"))
 
 
 def _processor(context: StepContext) -> Any:
-    fail_at = long_parameter(context.job_parameters, "failAtItem", 0)
+    fail_at = context.job_parameters.long("failAtItem")
     first = context.job_execution_context.get(FIRST_EXECUTION_KEY) == context.job_execution.id
     return FailAtItemProcessor(fail_at) if fail_at and first else None
 
 
 def _chunk_size(context: StepContext) -> int:
-    return long_parameter(context.job_parameters, "chunkSize", 10, minimum=1)
+    return context.job_parameters.long("chunkSize")
 
 
 job = Job(
@@ -162,8 +183,9 @@ job = Job(
             chunk_size=_chunk_size,
         )
     ],
-    validator=validate,
+    validator=at_least(items=0, chunkSize=1, itemDelayMs=0, failAtItem=0),
     incrementer=RunIdIncrementer(),
     listeners=[RememberFirstExecution()],
     description="Writes the integers 1..items into DEMO_ITEMS, one chunk per transaction.",
+    parameters=PARAMETERS,
 )

@@ -14,9 +14,13 @@ from jobop.batch import (
     StepExecutionListener,
     TaskletStep,
 )
-from jobop.domain import BatchStatus, ExitStatus, JobExecution, JobParameters, StepExecution
-
-from ._parameters import boolean_parameter
+from jobop.domain import (
+    BatchStatus,
+    ExitStatus,
+    JobExecution,
+    ParameterDeclaration,
+    StepExecution,
+)
 
 JOB_NAME = "demoExitCodeJob"
 STEP_NAME = "demoExitCodeStep"
@@ -29,7 +33,7 @@ class RequestedFailure(RuntimeError):
 
 
 def work(contribution: StepContribution, chunk_context: ChunkContext) -> RepeatStatus:
-    if boolean_parameter(chunk_context.job_parameters, "fail", False):
+    if chunk_context.job_parameters.boolean("fail"):
         raise RequestedFailure("fail=true: failing as asked")
     return RepeatStatus.FINISHED
 
@@ -51,15 +55,19 @@ class JobExitCodeChangeListener(JobExecutionListener):
             )
 
 
-def validate(parameters: JobParameters) -> None:
-    boolean_parameter(parameters, "fail", False)
-
-
 job = Job(
     JOB_NAME,
     [TaskletStep(STEP_NAME, work, listeners=[ExitStatusChangeListener()])],
-    validator=validate,
     incrementer=RunIdIncrementer(),
     listeners=[JobExitCodeChangeListener()],
     description="Ends with the custom exit code CUSTOM FAILED when fail=true.",
+    parameters=[
+        ParameterDeclaration(
+            "fail",
+            "BOOLEAN",
+            default=False,
+            description="Fail the step, so that the listeners set the exit codes "
+            "CUSTOM STEP FAILED and CUSTOM FAILED.",
+        )
+    ],
 )

@@ -1,6 +1,7 @@
 """demoTaskletJob: a stoppable tasklet that works for `durationMs` (identifying, default
 1000) in slices of at most 50 ms, one transaction per slice. A stop ends the current slice
-at once; a restart works only the time that is left."""
+at once; a restart works only the time that is left. It accepts undeclared parameters too:
+tools and tests start it with whatever they like."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from jobop.batch import (
     TaskletStep,
     step_scope,
 )
-from jobop.domain import JobParameters
+from jobop.domain import ParameterDeclaration, ParametersDeclaration
 
-from ._parameters import long_parameter
+from ._parameters import at_least
 
 JOB_NAME = "demoTaskletJob"
 STEP_NAME = "demoTaskletStep"
@@ -50,8 +51,22 @@ class SlicedWork:
         self._stopped.set()
 
 
-def validate(parameters: JobParameters) -> None:
-    long_parameter(parameters, "durationMs", 1000)
+PARAMETERS = ParametersDeclaration(
+    (
+        ParameterDeclaration(
+            "durationMs",
+            "LONG",
+            default=1000,
+            description="How long to work, in milliseconds.",
+        ),
+        ParameterDeclaration(
+            "run.id",
+            "LONG",
+            description="Numbers the instances that --next (StartNextInstance) starts.",
+        ),
+    ),
+    allow_undeclared=True,
+)
 
 
 job = Job(
@@ -59,14 +74,11 @@ job = Job(
     [
         TaskletStep(
             STEP_NAME,
-            step_scope(
-                lambda context: SlicedWork(
-                    long_parameter(context.job_parameters, "durationMs", 1000)
-                )
-            ),
+            step_scope(lambda context: SlicedWork(context.job_parameters.long("durationMs"))),
         )
     ],
-    validator=validate,
+    validator=at_least(durationMs=0),
     incrementer=RunIdIncrementer(),
     description="Works for durationMs in stoppable slices of at most 50 ms.",
+    parameters=PARAMETERS,
 )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from jobop.batch import JobLauncher, JobRegistry
-from jobop.domain import BatchStatus, InvalidJobParameters, JobParameters
+from jobop.batch import Job, JobLauncher, JobRegistry
+from jobop.domain import (
+    BatchStatus,
+    InvalidJobParameters,
+    JobInstanceAlreadyComplete,
+    JobParameters,
+)
 from jobop.repository import JobRepository
-from jobop_jobs import JOBS, demoChunkJob, demoExitCodeJob, demoTaskletJob
+from jobop_jobs import JOBS, csv_import, demoChunkJob, demoExitCodeJob, demoTaskletJob
 from sqlalchemy import text
 
 
@@ -52,11 +57,75 @@ def test_demo_chunk_job_typed_parameters_and_defaults(
 
 @pytest.mark.parametrize(
     "parameter",
-    ["items=x", "items=-1", "chunkSize=0", "itemDelayMs=1.5,double", "failAtItem=true,boolean"],
+    [
+        "items=x",
+        "items=-1",
+        "chunkSize=0",
+        "itemDelayMs=1.5,double",
+        "failAtItem=true,boolean",
+        "itemz=7",
+        "fail=true",
+    ],
 )
 def test_demo_chunk_job_rejects_bad_parameters(parameter: str) -> None:
-    with pytest.raises(InvalidJobParameters):
+    with pytest.raises(InvalidJobParameters) as refused:
         demoChunkJob.validate(JobParameters.parse([parameter]))
+    name = parameter.partition("=")[0]
+    assert name in refused.value.metadata.get("unknown", refused.value.metadata.get("invalid"))
+
+
+# CONTRACT's parameters of the bundled jobs: (name, type, identifying, default).
+DECLARED = {
+    "demoChunkJob": [
+        ("items", "LONG", True, 100),
+        ("chunkSize", "LONG", False, 10),
+        ("itemDelayMs", "LONG", False, 0),
+        ("failAtItem", "LONG", False, 0),
+    ],
+    "demoExitCodeJob": [("fail", "BOOLEAN", True, False)],
+    "demoTaskletJob": [("durationMs", "LONG", True, 1000), ("run.id", "LONG", True, None)],
+    "csvImportJob": [
+        ("input.file", "STRING", True, None),
+        ("skipLimit", "LONG", False, 10),
+        ("chunkSize", "LONG", False, 100),
+        ("useCopy", "BOOLEAN", False, False),
+    ],
+}
+
+
+@pytest.mark.parametrize("job", [*JOBS, csv_import.job], ids=lambda job: job.name)
+def test_bundled_jobs_declare_their_parameters_for_people(job: Job) -> None:
+    assert job.description and job.parameters is not None
+    declared = [(p.name, p.type, p.identifying, p.default) for p in job.parameters.parameters]
+    assert declared == DECLARED[job.name]
+    assert all(p.description for p in job.parameters.parameters)
+    # Only demoTaskletJob, the job of tools and tests, takes undeclared parameters.
+    assert job.parameters.allow_undeclared is (job is demoTaskletJob)
+    assert [p.name for p in job.parameters.parameters if p.required] == (
+        ["input.file"] if job is csv_import.job else []
+    )
+
+
+def test_text_and_typed_values_run_alike_and_store_alike(
+    launcher: JobLauncher, repository: JobRepository
+) -> None:
+    as_text = launcher.launch(demoChunkJob, JobParameters.parse(["items=4", "chunkSize=3"]))
+    typed = JobParameters.parse(["items=4,long", "chunkSize=3,long,false"])
+    assert as_text.job_parameters == typed
+    assert repository.explorer.get_parameters(as_text.id) == typed
+    assert as_text.step_executions[0].commit_count == 2  # chunks of 3
+    # The same instance: the text named the same identifying parameters.
+    with pytest.raises(JobInstanceAlreadyComplete):
+        launcher.launch(demoChunkJob, typed)
+
+
+def test_demo_tasklet_job_takes_undeclared_parameters_as_given(launcher: JobLauncher) -> None:
+    given = JobParameters.parse(["durationMs=0", "note=7", "when=2024-01-01,date"])
+    execution = launcher.launch(demoTaskletJob, given)
+    assert execution.status is BatchStatus.COMPLETED
+    assert execution.job_parameters == JobParameters.parse(
+        ["durationMs=0,long", "note=7", "when=2024-01-01,date"]
+    )
 
 
 def test_demo_exit_code_job(launcher: JobLauncher) -> None:
@@ -68,6 +137,8 @@ def test_demo_exit_code_job(launcher: JobLauncher) -> None:
     assert (ok.status, ok.exit_status.exit_code) == (BatchStatus.COMPLETED, "COMPLETED")
     with pytest.raises(InvalidJobParameters):
         demoExitCodeJob.validate(JobParameters.parse(["fail=maybe"]))
+    with pytest.raises(InvalidJobParameters, match="unknown items"):
+        demoExitCodeJob.validate(JobParameters.parse(["fail=true", "items=1"]))
 
 
 def test_demo_tasklet_job_works_its_duration(launcher: JobLauncher) -> None:

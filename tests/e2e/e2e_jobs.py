@@ -25,8 +25,7 @@ from jobop.batch import (
     TaskletStep,
     step_scope,
 )
-from jobop.domain import BatchStatus, ExitStatus, JobExecution
-from jobop_jobs._parameters import long_parameter
+from jobop.domain import BatchStatus, ExitStatus, JobExecution, ParametersDeclaration
 from jobop_jobs.demo_chunk import NumberReader
 
 
@@ -77,9 +76,7 @@ class _DiscardWriter:
 
 def _slow_numbers(context: StepContext) -> NumberReader:
     parameters = context.job_parameters
-    return NumberReader(
-        long_parameter(parameters, "items", 1000), long_parameter(parameters, "itemDelayMs", 20)
-    )
+    return NumberReader(parameters.long("items", 1000), parameters.long("itemDelayMs", 20))
 
 
 # A long run that holds no write lock while it works (it sleeps in its reader, outside the
@@ -101,13 +98,33 @@ def _owner_lost_chunk_job() -> Job:
     return Job(
         "e2eOwnerLostChunkJob",
         list(demo_chunk.job.steps),
-        validator=demo_chunk.validate,
+        validator=demo_chunk.job.validator,
         incrementer=RunIdIncrementer(),
+        parameters=demo_chunk.job.parameters,
         restart_on_owner_lost=1,
     )
 
 
 JOBS.append(_owner_lost_chunk_job())
+
+
+def _open_chunk_job() -> Job:
+    from jobop_jobs import demo_chunk
+
+    # demoChunkJob's step and parameters, but taking undeclared ones too: for the tests of
+    # parameters of every type (demoChunkJob refuses names it does not declare).
+    declared = demo_chunk.job.parameters
+    assert declared is not None
+    return Job(
+        "e2eOpenChunkJob",
+        list(demo_chunk.job.steps),
+        validator=demo_chunk.job.validator,
+        incrementer=RunIdIncrementer(),
+        parameters=ParametersDeclaration(declared.parameters, allow_undeclared=True),
+    )
+
+
+JOBS.append(_open_chunk_job())
 
 
 _user_log = logging.getLogger("e2e.user_code")

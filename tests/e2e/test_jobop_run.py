@@ -150,7 +150,9 @@ def test_custom_exit_codes_from_a_file(
     [
         ((), 2, "name a JOB"),
         (("nope",), 4, "no job named 'nope'"),
-        (("demoChunkJob", "items=x"), 2, "parameter 'items' must be a whole number"),
+        (("demoChunkJob", "items=x"), 2, "invalid items ('x' is not a whole number)"),
+        (("demoChunkJob", "itemz=7"), 2, "unknown itemz (declared: items, chunkSize"),
+        (("demoExitCodeJob", "fail=maybe", "--next"), 2, "invalid fail ('maybe' is not a"),
         (("demoChunkJob", "=1"), 2, ""),
         (("--stop", "999"), 4, "no job execution with id 999"),
         (("--restart", "999"), 4, "no job execution with id 999"),

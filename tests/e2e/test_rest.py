@@ -63,6 +63,7 @@ def test_start_with_no_body_answers_201_and_follows_to_completed(
 
 def test_typed_parameters_request_ids_and_paging(jobop_server: ServerProcess) -> None:
     base = jobop_server.http_url
+    # A job that takes undeclared parameters: every type travels, as given.
     body = {
         "parameters": {
             "items": 6,
@@ -75,10 +76,10 @@ def test_typed_parameters_request_ids_and_paging(jobop_server: ServerProcess) ->
         },
         "requestId": "rest-typed-1",
     }
-    first = request(base, "POST", "/api/jobs/demoChunkJob/start", body)
+    first = request(base, "POST", "/api/jobs/e2eOpenChunkJob/start", body)
     assert first.status == 201, first
     # A retry with the same request id answers the same execution.
-    again = request(base, "POST", "/api/jobs/demoChunkJob/start", body)
+    again = request(base, "POST", "/api/jobs/e2eOpenChunkJob/start", body)
     assert again.status == 201 and again.body["id"] == first.body["id"]
     execution_id = first.body["id"]
     final = wait_terminal(base, execution_id)
@@ -101,13 +102,13 @@ def test_typed_parameters_request_ids_and_paging(jobop_server: ServerProcess) ->
     )
     # What a response holds can be sent back: the same instance, so it already exists.
     resent = request(
-        base, "POST", "/api/jobs/demoChunkJob/start", {"parameters": final["parameters"]}
+        base, "POST", "/api/jobs/e2eOpenChunkJob/start", {"parameters": final["parameters"]}
     )
     assert rest_error(resent)[:3] == (409, "ALREADY_EXISTS", "JOB_INSTANCE_ALREADY_EXISTS")
     reused = request(
         base,
         "POST",
-        "/api/jobs/demoChunkJob/start",
+        "/api/jobs/e2eOpenChunkJob/start",
         {"parameters": {"items": 7}, "requestId": "rest-typed-1"},
     )
     assert rest_error(reused)[:3] == (400, "INVALID_ARGUMENT", "REQUEST_ID_REUSED")
@@ -115,19 +116,19 @@ def test_typed_parameters_request_ids_and_paging(jobop_server: ServerProcess) ->
     ids = [execution_id]
     for items in (1, 2):
         started = request(
-            base, "POST", "/api/jobs/demoChunkJob/start", {"parameters": {"items": items}}
+            base, "POST", "/api/jobs/e2eOpenChunkJob/start", {"parameters": {"items": items}}
         )
         ids.append(started.body["id"])
         wait_terminal(base, started.body["id"])
-    page = request(base, "GET", "/api/jobs/demoChunkJob/executions?pageSize=2").body
+    page = request(base, "GET", "/api/jobs/e2eOpenChunkJob/executions?pageSize=2").body
     assert [e["id"] for e in page["executions"]] == ids[::-1][:2] and page["nextPageToken"]
     rest = request(
         base,
         "GET",
-        f"/api/jobs/demoChunkJob/executions?pageSize=2&pageToken={page['nextPageToken']}",
+        f"/api/jobs/e2eOpenChunkJob/executions?pageSize=2&pageToken={page['nextPageToken']}",
     ).body
     assert [e["id"] for e in rest["executions"]] == [ids[0]] and rest["nextPageToken"] == ""
-    instances = request(base, "GET", "/api/jobs/demoChunkJob/instances?pageSize=10").body
+    instances = request(base, "GET", "/api/jobs/e2eOpenChunkJob/instances?pageSize=10").body
     assert len(instances["jobInstances"]) == 3
     instance_id = final["jobInstanceId"]
     by_instance = request(base, "GET", f"/api/instances/{instance_id}/executions").body

@@ -402,8 +402,9 @@ def _expect(calls: list[Callable[[], object]], code: grpc.StatusCode, reason: st
 def test_invalid_arguments(jobop_server: ServerProcess) -> None:
     stub = jobop_server.stub
     invalid_parameters: list[Callable[[], object]] = [
-        # The job's validator: items must be a whole number.
+        # The job's declaration: items is a long, and there is no itemz.
         lambda: start(stub, "demoChunkJob", params(items="many")),
+        lambda: start(stub, "demoChunkJob", params(itemz=7)),
         # A parameter without a value.
         lambda: start(stub, "demoTaskletJob", {"durationMs": pb.JobParameter()}),
         # Longer than PARAMETER_VALUE holds.

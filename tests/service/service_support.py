@@ -11,6 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 from jobop.batch import Chunk, ChunkStep, Job, StepContext, step_scope
 from jobop.batch.readers import IterableItemReader
 from jobop.operator import JobOperator
@@ -98,6 +101,18 @@ class InProcessServer:
 
     def task_count(self) -> int:
         return len(self.tasks())
+
+
+def rpc_error(call: Callable[[], Any]) -> tuple[grpc.StatusCode, str, dict[str, str], str]:
+    """(code, ErrorInfo reason, ErrorInfo metadata, message) of a call that must fail."""
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    error: Any = caught.value
+    details = dict(error.trailing_metadata() or ()).get("grpc-status-details-bin")
+    assert details is not None, f"no ErrorInfo on {error.code()}: {error.details()}"
+    info = error_details_pb2.ErrorInfo()
+    assert status_pb2.Status.FromString(details).details[0].Unpack(info)
+    return error.code(), info.reason, dict(info.metadata), error.details()
 
 
 def run_loop(loop: asyncio.AbstractEventLoop) -> None:

@@ -14,12 +14,11 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 from jobop.service.handlers import SERVICE
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
 from jobop_client.parameters import to_proto_map
-from service_support import InProcessServer
+from service_support import InProcessServer, rpc_error
 from sqlalchemy import create_engine, func, select, text
 
 LONG_MAX = (1 << 63) - 1
@@ -33,14 +32,8 @@ def stub(samples_server: InProcessServer) -> Iterator[pb_grpc.JobOperatorService
 
 def _error(call: Callable[[], Any]) -> tuple[grpc.StatusCode, str, dict[str, str]]:
     """(code, reason, metadata) of a call that must fail."""
-    with pytest.raises(grpc.RpcError) as caught:
-        call()
-    error: Any = caught.value
-    details = dict(error.trailing_metadata() or ()).get("grpc-status-details-bin")
-    assert details is not None, f"no ErrorInfo on {error.code()}: {error.details()}"
-    info = error_details_pb2.ErrorInfo()
-    assert status_pb2.Status.FromString(details).details[0].Unpack(info)
-    return error.code(), info.reason, dict(info.metadata)
+    code, reason, metadata, _ = rpc_error(call)
+    return code, reason, metadata
 
 
 def _rows(server: InProcessServer) -> tuple[int, ...]:

@@ -243,13 +243,14 @@ def run_jobop(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[st
     )
 
 
-def failed_demo_chunk_job(parameters: Any, read: int) -> dict[str, Any]:
-    """Spring's run of demoChunkJob that failed after reading `read` items: its step's
-    context as Spring's AbstractItemCountingItemStreamItemReader and TaskletStep keep it."""
+def failed_demo_chunk_job(parameters: Any, read: int, job: str = "demoChunkJob") -> dict[str, Any]:
+    """Spring's run of demoChunkJob (or another `job` of its step) that failed after
+    reading `read` items: its step's context as Spring's
+    AbstractItemCountingItemStreamItemReader and TaskletStep keep it."""
     from jobop.domain import JavaInteger
 
     return launch(
-        "demoChunkJob",
+        job,
         parameters,
         "FAILED",
         step="demoChunkStep",

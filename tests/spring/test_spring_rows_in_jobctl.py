@@ -4,6 +4,7 @@ jobop's RPCs through `jobctl`, and jobop restarts Spring's FAILED instance over 
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,10 +15,19 @@ from jobop.repository import ContextFormat, create_engine, init_schema
 from spring_oracle import Oracle, failed_demo_chunk_job, java_parameters
 from sqlalchemy import text
 
+# demoChunkJob's step, taking parameters it does not declare (demoChunkJob refuses them):
+# the end-to-end tests' job module provides it.
+OPEN_CHUNK_JOB = "e2eOpenChunkJob"
+E2E_JOBS = Path(__file__).parents[1] / "e2e"
+
 
 @pytest.mark.parametrize("fmt", list(ContextFormat))
 def test_spring_rows_show_in_jobctl_and_restart_over_grpc(
-    oracle: Oracle, blank_db_url: str, fmt: ContextFormat, tmp_path: Path
+    oracle: Oracle,
+    blank_db_url: str,
+    fmt: ContextFormat,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     engine = create_engine(blank_db_url)
     init_schema(engine, context_format=fmt)
@@ -38,21 +48,24 @@ def test_spring_rows_show_in_jobctl_and_restart_over_grpc(
         blank_db_url,
         5,
         fmt,
-        failed_demo_chunk_job(parameters, read=20),
+        failed_demo_chunk_job(parameters, read=20, job=OPEN_CHUNK_JOB),
     )
     execution_id = launched["execution"]
-    server = start_server(blank_db_url, tmp_path / "serve.log")
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(E2E_JOBS), os.environ.get("PYTHONPATH")]))
+    )
+    server = start_server(blank_db_url, tmp_path / "serve.log", "--jobs", "e2e_jobs")
     try:
         status = run_jobctl(server.target, "--json", "status", str(execution_id))
         assert status.returncode == 0, status
         shown = json.loads(status.stdout)
-        assert shown["status"] == "FAILED" and shown["job_name"] == "demoChunkJob"
+        assert shown["status"] == "FAILED" and shown["job_name"] == OPEN_CHUNK_JOB
         assert shown["parameters"]["items"] == {"value": 30, "type": "long", "identifying": True}
         steps = run_jobctl(server.target, "--json", "steps", str(execution_id))
         assert steps.returncode == 0, steps
         (step,) = json.loads(steps.stdout)
         assert step["step_name"] == "demoChunkStep" and step["read_count"] == 20
-        listed = run_jobctl(server.target, "list", "demoChunkJob")
+        listed = run_jobctl(server.target, "list", OPEN_CHUNK_JOB)
         assert listed.returncode == 0 and str(execution_id) in listed.stdout
         watched = run_jobctl(server.target, "watch", str(execution_id))
         assert "FAILED" in watched.stdout + watched.stderr

@@ -372,7 +372,9 @@ def _launch(
         launcher = JobLauncher(repository, JobRunner(repository), node_id=member.node_id)
         stop = StopSignal()
         with _stop_on_signals(stop):
-            return launcher.launch(job, parameters, stop_signal=stop)
+            return launcher.launch(
+                job, parameters, restart=args.restart is not None, stop_signal=stop
+            )
     finally:
         member.stop()
 

@@ -109,11 +109,17 @@ class DefaultJobParametersValidator:
     def validate(self, parameters: JobParameters) -> None:
         missing = sorted(self.required - set(parameters))
         if missing:
-            raise InvalidJobParameters(f"missing required parameters: {', '.join(missing)}")
+            raise InvalidJobParameters(
+                f"missing required parameters: {', '.join(missing)}",
+                metadata={"missing": ",".join(missing)},
+            )
         if self.optional:
             unknown = sorted(set(parameters) - self.required - self.optional)
             if unknown:
-                raise InvalidJobParameters(f"unknown parameters: {', '.join(unknown)}")
+                raise InvalidJobParameters(
+                    f"unknown parameters: {', '.join(unknown)}",
+                    metadata={"unknown": ",".join(unknown)},
+                )
 
 
 class JobParametersIncrementer(Protocol):
@@ -160,7 +166,10 @@ class Job:
     `restart_on_owner_lost=N`: when the node running an execution dies and a survivor marks
     it FAILED ("owner lost"), the survivor restarts it, up to N times per instance.
     `parameters` declares the parameters the job understands (`ParameterDeclaration`s, or
-    a `ParametersDeclaration` to allow undeclared ones too); None declares nothing.
+    a `ParametersDeclaration` to allow undeclared ones too); None declares nothing. A start
+    is checked against it before the `validator` (`check_parameters`); the incrementer's
+    parameter (its `key`: `run.id`) is accepted undeclared. Job code reads the parameters
+    with the declared defaults filled in (`parameters_for_code`).
     """
 
     def __init__(
@@ -226,17 +235,46 @@ class Job:
 
     def validate(self, parameters: JobParameters) -> None:
         """Raise InvalidJobParameters if these parameters cannot run this job."""
+        self.check_parameters(parameters)
+
+    def check_parameters(self, parameters: JobParameters) -> JobParameters:
+        """The parameters to store for a start: checked against the declaration (typed and
+        flagged as declared), then by the `validator`, which sees them typed; raises
+        InvalidJobParameters naming what does not fit."""
+        checked = parameters
+        if self.parameters is not None:
+            try:
+                checked = self.parameters.check(parameters, accepted=self._incrementer_keys)
+            except InvalidJobParameters as error:
+                raise InvalidJobParameters(
+                    f"job {self.name!r}: {error}", metadata=error.metadata
+                ) from None
         if self.validator is None:
-            return
+            return checked
         try:
             if callable(self.validator):
-                self.validator(parameters)
+                self.validator(checked)
             else:
-                self.validator.validate(parameters)
+                self.validator.validate(checked)
         except InvalidJobParameters:
             raise
         except (TypeError, ValueError) as error:
             raise InvalidJobParameters(str(error)) from error
+        return checked
+
+    def parameters_for_code(self, parameters: JobParameters) -> JobParameters:
+        """What the job's code (steps, listeners) reads: the checked parameters with the
+        declared defaults of those not given. Never stored."""
+        checked = self.check_parameters(parameters)
+        if self.parameters is None:
+            return checked
+        return self.parameters.with_defaults(checked)
+
+    @property
+    def _incrementer_keys(self) -> tuple[str, ...]:
+        # The parameter an incrementer sets (RunIdIncrementer's `key`) needs no declaring.
+        key = getattr(self.incrementer, "key", None)
+        return (key,) if isinstance(key, str) else ()
 
     def ends_after(self, step: Step) -> bool:
         """Whether the flow ends after `step` whatever its outcome (the last step of a

@@ -12,10 +12,12 @@ Its writes are Spring's plain calls, in Spring's order, made to the run's unit o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from jobop.domain import (
@@ -174,9 +176,10 @@ class JobRunner:
                 writes.flush()  # the listeners see the execution as saved
             if signal.is_set() or execution.status is BatchStatus.STOPPING:
                 raise JobInterrupted(STOP_BEFORE_START)
-            job.validate(execution.job_parameters)
-            for hook in before:
-                hook(execution)
+            run.job_parameters = job.parameters_for_code(execution.job_parameters)
+            with _as_job_code_sees(execution, run.job_parameters) as seen:
+                for hook in before:
+                    hook(seen)
             if execution.execution_context.dirty:
                 writes.update_job_execution(execution)
             self._walk(job, execution, run)
@@ -205,24 +208,30 @@ class JobRunner:
             execution.exit_status = execution.exit_status.and_(
                 ExitStatus.NOOP.add_exit_description(NOOP_DESCRIPTION)
             )
-        final = self._finish(job, execution, started, writes)
+        final = self._finish(job, execution, started, writes, run.job_parameters)
         if failure is not None:
             raise failure
         return final
 
     def _finish(
-        self, job: Job, execution: JobExecution, started: float, writes: UnitOfWork
+        self,
+        job: Job,
+        execution: JobExecution,
+        started: float,
+        writes: UnitOfWork,
+        parameters: JobParameters | None,
     ) -> JobExecution:
         execution.end_time = utcnow()
         try:
             after = hooks(job.listeners, "after_job")
             if after:
                 writes.flush()  # the listeners see the execution as saved
-            for hook in reversed(after):
-                try:
-                    hook(execution)
-                except Exception:
-                    log.exception("after_job listener %r failed", hook)
+            with _as_job_code_sees(execution, parameters) as seen:
+                for hook in reversed(after):
+                    try:
+                        hook(seen)
+                    except Exception:
+                        log.exception("after_job listener %r failed", hook)
             execution.status, exit_status = fail_if_unstorable(
                 execution.execution_context,
                 execution.status,
@@ -362,6 +371,26 @@ class JobRunner:
         return step_execution, step.execute(step_execution, run)
 
 
+@contextmanager
+def _as_job_code_sees(
+    execution: JobExecution, parameters: JobParameters | None
+) -> Iterator[JobExecution]:
+    """The execution as job listeners get it: its parameters with the declared defaults
+    (`parameters`; None: the stored ones), everything else the execution's own. The
+    execution itself keeps the stored parameters (events and the API show them), so the
+    listeners get a copy whose changes (exit status, context) are taken back after."""
+    if parameters is None or parameters is execution.job_parameters:
+        yield execution
+        return
+    seen = dataclasses.replace(execution, job_parameters=parameters)
+    try:
+        yield seen
+    finally:
+        for field in dataclasses.fields(JobExecution):
+            if field.name != "job_parameters":
+                setattr(execution, field.name, getattr(seen, field.name))
+
+
 class JobLauncher:
     """Validate, create the execution (JobLauncher.run semantics), and run it here."""
 
@@ -378,15 +407,22 @@ class JobLauncher:
         self.node_id = node_id
 
     def create_execution(
-        self, job: Job, parameters: JobParameters | None = None, *, new_instance_only: bool = False
+        self,
+        job: Job,
+        parameters: JobParameters | None = None,
+        *,
+        new_instance_only: bool = False,
+        restart: bool = False,
     ) -> JobExecution:
         """A STARTING execution of `job`: a new instance, or a restart of a FAILED or
-        STOPPED one with the same identifying parameters."""
+        STOPPED one with the same identifying parameters. The parameters are checked, and
+        stored as the job declares them (`Job.check_parameters`); with `restart` they are
+        an instance's stored ones: checked, and stored unchanged since they name it."""
         parameters = parameters if parameters is not None else JobParameters()
-        job.validate(parameters)
+        checked = job.check_parameters(parameters)
         return self.repository.create_job_execution(
             job.name,
-            parameters,
+            parameters if restart else checked,
             restartable=job.restartable,
             new_instance_only=new_instance_only,
             request_launch=self.node_id is not None,
@@ -399,9 +435,12 @@ class JobLauncher:
         parameters: JobParameters | None = None,
         *,
         new_instance_only: bool = False,
+        restart: bool = False,
         stop_signal: StopSignal | None = None,
     ) -> JobExecution:
-        execution = self.create_execution(job, parameters, new_instance_only=new_instance_only)
+        execution = self.create_execution(
+            job, parameters, new_instance_only=new_instance_only, restart=restart
+        )
         return self.runner.run(job, execution, stop_signal=stop_signal)
 
     def next_parameters(self, job: Job, overrides: JobParameters | None = None) -> JobParameters:

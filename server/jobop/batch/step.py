@@ -111,9 +111,13 @@ class StepContext:
     step_execution: StepExecution
     job_execution: JobExecution
     stop_signal: StopSignal = field(default_factory=StopSignal)
+    # The parameters job code reads (the declared defaults filled in); None: the stored.
+    parameters: JobParameters | None = None
 
     @property
     def job_parameters(self) -> JobParameters:
+        if self.parameters is not None:
+            return self.parameters
         return self.job_execution.job_parameters
 
     @property
@@ -246,6 +250,8 @@ class StepRun:
     stop_poller: StopPoller | None = None
     # Listeners of every step the runner runs (metrics), after the step's own.
     listeners: tuple[object, ...] = ()
+    # The job parameters as job code reads them (Job.parameters_for_code); None: stored.
+    job_parameters: JobParameters | None = None
 
 
 class ExecutionSnapshot:
@@ -370,7 +376,7 @@ class Step:
             return self._execute(step_execution, run)
 
     def _execute(self, step_execution: StepExecution, run: StepRun) -> BatchStatus:
-        context = StepContext(step_execution, run.job_execution, run.stop)
+        context = StepContext(step_execution, run.job_execution, run.stop, run.job_parameters)
         hooks = StepHooks([*self.listeners, *run.listeners])
         opened: list[ItemStream] = []
         exit_status = ExitStatus.EXECUTING

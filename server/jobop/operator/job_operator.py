@@ -236,15 +236,16 @@ class JobOperator:
         hold: LaunchHold | None = None,
     ) -> JobExecution:
         """Launch a new instance; JobInstanceAlreadyExists if the instance exists. With a
-        `hold`, the launcher gets the execution when the hold is released."""
+        `hold`, the launcher gets the execution when the hold is released. The parameters
+        are checked before anything is written, and stored as the job declares them."""
         self._check_accepting()
         job = self.registry.get(job_name)
+        checked = job.check_parameters(parameters)
 
         def create() -> JobExecution:
-            job.validate(parameters)
-            return self._create(job.name, parameters, job.restartable, hold, new_instance=True)
+            return self._create(job.name, checked, job.restartable, hold, new_instance=True)
 
-        return self._once(request_id, f"start {job.name} {parameters.job_key()}", create)
+        return self._once(request_id, f"start {job.name} {checked.job_key()}", create)
 
     def start_next_instance(
         self, job_name: str, request_id: str | None = None, *, hold: LaunchHold | None = None
@@ -259,8 +260,7 @@ class JobOperator:
             with self._next_instance_locks.hold(job.name), self.nodes.next_instance_lock(job.name):
                 give_up = time.monotonic() + _NEXT_INSTANCE_PATIENCE
                 while True:
-                    parameters = next_parameters(job, self.explorer)
-                    job.validate(parameters)
+                    parameters = job.check_parameters(next_parameters(job, self.explorer))
                     try:
                         return self._create(
                             job.name, parameters, job.restartable, hold, new_instance=True
@@ -280,9 +280,10 @@ class JobOperator:
         self._check_accepting()
         previous = self.get_job_execution(execution_id)
         job = self.registry.get(previous.job_name)
+        # The instance's parameters, stored unchanged (they name it), must still fit.
+        job.check_parameters(previous.job_parameters)
 
         def create() -> JobExecution:
-            job.validate(previous.job_parameters)
             execution = self._create(
                 job.name, previous.job_parameters, job.restartable, hold, new_instance=False
             )
