@@ -25,7 +25,7 @@ from jobop.batch import (
     TaskletStep,
     step_scope,
 )
-from jobop.domain import BatchStatus, ExitStatus, JobExecution
+from jobop.domain import BatchStatus, ExitStatus, JobExecution, ParameterDeclaration
 from jobop_jobs._parameters import long_parameter
 from jobop_jobs.demo_chunk import NumberReader
 
@@ -241,3 +241,32 @@ refused_end_job = Job(
     incrementer=RunIdIncrementer(),
 )
 JOBS.append(refused_end_job)
+
+
+# The catalogue's test job: a description, parameters of every type (required, defaulted,
+# identifying or not, one secret-named), a tasklet and a chunk step, an incrementer.
+CATALOGUE_PARAMETERS = [
+    ParameterDeclaration(
+        "day", "DATE", identifying=True, required=True, description="The day to import"
+    ),
+    ParameterDeclaration("items", "LONG", default=5, description="How many items to read"),
+    ParameterDeclaration("rate", "DOUBLE", identifying=False, default=1.5),
+    ParameterDeclaration(
+        "dryRun", "BOOLEAN", identifying=False, default=False, description="Write nothing"
+    ),
+    ParameterDeclaration("label", "STRING", default="orders", description="Shown in logs"),
+    ParameterDeclaration("apiToken", "STRING", identifying=False, default="s3cr3t"),
+]
+
+catalogue_job = Job(
+    "e2eCatalogueJob",
+    [
+        TaskletStep("prepare", _finish),
+        ChunkStep("load", reader=step_scope(_slow_numbers), writer=_DiscardWriter(), chunk_size=5),
+    ],
+    description="Imports one day's orders (a test job that declares its parameters).",
+    incrementer=RunIdIncrementer(),
+    parameters=CATALOGUE_PARAMETERS,
+)
+
+JOBS.append(catalogue_job)

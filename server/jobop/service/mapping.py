@@ -16,6 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from jobop_client import parameters as client_parameters
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
+from jobop.batch.catalogue import JobDescription
 from jobop.domain import (
     BatchStatus,
     ExitStatus,
@@ -24,6 +25,7 @@ from jobop.domain import (
     JobInstance,
     JobParameter,
     JobParameters,
+    ParameterDeclaration,
     StepExecution,
 )
 from jobop.domain.parameters import is_secret
@@ -206,3 +208,48 @@ def summary_for_caller(execution: JobExecution) -> str:
 def _parameter_from_proto(message: pb.JobParameter) -> JobParameter:
     value = client_parameters.from_proto(message)
     return JobParameter(value.value, value.type, value.identifying)
+
+
+# -- the job catalogue -------------------------------------------------------------------
+
+_PARAMETER_TYPE_TO_PROTO: dict[str, pb.ParameterType.ValueType] = {
+    "STRING": pb.PARAMETER_TYPE_STRING,
+    "LONG": pb.PARAMETER_TYPE_LONG,
+    "DOUBLE": pb.PARAMETER_TYPE_DOUBLE,
+    "DATE": pb.PARAMETER_TYPE_DATE,
+    "BOOLEAN": pb.PARAMETER_TYPE_BOOLEAN,
+}
+
+
+def declaration_to_proto(declaration: ParameterDeclaration) -> pb.ParameterDescription:
+    """A declared parameter; its default as the JobParameter a caller would send (masked
+    when its name looks secret and the caller may not read secrets)."""
+    message = pb.ParameterDescription(
+        name=declaration.name,
+        type=_PARAMETER_TYPE_TO_PROTO[declaration.type],
+        identifying=declaration.identifying,
+        required=declaration.required,
+        description=declaration.description,
+    )
+    if declaration.default is not None:
+        value = declaration.default
+        if declaration.type == "DOUBLE" and isinstance(value, int):
+            value = float(value)  # a DOUBLE may declare an int default
+        default = JobParameter(value, declaration.type, declaration.identifying)
+        if is_secret(declaration.name) and not reveals_secrets():
+            default = default.masked()
+        message.default_value.CopyFrom(parameter_to_proto(default))
+    return message
+
+
+def description_to_proto(job: JobDescription) -> pb.JobDescription:
+    return pb.JobDescription(
+        job_name=job.name,
+        description=job.description,
+        parameters=[declaration_to_proto(declaration) for declaration in job.parameters],
+        allow_undeclared_parameters=job.allow_undeclared_parameters,
+        restartable=job.restartable,
+        incrementer=job.incrementer,
+        steps=[pb.StepDescription(name=step.name, kind=step.kind) for step in job.steps],
+        registered=job.registered,
+    )
