@@ -32,6 +32,7 @@ assert.ok(orphan > 0, 'ORPHAN is not set');
 const ITEMS = 600;
 // e2e_jobs' job that declares its parameters, and a job only the repository knows.
 const CATALOGUE = 'e2eCatalogueJob';
+const OPEN_CATALOGUE = 'e2eOpenCatalogueJob';
 const foreign = process.env.FOREIGN_JOB;
 assert.ok(foreign, 'FOREIGN_JOB is not set');
 
@@ -132,6 +133,32 @@ try {
   assert.equal(new Date(typed.parameters.day.date).getTime(), new Date('2024-03-15T10:30:00').getTime());
   // Defaults are not sent: the job uses them, the repository does not record them.
   assert.ok(!('rate' in typed.parameters) && !('apiToken' in typed.parameters), JSON.stringify(typed.parameters));
+  await page.locator('main').focus();
+  await page.keyboard.press('j');
+  await page.locator('#jobs tr[data-job="demoChunkJob"]').waitFor();
+
+  // A job that declares some parameters and takes others: its typed field and free rows,
+  // whose values are checked against the type chosen ("abc" is no long).
+  await page.locator(`#jobs tr[data-job="${OPEN_CATALOGUE}"] button`, { hasText: 'Start' }).click();
+  await dialog.waitFor();
+  await declared('region').waitFor();
+  assert.ok(await dialog.locator('#free-params').isVisible(), 'no free rows for a job that takes undeclared ones');
+  assert.equal(await dialog.locator('#param-rows tr').count(), 0);
+  await dialog.locator('#add-param').click();
+  const free = dialog.locator('#param-rows tr').first();
+  await free.locator('.p-name').fill('extra');
+  await free.locator('.p-type').selectOption('long');
+  await free.locator('.p-value').fill('abc');
+  await dialog.locator('#start-submit').click();
+  await page.waitForFunction(() => /extra: "abc" is not a long/.test(document.getElementById('start-error').textContent));
+  seen.refusedFree = await startError.textContent();
+  await free.locator('.p-value').fill('7');
+  await dialog.locator('#start-submit').click();
+  await page.waitForURL(/#\/executions\/\d+$/);
+  const openId = Number(page.url().match(/executions\/(\d+)$/)[1]);
+  const open = await page.evaluate((id) => fetch(`/api/executions/${id}`).then((r) => r.json()), openId);
+  assert.deepEqual(open.parameters, { extra: { long: 7, identifying: true } });
+  seen.openStarted = openId;
   await page.locator('main').focus();
   await page.keyboard.press('j');
   await page.locator('#jobs tr[data-job="demoChunkJob"]').waitFor();

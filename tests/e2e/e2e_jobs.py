@@ -25,7 +25,13 @@ from jobop.batch import (
     TaskletStep,
     step_scope,
 )
-from jobop.domain import BatchStatus, ExitStatus, JobExecution, ParameterDeclaration
+from jobop.domain import (
+    BatchStatus,
+    ExitStatus,
+    JobExecution,
+    ParameterDeclaration,
+    ParametersDeclaration,
+)
 from jobop_jobs._parameters import long_parameter
 from jobop_jobs.demo_chunk import NumberReader
 
@@ -270,3 +276,15 @@ catalogue_job = Job(
 )
 
 JOBS.append(catalogue_job)
+
+# Declares one parameter and takes undeclared ones too: the Start dialog's free rows.
+open_catalogue_job = Job(
+    "e2eOpenCatalogueJob",
+    [TaskletStep("finish", _finish)],
+    parameters=ParametersDeclaration(
+        (ParameterDeclaration("region", default="eu", description="Where to run"),),
+        allow_undeclared=True,
+    ),
+)
+
+JOBS.append(open_catalogue_job)

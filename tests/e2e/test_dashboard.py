@@ -108,6 +108,9 @@ def test_dashboard_starts_stops_and_restarts_a_job_live(
     assert typed["status"] == "COMPLETED" and typed["jobName"] == "e2eCatalogueJob"
     assert typed["parameters"]["items"] == {"long": 3, "identifying": True}
     assert "not registered on this server" in seen["foreignTitle"]
+    assert 'extra: "abc" is not a long' in seen["refusedFree"]
+    opened = request(base, "GET", f"/api/executions/{seen['openStarted']}").body
+    assert opened["parameters"] == {"extra": {"long": 7, "identifying": True}}
     assert "lease is live" in seen["recoverTitle"]
     shown = ("dashboard-running.png", "dashboard-completed.png", "dashboard-job.png")
     for name in (*shown, "dashboard-confirm.png"):
