@@ -684,19 +684,17 @@ class JobOperator:
         those only the repository knows (no definition here: not runnable). No names: every
         job, sorted by name; else the named ones in that order, NoSuchJob for a name unknown
         to both."""
-        registered = {name for name in (names or self.registry.names()) if name in self.registry}
-        others = [name for name in names if name not in registered]
-        known = set(self.explorer.get_job_names(None if not names else others))
+        registry = self.registry
         if not names:
-            names = sorted(registered | known)
+            names = sorted({*registry.names(), *self.explorer.get_job_names()})
         else:
+            others = [name for name in names if name not in registry]
+            known = set(self.explorer.get_job_names(others)) if others else set()
             unknown = [name for name in others if name not in known]
             if unknown:
                 raise NoSuchJob(f"no job named {unknown[0]!r} is registered or has instances")
         return [
-            describe_job(self.registry.get(name))
-            if name in registered
-            else describe_unregistered(name)
+            describe_job(registry.get(name)) if name in registry else describe_unregistered(name)
             for name in names
         ]
 
