@@ -81,8 +81,10 @@ def parameters(messages: Mapping[str, pb.JobParameter]) -> JobParameters:
         if message.WhichOneof("value") == "string_value" and (
             len(message.string_value) > PARAMETER_VALUE_LENGTH
         ):
+            # The name is quoted short: a huge one would not fit in the error's trailers.
+            shown = name if len(name) <= NAME_LENGTH else f"{name[:20]}…"
             raise InvalidJobParameters(
-                f"job parameter {name!r} is longer than {PARAMETER_VALUE_LENGTH} characters",
+                f"job parameter {shown!r} is longer than {PARAMETER_VALUE_LENGTH} characters",
                 field="parameters",
             )
     try:
