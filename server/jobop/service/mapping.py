@@ -33,6 +33,9 @@ from jobop.repository import AuditEvent
 
 from .auth import Role, current_caller
 
+# PARAMETER_NAME's width: a longer name is refused anyway.
+_NAME_SHOWN = 100
+
 _STATUS_TO_PROTO: dict[BatchStatus, pb.BatchStatus.ValueType] = {
     BatchStatus.COMPLETED: pb.BATCH_STATUS_COMPLETED,
     BatchStatus.STARTING: pb.BATCH_STATUS_STARTING,
@@ -70,6 +73,12 @@ def parameters_to_proto(parameters: JobParameters) -> dict[str, pb.JobParameter]
     return {name: parameter_to_proto(parameter) for name, parameter in parameters.items()}
 
 
+def quoted_name(name: str) -> str:
+    """A parameter's name for an error message, cut short when it is too long to be one
+    (the message travels in the error's trailers, which clients cap at 16 KiB)."""
+    return repr(name if len(name) <= _NAME_SHOWN else f"{name[:_NAME_SHOWN]}…")
+
+
 def parameters_from_proto(messages: Mapping[str, pb.JobParameter]) -> JobParameters:
     """Domain parameters from a request's map; InvalidJobParameters when one is malformed."""
     items: dict[str, JobParameter] = {}
@@ -78,7 +87,7 @@ def parameters_from_proto(messages: Mapping[str, pb.JobParameter]) -> JobParamet
             items[name] = _parameter_from_proto(message)
         except (ValueError, OverflowError) as error:
             raise InvalidJobParameters(
-                f"job parameter {name!r}: {error}", field="parameters"
+                f"job parameter {quoted_name(name)}: {error}", field="parameters"
             ) from error
     return JobParameters(items)
 

@@ -17,7 +17,7 @@ from jobop.domain import LONG_MAX, InvalidJobParameters, JobParameters
 from jobop.repository.schema import NAME_LENGTH, PARAMETER_VALUE_LENGTH, REQUEST_ID_LENGTH
 
 from .errors import InvalidArgument
-from .mapping import parameters_from_proto
+from .mapping import parameters_from_proto, quoted_name
 
 # No legitimate request comes near this: 200 parameters of 2,500 characters are 0.5 MiB.
 MAX_REQUEST_BYTES = 1 << 20
@@ -81,10 +81,9 @@ def parameters(messages: Mapping[str, pb.JobParameter]) -> JobParameters:
         if message.WhichOneof("value") == "string_value" and (
             len(message.string_value) > PARAMETER_VALUE_LENGTH
         ):
-            # The name is quoted short: a huge one would not fit in the error's trailers.
-            shown = name if len(name) <= NAME_LENGTH else f"{name[:20]}…"
             raise InvalidJobParameters(
-                f"job parameter {shown!r} is longer than {PARAMETER_VALUE_LENGTH} characters",
+                f"job parameter {quoted_name(name)} is longer than {PARAMETER_VALUE_LENGTH} "
+                "characters",
                 field="parameters",
             )
     try:
