@@ -310,6 +310,14 @@ class JobOperatorClient:
         )
         return list(response.job_names)
 
+    def describe_jobs(
+        self, job_names: Sequence[str] = (), *, timeout: float | None = None
+    ) -> pb.DescribeJobsResponse:
+        """The job catalogue: each named job (none: every job) with its description,
+        declared parameters, steps and whether this server runs it (`registered`)."""
+        request = pb.DescribeJobsRequest(job_names=list(job_names))
+        return self._call(self._stub.DescribeJobs, request, idempotent=True, timeout=timeout)
+
     def get_parameters(
         self, execution_id: int, *, timeout: float | None = None
     ) -> dict[str, ParameterValue]:
@@ -606,6 +614,13 @@ class AsyncJobOperatorClient:
             self._stub.GetJobNames, pb.GetJobNamesRequest(), idempotent=True, timeout=timeout
         )
         return list(response.job_names)
+
+    async def describe_jobs(
+        self, job_names: Sequence[str] = (), *, timeout: float | None = None
+    ) -> pb.DescribeJobsResponse:
+        """See JobOperatorClient.describe_jobs."""
+        request = pb.DescribeJobsRequest(job_names=list(job_names))
+        return await self._call(self._stub.DescribeJobs, request, idempotent=True, timeout=timeout)
 
     async def get_parameters(
         self, execution_id: int, *, timeout: float | None = None

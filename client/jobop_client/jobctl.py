@@ -25,8 +25,8 @@ from typing import Any, NoReturn, TextIO
 
 import grpc
 
+from jobop_client import catalogue, errors, executions, exit_codes, parameters
 from jobop_client import credentials as creds
-from jobop_client import errors, executions, exit_codes, parameters
 from jobop_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT, JobOperatorClient
 from jobop_client.proto import job_operator_pb2 as pb
 from jobop_client.version import package_version
@@ -225,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
             help='TOML or JSON map of exit code to process exit code, e.g. {"CUSTOM FAILED": 100}',
         )
 
-    command("jobs", "list the jobs the server can launch", _jobs)
+    command("jobs", "list the jobs with their descriptions (and those not runnable here)", _jobs)
+
+    sub = command("describe", "describe a job: its steps and declared parameters", _describe)
+    sub.add_argument("job", metavar="JOB")
 
     sub = command("start", "start a new instance of a job; prints the execution id", _start)
     sub.add_argument("job", metavar="JOB")
@@ -333,14 +336,65 @@ def escape(text: str, keep: str = "") -> str:
     )
 
 
+NOT_REGISTERED = "(not registered here)"
+
+
 def _jobs(ctx: _Context) -> int:
-    names = ctx.client.get_job_names()
+    jobs = ctx.client.describe_jobs().jobs
     if ctx.json:
-        ctx.dump(names)
-    else:
-        for name in names:
-            ctx.print(name)
+        # A list of names, as before the catalogue: `describe --json` tells the rest.
+        ctx.dump([job.job_name for job in jobs])
+        return 0
+    rows = [[job.job_name, _about(job)] for job in jobs]
+    _print_table(ctx, ["JOB", "DESCRIPTION"], rows, "no job")
     return 0
+
+
+def _about(job: pb.JobDescription) -> str:
+    if not job.registered:
+        return NOT_REGISTERED
+    return job.description.splitlines()[0] if job.description else ""
+
+
+def _describe(ctx: _Context) -> int:
+    job = ctx.client.describe_jobs([ctx.args.job]).jobs[0]
+    if ctx.json:
+        ctx.dump(catalogue.job_description_to_dict(job))
+        return 0
+    ctx.print(job.job_name)
+    if not job.registered:
+        ctx.print(f"{NOT_REGISTERED}: known only from the repository; it cannot start here")
+        return 0
+    if job.description:
+        ctx.print(job.description, lines=True)
+    steps = ", ".join(f"{step.name} ({step.kind})" for step in job.steps)
+    ctx.print(f"restartable: {_yes(job.restartable)}")
+    ctx.print(f"incrementer: {job.incrementer or '(none)'}")
+    ctx.print(f"steps: {steps}")
+    ctx.print(
+        "undeclared parameters: " + ("accepted" if job.allow_undeclared_parameters else "refused")
+    )
+    ctx.print()
+    rows = [
+        [
+            parameter.name,
+            catalogue.parameter_type_name(parameter.type),
+            _yes(parameter.identifying),
+            _yes(parameter.required),
+            parameters.format_value(parameters.from_proto(parameter.default_value))
+            if parameter.HasField("default_value")
+            else "",
+            parameter.description,
+        ]
+        for parameter in job.parameters
+    ]
+    headers = ["PARAMETER", "TYPE", "IDENTIFYING", "REQUIRED", "DEFAULT", "DESCRIPTION"]
+    _print_table(ctx, headers, rows, "declares no parameters")
+    return 0
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
 
 
 def _start(ctx: _Context) -> int:

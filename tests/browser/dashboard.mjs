@@ -30,6 +30,11 @@ assert.ok(serverNode && expectedNodes[serverNode], 'SERVER_NODE or NODES is not 
 const orphan = Number(process.env.ORPHAN);
 assert.ok(orphan > 0, 'ORPHAN is not set');
 const ITEMS = 600;
+// e2e_jobs' job that declares its parameters, and a job only the repository knows.
+const CATALOGUE = 'e2eCatalogueJob';
+const OPEN_CATALOGUE = 'e2eOpenCatalogueJob';
+const foreign = process.env.FOREIGN_JOB;
+assert.ok(foreign, 'FOREIGN_JOB is not set');
 
 const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobop-chromium-'));
 const context = await chromium.launchPersistentContext(userDataDir, {
@@ -62,22 +67,127 @@ try {
   // Any reload would lose this.
   await page.evaluate(() => { window.jobopNoReload = 'still here'; });
 
-  // Start from the form: items=600 (identifying), itemDelayMs=15 and chunkSize=5 (not).
-  await page.locator('#jobs tr[data-job="demoChunkJob"] button', { hasText: 'Start' }).click();
   const dialog = page.locator('#start-dialog');
+
+  // A job only the repository knows is listed, but its Start is disabled and says why.
+  const foreignStart = page.locator(`#jobs tr[data-job="${foreign}"] button`, { hasText: 'Start' });
+  assert.ok(await foreignStart.isDisabled(), 'Start is enabled on a job not registered here');
+  seen.foreignTitle = await foreignStart.getAttribute('title');
+  assert.match(seen.foreignTitle, /not registered on this server/);
+  assert.match(await page.locator(`#jobs tr[data-job="${foreign}"]`).textContent(), /not registered here/);
+
+  // The Start dialog of a job that declares its parameters: a typed field for each, its
+  // default as placeholder, its description, required ones marked; no free rows.
+  await page.locator(`#jobs tr[data-job="${CATALOGUE}"] button`, { hasText: 'Start' }).click();
   await dialog.waitFor();
-  const fill = async (index, name, type, value, identifying) => {
+  const declared = (name) => dialog.locator(`#declared-rows tr[data-param="${name}"]`);
+  await declared('day').waitFor();
+  seen.fields = Object.fromEntries(await dialog.locator('#declared-rows tr').evaluateAll((rows) => rows.map(
+    (row) => [row.dataset.param, row.querySelector('.d-value').type || row.querySelector('.d-value').tagName])));
+  assert.deepEqual(seen.fields, {
+    day: 'datetime-local', items: 'number', rate: 'number', dryRun: 'select-one', label: 'text', apiToken: 'text',
+  });
+  assert.equal(await declared('items').locator('input').getAttribute('placeholder'), '5');
+  assert.equal(await declared('items').locator('input').getAttribute('step'), '1');
+  assert.equal(await declared('rate').locator('input').getAttribute('step'), 'any');
+  assert.equal(await declared('label').locator('input').getAttribute('placeholder'), 'orders');
+  assert.match(await declared('dryRun').locator('option').first().textContent(), /default \(false\)/);
+  assert.match(await declared('items').textContent(), /How many items to read/);
+  assert.ok(await declared('day').evaluate((row) => row.classList.contains('required')));
+  assert.equal(await declared('day').locator('.req').count(), 1);
+  assert.equal(await declared('items').locator('.req').count(), 0);
+  assert.ok(await dialog.locator('#free-params').isHidden(), 'free rows shown for a job that refuses them');
+  assert.match(await dialog.locator('#start-about').textContent(), /Imports one day's orders/);
+  await page.screenshot({ path: path.join(shots, 'dashboard-start-typed.png'), fullPage: true });
+
+  // Bad values are refused before anything is sent: a missing required one, a long that
+  // is no whole number.
+  const startError = dialog.locator('#start-error');
+  await dialog.locator('#start-submit').click();
+  await page.waitForFunction(() => /day is required/.test(document.getElementById('start-error').textContent));
+  await declared('day').locator('input').fill('2024-03-15T10:30:00');
+  await declared('items').locator('input').fill('12.5');
+  await dialog.locator('#start-submit').click();
+  await page.waitForFunction(() => /items: "12.5" is not a long/.test(document.getElementById('start-error').textContent));
+  seen.refused = await startError.textContent();
+  assert.equal(await declared('items').locator('input').getAttribute('aria-invalid'), 'true');
+  await page.screenshot({ path: path.join(shots, 'dashboard-start-refused.png'), fullPage: true });
+  const none = await page.evaluate((job) => fetch(`/api/jobs/${job}/executions`).then((r) => r.json()), CATALOGUE);
+  assert.deepEqual(none.executions, [], 'a refused start reached the server');
+
+  // Typed values start the job: long, boolean, date and string as declared.
+  await declared('items').locator('input').fill('3');
+  await declared('dryRun').locator('select').selectOption('true');
+  await declared('label').locator('input').fill('daily, with comma');
+  await dialog.locator('#start-submit').click();
+  await page.waitForURL(/#\/executions\/\d+$/);
+  const typedId = Number(page.url().match(/executions\/(\d+)$/)[1]);
+  await page.locator('#execution-title .status[data-status="COMPLETED"]').waitFor();
+  const typed = await page.evaluate((id) => fetch(`/api/executions/${id}`).then((r) => r.json()), typedId);
+  assert.equal(typed.jobName, CATALOGUE);
+  seen.typedStarted = typedId;
+  seen.typedParameters = typed.parameters;
+  assert.deepEqual(typed.parameters.items, { long: 3, identifying: true });
+  assert.deepEqual(typed.parameters.dryRun, { boolean: true, identifying: false });
+  assert.deepEqual(typed.parameters.label, { string: 'daily, with comma', identifying: true });
+  assert.equal(new Date(typed.parameters.day.date).getTime(), new Date('2024-03-15T10:30:00').getTime());
+  // Defaults are not sent: the job uses them, the repository does not record them.
+  assert.ok(!('rate' in typed.parameters) && !('apiToken' in typed.parameters), JSON.stringify(typed.parameters));
+  await page.locator('main').focus();
+  await page.keyboard.press('j');
+  await page.locator('#jobs tr[data-job="demoChunkJob"]').waitFor();
+
+  // A job that declares some parameters and takes others: its typed field and free rows,
+  // whose values are checked against the type chosen ("abc" is no long).
+  await page.locator(`#jobs tr[data-job="${OPEN_CATALOGUE}"] button`, { hasText: 'Start' }).click();
+  await dialog.waitFor();
+  await declared('region').waitFor();
+  assert.ok(await dialog.locator('#free-params').isVisible(), 'no free rows for a job that takes undeclared ones');
+  assert.equal(await dialog.locator('#param-rows tr').count(), 0);
+  await dialog.locator('#add-param').click();
+  const free = dialog.locator('#param-rows tr').first();
+  await free.locator('.p-name').fill('extra');
+  await free.locator('.p-type').selectOption('long');
+  await free.locator('.p-value').fill('abc');
+  await dialog.locator('#start-submit').click();
+  await page.waitForFunction(() => /extra: "abc" is not a long/.test(document.getElementById('start-error').textContent));
+  seen.refusedFree = await startError.textContent();
+  await free.locator('.p-value').fill('7');
+  await dialog.locator('#start-submit').click();
+  await page.waitForURL(/#\/executions\/\d+$/);
+  const openId = Number(page.url().match(/executions\/(\d+)$/)[1]);
+  const open = await page.evaluate((id) => fetch(`/api/executions/${id}`).then((r) => r.json()), openId);
+  assert.deepEqual(open.parameters, { extra: { long: 7, identifying: true } });
+  seen.openStarted = openId;
+  await page.locator('main').focus();
+  await page.keyboard.press('j');
+  await page.locator('#jobs tr[data-job="demoChunkJob"]').waitFor();
+
+  // Start from the form: items=600 (identifying), itemDelayMs=15 and chunkSize=5 (not),
+  // in the typed field a declared parameter has, else in a free row.
+  await page.locator('#jobs tr[data-job="demoChunkJob"] button', { hasText: 'Start' }).click();
+  await dialog.waitFor();
+  await page.waitForFunction(() => document.querySelector('#declared-rows tr, #param-rows tr'));
+  const fill = async (name, type, value, identifying) => {
+    const field = declared(name).locator('.d-value');
+    if (await field.count()) {
+      await field.fill(value);
+      return;
+    }
+    let index = await dialog.locator('#param-rows .p-name').evaluateAll((names) => names.findIndex((n) => !n.value));
+    if (index < 0) {
+      await dialog.locator('#add-param').click();
+      index = (await dialog.locator('#param-rows tr').count()) - 1;
+    }
     const row = dialog.locator('#param-rows tr').nth(index);
     await row.locator('.p-name').fill(name);
     await row.locator('.p-type').selectOption(type);
     await row.locator('.p-value').fill(value);
     await row.locator('.p-id').setChecked(identifying);
   };
-  await fill(0, 'items', 'long', String(ITEMS), true);
-  await dialog.locator('#add-param').click();
-  await fill(1, 'itemDelayMs', 'long', '15', false);
-  await dialog.locator('#add-param').click();
-  await fill(2, 'chunkSize', 'long', '5', false);
+  await fill('items', 'long', String(ITEMS), true);
+  await fill('itemDelayMs', 'long', '15', false);
+  await fill('chunkSize', 'long', '5', false);
   await dialog.locator('#start-submit').click();
   await page.waitForURL(/#\/executions\/\d+$/);
   const firstId = Number(page.url().match(/executions\/(\d+)$/)[1]);

@@ -51,9 +51,16 @@ try {
 
   // Start from the form; the execution view follows its stream to COMPLETED.
   await page.locator('#jobs tr[data-job="demoTaskletJob"] button', { hasText: 'Start' }).click();
-  await page.locator('#start-dialog .p-name').first().fill('run.id');
-  await page.locator('#start-dialog .p-type').first().selectOption('long');
-  await page.locator('#start-dialog .p-value').first().fill(String(Date.now()));
+  // run.id in its typed field where the job declares it, else in a free row.
+  await page.waitForFunction(() => document.querySelector('#declared-rows tr, #param-rows tr'));
+  const declaredRunId = page.locator('#declared-rows tr[data-param="run.id"] .d-value');
+  if (await declaredRunId.count()) {
+    await declaredRunId.fill(String(Date.now()));
+  } else {
+    await page.locator('#start-dialog .p-name').first().fill('run.id');
+    await page.locator('#start-dialog .p-type').first().selectOption('long');
+    await page.locator('#start-dialog .p-value').first().fill(String(Date.now()));
+  }
   await page.locator('#start-submit').click();
   await page.waitForURL(/#\/executions\/\d+$/);
   seen.started = Number(page.url().match(/executions\/(\d+)$/)[1]);

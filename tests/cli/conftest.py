@@ -25,20 +25,22 @@ _names = itertools.count(1)
 
 
 @contextlib.contextmanager
-def _server_on(kind: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[JobopServer]:
+def _server_on(
+    kind: str, folder: Path, request: pytest.FixtureRequest, *extra: str
+) -> Iterator[JobopServer]:
     """A `jobop serve` on a fresh empty database (it creates the schema itself); SIGTERM
     at the end must make it exit 0."""
     log_path = folder / "jobop-serve.log"
     if kind == "sqlite":
         path = folder / "jobop.db"
-        server = start_server(f"sqlite:///{path}", log_path, sqlite_path=path)
+        server = start_server(f"sqlite:///{path}", log_path, *extra, sqlite_path=path)
         cluster: Cluster | None = None
         name = ""
     else:
         cluster = request.getfixturevalue("pg_cluster")
         name = f"jobop_cli_{os.getpid()}_{next(_names)}"
         url = cluster.create_database(name)
-        server = start_server(url, log_path, pg_conninfo=cluster.conninfo(name))
+        server = start_server(url, log_path, *extra, pg_conninfo=cluster.conninfo(name))
     try:
         yield server
     finally:
@@ -74,3 +76,14 @@ def jobctl(jobop_server: JobopServer) -> Jobctl:
 def shared_jobctl(shared_server: JobopServer) -> Jobctl:
     """jobctl against the module's shared server."""
     return Jobctl(shared_server)
+
+
+@pytest.fixture(params=DATABASES)
+def e2e_jobs_server(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[JobopServer]:
+    """A server of its own that loads tests/e2e's `e2e_jobs` too (jobs that declare
+    parameters), on each database."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1] / "e2e"))
+    with _server_on(request.param, tmp_path, request, "--jobs", "e2e_jobs") as server:
+        yield server

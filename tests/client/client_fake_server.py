@@ -208,6 +208,14 @@ class FakeJobOperator(pb_grpc.JobOperatorServiceServicer):
         self._enter("GetJobNames", request, context)
         return pb.GetJobNamesResponse(job_names=JOB_NAMES)
 
+    def DescribeJobs(
+        self, request: pb.DescribeJobsRequest, context: grpc.ServicerContext
+    ) -> pb.DescribeJobsResponse:
+        self._enter("DescribeJobs", request, context)
+        names = list(request.job_names) or JOB_NAMES
+        jobs = [pb.JobDescription(job_name=name, registered=True) for name in names]
+        return pb.DescribeJobsResponse(jobs=jobs)
+
     def GetParameters(
         self, request: pb.GetParametersRequest, context: grpc.ServicerContext
     ) -> pb.GetParametersResponse:

@@ -25,7 +25,13 @@ from jobop.batch import (
     TaskletStep,
     step_scope,
 )
-from jobop.domain import BatchStatus, ExitStatus, JobExecution, ParametersDeclaration
+from jobop.domain import (
+    BatchStatus,
+    ExitStatus,
+    JobExecution,
+    ParameterDeclaration,
+    ParametersDeclaration,
+)
 from jobop_jobs.demo_chunk import NumberReader
 
 
@@ -258,3 +264,44 @@ refused_end_job = Job(
     incrementer=RunIdIncrementer(),
 )
 JOBS.append(refused_end_job)
+
+
+# The catalogue's test job: a description, parameters of every type (required, defaulted,
+# identifying or not, one secret-named), a tasklet and a chunk step, an incrementer.
+CATALOGUE_PARAMETERS = [
+    ParameterDeclaration(
+        "day", "DATE", identifying=True, required=True, description="The day to import"
+    ),
+    ParameterDeclaration("items", "LONG", default=5, description="How many items to read"),
+    ParameterDeclaration("rate", "DOUBLE", identifying=False, default=1.5),
+    ParameterDeclaration(
+        "dryRun", "BOOLEAN", identifying=False, default=False, description="Write nothing"
+    ),
+    ParameterDeclaration("label", "STRING", default="orders", description="Shown in logs"),
+    ParameterDeclaration("apiToken", "STRING", identifying=False, default="s3cr3t"),
+]
+
+catalogue_job = Job(
+    "e2eCatalogueJob",
+    [
+        TaskletStep("prepare", _finish),
+        ChunkStep("load", reader=step_scope(_slow_numbers), writer=_DiscardWriter(), chunk_size=5),
+    ],
+    description="Imports one day's orders (a test job that declares its parameters).",
+    incrementer=RunIdIncrementer(),
+    parameters=CATALOGUE_PARAMETERS,
+)
+
+JOBS.append(catalogue_job)
+
+# Declares one parameter and takes undeclared ones too: the Start dialog's free rows.
+open_catalogue_job = Job(
+    "e2eOpenCatalogueJob",
+    [TaskletStep("finish", _finish)],
+    parameters=ParametersDeclaration(
+        (ParameterDeclaration("region", default="eu", description="Where to run"),),
+        allow_undeclared=True,
+    ),
+)
+
+JOBS.append(open_catalogue_job)

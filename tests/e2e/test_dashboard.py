@@ -1,5 +1,7 @@
 """The dashboard in Debian's headless Chromium (tests/browser, playwright-core) against a
-real `jobop serve`: start demoChunkJob from the form, counts and context rise without a
+real `jobop serve`: a Start dialog built from a job's declared parameters (typed fields, a
+refused bad value, a started job), a job only the repository knows not startable; start
+demoChunkJob from the form, counts and context rise without a
 reload, Recover refused while the owner lives, stop (confirmed), STOPPED, restart,
 COMPLETED, abandon, recover an orphan; no console error, no Content-Security-Policy
 violation. The security headers and the favicon are also checked with plain HTTP. A missing
@@ -76,6 +78,7 @@ def test_dashboard_starts_stops_and_restarts_a_job_live(
     server = start_server()
     expected = _other_nodes(server)
     orphan = _orphan(server)
+    foreign = _repository_only_job(server)
     # JOBOP_SCREENSHOT_DIR keeps the screenshots somewhere to look at after the run.
     shots = Path(os.environ.get("JOBOP_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
@@ -86,6 +89,7 @@ def test_dashboard_starts_stops_and_restarts_a_job_live(
         SERVER_NODE=next(node for node, state in expected.items() if state == "live-server"),
         NODES=json.dumps({node: state.removesuffix("-server") for node, state in expected.items()}),
         ORPHAN=str(orphan),
+        FOREIGN_JOB=foreign,
     )
     first, second = seen["started"], seen["restarted"]
     base = server.http_url
@@ -97,6 +101,16 @@ def test_dashboard_starts_stops_and_restarts_a_job_live(
     assert nodes_started["status"] == "ABANDONED"
     assert request(base, "GET", f"/api/executions/{orphan}").body["status"] == "FAILED"
     assert len(seen["contextRising"]) >= 3
+    # The Start dialog built from e2eCatalogueJob's declarations refused 12.5 for a long
+    # and started it with typed values.
+    assert 'items: "12.5" is not a long' in seen["refused"]
+    typed = request(base, "GET", f"/api/executions/{seen['typedStarted']}").body
+    assert typed["status"] == "COMPLETED" and typed["jobName"] == "e2eCatalogueJob"
+    assert typed["parameters"]["items"] == {"long": 3, "identifying": True}
+    assert "not registered on this server" in seen["foreignTitle"]
+    assert 'extra: "abc" is not a long' in seen["refusedFree"]
+    opened = request(base, "GET", f"/api/executions/{seen['openStarted']}").body
+    assert opened["parameters"] == {"extra": {"long": 7, "identifying": True}}
     assert "lease is live" in seen["recoverTitle"]
     shown = ("dashboard-running.png", "dashboard-completed.png", "dashboard-job.png")
     for name in (*shown, "dashboard-confirm.png"):
@@ -110,6 +124,18 @@ def _orphan(server: ServerProcess) -> int:
     try:
         parameters = JobParameters({"durationMs": JobParameter(5, "LONG")})
         return repository.create_job_execution("demoTaskletJob", parameters).id
+    finally:
+        repository.engine.dispose()
+
+
+def _repository_only_job(server: ServerProcess) -> str:
+    """A job no jobop server registers, known from a finished execution in the repository
+    (as a Spring Batch application leaves it); its name."""
+    repository = JobRepository(create_engine(server.db_url))
+    try:
+        execution = repository.create_job_execution("springOnlyJob", JobParameters())
+        repository.fail_running(execution.id, "ran elsewhere")
+        return execution.job_name
     finally:
         repository.engine.dispose()
 

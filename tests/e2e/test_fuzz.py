@@ -395,7 +395,10 @@ def _string_fields(
         name = prefix + field_descriptor.name
         entry = field_descriptor.message_type
         if field_descriptor.type == FieldDescriptor.TYPE_STRING:
-            yield name, lambda m, v, f=field_descriptor.name: setattr(m, f, v)
+            if field_descriptor.label == FieldDescriptor.LABEL_REPEATED:
+                yield name, lambda m, v, f=field_descriptor.name: getattr(m, f).append(v)
+            else:
+                yield name, lambda m, v, f=field_descriptor.name: setattr(m, f, v)
         elif entry is not None and entry.GetOptions().map_entry:
             yield (
                 f"{name}[key]",

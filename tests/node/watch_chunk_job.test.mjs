@@ -22,7 +22,7 @@ const RPCS = [
   'Start', 'StartNextInstance', 'Stop', 'Restart', 'Abandon', 'Recover',
   'GetRunningExecutions', 'GetSummary', 'GetStepExecutionSummaries', 'GetJobNames',
   'GetParameters', 'GetJobExecution', 'ListJobInstances', 'ListJobExecutions',
-  'WatchExecution', 'WatchExecutions', 'ListAuditEvents',
+  'WatchExecution', 'WatchExecutions', 'ListAuditEvents', 'DescribeJobs',
 ];
 
 function loadService() {

@@ -148,3 +148,17 @@ def test_last_step_execution_and_count_across_restarts(repository: JobRepository
     assert (last.id, last.job_execution_id, last.read_count) == (step.id, restart.id, 7)
     assert last.execution_context["read.count"] == 7
     assert repository.count_step_executions(instance_id, "load") == 2
+
+
+def test_job_names_among_some_names_only_those_with_instances(repository: JobRepository) -> None:
+    explorer = repository.explorer
+    assert explorer.get_job_names([]) == []
+    assert explorer.get_job_names(["importJob"]) == []
+    for at, name in enumerate(("importJob", "exportJob", "importJob")):
+        repository.create_job_execution(name, JobParameters.of(at=at))
+    assert explorer.get_job_names(["importJob", "nothing", "exportJob"]) == [
+        "exportJob",
+        "importJob",
+    ]
+    assert explorer.get_job_names(["nothing"]) == []
+    assert explorer.get_job_names() == ["exportJob", "importJob"]

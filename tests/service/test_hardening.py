@@ -369,3 +369,19 @@ def test_a_parameter_name_longer_than_its_column_is_refused_and_writes_nothing(
     # At the limit it is stored and read back whole.
     execution = _start(stub, "demoTaskletJob", **{"n" * 100: 1, "durationMs": 1})
     assert "n" * 100 in execution.parameters
+
+
+def test_an_oversized_value_under_a_huge_name_is_refused_with_a_short_message() -> None:
+    # Found by the fuzz test: the message quoted the whole name (25 KB here), more than a
+    # client accepts in the error's trailers (16 KiB), so the caller saw RESOURCE_EXHAUSTED.
+    from jobop.domain import InvalidJobParameters
+    from jobop.service import validation as check
+
+    name = "\U0009b50a" * 2500
+    for value, why in (
+        (pb.JobParameter(string_value="v" * 3000), "longer than 2500 characters"),
+        (pb.JobParameter(), "has no value"),
+    ):
+        with pytest.raises(InvalidJobParameters) as refused:
+            check.parameters({name: value})
+        assert len(str(refused.value)) < 1200 and why in str(refused.value), why

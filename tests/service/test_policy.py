@@ -23,7 +23,9 @@ def test_the_policy_table_names_exactly_the_rpcs_of_the_proto() -> None:
 def test_roles_reach_what_the_issue_says() -> None:
     reads = {name for name, role in POLICY.items() if role is Role.VIEWER}
     assert reads == {
-        m.name for m in SERVICE.methods if m.name.startswith(("Get", "ListJob", "Watch"))
+        m.name
+        for m in SERVICE.methods
+        if m.name.startswith(("Get", "ListJob", "Watch", "Describe"))
     }
     assert {name for name, role in POLICY.items() if role is Role.ADMIN} == {"Abandon"}
     assert CONTROL_ACTIONS - {"Abandon"} == {

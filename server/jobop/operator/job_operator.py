@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from jobop.batch import logcontext
+from jobop.batch.catalogue import JobDescription, describe_job, describe_unregistered
 from jobop.batch.owner import OWNER_KEY, current_owner
 from jobop.batch.registry import JobRegistry
 from jobop.batch.runner import JobRunner, next_parameters
@@ -682,6 +683,25 @@ class JobOperator:
 
     def get_job_names(self) -> list[str]:
         return self.registry.names()
+
+    def describe_jobs(self, names: Sequence[str] = ()) -> list[JobDescription]:
+        """The catalogue: the jobs registered here described from their definitions, and
+        those only the repository knows (no definition here: not runnable). No names: every
+        job, sorted by name; else the named ones in that order, NoSuchJob for a name unknown
+        to both."""
+        registry = self.registry
+        if not names:
+            names = sorted({*registry.names(), *self.explorer.get_job_names()})
+        else:
+            others = [name for name in names if name not in registry]
+            known = set(self.explorer.get_job_names(others)) if others else set()
+            unknown = [name for name in others if name not in known]
+            if unknown:
+                raise NoSuchJob(f"no job named {unknown[0]!r} is registered or has instances")
+        return [
+            describe_job(registry.get(name)) if name in registry else describe_unregistered(name)
+            for name in names
+        ]
 
     def get_parameters(self, execution_id: int) -> JobParameters:
         return self.explorer.get_parameters(execution_id)

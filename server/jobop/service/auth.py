@@ -74,6 +74,7 @@ POLICY: Mapping[str, Role] = {
     "WatchExecution": Role.VIEWER,
     "WatchExecutions": Role.VIEWER,
     "ListAuditEvents": Role.OPERATOR,
+    "DescribeJobs": Role.VIEWER,
 }
 
 # Probes and tooling: open to anyone who reaches the port.

@@ -16,6 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from jobop_client import parameters as client_parameters
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
+from jobop.batch.catalogue import JobDescription
 from jobop.domain import (
     BatchStatus,
     ExitStatus,
@@ -24,12 +25,16 @@ from jobop.domain import (
     JobInstance,
     JobParameter,
     JobParameters,
+    ParameterDeclaration,
     StepExecution,
 )
 from jobop.domain.parameters import is_secret
 from jobop.repository import AuditEvent
 
 from .auth import Role, current_caller
+
+# PARAMETER_NAME's width: a longer name is refused anyway.
+_NAME_SHOWN = 100
 
 _STATUS_TO_PROTO: dict[BatchStatus, pb.BatchStatus.ValueType] = {
     BatchStatus.COMPLETED: pb.BATCH_STATUS_COMPLETED,
@@ -68,6 +73,12 @@ def parameters_to_proto(parameters: JobParameters) -> dict[str, pb.JobParameter]
     return {name: parameter_to_proto(parameter) for name, parameter in parameters.items()}
 
 
+def quoted_name(name: str) -> str:
+    """A parameter's name for an error message, cut short when it is too long to be one
+    (the message travels in the error's trailers, which clients cap at 16 KiB)."""
+    return repr(name if len(name) <= _NAME_SHOWN else f"{name[:_NAME_SHOWN]}…")
+
+
 def parameters_from_proto(messages: Mapping[str, pb.JobParameter]) -> JobParameters:
     """Domain parameters from a request's map; InvalidJobParameters when one is malformed."""
     items: dict[str, JobParameter] = {}
@@ -76,7 +87,7 @@ def parameters_from_proto(messages: Mapping[str, pb.JobParameter]) -> JobParamet
             items[name] = _parameter_from_proto(message)
         except (ValueError, OverflowError) as error:
             raise InvalidJobParameters(
-                f"job parameter {name!r}: {error}", field="parameters"
+                f"job parameter {quoted_name(name)}: {error}", field="parameters"
             ) from error
     return JobParameters(items)
 
@@ -206,3 +217,48 @@ def summary_for_caller(execution: JobExecution) -> str:
 def _parameter_from_proto(message: pb.JobParameter) -> JobParameter:
     value = client_parameters.from_proto(message)
     return JobParameter(value.value, value.type, value.identifying)
+
+
+# -- the job catalogue -------------------------------------------------------------------
+
+_PARAMETER_TYPE_TO_PROTO: dict[str, pb.ParameterType.ValueType] = {
+    "STRING": pb.PARAMETER_TYPE_STRING,
+    "LONG": pb.PARAMETER_TYPE_LONG,
+    "DOUBLE": pb.PARAMETER_TYPE_DOUBLE,
+    "DATE": pb.PARAMETER_TYPE_DATE,
+    "BOOLEAN": pb.PARAMETER_TYPE_BOOLEAN,
+}
+
+
+def declaration_to_proto(declaration: ParameterDeclaration) -> pb.ParameterDescription:
+    """A declared parameter; its default as the JobParameter a caller would send (masked
+    when its name looks secret and the caller may not read secrets)."""
+    message = pb.ParameterDescription(
+        name=declaration.name,
+        type=_PARAMETER_TYPE_TO_PROTO[declaration.type],
+        identifying=declaration.identifying,
+        required=declaration.required,
+        description=declaration.description,
+    )
+    if declaration.default is not None:
+        value = declaration.default
+        if declaration.type == "DOUBLE" and isinstance(value, int):
+            value = float(value)  # a DOUBLE may declare an int default
+        default = JobParameter(value, declaration.type, declaration.identifying)
+        if is_secret(declaration.name) and not reveals_secrets():
+            default = default.masked()
+        message.default_value.CopyFrom(parameter_to_proto(default))
+    return message
+
+
+def description_to_proto(job: JobDescription) -> pb.JobDescription:
+    return pb.JobDescription(
+        job_name=job.name,
+        description=job.description,
+        parameters=[declaration_to_proto(declaration) for declaration in job.parameters],
+        allow_undeclared_parameters=job.allow_undeclared_parameters,
+        restartable=job.restartable,
+        incrementer=job.incrementer,
+        steps=[pb.StepDescription(name=step.name, kind=step.kind) for step in job.steps],
+        registered=job.registered,
+    )

@@ -32,6 +32,7 @@ from .audit import AuditRecorder
 from .errors import SHUTTING_DOWN, InvalidArgument, abort, error_status, status_for
 from .mapping import (
     audit_event_to_proto,
+    description_to_proto,
     execution_for_caller,
     execution_to_proto,
     instance_to_proto,
@@ -278,6 +279,16 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
 
     def _get_job_names(self, request: pb.GetJobNamesRequest) -> pb.GetJobNamesResponse:
         return pb.GetJobNamesResponse(job_names=self._operator.get_job_names())
+
+    async def DescribeJobs(
+        self, request: pb.DescribeJobsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.DescribeJobsResponse:
+        return await self._unary(context, self._describe_jobs, request)
+
+    def _describe_jobs(self, request: pb.DescribeJobsRequest) -> pb.DescribeJobsResponse:
+        check.request_size(request)
+        jobs = self._operator.describe_jobs(check.job_names(request.job_names))
+        return pb.DescribeJobsResponse(jobs=[description_to_proto(job) for job in jobs])
 
     async def GetParameters(
         self, request: pb.GetParametersRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -6,7 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from google.protobuf.message import Message
@@ -17,13 +17,14 @@ from jobop.domain import LONG_MAX, InvalidJobParameters, JobParameters
 from jobop.repository.schema import NAME_LENGTH, PARAMETER_VALUE_LENGTH, REQUEST_ID_LENGTH
 
 from .errors import InvalidArgument
-from .mapping import parameters_from_proto
+from .mapping import parameters_from_proto, quoted_name
 
 # No legitimate request comes near this: 200 parameters of 2,500 characters are 0.5 MiB.
 MAX_REQUEST_BYTES = 1 << 20
 MAX_PARAMETERS = 200
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
+MAX_JOB_NAMES = 1000
 
 
 def request_size(request: Message) -> None:
@@ -45,6 +46,13 @@ def job_name(value: str, *, field: str = "job_name") -> str:
         raise InvalidArgument(f"{field} is longer than {NAME_LENGTH} characters", field=field)
     _no_nul(value, field)
     return value
+
+
+def job_names(values: Sequence[str], *, field: str = "job_names") -> list[str]:
+    """The names of a catalogue request (none: every job), each checked as a job name."""
+    if len(values) > MAX_JOB_NAMES:
+        raise InvalidArgument(f"{field} names more than {MAX_JOB_NAMES} jobs", field=field)
+    return [job_name(value, field=field) for value in values]
 
 
 def execution_id(value: int, *, field: str = "execution_id") -> int:
@@ -74,7 +82,8 @@ def parameters(messages: Mapping[str, pb.JobParameter]) -> JobParameters:
             len(message.string_value) > PARAMETER_VALUE_LENGTH
         ):
             raise InvalidJobParameters(
-                f"job parameter {name!r} is longer than {PARAMETER_VALUE_LENGTH} characters",
+                f"job parameter {quoted_name(name)} is longer than {PARAMETER_VALUE_LENGTH} "
+                "characters",
                 field="parameters",
             )
     try:

@@ -174,6 +174,7 @@ class RestApi:
             web.post("/api/executions/{executionId}/abandon", s.abandon),
             web.post("/api/executions/{executionId}/recover", s.recover),
             web.get("/api/jobs", s.jobs),
+            web.get("/api/jobs/{jobName}", s.job),
             web.get("/api/jobs/{jobName}/executions", s.job_executions),
             web.get("/api/jobs/{jobName}/runningExecutions", s.running_executions),
             web.get("/api/jobs/{jobName}/instances", s.job_instances),
@@ -292,16 +293,24 @@ class RestApi:
     # -- reading ---------------------------------------------------------------------
 
     async def jobs(self, request: web.Request) -> web.Response:
+        """The catalogue, each job with its latest execution; `jobNames` are those this
+        server runs (the registered ones), as before the catalogue."""
         names = (await call(self.servicer.GetJobNames, pb.GetJobNamesRequest())).job_names
+        catalogue = await call(self.servicer.DescribeJobs, pb.DescribeJobsRequest())
         jobs = []
-        for name in names:
+        for job in catalogue.jobs:
             latest = await call(
                 self.servicer.ListJobExecutions,
-                pb.ListJobExecutionsRequest(job_name=name, page_size=1),
+                pb.ListJobExecutionsRequest(job_name=job.job_name, page_size=1),
             )
             execution = rep.execution_json(latest.executions[0]) if latest.executions else None
-            jobs.append({"name": name, "latestExecution": execution})
+            jobs.append({**rep.job_description_json(job), "latestExecution": execution})
         return json_response({"jobNames": list(names), "jobs": jobs})
+
+    async def job(self, request: web.Request) -> web.Response:
+        name = request.match_info["jobName"]
+        found = await call(self.servicer.DescribeJobs, pb.DescribeJobsRequest(job_names=[name]))
+        return json_response(rep.job_description_json(found.jobs[0]))
 
     async def job_executions(self, request: web.Request) -> web.Response:
         name = request.match_info["jobName"]

@@ -156,6 +156,41 @@ def _schemas() -> dict[str, Any]:
         "properties": {"exitCode": {"type": "string"}, "exitDescription": {"type": "string"}},
     }
     status = {"type": "string", "enum": _STATUSES}
+    job: dict[str, Any] = {
+        "type": "object",
+        "description": "A job of the catalogue; one only the repository knows "
+        "(registered false) has no description, parameters or steps and cannot start here",
+        "required": [
+            "name",
+            "description",
+            "registered",
+            "parameters",
+            "allowUndeclaredParameters",
+            "restartable",
+            "incrementer",
+            "steps",
+        ],
+        "properties": {
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "registered": {"type": "boolean"},
+            "parameters": {"type": "array", "items": _ref("ParameterDescription")},
+            "allowUndeclaredParameters": {"type": "boolean"},
+            "restartable": {"type": "boolean"},
+            "incrementer": {"type": "string", "description": "e.g. RunIdIncrementer(run.id)"},
+            "steps": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "kind"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "kind": {"type": "string", "description": "tasklet, chunk or a class"},
+                    },
+                },
+            },
+        },
+    }
     step_counts = [
         "readCount",
         "writeCount",
@@ -293,18 +328,44 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["jobNames", "jobs"],
             "properties": {
-                "jobNames": {"type": "array", "items": {"type": "string"}},
+                "jobNames": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "The jobs this server runs (registered here)",
+                },
                 "jobs": {
                     "type": "array",
+                    "description": "The catalogue: registered jobs and those only the "
+                    "repository knows",
                     "items": {
                         "type": "object",
-                        "required": ["name", "latestExecution"],
+                        "required": [*job["required"], "latestExecution"],
                         "properties": {
-                            "name": {"type": "string"},
+                            **job["properties"],
                             "latestExecution": {"oneOf": [_ref("JobExecution"), {"type": "null"}]},
                         },
                     },
                 },
+            },
+        },
+        "JobDescription": job,
+        "ParameterDescription": {
+            "type": "object",
+            "required": [
+                "name",
+                "type",
+                "identifying",
+                "required",
+                "defaultValue",
+                "description",
+            ],
+            "properties": {
+                "name": {"type": "string"},
+                "type": {"enum": ["string", "long", "double", "date", "boolean"]},
+                "identifying": {"type": "boolean"},
+                "required": {"type": "boolean"},
+                "defaultValue": {"oneOf": [_ref("Parameter"), {"type": "null"}]},
+                "description": {"type": "string"},
             },
         },
         "ExecutionPage": {
@@ -513,7 +574,15 @@ def openapi_document() -> dict[str, Any]:
         f"{execution}/recover": _control(
             "recover", "Mark an execution whose process died FAILED (restartable)"
         ),
-        "/api/jobs": _get("getJobs", "Job names with their latest execution", [], "Jobs"),
+        "/api/jobs": _get(
+            "getJobs", "The job catalogue, each with its latest execution", [], "Jobs"
+        ),
+        "/api/jobs/{jobName}": _get(
+            "describeJob",
+            "A job: description, declared parameters, steps, whether it runs here",
+            [{**_JOB_NAME, "description": "A job's name (registered or in the repository)"}],
+            "JobDescription",
+        ),
         "/api/jobs/{jobName}/executions": _get(
             "listJobExecutions",
             "A job's executions, newest first",

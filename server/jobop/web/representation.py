@@ -10,11 +10,11 @@ or null. A parameter is written in the typed form that requests accept
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from google.protobuf.message import Message
+from jobop_client import catalogue
 from jobop_client import parameters as client_parameters
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop_client.executions import status_name, timestamp
@@ -30,7 +30,6 @@ _TYPE_KEYS: dict[str, client_parameters.ParameterType] = {
     "date": "DATE",
     "boolean": "BOOLEAN",
 }
-_KEY_OF_TYPE = {kind: key for key, kind in _TYPE_KEYS.items()}
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -91,13 +90,7 @@ def exit_status_json(exit_status: pb.ExitStatus) -> dict[str, str]:
 
 
 def parameter_json(message: pb.JobParameter) -> dict[str, Any]:
-    value = client_parameters.from_proto(message)
-    plain: Any = value.value
-    if isinstance(plain, dt.datetime):
-        plain = plain.isoformat().replace("+00:00", "Z")
-    elif isinstance(plain, float) and not math.isfinite(plain):
-        plain = repr(plain)  # JSON has no NaN or Infinity; "nan", "inf" parse back
-    return {_KEY_OF_TYPE[value.type]: plain, "identifying": value.identifying}
+    return catalogue.typed_parameter(client_parameters.from_proto(message))
 
 
 def parameters_json(messages: Mapping[str, pb.JobParameter]) -> dict[str, Any]:
@@ -223,3 +216,8 @@ def _long(value: int) -> int:
     if not _INT64_MIN <= value <= _INT64_MAX:
         raise ValueError(f"{value} is out of the 64-bit range")
     return value
+
+
+def job_description_json(job: pb.JobDescription) -> dict[str, Any]:
+    """A DescribeJobs entry; `name` as GET /api/jobs has always called it."""
+    return catalogue.job_description_to_dict(job)

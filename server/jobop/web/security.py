@@ -74,6 +74,7 @@ ROUTE_POLICY: Mapping[tuple[str, str], Rule] = {
     ("POST", "/api/executions/{executionId}/abandon"): rpc("Abandon"),
     ("POST", "/api/executions/{executionId}/recover"): rpc("Recover"),
     ("GET", "/api/jobs"): rpc("GetJobNames"),
+    ("GET", "/api/jobs/{jobName}"): rpc("DescribeJobs"),
     ("GET", "/api/jobs/{jobName}/executions"): rpc("ListJobExecutions"),
     ("GET", "/api/jobs/{jobName}/runningExecutions"): rpc("GetRunningExecutions"),
     ("GET", "/api/jobs/{jobName}/instances"): rpc("ListJobInstances"),

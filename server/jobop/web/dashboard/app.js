@@ -185,10 +185,11 @@ async function jobsView(main) {
   const data = await api("GET", "/api/jobs");
   const rows = new Map();
   const tbody = h("tbody");
+  const jobs = new Map(data.jobs.map((job) => [job.name, job]));
   for (const job of data.jobs) {
-    const row = h("tr", { "data-job": job.name });
+    const row = h("tr", { "data-job": job.name, "data-registered": String(job.registered) });
     rows.set(job.name, row);
-    fillJobRow(row, job.name, job.latestExecution);
+    fillJobRow(row, job, job.latestExecution);
     tbody.append(row);
   }
   const nodes = h("tbody");
@@ -209,7 +210,7 @@ async function jobsView(main) {
   );
   follow("/api/events", (execution) => {
     const row = rows.get(execution.jobName);
-    if (row) fillJobRow(row, execution.jobName, execution);
+    if (row) fillJobRow(row, jobs.get(execution.jobName), execution);
   });
   await refreshNodes(nodes);
   // A failed refresh is retried by the next one; a view left while this one loaded stops.
@@ -252,15 +253,24 @@ function nodeRow(node) {
   );
 }
 
-function fillJobRow(row, name, latest) {
+// A job only the repository knows is shown like the others, but cannot start here.
+function startButton(job, label, primary) {
+  return h("button", { type: "button", class: primary ? "primary" : null, disabled: !job.registered,
+    title: job.registered ? null : NOT_RUNNABLE, onclick: () => openStart(job.name) }, label);
+}
+
+function fillJobRow(row, job, latest) {
+  const name = job.name;
   row.replaceChildren(
-    h("td", {}, h("a", { href: `#/jobs/${encodeURIComponent(name)}` }, name)),
+    h("td", {}, h("a", { href: `#/jobs/${encodeURIComponent(name)}` }, name),
+      job.registered ? null : h("span", { class: "muted" }, " (not registered here)"),
+      job.description ? h("div", { class: "job-about" }, job.description) : null),
     h("td", {}, badge(latest && latest.status)),
     h("td", {}, latest ? h("a", { href: `#/executions/${latest.id}` }, `#${latest.id}`) : ""),
     h("td", {}, latest ? when(latest.startTime) : ""),
     h("td", {}, durationOf(latest)),
     h("td", { class: "mono" }, latest ? parameterText(latest.parameters) : ""),
-    h("td", {}, h("button", { type: "button", onclick: () => openStart(name) }, "Start…")),
+    h("td", {}, startButton(job, "Start…", false)),
   );
 }
 
@@ -270,7 +280,10 @@ async function jobView(main, name, tokens) {
   setCrumbs(h("a", { href: "#/" }, "jobs"), name);
   const token = tokens[tokens.length - 1] || "";
   const query = `pageSize=${PAGE_SIZE}${token ? `&pageToken=${encodeURIComponent(token)}` : ""}`;
-  const page = await api("GET", `/api/jobs/${encodeURIComponent(name)}/executions?${query}`);
+  const [job, page] = await Promise.all([
+    api("GET", `/api/jobs/${encodeURIComponent(name)}`),
+    api("GET", `/api/jobs/${encodeURIComponent(name)}/executions?${query}`),
+  ]);
   const tbody = h("tbody");
   const rows = new Map();
   for (const execution of page.executions) {
@@ -285,7 +298,8 @@ async function jobView(main, name, tokens) {
   const newer = h("button", { type: "button", disabled: tokens.length <= 1,
     onclick: () => render(() => jobView(main, name, tokens.slice(0, -1))) }, "← Newer");
   main.replaceChildren(
-    h("h1", {}, name, h("button", { type: "button", class: "primary", onclick: () => openStart(name) }, "Start…")),
+    h("h1", {}, name, startButton(job, "Start…", true)),
+    ...(job.description ? [h("p", { class: "job-about" }, job.description)] : []),
     h("table", { class: "grid", id: "executions" },
       h("thead", {}, h("tr", {}, h("th", {}, "execution"), h("th", {}, "status"), h("th", {}, "exit code"),
         h("th", {}, "started"), h("th", {}, "ended"), h("th", {}, "duration"), h("th", {}, "parameters"))),
@@ -302,7 +316,7 @@ async function jobView(main, name, tokens) {
       tbody.prepend(fresh);
     }
   });
-  return { name: "job", startJob: name };
+  return { name: "job", startJob: job.registered ? name : null };
 }
 
 function fillExecutionRow(row, execution) {
@@ -541,6 +555,83 @@ function fillContext(box, context) {
 }
 
 // -- starting ---------------------------------------------------------------------------------
+// The Start dialog is built from the job's declared parameters (GET /api/jobs/NAME): a typed
+// field per parameter, and free rows only where the job takes undeclared ones. Values are
+// checked here before anything is sent; the server checks them again.
+
+const LONG_MIN = -(2n ** 63n);
+const LONG_MAX = 2n ** 63n - 1n;
+const NOT_RUNNABLE = "not registered on this server: only the repository knows this job, so it cannot start here";
+
+class Refusal extends Error {
+  constructor(message, field) {
+    super(message);
+    this.field = field;
+  }
+}
+
+// A typed request value from a field's text (see representation.py: strings are taken for
+// every type, so that a 64-bit long keeps its digits); a Refusal when it is not one.
+function typedValue(name, type, raw, field) {
+  const text = type === "string" ? raw : raw.trim();
+  switch (type) {
+    case "long":
+      if (!/^[+-]?\d+$/.test(text) || BigInt(text) < LONG_MIN || BigInt(text) > LONG_MAX) {
+        throw new Refusal(`${name}: "${raw}" is not a long (a whole number)`, field);
+      }
+      return text;
+    case "double":
+      if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) {
+        throw new Refusal(`${name}: "${raw}" is not a double (a number)`, field);
+      }
+      return text;
+    case "date": {
+      // A datetime-local field's value is local time without a zone; requests take UTC.
+      const date = new Date(text);
+      if (Number.isNaN(date.getTime())) throw new Refusal(`${name}: "${raw}" is not a date`, field);
+      return date.toISOString();
+    }
+    case "boolean":
+      if (text !== "true" && text !== "false") throw new Refusal(`${name}: "${raw}" is not true or false`, field);
+      return text === "true";
+    default:
+      return text;
+  }
+}
+
+function defaultText(parameter) {
+  const value = parameter.defaultValue ? parameter.defaultValue[parameter.type] : undefined;
+  return value === undefined || value === null ? "" : String(value);
+}
+
+function declaredField(parameter) {
+  const shown = defaultText(parameter);
+  const attrs = { class: "d-value", "aria-label": parameter.name, "aria-required": parameter.required ? "true" : null };
+  if (parameter.type === "boolean") {
+    const none = parameter.required ? "choose…" : shown ? `default (${shown})` : "not given";
+    return h("select", attrs, h("option", { value: "" }, none),
+      h("option", { value: "true" }, "true"), h("option", { value: "false" }, "false"));
+  }
+  const kinds = {
+    long: { type: "number", step: "1", inputmode: "numeric" },
+    double: { type: "number", step: "any", inputmode: "decimal" },
+    date: { type: "datetime-local", step: "1" },
+    string: { type: "text" },
+  };
+  return h("input", { ...attrs, ...kinds[parameter.type], placeholder: shown || (parameter.required ? "required" : "") });
+}
+
+function declaredRow(parameter) {
+  return h("tr", { "data-param": parameter.name, "data-type": parameter.type,
+    "data-identifying": String(parameter.identifying), class: parameter.required ? "required" : "" },
+    h("td", {},
+      h("span", { class: "mono" }, parameter.name),
+      parameter.required ? h("span", { class: "req", title: "required" }, " *") : null,
+      h("span", { class: "muted" }, ` ${parameter.type}`),
+      parameter.description ? h("div", { class: "param-about" }, parameter.description) : null),
+    h("td", {}, declaredField(parameter)),
+    h("td", { class: "muted" }, parameter.identifying ? "yes" : "no"));
+}
 
 function paramRow(name, type, value, identifying) {
   const select = h("select", { "aria-label": "type", class: "p-type" }, TYPES.map((t) => h("option", { selected: t === type }, t)));
@@ -553,25 +644,60 @@ function paramRow(name, type, value, identifying) {
   return row;
 }
 
-function openStart(job) {
+async function openStart(name) {
+  let job;
+  try {
+    job = await api("GET", `/api/jobs/${encodeURIComponent(name)}`);
+  } catch (error) {
+    fail(error);
+    return;
+  }
+  if (!job.registered) {
+    toast(`${name}: ${NOT_RUNNABLE}`, true);
+    return;
+  }
   const dialog = document.getElementById("start-dialog");
-  dialog.dataset.job = job;
-  document.getElementById("start-job").textContent = job;
+  dialog.dataset.job = name;
+  document.getElementById("start-job").textContent = name;
+  document.getElementById("start-about").textContent = job.description;
   document.getElementById("start-error").textContent = "";
   document.getElementById("request-id").value = "";
-  document.getElementById("param-rows").replaceChildren(paramRow("", "long", "", true));
+  document.getElementById("declared-rows").replaceChildren(...job.parameters.map(declaredRow));
+  document.getElementById("declared-params").hidden = !job.parameters.length;
+  document.getElementById("free-params").hidden = !job.allowUndeclaredParameters;
+  document.getElementById("free-hint").textContent = job.parameters.length
+    ? "This job also takes parameters it does not declare:" : "This job declares no parameters; give any:";
+  // A job that declares nothing starts with one free row, as before declarations.
+  document.getElementById("param-rows").replaceChildren(
+    ...(job.parameters.length || !job.allowUndeclaredParameters ? [] : [paramRow("", "long", "", true)]));
   dialog.showModal();
-  dialog.querySelector(".p-name").focus();
+  const first = dialog.querySelector("#declared-rows .d-value, #param-rows .p-name");
+  if (first) first.focus();
 }
 
 function collectParameters() {
   const parameters = {};
+  for (const row of document.querySelectorAll("#declared-rows tr")) {
+    const name = row.dataset.param;
+    const type = row.dataset.type;
+    const field = row.querySelector(".d-value");
+    // A number field holding text that is no number reads as "": say so rather than skip it.
+    if (field.validity && field.validity.badInput) throw new Refusal(`${name}: not a ${type}`, field);
+    if (field.value === "") {
+      if (row.classList.contains("required")) throw new Refusal(`${name} is required`, field);
+      continue; // the job's default applies (and is not written to the repository)
+    }
+    const identifying = row.dataset.identifying === "true";
+    parameters[name] = { [type]: typedValue(name, type, field.value, field), identifying };
+  }
   for (const row of document.querySelectorAll("#param-rows tr")) {
-    const name = row.querySelector(".p-name").value.trim();
+    const field = row.querySelector(".p-name");
+    const name = field.value.trim();
     if (!name) continue;
+    if (name in parameters) throw new Refusal(`${name} is given twice`, field);
     const type = row.querySelector(".p-type").value;
-    const raw = row.querySelector(".p-value").value;
-    parameters[name] = { [type]: type === "string" ? raw : raw.trim(), identifying: row.querySelector(".p-id").checked };
+    const value = row.querySelector(".p-value");
+    parameters[name] = { [type]: typedValue(name, type, value.value, value), identifying: row.querySelector(".p-id").checked };
   }
   return parameters;
 }
@@ -579,8 +705,19 @@ function collectParameters() {
 async function submitStart(event) {
   event.preventDefault();
   const dialog = document.getElementById("start-dialog");
+  const error = document.getElementById("start-error");
   const job = dialog.dataset.job;
-  const body = { parameters: collectParameters() };
+  for (const field of dialog.querySelectorAll("[aria-invalid]")) field.removeAttribute("aria-invalid");
+  let body;
+  try {
+    body = { parameters: collectParameters() };
+  } catch (refusal) {
+    if (!(refusal instanceof Refusal)) throw refusal;
+    error.textContent = refusal.message;
+    refusal.field.setAttribute("aria-invalid", "true");
+    refusal.field.focus();
+    return;
+  }
   const requestId = document.getElementById("request-id").value.trim();
   if (requestId) body.requestId = requestId;
   try {
@@ -588,9 +725,8 @@ async function submitStart(event) {
     dialog.close();
     toast(`${job}: started #${execution.id}`);
     go(`#/executions/${execution.id}`);
-  } catch (error) {
-    document.getElementById("start-error").textContent =
-      error instanceof ApiError ? `${error.reason}: ${error.message}` : String(error);
+  } catch (failure) {
+    error.textContent = failure instanceof ApiError ? `${failure.reason}: ${failure.message}` : String(failure);
   }
 }
 

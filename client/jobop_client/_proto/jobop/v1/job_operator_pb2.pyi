@@ -58,6 +58,29 @@ BATCH_STATUS_ABANDONED: BatchStatus.ValueType
 BATCH_STATUS_UNKNOWN: BatchStatus.ValueType
 Global___BatchStatus: typing_extensions.TypeAlias = BatchStatus
 
+class _ParameterType:
+    ValueType = typing.NewType('ValueType', builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _ParameterTypeEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_ParameterType.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    PARAMETER_TYPE_UNSPECIFIED: _ParameterType.ValueType
+    PARAMETER_TYPE_STRING: _ParameterType.ValueType
+    PARAMETER_TYPE_LONG: _ParameterType.ValueType
+    PARAMETER_TYPE_DOUBLE: _ParameterType.ValueType
+    PARAMETER_TYPE_DATE: _ParameterType.ValueType
+    PARAMETER_TYPE_BOOLEAN: _ParameterType.ValueType
+
+class ParameterType(_ParameterType, metaclass=_ParameterTypeEnumTypeWrapper):
+    """The type a job declares for one of its parameters."""
+PARAMETER_TYPE_UNSPECIFIED: ParameterType.ValueType
+PARAMETER_TYPE_STRING: ParameterType.ValueType
+PARAMETER_TYPE_LONG: ParameterType.ValueType
+PARAMETER_TYPE_DOUBLE: ParameterType.ValueType
+PARAMETER_TYPE_DATE: ParameterType.ValueType
+PARAMETER_TYPE_BOOLEAN: ParameterType.ValueType
+Global___ParameterType: typing_extensions.TypeAlias = ParameterType
+
 @typing.final
 class ExitStatus(google.protobuf.message.Message):
     """How an execution ended: a code (COMPLETED, FAILED, NOOP, STOPPED, UNKNOWN, EXECUTING or
@@ -967,3 +990,124 @@ class ListAuditEventsResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal['events', b'events', 'next_page_token', b'next_page_token']) -> None:
         ...
 Global___ListAuditEventsResponse: typing_extensions.TypeAlias = ListAuditEventsResponse
+
+@typing.final
+class DescribeJobsRequest(google.protobuf.message.Message):
+    """-- the job catalogue (DescribeJobs) -----------------------------------------------------"""
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_NAMES_FIELD_NUMBER: builtins.int
+
+    @property
+    def job_names(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
+        """The jobs to describe; empty: every job registered here or known to the repository."""
+
+    def __init__(self, *, job_names: collections.abc.Iterable[builtins.str] | None=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['job_names', b'job_names']) -> None:
+        ...
+Global___DescribeJobsRequest: typing_extensions.TypeAlias = DescribeJobsRequest
+
+@typing.final
+class DescribeJobsResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOBS_FIELD_NUMBER: builtins.int
+
+    @property
+    def jobs(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___JobDescription]:
+        """In the order asked for; sorted by name when every job was asked for."""
+
+    def __init__(self, *, jobs: collections.abc.Iterable[Global___JobDescription] | None=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['jobs', b'jobs']) -> None:
+        ...
+Global___DescribeJobsResponse: typing_extensions.TypeAlias = DescribeJobsResponse
+
+@typing.final
+class ParameterDescription(google.protobuf.message.Message):
+    """One parameter a job declares."""
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    NAME_FIELD_NUMBER: builtins.int
+    TYPE_FIELD_NUMBER: builtins.int
+    IDENTIFYING_FIELD_NUMBER: builtins.int
+    REQUIRED_FIELD_NUMBER: builtins.int
+    DEFAULT_VALUE_FIELD_NUMBER: builtins.int
+    DESCRIPTION_FIELD_NUMBER: builtins.int
+    name: builtins.str
+    type: Global___ParameterType.ValueType
+    identifying: builtins.bool
+    "Whether the parameter is part of the job instance's key."
+    required: builtins.bool
+    'A required parameter has no default: a start without it is refused.'
+    description: builtins.str
+
+    @property
+    def default_value(self) -> Global___JobParameter:
+        """What the job uses when the parameter is not given; unset: no default. Defaults are not
+        written to the repository. Secret-named parameters' defaults are masked but for admins.
+        """
+
+    def __init__(self, *, name: builtins.str=..., type: Global___ParameterType.ValueType=..., identifying: builtins.bool=..., required: builtins.bool=..., default_value: Global___JobParameter | None=..., description: builtins.str=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['default_value', b'default_value']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['default_value', b'default_value', 'description', b'description', 'identifying', b'identifying', 'name', b'name', 'required', b'required', 'type', b'type']) -> None:
+        ...
+Global___ParameterDescription: typing_extensions.TypeAlias = ParameterDescription
+
+@typing.final
+class StepDescription(google.protobuf.message.Message):
+    """One step of a job, in the order the job runs them."""
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    NAME_FIELD_NUMBER: builtins.int
+    KIND_FIELD_NUMBER: builtins.int
+    name: builtins.str
+    kind: builtins.str
+    '"tasklet", "chunk", "partition" or, for any other step, its class name.'
+
+    def __init__(self, *, name: builtins.str=..., kind: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['kind', b'kind', 'name', b'name']) -> None:
+        ...
+Global___StepDescription: typing_extensions.TypeAlias = StepDescription
+
+@typing.final
+class JobDescription(google.protobuf.message.Message):
+    """One job of the catalogue."""
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_NAME_FIELD_NUMBER: builtins.int
+    DESCRIPTION_FIELD_NUMBER: builtins.int
+    PARAMETERS_FIELD_NUMBER: builtins.int
+    ALLOW_UNDECLARED_PARAMETERS_FIELD_NUMBER: builtins.int
+    RESTARTABLE_FIELD_NUMBER: builtins.int
+    INCREMENTER_FIELD_NUMBER: builtins.int
+    STEPS_FIELD_NUMBER: builtins.int
+    REGISTERED_FIELD_NUMBER: builtins.int
+    job_name: builtins.str
+    description: builtins.str
+    allow_undeclared_parameters: builtins.bool
+    'True when the job takes parameters it does not declare (always when it declares none).'
+    restartable: builtins.bool
+    incrementer: builtins.str
+    'The job\'s incrementer in short, e.g. "RunIdIncrementer(run.id)"; empty when none.'
+    registered: builtins.bool
+    'True: this server runs the job. False: only the repository knows it (its executions\n    can be read, stopped and abandoned, but it cannot be started or restarted here); the\n    other fields are then empty.\n    '
+
+    @property
+    def parameters(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___ParameterDescription]:
+        """The declared parameters, in the job's order; empty when the job declares none."""
+
+    @property
+    def steps(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___StepDescription]:
+        ...
+
+    def __init__(self, *, job_name: builtins.str=..., description: builtins.str=..., parameters: collections.abc.Iterable[Global___ParameterDescription] | None=..., allow_undeclared_parameters: builtins.bool=..., restartable: builtins.bool=..., incrementer: builtins.str=..., steps: collections.abc.Iterable[Global___StepDescription] | None=..., registered: builtins.bool=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['allow_undeclared_parameters', b'allow_undeclared_parameters', 'description', b'description', 'incrementer', b'incrementer', 'job_name', b'job_name', 'parameters', b'parameters', 'registered', b'registered', 'restartable', b'restartable', 'steps', b'steps']) -> None:
+        ...
+Global___JobDescription: typing_extensions.TypeAlias = JobDescription
