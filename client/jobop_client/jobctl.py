@@ -28,6 +28,7 @@ import grpc
 from jobop_client import credentials as creds
 from jobop_client import errors, executions, exit_codes, jsonform, parameters
 from jobop_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT, JobOperatorClient
+from jobop_client.model import format_duration as _duration
 from jobop_client.proto import job_operator_pb2 as pb
 from jobop_client.version import package_version
 
@@ -648,21 +649,6 @@ def _is_tty(out: TextIO) -> bool:
         return out.isatty() and os.environ.get("TERM") != "dumb"
     except ValueError:  # a closed stream
         return False
-
-
-def _duration(value: dt.timedelta | None) -> str:
-    if value is None:
-        return "-"
-    seconds = value.total_seconds()
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
