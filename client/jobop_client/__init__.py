@@ -1,9 +1,15 @@
 """Python client of jobop, a Spring Batch-style job operator served over gRPC.
 
-``JobOperatorClient`` (blocking) and ``AsyncJobOperatorClient`` (asyncio) call the
-``jobop.v1.JobOperatorService`` API; ``jobctl`` is the command line built on them. They
-return the API's protobuf messages; ``BatchStatus(execution.status).name`` gives a status
-by Spring Batch's name (``COMPLETED``, ``FAILED``, …).
+``Client`` (blocking) and ``AsyncClient`` (asyncio) return executions as Python objects
+(``jobop_client.model``: statuses as ``BatchStatus`` members, aware datetimes, plain
+parameter values), ``client.run(job, **params)`` starts a job and waits for its end::
+
+    with Client() as jobop:
+        print(jobop.run("demoChunkJob", items=20).summary)
+
+``JobOperatorClient`` and ``AsyncJobOperatorClient`` beneath them call the
+``jobop.v1.JobOperatorService`` API one to one and return its protobuf messages; ``jobctl``
+is the command line built on them. docs/client.md has the guide.
 
 The grpc-dependent names load on first use, so that ``jobop_client.parameters`` and
 ``jobop_client.exit_codes`` stay importable without grpc (the server's domain layer uses
@@ -26,16 +32,33 @@ if TYPE_CHECKING:
     from jobop_client.client import AsyncJobOperatorClient, JobOperatorClient, Page, RetryPolicy
     from jobop_client.errors import JobOperatorError
     from jobop_client.executions import BatchStatus
+    from jobop_client.friendly import AsyncClient, AsyncRun, Client, Run
+    from jobop_client.model import (
+        ExitStatus,
+        JobExecution,
+        JobInstance,
+        JobParameters,
+        StepExecution,
+    )
 
 __all__ = [
+    "AsyncClient",
     "AsyncJobOperatorClient",
+    "AsyncRun",
     "BatchStatus",
+    "Client",
+    "ExitStatus",
+    "JobExecution",
+    "JobInstance",
     "JobOperatorClient",
     "JobOperatorError",
+    "JobParameters",
     "Page",
     "Parameter",
     "ParameterValue",
     "RetryPolicy",
+    "Run",
+    "StepExecution",
     "format_parameter",
     "parse_parameter",
 ]
@@ -47,6 +70,15 @@ _LAZY = {
     "Page": "jobop_client.client",
     "RetryPolicy": "jobop_client.client",
     "JobOperatorError": "jobop_client.errors",
+    "Client": "jobop_client.friendly",
+    "AsyncClient": "jobop_client.friendly",
+    "Run": "jobop_client.friendly",
+    "AsyncRun": "jobop_client.friendly",
+    "ExitStatus": "jobop_client.model",
+    "JobExecution": "jobop_client.model",
+    "JobInstance": "jobop_client.model",
+    "JobParameters": "jobop_client.model",
+    "StepExecution": "jobop_client.model",
 }
 
 

@@ -7,22 +7,10 @@ start requests accept as it is.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from typing import Any
 
-from jobop_client import parameters
+from jobop_client import jsonform
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
-
-
-def typed_parameter(value: parameters.ParameterValue) -> dict[str, Any]:
-    """`{"long": 6, "identifying": true}`: the type's key holds the value."""
-    plain: Any = value.value
-    if isinstance(plain, dt.datetime):
-        plain = plain.isoformat().replace("+00:00", "Z")
-    elif isinstance(plain, float) and not math.isfinite(plain):
-        plain = repr(plain)  # JSON has no NaN or Infinity; "nan", "inf" parse back
-    return {value.type.lower(): plain, "identifying": value.identifying}
 
 
 def parameter_type_name(kind: pb.ParameterType.ValueType) -> str:
@@ -33,7 +21,7 @@ def parameter_type_name(kind: pb.ParameterType.ValueType) -> str:
 def parameter_description_to_dict(parameter: pb.ParameterDescription) -> dict[str, Any]:
     default = None
     if parameter.HasField("default_value"):
-        default = typed_parameter(parameters.from_proto(parameter.default_value))
+        default = jsonform.parameter_json(parameter.default_value)
     return {
         "name": parameter.name,
         "type": parameter_type_name(parameter.type),

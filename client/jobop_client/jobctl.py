@@ -7,7 +7,7 @@ cannot be reached; 4 no such job, execution or instance; 5 the server refused th
 (already running, not restartable, ...); 6 not authenticated; 7 not permitted; 130
 interrupted. 1 is never used on purpose.
 Every error prints one line to stderr; with ``--json`` that line is a JSON object,
-``{"error": {"code", "reason", "message", "metadata"}, "exit_code"}``. Names and values
+``{"error": {"code", "reason", "message", "metadata"}, "exitCode"}``. Names and values
 from the server have their control characters escaped in tables and progress lines.
 """
 
@@ -25,9 +25,10 @@ from typing import Any, NoReturn, TextIO
 
 import grpc
 
-from jobop_client import catalogue, errors, executions, exit_codes, parameters
+from jobop_client import catalogue, errors, executions, exit_codes, jsonform, parameters
 from jobop_client import credentials as creds
 from jobop_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT, JobOperatorClient
+from jobop_client.model import format_duration as _duration
 from jobop_client.proto import job_operator_pb2 as pb
 from jobop_client.version import package_version
 
@@ -58,7 +59,7 @@ def _report_error(
     error: errors.JobOperatorError | None = None,
 ) -> None:
     """One line on stderr: text, or with --json an object shaped like the REST API's
-    errors: {"error": {"code", "reason", "message", "metadata"}, "exit_code"}."""
+    errors: {"error": {"code", "reason", "message", "metadata"}, "exitCode"}."""
     if not as_json:
         print(f"{PROG}: {escape(message)}", file=sys.stderr)
         return
@@ -69,7 +70,7 @@ def _report_error(
             "message": message,
             "metadata": error.metadata if error is not None else {},
         },
-        "exit_code": exit_code,
+        "exitCode": exit_code,
     }
     print(json.dumps(body), file=sys.stderr)
 
@@ -415,7 +416,7 @@ def _restart(ctx: _Context) -> int:
 def _launched(ctx: _Context, execution: pb.JobExecution) -> int:
     if not ctx.args.wait:
         if ctx.json:
-            ctx.dump(executions.execution_to_dict(execution))
+            ctx.dump(jsonform.execution_json(execution))
         else:
             ctx.print(str(execution.id))
         return 0
@@ -447,7 +448,7 @@ def _follow(ctx: _Context, execution_id: int) -> int:
         final = ctx.client.get_job_execution(execution_id)
     exit_code = final.exit_status.exit_code or executions.status_name(final.status)
     if ctx.json:
-        ctx.dump(executions.execution_to_dict(final))
+        ctx.dump(jsonform.execution_json(final))
     else:
         elapsed = executions.duration(final)
         took = f" in {_duration(elapsed)}" if elapsed is not None else ""
@@ -464,7 +465,7 @@ def _stop(ctx: _Context) -> int:
     if ctx.args.job is None:
         execution = ctx.client.stop(ctx.args.execution_id)
         if ctx.json:
-            ctx.dump(executions.execution_to_dict(execution))
+            ctx.dump(jsonform.execution_json(execution))
         else:
             ctx.print(f"execution {execution.id}: {executions.status_name(execution.status)}")
         return 0
@@ -475,7 +476,7 @@ def _stop(ctx: _Context) -> int:
         except errors.JobExecutionNotRunningError:
             continue  # it finished between the two calls: nothing left to stop
     if ctx.json:
-        ctx.dump([executions.execution_to_dict(execution) for execution in stopped])
+        ctx.dump([jsonform.execution_json(execution) for execution in stopped])
         return 0
     if not stopped:
         ctx.print(f"no running execution of {ctx.args.job}")
@@ -494,7 +495,7 @@ def _recover(ctx: _Context) -> int:
 
 def _changed(ctx: _Context, execution: pb.JobExecution) -> int:
     if ctx.json:
-        ctx.dump(executions.execution_to_dict(execution))
+        ctx.dump(jsonform.execution_json(execution))
     else:
         ctx.print(f"execution {execution.id}: {executions.status_name(execution.status)}")
     return 0
@@ -504,7 +505,7 @@ def _status(ctx: _Context) -> int:
     summary = ctx.client.get_summary(ctx.args.execution_id)
     execution = ctx.client.get_job_execution(ctx.args.execution_id)
     if ctx.json:
-        ctx.dump({**executions.execution_to_dict(execution), "summary": summary})
+        ctx.dump({**jsonform.execution_json(execution), "summary": summary})
         return 0
     description = execution.exit_status.exit_description.strip()
     if "\n" not in description:
@@ -523,7 +524,7 @@ def _status(ctx: _Context) -> int:
 def _steps(ctx: _Context) -> int:
     execution = ctx.client.get_job_execution(ctx.args.execution_id)
     if ctx.json:
-        ctx.dump([executions.step_to_dict(step) for step in execution.step_executions])
+        ctx.dump([jsonform.step_json(step) for step in execution.step_executions])
         return 0
     rows = [
         [
@@ -575,7 +576,7 @@ def _list(ctx: _Context) -> int:
     if ctx.args.instances:
         instances = _collect(ctx.client.list_job_instances, names, limit)
         if ctx.json:
-            ctx.dump([executions.instance_to_dict(instance) for instance in instances])
+            ctx.dump([jsonform.instance_json(instance) for instance in instances])
         else:
             rows = [[str(i.id), str(i.version), i.job_name, i.job_key] for i in instances]
             headers = ["ID", "VERSION", "JOB", "JOB KEY"]
@@ -607,7 +608,7 @@ def _collect(list_page: Callable[..., Any], names: list[str], limit: int | None)
 
 def _print_executions(ctx: _Context, found: Sequence[pb.JobExecution], empty: str) -> None:
     if ctx.json:
-        ctx.dump([executions.execution_to_dict(execution) for execution in found])
+        ctx.dump([jsonform.execution_json(execution) for execution in found])
         return
     rows = [
         [
@@ -704,21 +705,6 @@ def _is_tty(out: TextIO) -> bool:
         return False
 
 
-def _duration(value: dt.timedelta | None) -> str:
-    if value is None:
-        return "-"
-    seconds = value.total_seconds()
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -773,23 +759,10 @@ def _audit(ctx: _Context) -> int:
         if not token:
             break
     if ctx.json:
+        # REST's form, with the arguments parsed rather than left as JSON text.
         ctx.dump(
             [
-                {
-                    "id": event.id,
-                    "time": event.time.ToDatetime(dt.UTC).isoformat(),
-                    "principal": event.principal,
-                    "role": event.role,
-                    "action": event.action,
-                    "arguments": _arguments(event.arguments),
-                    "peer": event.peer,
-                    "node": event.node,
-                    "succeeded": event.succeeded,
-                    "reason": event.reason,
-                    "message": event.message,
-                    "execution_id": event.execution_id,
-                    "job_name": event.job_name,
-                }
+                {**jsonform.audit_event_json(event), "arguments": _arguments(event.arguments)}
                 for event in found
             ]
         )

@@ -87,7 +87,7 @@ def demo_items(server: JobopServer) -> tuple[int, int, int, int]:
 
 
 def the_step(document: dict[str, Any], name: str) -> dict[str, Any]:
-    steps = [step for step in document["step_executions"] if step["step_name"] == name]
+    steps = [step for step in document["stepExecutions"] if step["stepName"] == name]
     assert len(steps) == 1, document
     return steps[0]
 
@@ -117,11 +117,11 @@ def test_start_wait_completes_and_prints_the_id_first(
 
     document = status(jobctl, execution_id)
     assert document["status"] == "COMPLETED"
-    assert document["exit_status"]["exit_code"] == "COMPLETED"
+    assert document["exitStatus"]["exitCode"] == "COMPLETED"
     assert document["summary"].startswith(f"JobExecution: id={execution_id}, ")
     assert "status=COMPLETED" in document["summary"]
     step = the_step(document, "demoChunkStep")
-    assert (step["read_count"], step["write_count"]) == (20, 20)
+    assert (step["readCount"], step["writeCount"]) == (20, 20)
     assert demo_items(jobop_server) == (20, 20, 1, 20)
 
     summary = ok(jobctl("status", str(execution_id)))
@@ -132,8 +132,8 @@ def test_start_wait_completes_and_prints_the_id_first(
     row = steps.lines[1].split()
     assert row[1:6] == ["demoChunkStep", "COMPLETED", "COMPLETED", "20", "20"], str(steps)
     step_documents = parsed(jobctl("--json", "steps", str(execution_id)))
-    assert [s["step_name"] for s in step_documents] == ["demoChunkStep"]
-    assert step_documents[0]["write_count"] == 20
+    assert [s["stepName"] for s in step_documents] == ["demoChunkStep"]
+    assert step_documents[0]["writeCount"] == 20
 
     # The same identifying parameters name an existing instance: refused, not restarted.
     failed(jobctl("start", "demoChunkJob", "items=20"), 5)
@@ -141,7 +141,7 @@ def test_start_wait_completes_and_prints_the_id_first(
 
 def test_start_json_output_parses(jobctl: Jobctl) -> None:
     started = parsed(jobctl("--json", "start", "demoExitCodeJob"))
-    assert started["job_name"] == "demoExitCodeJob"
+    assert started["jobName"] == "demoExitCodeJob"
     assert started["status"] in ("STARTING", "STARTED", "COMPLETED"), started
     final = parsed(jobctl("--json", "watch", str(started["id"])))
     assert final["id"] == started["id"]
@@ -150,7 +150,7 @@ def test_start_json_output_parses(jobctl: Jobctl) -> None:
     waited = parsed(jobctl("--json", "start", "demoExitCodeJob", "fail=false,boolean", "--wait"))
     assert waited["status"] == "COMPLETED", waited
     fail = waited["parameters"]["fail"]
-    assert (fail["value"], fail["type"], fail["identifying"]) == (False, "boolean", True)
+    assert fail == {"boolean": False, "identifying": True}
 
 
 def test_failing_chunk_job_exits_255_and_restart_wait_completes(
@@ -169,7 +169,7 @@ def test_failing_chunk_job_exits_255_and_restart_wait_completes(
     document = status(jobctl, execution_id)
     assert document["status"] == "FAILED"
     # Spring's order: the exception first, then where it was raised.
-    description = document["exit_status"]["exit_description"]
+    description = document["exitStatus"]["exitDescription"]
     assert description.startswith(f"{reason} (first execution only)\nTraceback"), description
     # Spring's summary on one line (the exception's line in place of the description),
     # then the whole exit message below it.
@@ -181,18 +181,18 @@ def test_failing_chunk_job_exits_255_and_restart_wait_completes(
     assert text_status[1] == "exit message:", text_status
     assert text_status[2:] == ["  " + line for line in description.splitlines()], text_status
     step = the_step(document, "demoChunkStep")
-    assert (step["status"], step["write_count"], step["rollback_count"]) == ("FAILED", 0, 1)
+    assert (step["status"], step["writeCount"], step["rollbackCount"]) == ("FAILED", 0, 1)
     assert demo_items(jobop_server)[0] == 0  # the failed chunk rolled back
 
     restarted = ok(jobctl("restart", str(execution_id), "--wait"))
     new_id = first_line_id(restarted)
     assert new_id != execution_id
     document = status(jobctl, new_id)
-    assert (document["status"], document["job_instance_id"]) == (
+    assert (document["status"], document["jobInstanceId"]) == (
         "COMPLETED",
-        status(jobctl, execution_id)["job_instance_id"],
+        status(jobctl, execution_id)["jobInstanceId"],
     )
-    assert the_step(document, "demoChunkStep")["write_count"] == 20
+    assert the_step(document, "demoChunkStep")["writeCount"] == 20
     assert demo_items(jobop_server) == (20, 20, 1, 20)
 
     # The instance is complete now: restarting it again is refused (exit 5).
@@ -216,7 +216,7 @@ def test_custom_exit_code_is_mapped_by_the_exit_codes_file(jobctl: Jobctl, tmp_p
     assert jobctl("watch", str(execution_id), "--exit-codes", str(as_json)).returncode == 42
 
     step = the_step(status(jobctl, execution_id), "demoExitCodeStep")
-    assert step["exit_status"]["exit_code"] == "CUSTOM STEP FAILED"
+    assert step["exitStatus"]["exitCode"] == "CUSTOM STEP FAILED"
 
     bad = tmp_path / "bad.toml"
     bad.write_text('{"CUSTOM FAILED" = "high"}')
@@ -296,14 +296,14 @@ def test_stopped_chunk_job_restarts_where_it_stopped(
     wait_for(
         jobctl,
         execution_id,
-        lambda d: any(s["commit_count"] >= 1 for s in d["step_executions"]),
+        lambda d: any(s["commitCount"] >= 1 for s in d["stepExecutions"]),
         "committed a chunk",
     )
     ok(jobctl("stop", "--job", "demoChunkJob"))
     assert jobctl("watch", str(execution_id), timeout=60).returncode == 255
     first = status(jobctl, execution_id)
     assert first["status"] == "STOPPED", first
-    written = the_step(first, "demoChunkStep")["write_count"]
+    written = the_step(first, "demoChunkStep")["writeCount"]
     assert 0 < written < 60, first
     assert demo_items(jobop_server) == (written, written, 1, written)
 
@@ -312,7 +312,7 @@ def test_stopped_chunk_job_restarts_where_it_stopped(
     assert restarted.lines[-1].startswith(f"execution {new_id} COMPLETED"), str(restarted)
     step = the_step(status(jobctl, new_id), "demoChunkStep")
     # It resumed from the saved position: only the rest was read, and every item is there once.
-    assert step["read_count"] == 60 - written, step
+    assert step["readCount"] == 60 - written, step
     assert demo_items(jobop_server) == (60, 60, 1, 60)
 
 
@@ -325,8 +325,8 @@ def test_next_wait_and_list(jobctl: Jobctl) -> None:
     ids = [first_line_id(first), first_line_id(second)]
     assert ids[0] != ids[1]
     run_ids = [status(jobctl, i)["parameters"]["run.id"] for i in ids]
-    assert all(p["type"] == "long" for p in run_ids), run_ids
-    assert run_ids[1]["value"] > run_ids[0]["value"], run_ids
+    assert all(set(p) == {"long", "identifying"} for p in run_ids), run_ids
+    assert run_ids[1]["long"] > run_ids[0]["long"], run_ids
 
     table = ok(jobctl("list", "demoExitCodeJob"))
     assert table.lines[0].split()[:4] == ["ID", "INSTANCE", "STATUS", "EXIT"], str(table)
@@ -340,7 +340,7 @@ def test_next_wait_and_list(jobctl: Jobctl) -> None:
         e["id"] for e in parsed(jobctl("--json", "list", "demoExitCodeJob", "--limit", "1"))
     ] == [ids[1]]
     instances = parsed(jobctl("--json", "list", "demoExitCodeJob", "--instances"))
-    assert len(instances) == 2 and all(i["job_name"] == "demoExitCodeJob" for i in instances)
+    assert len(instances) == 2 and all(i["jobName"] == "demoExitCodeJob" for i in instances)
     assert ok(jobctl("list", "demoTaskletJob")).lines == ["(no execution of demoTaskletJob)"]
 
 
@@ -366,7 +366,7 @@ def test_watch_follows_progress_to_the_end(jobctl: Jobctl) -> None:
     again = ok(jobctl("watch", str(execution_id)))
     assert again.lines[-1] == result.lines[-1]
     final = parsed(jobctl("--json", "watch", str(execution_id)))
-    assert (final["status"], the_step(final, "demoChunkStep")["read_count"]) == ("COMPLETED", 40)
+    assert (final["status"], the_step(final, "demoChunkStep")["readCount"]) == ("COMPLETED", 40)
 
 
 def test_request_id_makes_start_idempotent(jobctl: Jobctl) -> None:
@@ -460,7 +460,7 @@ def test_small_things_a_user_hit(jobctl: Jobctl) -> None:
     result = jobctl("--json", "status", "999999")
     assert (result.returncode, result.stdout) == (4, ""), str(result)
     error = json.loads(result.stderr)
-    assert error["exit_code"] == 4
+    assert error["exitCode"] == 4
     assert (error["error"]["code"], error["error"]["reason"]) == (
         "NOT_FOUND",
         "NO_SUCH_JOB_EXECUTION",
@@ -480,8 +480,8 @@ def test_small_things_a_user_hit(jobctl: Jobctl) -> None:
             "y=-inf,double,false",
         )
     )
-    assert started["parameters"]["x"]["value"] == "NaN"
-    assert started["parameters"]["y"]["value"] == "-Infinity"
+    assert started["parameters"]["x"]["double"] == "nan"
+    assert started["parameters"]["y"]["double"] == "-inf"
 
     # Control characters in names and values are escaped in tables, one row per line.
     ok(jobctl("start", "demoTaskletJob", "durationMs=3,long", "note=two\nlines\x1b[31m"))

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from client_fake_server import RunningServer
-from jobop_client import Parameter, ParameterValue, errors, executions
+from jobop_client import Parameter, ParameterValue, errors, executions, jsonform
 from jobop_client.client import AsyncJobOperatorClient, JobOperatorClient, RetryPolicy
 from jobop_client.proto import job_operator_pb2 as pb
 
@@ -185,8 +185,7 @@ def test_the_async_client(fake_server: RunningServer) -> None:
     fake_server.servicer.unavailable["GetJobNames"] = 1
     snapshots = asyncio.run(scenario())
     assert executions.status_name(snapshots[-1].status) == "COMPLETED"
-    assert executions.execution_to_dict(snapshots[-1])["parameters"]["items"] == {
-        "value": 20,
-        "type": "long",
+    assert jsonform.execution_json(snapshots[-1])["parameters"]["items"] == {
+        "long": 20,
         "identifying": True,
     }

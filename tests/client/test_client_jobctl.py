@@ -150,12 +150,12 @@ def test_json_output(fake_server: RunningServer) -> None:
     assert result.returncode == 0, result.stderr
     execution = json.loads(result.stdout)
     assert execution["status"] == "COMPLETED"
-    assert execution["parameters"]["items"] == {"value": 5, "type": "long", "identifying": True}
-    assert execution["step_executions"][0]["write_count"] == 5
+    assert execution["parameters"]["items"] == {"long": 5, "identifying": True}
+    assert execution["stepExecutions"][0]["writeCount"] == 5
 
     result = jobctl_run("steps", str(execution["id"]), "--json", "--target", fake_server.target)
     steps = json.loads(result.stdout)
-    assert [s["step_name"] for s in steps] == ["demoChunkStep"]
+    assert [s["stepName"] for s in steps] == ["demoChunkStep"]
 
     result = jobctl_run("--json", "--target", fake_server.target, "status", str(execution["id"]))
     assert json.loads(result.stdout)["summary"].startswith(f"JobExecution: id={execution['id']}")

@@ -99,8 +99,9 @@ def test_every_control_action_is_recorded_with_its_principal(
     assert rows[-1].job_name is None
     assert all(r.peer.startswith("ipv4:127.0.0.1:") and r.node for r in rows)
     first = json.loads(rows[0].arguments)
-    assert first["parameters"]["dbPassword"] == {"string_value": "***", "identifying": True}
-    assert first["parameters"]["durationMs"] == {"long_value": "1", "identifying": True}
+    assert first["parameters"]["dbPassword"] == {"string": "***", "identifying": True}
+    assert first["parameters"]["durationMs"] == {"long": 1, "identifying": True}
+    assert first["jobName"] == "demoTaskletJob"
     audit_lines = [line for line in server.log().splitlines() if "AUDIT-" in line]
     assert audit_lines and not [line for line in audit_lines if "hunter2" in line]
     assert server.log().count("AUDIT-OK") == 7

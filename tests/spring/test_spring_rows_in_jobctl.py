@@ -59,12 +59,12 @@ def test_spring_rows_show_in_jobctl_and_restart_over_grpc(
         status = run_jobctl(server.target, "--json", "status", str(execution_id))
         assert status.returncode == 0, status
         shown = json.loads(status.stdout)
-        assert shown["status"] == "FAILED" and shown["job_name"] == OPEN_CHUNK_JOB
-        assert shown["parameters"]["items"] == {"value": 30, "type": "long", "identifying": True}
+        assert shown["status"] == "FAILED" and shown["jobName"] == OPEN_CHUNK_JOB
+        assert shown["parameters"]["items"] == {"long": 30, "identifying": True}
         steps = run_jobctl(server.target, "--json", "steps", str(execution_id))
         assert steps.returncode == 0, steps
         (step,) = json.loads(steps.stdout)
-        assert step["step_name"] == "demoChunkStep" and step["read_count"] == 20
+        assert step["stepName"] == "demoChunkStep" and step["readCount"] == 20
         listed = run_jobctl(server.target, "list", OPEN_CHUNK_JOB)
         assert listed.returncode == 0 and str(execution_id) in listed.stdout
         watched = run_jobctl(server.target, "watch", str(execution_id))

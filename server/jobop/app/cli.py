@@ -420,7 +420,7 @@ def _audited(
         principal=f"os:{_os_user()}",
         role=None,
         action=action,
-        arguments=json.dumps({"execution_id": str(execution_id)}),
+        arguments=json.dumps({"executionId": execution_id}),
         peer="local:jobop run",
         node=socket.gethostname(),
         execution_id=execution_id,

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
+from jobop_client.jsonform import request_json
 
 from jobop.batch import logcontext
 from jobop.domain.parameters import MASK, SECRET_NAME
@@ -34,9 +34,10 @@ ResponseT = TypeVar("ResponseT")
 
 
 def arguments_json(request: Message) -> str:
-    """The request as JSON, secret-looking parameter values masked."""
+    """The request in the JSON form REST writes (camelCase, typed parameters), secret-looking
+    parameter values masked."""
     try:
-        fields = MessageToDict(request, preserving_proto_field_name=True)
+        fields = request_json(request)
     except Exception:  # a request that cannot be rendered is still audited
         fields = {"unrenderable": type(request).__name__}
     parameters = fields.get("parameters")
@@ -44,7 +45,7 @@ def arguments_json(request: Message) -> str:
         for name, value in parameters.items():
             if SECRET_NAME.search(name) and isinstance(value, dict):
                 parameters[name] = {
-                    key: MASK if key.endswith("_value") else item for key, item in value.items()
+                    key: item if key == "identifying" else MASK for key, item in value.items()
                 }
     return json.dumps(fields, sort_keys=True, ensure_ascii=False)
 

@@ -140,6 +140,7 @@ def execution_to_proto(execution: JobExecution) -> pb.JobExecution:
     message = pb.JobExecution(
         id=execution.id,
         version=api_version(execution),
+        change_version=api_version(execution),
         job_instance_id=execution.job_instance_id,
         job_name=execution.job_name,
         parameters=parameters_to_proto(execution.job_parameters),

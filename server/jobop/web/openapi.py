@@ -213,7 +213,11 @@ def _schemas() -> dict[str, Any]:
     }
     execution_properties: dict[str, Any] = {
         "id": {"type": "integer"},
-        "version": {"type": "integer"},
+        "version": {"type": "integer", "description": "the change counter (= changeVersion)"},
+        "changeVersion": {
+            "type": "integer",
+            "description": "grows at every persisted change; the SSE ids and afterVersion",
+        },
         "jobInstanceId": {"type": "integer"},
         "jobName": {"type": "string"},
         "parameters": {"type": "object", "additionalProperties": _ref("Parameter")},

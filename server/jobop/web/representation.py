@@ -5,64 +5,34 @@ Field names are the proto3 JSON names (what Envoy's gRPC-JSON transcoder writes)
 Spring Batch and the tables spell them (`COMPLETED`), and times are ISO-8601 UTC strings
 or null. A parameter is written in the typed form that requests accept
 (`{"long": 6, "identifying": true}`), so that a response's parameters can be sent back.
+The messages' form lives in `jobop_client.jsonform`, which `jobctl --json` and the audit's
+arguments share (docs/api.md, "JSON naming").
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
-from google.protobuf.message import Message
 from jobop_client import catalogue
 from jobop_client import parameters as client_parameters
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
-from jobop_client.executions import status_name, timestamp
+from jobop_client.jsonform import TYPE_KEYS, utc_text
+from jobop_client.jsonform import audit_event_json as audit_event_json
+from jobop_client.jsonform import execution_json as execution_json
+from jobop_client.jsonform import exit_status_json as exit_status_json
+from jobop_client.jsonform import instance_json as instance_json
+from jobop_client.jsonform import parameter_json as parameter_json
+from jobop_client.jsonform import parameters_json as parameters_json
+from jobop_client.jsonform import step_json as step_json
 
 from jobop.domain import InvalidJobParameters
 from jobop.repository.nodes import NodeState
 
 # The typed form's keys.
 _TYPE_KEYS: dict[str, client_parameters.ParameterType] = {
-    "string": "STRING",
-    "long": "LONG",
-    "double": "DOUBLE",
-    "date": "DATE",
-    "boolean": "BOOLEAN",
+    key: kind for kind, key in TYPE_KEYS.items()
 }
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
-
-def _time(message: Message, field: str) -> str | None:
-    value = timestamp(message, field)
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def _utc(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    # The repository keeps UTC; a naive value (SQLite) is UTC as well.
-    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return aware.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def audit_event_json(event: Any) -> dict[str, Any]:
-    """A ListAuditEvents event in JSON (proto3 JSON names; 0/"" as null)."""
-    return {
-        "id": event.id,
-        "time": _time(event, "time"),
-        "principal": event.principal,
-        "role": event.role or None,
-        "action": event.action,
-        "arguments": event.arguments,
-        "peer": event.peer,
-        "node": event.node,
-        "succeeded": event.succeeded,
-        "reason": event.reason or None,
-        "message": event.message or None,
-        "executionId": event.execution_id or None,
-        "jobName": event.job_name or None,
-    }
 
 
 def node_json(node: NodeState) -> dict[str, Any]:
@@ -74,75 +44,14 @@ def node_json(node: NodeState) -> dict[str, Any]:
         "role": node.role,
         "version": node.version,
         "state": node.state,
-        "started": _utc(node.started),
-        "lastHeartbeat": _utc(node.last_heartbeat),
+        "started": utc_text(node.started),
+        "lastHeartbeat": utc_text(node.last_heartbeat),
         "leaseSeconds": node.lease_seconds,
-        "lost": _utc(node.lost),
+        "lost": utc_text(node.lost),
         "lostBy": node.lost_by,
-        "left": _utc(node.left),
+        "left": utc_text(node.left),
         "runningExecutions": node.running_executions or 0,
         "heartbeatAgeSeconds": node.heartbeat_age or 0.0,
-    }
-
-
-def exit_status_json(exit_status: pb.ExitStatus) -> dict[str, str]:
-    return {"exitCode": exit_status.exit_code, "exitDescription": exit_status.exit_description}
-
-
-def parameter_json(message: pb.JobParameter) -> dict[str, Any]:
-    return catalogue.typed_parameter(client_parameters.from_proto(message))
-
-
-def parameters_json(messages: Mapping[str, pb.JobParameter]) -> dict[str, Any]:
-    return {name: parameter_json(messages[name]) for name in sorted(messages)}
-
-
-def step_json(step: pb.StepExecution) -> dict[str, Any]:
-    return {
-        "id": step.id,
-        "version": step.version,
-        "jobExecutionId": step.job_execution_id,
-        "stepName": step.step_name,
-        "status": status_name(step.status),
-        "exitStatus": exit_status_json(step.exit_status),
-        "readCount": step.read_count,
-        "writeCount": step.write_count,
-        "filterCount": step.filter_count,
-        "commitCount": step.commit_count,
-        "rollbackCount": step.rollback_count,
-        "readSkipCount": step.read_skip_count,
-        "processSkipCount": step.process_skip_count,
-        "writeSkipCount": step.write_skip_count,
-        "createTime": _time(step, "create_time"),
-        "startTime": _time(step, "start_time"),
-        "endTime": _time(step, "end_time"),
-        "lastUpdated": _time(step, "last_updated"),
-    }
-
-
-def execution_json(execution: pb.JobExecution) -> dict[str, Any]:
-    return {
-        "id": execution.id,
-        "version": execution.version,
-        "jobInstanceId": execution.job_instance_id,
-        "jobName": execution.job_name,
-        "parameters": parameters_json(execution.parameters),
-        "status": status_name(execution.status),
-        "exitStatus": exit_status_json(execution.exit_status),
-        "createTime": _time(execution, "create_time"),
-        "startTime": _time(execution, "start_time"),
-        "endTime": _time(execution, "end_time"),
-        "lastUpdated": _time(execution, "last_updated"),
-        "stepExecutions": [step_json(step) for step in execution.step_executions],
-    }
-
-
-def instance_json(instance: pb.JobInstance) -> dict[str, Any]:
-    return {
-        "id": instance.id,
-        "version": instance.version,
-        "jobName": instance.job_name,
-        "jobKey": instance.job_key,
     }
 
 

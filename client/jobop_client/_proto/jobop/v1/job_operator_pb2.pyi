@@ -264,12 +264,15 @@ class JobExecution(google.protobuf.message.Message):
     END_TIME_FIELD_NUMBER: builtins.int
     LAST_UPDATED_FIELD_NUMBER: builtins.int
     STEP_EXECUTIONS_FIELD_NUMBER: builtins.int
+    CHANGE_VERSION_FIELD_NUMBER: builtins.int
     id: builtins.int
     version: builtins.int
     "The execution's change counter: the BATCH_JOB_EXECUTION row's VERSION plus, for each\n    step execution, its VERSION + 1. It grows at every persisted change, chunk commits\n    included (which bump only the step's row), so WatchExecution's `after_version` can\n    resume after any snapshot. GetSummary shows the job row's VERSION itself.\n    "
     job_instance_id: builtins.int
     job_name: builtins.str
     status: Global___BatchStatus.ValueType
+    change_version: builtins.int
+    "The change counter under a name of its own (the same number as `version`, which keeps\n    that meaning): WatchExecution's `after_version` and the REST stream's event ids count\n    it. `version` elsewhere (StepExecution, JobInstance, GetSummary) is Spring Batch's\n    VERSION column, the row's optimistic-locking counter.\n    "
 
     @property
     def parameters(self) -> google.protobuf.internal.containers.MessageMap[builtins.str, Global___JobParameter]:
@@ -299,13 +302,13 @@ class JobExecution(google.protobuf.message.Message):
     def step_executions(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___StepExecution]:
         ...
 
-    def __init__(self, *, id: builtins.int=..., version: builtins.int=..., job_instance_id: builtins.int=..., job_name: builtins.str=..., parameters: collections.abc.Mapping[builtins.str, Global___JobParameter] | None=..., status: Global___BatchStatus.ValueType=..., exit_status: Global___ExitStatus | None=..., create_time: google.protobuf.timestamp_pb2.Timestamp | None=..., start_time: google.protobuf.timestamp_pb2.Timestamp | None=..., end_time: google.protobuf.timestamp_pb2.Timestamp | None=..., last_updated: google.protobuf.timestamp_pb2.Timestamp | None=..., step_executions: collections.abc.Iterable[Global___StepExecution] | None=...) -> None:
+    def __init__(self, *, id: builtins.int=..., version: builtins.int=..., job_instance_id: builtins.int=..., job_name: builtins.str=..., parameters: collections.abc.Mapping[builtins.str, Global___JobParameter] | None=..., status: Global___BatchStatus.ValueType=..., exit_status: Global___ExitStatus | None=..., create_time: google.protobuf.timestamp_pb2.Timestamp | None=..., start_time: google.protobuf.timestamp_pb2.Timestamp | None=..., end_time: google.protobuf.timestamp_pb2.Timestamp | None=..., last_updated: google.protobuf.timestamp_pb2.Timestamp | None=..., step_executions: collections.abc.Iterable[Global___StepExecution] | None=..., change_version: builtins.int=...) -> None:
         ...
 
     def HasField(self, field_name: typing.Literal['create_time', b'create_time', 'end_time', b'end_time', 'exit_status', b'exit_status', 'last_updated', b'last_updated', 'start_time', b'start_time']) -> builtins.bool:
         ...
 
-    def ClearField(self, field_name: typing.Literal['create_time', b'create_time', 'end_time', b'end_time', 'exit_status', b'exit_status', 'id', b'id', 'job_instance_id', b'job_instance_id', 'job_name', b'job_name', 'last_updated', b'last_updated', 'parameters', b'parameters', 'start_time', b'start_time', 'status', b'status', 'step_executions', b'step_executions', 'version', b'version']) -> None:
+    def ClearField(self, field_name: typing.Literal['change_version', b'change_version', 'create_time', b'create_time', 'end_time', b'end_time', 'exit_status', b'exit_status', 'id', b'id', 'job_instance_id', b'job_instance_id', 'job_name', b'job_name', 'last_updated', b'last_updated', 'parameters', b'parameters', 'start_time', b'start_time', 'status', b'status', 'step_executions', b'step_executions', 'version', b'version']) -> None:
         ...
 Global___JobExecution: typing_extensions.TypeAlias = JobExecution
 

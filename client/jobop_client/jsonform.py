@@ -1,0 +1,175 @@
+"""The one JSON form of jobop's messages, shared by REST, ``jobctl --json`` and the audit.
+
+Field names are the proto3 JSON names (camelCase: ``jobName``, ``exitStatus``), 64-bit ids
+and counters are JSON numbers, statuses are spelled as Spring Batch spells them
+(``COMPLETED``), times are ISO-8601 UTC strings ending in ``Z`` (null when unset), and a
+parameter is written in the typed form that REST requests accept
+(``{"long": 6, "identifying": true}``), so that what one surface prints can be sent back.
+A JobExecution's ``changeVersion`` (and its older name ``version``) is the change counter
+that WatchExecution's ``after_version`` counts; ``version`` of a step execution or a job
+instance is Spring Batch's VERSION column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from jobop_client import parameters
+from jobop_client.executions import status_name, timestamp
+from jobop_client.proto import job_operator_pb2 as pb
+
+#: The typed form's key of each parameter type.
+TYPE_KEYS: dict[parameters.ParameterType, str] = {
+    "STRING": "string",
+    "LONG": "long",
+    "DOUBLE": "double",
+    "DATE": "date",
+    "BOOLEAN": "boolean",
+}
+
+
+def utc_text(value: dt.datetime | None) -> str | None:
+    """ISO-8601 in UTC with a ``Z``; a naive value is taken as UTC."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return aware.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _time(message: Message, field: str) -> str | None:
+    return utc_text(timestamp(message, field))
+
+
+def parameter_value_json(value: parameters.ParameterValue) -> dict[str, Any]:
+    """``{"long": 6, "identifying": true}``: the type's key holds the value."""
+    plain: Any = value.value
+    if isinstance(plain, dt.datetime):
+        plain = utc_text(plain)
+    elif isinstance(plain, float) and not math.isfinite(plain):
+        plain = repr(plain)  # JSON has no NaN or Infinity; "nan", "inf" parse back
+    return {TYPE_KEYS[value.type]: plain, "identifying": value.identifying}
+
+
+def parameter_json(message: pb.JobParameter) -> dict[str, Any]:
+    return parameter_value_json(parameters.from_proto(message))
+
+
+def parameters_json(messages: Mapping[str, pb.JobParameter]) -> dict[str, Any]:
+    return {name: parameter_json(messages[name]) for name in sorted(messages)}
+
+
+def exit_status_json(exit_status: pb.ExitStatus) -> dict[str, str]:
+    return {"exitCode": exit_status.exit_code, "exitDescription": exit_status.exit_description}
+
+
+def step_json(step: pb.StepExecution) -> dict[str, Any]:
+    return {
+        "id": step.id,
+        "version": step.version,
+        "jobExecutionId": step.job_execution_id,
+        "stepName": step.step_name,
+        "status": status_name(step.status),
+        "exitStatus": exit_status_json(step.exit_status),
+        "readCount": step.read_count,
+        "writeCount": step.write_count,
+        "filterCount": step.filter_count,
+        "commitCount": step.commit_count,
+        "rollbackCount": step.rollback_count,
+        "readSkipCount": step.read_skip_count,
+        "processSkipCount": step.process_skip_count,
+        "writeSkipCount": step.write_skip_count,
+        "createTime": _time(step, "create_time"),
+        "startTime": _time(step, "start_time"),
+        "endTime": _time(step, "end_time"),
+        "lastUpdated": _time(step, "last_updated"),
+    }
+
+
+def execution_json(execution: pb.JobExecution) -> dict[str, Any]:
+    return {
+        "id": execution.id,
+        "version": execution.version,
+        # A server older than the field sends only `version`, the same counter.
+        "changeVersion": execution.change_version or execution.version,
+        "jobInstanceId": execution.job_instance_id,
+        "jobName": execution.job_name,
+        "parameters": parameters_json(execution.parameters),
+        "status": status_name(execution.status),
+        "exitStatus": exit_status_json(execution.exit_status),
+        "createTime": _time(execution, "create_time"),
+        "startTime": _time(execution, "start_time"),
+        "endTime": _time(execution, "end_time"),
+        "lastUpdated": _time(execution, "last_updated"),
+        "stepExecutions": [step_json(step) for step in execution.step_executions],
+    }
+
+
+def instance_json(instance: pb.JobInstance) -> dict[str, Any]:
+    return {
+        "id": instance.id,
+        "version": instance.version,
+        "jobName": instance.job_name,
+        "jobKey": instance.job_key,
+    }
+
+
+def audit_event_json(event: pb.AuditEvent) -> dict[str, Any]:
+    """An audit event; ``arguments`` is the request's JSON text as recorded (0/"" as null)."""
+    return {
+        "id": event.id,
+        "time": _time(event, "time"),
+        "principal": event.principal,
+        "role": event.role or None,
+        "action": event.action,
+        "arguments": event.arguments,
+        "peer": event.peer,
+        "node": event.node,
+        "succeeded": event.succeeded,
+        "reason": event.reason or None,
+        "message": event.message or None,
+        "executionId": event.execution_id or None,
+        "jobName": event.job_name or None,
+    }
+
+
+def request_json(request: Message) -> dict[str, Any]:
+    """A request message in this form: the fields it sets, parameters typed."""
+    fields: dict[str, Any] = {}
+    for field, value in request.ListFields():
+        entry = field.message_type
+        if entry is not None and entry.GetOptions().map_entry:
+            if _is_parameter(entry.fields_by_name["value"]):
+                fields[field.json_name] = parameters_json(value)
+            else:
+                item = entry.fields_by_name["value"]
+                fields[field.json_name] = {key: _value(item, value[key]) for key in sorted(value)}
+        elif _is_parameter(field):
+            fields[field.json_name] = parameter_json(value)
+        elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
+            fields[field.json_name] = [_value(field, item) for item in value]
+        else:
+            fields[field.json_name] = _value(field, value)
+    return fields
+
+
+def _is_parameter(field: FieldDescriptor) -> bool:
+    kind = field.message_type
+    return kind is not None and kind.full_name == pb.JobParameter.DESCRIPTOR.full_name
+
+
+def _value(field: FieldDescriptor, value: Any) -> Any:
+    if field.enum_type is not None:
+        known = field.enum_type.values_by_number.get(value)
+        return known.name if known is not None else value
+    if isinstance(value, Timestamp):
+        return utc_text(value.ToDatetime(dt.UTC))
+    if isinstance(value, Message):
+        return request_json(value)
+    return value
