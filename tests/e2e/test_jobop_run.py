@@ -160,7 +160,7 @@ def test_custom_exit_codes_from_a_file(
         (("--restart", "1", "--next"), 2, "takes an execution id"),
         (("--stop", "x"), 2, "invalid int value"),
         (("demoChunkJob", "--exit-codes", "/nonexistent/codes.toml"), 2, "cannot read"),
-        (("demoChunkJob", "--jobs", "no_such_module_anywhere"), 2, "cannot import job module"),
+        (("demoChunkJob", "--jobs", "no_such_module_anywhere"), 2, "no module named"),
     ],
 )
 def test_usage_errors(
