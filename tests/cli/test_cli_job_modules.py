@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import JOBOP, free_port
-
-TIMEOUT = 120.0
+from commands import run_command
 
 GOOD = """\
 from jobop.batch import Job, RepeatStatus, TaskletStep
@@ -27,16 +26,7 @@ job = Job("helloFromCwd", [TaskletStep("hello", hello)])
 def _jobop(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBOP_")}
     env.pop("PYTHONPATH", None)
-    return subprocess.run(
-        [str(JOBOP), *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return run_command([str(JOBOP), *args], cwd=folder, env=env)
 
 
 def _command(kind: str, folder: Path, module: str) -> list[str]:
