@@ -102,17 +102,17 @@ class JobRegistry:
         with self._lock:
             return len(self._jobs)
 
-    def load_module(self, module: str | ModuleType) -> list[Job]:
+    def load_module(self, module: str | ModuleType, *, origin: str = "--jobs") -> list[Job]:
         """Register the jobs of a module (by dotted name or object); returns them.
 
         JobModuleError if it cannot be imported or holds no Job.
         """
         if isinstance(module, str):
             module = import_job_module(module)
-        jobs = jobs_of(module)
+        jobs = jobs_of(module, origin)
         if not jobs:
             raise JobModuleError(
-                f"--jobs {module.__name__}: module {module.__name__!r} "
+                f"{origin} {module.__name__}: module {module.__name__!r} "
                 f"({getattr(module, '__file__', None) or 'no file'}) imports but defines no "
                 "Job: define Job objects at its top level, or list them in JOBS = [...]; "
                 f"see {GUIDE}"
@@ -140,7 +140,7 @@ class JobRegistry:
                 log.exception("Could not load jobs from entry point %s", entry_point.value)
                 continue
             if isinstance(target, ModuleType):
-                loaded.extend(self.load_module(target))
+                loaded.extend(self.load_module(target, origin=f"entry point {entry_point.name}"))
                 continue
             jobs = [target] if isinstance(target, Job) else list(target)
             for job in jobs:
@@ -204,7 +204,7 @@ def _current_directory_on_path() -> None:
         sys.path.append(cwd)
 
 
-def jobs_of(module: ModuleType) -> list[Job]:
+def jobs_of(module: ModuleType, origin: str = "--jobs") -> list[Job]:
     """A module's `JOBS` if it has one, else its top-level Job objects."""
     declared = getattr(module, "JOBS", None)
     if declared is not None:
@@ -212,7 +212,7 @@ def jobs_of(module: ModuleType) -> list[Job]:
         for job in jobs:
             if not isinstance(job, Job):
                 raise JobModuleError(
-                    f"--jobs {module.__name__}: {module.__name__}.JOBS holds a non-Job: "
+                    f"{origin} {module.__name__}: {module.__name__}.JOBS holds a non-Job: "
                     f"{job!r}; see {GUIDE}"
                 )
         return jobs
