@@ -35,6 +35,7 @@ from jobop.batch.owner import (
     is_alive,
     process_start_ticks,
 )
+from jobop.batch.registry import JobModuleError
 from jobop.domain import (
     NoSuchJob,
 )
@@ -82,12 +83,12 @@ def test_a_module_exposes_top_level_jobs_or_a_jobs_list() -> None:
     assert "hidden" not in registry
     assert [b] == listed.JOBS
     module("jobs_none", x=1)
-    with pytest.raises(ValueError, match="defines no Job"):
+    with pytest.raises(JobModuleError, match="defines no Job"):
         registry.load_module("jobs_none")
     module("jobs_bad_list", JOBS=[1])
-    with pytest.raises(TypeError, match="non-Job"):
+    with pytest.raises(JobModuleError, match="non-Job"):
         registry.load_module("jobs_bad_list")
-    with pytest.raises(ImportError):
+    with pytest.raises(JobModuleError, match="no module named 'no_such_module_anywhere'"):
         registry.load_module("no_such_module_anywhere")
 
 

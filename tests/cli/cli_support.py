@@ -20,6 +20,7 @@ from typing import Any
 
 import grpc
 import psycopg
+from commands import run_command
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 BIN = Path(sys.executable).parent  # the venv's bin folder, where the console scripts live
@@ -170,16 +171,7 @@ def run_jobctl(target: str, *args: str, timeout: float = JOBCTL_TIMEOUT) -> Resu
     env = dict(os.environ)
     env.pop("JOBOP_TARGET", None)
     env.pop("JOBOP_TOKEN", None)
-    command = [str(JOBCTL), "--target", target, *args]
-    completed = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    completed = run_command([str(JOBCTL), "--target", target, *args], env=env, timeout=timeout)
     return Result(list(args), completed.returncode, completed.stdout, completed.stderr)
 
 

@@ -165,7 +165,7 @@ def test_custom_exit_codes_from_a_file(
         (("--recover", "9223372036854775808"), 2, "up to 9223372036854775807"),
         (("--abandon", "0"), 2, "an execution id is a positive number"),
         (("demoChunkJob", "--exit-codes", "/nonexistent/codes.toml"), 2, "cannot read"),
-        (("demoChunkJob", "--jobs", "no_such_module_anywhere"), 2, "cannot import job module"),
+        (("demoChunkJob", "--jobs", "no_such_module_anywhere"), 2, "no module named"),
     ],
 )
 def test_usage_errors(

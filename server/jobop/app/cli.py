@@ -341,7 +341,7 @@ def _registry(modules: list[str] | None) -> JobRegistry:
     try:
         return JobRegistry.default(modules)
     except ImportError as error:
-        raise _ModuleError(f"cannot import job module: {error}") from error
+        raise _ModuleError(str(error)) from error
     except (TypeError, ValueError) as error:
         raise _ModuleError(str(error)) from error
 

@@ -315,7 +315,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     try:
         registry = JobRegistry.default(modules)
     except ImportError as error:
-        return _fail(USAGE, f"cannot import job module: {error}")
+        return _fail(USAGE, str(error))
     except (TypeError, ValueError) as error:
         return _fail(USAGE, str(error))
     try:

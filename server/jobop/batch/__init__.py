@@ -36,6 +36,7 @@ from .listeners import (
     JobExecutionListener,
     SkipListener,
     StepExecutionListener,
+    listener,
 )
 from .policy import LimitCheckingSkipPolicy, RetryPolicy, SkipLimitExceeded, SkipPolicy
 from .registry import JobRegistry
@@ -94,6 +95,7 @@ __all__ = [
     "TaskletStep",
     "end",
     "fail",
+    "listener",
     "next_parameters",
     "step_scope",
 ]

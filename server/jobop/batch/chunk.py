@@ -25,7 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 from jobop.domain import BatchStatus, JobInterrupted, StepExecution
 
-from .item import Chunk, ItemProcessor, ItemReader, ItemStream, ItemWriter
+from .item import (
+    Chunk,
+    FunctionReader,
+    FunctionWriter,
+    ItemProcessor,
+    ItemReader,
+    ItemStream,
+    ItemWriter,
+    item_function,
+)
 from .listeners import StepHooks
 from .policy import LimitCheckingSkipPolicy, RetryPolicy, SkipPolicy
 from .readers import ItemCountingReader
@@ -96,10 +105,12 @@ class ChunkStep(Step):
     """reader -> processor (optional; returning None filters the item) -> writer.
 
     `chunk_size` is the commit interval: an int, or a function of the StepContext (e.g. to
-    read it from a job parameter). Reader, processor and writer are objects or
-    `step_scope(factory)`s (a processor factory may return None: no processing). Any of
-    them that is an ItemStream is opened with the step's execution context, updated before
-    every commit and closed at the end.
+    read it from a job parameter). Reader, processor and writer are objects (with `read()`,
+    `process(item)`, `write(chunk)`), plain functions of the same arguments, or
+    `step_scope(factory)`s building either (a processor factory may return None: no
+    processing). One that cannot work is refused here (or, built by a factory, fails the
+    step) with a TypeError naming the step. Any of them that is an ItemStream is opened
+    with the step's execution context, updated before every commit and closed at the end.
 
     Fault tolerance: `skippable` error types may be skipped up to `skip_limit` items in the
     step (an int, or a function of the StepContext like `chunk_size`; or pass your own
@@ -112,8 +123,14 @@ class ChunkStep(Step):
         self,
         name: str,
         *,
-        reader: ItemReader[Any] | StepScoped[ItemReader[Any]],
-        writer: ItemWriter[Any] | StepScoped[ItemWriter[Any]],
+        reader: ItemReader[Any]
+        | Callable[[], Any]
+        | StepScoped[ItemReader[Any] | Callable[[], Any]],
+        writer: (
+            ItemWriter[Any]
+            | Callable[[Chunk[Any]], None]
+            | StepScoped[ItemWriter[Any] | Callable[[Chunk[Any]], None]]
+        ),
         processor: (
             ItemProcessor[Any, Any]
             | Callable[[Any], Any]
@@ -138,6 +155,9 @@ class ChunkStep(Step):
         )
         if isinstance(chunk_size, int) and chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
+        for role, component in (("reader", reader), ("processor", processor), ("writer", writer)):
+            if component is not None and not isinstance(component, StepScoped):
+                item_function(name, role, component)
         self.reader = reader
         self.processor = processor
         self.writer = writer
@@ -153,7 +173,16 @@ class ChunkStep(Step):
         processor = self.processor
         if isinstance(processor, StepScoped):
             processor = processor.factory(context)
-        return [resolve(self.reader, context), processor, resolve(self.writer, context)]
+        if processor is not None:
+            item_function(self.name, "processor", processor)
+        reader = resolve(self.reader, context)
+        writer = resolve(self.writer, context)
+        # A function is wrapped in the object the loop calls; an object is used as it is.
+        if item_function(self.name, "reader", reader) is reader:
+            reader = FunctionReader(reader)
+        if item_function(self.name, "writer", writer) is writer:
+            writer = FunctionWriter(writer)
+        return [reader, processor, writer]
 
     def _chunk_size(self, context: StepContext) -> int:
         size = self.chunk_size if isinstance(self.chunk_size, int) else self.chunk_size(context)

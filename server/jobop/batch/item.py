@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -78,3 +79,80 @@ class Chunk(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+# What each role of a chunk step calls, and what a function in that role must accept.
+_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "reader": ("read", ()),
+    "processor": ("process", ("item",)),
+    "writer": ("write", ("chunk",)),
+}
+
+
+def accepts(function: Callable[..., Any], arguments: tuple[str, ...]) -> bool:
+    """Whether `function` can be called with these positional arguments (True when its
+    signature cannot be read, as for some built-ins)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return True
+    try:
+        signature.bind(*arguments)
+    except TypeError:
+        return False
+    return True
+
+
+def call_text(name: str, arguments: tuple[str, ...]) -> str:
+    return f"{name}({', '.join(arguments)})"
+
+
+def item_function(step: str, role: str, component: object) -> Callable[..., Any]:
+    """What the chunk step calls for this reader, processor or writer: its method, or the
+    component itself when it is a function. TypeError, naming the step and the component,
+    for one that cannot work (no such method and not callable, a class given instead of
+    an instance, a function that cannot take the arguments)."""
+    method_name, arguments = _ROLES[role]
+    wanted = call_text(method_name, arguments)
+    if inspect.isclass(component) and callable(getattr(component, method_name, None)):
+        raise TypeError(
+            f"step {step!r}: {role} {component!r} is a class: pass an instance of it, or "
+            f"step_scope(lambda context: {component.__name__}(...))"
+        )
+    method: Callable[..., Any] | None = getattr(component, method_name, None)
+    if method is not None and callable(method):
+        if not accepts(method, arguments):
+            raise TypeError(
+                f"step {step!r}: {role} {component!r}: its {method_name} method cannot be "
+                f"called as {wanted}"
+            )
+        return method
+    if not callable(component):
+        raise TypeError(
+            f"step {step!r}: {role} {component!r} has no {wanted} method and is not callable"
+        )
+    if not accepts(component, arguments):
+        raise TypeError(
+            f"step {step!r}: {role} function {component!r} cannot be called as "
+            f"{call_text(getattr(component, '__name__', role), arguments)}: a {role} function "
+            f"takes {' and '.join(arguments) or 'no arguments'}"
+        )
+    return component
+
+
+class FunctionReader:
+    """A function returning the next item (None at the end) used as an ItemReader."""
+
+    __slots__ = ("read",)
+
+    def __init__(self, read: Callable[[], Any]) -> None:
+        self.read = read
+
+
+class FunctionWriter:
+    """A function of the chunk used as an ItemWriter."""
+
+    __slots__ = ("write",)
+
+    def __init__(self, write: Callable[[Chunk[Any]], None]) -> None:
+        self.write = write

@@ -31,6 +31,7 @@ from jobop.domain import (
     StepExecution,
 )
 
+from .listeners import JOB_HOOKS, check_listeners
 from .step import NAME_LENGTH, Step
 
 
@@ -204,6 +205,7 @@ class Job:
         self.validator = validator
         self.incrementer = incrementer
         self.listeners = tuple(listeners)
+        check_listeners(f"job {name!r}", self.listeners, JOB_HOOKS)
         self.description = description
         if parameters is not None and not isinstance(parameters, ParametersDeclaration):
             parameters = ParametersDeclaration(tuple(parameters))

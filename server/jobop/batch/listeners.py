@@ -1,18 +1,22 @@
 """Listener interfaces for jobs, steps, chunks and items, and how a step collects them.
 
 A listener is any object with one or more of the hook methods below; subclassing a base
-class is optional and only saves writing the hooks you do not need. Readers, processors,
-writers and tasklets that have hook methods are registered as listeners of their step
-automatically, as Spring Batch does.
+class is optional and only saves writing the hooks you do not need. Plain functions become
+a listener with `listener(after_step=function, ...)`. Readers, processors, writers and
+tasklets that have hook methods are registered as listeners of their step automatically,
+as Spring Batch does.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from jobop.domain import ExitStatus
+
+from .item import accepts, call_text
 
 if TYPE_CHECKING:
     from jobop.domain import JobExecution, StepExecution
@@ -127,6 +131,67 @@ _BASES: dict[str, type] = {
     "on_skip_in_process": SkipListener,
     "on_skip_in_write": SkipListener,
 }
+
+
+JOB_HOOKS = ("before_job", "after_job")
+STEP_HOOKS = tuple(name for name in _BASES if name not in JOB_HOOKS)
+
+
+def _arguments(name: str) -> tuple[str, ...]:
+    """The arguments a hook is called with, as its base class declares them."""
+    parameters = list(inspect.signature(getattr(_BASES[name], name)).parameters)
+    return tuple(parameters[1:])  # without self
+
+
+class _FunctionListener:
+    """Hooks given as functions, one attribute per hook."""
+
+    def __init__(self, functions: dict[str, Callable[..., Any]]) -> None:
+        self.__dict__.update(functions)
+
+    def __repr__(self) -> str:
+        hooks_ = ", ".join(f"{name}={function!r}" for name, function in vars(self).items())
+        return f"listener({hooks_})"
+
+
+def listener(**functions: Callable[..., Any]) -> object:
+    """A listener made of plain functions, one per hook: e.g.
+    `listener(before_step=announce, after_step=check)`; the names are those of the hook
+    methods above (`before_job`, `after_step`, `on_skip_in_process`, ...)."""
+    unknown = sorted(set(functions) - set(_BASES))
+    if unknown:
+        raise ValueError(
+            f"no such listener hook: {', '.join(unknown)} (the hooks: {', '.join(_BASES)})"
+        )
+    if not functions:
+        raise ValueError("listener() needs at least one hook, e.g. listener(after_step=f)")
+    for name, function in functions.items():
+        if not callable(function):
+            raise TypeError(f"listener hook {name}={function!r} is not callable")
+    return _FunctionListener(functions)
+
+
+def check_listeners(owner: str, listeners: Iterable[object], names: tuple[str, ...]) -> None:
+    """Refuse, naming `owner` (e.g. "step 'load'"), a listener that implements none of the
+    hooks `names` that `owner` calls, or whose hook cannot take the hook's arguments."""
+    for candidate in listeners:
+        found = [name for name in names if hooks([candidate], name)]
+        if not found:
+            if callable(candidate) and not isinstance(candidate, type):
+                raise TypeError(
+                    f"{owner}: listener {candidate!r} is a function, which names no hook: "
+                    f"pass listener({names[1]}=function) or another hook ({', '.join(names)})"
+                )
+            raise TypeError(
+                f"{owner}: listener {candidate!r} has none of the hook methods {', '.join(names)}"
+            )
+        for name in found:
+            arguments = _arguments(name)
+            if not accepts(getattr(candidate, name), arguments):
+                raise TypeError(
+                    f"{owner}: listener {candidate!r}: its {name} cannot be called as "
+                    f"{call_text(name, arguments)}"
+                )
 
 
 def hooks(listeners: Iterable[object], name: str) -> list[Callable[..., Any]]:

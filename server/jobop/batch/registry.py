@@ -3,15 +3,21 @@
 A job module exposes Job objects at top level, or a `JOBS` list naming exactly which ones.
 Installed distributions advertise job modules in the `jobop.jobs` entry-point group (an
 entry point may also name a Job or a list of Jobs); jobop's bundled samples are one of them.
+A module named by `--jobs` is looked up on the Python path, then in the current directory
+(docs/jobs.md).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
+import sys
 import threading
+import traceback
 from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
+from pathlib import Path
 from types import ModuleType
 
 from jobop.domain import NoSuchJob
@@ -22,6 +28,12 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "jobop.jobs"
 SAMPLES_MODULE = "jobop_jobs"
+GUIDE = "docs/jobs.md"
+
+
+class JobModuleError(ImportError):
+    """A job module that cannot be used: not found, failing on import, or holding no Job.
+    Its message is one line saying what was looked up, where, and how to fix it."""
 
 
 class JobRegistry:
@@ -49,6 +61,9 @@ class JobRegistry:
             registry.load_entry_points(exclude=() if samples else (SAMPLES_MODULE,))
         if samples and SAMPLES_MODULE not in registry._loaded_modules():
             registry.load_module(SAMPLES_MODULE)
+        modules = list(modules)
+        if modules:
+            _current_directory_on_path()
         for module in modules:
             registry.load_module(module)
         return registry
@@ -87,16 +102,21 @@ class JobRegistry:
         with self._lock:
             return len(self._jobs)
 
-    def load_module(self, module: str | ModuleType) -> list[Job]:
+    def load_module(self, module: str | ModuleType, *, origin: str = "--jobs") -> list[Job]:
         """Register the jobs of a module (by dotted name or object); returns them.
 
-        ImportError propagates with the module's name in it.
+        JobModuleError if it cannot be imported or holds no Job.
         """
         if isinstance(module, str):
-            module = importlib.import_module(module)
-        jobs = jobs_of(module)
+            module = import_job_module(module)
+        jobs = jobs_of(module, origin)
         if not jobs:
-            raise ValueError(f"module {module.__name__!r} defines no Job")
+            raise JobModuleError(
+                f"{origin} {module.__name__}: module {module.__name__!r} "
+                f"({getattr(module, '__file__', None) or 'no file'}) imports but defines no "
+                "Job: define Job objects at its top level, or list them in JOBS = [...]; "
+                f"see {GUIDE}"
+            )
         for job in jobs:
             self.register(job)
         with self._lock:
@@ -120,7 +140,7 @@ class JobRegistry:
                 log.exception("Could not load jobs from entry point %s", entry_point.value)
                 continue
             if isinstance(target, ModuleType):
-                loaded.extend(self.load_module(target))
+                loaded.extend(self.load_module(target, origin=f"entry point {entry_point.name}"))
                 continue
             jobs = [target] if isinstance(target, Job) else list(target)
             for job in jobs:
@@ -133,14 +153,68 @@ class JobRegistry:
             return set(self._module_names)
 
 
-def jobs_of(module: ModuleType) -> list[Job]:
+def import_job_module(name: str) -> ModuleType:
+    """Import the job module `name`, or JobModuleError saying why not, in one line."""
+    if name.endswith(".py") or os.sep in name or "/" in name:
+        path = Path(name)
+        raise JobModuleError(
+            f"--jobs {name}: give a module's name, not a file: --jobs {path.stem}, run from "
+            f"{path.parent if str(path.parent) != '.' else 'its directory'} or with that "
+            f"directory on PYTHONPATH; see {GUIDE}"
+        )
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and (name == error.name or name.startswith(error.name + ".")):
+            searched = "; ".join(entry or "." for entry in sys.path)
+            file = name.replace(".", "/") + ".py"
+            raise JobModuleError(
+                f"--jobs {name}: no module named {error.name!r} on the Python path "
+                f"(cwd: {os.getcwd()}; sys.path: {searched}); put {file} in the directory you "
+                "run jobop from, set PYTHONPATH to the directory that holds it, or install "
+                f"it as a package with a jobop.jobs entry point; see {GUIDE}"
+            ) from error
+        raise _failed_import(name, error) from error
+    except Exception as error:
+        raise _failed_import(name, error) from error
+
+
+def _failed_import(name: str, error: Exception) -> JobModuleError:
+    """The error raised while importing the module, where, as one line."""
+    where = ""
+    if isinstance(error, SyntaxError) and error.filename:
+        where = f" at {error.filename}:{error.lineno}"
+    else:
+        frames = traceback.extract_tb(error.__traceback__)
+        # The innermost frame that is not the import machinery's.
+        own = [frame for frame in frames if "importlib" not in frame.filename]
+        if own:
+            where = f" at {own[-1].filename}:{own[-1].lineno}"
+    last = traceback.format_exception_only(error)[-1].strip()
+    return JobModuleError(
+        f"--jobs {name}: importing it failed{where}: {last} (fix the module; see {GUIDE})"
+    )
+
+
+def _current_directory_on_path() -> None:
+    """Make modules in the current directory importable by `--jobs`, after everything
+    installed (so a file there never shadows a library), as `python -m` would."""
+    cwd = os.getcwd()
+    if not any(entry in ("", ".", cwd) for entry in sys.path):
+        sys.path.append(cwd)
+
+
+def jobs_of(module: ModuleType, origin: str = "--jobs") -> list[Job]:
     """A module's `JOBS` if it has one, else its top-level Job objects."""
     declared = getattr(module, "JOBS", None)
     if declared is not None:
         jobs = list(declared)
         for job in jobs:
             if not isinstance(job, Job):
-                raise TypeError(f"{module.__name__}.JOBS holds a non-Job: {job!r}")
+                raise JobModuleError(
+                    f"{origin} {module.__name__}: {module.__name__}.JOBS holds a non-Job: "
+                    f"{job!r}; see {GUIDE}"
+                )
         return jobs
     found: list[Job] = []
     for value in vars(module).values():

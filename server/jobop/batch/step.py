@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import inspect
 import logging
 import threading
 import time
@@ -35,8 +36,8 @@ from jobop.domain import (
 from jobop.domain.messages import MessageCode
 
 from . import logcontext
-from .item import ItemStream
-from .listeners import StepHooks, call_after_step, is_listener
+from .item import ItemStream, accepts
+from .listeners import STEP_HOOKS, StepHooks, call_after_step, check_listeners, is_listener
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -346,6 +347,7 @@ class Step:
             raise ValueError("start_limit must be at least 1 (or None for no limit)")
         self.name = name
         self.listeners = tuple(listeners)
+        check_listeners(f"step {name!r}", self.listeners, STEP_HOOKS)
         self.allow_start_if_complete = allow_start_if_complete
         self.start_limit = start_limit
 
@@ -489,6 +491,21 @@ when a stop is requested, and the tasklet should return soon after.
 """
 
 
+def check_tasklet(step: str, tasklet: object) -> None:
+    """TypeError, naming the step and the tasklet, for one that cannot be called as
+    tasklet(contribution, chunk_context)."""
+    usage = "a tasklet is called as tasklet(contribution, chunk_context)"
+    if inspect.isclass(tasklet):
+        raise TypeError(
+            f"step {step!r}: tasklet {tasklet!r} is a class: pass an instance of it, or "
+            f"step_scope(lambda context: {tasklet.__name__}(...)); {usage}"
+        )
+    if not callable(tasklet):
+        raise TypeError(f"step {step!r}: tasklet {tasklet!r} is not callable; {usage}")
+    if not accepts(tasklet, ("contribution", "chunk_context")):
+        raise TypeError(f"step {step!r}: tasklet {tasklet!r} cannot take two arguments; {usage}")
+
+
 class TaskletStep(Step):
     """A step that calls a tasklet until it is finished."""
 
@@ -507,12 +524,14 @@ class TaskletStep(Step):
             allow_start_if_complete=allow_start_if_complete,
             start_limit=start_limit,
         )
-        if not callable(tasklet) and not isinstance(tasklet, StepScoped):
-            raise TypeError("a tasklet is a callable (contribution, chunk_context) -> status")
+        if not isinstance(tasklet, StepScoped):
+            check_tasklet(name, tasklet)
         self.tasklet = tasklet
 
     def components(self, context: StepContext) -> list[object]:
-        return [resolve(self.tasklet, context)]
+        tasklet = resolve(self.tasklet, context)
+        check_tasklet(self.name, tasklet)
+        return [tasklet]
 
     def do_execute(
         self,
