@@ -5,6 +5,7 @@ server and across two operators sharing one database; on SQLite and PostgreSQL."
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +20,7 @@ from jobop.batch import (
     StepContribution,
     TaskletStep,
 )
+from jobop.domain import JobInstanceAlreadyExists, JobParameters
 from jobop.operator import JobOperator
 from jobop.repository import JobRepository, create_engine
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
@@ -81,3 +83,17 @@ def test_concurrent_next_instances_on_two_operators_never_collide(
     with ThreadPoolExecutor(CALLS) as pool:
         run_ids = sorted(pool.map(next_instance, range(CALLS)))
     assert run_ids == list(range(1, CALLS + 1))
+
+
+def test_a_next_instance_an_older_instance_already_holds_is_refused_at_once(
+    two_operators: list[JobOperator],
+) -> None:
+    operator = two_operators[0]
+    # The last instance has run.id 1, an older one run.id 2: the next would be run.id 2.
+    for run_id in (2, 1):
+        operator.start("nextRaceJob", JobParameters.of(**{"run.id": run_id}))
+    started = time.monotonic()
+    with pytest.raises(JobInstanceAlreadyExists):
+        operator.start_next_instance("nextRaceJob")
+    # Refused after one recomputation, not after retrying the same parameters for 30 s.
+    assert time.monotonic() - started < 20

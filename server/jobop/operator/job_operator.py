@@ -260,6 +260,7 @@ class JobOperator:
             # committing the next: each call gets an instance of its own.
             with self._next_instance_locks.hold(job.name), self.nodes.next_instance_lock(job.name):
                 give_up = time.monotonic() + _NEXT_INSTANCE_PATIENCE
+                taken: JobParameters | None = None
                 while True:
                     parameters = job.check_parameters(next_parameters(job, self.explorer))
                     try:
@@ -269,8 +270,11 @@ class JobOperator:
                     except JobInstanceAlreadyExists:
                         # Taken by a Start of those very parameters, or by another process
                         # on one SQLite file: someone got an instance, so compute again.
-                        if time.monotonic() > give_up:
+                        # The same parameters twice: an older instance holds them for good
+                        # (as in Spring, the next instance is then refused).
+                        if parameters == taken or time.monotonic() > give_up:
                             raise
+                        taken = parameters
 
         return self._once(request_id, f"next {job.name}", create)
 
