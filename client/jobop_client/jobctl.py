@@ -254,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("recover", "mark an execution whose process died FAILED", _recover)
     sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
+    sub.add_argument(
+        "--force",
+        action="store_true",
+        help="recover an execution no jobop node owns (a Spring Batch application's): "
+        "you know its process is dead",
+    )
 
     sub = command("status", "print the summary of an execution", _status)
     sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
@@ -435,7 +441,7 @@ def _abandon(ctx: _Context) -> int:
 
 
 def _recover(ctx: _Context) -> int:
-    return _changed(ctx, ctx.client.recover(ctx.args.execution_id))
+    return _changed(ctx, ctx.client.recover(ctx.args.execution_id, force=ctx.args.force))
 
 
 def _changed(ctx: _Context, execution: pb.JobExecution) -> int:
@@ -504,12 +510,12 @@ def _of(ctx: _Context) -> str:
 
 def _running(ctx: _Context) -> int:
     found = []
-    for name in _job_names(ctx):
-        for execution_id in ctx.client.get_running_executions(name):
-            try:
-                found.append(ctx.client.get_job_execution(execution_id))
-            except errors.NoSuchJobExecutionError:
-                continue  # deleted in the meantime
+    # Without JOB, every job's: those only the repository knows (a Spring application's) too.
+    for execution_id in ctx.client.get_running_executions(ctx.args.job or ""):
+        try:
+            found.append(ctx.client.get_job_execution(execution_id))
+        except errors.NoSuchJobExecutionError:
+            continue  # deleted in the meantime
     found.sort(key=lambda execution: execution.id, reverse=True)
     _print_executions(ctx, found, f"no running execution of {_of(ctx)}")
     return 0
@@ -517,9 +523,8 @@ def _running(ctx: _Context) -> int:
 
 def _list(ctx: _Context) -> int:
     limit = ctx.args.limit or None
-    names = _job_names(ctx)
     if ctx.args.instances:
-        instances = _collect(ctx.client.list_job_instances, names, limit)
+        instances = _collect(ctx.client.list_job_instances, _job_names(ctx), limit)
         if ctx.json:
             ctx.dump([executions.instance_to_dict(instance) for instance in instances])
         else:
@@ -527,7 +532,8 @@ def _list(ctx: _Context) -> int:
             headers = ["ID", "VERSION", "JOB", "JOB KEY"]
             _print_table(ctx, headers, rows, f"no instance of {_of(ctx)}")
         return 0
-    found = _collect(ctx.client.list_job_executions, names, limit)
+    # Without JOB, one list of every job's executions (those only the repository knows too).
+    found = _collect(ctx.client.list_job_executions, [ctx.args.job or ""], limit)
     _print_executions(ctx, found, f"no execution of {_of(ctx)}")
     return 0
 

@@ -420,14 +420,15 @@ def test_invalid_arguments(jobop_server: ServerProcess) -> None:
         lambda: execution(stub, -5),
         lambda: stub.Stop(pb.StopRequest()),
         lambda: stub.Restart(pb.RestartRequest(execution_id=-1)),
-        lambda: stub.GetRunningExecutions(pb.GetRunningExecutionsRequest()),
+        # Empty names mean every job (test_foreign_jobs); an overlong one is malformed.
+        lambda: stub.GetRunningExecutions(pb.GetRunningExecutionsRequest(job_name="x" * 101)),
         lambda: stub.ListJobInstances(
             pb.ListJobInstancesRequest(job_name="demoTaskletJob", page_size=-1)
         ),
         lambda: stub.ListJobInstances(
             pb.ListJobInstancesRequest(job_name="demoTaskletJob", page_token="garbage!")
         ),
-        lambda: stub.ListJobExecutions(pb.ListJobExecutionsRequest()),
+        lambda: stub.ListJobExecutions(pb.ListJobExecutionsRequest(job_instance_id=-1)),
         lambda: watch(stub, 0, timeout=10),
         lambda: watch(stub, 1, after_version=-1, timeout=10),
     ]
