@@ -339,7 +339,7 @@ class JobOperatorClient:
         page_token: str = "",
         timeout: float | None = None,
     ) -> Page[pb.JobInstance]:
-        """One page of the instances of ``job_name``, newest first."""
+        """One page of the instances of ``job_name`` (empty: of every job), newest first."""
         request = pb.ListJobInstancesRequest(
             job_name=job_name, page_size=page_size, page_token=page_token
         )

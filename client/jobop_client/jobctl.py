@@ -499,11 +499,6 @@ def _steps(ctx: _Context) -> int:
     return 0
 
 
-def _job_names(ctx: _Context) -> list[str]:
-    """The job named on the command line, or every job the server knows."""
-    return [ctx.args.job] if ctx.args.job else ctx.client.get_job_names()
-
-
 def _of(ctx: _Context) -> str:
     return ctx.args.job or "any job"
 
@@ -524,7 +519,7 @@ def _running(ctx: _Context) -> int:
 def _list(ctx: _Context) -> int:
     limit = ctx.args.limit or None
     if ctx.args.instances:
-        instances = _collect(ctx.client.list_job_instances, _job_names(ctx), limit)
+        instances = _collect(ctx.client.list_job_instances, ctx.args.job, limit)
         if ctx.json:
             ctx.dump([executions.instance_to_dict(instance) for instance in instances])
         else:
@@ -532,29 +527,25 @@ def _list(ctx: _Context) -> int:
             headers = ["ID", "VERSION", "JOB", "JOB KEY"]
             _print_table(ctx, headers, rows, f"no instance of {_of(ctx)}")
         return 0
-    # Without JOB, one list of every job's executions (those only the repository knows too).
-    found = _collect(ctx.client.list_job_executions, [ctx.args.job or ""], limit)
+    # Without JOB, one list of every job's (those only the repository knows too).
+    found = _collect(ctx.client.list_job_executions, ctx.args.job, limit)
     _print_executions(ctx, found, f"no execution of {_of(ctx)}")
     return 0
 
 
-def _collect(list_page: Callable[..., Any], names: list[str], limit: int | None) -> list[Any]:
-    """The newest `limit` items (or all) of these jobs, paging through each job's list
-    (newest first: ids grow with time)."""
-    items: list[Any] = []
-    for name in names:
-        found: list[Any] = []
-        token = ""
-        while limit is None or len(found) < limit:
-            size = 0 if limit is None else min(limit - len(found), 1000)
-            page = list_page(name, page_size=size, page_token=token)
-            found.extend(page.items)
-            token = page.next_page_token
-            if not token:
-                break
-        items.extend(found[:limit])
-    items.sort(key=lambda item: item.id, reverse=True)
-    return items[:limit]
+def _collect(list_page: Callable[..., Any], job: str | None, limit: int | None) -> list[Any]:
+    """The newest `limit` items (or all) of the job (None: of every job), paging through
+    its list (newest first)."""
+    found: list[Any] = []
+    token = ""
+    while limit is None or len(found) < limit:
+        size = 0 if limit is None else min(limit - len(found), 1000)
+        page = list_page(job or "", page_size=size, page_token=token)
+        found.extend(page.items)
+        token = page.next_page_token
+        if not token:
+            break
+    return found[:limit]
 
 
 def _print_executions(ctx: _Context, found: Sequence[pb.JobExecution], empty: str) -> None:

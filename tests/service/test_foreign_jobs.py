@@ -104,6 +104,8 @@ def test_every_jobs_executions_and_running_ones_are_listed_without_a_job_name(
         if not token:
             break
     assert listed == sorted([ours, running, ended], reverse=True)
+    instances = stub.ListJobInstances(pb.ListJobInstancesRequest()).job_instances
+    assert [i.job_name for i in instances] == [FOREIGN, FOREIGN, "countJob"]
     ids = stub.GetRunningExecutions(pb.GetRunningExecutionsRequest()).execution_ids
     assert running in ids and ended not in ids
     assert execution(stub, running).job_name == FOREIGN

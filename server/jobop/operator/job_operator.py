@@ -715,10 +715,10 @@ class JobOperator:
             return
         raise NoSuchJob(f"no job named {job_name!r} is registered")
 
-    def list_job_instances(self, job_name: str, start: int, count: int) -> list[JobInstance]:
-        """Instances of a job, newest first."""
+    def list_job_instances(self, job_name: str | None, start: int, count: int) -> list[JobInstance]:
+        """Instances of a job (None: of every job), newest first."""
         instances = self.explorer.get_job_instances(job_name, start, count)
-        if not instances and start == 0:
+        if not instances and start == 0 and job_name is not None:
             self.check_job_known(job_name)
         return instances
 

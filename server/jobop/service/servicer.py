@@ -299,7 +299,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     def _list_job_instances(
         self, request: pb.ListJobInstancesRequest
     ) -> pb.ListJobInstancesResponse:
-        name = check.job_name(request.job_name)
+        # Empty: every job's instances.
+        name = check.job_name(request.job_name) if request.job_name else None
         size = check.page_size(request.page_size)
         query = f"instances {name!r}"
         token = check.decode_page_token(request.page_token, query, ("offset", "before"))

@@ -726,6 +726,7 @@ class ListJobInstancesRequest(google.protobuf.message.Message):
     PAGE_SIZE_FIELD_NUMBER: builtins.int
     PAGE_TOKEN_FIELD_NUMBER: builtins.int
     job_name: builtins.str
+    "Empty: every job's instances."
     page_size: builtins.int
     '0 lets the server choose.'
     page_token: builtins.str

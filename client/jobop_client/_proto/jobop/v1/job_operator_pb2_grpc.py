@@ -138,7 +138,7 @@ class JobOperatorServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListJobInstances(self, request, context):
-        """The instances of a job, newest first.
+        """The instances of a job (empty job_name: of every job), newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

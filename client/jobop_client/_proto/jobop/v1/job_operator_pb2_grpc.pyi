@@ -87,7 +87,7 @@ class JobOperatorServiceStub(typing.Generic[_JobOperatorServiceStartType, _JobOp
     GetJobExecution: _JobOperatorServiceGetJobExecutionType
     'One execution with its step executions.'
     ListJobInstances: _JobOperatorServiceListJobInstancesType
-    'The instances of a job, newest first.'
+    'The instances of a job (empty job_name: of every job), newest first.'
     ListJobExecutions: _JobOperatorServiceListJobExecutionsType
     'The executions of a job or of one of its instances, newest first; of every job\n    (registered here or known only from the repository) when neither is given.\n    '
     WatchExecution: _JobOperatorServiceWatchExecutionType
@@ -166,7 +166,7 @@ class JobOperatorServiceServicer(metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def ListJobInstances(self, request: jobop.v1.job_operator_pb2.ListJobInstancesRequest, context: _ServicerContext) -> typing.Union[jobop.v1.job_operator_pb2.ListJobInstancesResponse, collections.abc.Awaitable[jobop.v1.job_operator_pb2.ListJobInstancesResponse]]:
-        """The instances of a job, newest first."""
+        """The instances of a job (empty job_name: of every job), newest first."""
 
     @abc.abstractmethod
     def ListJobExecutions(self, request: jobop.v1.job_operator_pb2.ListJobExecutionsRequest, context: _ServicerContext) -> typing.Union[jobop.v1.job_operator_pb2.ListJobExecutionsResponse, collections.abc.Awaitable[jobop.v1.job_operator_pb2.ListJobExecutionsResponse]]:
