@@ -325,8 +325,8 @@ def recover_execution(
             f"job execution {execution.id} of {execution.job_name} is {execution.status.value} "
             "and no jobop node owns it (a Spring Batch application's, say): no lease tells "
             "whether its process still runs. If you know its owner is dead, pass force "
-            '(jobctl recover --force, REST {"force": true}) to recover it as Spring Batch '
-            "does"
+            '(jobctl recover --force, jobop run --recover ID --force, REST {"force": true}) '
+            "to recover it as Spring Batch does"
         )
     return repository.recover_unowned(execution.id)
 
