@@ -445,11 +445,10 @@ def _os_user() -> str:
 
 
 def _recover(repository: JobRepository, execution_id: int, *, force: bool) -> JobExecution:
-    execution = repository.explorer.get_job_execution(execution_id)
-    if execution is None:
-        raise NoSuchJobExecution(f"no job execution with id {execution_id}")
     # The same rule as the Recover RPC's: refused while the owner's lease is live.
-    return recover_execution(NodeRepository(repository.engine), repository, execution, force=force)
+    return recover_execution(
+        NodeRepository(repository.engine), repository, execution_id, force=force
+    )
 
 
 if __name__ == "__main__":

@@ -587,11 +587,7 @@ class JobOperator:
                 f"job execution {execution_id} is running in this server: stop it instead"
             )
         recovered = recover_execution(
-            self.nodes,
-            self.repository,
-            self.get_job_execution(execution_id),
-            force=force,
-            own_node_id=self.node_id,
+            self.nodes, self.repository, execution_id, force=force, own_node_id=self.node_id
         )
         self._publish(recovered)
         _log_about(

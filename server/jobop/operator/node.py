@@ -26,6 +26,7 @@ from jobop.domain import (
     JobExecution,
     JobExecutionAlreadyRunning,
     JobExecutionNotRunning,
+    NoSuchJobExecution,
     UnreadableContext,
 )
 from jobop.domain.messages import MessageCode
@@ -306,7 +307,7 @@ def stop_execution(
 def recover_execution(
     nodes: NodeRepository,
     repository: JobRepository,
-    execution: JobExecution,
+    execution_id: int,
     *,
     force: bool = False,
     own_node_id: str | None = None,
@@ -315,6 +316,10 @@ def recover_execution(
     failed once its owner is known dead (`check_recoverable`). One no jobop node owns is
     recovered as Spring Batch 6 recovers it, and only with `force`: the caller says its
     owner is dead, since no lease tells."""
+    # With its context: `jobop.owner` names the owner process of one no node claimed.
+    execution = repository.explorer.get_job_execution(execution_id)
+    if execution is None:
+        raise NoSuchJobExecution(f"no job execution with id {execution_id}")
     if owned_by_jobop(nodes, execution):
         message = check_recoverable(nodes, execution, own_node_id=own_node_id)
         return repository.recover(execution.id, message)
