@@ -273,15 +273,19 @@ class JobOperatorClient:
         request = pb.AbandonRequest(execution_id=execution_id)
         return self._call(self._stub.Abandon, request, idempotent=True, timeout=timeout).execution
 
-    def recover(self, execution_id: int, *, timeout: float | None = None) -> pb.JobExecution:
-        """Marks an execution whose process died FAILED, so that it can be restarted."""
-        request = pb.RecoverRequest(execution_id=execution_id)
+    def recover(
+        self, execution_id: int, *, force: bool = False, timeout: float | None = None
+    ) -> pb.JobExecution:
+        """Marks an execution whose process died FAILED, so that it can be restarted.
+        ``force``: the caller knows the owner of an execution no jobop node owns (a Spring
+        Batch application's) is dead; without it such an execution is refused."""
+        request = pb.RecoverRequest(execution_id=execution_id, force=force)
         return self._call(self._stub.Recover, request, idempotent=False, timeout=timeout).execution
 
     # -- reading --------------------------------------------------------------------------
 
     def get_running_executions(self, job_name: str, *, timeout: float | None = None) -> list[int]:
-        """Ids of the running executions of ``job_name``."""
+        """Ids of the running executions of ``job_name`` (empty: of every job)."""
         request = pb.GetRunningExecutionsRequest(job_name=job_name)
         response = self._call(
             self._stub.GetRunningExecutions, request, idempotent=True, timeout=timeout
@@ -343,7 +347,7 @@ class JobOperatorClient:
         page_token: str = "",
         timeout: float | None = None,
     ) -> Page[pb.JobInstance]:
-        """One page of the instances of ``job_name``, newest first."""
+        """One page of the instances of ``job_name`` (empty: of every job), newest first."""
         request = pb.ListJobInstancesRequest(
             job_name=job_name, page_size=page_size, page_token=page_token
         )
@@ -361,7 +365,8 @@ class JobOperatorClient:
         page_token: str = "",
         timeout: float | None = None,
     ) -> Page[pb.JobExecution]:
-        """One page of the executions of a job or of one instance, newest first."""
+        """One page of the executions of a job or of one instance (neither: of every
+        job), newest first."""
         request = pb.ListJobExecutionsRequest(
             job_name=job_name,
             job_instance_id=job_instance_id,
@@ -574,9 +579,11 @@ class AsyncJobOperatorClient:
         response = await self._call(self._stub.Abandon, request, idempotent=True, timeout=timeout)
         return response.execution
 
-    async def recover(self, execution_id: int, *, timeout: float | None = None) -> pb.JobExecution:
+    async def recover(
+        self, execution_id: int, *, force: bool = False, timeout: float | None = None
+    ) -> pb.JobExecution:
         """See JobOperatorClient.recover."""
-        request = pb.RecoverRequest(execution_id=execution_id)
+        request = pb.RecoverRequest(execution_id=execution_id, force=force)
         response = await self._call(self._stub.Recover, request, idempotent=False, timeout=timeout)
         return response.execution
 

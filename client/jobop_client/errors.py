@@ -98,6 +98,15 @@ class JobRestartNotAllowedError(JobOperatorError):
     default_message = "the job instance may not be restarted"
 
 
+class JobNotRegisteredError(JobOperatorError):
+    """The repository knows the job (a Spring Batch application's, say) but the server
+    has not registered it: it shows its executions and can stop them, not launch it."""
+
+    reason = "JOB_NOT_REGISTERED"
+    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+    default_message = "the job is not registered on this server"
+
+
 class InvalidJobParametersError(JobOperatorError):
     reason = "INVALID_JOB_PARAMETERS"
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT
@@ -216,6 +225,7 @@ _REASON_CLASSES: tuple[type[JobOperatorError], ...] = (
     InvalidArgumentError,
     RequestIdReusedError,
     InternalServerError,
+    JobNotRegisteredError,
 )
 
 #: ErrorInfo reason -> exception class (each class has ``reason`` and ``grpc_code``).

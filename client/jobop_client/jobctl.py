@@ -258,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("recover", "mark an execution whose process died FAILED", _recover)
     sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
+    sub.add_argument(
+        "--force",
+        action="store_true",
+        help="recover an execution no jobop node owns (a Spring Batch application's): "
+        "you know its process is dead",
+    )
 
     sub = command("status", "print the summary of an execution", _status)
     sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
@@ -490,7 +496,7 @@ def _abandon(ctx: _Context) -> int:
 
 
 def _recover(ctx: _Context) -> int:
-    return _changed(ctx, ctx.client.recover(ctx.args.execution_id))
+    return _changed(ctx, ctx.client.recover(ctx.args.execution_id, force=ctx.args.force))
 
 
 def _changed(ctx: _Context, execution: pb.JobExecution) -> int:
@@ -548,23 +554,18 @@ def _steps(ctx: _Context) -> int:
     return 0
 
 
-def _job_names(ctx: _Context) -> list[str]:
-    """The job named on the command line, or every job the server knows."""
-    return [ctx.args.job] if ctx.args.job else ctx.client.get_job_names()
-
-
 def _of(ctx: _Context) -> str:
     return ctx.args.job or "any job"
 
 
 def _running(ctx: _Context) -> int:
     found = []
-    for name in _job_names(ctx):
-        for execution_id in ctx.client.get_running_executions(name):
-            try:
-                found.append(ctx.client.get_job_execution(execution_id))
-            except errors.NoSuchJobExecutionError:
-                continue  # deleted in the meantime
+    # Without JOB, every job's: those only the repository knows (a Spring application's) too.
+    for execution_id in ctx.client.get_running_executions(ctx.args.job or ""):
+        try:
+            found.append(ctx.client.get_job_execution(execution_id))
+        except errors.NoSuchJobExecutionError:
+            continue  # deleted in the meantime
     found.sort(key=lambda execution: execution.id, reverse=True)
     _print_executions(ctx, found, f"no running execution of {_of(ctx)}")
     return 0
@@ -572,9 +573,8 @@ def _running(ctx: _Context) -> int:
 
 def _list(ctx: _Context) -> int:
     limit = ctx.args.limit or None
-    names = _job_names(ctx)
     if ctx.args.instances:
-        instances = _collect(ctx.client.list_job_instances, names, limit)
+        instances = _collect(ctx.client.list_job_instances, ctx.args.job, limit)
         if ctx.json:
             ctx.dump([jsonform.instance_json(instance) for instance in instances])
         else:
@@ -582,28 +582,25 @@ def _list(ctx: _Context) -> int:
             headers = ["ID", "VERSION", "JOB", "JOB KEY"]
             _print_table(ctx, headers, rows, f"no instance of {_of(ctx)}")
         return 0
-    found = _collect(ctx.client.list_job_executions, names, limit)
+    # Without JOB, one list of every job's (those only the repository knows too).
+    found = _collect(ctx.client.list_job_executions, ctx.args.job, limit)
     _print_executions(ctx, found, f"no execution of {_of(ctx)}")
     return 0
 
 
-def _collect(list_page: Callable[..., Any], names: list[str], limit: int | None) -> list[Any]:
-    """The newest `limit` items (or all) of these jobs, paging through each job's list
-    (newest first: ids grow with time)."""
-    items: list[Any] = []
-    for name in names:
-        found: list[Any] = []
-        token = ""
-        while limit is None or len(found) < limit:
-            size = 0 if limit is None else min(limit - len(found), 1000)
-            page = list_page(name, page_size=size, page_token=token)
-            found.extend(page.items)
-            token = page.next_page_token
-            if not token:
-                break
-        items.extend(found[:limit])
-    items.sort(key=lambda item: item.id, reverse=True)
-    return items[:limit]
+def _collect(list_page: Callable[..., Any], job: str | None, limit: int | None) -> list[Any]:
+    """The newest `limit` items (or all) of the job (None: of every job), paging through
+    its list (newest first)."""
+    found: list[Any] = []
+    token = ""
+    while limit is None or len(found) < limit:
+        size = 0 if limit is None else min(limit - len(found), 1000)
+        page = list_page(job or "", page_size=size, page_token=token)
+        found.extend(page.items)
+        token = page.next_page_token
+        if not token:
+            break
+    return found[:limit]
 
 
 def _print_executions(ctx: _Context, found: Sequence[pb.JobExecution], empty: str) -> None:

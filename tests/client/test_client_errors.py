@@ -53,6 +53,7 @@ OWN = {
     "INVALID_ARGUMENT": ("INVALID_ARGUMENT", errors.InvalidArgumentError),
     "REQUEST_ID_REUSED": ("INVALID_ARGUMENT", errors.RequestIdReusedError),
     "INTERNAL": ("INTERNAL", errors.InternalServerError),
+    "JOB_NOT_REGISTERED": ("FAILED_PRECONDITION", errors.JobNotRegisteredError),
 }
 
 

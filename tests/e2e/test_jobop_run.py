@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jobop.domain import BatchStatus, JobExecution
+from jobop.domain import BatchStatus, JobExecution, JobParameters
 from jobop.repository import JobRepository, create_engine
 from sqlalchemy import text
 
@@ -166,6 +166,8 @@ def test_custom_exit_codes_from_a_file(
         (("--abandon", "0"), 2, "an execution id is a positive number"),
         (("demoChunkJob", "--exit-codes", "/nonexistent/codes.toml"), 2, "cannot read"),
         (("demoChunkJob", "--jobs", "no_such_module_anywhere"), 2, "no module named"),
+        (("demoChunkJob", "--jobs", "none", "--jobs", "x"), 2, "cannot be given with job modules"),
+        (("demoChunkJob", "--jobs", "none"), 4, "no job named 'demoChunkJob'"),
     ],
 )
 def test_usage_errors(
@@ -356,3 +358,21 @@ def _assert_each_item_once(repo: JobRepository, count: int, interrupted: JobExec
     assert restart.step_executions[0].read_count == count - saved
     assert {items[i] for i in range(1, saved + 1)} == {interrupted.id}
     assert {items[i] for i in range(saved + 1, count + 1)} == {restart.id}
+
+
+def test_stop_and_recover_of_an_execution_no_node_owns(
+    jobop: Callable[..., Any], repo: JobRepository
+) -> None:
+    # As a Spring Batch application's launch leaves it: no launch request, no owner.
+    starting = repo.create_job_execution("springJob", JobParameters.of(n=1))
+    stopped = jobop("run", "--stop", str(starting.id))
+    assert stopped.returncode == 0, stopped.stderr
+    assert "status=STOPPING" in stopped.stdout  # as Spring's stop: its launcher runs it
+    running = repo.create_job_execution("springJob", JobParameters.of(n=2))
+    refused = jobop("run", "--recover", str(running.id))
+    assert refused.returncode == 5 and "--force" in refused.stderr, refused.stderr
+    recovered = jobop("run", "--recover", str(running.id), "--force")
+    assert recovered.returncode == 0, recovered.stderr
+    assert "status=FAILED" in recovered.stdout
+    after = repo.explorer.get_job_execution(running.id)
+    assert after is not None and after.execution_context["batch.recovered"] is True

@@ -160,3 +160,26 @@ def test_a_stopped_start_is_taken_off_the_queue_and_not_run(repository: JobRepos
     nodes = NodeRepository(repository.engine)
     assert nodes.claim_launch_requests("c", ["demoTaskletJob"], 5) == []
     assert not nodes.has_waiting_launch_requests(["demoTaskletJob"])
+
+
+def test_a_dead_nodes_recovery_never_touches_an_execution_no_node_owns(
+    repository: JobRepository,
+) -> None:
+    # A Spring Batch application's running execution (no launch request, no owner) beside
+    # a dead node's own: recovering the node fails its execution only.
+    nodes = NodeRepository(repository.engine)
+    nodes.register(info("dead", lease=0.3))
+    owned = repository.explorer.get_job_execution(launch(repository, 1, "dead"))
+    foreign = repository.create_job_execution("springJob", JobParameters.of(n=1))
+    for execution in (owned, foreign):
+        assert execution is not None
+        start_execution(repository, execution)
+        start_step(repository, execution, "step")
+    assert owned is not None and not nodes.has_launch_request(foreign.id)
+    time.sleep(0.5)
+    result = nodes.recover_node("dead", "survivor")
+    assert result is not None and result.failed == [owned.id]
+    untouched = repository.explorer.get_job_execution(foreign.id)
+    assert untouched is not None and untouched.version == foreign.version
+    assert untouched.status is BatchStatus.STARTED
+    assert [s.status for s in untouched.step_executions] == [BatchStatus.STARTED]

@@ -34,6 +34,7 @@ CONTRACT = [
         "JOB_EXECUTION_NOT_RUNNING",
     ),
     (domain.JobRestartNotAllowed, grpc.StatusCode.FAILED_PRECONDITION, "JOB_RESTART_NOT_ALLOWED"),
+    (domain.JobNotRegistered, grpc.StatusCode.FAILED_PRECONDITION, "JOB_NOT_REGISTERED"),
     (domain.StartLimitExceeded, grpc.StatusCode.FAILED_PRECONDITION, "JOB_RESTART_NOT_ALLOWED"),
     (domain.InvalidJobParameters, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_JOB_PARAMETERS"),
     (domain.JobParametersNotFound, grpc.StatusCode.FAILED_PRECONDITION, "JOB_PARAMETERS_NOT_FOUND"),

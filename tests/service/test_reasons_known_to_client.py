@@ -22,3 +22,10 @@ def test_every_server_reason_has_a_client_class_with_the_same_code() -> None:
     for reason, code in sent.items():
         assert reason in errors.REASONS, reason
         assert errors.STATUS_CODES[reason] == code
+
+
+def test_every_domain_reason_has_a_client_class_with_the_same_code() -> None:
+    # Each domain error the service maps (JOB_NOT_REGISTERED among them), with its code.
+    for kind, code in service_errors._CODES:
+        assert kind.reason in errors.REASONS, kind.reason
+        assert errors.STATUS_CODES[kind.reason] == code, kind.reason

@@ -7,9 +7,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import select
 import shutil
 import struct
 import subprocess
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
@@ -90,17 +92,98 @@ class Oracle:
     ) -> list[dict[str, Any]]:
         """Run Spring's DAO statements (SpringOracle.Dao) on the database of `url`, as a
         Spring `spring` application with context format `fmt` and its JVM in `zone`."""
-        request = {
-            "op": "dao",
-            "url": jdbc_url(url),
-            "spring": spring,
-            "format": fmt,
-            "zone": zone,
-            "actions": list(actions),
-        }
-        (answer,) = self.ask([request])
+        (answer,) = self.ask([dao_request(url, spring, fmt, actions, zone)])
         assert "error" not in answer, answer["error"]
         return list(answer["answers"])
+
+    def run_until_stopped(
+        self,
+        url: str,
+        job: str,
+        parameters: Any,
+        *,
+        step: str = "javaStep",
+        spring: int = 5,
+        fmt: str = "jackson",
+    ) -> SpringApplication:
+        """A Spring `spring` application (context format `fmt`), in a JVM of its own,
+        running `job` whose step
+        commits a chunk every 50 ms and checks its job's status as Spring does, until a
+        stop request (STOPPING) ends it STOPPED (SpringOracle.Dao.runUntilStopped)."""
+        action = {
+            "do": "run-until-stopped",
+            "job": job,
+            "parameters": parameters
+            if isinstance(parameters, dict)
+            else java_parameters(parameters),
+            "step": step,
+            "jobContext": describe({"batch.version": "5.2.6"}),
+            "chunkMs": 50,
+            "timeoutMs": 180_000,
+        }
+        process = subprocess.Popen(
+            ["java", "-Xshare:auto", "-cp", self.classpath, "SpringOracle"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdin is not None
+        process.stdin.write(json.dumps([dao_request(url, spring, fmt, [action])]))
+        process.stdin.close()
+        return SpringApplication(process)
+
+
+class SpringApplication:
+    """A JVM running SpringOracle's `run-until-stopped` action in the background."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.stderr: list[str] = []
+
+    def wait_running(self, timeout: float = 120.0) -> int:
+        """The id of the execution once its step runs (the JVM says so on stderr)."""
+        assert self.process.stderr is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.process.stderr], [], [], 1.0)
+            if not ready:
+                continue
+            line = self.process.stderr.readline()
+            if not line:
+                break  # the JVM ended
+            self.stderr.append(line)
+            if line.startswith("running "):
+                return int(line.split()[1])
+        self.kill()
+        raise AssertionError(f"the Spring application did not run:\n{''.join(self.stderr)}")
+
+    def answer(self, timeout: float = 120.0) -> dict[str, Any]:
+        """Its answer once it ended (its job STOPPED)."""
+        assert self.process.stdout is not None and self.process.stderr is not None
+        out = self.process.stdout.read()  # the JVM writes little on stderr: no deadlock
+        err = self.process.stderr.read()
+        self.process.wait(timeout)
+        results = json.loads(out) if out else []
+        assert results and "error" not in results[0], f"{results}\n{''.join(self.stderr)}{err}"
+        answer: dict[str, Any] = results[0]["answers"][0]
+        return answer
+
+    def kill(self) -> None:
+        """SIGKILL: the application dies mid-step, its rows left STARTED."""
+        self.process.kill()
+        self.process.wait()
+
+
+def dao_request(url: str, spring: int, fmt: str, actions: Any, zone: str = "UTC") -> dict[str, Any]:
+    return {
+        "op": "dao",
+        "url": jdbc_url(url),
+        "spring": spring,
+        "format": fmt,
+        "zone": zone,
+        "actions": list(actions),
+    }
 
 
 def launch(

@@ -32,7 +32,7 @@ from jobop_client.exit_codes import (
 from jobop_client.version import package_version
 from sqlalchemy.exc import OperationalError
 
-from jobop.app.serve import add_lease_arguments, add_serve_parser, serve_main
+from jobop.app.serve import add_lease_arguments, add_serve_parser, job_registry, serve_main
 from jobop.batch import JobLauncher, JobRegistry, JobRunner, StopSignal, next_parameters
 from jobop.batch.logcontext import BatchFormatter
 from jobop.domain import (
@@ -46,7 +46,7 @@ from jobop.domain import (
     NoSuchJobExecution,
     NoSuchJobInstance,
 )
-from jobop.operator.node import NodeMember, check_recoverable, new_node_info
+from jobop.operator.node import NodeMember, new_node_info, recover_execution, stop_execution
 from jobop.repository import (
     AuditEvent,
     AuditTrail,
@@ -168,7 +168,7 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
         metavar="MODULE",
         action="append",
         help="a module holding jobs (repeatable; env JOBOP_JOBS, comma separated); "
-        "the bundled samples are always loaded",
+        "the bundled samples are always loaded (`none` alone: no job)",
     )
     run.add_argument("--next", action="store_true", help="apply the job's incrementer")
     for option, text in (
@@ -178,6 +178,12 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
         ("--recover", "mark this execution, whose process died, FAILED"),
     ):
         run.add_argument(option, metavar="EXECUTION_ID", type=_execution_id, help=text)
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="with --recover: recover an execution no jobop node owns (a Spring Batch "
+        "application's), whose owner you know is dead",
+    )
     run.add_argument("--exit-codes", metavar="FILE", help="exit code map (TOML or JSON)")
     add_lease_arguments(run)
     run.add_argument(
@@ -296,7 +302,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _fail(UNREACHABLE, f"cannot reach the database: {error.orig}")
     try:
         if operation == "stop":
-            stopped = _audited(repository, "Stop", args.stop, repository.request_stop)
+            nodes = NodeRepository(repository.engine)
+            stopped = _audited(
+                repository, "Stop", args.stop, lambda i: stop_execution(nodes, repository, i)
+            )
             _print(_announced(repository, stopped))
             return 0
         if operation == "abandon":
@@ -305,7 +314,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return 0
         if operation == "recover":
             recovered = _audited(
-                repository, "Recover", args.recover, lambda i: _recover(repository, i)
+                repository,
+                "Recover",
+                args.recover,
+                lambda i: _recover(repository, i, force=args.force),
             )
             _print(_announced(repository, recovered))
             return 0
@@ -339,7 +351,7 @@ def _registry(modules: list[str] | None) -> JobRegistry:
     if modules is None:
         modules = [m.strip() for m in os.environ.get("JOBOP_JOBS", "").split(",") if m.strip()]
     try:
-        return JobRegistry.default(modules)
+        return job_registry(modules)
     except ImportError as error:
         raise _ModuleError(str(error)) from error
     except (TypeError, ValueError) as error:
@@ -447,13 +459,11 @@ def _os_user() -> str:
         return str(os.getuid())
 
 
-def _recover(repository: JobRepository, execution_id: int) -> JobExecution:
-    execution = repository.explorer.get_job_execution(execution_id)
-    if execution is None:
-        raise NoSuchJobExecution(f"no job execution with id {execution_id}")
+def _recover(repository: JobRepository, execution_id: int, *, force: bool) -> JobExecution:
     # The same rule as the Recover RPC's: refused while the owner's lease is live.
-    message = check_recoverable(NodeRepository(repository.engine), execution)
-    return repository.recover(execution_id, message)
+    return recover_execution(
+        NodeRepository(repository.engine), repository, execution_id, force=force
+    )
 
 
 if __name__ == "__main__":

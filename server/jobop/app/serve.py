@@ -172,7 +172,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MODULE",
         action="append",
         help="a module holding jobs (repeatable; env JOBOP_JOBS, comma separated); the "
-        "bundled samples are always loaded",
+        "bundled samples are always loaded. `none` alone: no job at all (a console of a "
+        "repository, a Spring Batch application's say)",
     )
     parser.add_argument(
         "--max-concurrent-executions",
@@ -300,6 +301,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# `--jobs none`: register no job (a console of a repository: a Spring Batch application's).
+NO_JOBS = "none"
+
+
+def job_registry(modules: Sequence[str]) -> JobRegistry:
+    """The jobs of `--jobs`: the samples, every `jobop.jobs` entry point, then `modules`;
+    none at all for `--jobs none`, which cannot be combined with modules."""
+    if NO_JOBS in modules:
+        if any(module != NO_JOBS for module in modules):
+            raise ValueError("--jobs none registers no job: it cannot be given with job modules")
+        return JobRegistry()
+    return JobRegistry.default(modules)
+
+
 def serve_main(argv: Sequence[str] | None = None) -> int:
     """`jobop serve [OPTIONS]`; returns the process exit code."""
     parser = build_parser()
@@ -313,7 +328,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     if modules is None:
         modules = [m.strip() for m in os.environ.get("JOBOP_JOBS", "").split(",") if m.strip()]
     try:
-        registry = JobRegistry.default(modules)
+        registry = job_registry(modules)
     except ImportError as error:
         return _fail(USAGE, str(error))
     except (TypeError, ValueError) as error:

@@ -26,6 +26,13 @@ class NoSuchJob(JobopError):
     reason = "NO_SUCH_JOB"
 
 
+class JobNotRegistered(JobopError):
+    """The repository knows the job (a Spring Batch application's, or a job no longer
+    deployed) but this server has not registered it: it can show it, not launch it."""
+
+    reason = "JOB_NOT_REGISTERED"
+
+
 class NoSuchJobExecution(JobopError):
     reason = "NO_SUCH_JOB_EXECUTION"
 

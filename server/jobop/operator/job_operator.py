@@ -28,6 +28,7 @@ from datetime import timedelta
 
 from jobop.batch import logcontext
 from jobop.batch.catalogue import JobDescription, describe_job, describe_unregistered
+from jobop.batch.job import Job
 from jobop.batch.owner import OWNER_KEY, current_owner
 from jobop.batch.registry import JobRegistry
 from jobop.batch.runner import JobRunner, next_parameters
@@ -38,6 +39,7 @@ from jobop.domain import (
     JobExecutionNotRunning,
     JobInstance,
     JobInstanceAlreadyExists,
+    JobNotRegistered,
     JobopError,
     JobParameters,
     NoSuchJob,
@@ -51,7 +53,14 @@ from jobop.repository.nodes import NodeRepository, NodeState, RecoveredNode
 
 from .events import ExecutionEvents
 from .launcher import Launcher
-from .node import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEASE, NodeMember, new_node_info
+from .node import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_LEASE,
+    NodeMember,
+    new_node_info,
+    recover_execution,
+    stop_execution,
+)
 from .publishing import PublishingJobRepository
 from .relay import DEFAULT_PROGRESS_INTERVAL, ChangeRelay
 from .requests import KeyedLocks, RequestLedger
@@ -240,7 +249,7 @@ class JobOperator:
         `hold`, the launcher gets the execution when the hold is released. The parameters
         are checked before anything is written, and stored as the job declares them."""
         self._check_accepting()
-        job = self.registry.get(job_name)
+        job = self._registered_job(job_name)
         checked = job.check_parameters(parameters)
 
         def create() -> JobExecution:
@@ -253,7 +262,7 @@ class JobOperator:
     ) -> JobExecution:
         """Launch the instance after the last one, with the job's incrementer applied."""
         self._check_accepting()
-        job = self.registry.get(job_name)
+        job = self._registered_job(job_name)
 
         def create() -> JobExecution:
             # One call at a time per job, across nodes, from reading the last instance to
@@ -284,7 +293,7 @@ class JobOperator:
         """Run a FAILED or STOPPED execution's instance again, as a new execution."""
         self._check_accepting()
         previous = self.get_job_execution(execution_id)
-        job = self.registry.get(previous.job_name)
+        job = self._registered_job(previous.job_name)
         # The instance's parameters, stored unchanged (they name it), must still fit.
         job.check_parameters(previous.job_parameters)
 
@@ -303,6 +312,17 @@ class JobOperator:
             return execution
 
         return self._once(request_id, f"restart {execution_id}", create)
+
+    def _registered_job(self, job_name: str) -> Job:
+        """The job of that name registered here; JobNotRegistered when only the repository
+        knows it (a Spring Batch application's, a job no longer deployed), else NoSuchJob."""
+        if job_name not in self.registry and self.explorer.get_job_instance_count(job_name) > 0:
+            raise JobNotRegistered(
+                f"job {job_name!r} is known to the repository but not registered on this "
+                "server: its executions can be read, stopped, abandoned and recovered here, "
+                "not launched"
+            )
+        return self.registry.get(job_name)
 
     def _once(
         self, request_id: str | None, operation: str, create: Callable[[], JobExecution]
@@ -537,7 +557,7 @@ class JobOperator:
         # database went away) must not stop the job anyway. Only once it has committed does
         # a run in this process get the fast path (steps stop at their next chunk boundary,
         # a running tasklet gets stop() now).
-        execution = self.repository.request_stop(execution_id)
+        execution = stop_execution(self.nodes, self.repository, execution_id)
         self._runner.request_stop(execution_id)
         if self._launcher is not None:
             self._launcher.remove(execution_id)
@@ -564,16 +584,17 @@ class JobOperator:
         )
         return execution
 
-    def recover(self, execution_id: int) -> JobExecution:
-        """Mark a running execution whose owner died FAILED, so it can be restarted."""
+    def recover(self, execution_id: int, *, force: bool = False) -> JobExecution:
+        """Mark a running execution whose owner died FAILED, so it can be restarted. One no
+        jobop node owns (a Spring Batch application's) only with `force`, as Spring Batch 6
+        recovers it (see node.recover_execution)."""
         if self._launcher is not None and self._launcher.is_queued_or_running(execution_id):
             raise JobExecutionAlreadyRunning(
                 f"job execution {execution_id} is running in this server: stop it instead"
             )
-        # The context names the owner process of an execution no node claimed.
-        execution = self.get_job_execution(execution_id, contexts=True)
-        message = self.node.check_recoverable(execution)
-        recovered = self.repository.recover(execution_id, message)
+        recovered = recover_execution(
+            self.nodes, self.repository, execution_id, force=force, own_node_id=self.node_id
+        )
         self._publish(recovered)
         _log_about(
             recovered,
@@ -669,9 +690,10 @@ class JobOperator:
             raise NoSuchJobExecution(f"no job execution with id {execution_id}")
         return execution
 
-    def get_running_executions(self, job_name: str) -> list[int]:
+    def get_running_executions(self, job_name: str | None) -> list[int]:
+        """Ids of the running executions of a job (None: of every job), ascending."""
         ids = self.explorer.find_running_job_execution_ids(job_name)
-        if not ids:
+        if not ids and job_name is not None:
             self.check_job_known(job_name)
         return ids
 
@@ -716,10 +738,10 @@ class JobOperator:
             return
         raise NoSuchJob(f"no job named {job_name!r} is registered")
 
-    def list_job_instances(self, job_name: str, start: int, count: int) -> list[JobInstance]:
-        """Instances of a job, newest first."""
+    def list_job_instances(self, job_name: str | None, start: int, count: int) -> list[JobInstance]:
+        """Instances of a job (None: of every job), newest first."""
         instances = self.explorer.get_job_instances(job_name, start, count)
-        if not instances and start == 0:
+        if not instances and start == 0 and job_name is not None:
             self.check_job_known(job_name)
         return instances
 
@@ -730,7 +752,8 @@ class JobOperator:
         before_id: int | None,
         limit: int,
     ) -> list[JobExecution]:
-        """Executions of a job and/or instance, newest first, older than `before_id`."""
+        """Executions of a job and/or instance (neither: of every job), newest first,
+        older than `before_id`."""
         if job_instance_id is not None:
             instance = self.explorer.get_job_instance(job_instance_id)
             if instance is None:

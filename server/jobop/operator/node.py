@@ -22,8 +22,15 @@ from importlib import metadata
 
 from jobop.batch import logcontext
 from jobop.batch.owner import OWNER_KEY, is_alive, process_start_ticks
-from jobop.domain import JobExecution, JobExecutionAlreadyRunning, JobExecutionNotRunning
+from jobop.domain import (
+    JobExecution,
+    JobExecutionAlreadyRunning,
+    JobExecutionNotRunning,
+    NoSuchJobExecution,
+    UnreadableContext,
+)
 from jobop.domain.messages import MessageCode
+from jobop.repository import JobRepository
 from jobop.repository.nodes import (
     OWNER_LOST_PREFIX,
     NodeInfo,
@@ -275,25 +282,78 @@ class NodeMember:
             self._peer_ages = {}
             self._surveyed_at = surveyed_at
 
-    def check_recoverable(self, execution: JobExecution) -> str | None:
-        """Raise unless `execution` may be marked FAILED by Recover: it must be running and
-        its owner's lease run out (or its process gone). Returns the exit message naming
-        the lost owner, or None when no node ever claimed it."""
-        return check_recoverable(self.nodes, execution, own_node_id=self.node_id)
+
+def owned_by_jobop(nodes: NodeRepository, execution: JobExecution) -> bool:
+    """Whether jobop runs or ran the execution: it queued its start (a launch request) or
+    a jobop runner recorded itself as its owner (`jobop.owner` in the job context). Any
+    other (a Spring Batch application's) has no owner a lease would tell dead or alive."""
+    try:
+        recorded = OWNER_KEY in execution.execution_context
+    except UnreadableContext:
+        recorded = False  # jobop never writes a context it cannot read
+    return recorded or nodes.has_launch_request(execution.id)
+
+
+def stop_execution(
+    nodes: NodeRepository, repository: JobRepository, execution_id: int
+) -> JobExecution:
+    """The Stop write (RPC and `jobop run --stop`): one jobop did not launch (no launch
+    request: a Spring Batch application's) is stopped as Spring stops it, STARTING ->
+    STOPPING, since its own launcher may be about to run it."""
+    foreign = not nodes.has_launch_request(execution_id)
+    return repository.request_stop(execution_id, as_spring=foreign)
+
+
+def recover_execution(
+    nodes: NodeRepository,
+    repository: JobRepository,
+    execution_id: int,
+    *,
+    force: bool = False,
+    own_node_id: str | None = None,
+) -> JobExecution:
+    """The Recover rule (RPC and `jobop run --recover`). An execution jobop owns is
+    failed once its owner is known dead (`check_recoverable`). One no jobop node owns is
+    recovered as Spring Batch 6 recovers it, and only with `force`: the caller says its
+    owner is dead, since no lease tells."""
+    # With its context: `jobop.owner` names the owner process of one no node claimed.
+    execution = repository.explorer.get_job_execution(execution_id)
+    if execution is None:
+        raise NoSuchJobExecution(f"no job execution with id {execution_id}")
+    if owned_by_jobop(nodes, execution):
+        message = check_recoverable(nodes, execution, own_node_id=own_node_id)
+        return repository.recover(execution.id, message)
+    if not execution.is_running:
+        raise _not_running(execution)
+    if not force:
+        raise JobExecutionAlreadyRunning(
+            f"job execution {execution.id} of {execution.job_name} is {execution.status.value} "
+            "and no jobop node owns it (a Spring Batch application's, say): no lease tells "
+            "whether its process still runs. If you know its owner is dead, pass force "
+            '(jobctl recover --force, jobop run --recover ID --force, REST {"force": true}) '
+            "to recover it as Spring Batch does"
+        )
+    return repository.recover_unowned(execution.id)
+
+
+def _not_running(execution: JobExecution) -> JobExecutionNotRunning:
+    return JobExecutionNotRunning(
+        f"job execution {execution.id} is {execution.status.value}, not running: "
+        "there is nothing to recover"
+    )
 
 
 def check_recoverable(
     nodes: NodeRepository, execution: JobExecution, *, own_node_id: str | None = None
 ) -> str | None:
-    """The Recover rule (RPC and `jobop run --recover`): see NodeMember.check_recoverable.
+    """Raise unless an execution jobop owns may be marked FAILED by Recover: it
+    must be running and its owner's lease run out (or its process gone). Returns the exit
+    message naming the lost owner, or None when no node ever claimed it.
 
-    An execution no node claimed (started before nodes existed, or by another program) is
-    recoverable unless its recorded owner process is alive on this host."""
+    An execution no node claimed (started before nodes existed, or by `jobop run` without
+    a node) is recoverable unless its recorded owner process is alive on this host."""
     if not execution.is_running:
-        raise JobExecutionNotRunning(
-            f"job execution {execution.id} is {execution.status.value}, not running: "
-            "there is nothing to recover"
-        )
+        raise _not_running(execution)
     owner = nodes.find_owner(execution.id)
     if owner is None:
         recorded = execution.execution_context.get(OWNER_KEY)

@@ -18,7 +18,14 @@ from jobop.domain import ExecutionContext, UnreadableContext
 from . import jackson_json, java_serialization
 from .schema import SHORT_CONTEXT_LENGTH
 
-__all__ = ["ContextFormat", "StoredContext", "UnreadableContext", "decode", "load"]
+__all__ = [
+    "ContextFormat",
+    "StoredContext",
+    "UnreadableContext",
+    "decode",
+    "format_of",
+    "load",
+]
 
 # Spring Batch ends a truncated SHORT_CONTEXT with this marker, cutting 8 characters
 # before the limit (JdbcExecutionContextDao: "overestimate length of ellipsis").
@@ -70,6 +77,21 @@ def decode(text: str) -> dict[str, Any]:
     if jackson_json.is_typed(document):
         return jackson_json.decode(document)
     return document  # jobop's earlier plain JSON: ints are Longs, as it always meant
+
+
+def format_of(text: str | None) -> ContextFormat | None:
+    """The Spring format a stored context is in; None for none (no text, or jobop's
+    earlier plain JSON)."""
+    stripped = (text or "").lstrip()
+    if not stripped:
+        return None
+    if not stripped.startswith("{"):
+        return ContextFormat.JAVA
+    try:
+        document = json.loads(stripped)
+    except json.JSONDecodeError:
+        return None
+    return ContextFormat.JACKSON if jackson_json.is_typed(document) else None
 
 
 def load(

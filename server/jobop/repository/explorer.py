@@ -206,15 +206,15 @@ class JobExplorer:
         return found[0] if found else None
 
     def get_job_instances(
-        self, job_name: str, start: int = 0, count: int = 20
+        self, job_name: str | None, start: int = 0, count: int = 20
     ) -> list[JobInstance]:
-        """The job's instances, newest first, `count` of them from position `start`."""
+        """The job's instances (None: every job's), newest first, `count` of them from
+        position `start`."""
+        query = select(_i)
+        if job_name is not None:
+            query = query.where(_i.c.job_name == job_name)
         return self._instances(
-            select(_i)
-            .where(_i.c.job_name == job_name)
-            .order_by(_i.c.job_instance_id.desc())
-            .offset(start)
-            .limit(count)
+            query.order_by(_i.c.job_instance_id.desc()).offset(start).limit(count)
         )
 
     def get_last_job_instance(self, job_name: str) -> JobInstance | None:

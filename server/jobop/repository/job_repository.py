@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     bindparam,
     case,
+    false,
     func,
     insert,
     literal,
@@ -55,7 +56,7 @@ from jobop.domain import (
     utcnow,
 )
 
-from . import audit, contexts, pg_writes, rows
+from . import audit, contexts, pg_writes, recovery, rows
 from .engine import (
     create_engine,
     is_postgresql,
@@ -747,11 +748,15 @@ class JobRepository:
 
     # -- operator primitives (compare-and-set in one UPDATE each) -----------------------
 
-    def request_stop(self, execution_id: int) -> JobExecution:
+    def request_stop(self, execution_id: int, *, as_spring: bool = False) -> JobExecution:
         """STARTED -> STOPPING (the steps stop at their next chunk); STARTING, never picked
-        up by a worker -> STOPPED at once. Anything else: JobExecutionNotRunning."""
+        up by a worker -> STOPPED at once. Anything else: JobExecutionNotRunning.
+
+        `as_spring` (an execution jobop did not launch: a Spring Batch application's):
+        STARTING -> STOPPING too, as Spring's SimpleJobOperator.stop writes it, since its
+        own launcher is about to run it and ends it STOPPED when it sees the status."""
         now = _now_literal(utcnow())
-        never_started = _e.c.status == BatchStatus.STARTING.value
+        never_started = false() if as_spring else _e.c.status == BatchStatus.STARTING.value
         with write_transaction(self.engine) as connection:
             stopped = connection.execute(
                 update(_e)
@@ -841,6 +846,19 @@ class JobRepository:
         caller checks that the owner is really gone."""
         with write_transaction(self.engine) as connection:
             if not _fail_running(connection, execution_id, message or RECOVERED_MESSAGE):
+                status = self._current_status(connection, execution_id)
+                raise JobExecutionNotRunning(
+                    f"job execution {execution_id} is {status.value}, not running: "
+                    "there is nothing to recover"
+                )
+            audit.record_in(connection, execution_id)
+        return self._reload(execution_id)
+
+    def recover_unowned(self, execution_id: int) -> JobExecution:
+        """Spring Batch 6's SimpleJobOperator.recover, for a running execution no jobop
+        node owns (see recovery.recover_as_spring); JobExecutionNotRunning otherwise."""
+        with write_transaction(self.engine) as connection:
+            if not recovery.recover_as_spring(connection, execution_id, self._contexts):
                 status = self._current_status(connection, execution_id)
                 raise JobExecutionNotRunning(
                     f"job execution {execution_id} is {status.value}, not running: "

@@ -298,6 +298,15 @@ class NodeRepository:
             ).first()
         return None if row is None else _node_state(row)
 
+    def has_launch_request(self, execution_id: int) -> bool:
+        """Whether jobop queued the execution's start (any jobop launch writes one; a
+        Spring Batch application's launch does not, so recovery never touches those)."""
+        with read_connection(self.engine) as connection:
+            found = connection.execute(
+                select(_l.c.job_execution_id).where(_l.c.job_execution_id == execution_id)
+            ).first()
+        return found is not None
+
     def find_nodes_to_recover(self) -> list[NodeState]:
         """Nodes not yet recovered whose lease ran out, or that left while still owning a
         running execution (their shutdown could not end it), plus every live node (the

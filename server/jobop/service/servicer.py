@@ -232,7 +232,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         return await self._unary(context, body, request)
 
     def _recover(self, request: pb.RecoverRequest) -> pb.RecoverResponse:
-        execution = self._operator.recover(check.execution_id(request.execution_id))
+        execution_id = check.execution_id(request.execution_id)
+        execution = self._operator.recover(execution_id, force=request.force)
         return pb.RecoverResponse(execution=execution_for_caller(execution))
 
     # -- reading -------------------------------------------------------------------------
@@ -245,7 +246,9 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     def _get_running_executions(
         self, request: pb.GetRunningExecutionsRequest
     ) -> pb.GetRunningExecutionsResponse:
-        ids = self._operator.get_running_executions(check.job_name(request.job_name))
+        # Empty: every job's (a console of a Spring application's database lists them).
+        name = check.job_name(request.job_name) if request.job_name else None
+        ids = self._operator.get_running_executions(name)
         return pb.GetRunningExecutionsResponse(execution_ids=ids)
 
     async def GetSummary(
@@ -316,7 +319,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     def _list_job_instances(
         self, request: pb.ListJobInstancesRequest
     ) -> pb.ListJobInstancesResponse:
-        name = check.job_name(request.job_name)
+        # Empty: every job's instances.
+        name = check.job_name(request.job_name) if request.job_name else None
         size = check.page_size(request.page_size)
         query = f"instances {name!r}"
         token = check.decode_page_token(request.page_token, query, ("offset", "before"))
@@ -356,8 +360,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     def _list_job_executions(
         self, request: pb.ListJobExecutionsRequest
     ) -> pb.ListJobExecutionsResponse:
-        if not request.job_name and not request.job_instance_id:
-            raise InvalidArgument("give job_name, job_instance_id or both", field="job_name")
+        # Neither job_name nor job_instance_id: every job's executions.
         name = check.job_name(request.job_name) if request.job_name else None
         instance_id = (
             check.execution_id(request.job_instance_id, field="job_instance_id")

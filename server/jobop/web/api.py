@@ -270,7 +270,7 @@ class RestApi:
     # -- controlling -----------------------------------------------------------------
 
     async def _execution_action(self, request: web.Request, rpc: str) -> web.Response:
-        """Stop, Abandon or Recover: an execution id in the path, no body."""
+        """Stop or Abandon: an execution id in the path, no body."""
 
         async def build() -> Any:
             await json_body(request, ())
@@ -288,7 +288,20 @@ class RestApi:
         return await self._execution_action(request, "Abandon")
 
     async def recover(self, request: web.Request) -> web.Response:
-        return await self._execution_action(request, "Recover")
+        """Recover; the optional body `{"force": true}` recovers an execution no jobop
+        node owns (a Spring Batch application's), whose owner the caller knows is dead."""
+
+        async def build() -> pb.RecoverRequest:
+            body = await json_body(request, ("force",))
+            force = body.get("force", False)
+            if not isinstance(force, bool):
+                raise ApiError.of(InvalidArgument("force must be true or false", field="force"))
+            execution_id = path_id(request, "executionId", "execution_id")
+            return pb.RecoverRequest(execution_id=execution_id, force=force)
+
+        message = await self._message(request, "Recover", build)
+        response = await call(self.servicer.Recover, message)
+        return json_response(rep.execution_json(response.execution))
 
     # -- reading ---------------------------------------------------------------------
 

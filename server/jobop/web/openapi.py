@@ -108,12 +108,12 @@ def _launch(operation_id: str, summary: str, params: list[Any], body: str) -> di
     return {"post": _operation(operation_id, summary, params, responses, body=body)}
 
 
-def _control(operation_id: str, summary: str) -> dict[str, Any]:
+def _control(operation_id: str, summary: str, body: str = "Empty") -> dict[str, Any]:
     responses = {
         "200": _json(_ref("JobExecution"), "The execution after the change"),
         **_errors("400", "403", "404", "409", "412", "415", "503"),
     }
-    return {"post": _operation(operation_id, summary, [_EXECUTION_ID], responses, body="Empty")}
+    return {"post": _operation(operation_id, summary, [_EXECUTION_ID], responses, body=body)}
 
 
 def _get(operation_id: str, summary: str, params: list[Any], schema: str) -> dict[str, Any]:
@@ -301,6 +301,17 @@ def _schemas() -> dict[str, Any]:
                     "description": "Makes the call safe to retry: a second call with the same "
                     "id answers the first call's execution",
                 },
+            },
+        },
+        "RecoverBody": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "force": {
+                    "type": "boolean",
+                    "description": "recover an execution no jobop node owns (a Spring Batch "
+                    "application's), whose owner the caller knows is dead",
+                }
             },
         },
         "RequestIdBody": {
@@ -576,7 +587,7 @@ def openapi_document() -> dict[str, Any]:
         ),
         f"{execution}/abandon": _control("abandon", "Abandon a stopped or failed execution"),
         f"{execution}/recover": _control(
-            "recover", "Mark an execution whose process died FAILED (restartable)"
+            "recover", "Mark an execution whose process died FAILED (restartable)", "RecoverBody"
         ),
         "/api/jobs": _get(
             "getJobs", "The job catalogue, each with its latest execution", [], "Jobs"

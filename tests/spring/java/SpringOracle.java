@@ -545,11 +545,40 @@ public class SpringOracle {
                 }
                 return answer;
             }
+            if (what.equals("run-until-stopped")) {
+                return runUntilStopped(action);
+            }
             if (!what.equals("launch")) {
                 throw new IllegalArgumentException("unknown action " + what);
             }
-            // SimpleJobRepository.createJobExecution: find or create the instance, then the
-            // execution with its parameters and context, then the job and one step run.
+            Begun begun = begin(action);
+            String status = action.get("status").asText();
+            int count = action.path("count").asInt(0);
+            Timestamp ended = now();
+            require(update(UPDATE_STEP, begun.started, ended, status, 1, count, 0, count, status, "", 0, 0, 0, 0,
+                    ended, begun.step, 0));
+            saveContext("BATCH_STEP_EXECUTION_CONTEXT", "STEP_EXECUTION_ID", begun.step, build(action.get("stepContext")), false);
+            require(update(UPDATE_JOB, begun.started, ended, status, status, "", begun.created, ended, begun.execution, 1));
+            answer.put("instance", begun.instance);
+            answer.put("execution", begun.execution);
+            answer.put("step", begun.step);
+            return answer;
+        }
+
+        static final String UPDATE_JOB = "UPDATE BATCH_JOB_EXECUTION SET START_TIME = ?, END_TIME = ?,  STATUS = ?, "
+                + "EXIT_CODE = ?, EXIT_MESSAGE = ?, VERSION = VERSION + 1, CREATE_TIME = ?, LAST_UPDATED = ? "
+                + "WHERE JOB_EXECUTION_ID = ? AND VERSION = ?";
+        static final String UPDATE_STEP = "UPDATE BATCH_STEP_EXECUTION SET START_TIME = ?, END_TIME = ?, STATUS = ?, "
+                + "COMMIT_COUNT = ?, READ_COUNT = ?, FILTER_COUNT = ?, WRITE_COUNT = ?, EXIT_CODE = ?, EXIT_MESSAGE = ?, "
+                + "VERSION = VERSION + 1, READ_SKIP_COUNT = ?, PROCESS_SKIP_COUNT = ?, WRITE_SKIP_COUNT = ?, "
+                + "ROLLBACK_COUNT = ?, LAST_UPDATED = ? WHERE STEP_EXECUTION_ID = ? AND VERSION = ?";
+
+        record Begun(long instance, long execution, long step, Timestamp created, Timestamp started) {}
+
+        // SimpleJobRepository.createJobExecution: find or create the instance, then the
+        // execution with its parameters and context; the job STARTED and its step added.
+        Begun begin(JsonNode action) throws Exception {
+            String job = action.get("job").asText();
             JsonNode parameters = action.get("parameters");
             String key = md5(jobKeyText(parameters, spring));
             Long instance = findInstance(job, key);
@@ -580,11 +609,8 @@ public class SpringOracle {
             }
             saveContext("BATCH_JOB_EXECUTION_CONTEXT", "JOB_EXECUTION_ID", execution,
                     build(action.get("jobContext")), true);
-            String updateJob = "UPDATE BATCH_JOB_EXECUTION SET START_TIME = ?, END_TIME = ?,  STATUS = ?, EXIT_CODE = ?, "
-                    + "EXIT_MESSAGE = ?, VERSION = VERSION + 1, CREATE_TIME = ?, LAST_UPDATED = ? "
-                    + "WHERE JOB_EXECUTION_ID = ? AND VERSION = ?";
             Timestamp started = now();
-            require(update(updateJob, started, null, "STARTED", "UNKNOWN", "", created, started, execution, 0));
+            require(update(UPDATE_JOB, started, null, "STARTED", "UNKNOWN", "", created, started, execution, 0));
             String stepName = action.get("step").asText();
             long step = nextId("BATCH_STEP_EXECUTION_SEQ");
             update("INSERT INTO BATCH_STEP_EXECUTION(STEP_EXECUTION_ID, VERSION, STEP_NAME, JOB_EXECUTION_ID, START_TIME, "
@@ -594,20 +620,93 @@ public class SpringOracle {
                     step, 0, stepName, execution, started, null, "STARTED", 0, 0, 0, 0, "EXECUTING", "", 0, 0, 0, 0,
                     started, started);
             saveContext("BATCH_STEP_EXECUTION_CONTEXT", "STEP_EXECUTION_ID", step, new HashMap<String, Object>(), true);
-            String status = action.get("status").asText();
-            int count = action.path("count").asInt(0);
+            return new Begun(instance, execution, step, created, started);
+        }
+
+        // A step that commits a chunk every `chunkMs` and, after each, does what Spring 5.2's
+        // SimpleJobRepository.update(StepExecution) does: checkForInterruption, i.e.
+        // JdbcJobExecutionDao.synchronizeStatus (the job's VERSION, and its STATUS when the
+        // version moved on, upgraded into the one in memory). Once the job reads STOPPING the
+        // step is terminateOnly: it ends STOPPED at that chunk boundary (TaskletStep's
+        // JobInterruptedException) and the job STOPPED (AbstractJob), each saved as Spring
+        // saves it. Prints "running EXECUTION_ID" on stderr once the step runs.
+        ObjectNode runUntilStopped(JsonNode action) throws Exception {
+            Begun begun = begin(action);
+            System.err.println("running " + begun.execution);
+            System.err.flush();
+            long chunkMs = action.path("chunkMs").asLong(50);
+            long deadline = System.currentTimeMillis() + action.path("timeoutMs").asLong(120000);
+            String jobStatus = "STARTED";
+            long jobVersion = 1;
+            long stepVersion = 0;
+            int chunks = 0;
+            while (!jobStatus.equals("STOPPING")) {
+                if (System.currentTimeMillis() > deadline) {
+                    throw new IllegalStateException("no stop request within the time allowed");
+                }
+                Thread.sleep(chunkMs);
+                chunks++;
+                Timestamp now = now();
+                require(update(UPDATE_STEP, begun.started, null, "STARTED", chunks, chunks, 0, chunks, "EXECUTING", "",
+                        0, 0, 0, 0, now, begun.step, stepVersion++));
+                long[] synced = synchronizeStatus(begun.execution, jobVersion, jobStatus);
+                jobVersion = synced[0];
+                jobStatus = STATUSES.get((int) synced[1]);
+            }
+            String seen = jobStatus;
             Timestamp ended = now();
-            require(update("UPDATE BATCH_STEP_EXECUTION SET START_TIME = ?, END_TIME = ?, STATUS = ?, COMMIT_COUNT = ?, "
-                    + "READ_COUNT = ?, FILTER_COUNT = ?, WRITE_COUNT = ?, EXIT_CODE = ?, EXIT_MESSAGE = ?, "
-                    + "VERSION = VERSION + 1, READ_SKIP_COUNT = ?, PROCESS_SKIP_COUNT = ?, WRITE_SKIP_COUNT = ?, "
-                    + "ROLLBACK_COUNT = ?, LAST_UPDATED = ? WHERE STEP_EXECUTION_ID = ? AND VERSION = ?",
-                    started, ended, status, 1, count, 0, count, status, "", 0, 0, 0, 0, ended, step, 0));
-            saveContext("BATCH_STEP_EXECUTION_CONTEXT", "STEP_EXECUTION_ID", step, build(action.get("stepContext")), false);
-            require(update(updateJob, started, ended, status, status, "", created, ended, execution, 1));
-            answer.put("instance", instance);
-            answer.put("execution", execution);
-            answer.put("step", step);
+            require(update(UPDATE_STEP, begun.started, ended, "STOPPED", chunks, chunks, 0, chunks, "STOPPED", "",
+                    0, 0, 0, 0, ended, begun.step, stepVersion));
+            // SimpleJobRepository.update(JobExecution): synchronizeStatus, then the optimistic update.
+            long[] synced = synchronizeStatus(begun.execution, jobVersion, "STOPPED");
+            require(update(UPDATE_JOB, begun.started, ended, STATUSES.get((int) synced[1]), "STOPPED", "",
+                    begun.created, ended, begun.execution, synced[0]));
+            ObjectNode answer = NODES.objectNode();
+            answer.put("execution", begun.execution);
+            answer.put("step", begun.step);
+            answer.put("chunks", chunks);
+            answer.put("sawStatus", seen);
             return answer;
+        }
+
+        // BatchStatus in Spring's order, and BatchStatus.upgradeTo.
+        static final List<String> STATUSES = List.of(
+                "COMPLETED", "STARTING", "STARTED", "STOPPING", "STOPPED", "FAILED", "ABANDONED", "UNKNOWN");
+
+        static int upgradeTo(int current, int other) {
+            int started = STATUSES.indexOf("STARTED");
+            if (current > started || other > started) {
+                return Math.max(current, other);
+            }
+            if (current == 0 || other == 0) {
+                return 0;
+            }
+            return Math.max(current, other);
+        }
+
+        // JdbcJobExecutionDao.synchronizeStatus: {version, status index} as Spring keeps them.
+        long[] synchronizeStatus(long execution, long version, String status) throws Exception {
+            long current;
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "SELECT VERSION FROM BATCH_JOB_EXECUTION WHERE JOB_EXECUTION_ID=?")) {
+                statement.setLong(1, execution);
+                try (ResultSet rs = statement.executeQuery()) {
+                    rs.next();
+                    current = rs.getLong(1);
+                }
+            }
+            int mine = STATUSES.indexOf(status);
+            if (current == version) {
+                return new long[] {version, mine};
+            }
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "SELECT STATUS FROM BATCH_JOB_EXECUTION WHERE JOB_EXECUTION_ID=?")) {
+                statement.setLong(1, execution);
+                try (ResultSet rs = statement.executeQuery()) {
+                    rs.next();
+                    return new long[] {current, upgradeTo(mine, STATUSES.indexOf(rs.getString(1)))};
+                }
+            }
         }
 
         static void require(int updated) {

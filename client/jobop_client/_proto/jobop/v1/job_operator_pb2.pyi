@@ -510,12 +510,15 @@ Global___AbandonResponse: typing_extensions.TypeAlias = AbandonResponse
 class RecoverRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
     EXECUTION_ID_FIELD_NUMBER: builtins.int
+    FORCE_FIELD_NUMBER: builtins.int
     execution_id: builtins.int
+    force: builtins.bool
+    "The caller knows the execution's owner is dead: needed to recover an execution no\n    jobop node owns (a Spring Batch application's: no lease tells whether it lives),\n    which is then recovered as Spring Batch 6's SimpleJobOperator.recover does (its\n    running steps and the job FAILED with an end time, batch.recovered=true in their\n    contexts). Ignored for executions a jobop node owns: their lease decides.\n    "
 
-    def __init__(self, *, execution_id: builtins.int=...) -> None:
+    def __init__(self, *, execution_id: builtins.int=..., force: builtins.bool=...) -> None:
         ...
 
-    def ClearField(self, field_name: typing.Literal['execution_id', b'execution_id']) -> None:
+    def ClearField(self, field_name: typing.Literal['execution_id', b'execution_id', 'force', b'force']) -> None:
         ...
 Global___RecoverRequest: typing_extensions.TypeAlias = RecoverRequest
 
@@ -543,6 +546,7 @@ class GetRunningExecutionsRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
     JOB_NAME_FIELD_NUMBER: builtins.int
     job_name: builtins.str
+    'Empty: the running executions of every job.'
 
     def __init__(self, *, job_name: builtins.str=...) -> None:
         ...
@@ -748,6 +752,7 @@ class ListJobInstancesRequest(google.protobuf.message.Message):
     PAGE_SIZE_FIELD_NUMBER: builtins.int
     PAGE_TOKEN_FIELD_NUMBER: builtins.int
     job_name: builtins.str
+    "Empty: every job's instances."
     page_size: builtins.int
     '0 lets the server choose.'
     page_token: builtins.str
@@ -787,7 +792,7 @@ class ListJobExecutionsRequest(google.protobuf.message.Message):
     PAGE_SIZE_FIELD_NUMBER: builtins.int
     PAGE_TOKEN_FIELD_NUMBER: builtins.int
     job_name: builtins.str
-    'The job whose executions to list. May be empty when `job_instance_id` is set.'
+    "The job whose executions to list. Empty with `job_instance_id` unset: every job's."
     job_instance_id: builtins.int
     'When set, only the executions of this instance.'
     page_size: builtins.int

@@ -88,14 +88,16 @@ class JobOperatorServiceServicer(object):
 
     def Recover(self, request, context):
         """Marks an execution whose owning process died FAILED so that it can be restarted.
-        Refused with JOB_EXECUTION_ALREADY_RUNNING while its owner is alive.
+        Refused with JOB_EXECUTION_ALREADY_RUNNING while its owner is alive, and for an
+        execution no jobop node owns (a Spring Batch application's) unless `force` is set.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetRunningExecutions(self, request, context):
-        """The ids of the running (STARTING, STARTED, STOPPING) executions of a job.
+        """The ids of the running (STARTING, STARTED, STOPPING) executions of a job, or of
+        every job (registered here or known only from the repository) when job_name is empty.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -137,14 +139,15 @@ class JobOperatorServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListJobInstances(self, request, context):
-        """The instances of a job, newest first.
+        """The instances of a job (empty job_name: of every job), newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListJobExecutions(self, request, context):
-        """The executions of a job or of one of its instances, newest first.
+        """The executions of a job or of one of its instances, newest first; of every job
+        (registered here or known only from the repository) when neither is given.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

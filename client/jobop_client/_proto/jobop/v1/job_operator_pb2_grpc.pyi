@@ -74,9 +74,9 @@ class JobOperatorServiceStub(typing.Generic[_JobOperatorServiceStartType, _JobOp
     Abandon: _JobOperatorServiceAbandonType
     'Marks a STOPPING, STOPPED, FAILED or UNKNOWN execution ABANDONED: it will never be\n    restarted.\n    '
     Recover: _JobOperatorServiceRecoverType
-    'Marks an execution whose owning process died FAILED so that it can be restarted.\n    Refused with JOB_EXECUTION_ALREADY_RUNNING while its owner is alive.\n    '
+    "Marks an execution whose owning process died FAILED so that it can be restarted.\n    Refused with JOB_EXECUTION_ALREADY_RUNNING while its owner is alive, and for an\n    execution no jobop node owns (a Spring Batch application's) unless `force` is set.\n    "
     GetRunningExecutions: _JobOperatorServiceGetRunningExecutionsType
-    'The ids of the running (STARTING, STARTED, STOPPING) executions of a job.'
+    'The ids of the running (STARTING, STARTED, STOPPING) executions of a job, or of\n    every job (registered here or known only from the repository) when job_name is empty.\n    '
     GetSummary: _JobOperatorServiceGetSummaryType
     "A one-line summary of an execution, in Spring Batch's JobExecution.toString() format."
     GetStepExecutionSummaries: _JobOperatorServiceGetStepExecutionSummariesType
@@ -88,9 +88,9 @@ class JobOperatorServiceStub(typing.Generic[_JobOperatorServiceStartType, _JobOp
     GetJobExecution: _JobOperatorServiceGetJobExecutionType
     'One execution with its step executions.'
     ListJobInstances: _JobOperatorServiceListJobInstancesType
-    'The instances of a job, newest first.'
+    'The instances of a job (empty job_name: of every job), newest first.'
     ListJobExecutions: _JobOperatorServiceListJobExecutionsType
-    'The executions of a job or of one of its instances, newest first.'
+    'The executions of a job or of one of its instances, newest first; of every job\n    (registered here or known only from the repository) when neither is given.\n    '
     WatchExecution: _JobOperatorServiceWatchExecutionType
     'Follows one execution: the current snapshot first, then one snapshot per change\n    (status transitions always; progress at chunk commits, coalesced for slow readers),\n    heartbeats at least every 30 s, and the end of the stream once the execution is no\n    longer running.\n    '
     WatchExecutions: _JobOperatorServiceWatchExecutionsType
@@ -137,12 +137,15 @@ class JobOperatorServiceServicer(metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def Recover(self, request: jobop.v1.job_operator_pb2.RecoverRequest, context: _ServicerContext) -> typing.Union[jobop.v1.job_operator_pb2.RecoverResponse, collections.abc.Awaitable[jobop.v1.job_operator_pb2.RecoverResponse]]:
         """Marks an execution whose owning process died FAILED so that it can be restarted.
-        Refused with JOB_EXECUTION_ALREADY_RUNNING while its owner is alive.
+        Refused with JOB_EXECUTION_ALREADY_RUNNING while its owner is alive, and for an
+        execution no jobop node owns (a Spring Batch application's) unless `force` is set.
         """
 
     @abc.abstractmethod
     def GetRunningExecutions(self, request: jobop.v1.job_operator_pb2.GetRunningExecutionsRequest, context: _ServicerContext) -> typing.Union[jobop.v1.job_operator_pb2.GetRunningExecutionsResponse, collections.abc.Awaitable[jobop.v1.job_operator_pb2.GetRunningExecutionsResponse]]:
-        """The ids of the running (STARTING, STARTED, STOPPING) executions of a job."""
+        """The ids of the running (STARTING, STARTED, STOPPING) executions of a job, or of
+        every job (registered here or known only from the repository) when job_name is empty.
+        """
 
     @abc.abstractmethod
     def GetSummary(self, request: jobop.v1.job_operator_pb2.GetSummaryRequest, context: _ServicerContext) -> typing.Union[jobop.v1.job_operator_pb2.GetSummaryResponse, collections.abc.Awaitable[jobop.v1.job_operator_pb2.GetSummaryResponse]]:
@@ -166,11 +169,13 @@ class JobOperatorServiceServicer(metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def ListJobInstances(self, request: jobop.v1.job_operator_pb2.ListJobInstancesRequest, context: _ServicerContext) -> typing.Union[jobop.v1.job_operator_pb2.ListJobInstancesResponse, collections.abc.Awaitable[jobop.v1.job_operator_pb2.ListJobInstancesResponse]]:
-        """The instances of a job, newest first."""
+        """The instances of a job (empty job_name: of every job), newest first."""
 
     @abc.abstractmethod
     def ListJobExecutions(self, request: jobop.v1.job_operator_pb2.ListJobExecutionsRequest, context: _ServicerContext) -> typing.Union[jobop.v1.job_operator_pb2.ListJobExecutionsResponse, collections.abc.Awaitable[jobop.v1.job_operator_pb2.ListJobExecutionsResponse]]:
-        """The executions of a job or of one of its instances, newest first."""
+        """The executions of a job or of one of its instances, newest first; of every job
+        (registered here or known only from the repository) when neither is given.
+        """
 
     @abc.abstractmethod
     def WatchExecution(self, request: jobop.v1.job_operator_pb2.WatchExecutionRequest, context: _ServicerContext) -> typing.Union[collections.abc.Iterator[jobop.v1.job_operator_pb2.WatchExecutionResponse], collections.abc.AsyncIterator[jobop.v1.job_operator_pb2.WatchExecutionResponse]]:
