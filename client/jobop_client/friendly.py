@@ -214,8 +214,11 @@ class Client(_Connected[JobOperatorClient]):
     def abandon(self, execution_id: int) -> JobExecution:
         return JobExecution.from_proto(self.api.abandon(execution_id))
 
-    def recover(self, execution_id: int) -> JobExecution:
-        return JobExecution.from_proto(self.api.recover(execution_id))
+    def recover(self, execution_id: int, *, force: bool = False) -> JobExecution:
+        """FAILED, so that it can be restarted: an execution whose owner died. ``force``
+        for one no jobop node owns (a Spring Batch application's) whose owner you know
+        is dead."""
+        return JobExecution.from_proto(self.api.recover(execution_id, force=force))
 
     # -- reading ----------------------------------------------------------------------
 
@@ -343,8 +346,8 @@ class AsyncClient(_Connected[AsyncJobOperatorClient]):
     async def abandon(self, execution_id: int) -> JobExecution:
         return JobExecution.from_proto(await self.api.abandon(execution_id))
 
-    async def recover(self, execution_id: int) -> JobExecution:
-        return JobExecution.from_proto(await self.api.recover(execution_id))
+    async def recover(self, execution_id: int, *, force: bool = False) -> JobExecution:
+        return JobExecution.from_proto(await self.api.recover(execution_id, force=force))
 
     async def job_names(self) -> list[str]:
         return await self.api.get_job_names()

@@ -5,12 +5,21 @@ only grpcio and protobuf."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import subprocess
 import sys
 
 import pytest
-from jobop_client import BatchStatus, Client, JobExecution, Parameter, ParameterValue
+from client_fake_server import RunningServer
+from jobop_client import (
+    AsyncClient,
+    BatchStatus,
+    Client,
+    JobExecution,
+    Parameter,
+    ParameterValue,
+)
 from jobop_client.friendly import _connection
 from jobop_client.parameters import to_proto_map
 from jobop_client.proto import job_operator_pb2 as pb
@@ -113,3 +122,18 @@ def test_the_client_needs_only_grpcio_and_protobuf() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert completed.stdout.strip() == "[]"
+
+
+def test_recover_passes_force_on_both_clients(fake_server: RunningServer) -> None:
+    with Client(fake_server.target) as client:
+        started = client.start("demoTaskletJob").execution
+        assert client.recover(started.id).status is BatchStatus.FAILED
+        client.recover(started.id, force=True)
+
+    async def recover_async() -> None:
+        async with AsyncClient(fake_server.target) as client:
+            await client.recover(started.id, force=True)
+
+    asyncio.run(recover_async())
+    forced = [request.force for request in fake_server.servicer.requests("Recover")]
+    assert forced == [False, True, True]
