@@ -331,7 +331,8 @@ def recover_execution(
             "and no jobop node owns it (a Spring Batch application's, say): no lease tells "
             "whether its process still runs. If you know its owner is dead, pass force "
             '(jobctl recover --force, jobop run --recover ID --force, REST {"force": true}) '
-            "to recover it as Spring Batch does"
+            "to recover it as Spring Batch does",
+            metadata={"force": "required"},
         )
     return repository.recover_unowned(execution.id)
 

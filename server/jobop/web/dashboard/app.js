@@ -38,6 +38,7 @@ class ApiError extends Error {
     super(error.message || `HTTP ${status}`);
     this.status = status;
     this.reason = error.reason || String(status);
+    this.metadata = error.metadata || {};
   }
 }
 
@@ -447,7 +448,7 @@ function recoverNote(execution, context, nodes) {
   const owner = ownerOf(context);
   if (!owner) {
     return "no owner recorded yet: marks it FAILED if its server died before running it " +
-      "(refused while a live node holds it)";
+      "(refused while a live node holds it; asks again if no jobop node owns it)";
   }
   if (!nodes) return "the nodes could not be read: the server checks the owner's lease";
   const node = ownerNode(execution, context, nodes);
@@ -493,7 +494,8 @@ async function control(execution, verb) {
     if (!(await confirmAction(`${question} ${execution.jobName} #${id}?`, text, answer))) return;
   }
   try {
-    const result = await api("POST", `/api/executions/${id}/${verb}`);
+    const result = await send(execution, verb);
+    if (!result) return;
     if (verb === "restart") {
       toast(`restarted as #${result.id}`);
       go(`#/executions/${result.id}`);
@@ -503,6 +505,25 @@ async function control(execution, verb) {
     }
   } catch (error) {
     fail(error);
+  }
+}
+
+// The control request; a Recover that the server refuses because no jobop node owns the
+// execution (a Spring Batch application's: no lease tells whether its process runs) is
+// sent again with `force` once the user says its owner is dead. Null: not sent.
+async function send(execution, verb) {
+  const path = `/api/executions/${execution.id}/${verb}`;
+  try {
+    return await api("POST", path);
+  } catch (error) {
+    if (!(verb === "recover" && error instanceof ApiError && error.metadata.force === "required")) {
+      throw error;
+    }
+    const sure = await confirmAction(`Recover ${execution.jobName} #${execution.id} anyway?`,
+      "No jobop node owns this execution, so nothing tells whether its process still runs. " +
+      "Recover it only if you know that process is dead: it is marked FAILED as Spring Batch " +
+      "recovers it.", "Its owner is dead: recover");
+    return sure ? api("POST", path, { force: true }) : null;
   }
 }
 
