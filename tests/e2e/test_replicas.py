@@ -192,7 +192,9 @@ def test_ten_random_kill_instants_lose_and_repeat_no_item(
         # Every other victim on "another host": found by its lease, not by its pid.
         victim = remote(start_server, monkeypatch) if round_ % 2 else start_server(*REPLICA)
         clear_demo_items(engine)
-        launched = start(victim.stub, "demoChunkJob", chunk_params(items, 20, 2) | params(r=round_))
+        launched = start(
+            victim.stub, "demoChunkJob", chunk_params(items, 20, 2) | params(**{"run.id": round_})
+        )
         time.sleep(chance.uniform(0.0, 1.0))
         kill(victim)
         ended = wait_terminal(survivor.stub, launched.id, 30)
@@ -500,7 +502,9 @@ def test_replicas_survive_a_restart_and_an_outage_of_postgresql(
         b = start_server(*REPLICA, db=db_url)
         for round_, outage in enumerate(("restart", "stop")):
             clear_demo_items(engine)
-            launched = start(a.stub, "demoChunkJob", chunk_params(1500, 50, 2) | params(r=round_))
+            launched = start(
+                a.stub, "demoChunkJob", chunk_params(1500, 50, 2) | params(**{"run.id": round_})
+            )
             wait_until(committed(a.stub, launched.id, 3))
             if outage == "restart":
                 control(own_cluster, "restart", "-m", "fast")
