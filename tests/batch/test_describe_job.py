@@ -18,6 +18,10 @@ def _finish(contribution: object, chunk_context: object) -> RepeatStatus:
     return RepeatStatus.FINISHED
 
 
+def _nothing() -> None:
+    return None  # a reader function: no items
+
+
 class _Writer:
     def write(self, chunk: object) -> None:
         pass
@@ -39,7 +43,7 @@ def test_a_job_is_described_from_its_definition() -> None:
         "importJob",
         [
             TaskletStep("prepare", _finish),
-            ChunkStep("load", reader=iter(()), writer=_Writer(), chunk_size=5),
+            ChunkStep("load", reader=_nothing, writer=_Writer(), chunk_size=5),
             CustomStep("custom"),
         ],
         description="Imports a day",
