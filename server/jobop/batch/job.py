@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from jobop.domain import (
@@ -24,8 +25,10 @@ from jobop.domain import (
     BatchStatus,
     ExitStatus,
     InvalidJobParameters,
+    InvalidSettings,
     JobParameter,
     JobParameters,
+    JobSettings,
     ParameterDeclaration,
     ParametersDeclaration,
     StepExecution,
@@ -171,6 +174,11 @@ class Job:
     is checked against it before the `validator` (`check_parameters`); the incrementer's
     parameter (its `key`: `run.id`) is accepted undeclared. Job code reads the parameters
     with the declared defaults filled in (`parameters_for_code`).
+    Workload (see docs/workload.md): `max_concurrent=N` lets at most N executions of the
+    job run at once across the cluster (per distinct value of the parameter named by
+    `concurrency_key`, when given); further starts wait in the queue. `max_duration` (a
+    timedelta or seconds): an execution running longer is marked overdue, and stopped too
+    with `stop_when_overdue=True`. Run-time settings override these until cleared.
     """
 
     def __init__(
@@ -186,6 +194,10 @@ class Job:
         description: str = "",
         restart_on_owner_lost: int = 0,
         parameters: ParametersDeclaration | Sequence[ParameterDeclaration] | None = None,
+        max_concurrent: int | None = None,
+        concurrency_key: str | None = None,
+        max_duration: timedelta | float | None = None,
+        stop_when_overdue: bool = False,
     ) -> None:
         if not name or len(name) > NAME_LENGTH:
             raise ValueError(f"a job name needs 1 to {NAME_LENGTH} characters: {name!r}")
@@ -210,6 +222,18 @@ class Job:
         if parameters is not None and not isinstance(parameters, ParametersDeclaration):
             parameters = ParametersDeclaration(tuple(parameters))
         self.parameters: ParametersDeclaration | None = parameters
+        if isinstance(max_duration, timedelta):
+            max_duration = max_duration.total_seconds()
+        try:
+            # What the job declares; JOBOP_JOB_SETTINGS may override it at run time.
+            self.settings = JobSettings(
+                max_concurrent=max_concurrent,
+                concurrency_key=concurrency_key,
+                max_duration_seconds=max_duration,
+                stop_when_overdue=stop_when_overdue,
+            )
+        except InvalidSettings as error:
+            raise ValueError(f"job {name!r}: {error}") from None
         self._transitions: dict[str, list[Transition]] = {}
         for step_name, routes in (transitions or {}).items():
             if step_name not in self._steps:

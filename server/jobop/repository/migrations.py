@@ -24,6 +24,7 @@ from .schema import (
     audit,
     audit_indexes,
     indexes,
+    job_settings,
     launch_request,
     metadata,
     node,
@@ -95,6 +96,18 @@ def _create_audit_table(connection: Connection, settings: RepositorySettings) ->
         index.create(connection, checkfirst=True)
 
 
+def _create_workload_tables(connection: Connection, settings: RepositorySettings) -> None:
+    present = {c["name"] for c in inspect(connection).get_columns(launch_request.name)}
+    for column in (launch_request.c.priority, launch_request.c.overdue):
+        if column.name not in present:
+            kind = column.type.compile(dialect=connection.dialect)
+            default = " NOT NULL DEFAULT 0" if column.name == "priority" else ""
+            connection.execute(
+                text(f"ALTER TABLE {launch_request.name} ADD COLUMN {column.name} {kind}{default}")
+            )
+    metadata.create_all(connection, tables=[job_settings], checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "Spring Batch tables and jobop indexes", _create_spring_batch_schema),
     Migration(2, "JOBOP_REQUEST and JOBOP_LAUNCH_REQUEST of the operator", _create_operator_tables),
@@ -105,6 +118,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(4, "JOBOP_NODE, and the claiming node of each launch request", _create_node_tables),
     Migration(5, "JOBOP_AUDIT, the trail of control actions", _create_audit_table),
+    Migration(
+        6,
+        "JOBOP_JOB_SETTINGS, and the priority and overdue mark of each launch request",
+        _create_workload_tables,
+    ),
 )
 assert MIGRATIONS[-1].version == SCHEMA_VERSION
 

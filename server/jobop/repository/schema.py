@@ -35,7 +35,7 @@ from sqlalchemy.engine import Dialect
 from jobop.domain import EXIT_MESSAGE_LENGTH
 
 # Bumped with every migration in `migrations.py`; recorded in JOBOP_SCHEMA_VERSION.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # SHORT_CONTEXT and PARAMETER_VALUE hold at most this many characters.
 SHORT_CONTEXT_LENGTH = 2500
@@ -295,6 +295,10 @@ launch_request = Table(
     Column("created", UtcDateTime, nullable=False),
     Column("node_id", String(NODE_ID_LENGTH)),
     Column("claimed", UtcDateTime),
+    # Migration 6: the start's priority (higher is claimed first, then oldest first), and
+    # when the execution was found running past its job's maximum duration (null: never).
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("overdue", UtcDateTime),
 )
 
 OPERATOR_TABLES = (request, launch_request)
@@ -376,4 +380,21 @@ setting = Table(
     metadata,
     Column("name", String(NAME_LENGTH), primary_key=True),
     Column("value", String(200), nullable=False),
+)
+
+# -- workload control (migration 6) ---------------------------------------------------------
+
+# Run-time settings of a job, set by operators (docs/workload.md): each column null is "not
+# set here" and the job's declared value holds. PAUSED is 'Y'/'N' (Spring's CHAR(1) style).
+job_settings = Table(
+    "jobop_job_settings",
+    metadata,
+    Column("job_name", String(NAME_LENGTH), primary_key=True),
+    Column("max_concurrent", Integer),
+    Column("concurrency_key", String(100)),
+    Column("paused", CHAR(1)),
+    Column("max_duration_seconds", Float),
+    Column("stop_when_overdue", CHAR(1)),
+    Column("updated", UtcDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
 )
