@@ -75,6 +75,11 @@ POLICY: Mapping[str, Role] = {
     "WatchExecutions": Role.VIEWER,
     "ListAuditEvents": Role.OPERATOR,
     "DescribeJobs": Role.VIEWER,
+    "GetJobSettings": Role.VIEWER,
+    "UpdateJobSettings": Role.ADMIN,
+    "PauseJob": Role.OPERATOR,
+    "ResumeJob": Role.OPERATOR,
+    "ListQueue": Role.VIEWER,
 }
 
 # Probes and tooling: open to anyone who reaches the port.
@@ -87,7 +92,19 @@ OPEN_SERVICES = frozenset(
 )
 
 # The control actions: audited, whatever their outcome.
-CONTROL_ACTIONS = frozenset({"Start", "StartNextInstance", "Stop", "Restart", "Abandon", "Recover"})
+CONTROL_ACTIONS = frozenset(
+    {
+        "Start",
+        "StartNextInstance",
+        "Stop",
+        "Restart",
+        "Abandon",
+        "Recover",
+        "UpdateJobSettings",
+        "PauseJob",
+        "ResumeJob",
+    }
+)
 
 
 class Unauthenticated(Exception):

@@ -293,6 +293,34 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         jobs = self._operator.describe_jobs(check.job_names(request.job_names))
         return pb.DescribeJobsResponse(jobs=[description_to_proto(job) for job in jobs])
 
+    # -- workload control: placeholders of the shared model of issue 21, each replaced by
+    # its implementation before the issue's work lands.
+
+    async def GetJobSettings(
+        self, request: pb.GetJobSettingsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetJobSettingsResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
+
+    async def UpdateJobSettings(
+        self, request: pb.UpdateJobSettingsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.UpdateJobSettingsResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
+
+    async def PauseJob(
+        self, request: pb.PauseJobRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.PauseJobResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
+
+    async def ResumeJob(
+        self, request: pb.ResumeJobRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ResumeJobResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
+
+    async def ListQueue(
+        self, request: pb.ListQueueRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListQueueResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
+
     async def GetParameters(
         self, request: pb.GetParametersRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetParametersResponse:

@@ -17,6 +17,7 @@ request id with the execution that the first request created.
 import builtins
 import collections.abc
 import google.protobuf.descriptor
+import google.protobuf.field_mask_pb2
 import google.protobuf.internal.containers
 import google.protobuf.internal.enum_type_wrapper
 import google.protobuf.message
@@ -265,6 +266,8 @@ class JobExecution(google.protobuf.message.Message):
     LAST_UPDATED_FIELD_NUMBER: builtins.int
     STEP_EXECUTIONS_FIELD_NUMBER: builtins.int
     CHANGE_VERSION_FIELD_NUMBER: builtins.int
+    PRIORITY_FIELD_NUMBER: builtins.int
+    OVERDUE_FIELD_NUMBER: builtins.int
     id: builtins.int
     version: builtins.int
     "The execution's change counter: the BATCH_JOB_EXECUTION row's VERSION plus, for each\n    step execution, its VERSION + 1. It grows at every persisted change, chunk commits\n    included (which bump only the step's row), so WatchExecution's `after_version` can\n    resume after any snapshot. GetSummary shows the job row's VERSION itself.\n    "
@@ -273,6 +276,10 @@ class JobExecution(google.protobuf.message.Message):
     status: Global___BatchStatus.ValueType
     change_version: builtins.int
     "The change counter under a name of its own (the same number as `version`, which keeps\n    that meaning): WatchExecution's `after_version` and the REST stream's event ids count\n    it. `version` elsewhere (StepExecution, JobInstance, GetSummary) is Spring Batch's\n    VERSION column, the row's optimistic-locking counter.\n    "
+    priority: builtins.int
+    'Addition: the priority it was launched with (0 for an execution jobop did not launch).'
+    overdue: builtins.bool
+    "Addition: it ran longer than its job's maximum duration (marked once, kept after)."
 
     @property
     def parameters(self) -> google.protobuf.internal.containers.MessageMap[builtins.str, Global___JobParameter]:
@@ -302,13 +309,13 @@ class JobExecution(google.protobuf.message.Message):
     def step_executions(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___StepExecution]:
         ...
 
-    def __init__(self, *, id: builtins.int=..., version: builtins.int=..., job_instance_id: builtins.int=..., job_name: builtins.str=..., parameters: collections.abc.Mapping[builtins.str, Global___JobParameter] | None=..., status: Global___BatchStatus.ValueType=..., exit_status: Global___ExitStatus | None=..., create_time: google.protobuf.timestamp_pb2.Timestamp | None=..., start_time: google.protobuf.timestamp_pb2.Timestamp | None=..., end_time: google.protobuf.timestamp_pb2.Timestamp | None=..., last_updated: google.protobuf.timestamp_pb2.Timestamp | None=..., step_executions: collections.abc.Iterable[Global___StepExecution] | None=..., change_version: builtins.int=...) -> None:
+    def __init__(self, *, id: builtins.int=..., version: builtins.int=..., job_instance_id: builtins.int=..., job_name: builtins.str=..., parameters: collections.abc.Mapping[builtins.str, Global___JobParameter] | None=..., status: Global___BatchStatus.ValueType=..., exit_status: Global___ExitStatus | None=..., create_time: google.protobuf.timestamp_pb2.Timestamp | None=..., start_time: google.protobuf.timestamp_pb2.Timestamp | None=..., end_time: google.protobuf.timestamp_pb2.Timestamp | None=..., last_updated: google.protobuf.timestamp_pb2.Timestamp | None=..., step_executions: collections.abc.Iterable[Global___StepExecution] | None=..., change_version: builtins.int=..., priority: builtins.int=..., overdue: builtins.bool=...) -> None:
         ...
 
     def HasField(self, field_name: typing.Literal['create_time', b'create_time', 'end_time', b'end_time', 'exit_status', b'exit_status', 'last_updated', b'last_updated', 'start_time', b'start_time']) -> builtins.bool:
         ...
 
-    def ClearField(self, field_name: typing.Literal['change_version', b'change_version', 'create_time', b'create_time', 'end_time', b'end_time', 'exit_status', b'exit_status', 'id', b'id', 'job_instance_id', b'job_instance_id', 'job_name', b'job_name', 'last_updated', b'last_updated', 'parameters', b'parameters', 'start_time', b'start_time', 'status', b'status', 'step_executions', b'step_executions', 'version', b'version']) -> None:
+    def ClearField(self, field_name: typing.Literal['change_version', b'change_version', 'create_time', b'create_time', 'end_time', b'end_time', 'exit_status', b'exit_status', 'id', b'id', 'job_instance_id', b'job_instance_id', 'job_name', b'job_name', 'last_updated', b'last_updated', 'overdue', b'overdue', 'parameters', b'parameters', 'priority', b'priority', 'start_time', b'start_time', 'status', b'status', 'step_executions', b'step_executions', 'version', b'version']) -> None:
         ...
 Global___JobExecution: typing_extensions.TypeAlias = JobExecution
 
@@ -338,18 +345,21 @@ class StartRequest(google.protobuf.message.Message):
     JOB_NAME_FIELD_NUMBER: builtins.int
     PARAMETERS_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    PRIORITY_FIELD_NUMBER: builtins.int
     job_name: builtins.str
     request_id: builtins.str
     'Optional client-chosen id that makes the call safe to retry.'
+    priority: builtins.int
+    'Queue order (-1000 to 1000, default 0): a higher priority is claimed first.'
 
     @property
     def parameters(self) -> google.protobuf.internal.containers.MessageMap[builtins.str, Global___JobParameter]:
         ...
 
-    def __init__(self, *, job_name: builtins.str=..., parameters: collections.abc.Mapping[builtins.str, Global___JobParameter] | None=..., request_id: builtins.str=...) -> None:
+    def __init__(self, *, job_name: builtins.str=..., parameters: collections.abc.Mapping[builtins.str, Global___JobParameter] | None=..., request_id: builtins.str=..., priority: builtins.int=...) -> None:
         ...
 
-    def ClearField(self, field_name: typing.Literal['job_name', b'job_name', 'parameters', b'parameters', 'request_id', b'request_id']) -> None:
+    def ClearField(self, field_name: typing.Literal['job_name', b'job_name', 'parameters', b'parameters', 'priority', b'priority', 'request_id', b'request_id']) -> None:
         ...
 Global___StartRequest: typing_extensions.TypeAlias = StartRequest
 
@@ -377,14 +387,17 @@ class StartNextInstanceRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
     JOB_NAME_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    PRIORITY_FIELD_NUMBER: builtins.int
     job_name: builtins.str
     request_id: builtins.str
     'Optional client-chosen id that makes the call safe to retry.'
+    priority: builtins.int
+    'Queue order (-1000 to 1000, default 0): a higher priority is claimed first.'
 
-    def __init__(self, *, job_name: builtins.str=..., request_id: builtins.str=...) -> None:
+    def __init__(self, *, job_name: builtins.str=..., request_id: builtins.str=..., priority: builtins.int=...) -> None:
         ...
 
-    def ClearField(self, field_name: typing.Literal['job_name', b'job_name', 'request_id', b'request_id']) -> None:
+    def ClearField(self, field_name: typing.Literal['job_name', b'job_name', 'priority', b'priority', 'request_id', b'request_id']) -> None:
         ...
 Global___StartNextInstanceRequest: typing_extensions.TypeAlias = StartNextInstanceRequest
 
@@ -444,14 +457,17 @@ class RestartRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
     EXECUTION_ID_FIELD_NUMBER: builtins.int
     REQUEST_ID_FIELD_NUMBER: builtins.int
+    PRIORITY_FIELD_NUMBER: builtins.int
     execution_id: builtins.int
     request_id: builtins.str
     'Optional client-chosen id that makes the call safe to retry.'
+    priority: builtins.int
+    'Queue order (-1000 to 1000, default 0): a higher priority is claimed first.'
 
-    def __init__(self, *, execution_id: builtins.int=..., request_id: builtins.str=...) -> None:
+    def __init__(self, *, execution_id: builtins.int=..., request_id: builtins.str=..., priority: builtins.int=...) -> None:
         ...
 
-    def ClearField(self, field_name: typing.Literal['execution_id', b'execution_id', 'request_id', b'request_id']) -> None:
+    def ClearField(self, field_name: typing.Literal['execution_id', b'execution_id', 'priority', b'priority', 'request_id', b'request_id']) -> None:
         ...
 Global___RestartRequest: typing_extensions.TypeAlias = RestartRequest
 
@@ -1119,3 +1135,350 @@ class JobDescription(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal['allow_undeclared_parameters', b'allow_undeclared_parameters', 'description', b'description', 'incrementer', b'incrementer', 'job_name', b'job_name', 'parameters', b'parameters', 'registered', b'registered', 'restartable', b'restartable', 'steps', b'steps']) -> None:
         ...
 Global___JobDescription: typing_extensions.TypeAlias = JobDescription
+
+@typing.final
+class JobSettings(google.protobuf.message.Message):
+    """-- workload control (GetJobSettings, UpdateJobSettings, PauseJob, ResumeJob, ListQueue) --
+
+    Settings of a job: those in force, or those it declares.
+    """
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    MAX_CONCURRENT_FIELD_NUMBER: builtins.int
+    CONCURRENCY_KEY_FIELD_NUMBER: builtins.int
+    PAUSED_FIELD_NUMBER: builtins.int
+    MAX_DURATION_SECONDS_FIELD_NUMBER: builtins.int
+    STOP_WHEN_OVERDUE_FIELD_NUMBER: builtins.int
+    max_concurrent: builtins.int
+    'Executions that may hold a slot at once across the cluster (claimed, STARTED or\n    STOPPING); unset: no limit.\n    '
+    concurrency_key: builtins.str
+    'The job parameter whose distinct values each get `max_concurrent` slots; unset: one\n    limit for the whole job.\n    '
+    paused: builtins.bool
+    'New and waiting starts stay queued.'
+    max_duration_seconds: builtins.float
+    'An execution running longer is marked overdue; unset: never.'
+    stop_when_overdue: builtins.bool
+    'An overdue execution is stopped too.'
+
+    def __init__(self, *, max_concurrent: builtins.int | None=..., concurrency_key: builtins.str | None=..., paused: builtins.bool=..., max_duration_seconds: builtins.float | None=..., stop_when_overdue: builtins.bool=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['_concurrency_key', b'_concurrency_key', '_max_concurrent', b'_max_concurrent', '_max_duration_seconds', b'_max_duration_seconds', 'concurrency_key', b'concurrency_key', 'max_concurrent', b'max_concurrent', 'max_duration_seconds', b'max_duration_seconds']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['_concurrency_key', b'_concurrency_key', '_max_concurrent', b'_max_concurrent', '_max_duration_seconds', b'_max_duration_seconds', 'concurrency_key', b'concurrency_key', 'max_concurrent', b'max_concurrent', 'max_duration_seconds', b'max_duration_seconds', 'paused', b'paused', 'stop_when_overdue', b'stop_when_overdue']) -> None:
+        ...
+
+    @typing.overload
+    def WhichOneof(self, oneof_group: typing.Literal['_concurrency_key', b'_concurrency_key']) -> typing.Literal['concurrency_key'] | None:
+        ...
+
+    @typing.overload
+    def WhichOneof(self, oneof_group: typing.Literal['_max_concurrent', b'_max_concurrent']) -> typing.Literal['max_concurrent'] | None:
+        ...
+
+    @typing.overload
+    def WhichOneof(self, oneof_group: typing.Literal['_max_duration_seconds', b'_max_duration_seconds']) -> typing.Literal['max_duration_seconds'] | None:
+        ...
+Global___JobSettings: typing_extensions.TypeAlias = JobSettings
+
+@typing.final
+class JobSettingsOverride(google.protobuf.message.Message):
+    """The run-time values set over what a job declares; an unset field is not set here."""
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    MAX_CONCURRENT_FIELD_NUMBER: builtins.int
+    CONCURRENCY_KEY_FIELD_NUMBER: builtins.int
+    PAUSED_FIELD_NUMBER: builtins.int
+    MAX_DURATION_SECONDS_FIELD_NUMBER: builtins.int
+    STOP_WHEN_OVERDUE_FIELD_NUMBER: builtins.int
+    UPDATED_FIELD_NUMBER: builtins.int
+    UPDATED_BY_FIELD_NUMBER: builtins.int
+    max_concurrent: builtins.int
+    concurrency_key: builtins.str
+    paused: builtins.bool
+    max_duration_seconds: builtins.float
+    stop_when_overdue: builtins.bool
+    updated_by: builtins.str
+
+    @property
+    def updated(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """The last change, and who made it (unset when nothing is set)."""
+
+    def __init__(self, *, max_concurrent: builtins.int | None=..., concurrency_key: builtins.str | None=..., paused: builtins.bool | None=..., max_duration_seconds: builtins.float | None=..., stop_when_overdue: builtins.bool | None=..., updated: google.protobuf.timestamp_pb2.Timestamp | None=..., updated_by: builtins.str=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['_concurrency_key', b'_concurrency_key', '_max_concurrent', b'_max_concurrent', '_max_duration_seconds', b'_max_duration_seconds', '_paused', b'_paused', '_stop_when_overdue', b'_stop_when_overdue', 'concurrency_key', b'concurrency_key', 'max_concurrent', b'max_concurrent', 'max_duration_seconds', b'max_duration_seconds', 'paused', b'paused', 'stop_when_overdue', b'stop_when_overdue', 'updated', b'updated']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['_concurrency_key', b'_concurrency_key', '_max_concurrent', b'_max_concurrent', '_max_duration_seconds', b'_max_duration_seconds', '_paused', b'_paused', '_stop_when_overdue', b'_stop_when_overdue', 'concurrency_key', b'concurrency_key', 'max_concurrent', b'max_concurrent', 'max_duration_seconds', b'max_duration_seconds', 'paused', b'paused', 'stop_when_overdue', b'stop_when_overdue', 'updated', b'updated', 'updated_by', b'updated_by']) -> None:
+        ...
+
+    @typing.overload
+    def WhichOneof(self, oneof_group: typing.Literal['_concurrency_key', b'_concurrency_key']) -> typing.Literal['concurrency_key'] | None:
+        ...
+
+    @typing.overload
+    def WhichOneof(self, oneof_group: typing.Literal['_max_concurrent', b'_max_concurrent']) -> typing.Literal['max_concurrent'] | None:
+        ...
+
+    @typing.overload
+    def WhichOneof(self, oneof_group: typing.Literal['_max_duration_seconds', b'_max_duration_seconds']) -> typing.Literal['max_duration_seconds'] | None:
+        ...
+
+    @typing.overload
+    def WhichOneof(self, oneof_group: typing.Literal['_paused', b'_paused']) -> typing.Literal['paused'] | None:
+        ...
+
+    @typing.overload
+    def WhichOneof(self, oneof_group: typing.Literal['_stop_when_overdue', b'_stop_when_overdue']) -> typing.Literal['stop_when_overdue'] | None:
+        ...
+Global___JobSettingsOverride: typing_extensions.TypeAlias = JobSettingsOverride
+
+@typing.final
+class JobWorkload(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_NAME_FIELD_NUMBER: builtins.int
+    SETTINGS_FIELD_NUMBER: builtins.int
+    DECLARED_FIELD_NUMBER: builtins.int
+    OVERRIDE_FIELD_NUMBER: builtins.int
+    RUNNING_FIELD_NUMBER: builtins.int
+    QUEUED_FIELD_NUMBER: builtins.int
+    job_name: builtins.str
+    running: builtins.int
+    'Executions holding a slot now (claimed, STARTED or STOPPING), and waiting.'
+    queued: builtins.int
+
+    @property
+    def settings(self) -> Global___JobSettings:
+        """In force: the run-time values over the declared ones."""
+
+    @property
+    def declared(self) -> Global___JobSettings:
+        ...
+
+    @property
+    def override(self) -> Global___JobSettingsOverride:
+        ...
+
+    def __init__(self, *, job_name: builtins.str=..., settings: Global___JobSettings | None=..., declared: Global___JobSettings | None=..., override: Global___JobSettingsOverride | None=..., running: builtins.int=..., queued: builtins.int=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['declared', b'declared', 'override', b'override', 'settings', b'settings']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['declared', b'declared', 'job_name', b'job_name', 'override', b'override', 'queued', b'queued', 'running', b'running', 'settings', b'settings']) -> None:
+        ...
+Global___JobWorkload: typing_extensions.TypeAlias = JobWorkload
+
+@typing.final
+class GetJobSettingsRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_NAMES_FIELD_NUMBER: builtins.int
+
+    @property
+    def job_names(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
+        """The jobs; empty: every registered job and every job with run-time settings."""
+
+    def __init__(self, *, job_names: collections.abc.Iterable[builtins.str] | None=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['job_names', b'job_names']) -> None:
+        ...
+Global___GetJobSettingsRequest: typing_extensions.TypeAlias = GetJobSettingsRequest
+
+@typing.final
+class GetJobSettingsResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOBS_FIELD_NUMBER: builtins.int
+
+    @property
+    def jobs(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___JobWorkload]:
+        ...
+
+    def __init__(self, *, jobs: collections.abc.Iterable[Global___JobWorkload] | None=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['jobs', b'jobs']) -> None:
+        ...
+Global___GetJobSettingsResponse: typing_extensions.TypeAlias = GetJobSettingsResponse
+
+@typing.final
+class UpdateJobSettingsRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_NAME_FIELD_NUMBER: builtins.int
+    SETTINGS_FIELD_NUMBER: builtins.int
+    UPDATE_MASK_FIELD_NUMBER: builtins.int
+    job_name: builtins.str
+
+    @property
+    def settings(self) -> Global___JobSettingsOverride:
+        """The values to set; a field named in `update_mask` and unset here is cleared."""
+
+    @property
+    def update_mask(self) -> google.protobuf.field_mask_pb2.FieldMask:
+        """The fields to change: max_concurrent, concurrency_key, paused, max_duration_seconds,
+        stop_when_overdue (REST: the body's fields, `null` clearing one).
+        """
+
+    def __init__(self, *, job_name: builtins.str=..., settings: Global___JobSettingsOverride | None=..., update_mask: google.protobuf.field_mask_pb2.FieldMask | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['settings', b'settings', 'update_mask', b'update_mask']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['job_name', b'job_name', 'settings', b'settings', 'update_mask', b'update_mask']) -> None:
+        ...
+Global___UpdateJobSettingsRequest: typing_extensions.TypeAlias = UpdateJobSettingsRequest
+
+@typing.final
+class UpdateJobSettingsResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_FIELD_NUMBER: builtins.int
+
+    @property
+    def job(self) -> Global___JobWorkload:
+        ...
+
+    def __init__(self, *, job: Global___JobWorkload | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['job', b'job']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['job', b'job']) -> None:
+        ...
+Global___UpdateJobSettingsResponse: typing_extensions.TypeAlias = UpdateJobSettingsResponse
+
+@typing.final
+class PauseJobRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_NAME_FIELD_NUMBER: builtins.int
+    STOP_RUNNING_FIELD_NUMBER: builtins.int
+    job_name: builtins.str
+    stop_running: builtins.bool
+    "Also stop the job's running executions (each at its next chunk boundary)."
+
+    def __init__(self, *, job_name: builtins.str=..., stop_running: builtins.bool=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['job_name', b'job_name', 'stop_running', b'stop_running']) -> None:
+        ...
+Global___PauseJobRequest: typing_extensions.TypeAlias = PauseJobRequest
+
+@typing.final
+class PauseJobResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_FIELD_NUMBER: builtins.int
+    STOPPED_EXECUTION_IDS_FIELD_NUMBER: builtins.int
+
+    @property
+    def job(self) -> Global___JobWorkload:
+        ...
+
+    @property
+    def stopped_execution_ids(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.int]:
+        """The executions asked to stop (with `stop_running`)."""
+
+    def __init__(self, *, job: Global___JobWorkload | None=..., stopped_execution_ids: collections.abc.Iterable[builtins.int] | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['job', b'job']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['job', b'job', 'stopped_execution_ids', b'stopped_execution_ids']) -> None:
+        ...
+Global___PauseJobResponse: typing_extensions.TypeAlias = PauseJobResponse
+
+@typing.final
+class ResumeJobRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_NAME_FIELD_NUMBER: builtins.int
+    job_name: builtins.str
+
+    def __init__(self, *, job_name: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['job_name', b'job_name']) -> None:
+        ...
+Global___ResumeJobRequest: typing_extensions.TypeAlias = ResumeJobRequest
+
+@typing.final
+class ResumeJobResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_FIELD_NUMBER: builtins.int
+
+    @property
+    def job(self) -> Global___JobWorkload:
+        ...
+
+    def __init__(self, *, job: Global___JobWorkload | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['job', b'job']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['job', b'job']) -> None:
+        ...
+Global___ResumeJobResponse: typing_extensions.TypeAlias = ResumeJobResponse
+
+@typing.final
+class ListQueueRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_NAME_FIELD_NUMBER: builtins.int
+    PAGE_SIZE_FIELD_NUMBER: builtins.int
+    job_name: builtins.str
+    "Only this job's waiting starts; empty: every job's."
+    page_size: builtins.int
+    'At most this many, from the head of the queue (default 100, at most 1000).'
+
+    def __init__(self, *, job_name: builtins.str=..., page_size: builtins.int=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['job_name', b'job_name', 'page_size', b'page_size']) -> None:
+        ...
+Global___ListQueueRequest: typing_extensions.TypeAlias = ListQueueRequest
+
+@typing.final
+class QueuedExecution(google.protobuf.message.Message):
+    """A start waiting for a claim."""
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    EXECUTION_ID_FIELD_NUMBER: builtins.int
+    JOB_NAME_FIELD_NUMBER: builtins.int
+    PRIORITY_FIELD_NUMBER: builtins.int
+    POSITION_FIELD_NUMBER: builtins.int
+    QUEUED_SECONDS_FIELD_NUMBER: builtins.int
+    WAITING_FOR_FIELD_NUMBER: builtins.int
+    execution_id: builtins.int
+    job_name: builtins.str
+    priority: builtins.int
+    position: builtins.int
+    '1: the next to run (of the jobs asked for).'
+    queued_seconds: builtins.float
+    'Since its launch request was written.'
+    waiting_for: builtins.str
+    'Why it has not run, in words: "limit 2 of demoTaskletJob reached (2 running)",\n    "demoTaskletJob is paused", "no free worker".\n    '
+
+    def __init__(self, *, execution_id: builtins.int=..., job_name: builtins.str=..., priority: builtins.int=..., position: builtins.int=..., queued_seconds: builtins.float=..., waiting_for: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['execution_id', b'execution_id', 'job_name', b'job_name', 'position', b'position', 'priority', b'priority', 'queued_seconds', b'queued_seconds', 'waiting_for', b'waiting_for']) -> None:
+        ...
+Global___QueuedExecution: typing_extensions.TypeAlias = QueuedExecution
+
+@typing.final
+class ListQueueResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    EXECUTIONS_FIELD_NUMBER: builtins.int
+    TOTAL_FIELD_NUMBER: builtins.int
+    total: builtins.int
+    'Waiting in all (of the jobs asked for), beyond those listed too.'
+
+    @property
+    def executions(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___QueuedExecution]:
+        """In run order."""
+
+    def __init__(self, *, executions: collections.abc.Iterable[Global___QueuedExecution] | None=..., total: builtins.int=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['executions', b'executions', 'total', b'total']) -> None:
+        ...
+Global___ListQueueResponse: typing_extensions.TypeAlias = ListQueueResponse
