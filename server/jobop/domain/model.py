@@ -216,6 +216,10 @@ class JobExecution:
     # Set by JobRepository.create_job_execution when it created the instance too: no
     # earlier execution exists, so there are no earlier step executions to look up.
     first_of_instance: bool = field(default=False, compare=False, repr=False)
+    # Workload control (jobop's launch request, not Spring's rows): the priority it was
+    # launched with, and whether it was found running past its job's maximum duration.
+    priority: int = 0
+    overdue: bool = False
 
     @property
     def job_name(self) -> str:

@@ -31,12 +31,14 @@ from .schema import (
     job_execution_context,
     job_execution_params,
     job_instance,
+    launch_request,
     step_execution,
     step_execution_context,
 )
 
 _e, _i, _jc = job_execution, job_instance, job_execution_context
 _s, _sc, _p = step_execution, step_execution_context, job_execution_params
+_l = launch_request
 
 
 def _context_columns(context: Any, contexts: bool) -> tuple[Any, Any]:
@@ -48,7 +50,9 @@ def _context_columns(context: Any, contexts: bool) -> tuple[Any, Any]:
 def execution_query(*, contexts: bool = True) -> Select[Any]:
     """Job executions joined with their instance and (unless not wanted) job execution
     context."""
-    executions = _e.join(_i, _i.c.job_instance_id == _e.c.job_instance_id)
+    executions = _e.join(_i, _i.c.job_instance_id == _e.c.job_instance_id).outerjoin(
+        _l, _l.c.job_execution_id == _e.c.job_execution_id
+    )
     if contexts:
         executions = executions.outerjoin(_jc, _jc.c.job_execution_id == _e.c.job_execution_id)
     return select(
@@ -65,6 +69,9 @@ def execution_query(*, contexts: bool = True) -> Select[Any]:
         _i.c.job_name,
         _i.c.job_key,
         _i.c.version.label("instance_version"),
+        # The launch request's (none for an execution jobop did not launch).
+        _l.c.priority,
+        _l.c.overdue,
         *_context_columns(_jc, contexts),
     ).select_from(executions)
 

@@ -101,9 +101,10 @@ def _create_workload_tables(connection: Connection, settings: RepositorySettings
     for column in (launch_request.c.priority, launch_request.c.overdue):
         if column.name not in present:
             kind = column.type.compile(dialect=connection.dialect)
-            default = " NOT NULL DEFAULT 0" if column.name == "priority" else ""
+            if not column.nullable:  # the rows there already get the column's default
+                kind += " NOT NULL DEFAULT 0"
             connection.execute(
-                text(f"ALTER TABLE {launch_request.name} ADD COLUMN {column.name} {kind}{default}")
+                text(f"ALTER TABLE {launch_request.name} ADD COLUMN {column.name} {kind}")
             )
     metadata.create_all(connection, tables=[job_settings], checkfirst=True)
 

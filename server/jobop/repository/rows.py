@@ -64,6 +64,8 @@ def job_execution(row: AnyRow, parameters: JobParameters) -> JobExecution:
             m["short_context"], m["serialized_context"], f"job execution {m['job_execution_id']}"
         ),
         first_of_instance=bool(m.get("first_of_instance", False)),
+        priority=m.get("priority") or 0,
+        overdue=m.get("overdue") is not None,
     )
 
 
