@@ -184,7 +184,8 @@ def _audit_request(
 
 # -- schedules: the requests both clients send ---------------------------------------------
 
-#: The fields ``update_schedule`` changes (the Schedule message's names).
+#: The fields of a Schedule a caller sets besides its name (``update_schedule``'s, an
+#: update mask's paths): the server's ScheduleSpec has the same names.
 SCHEDULE_FIELDS = (
     "job_name",
     "cron",

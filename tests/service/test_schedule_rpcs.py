@@ -126,7 +126,7 @@ def test_bad_input_is_refused_naming_the_field(
     for paths, field in ((["name"], "update_mask"), (["nope"], "update_mask"), ([], "update_mask")):
         request = pb.UpdateScheduleRequest(name="s", schedule=pb.Schedule(cron="@daily"))
         request.update_mask.paths.extend(paths)
-        code, reason, metadata, _ = rpc_error(lambda: stub.UpdateSchedule(request))
+        code, _, metadata, _ = rpc_error(lambda request=request: stub.UpdateSchedule(request))
         assert (code, metadata.get("field")) == (invalid, field), paths
     with pytest.raises(errors.InvalidArgumentError, match="cron"):
         client.update_schedule("s", cron="not cron")
@@ -211,7 +211,7 @@ def test_preview_stores_nothing_and_crosses_a_gap(
         (pb.PreviewScheduleRequest(cron="@daily", time_zone="Nowhere/Land"), "timeZone"),
         (pb.PreviewScheduleRequest(cron="@daily", count=101), "count"),
     ):
-        code, _reason, metadata, _ = rpc_error(lambda request=request: stub.PreviewSchedule(request))
+        code, _, metadata, _ = rpc_error(lambda request=request: stub.PreviewSchedule(request))
         assert (code, metadata.get("field")) == (grpc.StatusCode.INVALID_ARGUMENT, field)
 
 

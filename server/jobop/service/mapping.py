@@ -14,6 +14,7 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from jobop_client import parameters as client_parameters
+from jobop_client.client import SCHEDULE_FIELDS as SCHEDULE_FIELDS
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
 from jobop.batch.catalogue import JobDescription
@@ -273,21 +274,6 @@ _SPEC_DEFAULTS: dict[str, object] = {
     for field in dataclasses.fields(ScheduleSpec)
     if field.default is not dataclasses.MISSING
 }
-
-# The fields of a Schedule message a caller sets: ScheduleSpec's own names, so that an
-# update mask's paths name the spec's fields.
-SCHEDULE_FIELDS = (
-    "job_name",
-    "cron",
-    "time_zone",
-    "parameters",
-    "overlap",
-    "catch_up",
-    "max_catch_up",
-    "paused",
-    "description",
-)
-
 
 def schedule_value(message: pb.Schedule, field: str, parameters: JobParameters) -> object:
     """The spec's value of `field` as the message gives it: an empty string or a zero
