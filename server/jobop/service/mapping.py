@@ -14,8 +14,8 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from jobop_client import parameters as client_parameters
-from jobop_client.client import SCHEDULE_FIELDS as SCHEDULE_FIELDS
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
+from jobop_client.client import SCHEDULE_FIELDS as SCHEDULE_FIELDS
 
 from jobop.batch.catalogue import JobDescription
 from jobop.domain import (
@@ -274,6 +274,7 @@ _SPEC_DEFAULTS: dict[str, object] = {
     for field in dataclasses.fields(ScheduleSpec)
     if field.default is not dataclasses.MISSING
 }
+
 
 def schedule_value(message: pb.Schedule, field: str, parameters: JobParameters) -> object:
     """The spec's value of `field` as the message gives it: an empty string or a zero
