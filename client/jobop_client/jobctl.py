@@ -1100,6 +1100,9 @@ def _failure(error: errors.JobOperatorError, args: argparse.Namespace) -> tuple[
         | errors.InvalidArgumentError
         | errors.RequestIdReusedError,
     ):
+        field = error.metadata.get("field", "")
+        if args.command == "schedule" and field and field not in str(error):
+            return exit_codes.USAGE, f"{field}: {error}"  # "cron: second field '61': …"
         return exit_codes.USAGE, str(error)
     return exit_codes.REFUSED, str(error)
 

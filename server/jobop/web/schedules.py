@@ -48,10 +48,7 @@ def schedule_from_json(body: dict[str, Any]) -> tuple[pb.Schedule, list[str]]:
         named.append(field)
         if value is None:
             continue
-        wrong_int = kind is int and (
-            isinstance(value, bool) or not -_INT32_MAX <= value <= _INT32_MAX
-        )
-        if not isinstance(value, kind) or (kind is int and wrong_int):
+        if not isinstance(value, kind) or (kind is int and not _int32(value)):
             raise ApiError.of(InvalidArgument(f"{key} must be {_TYPE_WORDS[kind]}", field=key))
         if field == "parameters":
             for name, parameter in rep.parameters_from_json(value).items():
@@ -59,6 +56,10 @@ def schedule_from_json(body: dict[str, Any]) -> tuple[pb.Schedule, list[str]]:
         else:
             setattr(message, field, value)
     return message, named
+
+
+def _int32(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and abs(value) <= _INT32_MAX
 
 
 class ScheduleApi(RestApi):
