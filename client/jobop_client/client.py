@@ -182,6 +182,73 @@ def _audit_request(
     return request
 
 
+# -- schedules: the requests both clients send ---------------------------------------------
+
+#: The fields of a Schedule a caller sets besides its name (``update_schedule``'s, an
+#: update mask's paths): the server's ScheduleSpec has the same names.
+SCHEDULE_FIELDS = (
+    "job_name",
+    "cron",
+    "time_zone",
+    "parameters",
+    "overlap",
+    "catch_up",
+    "max_catch_up",
+    "paused",
+    "description",
+)
+
+
+def schedule_message(
+    name: str,
+    job_name: str,
+    cron: str,
+    parameters: Mapping[str, ParameterInput] | None = None,
+    **fields: object,
+) -> pb.Schedule:
+    """A Schedule message; ``fields`` are its other fields (``time_zone="Europe/Berlin"``),
+    None leaving one unset (the server's default)."""
+    return _schedule_fields(
+        pb.Schedule(name=name), job_name=job_name, cron=cron, parameters=parameters, **fields
+    )
+
+
+def _schedule_fields(message: pb.Schedule, **fields: object) -> pb.Schedule:
+    for field, value in fields.items():
+        if field not in SCHEDULE_FIELDS:
+            raise TypeError(f"unknown schedule field {field!r}")
+        if value is None:
+            continue
+        if field == "parameters":
+            for key, parameter in to_proto_map(value).items():  # type: ignore[arg-type]
+                message.parameters[key].CopyFrom(parameter)
+        else:
+            setattr(message, field, value)
+    return message
+
+
+def _update_schedule_request(name: str, changes: Mapping[str, object]) -> pb.UpdateScheduleRequest:
+    """The fields of ``changes`` changed; None restores a field's default."""
+    request = pb.UpdateScheduleRequest(
+        name=name, schedule=_schedule_fields(pb.Schedule(), **changes)
+    )
+    request.update_mask.paths.extend(changes)
+    return request
+
+
+def _preview_request(
+    cron: str, time_zone: str, after: dt.datetime | None, count: int
+) -> pb.PreviewScheduleRequest:
+    request = pb.PreviewScheduleRequest(cron=cron, time_zone=time_zone, count=count)
+    if after is not None:
+        request.after.FromDatetime(after)
+    return request
+
+
+def _fire_times(response: pb.PreviewScheduleResponse) -> list[dt.datetime]:
+    return [moment.ToDatetime(dt.UTC) for moment in response.fire_times]
+
+
 class JobOperatorClient:
     """Blocking client of a jobop server.
 
@@ -391,6 +458,98 @@ class JobOperatorClient:
         request = _audit_request(job_name, since, page_size, page_token)
         response = self._call(self._stub.ListAuditEvents, request, idempotent=True, timeout=timeout)
         return Page(list(response.events), response.next_page_token)
+
+    # -- schedules (docs/schedules.md) ------------------------------------------------------
+
+    def create_schedule(
+        self,
+        name: str,
+        job_name: str,
+        cron: str,
+        parameters: Mapping[str, ParameterInput] | None = None,
+        *,
+        timeout: float | None = None,
+        **fields: object,
+    ) -> pb.Schedule:
+        """Creates a schedule: ``job_name`` starts at each fire time of ``cron``. ``fields``:
+        ``time_zone``, ``overlap``, ``catch_up``, ``max_catch_up``, ``paused``,
+        ``description`` (unset: the server's defaults)."""
+        schedule = schedule_message(name, job_name, cron, parameters, **fields)
+        request = pb.CreateScheduleRequest(schedule=schedule)
+        return self._call(
+            self._stub.CreateSchedule, request, idempotent=False, timeout=timeout
+        ).schedule
+
+    def get_schedule(self, name: str, *, timeout: float | None = None) -> pb.Schedule:
+        """One schedule with its next fire times and its last fire."""
+        request = pb.GetScheduleRequest(name=name)
+        return self._call(
+            self._stub.GetSchedule, request, idempotent=True, timeout=timeout
+        ).schedule
+
+    def list_schedules(self, *, timeout: float | None = None) -> list[pb.Schedule]:
+        """Every schedule, by name."""
+        request = pb.ListSchedulesRequest()
+        response = self._call(self._stub.ListSchedules, request, idempotent=True, timeout=timeout)
+        return list(response.schedules)
+
+    def update_schedule(
+        self, name: str, *, timeout: float | None = None, **changes: object
+    ) -> pb.Schedule:
+        """Changes the fields given (``cron="0 0 * * * *"``; None restores a default)."""
+        request = _update_schedule_request(name, changes)
+        return self._call(
+            self._stub.UpdateSchedule, request, idempotent=True, timeout=timeout
+        ).schedule
+
+    def delete_schedule(self, name: str, *, timeout: float | None = None) -> None:
+        """Deletes a schedule (the executions its fires launched stay)."""
+        request = pb.DeleteScheduleRequest(name=name)
+        self._call(self._stub.DeleteSchedule, request, idempotent=False, timeout=timeout)
+
+    def pause_schedule(self, name: str, *, timeout: float | None = None) -> pb.Schedule:
+        request = pb.PauseScheduleRequest(name=name)
+        return self._call(
+            self._stub.PauseSchedule, request, idempotent=True, timeout=timeout
+        ).schedule
+
+    def resume_schedule(self, name: str, *, timeout: float | None = None) -> pb.Schedule:
+        request = pb.ResumeScheduleRequest(name=name)
+        return self._call(
+            self._stub.ResumeSchedule, request, idempotent=True, timeout=timeout
+        ).schedule
+
+    def trigger_schedule(self, name: str, *, timeout: float | None = None) -> pb.ScheduleFire:
+        """Fires the schedule now, as an extra fire; returns the fire's record."""
+        request = pb.TriggerScheduleRequest(name=name)
+        return self._call(
+            self._stub.TriggerSchedule, request, idempotent=False, timeout=timeout
+        ).fire
+
+    def list_schedule_fires(
+        self, name: str, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
+    ) -> Page[pb.ScheduleFire]:
+        """One page of a schedule's recorded fires, newest first."""
+        request = pb.ListScheduleFiresRequest(name=name, page_size=page_size, page_token=page_token)
+        response = self._call(
+            self._stub.ListScheduleFires, request, idempotent=True, timeout=timeout
+        )
+        return Page(list(response.fires), response.next_page_token)
+
+    def preview_schedule(
+        self,
+        cron: str,
+        *,
+        time_zone: str = "",
+        after: dt.datetime | None = None,
+        count: int = 0,
+        timeout: float | None = None,
+    ) -> list[dt.datetime]:
+        """The next ``count`` (default 5) fire times of ``cron`` after ``after`` (default
+        now), UTC; the server stores nothing."""
+        request = _preview_request(cron, time_zone, after, count)
+        response = self._call(self._stub.PreviewSchedule, request, idempotent=True, timeout=timeout)
+        return _fire_times(response)
 
     # -- following ------------------------------------------------------------------------
 
@@ -702,6 +861,103 @@ class AsyncJobOperatorClient:
             self._stub.ListAuditEvents, request, idempotent=True, timeout=timeout
         )
         return Page(list(response.events), response.next_page_token)
+
+    # -- schedules: see JobOperatorClient -------------------------------------------------
+
+    async def create_schedule(
+        self,
+        name: str,
+        job_name: str,
+        cron: str,
+        parameters: Mapping[str, ParameterInput] | None = None,
+        *,
+        timeout: float | None = None,
+        **fields: object,
+    ) -> pb.Schedule:
+        request = pb.CreateScheduleRequest(
+            schedule=schedule_message(name, job_name, cron, parameters, **fields)
+        )
+        response = await self._call(
+            self._stub.CreateSchedule, request, idempotent=False, timeout=timeout
+        )
+        return response.schedule
+
+    async def get_schedule(self, name: str, *, timeout: float | None = None) -> pb.Schedule:
+        response = await self._call(
+            self._stub.GetSchedule,
+            pb.GetScheduleRequest(name=name),
+            idempotent=True,
+            timeout=timeout,
+        )
+        return response.schedule
+
+    async def list_schedules(self, *, timeout: float | None = None) -> list[pb.Schedule]:
+        response = await self._call(
+            self._stub.ListSchedules, pb.ListSchedulesRequest(), idempotent=True, timeout=timeout
+        )
+        return list(response.schedules)
+
+    async def update_schedule(
+        self, name: str, *, timeout: float | None = None, **changes: object
+    ) -> pb.Schedule:
+        response = await self._call(
+            self._stub.UpdateSchedule,
+            _update_schedule_request(name, changes),
+            idempotent=True,
+            timeout=timeout,
+        )
+        return response.schedule
+
+    async def delete_schedule(self, name: str, *, timeout: float | None = None) -> None:
+        request = pb.DeleteScheduleRequest(name=name)
+        await self._call(self._stub.DeleteSchedule, request, idempotent=False, timeout=timeout)
+
+    async def pause_schedule(self, name: str, *, timeout: float | None = None) -> pb.Schedule:
+        request = pb.PauseScheduleRequest(name=name)
+        response = await self._call(
+            self._stub.PauseSchedule, request, idempotent=True, timeout=timeout
+        )
+        return response.schedule
+
+    async def resume_schedule(self, name: str, *, timeout: float | None = None) -> pb.Schedule:
+        request = pb.ResumeScheduleRequest(name=name)
+        response = await self._call(
+            self._stub.ResumeSchedule, request, idempotent=True, timeout=timeout
+        )
+        return response.schedule
+
+    async def trigger_schedule(self, name: str, *, timeout: float | None = None) -> pb.ScheduleFire:
+        request = pb.TriggerScheduleRequest(name=name)
+        response = await self._call(
+            self._stub.TriggerSchedule, request, idempotent=False, timeout=timeout
+        )
+        return response.fire
+
+    async def list_schedule_fires(
+        self, name: str, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
+    ) -> Page[pb.ScheduleFire]:
+        request = pb.ListScheduleFiresRequest(name=name, page_size=page_size, page_token=page_token)
+        response = await self._call(
+            self._stub.ListScheduleFires, request, idempotent=True, timeout=timeout
+        )
+        return Page(list(response.fires), response.next_page_token)
+
+    async def preview_schedule(
+        self,
+        cron: str,
+        *,
+        time_zone: str = "",
+        after: dt.datetime | None = None,
+        count: int = 0,
+        timeout: float | None = None,
+    ) -> list[dt.datetime]:
+        response = await self._call(
+            self._stub.PreviewSchedule,
+            _preview_request(cron, time_zone, after, count),
+            idempotent=True,
+            timeout=timeout,
+        )
+        return _fire_times(response)
 
     async def watch_execution(
         self, execution_id: int, *, after_version: int = 0, timeout: float | None = None

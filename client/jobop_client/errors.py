@@ -68,6 +68,19 @@ class NoSuchJobInstanceError(NotFoundError):
     default_message = "no such job instance"
 
 
+class NoSuchScheduleError(NotFoundError):
+    reason = "NO_SUCH_SCHEDULE"
+    default_message = "no such schedule"
+
+
+class ScheduleExistsError(JobOperatorError):
+    """CreateSchedule with a name another schedule has."""
+
+    reason = "SCHEDULE_EXISTS"
+    grpc_code = grpc.StatusCode.ALREADY_EXISTS
+    default_message = "a schedule of that name exists already"
+
+
 class JobInstanceAlreadyExistsError(JobOperatorError):
     reason = "JOB_INSTANCE_ALREADY_EXISTS"
     grpc_code = grpc.StatusCode.ALREADY_EXISTS
@@ -226,6 +239,8 @@ _REASON_CLASSES: tuple[type[JobOperatorError], ...] = (
     RequestIdReusedError,
     InternalServerError,
     JobNotRegisteredError,
+    NoSuchScheduleError,
+    ScheduleExistsError,
 )
 
 #: ErrorInfo reason -> exception class (each class has ``reason`` and ``grpc_code``).

@@ -227,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     command("jobs", "list the jobs with their descriptions (and those not runnable here)", _jobs)
+    _schedule_commands(commands, later)
 
     sub = command("describe", "describe a job: its steps and declared parameters", _describe)
     sub.add_argument("job", metavar="JOB")
@@ -636,6 +637,230 @@ def _print_table(ctx: _Context, headers: list[str], rows: list[list[str]], empty
         ctx.print(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+
+
+# -- schedules (docs/schedules.md) ---------------------------------------------------------
+
+_OVERLAPS = ("skip", "queue", "allow")
+_CATCH_UPS = ("none", "latest", "all")
+
+
+def _schedule_commands(
+    commands: argparse._SubParsersAction[_Parser], later: list[argparse.ArgumentParser]
+) -> None:
+    """`jobctl schedule ACTION …`."""
+    schedule = commands.add_parser(
+        "schedule",
+        help="manage schedules: add, list, show, rm, pause, resume, trigger, fires, preview",
+        description="Run jobs on cron schedules (docs/schedules.md).",
+        parents=later,
+    )
+    actions = schedule.add_subparsers(dest="schedule_command", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str, run: Callable[..., int]) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=help_text, description=help_text, parents=later)
+        sub.set_defaults(run=run)
+        return sub
+
+    sub = action("add", "create a schedule: JOB starts at each fire time of CRON", _schedule_add)
+    sub.add_argument("name", metavar="NAME")
+    sub.add_argument("job", metavar="JOB")
+    sub.add_argument(
+        "cron", metavar="CRON", help="e.g. '0 30 2 * * MON-FRI' (seconds first), '*/5 * * * *'"
+    )
+    sub.add_argument(
+        "params", metavar="PARAM", nargs="*", default=[], help="name=value[,type[,identifying]]"
+    )
+    sub.add_argument("--time-zone", metavar="ZONE", help="an IANA zone (default UTC)")
+    sub.add_argument("--overlap", choices=_OVERLAPS, help="a fire due while one runs (skip)")
+    sub.add_argument("--catch-up", choices=_CATCH_UPS, help="fires missed while down (latest)")
+    sub.add_argument("--max-catch-up", type=_positive_int, metavar="N", help="with all (100)")
+    sub.add_argument("--paused", action="store_true", help="create it paused")
+    sub.add_argument("--description", metavar="TEXT")
+
+    action("list", "list the schedules with their next fire and last outcome", _schedule_list)
+    for name, help_text, run in (
+        ("show", "show a schedule, its next fire times and its last fire", _schedule_show),
+        ("rm", "delete a schedule (its fires' executions stay)", _schedule_rm),
+        ("pause", "pause a schedule: no fires until resume", _schedule_pause),
+        ("resume", "resume a paused schedule", _schedule_resume),
+        ("trigger", "fire a schedule now, as an extra fire", _schedule_trigger),
+    ):
+        action(name, help_text, run).add_argument("name", metavar="NAME")
+    sub = action("fires", "list a schedule's recorded fires, newest first", _schedule_fires)
+    sub.add_argument("name", metavar="NAME")
+    sub.add_argument(
+        "--limit", type=_positive_int, default=20, metavar="N", help="at most N (default 20)"
+    )
+    sub = action("preview", "print the next fire times of CRON; stores nothing", _schedule_preview)
+    sub.add_argument("cron", metavar="CRON")
+    sub.add_argument("--time-zone", metavar="ZONE", help="an IANA zone (default UTC)")
+    sub.add_argument(
+        "--from",
+        dest="after",
+        metavar="TIME",
+        type=_since,
+        help="the fire times after TIME (ISO-8601, local unless it has an offset; default now)",
+    )
+    sub.add_argument(
+        "--count", type=_positive_int, default=5, metavar="N", help="how many (default 5)"
+    )
+
+
+def _schedule_add(ctx: _Context) -> int:
+    args = ctx.args
+    schedule = ctx.client.create_schedule(
+        args.name,
+        args.job,
+        args.cron,
+        args.parsed_params,
+        time_zone=args.time_zone,
+        overlap=args.overlap,
+        catch_up=args.catch_up,
+        max_catch_up=args.max_catch_up,
+        paused=args.paused or None,
+        description=args.description,
+    )
+    return _schedule_shown(ctx, schedule)
+
+
+def _schedule_show(ctx: _Context) -> int:
+    return _schedule_shown(ctx, ctx.client.get_schedule(ctx.args.name))
+
+
+def _schedule_pause(ctx: _Context) -> int:
+    return _schedule_shown(ctx, ctx.client.pause_schedule(ctx.args.name))
+
+
+def _schedule_resume(ctx: _Context) -> int:
+    return _schedule_shown(ctx, ctx.client.resume_schedule(ctx.args.name))
+
+
+def _schedule_shown(ctx: _Context, schedule: pb.Schedule) -> int:
+    shown = jsonform.schedule_json(schedule)
+    if ctx.json:
+        ctx.dump(shown)
+        return 0
+    fields = [
+        ("name", shown["name"]),
+        ("job", shown["jobName"]),
+        ("cron", shown["cron"]),
+        ("time zone", shown["timeZone"]),
+        ("parameters", _schedule_parameters(schedule)),
+        ("overlap", shown["overlap"]),
+        ("catch-up", f"{shown['catchUp']} (at most {shown['maxCatchUp']})"),
+        ("paused", _yes(shown["paused"])),
+        ("description", shown["description"] or "-"),
+        ("last fire", _fire_text(shown["lastFire"]) if shown["lastFire"] else "-"),
+    ]
+    for label, value in fields:
+        ctx.print(f"{label + ':':13}{value}")
+    ctx.print("next fires:" + ("" if shown["nextFireTimes"] else " -"))
+    for moment in shown["nextFireTimes"]:
+        ctx.print(f"  {moment}")
+    return 0
+
+
+def _schedule_parameters(schedule: pb.Schedule) -> str:
+    values = parameters.from_proto_map(schedule.parameters)
+    return (
+        " ".join(parameters.format_parameter(name, value) for name, value in values.items()) or "-"
+    )
+
+
+def _fire_text(fire: dict[str, Any]) -> str:
+    """`2024-03-15T02:30:00+01:00 LAUNCHED execution 7`, `… SKIPPED (why)`."""
+    text = f"{fire['fireTime']} {fire['outcome']}"
+    if fire["executionId"]:
+        text += f" execution {fire['executionId']}"
+    if fire["reason"]:
+        text += f" ({fire['reason']})"
+    return text + (" [triggered]" if fire["triggered"] else "")
+
+
+def _schedule_list(ctx: _Context) -> int:
+    schedules = [jsonform.schedule_json(item) for item in ctx.client.list_schedules()]
+    if ctx.json:
+        ctx.dump(schedules)
+        return 0
+    rows = [
+        [
+            item["name"],
+            item["jobName"],
+            item["cron"],
+            item["timeZone"],
+            "paused" if item["paused"] else (item["nextFireTimes"] or ["-"])[0],
+            item["lastFire"]["outcome"] if item["lastFire"] else "-",
+        ]
+        for item in schedules
+    ]
+    headers = ["NAME", "JOB", "CRON", "ZONE", "NEXT FIRE", "LAST FIRE"]
+    _print_table(ctx, headers, rows, "no schedule")
+    return 0
+
+
+def _schedule_rm(ctx: _Context) -> int:
+    ctx.client.delete_schedule(ctx.args.name)
+    if ctx.json:
+        ctx.dump({"deleted": ctx.args.name})
+    else:
+        ctx.print(f"schedule {ctx.args.name} deleted")
+    return 0
+
+
+def _schedule_trigger(ctx: _Context) -> int:
+    fire = jsonform.schedule_fire_json(ctx.client.trigger_schedule(ctx.args.name))
+    if ctx.json:
+        ctx.dump(fire)
+    else:
+        ctx.print(_fire_text(fire))
+    return 0
+
+
+def _schedule_fires(ctx: _Context) -> int:
+    zone = ctx.client.get_schedule(ctx.args.name).time_zone
+    found: list[pb.ScheduleFire] = []
+    token = ""
+    while len(found) < ctx.args.limit:
+        page = ctx.client.list_schedule_fires(
+            ctx.args.name, page_size=min(ctx.args.limit - len(found), 1000), page_token=token
+        )
+        found.extend(page.items)
+        token = page.next_page_token
+        if not token:
+            break
+    fires = [jsonform.schedule_fire_json(fire, zone) for fire in found]
+    if ctx.json:
+        ctx.dump(fires)
+        return 0
+    rows = [
+        [
+            fire["fireTime"],
+            fire["outcome"],
+            str(fire["executionId"] or "-"),
+            _yes(fire["triggered"]),
+            fire["reason"] or "-",
+        ]
+        for fire in fires
+    ]
+    headers = ["FIRE TIME", "OUTCOME", "EXECUTION", "TRIGGERED", "REASON"]
+    _print_table(ctx, headers, rows, "no fire recorded")
+    return 0
+
+
+def _schedule_preview(ctx: _Context) -> int:
+    args = ctx.args
+    zone = args.time_zone or "UTC"
+    times = ctx.client.preview_schedule(
+        args.cron, time_zone=zone, after=args.after, count=args.count
+    )
+    shown = [jsonform.zone_text(moment, zone) for moment in times]
+    if ctx.json:
+        ctx.dump({"fireTimes": shown})
+    else:
+        for moment in shown:
+            ctx.print(str(moment))
+    return 0
 
 
 # -- progress --------------------------------------------------------------------------

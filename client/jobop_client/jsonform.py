@@ -16,6 +16,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
@@ -173,3 +174,60 @@ def _value(field: FieldDescriptor, value: Any) -> Any:
     if isinstance(value, Message):
         return request_json(value)
     return value
+
+
+# -- schedules ---------------------------------------------------------------------------
+
+
+def zone_text(value: dt.datetime | None, zone_name: str) -> str | None:
+    """RFC 3339 with the offset of the IANA zone `zone_name` (``Z`` for UTC): how a
+    schedule's fire times read in its own zone. An unknown zone falls back to UTC."""
+    if value is None:
+        return None
+    if zone_name in ("", "UTC"):
+        return utc_text(value)
+    try:
+        zone: dt.tzinfo = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return utc_text(value)
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return aware.astimezone(zone).isoformat()
+
+
+def schedule_fire_json(fire: pb.ScheduleFire, zone_name: str = "UTC") -> dict[str, Any]:
+    return {
+        "scheduleName": fire.schedule_name,
+        "fireTime": zone_text(timestamp(fire, "fire_time"), zone_name),
+        "outcome": fire.outcome,
+        "executionId": fire.execution_id or None,
+        "reason": fire.reason,
+        "recorded": _time(fire, "recorded"),
+        "nodeId": fire.node_id or None,
+        "triggered": fire.triggered,
+    }
+
+
+def schedule_json(schedule: pb.Schedule) -> dict[str, Any]:
+    """A schedule; its fire times with its zone's offset, the rest as everywhere."""
+    zone = schedule.time_zone
+    return {
+        "name": schedule.name,
+        "jobName": schedule.job_name,
+        "cron": schedule.cron,
+        "timeZone": zone,
+        "parameters": parameters_json(schedule.parameters),
+        "overlap": schedule.overlap,
+        "catchUp": schedule.catch_up,
+        "maxCatchUp": schedule.max_catch_up,
+        "paused": schedule.paused,
+        "description": schedule.description,
+        "nextFireTimes": [
+            zone_text(moment.ToDatetime(tzinfo=dt.UTC), zone) for moment in schedule.next_fire_times
+        ],
+        "lastFire": schedule_fire_json(schedule.last_fire, zone)
+        if schedule.HasField("last_fire")
+        else None,
+        "created": _time(schedule, "created"),
+        "updated": _time(schedule, "updated"),
+        "updatedBy": schedule.updated_by,
+    }

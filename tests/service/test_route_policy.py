@@ -51,7 +51,13 @@ def test_entries_name_rpcs_of_the_policy_table_and_control_routes_their_action()
     for (method, path), rule in ROUTE_POLICY.items():
         assert rule.rpc is None or rule.rpc in POLICY, (method, path)
         assert rule is OPEN or rule.rpc or rule.role, (method, path)
-        if method == "POST":
+        if method == "POST" and path.startswith("/api/schedules"):
+            # /api/schedules: CreateSchedule; /api/schedules/{name}/pause: PauseSchedule.
+            assert rule.rpc and rule.rpc.lower() in (
+                path.rsplit("/", 1)[-1] + "schedule",
+                "createschedule" if path == "/api/schedules" else "",
+            ), (path, rule)
+        elif method == "POST":
             assert rule.rpc and path.lower().endswith(
                 rule.rpc.lower().removeprefix("start").removesuffix("instance") or "start"
             ), (path, rule)

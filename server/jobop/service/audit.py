@@ -79,7 +79,9 @@ class AuditRecorder:
 
     def event(self, caller: Caller | None, action: str, request: Message) -> AuditEvent:
         caller = caller or Caller(ANONYMOUS, "in-process")
-        job_name = getattr(request, "job_name", "") or None
+        # A schedule's request names its job inside the schedule, when it does.
+        schedule = getattr(request, "schedule", None)
+        job_name = getattr(request, "job_name", "") or getattr(schedule, "job_name", "") or None
         return AuditEvent(
             principal=caller.principal.name,
             role=caller.principal.role.label if caller.principal.role else None,

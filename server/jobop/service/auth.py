@@ -80,6 +80,17 @@ POLICY: Mapping[str, Role] = {
     "PauseJob": Role.OPERATOR,
     "ResumeJob": Role.OPERATOR,
     "ListQueue": Role.VIEWER,
+    # schedules (docs/schedules.md)
+    "CreateSchedule": Role.OPERATOR,
+    "GetSchedule": Role.VIEWER,
+    "ListSchedules": Role.VIEWER,
+    "UpdateSchedule": Role.OPERATOR,
+    "DeleteSchedule": Role.OPERATOR,
+    "PauseSchedule": Role.OPERATOR,
+    "ResumeSchedule": Role.OPERATOR,
+    "TriggerSchedule": Role.OPERATOR,
+    "ListScheduleFires": Role.VIEWER,
+    "PreviewSchedule": Role.VIEWER,
 }
 
 # Probes and tooling: open to anyone who reaches the port.
@@ -103,6 +114,12 @@ CONTROL_ACTIONS = frozenset(
         "UpdateJobSettings",
         "PauseJob",
         "ResumeJob",
+        "CreateSchedule",
+        "UpdateSchedule",
+        "DeleteSchedule",
+        "PauseSchedule",
+        "ResumeSchedule",
+        "TriggerSchedule",
     }
 )
 

@@ -73,11 +73,19 @@ _CODES: tuple[tuple[type[JobopError], grpc.StatusCode], ...] = (
 )
 
 
+# Schedules' errors (docs/schedules.md), by their reason.
+_REASON_CODES: dict[str, grpc.StatusCode] = {
+    "NO_SUCH_SCHEDULE": grpc.StatusCode.NOT_FOUND,
+    "SCHEDULE_EXISTS": grpc.StatusCode.ALREADY_EXISTS,
+    INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+}
+
+
 def code_for(error: JobopError) -> grpc.StatusCode:
     for kind, code in _CODES:
         if isinstance(error, kind):
             return code
-    return grpc.StatusCode.INTERNAL
+    return _REASON_CODES.get(error.reason, grpc.StatusCode.INTERNAL)
 
 
 def error_status(

@@ -15,6 +15,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 from jobop_client import parameters as client_parameters
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
+from jobop_client.client import SCHEDULE_FIELDS as SCHEDULE_FIELDS
 
 from jobop.batch.catalogue import JobDescription
 from jobop.domain import (
@@ -29,6 +30,7 @@ from jobop.domain import (
     StepExecution,
 )
 from jobop.domain.parameters import is_secret
+from jobop.domain.schedules import ScheduleFire, ScheduleSpec, ScheduleView
 from jobop.repository import AuditEvent
 
 from .auth import Role, current_caller
@@ -263,3 +265,68 @@ def description_to_proto(job: JobDescription) -> pb.JobDescription:
         steps=[pb.StepDescription(name=step.name, kind=step.kind) for step in job.steps],
         registered=job.registered,
     )
+
+
+# -- schedules ---------------------------------------------------------------------------
+
+_SPEC_DEFAULTS: dict[str, object] = {
+    field.name: field.default
+    for field in dataclasses.fields(ScheduleSpec)
+    if field.default is not dataclasses.MISSING
+}
+
+
+def schedule_value(message: pb.Schedule, field: str, parameters: JobParameters) -> object:
+    """The spec's value of `field` as the message gives it: an empty string or a zero
+    stands for the spec's default (proto3 cannot tell them from unset)."""
+    if field == "parameters":
+        return parameters
+    value = getattr(message, field)
+    if value in ("", 0) and not isinstance(value, bool) and field in _SPEC_DEFAULTS:
+        return _SPEC_DEFAULTS[field]
+    return value
+
+
+def schedule_spec_from_proto(message: pb.Schedule, parameters: JobParameters) -> ScheduleSpec:
+    """The spec a CreateSchedule asks for; `parameters` are the message's, checked."""
+    values = {field: schedule_value(message, field, parameters) for field in SCHEDULE_FIELDS}
+    return ScheduleSpec(name=message.name, **values)  # type: ignore[arg-type]
+
+
+def schedule_fire_to_proto(fire: ScheduleFire) -> pb.ScheduleFire:
+    message = pb.ScheduleFire(
+        schedule_name=fire.schedule_name,
+        outcome=fire.outcome,
+        execution_id=fire.execution_id or 0,
+        reason=fire.reason or "",
+        node_id=fire.node_id or "",
+        triggered=fire.triggered,
+    )
+    _set_time(message.fire_time, fire.fire_time)
+    _set_time(message.recorded, fire.recorded)
+    return message
+
+
+def schedule_for_caller(view: ScheduleView) -> pb.Schedule:
+    """A schedule as the caller may see it (secret-named parameters masked but for admins)."""
+    spec = view.schedule.spec
+    message = pb.Schedule(
+        name=spec.name,
+        job_name=spec.job_name,
+        cron=spec.cron,
+        time_zone=spec.time_zone,
+        parameters=parameters_to_proto_for_caller(spec.parameters),
+        overlap=spec.overlap,
+        catch_up=spec.catch_up,
+        max_catch_up=spec.max_catch_up,
+        paused=spec.paused,
+        description=spec.description,
+        updated_by=view.schedule.updated_by or "",
+    )
+    for time in view.next_fire_times:
+        message.next_fire_times.add().FromDatetime(time)
+    if view.last_fire is not None:
+        message.last_fire.CopyFrom(schedule_fire_to_proto(view.last_fire))
+    _set_time(message.created, view.schedule.created)
+    _set_time(message.updated, view.schedule.updated)
+    return message

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import grpc
@@ -23,6 +24,7 @@ from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
 
 from jobop.batch.owner import current_owner
 from jobop.domain import JobExecution, JobInstance, NoSuchJobExecution
+from jobop.domain.cron import CronExpression, time_zone
 from jobop.operator import JobOperator, LaunchHold
 from jobop.operator.events import Subscription
 from jobop.repository import AuditTrail
@@ -31,12 +33,17 @@ from . import validation as check
 from .audit import AuditRecorder
 from .errors import SHUTTING_DOWN, InvalidArgument, abort, error_status, status_for
 from .mapping import (
+    SCHEDULE_FIELDS,
     audit_event_to_proto,
     description_to_proto,
     execution_for_caller,
     execution_to_proto,
     instance_to_proto,
     parameters_to_proto_for_caller,
+    schedule_fire_to_proto,
+    schedule_for_caller,
+    schedule_spec_from_proto,
+    schedule_value,
     summary_for_caller,
 )
 from .watch import ChangePoll, Fingerprint, SnapshotReader, fingerprint, is_terminal
@@ -605,6 +612,161 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
                     continue
         return running
 
+    # -- schedules (docs/schedules.md) ---------------------------------------------------
+
+    async def CreateSchedule(
+        self, request: pb.CreateScheduleRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.CreateScheduleResponse:
+        body = self.audit.audited("CreateSchedule", self._create_schedule)
+        return await self._unary(context, body, request)
+
+    def _create_schedule(self, request: pb.CreateScheduleRequest) -> pb.CreateScheduleResponse:
+        check.request_size(request)
+        check.schedule_name(request.schedule.name, new=True)
+        parameters = check.parameters(request.schedule.parameters)
+        view = self._operator.create_schedule(
+            schedule_spec_from_proto(request.schedule, parameters)
+        )
+        return pb.CreateScheduleResponse(schedule=schedule_for_caller(view))
+
+    async def GetSchedule(
+        self, request: pb.GetScheduleRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetScheduleResponse:
+        return await self._unary(context, self._get_schedule, request)
+
+    def _get_schedule(self, request: pb.GetScheduleRequest) -> pb.GetScheduleResponse:
+        view = self._operator.get_schedule(check.schedule_name(request.name))
+        return pb.GetScheduleResponse(schedule=schedule_for_caller(view))
+
+    async def ListSchedules(
+        self, request: pb.ListSchedulesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListSchedulesResponse:
+        return await self._unary(context, self._list_schedules, request)
+
+    def _list_schedules(self, request: pb.ListSchedulesRequest) -> pb.ListSchedulesResponse:
+        views = self._operator.list_schedules()
+        return pb.ListSchedulesResponse(schedules=[schedule_for_caller(view) for view in views])
+
+    async def UpdateSchedule(
+        self, request: pb.UpdateScheduleRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.UpdateScheduleResponse:
+        body = self.audit.audited("UpdateSchedule", self._update_schedule)
+        return await self._unary(context, body, request)
+
+    def _update_schedule(self, request: pb.UpdateScheduleRequest) -> pb.UpdateScheduleResponse:
+        check.request_size(request)
+        name = check.schedule_name(request.name)
+        paths = list(request.update_mask.paths)
+        if not paths:
+            raise InvalidArgument("update_mask names no field to change", field="update_mask")
+        for path in paths:
+            if path not in SCHEDULE_FIELDS:
+                raise InvalidArgument(
+                    f"update_mask names {path!r}, which is not one of "
+                    + ", ".join(SCHEDULE_FIELDS)
+                    + (" (a schedule's name cannot change)" if path == "name" else ""),
+                    field="update_mask",
+                )
+        parameters = check.parameters(request.schedule.parameters)
+        change = {path: schedule_value(request.schedule, path, parameters) for path in paths}
+        view = self._operator.update_schedule(name, change)
+        return pb.UpdateScheduleResponse(schedule=schedule_for_caller(view))
+
+    async def DeleteSchedule(
+        self, request: pb.DeleteScheduleRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.DeleteScheduleResponse:
+        body = self.audit.audited("DeleteSchedule", self._delete_schedule)
+        return await self._unary(context, body, request)
+
+    def _delete_schedule(self, request: pb.DeleteScheduleRequest) -> pb.DeleteScheduleResponse:
+        self._operator.delete_schedule(check.schedule_name(request.name))
+        return pb.DeleteScheduleResponse()
+
+    async def PauseSchedule(
+        self, request: pb.PauseScheduleRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.PauseScheduleResponse:
+        body = self.audit.audited("PauseSchedule", self._pause_schedule)
+        return await self._unary(context, body, request)
+
+    def _pause_schedule(self, request: pb.PauseScheduleRequest) -> pb.PauseScheduleResponse:
+        view = self._operator.pause_schedule(check.schedule_name(request.name))
+        return pb.PauseScheduleResponse(schedule=schedule_for_caller(view))
+
+    async def ResumeSchedule(
+        self, request: pb.ResumeScheduleRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ResumeScheduleResponse:
+        body = self.audit.audited("ResumeSchedule", self._resume_schedule)
+        return await self._unary(context, body, request)
+
+    def _resume_schedule(self, request: pb.ResumeScheduleRequest) -> pb.ResumeScheduleResponse:
+        view = self._operator.resume_schedule(check.schedule_name(request.name))
+        return pb.ResumeScheduleResponse(schedule=schedule_for_caller(view))
+
+    async def TriggerSchedule(
+        self, request: pb.TriggerScheduleRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.TriggerScheduleResponse:
+        body = self.audit.audited("TriggerSchedule", self._trigger_schedule)
+        return await self._unary(context, body, request)
+
+    def _trigger_schedule(self, request: pb.TriggerScheduleRequest) -> pb.TriggerScheduleResponse:
+        fire = self._operator.trigger_schedule(check.schedule_name(request.name))
+        return pb.TriggerScheduleResponse(fire=schedule_fire_to_proto(fire))
+
+    async def ListScheduleFires(
+        self, request: pb.ListScheduleFiresRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListScheduleFiresResponse:
+        return await self._unary(context, self._list_schedule_fires, request)
+
+    def _list_schedule_fires(
+        self, request: pb.ListScheduleFiresRequest
+    ) -> pb.ListScheduleFiresResponse:
+        name = check.schedule_name(request.name)
+        size = check.page_size(request.page_size)
+        query = f"fires {name!r}"
+        token = check.decode_page_token(request.page_token, query, ("before",))
+        # Keyset paging on the nominal fire time, unique per schedule (the fire row's key).
+        before = _from_micros(token["before"]) if token else None
+        fires = self._operator.list_schedule_fires(name, size + 1, before)
+        next_token = ""
+        if len(fires) > size:
+            fires = fires[:size]
+            next_token = check.encode_page_token(query, {"before": _micros(fires[-1].fire_time)})
+        return pb.ListScheduleFiresResponse(
+            fires=[schedule_fire_to_proto(fire) for fire in fires], next_page_token=next_token
+        )
+
+    async def PreviewSchedule(
+        self, request: pb.PreviewScheduleRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.PreviewScheduleResponse:
+        return await self._unary(context, self._preview_schedule, request)
+
+    def _preview_schedule(self, request: pb.PreviewScheduleRequest) -> pb.PreviewScheduleResponse:
+        check.request_size(request)
+        count = check.preview_count(request.count)
+        expression = CronExpression.parse(request.cron)
+        zone = time_zone(request.time_zone or "UTC")
+        after = (
+            check.timestamp(request.after, "after")
+            if request.HasField("after")
+            else datetime.now(UTC)
+        )
+        response = pb.PreviewScheduleResponse()
+        for fire_time in expression.fire_times(after, zone, count):
+            response.fire_times.add().FromDatetime(fire_time)
+        return response
+
 
 def _shutting_down() -> grpc.Status:
     return error_status(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN, "the server is shutting down")
+
+
+def _micros(moment: datetime) -> int:
+    """A fire time in a page token: microseconds since the epoch."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

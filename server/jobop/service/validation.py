@@ -142,3 +142,32 @@ def decode_page_token(token: str, query: str, keys: tuple[str, ...]) -> dict[str
 
 def _query_tag(query: str) -> str:
     return hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+# -- schedules ---------------------------------------------------------------------------
+
+# GET /api/schedules/preview is the preview, so no schedule may take that name.
+RESERVED_SCHEDULE_NAMES = frozenset({"preview"})
+DEFAULT_PREVIEW_COUNT = 5
+MAX_PREVIEW_COUNT = 100
+
+
+def schedule_name(value: str, *, new: bool = False) -> str:
+    """A schedule's name (camelCase field names, as the operator's schedule errors); a
+    new one may be no path word of its own nor hold a slash, so REST paths reach it."""
+    job_name(value, field="name")
+    if new and (value in RESERVED_SCHEDULE_NAMES or "/" in value):
+        raise InvalidArgument(
+            f"name {value!r} cannot name a schedule: no slashes, and not "
+            + ", ".join(sorted(RESERVED_SCHEDULE_NAMES)),
+            field="name",
+        )
+    return value
+
+
+def preview_count(value: int) -> int:
+    if not 0 <= value <= MAX_PREVIEW_COUNT:
+        raise InvalidArgument(
+            f"count must be from 1 to {MAX_PREVIEW_COUNT}, not {value}", field="count"
+        )
+    return value or DEFAULT_PREVIEW_COUNT

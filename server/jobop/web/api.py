@@ -142,6 +142,8 @@ def path_request(rpc: str, request: web.Request) -> Any:
     info = request.match_info
     if "jobName" in info and hasattr(message, "job_name"):
         message.job_name = info["jobName"]
+    if "name" in info and hasattr(message, "name"):
+        message.name = info["name"]  # a schedule's
     execution_id = _whole(info.get("executionId", ""), _INT64_MAX)
     if execution_id and hasattr(message, "execution_id"):
         message.execution_id = execution_id

@@ -39,7 +39,9 @@ from jobop.batch import logcontext
 from jobop.batch.item import Chunk
 from jobop.batch.step import ChunkContext
 from jobop.domain import ExitStatus, JobExecution, StepExecution, utcnow
+from jobop.domain.schedules import ScheduleFire
 from jobop.operator import ExecutionObserver
+from jobop.operator.scheduler import ScheduleObserver
 from jobop.service.interceptor import guarded
 
 # Jobs and steps run from milliseconds to hours.
@@ -137,6 +139,7 @@ class Metrics:
         self.step_listener = StepMetricsListener(self)
         self.interceptor = GrpcMetricsInterceptor(self)
         self.http = HttpMetrics(registry)
+        self.schedules = ScheduleMetrics(registry)
 
     def follow_streams(self, count: Callable[[], int]) -> None:
         """Read the open stream count from `count` at each scrape."""
@@ -419,3 +422,35 @@ class HttpMetrics:
             labels = (method, route, code)
             self.requests.labels(*labels).inc()
             self.request_seconds.labels(*labels).observe(time.perf_counter() - started)
+
+
+# -- schedules (docs/schedules.md) -------------------------------------------------------
+
+# Fires start within a second when nothing holds them; a queue or a limit holds them longer.
+_LATENESS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30, 60, 300, 3600)
+
+
+class ScheduleMetrics(ScheduleObserver):
+    """Told by the scheduler of each fire this node recorded (each fire is recorded by one
+    node, so the sum over the replicas counts every fire once)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.fires = Counter(
+            "jobop_schedule_fires",
+            "Schedule fires this node recorded, by schedule and outcome (LAUNCHED, SKIPPED, "
+            "MISSED, REFUSED).",
+            ["schedule", "outcome"],
+            registry=registry,
+        )
+        self.lateness = Histogram(
+            "jobop_schedule_lateness_seconds",
+            "Launched fires: from the nominal fire time to the creation of the execution.",
+            ["schedule"],
+            buckets=_LATENESS_BUCKETS,
+            registry=registry,
+        )
+
+    def recorded(self, fire: ScheduleFire, lateness: float | None) -> None:
+        self.fires.labels(fire.schedule_name, fire.outcome).inc()
+        if lateness is not None:
+            self.lateness.labels(fire.schedule_name).observe(max(lateness, 0.0))

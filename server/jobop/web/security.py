@@ -89,6 +89,17 @@ ROUTE_POLICY: Mapping[tuple[str, str], Rule] = {
     ("GET", "/api/events"): rpc("WatchExecutions", stream=True),
     ("GET", "/api/nodes"): needs(Role.VIEWER, "list the nodes"),
     ("GET", "/api/audit"): rpc("ListAuditEvents"),
+    # schedules (web/schedules.py)
+    ("POST", "/api/schedules"): rpc("CreateSchedule"),
+    ("GET", "/api/schedules"): rpc("ListSchedules"),
+    ("GET", "/api/schedules/preview"): rpc("PreviewSchedule"),
+    ("GET", "/api/schedules/{name}"): rpc("GetSchedule"),
+    ("PUT", "/api/schedules/{name}"): rpc("UpdateSchedule"),
+    ("DELETE", "/api/schedules/{name}"): rpc("DeleteSchedule"),
+    ("POST", "/api/schedules/{name}/pause"): rpc("PauseSchedule"),
+    ("POST", "/api/schedules/{name}/resume"): rpc("ResumeSchedule"),
+    ("POST", "/api/schedules/{name}/trigger"): rpc("TriggerSchedule"),
+    ("GET", "/api/schedules/{name}/fires"): rpc("ListScheduleFires"),
     # The dashboard's page and files hold no data; the API calls it makes are checked.
     ("GET", "/"): OPEN,
     ("GET", "/favicon.ico"): OPEN,

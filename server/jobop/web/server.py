@@ -26,6 +26,7 @@ from .http_log import ServerLog
 from .metrics import Metrics
 from .openapi import openapi_document
 from .origin import RequestGuard
+from .schedules import ScheduleApi
 from .security import HttpSecurity, check_routes
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ def create_app(
         check_routes(app, security.policy)
         return app
     app.router.add_routes(RestApi(servicer, operator).routes())
+    app.router.add_routes(ScheduleApi(servicer, operator).routes())
     document = openapi_document()
 
     async def openapi(request: web.Request) -> web.Response:

@@ -773,6 +773,8 @@ function route() {
   let match;
   if ((match = hash.match(/^\/executions\/(\d+)$/))) return render(() => executionView(main, match[1]));
   if ((match = hash.match(/^\/jobs\/(.+)$/))) return render(() => jobView(main, match[1], [""]));
+  if (hash === "/schedules") return render(() => schedulesView(main));
+  if ((match = hash.match(/^\/schedules\/(.+)$/))) return render(() => scheduleView(main, match[1]));
   return render(() => jobsView(main));
 }
 

@@ -1482,3 +1482,477 @@ class ListQueueResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal['executions', b'executions', 'total', b'total']) -> None:
         ...
 Global___ListQueueResponse: typing_extensions.TypeAlias = ListQueueResponse
+
+@typing.final
+class Schedule(google.protobuf.message.Message):
+    """-- schedules (CreateSchedule, GetSchedule, ListSchedules, UpdateSchedule, DeleteSchedule,
+    PauseSchedule, ResumeSchedule, TriggerSchedule, ListScheduleFires, PreviewSchedule) -----
+
+    A job started on a cron schedule.
+    """
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    @typing.final
+    class ParametersEntry(google.protobuf.message.Message):
+        DESCRIPTOR: google.protobuf.descriptor.Descriptor
+        KEY_FIELD_NUMBER: builtins.int
+        VALUE_FIELD_NUMBER: builtins.int
+        key: builtins.str
+
+        @property
+        def value(self) -> Global___JobParameter:
+            ...
+
+        def __init__(self, *, key: builtins.str=..., value: Global___JobParameter | None=...) -> None:
+            ...
+
+        def HasField(self, field_name: typing.Literal['value', b'value']) -> builtins.bool:
+            ...
+
+        def ClearField(self, field_name: typing.Literal['key', b'key', 'value', b'value']) -> None:
+            ...
+    NAME_FIELD_NUMBER: builtins.int
+    JOB_NAME_FIELD_NUMBER: builtins.int
+    CRON_FIELD_NUMBER: builtins.int
+    TIME_ZONE_FIELD_NUMBER: builtins.int
+    PARAMETERS_FIELD_NUMBER: builtins.int
+    OVERLAP_FIELD_NUMBER: builtins.int
+    CATCH_UP_FIELD_NUMBER: builtins.int
+    MAX_CATCH_UP_FIELD_NUMBER: builtins.int
+    PAUSED_FIELD_NUMBER: builtins.int
+    DESCRIPTION_FIELD_NUMBER: builtins.int
+    NEXT_FIRE_TIMES_FIELD_NUMBER: builtins.int
+    LAST_FIRE_FIELD_NUMBER: builtins.int
+    CREATED_FIELD_NUMBER: builtins.int
+    UPDATED_FIELD_NUMBER: builtins.int
+    UPDATED_BY_FIELD_NUMBER: builtins.int
+    name: builtins.str
+    'Unique; letters, digits and `._-`, at most 100 characters.'
+    job_name: builtins.str
+    'A job registered on the server.'
+    cron: builtins.str
+    "Six fields seconds first (Spring's CronExpression), five fields minutes first, or a\n    macro (@yearly, @monthly, @weekly, @daily, @hourly).\n    "
+    time_zone: builtins.str
+    'An IANA time zone, e.g. "Europe/Berlin"; empty: UTC.'
+    overlap: builtins.str
+    'A fire due while an execution of the schedule runs or waits: "skip" (empty, the\n    default: recorded as skipped), "queue" (at most one fire waits) or "allow".\n    '
+    catch_up: builtins.str
+    'Fires missed while no node was live: "none" (recorded as missed), "latest" (empty,\n    the default: one fire for the latest) or "all" (each, at most `max_catch_up`).\n    '
+    max_catch_up: builtins.int
+    '0: the default, 100.'
+    paused: builtins.bool
+    description: builtins.str
+    updated_by: builtins.str
+
+    @property
+    def parameters(self) -> google.protobuf.internal.containers.MessageMap[builtins.str, Global___JobParameter]:
+        """The parameters of every fire, typed as on Start; each fire adds the identifying
+        `schedule.name` and `schedule.fireTime`.
+        """
+
+    @property
+    def next_fire_times(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[google.protobuf.timestamp_pb2.Timestamp]:
+        """Output only: the next five fire times (none while paused)."""
+
+    @property
+    def last_fire(self) -> Global___ScheduleFire:
+        """Output only: the latest fire recorded; unset when none."""
+
+    @property
+    def created(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """Output only: when it was created and last changed, and by whom."""
+
+    @property
+    def updated(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        ...
+
+    def __init__(self, *, name: builtins.str=..., job_name: builtins.str=..., cron: builtins.str=..., time_zone: builtins.str=..., parameters: collections.abc.Mapping[builtins.str, Global___JobParameter] | None=..., overlap: builtins.str=..., catch_up: builtins.str=..., max_catch_up: builtins.int=..., paused: builtins.bool=..., description: builtins.str=..., next_fire_times: collections.abc.Iterable[google.protobuf.timestamp_pb2.Timestamp] | None=..., last_fire: Global___ScheduleFire | None=..., created: google.protobuf.timestamp_pb2.Timestamp | None=..., updated: google.protobuf.timestamp_pb2.Timestamp | None=..., updated_by: builtins.str=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['created', b'created', 'last_fire', b'last_fire', 'updated', b'updated']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['catch_up', b'catch_up', 'created', b'created', 'cron', b'cron', 'description', b'description', 'job_name', b'job_name', 'last_fire', b'last_fire', 'max_catch_up', b'max_catch_up', 'name', b'name', 'next_fire_times', b'next_fire_times', 'overlap', b'overlap', 'parameters', b'parameters', 'paused', b'paused', 'time_zone', b'time_zone', 'updated', b'updated', 'updated_by', b'updated_by']) -> None:
+        ...
+Global___Schedule: typing_extensions.TypeAlias = Schedule
+
+@typing.final
+class ScheduleFire(google.protobuf.message.Message):
+    """One fire of a schedule as recorded."""
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SCHEDULE_NAME_FIELD_NUMBER: builtins.int
+    FIRE_TIME_FIELD_NUMBER: builtins.int
+    OUTCOME_FIELD_NUMBER: builtins.int
+    EXECUTION_ID_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
+    RECORDED_FIELD_NUMBER: builtins.int
+    NODE_ID_FIELD_NUMBER: builtins.int
+    TRIGGERED_FIELD_NUMBER: builtins.int
+    schedule_name: builtins.str
+    outcome: builtins.str
+    'LAUNCHED, SKIPPED, MISSED or REFUSED.'
+    execution_id: builtins.int
+    'The execution a LAUNCHED fire started; 0 otherwise.'
+    reason: builtins.str
+    'Why a fire was skipped, missed or refused.'
+    node_id: builtins.str
+    'The node that recorded it; empty when unknown.'
+    triggered: builtins.bool
+    'An extra fire asked for by TriggerSchedule.'
+
+    @property
+    def fire_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """The nominal fire time (a triggered fire's: when it was asked for)."""
+
+    @property
+    def recorded(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        ...
+
+    def __init__(self, *, schedule_name: builtins.str=..., fire_time: google.protobuf.timestamp_pb2.Timestamp | None=..., outcome: builtins.str=..., execution_id: builtins.int=..., reason: builtins.str=..., recorded: google.protobuf.timestamp_pb2.Timestamp | None=..., node_id: builtins.str=..., triggered: builtins.bool=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['fire_time', b'fire_time', 'recorded', b'recorded']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['execution_id', b'execution_id', 'fire_time', b'fire_time', 'node_id', b'node_id', 'outcome', b'outcome', 'reason', b'reason', 'recorded', b'recorded', 'schedule_name', b'schedule_name', 'triggered', b'triggered']) -> None:
+        ...
+Global___ScheduleFire: typing_extensions.TypeAlias = ScheduleFire
+
+@typing.final
+class CreateScheduleRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SCHEDULE_FIELD_NUMBER: builtins.int
+
+    @property
+    def schedule(self) -> Global___Schedule:
+        """Output-only fields are ignored."""
+
+    def __init__(self, *, schedule: Global___Schedule | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['schedule', b'schedule']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['schedule', b'schedule']) -> None:
+        ...
+Global___CreateScheduleRequest: typing_extensions.TypeAlias = CreateScheduleRequest
+
+@typing.final
+class CreateScheduleResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SCHEDULE_FIELD_NUMBER: builtins.int
+
+    @property
+    def schedule(self) -> Global___Schedule:
+        ...
+
+    def __init__(self, *, schedule: Global___Schedule | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['schedule', b'schedule']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['schedule', b'schedule']) -> None:
+        ...
+Global___CreateScheduleResponse: typing_extensions.TypeAlias = CreateScheduleResponse
+
+@typing.final
+class GetScheduleRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    NAME_FIELD_NUMBER: builtins.int
+    name: builtins.str
+
+    def __init__(self, *, name: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['name', b'name']) -> None:
+        ...
+Global___GetScheduleRequest: typing_extensions.TypeAlias = GetScheduleRequest
+
+@typing.final
+class GetScheduleResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SCHEDULE_FIELD_NUMBER: builtins.int
+
+    @property
+    def schedule(self) -> Global___Schedule:
+        ...
+
+    def __init__(self, *, schedule: Global___Schedule | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['schedule', b'schedule']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['schedule', b'schedule']) -> None:
+        ...
+Global___GetScheduleResponse: typing_extensions.TypeAlias = GetScheduleResponse
+
+@typing.final
+class ListSchedulesRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    def __init__(self) -> None:
+        ...
+Global___ListSchedulesRequest: typing_extensions.TypeAlias = ListSchedulesRequest
+
+@typing.final
+class ListSchedulesResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SCHEDULES_FIELD_NUMBER: builtins.int
+
+    @property
+    def schedules(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___Schedule]:
+        ...
+
+    def __init__(self, *, schedules: collections.abc.Iterable[Global___Schedule] | None=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['schedules', b'schedules']) -> None:
+        ...
+Global___ListSchedulesResponse: typing_extensions.TypeAlias = ListSchedulesResponse
+
+@typing.final
+class UpdateScheduleRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    NAME_FIELD_NUMBER: builtins.int
+    SCHEDULE_FIELD_NUMBER: builtins.int
+    UPDATE_MASK_FIELD_NUMBER: builtins.int
+    name: builtins.str
+
+    @property
+    def schedule(self) -> Global___Schedule:
+        """The new values of the fields named in `update_mask`."""
+
+    @property
+    def update_mask(self) -> google.protobuf.field_mask_pb2.FieldMask:
+        """job_name, cron, time_zone, parameters, overlap, catch_up, max_catch_up, paused,
+        description (REST: the body's fields, `null` restoring a default).
+        """
+
+    def __init__(self, *, name: builtins.str=..., schedule: Global___Schedule | None=..., update_mask: google.protobuf.field_mask_pb2.FieldMask | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['schedule', b'schedule', 'update_mask', b'update_mask']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['name', b'name', 'schedule', b'schedule', 'update_mask', b'update_mask']) -> None:
+        ...
+Global___UpdateScheduleRequest: typing_extensions.TypeAlias = UpdateScheduleRequest
+
+@typing.final
+class UpdateScheduleResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SCHEDULE_FIELD_NUMBER: builtins.int
+
+    @property
+    def schedule(self) -> Global___Schedule:
+        ...
+
+    def __init__(self, *, schedule: Global___Schedule | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['schedule', b'schedule']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['schedule', b'schedule']) -> None:
+        ...
+Global___UpdateScheduleResponse: typing_extensions.TypeAlias = UpdateScheduleResponse
+
+@typing.final
+class DeleteScheduleRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    NAME_FIELD_NUMBER: builtins.int
+    name: builtins.str
+
+    def __init__(self, *, name: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['name', b'name']) -> None:
+        ...
+Global___DeleteScheduleRequest: typing_extensions.TypeAlias = DeleteScheduleRequest
+
+@typing.final
+class DeleteScheduleResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    def __init__(self) -> None:
+        ...
+Global___DeleteScheduleResponse: typing_extensions.TypeAlias = DeleteScheduleResponse
+
+@typing.final
+class PauseScheduleRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    NAME_FIELD_NUMBER: builtins.int
+    name: builtins.str
+
+    def __init__(self, *, name: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['name', b'name']) -> None:
+        ...
+Global___PauseScheduleRequest: typing_extensions.TypeAlias = PauseScheduleRequest
+
+@typing.final
+class PauseScheduleResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SCHEDULE_FIELD_NUMBER: builtins.int
+
+    @property
+    def schedule(self) -> Global___Schedule:
+        ...
+
+    def __init__(self, *, schedule: Global___Schedule | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['schedule', b'schedule']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['schedule', b'schedule']) -> None:
+        ...
+Global___PauseScheduleResponse: typing_extensions.TypeAlias = PauseScheduleResponse
+
+@typing.final
+class ResumeScheduleRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    NAME_FIELD_NUMBER: builtins.int
+    name: builtins.str
+
+    def __init__(self, *, name: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['name', b'name']) -> None:
+        ...
+Global___ResumeScheduleRequest: typing_extensions.TypeAlias = ResumeScheduleRequest
+
+@typing.final
+class ResumeScheduleResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SCHEDULE_FIELD_NUMBER: builtins.int
+
+    @property
+    def schedule(self) -> Global___Schedule:
+        ...
+
+    def __init__(self, *, schedule: Global___Schedule | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['schedule', b'schedule']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['schedule', b'schedule']) -> None:
+        ...
+Global___ResumeScheduleResponse: typing_extensions.TypeAlias = ResumeScheduleResponse
+
+@typing.final
+class TriggerScheduleRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    NAME_FIELD_NUMBER: builtins.int
+    name: builtins.str
+
+    def __init__(self, *, name: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['name', b'name']) -> None:
+        ...
+Global___TriggerScheduleRequest: typing_extensions.TypeAlias = TriggerScheduleRequest
+
+@typing.final
+class TriggerScheduleResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    FIRE_FIELD_NUMBER: builtins.int
+
+    @property
+    def fire(self) -> Global___ScheduleFire:
+        """The extra fire, LAUNCHED with its execution or SKIPPED/REFUSED with the reason."""
+
+    def __init__(self, *, fire: Global___ScheduleFire | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['fire', b'fire']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['fire', b'fire']) -> None:
+        ...
+Global___TriggerScheduleResponse: typing_extensions.TypeAlias = TriggerScheduleResponse
+
+@typing.final
+class ListScheduleFiresRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    NAME_FIELD_NUMBER: builtins.int
+    PAGE_SIZE_FIELD_NUMBER: builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    name: builtins.str
+    page_size: builtins.int
+    '0 lets the server choose.'
+    page_token: builtins.str
+    '`next_page_token` of the previous page; empty for the first page.'
+
+    def __init__(self, *, name: builtins.str=..., page_size: builtins.int=..., page_token: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['name', b'name', 'page_size', b'page_size', 'page_token', b'page_token']) -> None:
+        ...
+Global___ListScheduleFiresRequest: typing_extensions.TypeAlias = ListScheduleFiresRequest
+
+@typing.final
+class ListScheduleFiresResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    FIRES_FIELD_NUMBER: builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    next_page_token: builtins.str
+    'Empty on the last page.'
+
+    @property
+    def fires(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___ScheduleFire]:
+        """Newest first."""
+
+    def __init__(self, *, fires: collections.abc.Iterable[Global___ScheduleFire] | None=..., next_page_token: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['fires', b'fires', 'next_page_token', b'next_page_token']) -> None:
+        ...
+Global___ListScheduleFiresResponse: typing_extensions.TypeAlias = ListScheduleFiresResponse
+
+@typing.final
+class PreviewScheduleRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    CRON_FIELD_NUMBER: builtins.int
+    TIME_ZONE_FIELD_NUMBER: builtins.int
+    AFTER_FIELD_NUMBER: builtins.int
+    COUNT_FIELD_NUMBER: builtins.int
+    cron: builtins.str
+    time_zone: builtins.str
+    'Empty: UTC.'
+    count: builtins.int
+    'How many (default 5, at most 100).'
+
+    @property
+    def after(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """The fire times after this instant (REST: `from`); unset: now."""
+
+    def __init__(self, *, cron: builtins.str=..., time_zone: builtins.str=..., after: google.protobuf.timestamp_pb2.Timestamp | None=..., count: builtins.int=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['after', b'after']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['after', b'after', 'count', b'count', 'cron', b'cron', 'time_zone', b'time_zone']) -> None:
+        ...
+Global___PreviewScheduleRequest: typing_extensions.TypeAlias = PreviewScheduleRequest
+
+@typing.final
+class PreviewScheduleResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    FIRE_TIMES_FIELD_NUMBER: builtins.int
+
+    @property
+    def fire_times(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[google.protobuf.timestamp_pb2.Timestamp]:
+        ...
+
+    def __init__(self, *, fire_times: collections.abc.Iterable[google.protobuf.timestamp_pb2.Timestamp] | None=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['fire_times', b'fire_times']) -> None:
+        ...
+Global___PreviewScheduleResponse: typing_extensions.TypeAlias = PreviewScheduleResponse

@@ -46,6 +46,16 @@ class JobOperatorServiceStub(object):
         self.PauseJob = channel.unary_unary('/jobop.v1.JobOperatorService/PauseJob', request_serializer=jobop_dot_v1_dot_job__operator__pb2.PauseJobRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.PauseJobResponse.FromString, _registered_method=True)
         self.ResumeJob = channel.unary_unary('/jobop.v1.JobOperatorService/ResumeJob', request_serializer=jobop_dot_v1_dot_job__operator__pb2.ResumeJobRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.ResumeJobResponse.FromString, _registered_method=True)
         self.ListQueue = channel.unary_unary('/jobop.v1.JobOperatorService/ListQueue', request_serializer=jobop_dot_v1_dot_job__operator__pb2.ListQueueRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListQueueResponse.FromString, _registered_method=True)
+        self.CreateSchedule = channel.unary_unary('/jobop.v1.JobOperatorService/CreateSchedule', request_serializer=jobop_dot_v1_dot_job__operator__pb2.CreateScheduleRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.CreateScheduleResponse.FromString, _registered_method=True)
+        self.GetSchedule = channel.unary_unary('/jobop.v1.JobOperatorService/GetSchedule', request_serializer=jobop_dot_v1_dot_job__operator__pb2.GetScheduleRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetScheduleResponse.FromString, _registered_method=True)
+        self.ListSchedules = channel.unary_unary('/jobop.v1.JobOperatorService/ListSchedules', request_serializer=jobop_dot_v1_dot_job__operator__pb2.ListSchedulesRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListSchedulesResponse.FromString, _registered_method=True)
+        self.UpdateSchedule = channel.unary_unary('/jobop.v1.JobOperatorService/UpdateSchedule', request_serializer=jobop_dot_v1_dot_job__operator__pb2.UpdateScheduleRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.UpdateScheduleResponse.FromString, _registered_method=True)
+        self.DeleteSchedule = channel.unary_unary('/jobop.v1.JobOperatorService/DeleteSchedule', request_serializer=jobop_dot_v1_dot_job__operator__pb2.DeleteScheduleRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.DeleteScheduleResponse.FromString, _registered_method=True)
+        self.PauseSchedule = channel.unary_unary('/jobop.v1.JobOperatorService/PauseSchedule', request_serializer=jobop_dot_v1_dot_job__operator__pb2.PauseScheduleRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.PauseScheduleResponse.FromString, _registered_method=True)
+        self.ResumeSchedule = channel.unary_unary('/jobop.v1.JobOperatorService/ResumeSchedule', request_serializer=jobop_dot_v1_dot_job__operator__pb2.ResumeScheduleRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.ResumeScheduleResponse.FromString, _registered_method=True)
+        self.TriggerSchedule = channel.unary_unary('/jobop.v1.JobOperatorService/TriggerSchedule', request_serializer=jobop_dot_v1_dot_job__operator__pb2.TriggerScheduleRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.TriggerScheduleResponse.FromString, _registered_method=True)
+        self.ListScheduleFires = channel.unary_unary('/jobop.v1.JobOperatorService/ListScheduleFires', request_serializer=jobop_dot_v1_dot_job__operator__pb2.ListScheduleFiresRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListScheduleFiresResponse.FromString, _registered_method=True)
+        self.PreviewSchedule = channel.unary_unary('/jobop.v1.JobOperatorService/PreviewSchedule', request_serializer=jobop_dot_v1_dot_job__operator__pb2.PreviewScheduleRequest.SerializeToString, response_deserializer=jobop_dot_v1_dot_job__operator__pb2.PreviewScheduleResponse.FromString, _registered_method=True)
 
 class JobOperatorServiceServicer(object):
     """Starts, stops, restarts and follows batch job executions.
@@ -239,8 +249,88 @@ class JobOperatorServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSchedule(self, request, context):
+        """-- schedules (docs/schedules.md) --
+
+        Creates a schedule: its job starts at each fire time of its cron expression in its time
+        zone, each fire a job instance of its own (identified by `schedule.name` and
+        `schedule.fireTime`). A taken name is ALREADY_EXISTS (SCHEDULE_EXISTS); a bad cron
+        expression, zone, policy or parameter is INVALID_ARGUMENT naming the field. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSchedule(self, request, context):
+        """One schedule with its next fire times and its last fire. NOT_FOUND (NO_SUCH_SCHEDULE)
+        when there is none of that name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchedules(self, request, context):
+        """Every schedule, sorted by name, each with its next fire times and its last fire.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSchedule(self, request, context):
+        """Changes the fields of a schedule named in `update_mask` (a named field unset in
+        `schedule` takes its default). The name cannot change. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSchedule(self, request, context):
+        """Deletes a schedule and its fire records; the executions its fires launched stay.
+        Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseSchedule(self, request, context):
+        """Stops a schedule's fires until ResumeSchedule; the fire times passed meanwhile are not
+        caught up. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeSchedule(self, request, context):
+        """Lets a paused schedule fire again, from its next fire time after now. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TriggerSchedule(self, request, context):
+        """Fires a schedule now, as an extra fire at the current time (paused or not), under the
+        schedule's overlap policy. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListScheduleFires(self, request, context):
+        """A schedule's recorded fires, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PreviewSchedule(self, request, context):
+        """The fire times a cron expression would have in a time zone, stored nowhere.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 def add_JobOperatorServiceServicer_to_server(servicer, server):
-    rpc_method_handlers = {'Start': grpc.unary_unary_rpc_method_handler(servicer.Start, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.StartRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.StartResponse.SerializeToString), 'StartNextInstance': grpc.unary_unary_rpc_method_handler(servicer.StartNextInstance, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.StartNextInstanceRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.StartNextInstanceResponse.SerializeToString), 'Stop': grpc.unary_unary_rpc_method_handler(servicer.Stop, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.StopRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.StopResponse.SerializeToString), 'Restart': grpc.unary_unary_rpc_method_handler(servicer.Restart, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.RestartRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.RestartResponse.SerializeToString), 'Abandon': grpc.unary_unary_rpc_method_handler(servicer.Abandon, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.AbandonRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.AbandonResponse.SerializeToString), 'Recover': grpc.unary_unary_rpc_method_handler(servicer.Recover, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.RecoverRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.RecoverResponse.SerializeToString), 'GetRunningExecutions': grpc.unary_unary_rpc_method_handler(servicer.GetRunningExecutions, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetRunningExecutionsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetRunningExecutionsResponse.SerializeToString), 'GetSummary': grpc.unary_unary_rpc_method_handler(servicer.GetSummary, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetSummaryRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetSummaryResponse.SerializeToString), 'GetStepExecutionSummaries': grpc.unary_unary_rpc_method_handler(servicer.GetStepExecutionSummaries, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetStepExecutionSummariesRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetStepExecutionSummariesResponse.SerializeToString), 'GetJobNames': grpc.unary_unary_rpc_method_handler(servicer.GetJobNames, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetJobNamesRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetJobNamesResponse.SerializeToString), 'GetParameters': grpc.unary_unary_rpc_method_handler(servicer.GetParameters, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetParametersRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetParametersResponse.SerializeToString), 'GetJobExecution': grpc.unary_unary_rpc_method_handler(servicer.GetJobExecution, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetJobExecutionRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetJobExecutionResponse.SerializeToString), 'ListJobInstances': grpc.unary_unary_rpc_method_handler(servicer.ListJobInstances, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListJobInstancesRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ListJobInstancesResponse.SerializeToString), 'ListJobExecutions': grpc.unary_unary_rpc_method_handler(servicer.ListJobExecutions, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListJobExecutionsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ListJobExecutionsResponse.SerializeToString), 'WatchExecution': grpc.unary_stream_rpc_method_handler(servicer.WatchExecution, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionResponse.SerializeToString), 'WatchExecutions': grpc.unary_stream_rpc_method_handler(servicer.WatchExecutions, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionsResponse.SerializeToString), 'ListAuditEvents': grpc.unary_unary_rpc_method_handler(servicer.ListAuditEvents, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListAuditEventsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ListAuditEventsResponse.SerializeToString), 'DescribeJobs': grpc.unary_unary_rpc_method_handler(servicer.DescribeJobs, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.DescribeJobsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.DescribeJobsResponse.SerializeToString), 'GetJobSettings': grpc.unary_unary_rpc_method_handler(servicer.GetJobSettings, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetJobSettingsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetJobSettingsResponse.SerializeToString), 'UpdateJobSettings': grpc.unary_unary_rpc_method_handler(servicer.UpdateJobSettings, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.UpdateJobSettingsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.UpdateJobSettingsResponse.SerializeToString), 'PauseJob': grpc.unary_unary_rpc_method_handler(servicer.PauseJob, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.PauseJobRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.PauseJobResponse.SerializeToString), 'ResumeJob': grpc.unary_unary_rpc_method_handler(servicer.ResumeJob, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ResumeJobRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ResumeJobResponse.SerializeToString), 'ListQueue': grpc.unary_unary_rpc_method_handler(servicer.ListQueue, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListQueueRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ListQueueResponse.SerializeToString)}
+    rpc_method_handlers = {'Start': grpc.unary_unary_rpc_method_handler(servicer.Start, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.StartRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.StartResponse.SerializeToString), 'StartNextInstance': grpc.unary_unary_rpc_method_handler(servicer.StartNextInstance, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.StartNextInstanceRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.StartNextInstanceResponse.SerializeToString), 'Stop': grpc.unary_unary_rpc_method_handler(servicer.Stop, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.StopRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.StopResponse.SerializeToString), 'Restart': grpc.unary_unary_rpc_method_handler(servicer.Restart, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.RestartRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.RestartResponse.SerializeToString), 'Abandon': grpc.unary_unary_rpc_method_handler(servicer.Abandon, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.AbandonRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.AbandonResponse.SerializeToString), 'Recover': grpc.unary_unary_rpc_method_handler(servicer.Recover, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.RecoverRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.RecoverResponse.SerializeToString), 'GetRunningExecutions': grpc.unary_unary_rpc_method_handler(servicer.GetRunningExecutions, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetRunningExecutionsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetRunningExecutionsResponse.SerializeToString), 'GetSummary': grpc.unary_unary_rpc_method_handler(servicer.GetSummary, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetSummaryRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetSummaryResponse.SerializeToString), 'GetStepExecutionSummaries': grpc.unary_unary_rpc_method_handler(servicer.GetStepExecutionSummaries, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetStepExecutionSummariesRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetStepExecutionSummariesResponse.SerializeToString), 'GetJobNames': grpc.unary_unary_rpc_method_handler(servicer.GetJobNames, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetJobNamesRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetJobNamesResponse.SerializeToString), 'GetParameters': grpc.unary_unary_rpc_method_handler(servicer.GetParameters, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetParametersRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetParametersResponse.SerializeToString), 'GetJobExecution': grpc.unary_unary_rpc_method_handler(servicer.GetJobExecution, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetJobExecutionRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetJobExecutionResponse.SerializeToString), 'ListJobInstances': grpc.unary_unary_rpc_method_handler(servicer.ListJobInstances, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListJobInstancesRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ListJobInstancesResponse.SerializeToString), 'ListJobExecutions': grpc.unary_unary_rpc_method_handler(servicer.ListJobExecutions, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListJobExecutionsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ListJobExecutionsResponse.SerializeToString), 'WatchExecution': grpc.unary_stream_rpc_method_handler(servicer.WatchExecution, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionResponse.SerializeToString), 'WatchExecutions': grpc.unary_stream_rpc_method_handler(servicer.WatchExecutions, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.WatchExecutionsResponse.SerializeToString), 'ListAuditEvents': grpc.unary_unary_rpc_method_handler(servicer.ListAuditEvents, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListAuditEventsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ListAuditEventsResponse.SerializeToString), 'DescribeJobs': grpc.unary_unary_rpc_method_handler(servicer.DescribeJobs, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.DescribeJobsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.DescribeJobsResponse.SerializeToString), 'GetJobSettings': grpc.unary_unary_rpc_method_handler(servicer.GetJobSettings, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetJobSettingsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetJobSettingsResponse.SerializeToString), 'UpdateJobSettings': grpc.unary_unary_rpc_method_handler(servicer.UpdateJobSettings, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.UpdateJobSettingsRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.UpdateJobSettingsResponse.SerializeToString), 'PauseJob': grpc.unary_unary_rpc_method_handler(servicer.PauseJob, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.PauseJobRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.PauseJobResponse.SerializeToString), 'ResumeJob': grpc.unary_unary_rpc_method_handler(servicer.ResumeJob, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ResumeJobRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ResumeJobResponse.SerializeToString), 'ListQueue': grpc.unary_unary_rpc_method_handler(servicer.ListQueue, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListQueueRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ListQueueResponse.SerializeToString), 'CreateSchedule': grpc.unary_unary_rpc_method_handler(servicer.CreateSchedule, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.CreateScheduleRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.CreateScheduleResponse.SerializeToString), 'GetSchedule': grpc.unary_unary_rpc_method_handler(servicer.GetSchedule, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.GetScheduleRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.GetScheduleResponse.SerializeToString), 'ListSchedules': grpc.unary_unary_rpc_method_handler(servicer.ListSchedules, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListSchedulesRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ListSchedulesResponse.SerializeToString), 'UpdateSchedule': grpc.unary_unary_rpc_method_handler(servicer.UpdateSchedule, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.UpdateScheduleRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.UpdateScheduleResponse.SerializeToString), 'DeleteSchedule': grpc.unary_unary_rpc_method_handler(servicer.DeleteSchedule, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.DeleteScheduleRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.DeleteScheduleResponse.SerializeToString), 'PauseSchedule': grpc.unary_unary_rpc_method_handler(servicer.PauseSchedule, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.PauseScheduleRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.PauseScheduleResponse.SerializeToString), 'ResumeSchedule': grpc.unary_unary_rpc_method_handler(servicer.ResumeSchedule, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ResumeScheduleRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ResumeScheduleResponse.SerializeToString), 'TriggerSchedule': grpc.unary_unary_rpc_method_handler(servicer.TriggerSchedule, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.TriggerScheduleRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.TriggerScheduleResponse.SerializeToString), 'ListScheduleFires': grpc.unary_unary_rpc_method_handler(servicer.ListScheduleFires, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.ListScheduleFiresRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.ListScheduleFiresResponse.SerializeToString), 'PreviewSchedule': grpc.unary_unary_rpc_method_handler(servicer.PreviewSchedule, request_deserializer=jobop_dot_v1_dot_job__operator__pb2.PreviewScheduleRequest.FromString, response_serializer=jobop_dot_v1_dot_job__operator__pb2.PreviewScheduleResponse.SerializeToString)}
     generic_handler = grpc.method_handlers_generic_handler('jobop.v1.JobOperatorService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
     server.add_registered_method_handlers('jobop.v1.JobOperatorService', rpc_method_handlers)
@@ -340,3 +430,43 @@ class JobOperatorService(object):
     @staticmethod
     def ListQueue(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
         return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/ListQueue', jobop_dot_v1_dot_job__operator__pb2.ListQueueRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.ListQueueResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def CreateSchedule(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/CreateSchedule', jobop_dot_v1_dot_job__operator__pb2.CreateScheduleRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.CreateScheduleResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def GetSchedule(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/GetSchedule', jobop_dot_v1_dot_job__operator__pb2.GetScheduleRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.GetScheduleResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def ListSchedules(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/ListSchedules', jobop_dot_v1_dot_job__operator__pb2.ListSchedulesRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.ListSchedulesResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def UpdateSchedule(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/UpdateSchedule', jobop_dot_v1_dot_job__operator__pb2.UpdateScheduleRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.UpdateScheduleResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def DeleteSchedule(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/DeleteSchedule', jobop_dot_v1_dot_job__operator__pb2.DeleteScheduleRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.DeleteScheduleResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def PauseSchedule(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/PauseSchedule', jobop_dot_v1_dot_job__operator__pb2.PauseScheduleRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.PauseScheduleResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def ResumeSchedule(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/ResumeSchedule', jobop_dot_v1_dot_job__operator__pb2.ResumeScheduleRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.ResumeScheduleResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def TriggerSchedule(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/TriggerSchedule', jobop_dot_v1_dot_job__operator__pb2.TriggerScheduleRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.TriggerScheduleResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def ListScheduleFires(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/ListScheduleFires', jobop_dot_v1_dot_job__operator__pb2.ListScheduleFiresRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.ListScheduleFiresResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
+
+    @staticmethod
+    def PreviewSchedule(request, target, options=(), channel_credentials=None, call_credentials=None, insecure=False, compression=None, wait_for_ready=None, timeout=None, metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/jobop.v1.JobOperatorService/PreviewSchedule', jobop_dot_v1_dot_job__operator__pb2.PreviewScheduleRequest.SerializeToString, jobop_dot_v1_dot_job__operator__pb2.PreviewScheduleResponse.FromString, options, channel_credentials, insecure, call_credentials, compression, wait_for_ready, timeout, metadata, _registered_method=True)
