@@ -436,7 +436,7 @@ def test_a_version_1_database_is_upgraded_with_the_operator_tables(blank_db_url:
         assert "jobop_request" not in inspect(engine).get_table_names()
         with pytest.raises(SchemaVersionMismatch, match=r"at version 1, .* `jobop db upgrade`"):
             init_schema(engine)
-        assert upgrade_schema(engine) == SCHEMA_VERSION == 6
+        assert upgrade_schema(engine) == SCHEMA_VERSION == 7
         tables = set(inspect(engine).get_table_names())
         assert {
             "jobop_request",
@@ -444,6 +444,8 @@ def test_a_version_1_database_is_upgraded_with_the_operator_tables(blank_db_url:
             "jobop_node",
             "jobop_audit",
             "jobop_job_settings",
+            "jobop_schedule",
+            "jobop_schedule_fire",
         } <= tables
         init_schema(engine)  # now at the version this jobop needs: nothing to do
     finally:
@@ -494,7 +496,7 @@ def test_a_version_3_database_gets_the_node_tables_and_keeps_its_waiting_starts(
             )
         with pytest.raises(SchemaVersionMismatch, match=r"at version 3, .* `jobop db upgrade`"):
             init_schema(engine)
-        assert upgrade_schema(engine) == SCHEMA_VERSION == 6
+        assert upgrade_schema(engine) == SCHEMA_VERSION == 7
         assert "jobop_node" in inspect(engine).get_table_names()
         # The start an api server left before the upgrade is claimable after it.
         claimed = NodeRepository(engine).claim_launch_requests("n1", ["pythonJob"], 5)

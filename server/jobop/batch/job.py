@@ -33,6 +33,7 @@ from jobop.domain import (
     ParametersDeclaration,
     StepExecution,
 )
+from jobop.domain.schedules import FIRE_PARAMETERS
 
 from .listeners import JOB_HOOKS, check_listeners
 from .step import NAME_LENGTH, Step
@@ -172,7 +173,8 @@ class Job:
     `parameters` declares the parameters the job understands (`ParameterDeclaration`s, or
     a `ParametersDeclaration` to allow undeclared ones too); None declares nothing. A start
     is checked against it before the `validator` (`check_parameters`); the incrementer's
-    parameter (its `key`: `run.id`) is accepted undeclared. Job code reads the parameters
+    parameter (its `key`: `run.id`) and a schedule's fire parameters (`schedule.name`,
+    `schedule.fireTime`) are accepted undeclared. Job code reads the parameters
     with the declared defaults filled in (`parameters_for_code`).
     Workload (see docs/workload.md): `max_concurrent=N` lets at most N executions of the
     job run at once across the cluster (per distinct value of the parameter named by
@@ -270,7 +272,9 @@ class Job:
         checked = parameters
         if self.parameters is not None:
             try:
-                checked = self.parameters.check(parameters, accepted=self._incrementer_keys)
+                checked = self.parameters.check(
+                    parameters, accepted=(*self._incrementer_keys, *FIRE_PARAMETERS)
+                )
             except InvalidJobParameters as error:
                 raise InvalidJobParameters(
                     f"job {self.name!r}: {error}", metadata=error.metadata

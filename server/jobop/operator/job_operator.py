@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from jobop.batch import logcontext
 from jobop.batch.catalogue import JobDescription, describe_job, describe_unregistered
@@ -47,6 +47,7 @@ from jobop.domain import (
     NoSuchJobInstance,
 )
 from jobop.domain.messages import MessageCode
+from jobop.domain.schedules import ScheduleFire, ScheduleSpec, ScheduleView
 from jobop.repository import JobRepository, is_database_unavailable
 from jobop.repository.engine import is_postgresql
 from jobop.repository.nodes import NodeRepository, NodeState, RecoveredNode
@@ -64,6 +65,7 @@ from .node import (
 from .publishing import PublishingJobRepository
 from .relay import DEFAULT_PROGRESS_INTERVAL, ChangeRelay
 from .requests import KeyedLocks, RequestLedger
+from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +226,10 @@ class JobOperator:
                 target=self._claim_loop, name="jobop-claimer", daemon=True
             )
             self._claimer.start()
+        # Schedules (docs/schedules.md): the API, and the firing loop where jobs run.
+        self.scheduler = Scheduler(self)
+        if self._launcher is not None:
+            self.scheduler.start()
 
     @property
     def node_id(self) -> str:
@@ -766,6 +772,37 @@ class JobOperator:
             job_name, job_instance_id, before_id, limit, contexts=False
         )
 
+    # -- schedules (operator/scheduler.py) ----------------------------------------------
+
+    def create_schedule(self, spec: ScheduleSpec) -> ScheduleView:
+        return self.scheduler.create(spec)
+
+    def get_schedule(self, name: str) -> ScheduleView:
+        return self.scheduler.get(name)
+
+    def list_schedules(self) -> list[ScheduleView]:
+        return self.scheduler.list_views()
+
+    def update_schedule(self, name: str, change: dict[str, object]) -> ScheduleView:
+        return self.scheduler.update(name, change)
+
+    def delete_schedule(self, name: str) -> None:
+        self.scheduler.delete(name)
+
+    def pause_schedule(self, name: str) -> ScheduleView:
+        return self.scheduler.update(name, {"paused": True})
+
+    def resume_schedule(self, name: str) -> ScheduleView:
+        return self.scheduler.update(name, {"paused": False})
+
+    def trigger_schedule(self, name: str) -> ScheduleFire:
+        return self.scheduler.trigger(name)
+
+    def list_schedule_fires(
+        self, name: str, limit: int, before: datetime | None = None
+    ) -> list[ScheduleFire]:
+        return self.scheduler.fires(name, limit, before)
+
     # -- lifecycle -----------------------------------------------------------------------
 
     @property
@@ -777,6 +814,7 @@ class JobOperator:
         self._accepting = False
         self._claimer_stop.set()
         self._claim_wakeup.set()
+        self.scheduler.stop()
 
     def shutdown(self, grace: float, *, handoff: bool = False) -> bool:
         """Stop every execution of this server and wait up to `grace` seconds for them to

@@ -57,6 +57,8 @@ class ChangeRelay:
         self._send_gap = send_gap
         self._on_launch_waiting = on_launch_waiting
         self._on_node_joined = on_node_joined
+        # `s NAME`: a schedule changed (the scheduler sets this to wake its loop).
+        self.on_schedule_changed: Callable[[], None] | None = None
         # Whether anyone else listens (other nodes live): a lone node announces nothing.
         self._audience = audience
         self._announcer = Announcer(engine)
@@ -183,6 +185,9 @@ class ChangeRelay:
                     self._events.publish(int(execution_id), None, int(version), local=True)
                 except ValueError:
                     log.warning("malformed change announcement %r", entry)
+        elif kind == "s":
+            if self.on_schedule_changed is not None:
+                self.on_schedule_changed()
         elif kind == "n":
             if sender_pid != self._announcer.backend_pid and self._on_node_joined is not None:
                 self._on_node_joined()

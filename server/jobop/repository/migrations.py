@@ -30,6 +30,9 @@ from .schema import (
     node,
     node_indexes,
     operator_indexes,
+    schedule,
+    schedule_fire,
+    schedule_indexes,
     schema_version,
     setting,
 )
@@ -109,6 +112,12 @@ def _create_workload_tables(connection: Connection, settings: RepositorySettings
     metadata.create_all(connection, tables=[job_settings], checkfirst=True)
 
 
+def _create_schedule_tables(connection: Connection, settings: RepositorySettings) -> None:
+    metadata.create_all(connection, tables=[schedule, schedule_fire], checkfirst=True)
+    for index in schedule_indexes:
+        index.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "Spring Batch tables and jobop indexes", _create_spring_batch_schema),
     Migration(2, "JOBOP_REQUEST and JOBOP_LAUNCH_REQUEST of the operator", _create_operator_tables),
@@ -124,6 +133,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "JOBOP_JOB_SETTINGS, and the priority and overdue mark of each launch request",
         _create_workload_tables,
     ),
+    Migration(7, "JOBOP_SCHEDULE and JOBOP_SCHEDULE_FIRE, the schedules", _create_schedule_tables),
 )
 assert MIGRATIONS[-1].version == SCHEMA_VERSION
 

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Dialect
 from jobop.domain import EXIT_MESSAGE_LENGTH
 
 # Bumped with every migration in `migrations.py`; recorded in JOBOP_SCHEMA_VERSION.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # SHORT_CONTEXT and PARAMETER_VALUE hold at most this many characters.
 SHORT_CONTEXT_LENGTH = 2500
@@ -397,4 +397,52 @@ job_settings = Table(
     Column("stop_when_overdue", CHAR(1)),
     Column("updated", UtcDateTime, nullable=False),
     Column("updated_by", String(200), nullable=False),
+)
+
+# -- schedules (migration 7) ----------------------------------------------------------------
+
+# One row per schedule (docs/schedules.md). NEXT_FIRE is the claim cursor: the next nominal
+# fire time not yet claimed, moved on by compare-and-set in the transaction that records
+# the fires it passes. PARAMETERS: a JSON list of the parameters' text form. PAUSED 'Y'/'N'.
+schedule = Table(
+    "jobop_schedule",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("job_name", String(NAME_LENGTH), nullable=False),
+    Column("cron", String(200), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("parameters", Text, nullable=False),
+    Column("overlap", String(10), nullable=False),
+    Column("catch_up", String(10), nullable=False),
+    Column("max_catch_up", Integer, nullable=False),
+    Column("paused", CHAR(1), nullable=False),
+    Column("description", String(1000), nullable=False),
+    Column("next_fire", UtcDateTime),
+    Column("created", UtcDateTime, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+)
+
+# One row per fire: its primary key is what makes a fire run once, whichever node claims it.
+# OUTCOME: PENDING (claimed, no execution yet), LAUNCHED, SKIPPED, MISSED or REFUSED.
+schedule_fire = Table(
+    "jobop_schedule_fire",
+    metadata,
+    Column("schedule_name", String(100), primary_key=True),
+    Column("fire_time", UtcDateTime, primary_key=True),
+    Column("outcome", String(10), nullable=False),
+    Column("job_execution_id", BigInteger),
+    Column("reason", String(AUDIT_TEXT_LENGTH), nullable=False),
+    Column("recorded", UtcDateTime, nullable=False),
+    Column("node_id", String(NODE_ID_LENGTH)),
+    Column("triggered", CHAR(1), nullable=False),
+)
+schedule_indexes = (
+    Index("jobop_schedule_fire_recorded_ix", schedule_fire.c.recorded),
+    Index(
+        "jobop_schedule_fire_pending_ix",
+        schedule_fire.c.schedule_name,
+        postgresql_where=schedule_fire.c.outcome == "PENDING",
+        sqlite_where=schedule_fire.c.outcome == "PENDING",
+    ),
 )

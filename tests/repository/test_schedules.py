@@ -1,0 +1,436 @@
+"""Schedules on the operator and repository layers, on SQLite and PostgreSQL: the API with
+its validation and audit rows, and the firing loop (several JobOperators on one
+PostgreSQL database race as nodes do): exactly once, overlap, catch-up, pause, trigger."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from jobop.batch import JobRegistry, RepeatStatus
+from jobop.batch.job import Job
+from jobop.batch.step import TaskletStep
+from jobop.domain import JobParameters, NoSuchJob
+from jobop.domain.declarations import ParameterDeclaration
+from jobop.domain.schedules import (
+    FIRE_TIME_PARAMETER,
+    NAME_PARAMETER,
+    InvalidSchedule,
+    NoSuchSchedule,
+    ScheduleExists,
+    ScheduleFire,
+    ScheduleSpec,
+)
+from jobop.operator import JobOperator
+from jobop.operator.scheduler import ScheduleObserver
+from jobop.repository import AuditEvent, AuditTrail, JobRepository, create_engine
+from jobop.repository.audit import auditing
+from jobop.repository.schedules import ScheduleRepository
+
+
+def _finish(contribution: Any, context: Any) -> RepeatStatus:
+    return RepeatStatus.FINISHED
+
+
+# Executions of blockingJob run until the gate opens.
+GATE = threading.Event()
+
+
+def _wait_for_gate(contribution: Any, context: Any) -> RepeatStatus:
+    GATE.wait(60)
+    return RepeatStatus.FINISHED
+
+
+QUICK = Job("scheduledQuick", [TaskletStep("work", _finish)])
+BLOCKING = Job("scheduledBlocking", [TaskletStep("wait", _wait_for_gate)])
+DECLARED = Job(
+    "scheduledDeclared",
+    [TaskletStep("work", _finish)],
+    parameters=[ParameterDeclaration("region", "STRING", required=True)],
+)
+
+
+class Counted(ScheduleObserver):
+    def __init__(self) -> None:
+        self.fires: list[tuple[ScheduleFire, float | None]] = []
+
+    def recorded(self, fire: ScheduleFire, lateness: float | None) -> None:
+        self.fires.append((fire, lateness))
+
+
+@pytest.fixture
+def nodes(db_url: str) -> Iterator[Callable[..., JobOperator]]:
+    """Starts JobOperators (nodes) on the test's database; all shut down at the end."""
+    started: list[tuple[JobOperator, Any]] = []
+    GATE.clear()
+
+    def start(role: str = "all") -> JobOperator:
+        engine = create_engine(db_url)
+        operator = JobOperator(
+            JobRepository(engine),
+            JobRegistry([QUICK, BLOCKING, DECLARED]),
+            role=role,
+        )
+        started.append((operator, engine))
+        return operator
+
+    yield start
+    GATE.set()
+    for operator, engine in started:
+        operator.shutdown(5.0)
+        engine.dispose()
+
+
+def _wait(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _sleep_until(instant: datetime) -> None:
+    time.sleep(max(0.0, (instant - datetime.now(UTC)).total_seconds()))
+
+
+def _fires(operator: JobOperator, name: str) -> list[ScheduleFire]:
+    return sorted(operator.list_schedule_fires(name, 1000), key=lambda f: f.fire_time)
+
+
+def _events(operator: JobOperator) -> list[AuditEvent]:
+    return AuditTrail(operator.repository.engine).list_events(limit=1000)
+
+
+def _as(principal: str, action: str) -> Any:
+    return auditing(AuditEvent(principal, "operator", action, "{}", node="test"))
+
+
+# -- the API ----------------------------------------------------------------------------
+
+
+def test_create_read_change_delete_with_audit_rows(nodes: Callable[..., JobOperator]) -> None:
+    operator = nodes("api")  # no firing loop: the cursor stays as created
+    spec = ScheduleSpec(
+        "nightly",
+        "scheduledQuick",
+        "0 30 2 * * *",
+        time_zone="Europe/Berlin",
+        parameters=JobParameters.of(region="eu"),
+        description="the nightly run",
+    )
+    with _as("alice", "CreateSchedule"):
+        created = operator.create_schedule(spec)
+    assert created.schedule.spec == spec
+    assert created.schedule.updated_by == "alice"
+    times = created.next_fire_times
+    assert len(times) == 5 and times == sorted(times)
+    assert all(t.astimezone(ZONE_BERLIN).strftime("%H:%M:%S") == "02:30:00" for t in times)
+    assert created.schedule.next_fire_time == times[0]
+    assert created.last_fire is None
+
+    with pytest.raises(ScheduleExists) as exists:
+        operator.create_schedule(spec)
+    assert exists.value.reason == "SCHEDULE_EXISTS"
+
+    with _as("bob", "UpdateSchedule"):
+        changed = operator.update_schedule("nightly", {"cron": "0 0 * * * *", "overlap": "allow"})
+    assert changed.schedule.spec.overlap == "allow"
+    assert changed.schedule.updated_by == "bob"
+    assert changed.next_fire_times[1] - changed.next_fire_times[0] == timedelta(hours=1)
+    with _as("bob", "PauseSchedule"):
+        assert operator.pause_schedule("nightly").schedule.spec.paused
+    with _as("bob", "ResumeSchedule"):
+        assert not operator.resume_schedule("nightly").schedule.spec.paused
+    assert [v.schedule.spec.name for v in operator.list_schedules()] == ["nightly"]
+    assert operator.get_schedule("nightly").schedule.spec.cron == "0 0 * * * *"
+
+    with _as("carol", "DeleteSchedule"):
+        operator.delete_schedule("nightly")
+    for call in (
+        lambda: operator.get_schedule("nightly"),
+        lambda: operator.delete_schedule("nightly"),
+        lambda: operator.pause_schedule("nightly"),
+        lambda: operator.trigger_schedule("nightly"),
+        lambda: operator.list_schedule_fires("nightly", 10),
+    ):
+        with pytest.raises(NoSuchSchedule) as missing:
+            call()
+        assert missing.value.reason == "NO_SUCH_SCHEDULE"
+
+    rows = [(e.principal, e.action, e.job_name) for e in reversed(_events(operator))]
+    assert rows == [
+        ("alice", "CreateSchedule", "scheduledQuick"),
+        ("bob", "UpdateSchedule", "scheduledQuick"),
+        ("bob", "PauseSchedule", "scheduledQuick"),
+        ("bob", "ResumeSchedule", "scheduledQuick"),
+        ("carol", "DeleteSchedule", "scheduledQuick"),
+    ]
+
+
+ZONE_BERLIN = __import__("zoneinfo").ZoneInfo("Europe/Berlin")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"name": "bad name"}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "preview"}, "name"),
+        ({"cron": "61 * * * * *"}, "cron"),
+        ({"cron": ""}, "cron"),
+        ({"time_zone": "Mars/Olympus"}, "timeZone"),
+        ({"overlap": "sometimes"}, "overlap"),
+        ({"catch_up": "every"}, "catchUp"),
+        ({"max_catch_up": 0}, "maxCatchUp"),
+        ({"parameters": JobParameters.of(**{NAME_PARAMETER: "x"})}, "parameters"),
+        ({"job_name": "scheduledDeclared"}, "parameters"),  # region is required
+        ({"description": "x" * 1001}, "description"),
+    ],
+)
+def test_invalid_schedules_name_the_field(
+    nodes: Callable[..., JobOperator], change: dict[str, Any], field: str
+) -> None:
+    operator = nodes("api")
+    spec = ScheduleSpec("s", "scheduledQuick", "*/2 * * * * *")
+    values = {**spec.__dict__, **change}
+    with pytest.raises(InvalidSchedule) as refused:
+        operator.create_schedule(ScheduleSpec(**values))
+    assert refused.value.field == field
+    assert refused.value.reason == "INVALID_ARGUMENT"
+    assert operator.list_schedules() == []
+
+
+def test_unknown_job_and_unknown_change_are_refused(nodes: Callable[..., JobOperator]) -> None:
+    operator = nodes("api")
+    with pytest.raises(NoSuchJob):
+        operator.create_schedule(ScheduleSpec("s", "noSuchJob", "* * * * * *"))
+    operator.create_schedule(
+        ScheduleSpec("s", "scheduledDeclared", "@daily", parameters=JobParameters.of(region="eu"))
+    )
+    with pytest.raises(InvalidSchedule) as unknown:
+        operator.update_schedule("s", {"colour": "red"})
+    assert "colour" in str(unknown.value)
+    with pytest.raises(InvalidSchedule) as renamed:
+        operator.update_schedule("s", {"name": "t"})
+    assert renamed.value.field == "name"
+    with pytest.raises(InvalidSchedule) as emptied:
+        operator.update_schedule("s", {"parameters": JobParameters()})
+    assert emptied.value.field == "parameters"
+    assert operator.get_schedule("s").schedule.spec.parameters == JobParameters.of(region="eu")
+
+
+# -- firing ----------------------------------------------------------------------------
+
+
+def test_fires_run_each_once_as_their_own_instance(nodes: Callable[..., JobOperator]) -> None:
+    operator = nodes()
+    counted = Counted()
+    operator.scheduler.add_observer(counted)
+    view = operator.create_schedule(
+        ScheduleSpec("every-second", "scheduledQuick", "* * * * * *", overlap="allow")
+    )
+    first = view.next_fire_times[0]
+    _wait(lambda: len(_launched(operator, "every-second")) >= 3, "three fires")
+    operator.pause_schedule("every-second")
+    fires = _launched(operator, "every-second")
+    assert [f.fire_time for f in fires] == [first + timedelta(seconds=i) for i in range(len(fires))]
+    for fire in fires:
+        assert fire.execution_id is not None and not fire.triggered
+        parameters = operator.get_job_execution(fire.execution_id).job_parameters
+        assert parameters[NAME_PARAMETER].value == "every-second"
+        assert parameters[FIRE_TIME_PARAMETER].value == fire.fire_time
+        assert parameters[FIRE_TIME_PARAMETER].identifying
+    starts = [e for e in _events(operator) if e.action == "Start"]
+    assert {e.principal for e in starts} == {"schedule:every-second"}
+    assert sorted(e.execution_id for e in starts) == sorted(f.execution_id for f in fires)
+    told = [(f.fire_time, f.outcome) for f, lateness in counted.fires if lateness is not None]
+    assert told == [(f.fire_time, "LAUNCHED") for f in fires]
+
+
+def _launched(operator: JobOperator, name: str) -> list[ScheduleFire]:
+    return [f for f in _fires(operator, name) if f.outcome == "LAUNCHED"]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_three_nodes_fire_each_once_with_no_gap(nodes: Callable[..., JobOperator]) -> None:
+    operators = [nodes() for _ in range(3)]
+    counters = [Counted() for _ in operators]
+    for operator, counted in zip(operators, counters, strict=True):
+        operator.scheduler.add_observer(counted)
+    view = operators[0].create_schedule(
+        ScheduleSpec("raced", "scheduledQuick", "* * * * * *", overlap="allow")
+    )
+    first = view.next_fire_times[0]
+    _wait(lambda: len(_launched(operators[1], "raced")) >= 5, "five fires")
+    operators[2].pause_schedule("raced")
+    fires = _fires(operators[0], "raced")
+    assert all(f.outcome == "LAUNCHED" for f in fires), fires
+    assert [f.fire_time for f in fires] == [first + timedelta(seconds=i) for i in range(len(fires))]
+    executions = [f.execution_id for f in fires]
+    assert len(set(executions)) == len(executions)
+    instances = operators[0].explorer.get_job_instance_count("scheduledQuick")
+    assert instances == len(fires)
+    # Each fire was counted by one node only.
+    told = sorted(f.fire_time for counted in counters for f, _ in counted.fires)
+    assert told == [f.fire_time for f in fires]
+
+
+def test_skip_never_runs_two_executions_at_once(
+    nodes: Callable[..., JobOperator], db_url: str
+) -> None:
+    operators = [nodes() for _ in range(3 if "postgresql" in db_url else 1)]
+    operators[0].create_schedule(ScheduleSpec("skipping", "scheduledBlocking", "* * * * * *"))
+    fires = _wait(
+        lambda: (f := _fires(operators[0], "skipping")) and len(f) >= 4 and f,
+        "a launched fire and three skipped",
+    )
+    assert fires[0].outcome == "LAUNCHED"
+    assert {f.outcome for f in fires[1:]} == {"SKIPPED"}
+    assert "overlap skip" in fires[1].reason
+    assert len(operators[0].get_running_executions("scheduledBlocking")) == 1
+    GATE.set()
+    second = _wait(
+        lambda: [f for f in _launched(operators[0], "skipping") if f != fires[0]],
+        "a launch once the first ended",
+    )
+    first_execution = operators[0].get_job_execution(fires[0].execution_id or 0)
+    assert first_execution.status.value == "COMPLETED"
+    assert second[0].fire_time > fires[-1].fire_time
+
+
+def test_queue_keeps_one_fire_waiting(nodes: Callable[..., JobOperator]) -> None:
+    operator = nodes()
+    operator.create_schedule(
+        ScheduleSpec("queued", "scheduledBlocking", "* * * * * *", overlap="queue")
+    )
+    fires = _wait(lambda: (f := _fires(operator, "queued")) and len(f) >= 4 and f, "fires")
+    assert [f.outcome for f in fires[:3]] == ["LAUNCHED", "PENDING", "SKIPPED"]
+    assert "waits" in fires[1].reason
+    operator.pause_schedule("queued")
+    GATE.set()
+    waited = _wait(
+        lambda: (
+            (f := operator.list_schedule_fires("queued", 1000))
+            and [x for x in f if x.fire_time == fires[1].fire_time and x.outcome == "LAUNCHED"]
+        ),
+        "the waiting fire launched",
+    )[0]
+    started = operator.get_job_execution(waited.execution_id or 0)
+    ended = operator.get_job_execution(fires[0].execution_id or 0)
+    assert ended.end_time is not None and started.create_time >= ended.end_time
+
+
+@pytest.mark.parametrize(
+    ("catch_up", "outcomes"),
+    [
+        ("none", ["MISSED", "MISSED", "MISSED"]),
+        ("latest", ["MISSED", "MISSED", "LAUNCHED"]),
+        ("all", ["LAUNCHED", "LAUNCHED", "LAUNCHED"]),
+    ],
+)
+def test_catch_up_after_downtime(
+    nodes: Callable[..., JobOperator], catch_up: str, outcomes: list[str]
+) -> None:
+    # An api node runs no firing loop: while it alone is up, the cluster fires nothing.
+    api = nodes("api")
+    view = api.create_schedule(
+        ScheduleSpec("caught", "scheduledQuick", "*/2 * * * * *", catch_up=catch_up)
+    )
+    missed = view.next_fire_times[:3]
+    _sleep_until(missed[-1] + timedelta(seconds=1.2))  # past the misfire threshold (1 s)
+    worker = nodes()
+
+    def settled() -> list[ScheduleFire]:
+        fires = [f for f in _fires(worker, "caught") if f.fire_time <= missed[-1]]
+        return fires if len(fires) == 3 and all(f.outcome != "PENDING" for f in fires) else []
+
+    fires = _wait(settled, "the missed fires settled")
+    assert [f.fire_time for f in fires] == missed
+    assert [f.outcome for f in fires] == outcomes
+    executions = [f.execution_id for f in fires if f.outcome == "LAUNCHED"]
+    assert executions == sorted(executions)  # in order
+    for fire in fires:
+        if fire.outcome == "MISSED":
+            assert f"catch-up {catch_up}" in fire.reason or "maxCatchUp" in fire.reason
+
+
+def test_paused_schedule_does_not_fire_and_resumes_from_now(
+    nodes: Callable[..., JobOperator],
+) -> None:
+    operator = nodes()
+    view = operator.create_schedule(
+        ScheduleSpec("paused", "scheduledQuick", "* * * * * *", paused=True)
+    )
+    _sleep_until(view.next_fire_times[1] + timedelta(seconds=0.5))
+    assert operator.list_schedule_fires("paused", 10) == []
+    resumed = operator.resume_schedule("paused")
+    assert resumed.schedule.next_fire_time is not None
+    assert resumed.schedule.next_fire_time > view.next_fire_times[1]
+    fire = _wait(lambda: _launched(operator, "paused"), "a fire after resume")[0]
+    assert fire.fire_time == resumed.schedule.next_fire_time
+
+
+def test_trigger_fires_now_under_the_overlap_policy(nodes: Callable[..., JobOperator]) -> None:
+    operator = nodes()
+    operator.create_schedule(ScheduleSpec("manual", "scheduledBlocking", "@yearly"))
+    with _as("dave", "TriggerSchedule"):
+        fire = operator.trigger_schedule("manual")
+    assert fire.outcome == "LAUNCHED" and fire.triggered and fire.execution_id is not None
+    assert abs(datetime.now(UTC) - fire.fire_time) < timedelta(minutes=1)
+    again = operator.trigger_schedule("manual")
+    assert again.outcome == "SKIPPED" and again.triggered  # the first still runs
+    assert operator.get_schedule("manual").last_fire == again
+    actions = [(e.principal, e.action, e.execution_id) for e in reversed(_events(operator))]
+    assert actions[:2] == [
+        ("dave", "TriggerSchedule", None),
+        ("schedule:manual", "Start", fire.execution_id),
+    ]
+
+
+def test_a_fire_started_twice_makes_one_instance(nodes: Callable[..., JobOperator]) -> None:
+    # Two nodes starting one pending fire (its claimer presumed dead) collide on the
+    # instance: the second records the first's execution.
+    first, second = nodes("api"), nodes("api")
+    first.create_schedule(ScheduleSpec("twice", "scheduledQuick", "@yearly", overlap="allow"))
+    fire = first.trigger_schedule("twice")
+    store = ScheduleRepository(second.repository.engine)
+    schedule = store.get("twice")
+    assert schedule is not None
+    second.scheduler._launch(schedule, fire)
+    assert _fires(second, "twice") == [fire]
+    assert second.explorer.get_job_instance_count("scheduledQuick") == 1
+
+
+def test_old_fire_records_are_purged(nodes: Callable[..., JobOperator]) -> None:
+    operator = nodes("api")
+    operator.create_schedule(ScheduleSpec("purged", "scheduledQuick", "@yearly"))
+    fire = operator.trigger_schedule("purged")
+    store = ScheduleRepository(operator.repository.engine)
+    assert store.purge_fires(fire.recorded) == 0
+    assert store.purge_fires(fire.recorded + timedelta(seconds=1)) == 1
+    assert operator.list_schedule_fires("purged", 10) == []
+
+
+def test_a_version_6_database_gets_the_schedule_tables(blank_db_url: str) -> None:
+    from jobop.repository import upgrade_schema
+    from jobop.repository.engine import write_transaction
+    from jobop.repository.migrations import MIGRATIONS, _apply
+    from jobop.repository.settings import RepositorySettings
+    from sqlalchemy import inspect
+
+    engine = create_engine(blank_db_url)
+    try:
+        with write_transaction(engine) as connection:
+            _apply(connection, list(MIGRATIONS[:6]), RepositorySettings())
+        assert "jobop_schedule" not in inspect(engine).get_table_names()
+        assert upgrade_schema(engine) == 7
+        assert {"jobop_schedule", "jobop_schedule_fire"} <= set(inspect(engine).get_table_names())
+        assert ScheduleRepository(engine).list_schedules() == []
+    finally:
+        engine.dispose()
