@@ -109,8 +109,8 @@ class ScheduleApi(RestApi):
             schedule, named = schedule_from_json(await json_body(request, tuple(_FIELDS)))
             if "name" in named:
                 if schedule.name != name:
-                    message = f"name {schedule.name!r} differs from the path's: names cannot change"
-                    raise ApiError.of(InvalidArgument(message, field="name"))
+                    text = f"name {schedule.name!r} differs from the path's: names cannot change"
+                    raise ApiError.of(InvalidArgument(text, field="name"))
                 named.remove("name")
             message = pb.UpdateScheduleRequest(name=name, schedule=schedule)
             message.update_mask.paths.extend(named)
@@ -150,7 +150,7 @@ class ScheduleApi(RestApi):
     async def trigger(self, request: web.Request) -> web.Response:
         """The extra fire: LAUNCHED with its execution, or SKIPPED/REFUSED and why."""
         response = await self._action(request, "TriggerSchedule")
-        return json_response(schedule_fire_json(response.fire))
+        return json_response(schedule_fire_json(response.fire, await self._zone(request)))
 
     async def fires(self, request: web.Request) -> web.Response:
         message = pb.ListScheduleFiresRequest(
@@ -159,12 +159,18 @@ class ScheduleApi(RestApi):
             page_token=request.query.get("pageToken", ""),
         )
         response = await call(self.servicer.ListScheduleFires, message)
+        zone = await self._zone(request)
         return json_response(
             {
-                "fires": [schedule_fire_json(fire) for fire in response.fires],
+                "fires": [schedule_fire_json(fire, zone) for fire in response.fires],
                 "nextPageToken": response.next_page_token,
             }
         )
+
+    async def _zone(self, request: web.Request) -> str:
+        """The time zone of the path's schedule: its fires' times are shown in it."""
+        message = pb.GetScheduleRequest(name=request.match_info["name"])
+        return (await call(self.servicer.GetSchedule, message)).schedule.time_zone
 
     async def preview(self, request: web.Request) -> web.Response:
         """`cron`, `timeZone`, `from` (RFC 3339; default now), `count` (default 5):
