@@ -13,6 +13,7 @@ from e2e_support import ServerFactory, ServerProcess
 from rest_support import error_of as rest_error
 from rest_support import request, wait_for
 from test_auth import TOKENS, tokens_file
+from test_metrics import Samples, scrape_until, value
 
 YEARLY = "0 0 0 1 1 *"
 
@@ -40,9 +41,9 @@ def test_create_get_list_update_delete(jobop_server: ServerProcess) -> None:
     assert created.status == 201, created
     assert created.headers["Location"] == "/api/schedules/nightly"
     shown = created.body
-    for key, value in body.items():
+    for key, given in body.items():
         if key != "parameters":
-            assert shown[key] == value, key
+            assert shown[key] == given, key
     assert shown["parameters"]["durationMs"]["long"] == 1
     assert shown["parameters"]["note"] == {"string": "x", "identifying": False}
     assert shown["lastFire"] is None and shown["updatedBy"]
@@ -230,3 +231,46 @@ def test_roles_and_the_audit_trail(start_server: ServerFactory, tmp_path: Path) 
     assert refused["principal"] == "operator-user"  # newest first
     denied = next(e for e in events if e["action"] == "TriggerSchedule")
     assert denied["reason"] == "PERMISSION_DENIED" and '"name": "s"' in denied["arguments"]
+
+
+def test_fires_are_counted_by_outcome_and_their_lateness_observed(
+    jobop_server: ServerProcess,
+) -> None:
+    base = jobop_server.http_url
+    every_second = {"cron": "* * * * * *", "parameters": {"durationMs": 1500}}
+    assert create(base, "often", **every_second).status == 201
+    # Runs of 1.5 s on a one-second schedule: launched fires, and skipped ones between.
+    deadline = time.monotonic() + 60
+    outcomes: dict[str, int] = {}
+    while time.monotonic() < deadline and not (
+        outcomes.get("LAUNCHED", 0) >= 2 and outcomes.get("SKIPPED", 0) >= 1
+    ):
+        time.sleep(0.2)
+        fires = request(base, "GET", "/api/schedules/often/fires?pageSize=1000").body["fires"]
+        outcomes = {}
+        for fire in fires:
+            outcomes[fire["outcome"]] = outcomes.get(fire["outcome"], 0) + 1
+    assert request(base, "POST", "/api/schedules/often/pause").status == 200
+    assert outcomes.get("LAUNCHED", 0) >= 2 and outcomes.get("SKIPPED", 0) >= 1, outcomes
+
+    def recorded() -> dict[str, int]:
+        fires = request(base, "GET", "/api/schedules/often/fires?pageSize=1000").body["fires"]
+        counts: dict[str, int] = {}
+        for fire in fires:
+            if fire["outcome"] != "PENDING":
+                counts[fire["outcome"]] = counts.get(fire["outcome"], 0) + 1
+        return counts
+
+    def counted(samples: Samples) -> dict[str, int]:
+        return {
+            dict(labels)["outcome"]: int(number)
+            for (name, labels), number in samples.items()
+            if name == "jobop_schedule_fires_total" and dict(labels)["schedule"] == "often"
+        }
+
+    samples = scrape_until(jobop_server, lambda samples: counted(samples) == recorded())
+    expected = recorded()
+    assert counted(samples) == expected
+    launched = value(samples, "jobop_schedule_lateness_seconds_count", schedule="often")
+    assert launched == expected["LAUNCHED"]
+    assert value(samples, "jobop_schedule_lateness_seconds_sum", schedule="often") >= 0
