@@ -54,6 +54,8 @@ OWN = {
     "REQUEST_ID_REUSED": ("INVALID_ARGUMENT", errors.RequestIdReusedError),
     "INTERNAL": ("INTERNAL", errors.InternalServerError),
     "JOB_NOT_REGISTERED": ("FAILED_PRECONDITION", errors.JobNotRegisteredError),
+    "NO_SUCH_SCHEDULE": ("NOT_FOUND", errors.NoSuchScheduleError),
+    "SCHEDULE_EXISTS": ("ALREADY_EXISTS", errors.ScheduleExistsError),
 }
 
 

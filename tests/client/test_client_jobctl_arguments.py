@@ -20,7 +20,15 @@ def _sub_commands() -> Iterator[tuple[str, argparse.ArgumentParser]]:
     parser = jobctl.build_parser()
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            yield from action.choices.items()
+            for name, sub in action.choices.items():
+                # `schedule ACTION`: each action is a command of its own ("schedule add").
+                nested = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+                if nested:
+                    yield from (
+                        (f"{name} {inner}", child) for inner, child in nested[0].choices.items()
+                    )
+                else:
+                    yield name, sub
 
 
 def _arguments(dest: str) -> list[tuple[str, argparse.Action]]:
@@ -36,7 +44,7 @@ def _arguments(dest: str) -> list[tuple[str, argparse.Action]]:
 def _words(command: str, action: argparse.Action, value: str) -> list[str]:
     """A command line that gives `value` to `action` of `command` and whatever else the
     command requires (a job name, an execution id)."""
-    words = ["--target", UNREACHABLE, command]
+    words = ["--target", UNREACHABLE, *command.split()]
     for other in dict(_sub_commands())[command]._actions:
         if other.dest == action.dest and not action.option_strings:
             words.append(value)
@@ -44,6 +52,8 @@ def _words(command: str, action: argparse.Action, value: str) -> list[str]:
             words.append("demoChunkJob")
         elif other.dest == "execution_id":
             words.append("1")
+        elif other.dest in ("name", "cron") and not other.option_strings:
+            words.append({"name": "nightly", "cron": "@daily"}[other.dest])
     if action.option_strings:
         words += [action.option_strings[0], value]
     return words

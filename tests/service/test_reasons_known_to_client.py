@@ -24,6 +24,12 @@ def test_every_server_reason_has_a_client_class_with_the_same_code() -> None:
         assert errors.STATUS_CODES[reason] == code
 
 
+def test_every_schedule_reason_has_a_client_class_with_the_same_code() -> None:
+    for reason, code in service_errors._REASON_CODES.items():
+        assert reason in errors.REASONS, reason
+        assert errors.STATUS_CODES[reason] == code, reason
+
+
 def test_every_domain_reason_has_a_client_class_with_the_same_code() -> None:
     # Each domain error the service maps (JOB_NOT_REGISTERED among them), with its code.
     for kind, code in service_errors._CODES:

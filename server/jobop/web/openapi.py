@@ -671,12 +671,212 @@ def openapi_document() -> dict[str, Any]:
             "description": "The JobOperatorService over HTTP and JSON: the same validation, "
             "error reasons and streams as the gRPC API.",
         },
-        "paths": paths,
+        "paths": {**paths, **_schedule_paths()},
         "components": {
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **_schedule_schemas()},
             "responses": {
                 f"Error{code}": _json(_ref("Error"), description)
                 for code, description in _ERROR_CODES.items()
             },
         },
+    }
+
+
+# -- schedules (web/schedules.py, docs/schedules.md) ---------------------------------------
+
+_SCHEDULE_NAME = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "A schedule's name",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+    "example": "nightly",
+}
+_SCHEDULE_WRITE_ERRORS = ("400", "403", "404", "409", "412", "415", "503")
+
+
+def _schedule_schemas() -> dict[str, Any]:
+    time = {"type": ["string", "null"], "format": "date-time"}
+    fire_time = {
+        "type": "string",
+        "format": "date-time",
+        "description": "RFC 3339 with the offset of the schedule's time zone",
+    }
+    fields: dict[str, Any] = {
+        "name": {"type": "string"},
+        "jobName": {"type": "string"},
+        "cron": {"type": "string", "description": "six fields (seconds first), five, or a macro"},
+        "timeZone": {"type": "string", "description": "an IANA zone; default UTC"},
+        "parameters": {"type": "object", "additionalProperties": _ref("ParameterInput")},
+        "overlap": {"type": "string", "enum": ["skip", "queue", "allow"]},
+        "catchUp": {"type": "string", "enum": ["none", "latest", "all"]},
+        "maxCatchUp": {"type": "integer"},
+        "paused": {"type": "boolean"},
+        "description": {"type": "string"},
+    }
+    body = {
+        name: {**schema, "type": [schema["type"], "null"]} if name != "name" else schema
+        for name, schema in fields.items()
+        if "type" in schema
+    }
+    fire = {
+        "type": "object",
+        "required": ["scheduleName", "fireTime", "outcome", "executionId", "reason", "triggered"],
+        "properties": {
+            "scheduleName": {"type": "string"},
+            "fireTime": fire_time,
+            "outcome": {
+                "type": "string",
+                "enum": ["PENDING", "LAUNCHED", "SKIPPED", "MISSED", "REFUSED"],
+            },
+            "executionId": {"type": ["integer", "null"]},
+            "reason": {"type": "string"},
+            "recorded": time,
+            "nodeId": {"type": ["string", "null"]},
+            "triggered": {"type": "boolean"},
+        },
+    }
+    answer_fields = {
+        **fields,
+        "parameters": {"type": "object", "additionalProperties": _ref("Parameter")},
+    }
+    schedule = {
+        "type": "object",
+        "required": [*fields, "nextFireTimes", "lastFire"],
+        "properties": {
+            **answer_fields,
+            "nextFireTimes": {"type": "array", "items": fire_time, "maxItems": 5},
+            "lastFire": {"oneOf": [{"type": "null"}, _ref("ScheduleFire")]},
+            "created": time,
+            "updated": time,
+            "updatedBy": {"type": "string"},
+        },
+    }
+    return {
+        "ScheduleBody": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "A schedule as requests take it; in PUT, the fields to change "
+            "(null: back to the default)",
+            "properties": body,
+        },
+        "Schedule": schedule,
+        "ScheduleFire": fire,
+        "Schedules": {
+            "type": "object",
+            "required": ["schedules"],
+            "properties": {"schedules": {"type": "array", "items": _ref("Schedule")}},
+        },
+        "ScheduleFirePage": {
+            "type": "object",
+            "required": ["fires", "nextPageToken"],
+            "properties": {
+                "fires": {"type": "array", "items": _ref("ScheduleFire")},
+                "nextPageToken": {"type": "string"},
+            },
+        },
+        "FireTimes": {
+            "type": "object",
+            "required": ["fireTimes"],
+            "properties": {"fireTimes": {"type": "array", "items": fire_time}},
+        },
+    }
+
+
+def _schedule_paths() -> dict[str, Any]:
+    one = "/api/schedules/{name}"
+
+    def write(
+        operation_id: str, summary: str, status: str, answer: dict[str, Any], **kw: Any
+    ) -> dict[str, Any]:
+        responses = {status: answer, **_errors(*_SCHEDULE_WRITE_ERRORS)}
+        params = kw.pop("params", [_SCHEDULE_NAME])
+        return _operation(operation_id, summary, params, responses, **kw)
+
+    schedule = _json(_ref("Schedule"), "The schedule")
+    created = _json(_ref("Schedule"), "The new schedule")
+    created["headers"] = {
+        "Location": {"description": "/api/schedules/{name}", "schema": {"type": "string"}}
+    }
+    preview = [
+        {
+            "name": "cron",
+            "in": "query",
+            "required": True,
+            "description": "The cron expression",
+            "schema": {"type": "string"},
+            "example": "0 30 2 * * *",
+        },
+        {
+            "name": "timeZone",
+            "in": "query",
+            "description": "An IANA zone (default UTC)",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "from",
+            "in": "query",
+            "description": "After this time (RFC 3339; default now)",
+            "schema": {"type": "string", "format": "date-time"},
+        },
+        {
+            "name": "count",
+            "in": "query",
+            "description": "How many (default 5, at most 100)",
+            "schema": {"type": "integer", "minimum": 0, "maximum": 100},
+        },
+    ]
+    return {
+        "/api/schedules": {
+            "get": _operation(
+                "listSchedules",
+                "Every schedule, by name",
+                [],
+                {"200": _json(_ref("Schedules"), "The schedules"), **_errors("403", "503")},
+            ),
+            "post": write(
+                "createSchedule",
+                "Create a schedule",
+                "201",
+                created,
+                params=[],
+                body="ScheduleBody",
+            ),
+        },
+        "/api/schedules/preview": _get(
+            "previewSchedule",
+            "The next fire times of a cron expression; stores nothing",
+            preview,
+            "FireTimes",
+        ),
+        one: {
+            **_get("getSchedule", "A schedule with its next fires", [_SCHEDULE_NAME], "Schedule"),
+            "put": write(
+                "updateSchedule", "Change a schedule's fields", "200", schedule, body="ScheduleBody"
+            ),
+            "delete": write(
+                "deleteSchedule", "Delete a schedule", "204", {"description": "Deleted"}
+            ),
+        },
+        f"{one}/pause": {
+            "post": write("pauseSchedule", "Pause a schedule", "200", schedule, body="Empty")
+        },
+        f"{one}/resume": {
+            "post": write("resumeSchedule", "Resume a schedule", "200", schedule, body="Empty")
+        },
+        f"{one}/trigger": {
+            "post": write(
+                "triggerSchedule",
+                "Fire a schedule now, as an extra fire",
+                "200",
+                _json(_ref("ScheduleFire"), "The extra fire"),
+                body="Empty",
+            )
+        },
+        f"{one}/fires": _get(
+            "listScheduleFires",
+            "A schedule's recorded fires, newest first",
+            [_SCHEDULE_NAME, *_PAGE],
+            "ScheduleFirePage",
+        ),
     }
