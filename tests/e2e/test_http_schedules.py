@@ -9,7 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
+import pytest
 from e2e_support import ServerFactory, ServerProcess
+from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from rest_support import error_of as rest_error
 from rest_support import request, wait_for
 from test_auth import TOKENS, tokens_file
@@ -200,6 +203,15 @@ def test_roles_and_the_audit_trail(start_server: ServerFactory, tmp_path: Path) 
     ):
         refused = call(method, path, "viewer", {"description": "x"} if method == "PUT" else None)
         assert rest_error(refused)[:3] == (403, "PERMISSION_DENIED", "PERMISSION_DENIED"), path
+    # gRPC: the same table.
+    viewer = [("authorization", f"Bearer {TOKENS['viewer']}")]
+    assert (
+        server.stub.GetSchedule(pb.GetScheduleRequest(name="s"), metadata=viewer).schedule.name
+        == "s"
+    )
+    with pytest.raises(grpc.RpcError) as denied_call:
+        server.stub.PauseSchedule(pb.PauseScheduleRequest(name="s"), metadata=viewer)
+    assert denied_call.value.code() is grpc.StatusCode.PERMISSION_DENIED
     assert call("PUT", "/api/schedules/s", "operator", {"description": "x"}).status == 200
     assert call("POST", "/api/schedules/s/pause", "operator").status == 200
     assert call("DELETE", "/api/schedules/s", "operator").status == 204
@@ -212,7 +224,7 @@ def test_roles_and_the_audit_trail(start_server: ServerFactory, tmp_path: Path) 
             for event in reversed(events)
             if "Schedule" in event["action"]
         ]
-        if len(rows) >= 9 or time.monotonic() > deadline:
+        if len(rows) >= 11 or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     assert rows == [
@@ -223,6 +235,7 @@ def test_roles_and_the_audit_trail(start_server: ServerFactory, tmp_path: Path) 
         ("ResumeSchedule", "viewer-user", False),
         ("TriggerSchedule", "viewer-user", False),
         ("DeleteSchedule", "viewer-user", False),
+        ("PauseSchedule", "viewer-user", False),  # over gRPC
         ("UpdateSchedule", "operator-user", True),
         ("PauseSchedule", "operator-user", True),
         ("DeleteSchedule", "operator-user", True),
