@@ -798,6 +798,19 @@ def _schedule_paths() -> dict[str, Any]:
     created["headers"] = {
         "Location": {"description": "/api/schedules/{name}", "schema": {"type": "string"}}
     }
+    # Where the new name goes (for clients, and schemathesis' stateful phase).
+    created["links"] = {
+        name: {"operationId": name, "parameters": {"name": "$response.body#/name"}}
+        for name in (
+            "getSchedule",
+            "updateSchedule",
+            "deleteSchedule",
+            "pauseSchedule",
+            "resumeSchedule",
+            "triggerSchedule",
+            "listScheduleFires",
+        )
+    }
     preview = [
         {
             "name": "cron",
