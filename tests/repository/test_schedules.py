@@ -434,3 +434,19 @@ def test_a_version_6_database_gets_the_schedule_tables(blank_db_url: str) -> Non
         assert ScheduleRepository(engine).list_schedules() == []
     finally:
         engine.dispose()
+
+
+def test_triggers_within_one_second_are_fires_of_their_own(
+    nodes: Callable[..., JobOperator],
+) -> None:
+    # JOB_KEY spells a date to the second: each trigger takes a second of its own, and
+    # never one the cron expression fires at.
+    operator = nodes()
+    operator.create_schedule(
+        ScheduleSpec("quick", "scheduledQuick", "*/2 * * * * *", overlap="allow", paused=True)
+    )
+    fires = [operator.trigger_schedule("quick") for _ in range(3)]
+    assert [f.outcome for f in fires] == ["LAUNCHED"] * 3
+    assert len({f.execution_id for f in fires}) == 3
+    assert all(f.fire_time.microsecond == 0 and f.fire_time.second % 2 == 1 for f in fires)
+    assert operator.explorer.get_job_instance_count("scheduledQuick") == 3

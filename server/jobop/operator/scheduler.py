@@ -97,6 +97,23 @@ def _upcoming(cron: CronExpression, after: datetime, zone: Zone, count: int) -> 
     return times
 
 
+def _free_second(spec: ScheduleSpec, now: datetime, taken: set[datetime]) -> datetime:
+    """The first whole second from `now` on that neither a recorded fire nor the cron
+    expression has (a minute on, give up: the schedule fires every second)."""
+    cron, zone = _cron(spec.cron), time_zone(spec.time_zone)
+    second = now.replace(microsecond=0)
+    for _ in range(60):
+        if second not in taken and _upcoming(cron, second - timedelta(seconds=1), zone, 1) != [
+            second
+        ]:
+            return second
+        second += timedelta(seconds=1)
+    raise InvalidSchedule(
+        f"schedule {spec.name!r} fires every second: there is no free second to trigger it",
+        field="name",
+    )
+
+
 class Scheduler:
     def __init__(self, operator: JobOperator, *, takeover: float = DEFAULT_TAKEOVER) -> None:
         self._operator = operator
@@ -163,12 +180,15 @@ class Scheduler:
 
     def trigger(self, name: str) -> ScheduleFire:
         """An extra fire at the current time, subject to the overlap policy; started here
-        at once when it may run now."""
+        at once when it may run now. Its time is the current second, or the next one that
+        is no other fire's: an instance is told apart by its fire time to the second (as
+        JOB_KEY spells a date), so two fires of a schedule never share a second."""
         now = utcnow()
 
-        def plan(current: Schedule, busy: Busy) -> PlannedFire:
+        def plan(current: Schedule, busy: Busy, taken: set[datetime]) -> PlannedFire:
             self._registered(current.spec)
-            (fire,) = plan_overlap(current.spec.overlap, [now], busy, triggered=True)
+            fire_time = _free_second(current.spec, now, taken)
+            (fire,) = plan_overlap(current.spec.overlap, [fire_time], busy, triggered=True)
             return fire
 
         schedule, fire = self.store.add_fire(name, plan, self._operator.node_id, now)
@@ -177,7 +197,7 @@ class Scheduler:
         else:
             self._tell(fire, None)
         self.wake()
-        return self.store.get_fire(name, now) or fire
+        return self.store.get_fire(name, fire.fire_time) or fire
 
     def fires(self, name: str, limit: int, before: datetime | None = None) -> list[ScheduleFire]:
         """Newest first; NoSuchSchedule for an unknown name."""
