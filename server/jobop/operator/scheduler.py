@@ -66,6 +66,8 @@ DEFAULT_TAKEOVER = 5.0
 # looks again this often: the end of an execution run by another node is not announced.
 WAITING_RECHECK = 1.0
 NEXT_FIRE_COUNT = 5
+# A trigger looks this many seconds ahead for one the cron expression does not fire at.
+_TRIGGER_LOOKAHEAD = 3
 # A claim records at most this many missed fires (the newest), however long the downtime.
 MAX_RECORDED = 1000
 _PURGE_INTERVAL = 3600.0
@@ -98,20 +100,21 @@ def _upcoming(cron: CronExpression, after: datetime, zone: Zone, count: int) -> 
 
 
 def _free_second(spec: ScheduleSpec, now: datetime, taken: set[datetime]) -> datetime:
-    """The first whole second from `now` on that neither a recorded fire nor the cron
-    expression has (a minute on, give up: the schedule fires every second)."""
+    """The first whole second from `now` on that no recorded fire has, and the cron
+    expression neither when one of the next few seconds is free of it too; else the
+    trigger's fire stands for the cron expression's at that second (recorded once)."""
     cron, zone = _cron(spec.cron), time_zone(spec.time_zone)
     second = now.replace(microsecond=0)
-    for _ in range(60):
-        if second not in taken and _upcoming(cron, second - timedelta(seconds=1), zone, 1) != [
-            second
-        ]:
-            return second
+    free = [second + timedelta(seconds=i) for i in range(_TRIGGER_LOOKAHEAD)]
+    free = [s for s in free if s not in taken]
+    for candidate in free:
+        if _upcoming(cron, candidate - timedelta(seconds=1), zone, 1) != [candidate]:
+            return candidate
+    if free:
+        return free[0]
+    while second in taken:
         second += timedelta(seconds=1)
-    raise InvalidSchedule(
-        f"schedule {spec.name!r} fires every second: there is no free second to trigger it",
-        field="name",
-    )
+    return second
 
 
 class Scheduler:
