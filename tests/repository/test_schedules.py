@@ -144,7 +144,8 @@ def test_create_read_change_delete_with_audit_rows(nodes: Callable[..., JobOpera
     assert changed.schedule.updated_by == "bob"
     assert changed.next_fire_times[1] - changed.next_fire_times[0] == timedelta(hours=1)
     with _as("bob", "PauseSchedule"):
-        assert operator.pause_schedule("nightly").schedule.spec.paused
+        paused = operator.pause_schedule("nightly")
+    assert paused.schedule.spec.paused and paused.next_fire_times == []
     with _as("bob", "ResumeSchedule"):
         assert not operator.resume_schedule("nightly").schedule.spec.paused
     assert [v.schedule.spec.name for v in operator.list_schedules()] == ["nightly"]
@@ -367,11 +368,15 @@ def test_paused_schedule_does_not_fire_and_resumes_from_now(
     view = operator.create_schedule(
         ScheduleSpec("paused", "scheduledQuick", "* * * * * *", paused=True)
     )
-    _sleep_until(view.next_fire_times[1] + timedelta(seconds=0.5))
+    assert view.next_fire_times == []
+    created = view.schedule.next_fire_time
+    assert created is not None
+    _sleep_until(created + timedelta(seconds=1.5))
     assert operator.list_schedule_fires("paused", 10) == []
     resumed = operator.resume_schedule("paused")
     assert resumed.schedule.next_fire_time is not None
-    assert resumed.schedule.next_fire_time > view.next_fire_times[1]
+    assert resumed.schedule.next_fire_time > created + timedelta(seconds=1)
+    assert resumed.next_fire_times[0] == resumed.schedule.next_fire_time
     fire = _wait(lambda: _launched(operator, "paused"), "a fire after resume")[0]
     assert fire.fire_time == resumed.schedule.next_fire_time
 

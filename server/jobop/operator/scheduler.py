@@ -236,14 +236,14 @@ class Scheduler:
         return _cron(spec.cron).next_after(now, time_zone(spec.time_zone))
 
     def _view(self, schedule: Schedule, last: ScheduleFire | None = None) -> ScheduleView:
+        """The schedule with its next fires from its cursor (the first may be due now)."""
         if last is None:
             last = self.store.last_fires([schedule.spec.name]).get(schedule.spec.name)
         spec = schedule.spec
         cron, zone = _cron(spec.cron), time_zone(spec.time_zone)
         cursor = schedule.next_fire_time
-        if spec.paused or cursor is None:
-            upcoming = _upcoming(cron, utcnow(), zone, NEXT_FIRE_COUNT)
-        else:
+        upcoming: list[datetime] = []  # none while paused
+        if not spec.paused and cursor is not None:
             upcoming = [cursor, *_upcoming(cron, cursor, zone, NEXT_FIRE_COUNT - 1)]
         return ScheduleView(schedule, upcoming, last)
 
