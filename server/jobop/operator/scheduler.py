@@ -31,7 +31,6 @@ from jobop.domain.parameters import JobParameters
 from jobop.domain.schedules import (
     DEFAULT_MAX_CATCH_UP,
     FIELD_NAMES,
-    FIRE_PARAMETERS,
     FIRE_RETENTION,
     LAUNCHED,
     PENDING,
@@ -212,7 +211,7 @@ class Scheduler:
         return found
 
     def _checked(self, spec: ScheduleSpec) -> ScheduleSpec:
-        """The spec validated, its parameters as the job declares them."""
+        """The spec, validated: its parameters must fit the job (as each fire adds its own)."""
         check_spec(spec)
         cron = _cron(spec.cron)
         zone = time_zone(spec.time_zone)
@@ -225,8 +224,8 @@ class Scheduler:
             raise InvalidSchedule(
                 str(error), field=FIELD_NAMES["parameters"], metadata=error.metadata
             ) from None
-        own = {k: v for k, v in checked.items() if k not in FIRE_PARAMETERS}
-        return replace(spec, parameters=JobParameters(own))
+        # Kept as given: each fire's Start stores them as the job declares them.
+        return spec
 
     def _registered(self, spec: ScheduleSpec):  # type: ignore[no-untyped-def]
         return self._operator._registered_job(spec.job_name)
