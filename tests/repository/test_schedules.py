@@ -473,3 +473,31 @@ def test_a_trigger_of_a_schedule_firing_every_second_stands_for_that_seconds_fir
     assert [f.triggered for f in _fires(operator, "busy") if f.fire_time == fire.fire_time] == [
         True
     ]
+
+
+def test_a_fire_whose_claimer_died_before_starting_it_is_started_by_another_node(
+    nodes: Callable[..., JobOperator],
+) -> None:
+    from jobop.domain.schedules import PENDING, PlannedFire
+
+    api = nodes("api")
+    view = api.create_schedule(ScheduleSpec("orphan", "scheduledQuick", "@yearly"))
+    store = ScheduleRepository(api.repository.engine)
+    now = datetime.now(UTC).replace(microsecond=0)
+    fire_time = now - timedelta(seconds=30)
+    # A node claims a fire and dies before its Start: the fire stays pending.
+    claimed = store.claim(
+        "orphan",
+        view.schedule.next_fire_time,
+        view.schedule.next_fire_time,
+        lambda busy: [PlannedFire(fire_time, PENDING)],
+        "dead-node",
+        now,
+    )
+    assert claimed is not None and claimed[0].outcome == PENDING
+    survivor = nodes()
+    fire = _wait(lambda: _launched(survivor, "orphan"), "the orphan fire launched")[0]
+    assert (fire.fire_time, fire.node_id) == (fire_time, survivor.node_id)
+    assert fire.recorded == now  # when it was claimed, not when it was taken over
+    parameters = survivor.get_job_execution(fire.execution_id or 0).job_parameters
+    assert parameters[FIRE_TIME_PARAMETER].value == fire_time
