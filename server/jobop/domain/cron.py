@@ -199,7 +199,8 @@ class _DayField:
     """A day field: plain values, plus Quartz-style rules each picking days of a month."""
 
     values: frozenset[int]
-    rules: tuple[DayRule, ...] = ()
+    rule_texts: tuple[str, ...]  # what the rules were read from: equal texts, equal rules
+    rules: tuple[DayRule, ...] = field(default=(), compare=False)
     starred: bool = False  # written `*` or `?` (cron's day rule asks)
 
 
@@ -213,9 +214,14 @@ def _day_field(
     if text == "?":
         text = "*"
     plain = [part for part in text.split(",") if not _is_quartz(part, quartz)]
-    rules = tuple(rule(part) for part in text.split(",") if _is_quartz(part, quartz))
+    quartz_parts = tuple(part.upper() for part in text.split(",") if _is_quartz(part, quartz))
     values = _values(",".join(plain), kind, star) if plain else set()
-    return _DayField(frozenset(values), rules, text.startswith("*"))
+    return _DayField(
+        frozenset(values),
+        quartz_parts,
+        tuple(rule(part) for part in quartz_parts),
+        text.startswith("*"),
+    )
 
 
 def _sorted(values: Iterable[int]) -> tuple[int, ...]:
@@ -445,7 +451,8 @@ def time_zone(name: str) -> Zone:
             sign = -1 if offset[1] == "-" else 1
             return timezone(sign * timedelta(hours=int(offset[2]), minutes=int(offset[3])))
         try:
-            if name and name == name.strip():
+            # the zone directory also holds this machine's own zone, under names not IANA's
+            if name and name == name.strip() and name not in ("localtime", "posixrules"):
                 return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             pass
