@@ -356,99 +356,106 @@ def test_fire_times_continue_from_each_fire() -> None:
 # time the clock shows twice fires once, at its first occurrence.
 
 
-def test_berlin_spring_forward_fires_a_skipped_time_when_the_gap_ends() -> None:
-    # 29 March 2026 (last Sunday of March): at 01:00 UTC the clock jumps 02:00 CET -> 03:00
-    # CEST, so 02:30 does not exist that day and fires at 03:00 CEST = 01:00 UTC.
-    assert fires("0 30 2 * * *", "2026-03-28T12:00:00", zone=BERLIN) == [
-        "2026-03-29T01:00:00",
-        "2026-03-30T00:30:00",  # 02:30 CEST (+02)
-        "2026-03-31T00:30:00",
-    ]
-    # hourly: 01:00 CET (00:00Z), then 02:00 and 03:00 both first exist at 01:00Z: one fire
-    assert fires("0 0 * * * *", "2026-03-28T23:30:00", zone=BERLIN) == [
-        "2026-03-29T00:00:00",
-        "2026-03-29T01:00:00",
-        "2026-03-29T02:00:00",
-    ]
-
-
-def test_berlin_fall_back_fires_a_repeated_time_once_at_its_first_occurrence() -> None:
-    # 25 October 2026 (last Sunday of October): at 01:00 UTC the clock goes back 03:00 CEST
-    # -> 02:00 CET, so 02:30 is shown at 00:30Z (CEST) and again at 01:30Z (CET): fires once,
-    # at 00:30Z. The day before and after are plain: 02:30 CEST = 00:30Z, 02:30 CET = 01:30Z.
-    assert fires("0 30 2 * * *", "2026-10-23T12:00:00", zone=BERLIN) == [
-        "2026-10-24T00:30:00",
-        "2026-10-25T00:30:00",
-        "2026-10-26T01:30:00",
-    ]
-    # hourly: 02:00 CEST (00:00Z); 02:00 CET (01:00Z) is that time again and does not fire;
-    # 03:00 CET (02:00Z) is the next new time.
-    assert fires("0 0 * * * *", "2026-10-24T23:30:00", zone=BERLIN) == [
-        "2026-10-25T00:00:00",
-        "2026-10-25T02:00:00",
-        "2026-10-25T03:00:00",
-    ]
-
-
-def test_new_york_spring_forward() -> None:
-    # 8 March 2026 (second Sunday of March): at 07:00 UTC the clock jumps 02:00 EST -> 03:00
-    # EDT; 02:30 fires at 03:00 EDT = 07:00Z. Before: 02:30 EST = 07:30Z; after: EDT, 06:30Z.
-    assert fires("0 30 2 * * *", "2026-03-06T12:00:00", zone=NEW_YORK) == [
-        "2026-03-07T07:30:00",
-        "2026-03-08T07:00:00",
-        "2026-03-09T06:30:00",
-    ]
-    # the same in five fields
-    assert fires("30 2 * * *", "2026-03-06T12:00:00", zone=NEW_YORK) == [
-        "2026-03-07T07:30:00",
-        "2026-03-08T07:00:00",
-        "2026-03-09T06:30:00",
-    ]
-
-
-def test_new_york_fall_back() -> None:
-    # 1 November 2026 (first Sunday of November): at 06:00 UTC the clock goes back 02:00 EDT
-    # -> 01:00 EST; 01:30 is shown at 05:30Z (EDT) and 06:30Z (EST): fires at 05:30Z only.
-    # On 2 November 01:30 EST = 06:30Z.
-    assert fires("0 30 1 * * *", "2026-10-31T12:00:00", zone=NEW_YORK, count=2) == [
-        "2026-11-01T05:30:00",
-        "2026-11-02T06:30:00",
-    ]
-    # every quarter hour: 01:45 EDT (05:45Z), then the clock repeats 01:00-01:59 (EST), and
-    # the next time not yet shown is 02:00 EST = 07:00Z.
-    assert fires("0 */15 * * * *", "2026-11-01T05:40:00", zone=NEW_YORK) == [
-        "2026-11-01T05:45:00",
-        "2026-11-01T07:00:00",
-        "2026-11-01T07:15:00",
-    ]
-    # asked during the repetition (06:20Z is 01:20 EST, shown for the second time), the
-    # next fire is still 02:00 EST: 01:30 and 01:45 fired on the first pass.
-    assert fires("0 */15 * * * *", "2026-11-01T06:20:00", zone=NEW_YORK, count=2) == [
-        "2026-11-01T07:00:00",
-        "2026-11-01T07:15:00",
-    ]
-
-
-def test_sydney_fall_back_in_april() -> None:
-    # 5 April 2026 (first Sunday of April): at 16:00 UTC on the 4th the clock goes back 03:00
-    # AEDT (+11) -> 02:00 AEST (+10); 02:30 is first shown at 15:30Z on the 4th (AEDT).
-    # The day before: 02:30 AEDT = 15:30Z on the 3rd; the day after: 02:30 AEST = 16:30Z.
-    assert fires("0 30 2 * * *", "2026-04-03T00:00:00", zone=SYDNEY) == [
-        "2026-04-03T15:30:00",
-        "2026-04-04T15:30:00",
-        "2026-04-05T16:30:00",
-    ]
-
-
-def test_sydney_spring_forward_in_october() -> None:
-    # 4 October 2026 (first Sunday of October): at 16:00 UTC on the 3rd the clock jumps 02:00
-    # AEST (+10) -> 03:00 AEDT (+11); 02:30 fires at 03:00 AEDT = 16:00Z on the 3rd.
-    # The day before: 02:30 AEST = 16:30Z on the 2nd; the day after: 02:30 AEDT = 15:30Z.
-    assert fires("0 30 2 * * *", "2026-10-02T00:00:00", zone=SYDNEY) == [
-        "2026-10-02T16:30:00",
-        "2026-10-03T16:00:00",
-        "2026-10-04T15:30:00",
-    ]
+@pytest.mark.parametrize(
+    ("expression", "zone", "after", "expected"),
+    [
+        # 29 March 2026 (last Sunday of March): at 01:00 UTC Berlin's clock jumps 02:00 CET
+        # -> 03:00 CEST, so 02:30 does not exist that day and fires at 03:00 CEST = 01:00Z.
+        # The day before: 02:30 CET (+01) = 01:30Z; the day after: 02:30 CEST (+02) = 00:30Z.
+        (
+            "0 30 2 * * *",
+            BERLIN,
+            "2026-03-27T12:00:00",
+            ["2026-03-28T01:30:00", "2026-03-29T01:00:00", "2026-03-30T00:30:00"],
+        ),
+        # hourly: 01:00 CET (00:00Z), then 02:00 and 03:00 both first exist at 01:00Z: once
+        (
+            "0 0 * * * *",
+            BERLIN,
+            "2026-03-28T23:30:00",
+            ["2026-03-29T00:00:00", "2026-03-29T01:00:00", "2026-03-29T02:00:00"],
+        ),
+        # 25 October 2026 (last Sunday of October): at 01:00 UTC the clock goes back 03:00
+        # CEST -> 02:00 CET, so 02:30 is shown at 00:30Z (CEST) and again at 01:30Z (CET):
+        # it fires once, at 00:30Z. The day before 02:30 CEST = 00:30Z, after 02:30 CET = 01:30Z.
+        (
+            "0 30 2 * * *",
+            BERLIN,
+            "2026-10-23T12:00:00",
+            ["2026-10-24T00:30:00", "2026-10-25T00:30:00", "2026-10-26T01:30:00"],
+        ),
+        # hourly: 02:00 CEST (00:00Z); 02:00 CET (01:00Z) is that time again and does not
+        # fire; 03:00 CET (02:00Z) is the next time not shown before.
+        (
+            "0 0 * * * *",
+            BERLIN,
+            "2026-10-24T23:30:00",
+            ["2026-10-25T00:00:00", "2026-10-25T02:00:00", "2026-10-25T03:00:00"],
+        ),
+        # 8 March 2026 (second Sunday of March): at 07:00 UTC New York's clock jumps 02:00
+        # EST -> 03:00 EDT; 02:30 fires at 03:00 EDT = 07:00Z. Before: 02:30 EST (-05) =
+        # 07:30Z; after: 02:30 EDT (-04) = 06:30Z. Five fields or six, the same.
+        (
+            "0 30 2 * * *",
+            NEW_YORK,
+            "2026-03-06T12:00:00",
+            ["2026-03-07T07:30:00", "2026-03-08T07:00:00", "2026-03-09T06:30:00"],
+        ),
+        (
+            "30 2 * * *",
+            NEW_YORK,
+            "2026-03-06T12:00:00",
+            ["2026-03-07T07:30:00", "2026-03-08T07:00:00", "2026-03-09T06:30:00"],
+        ),
+        # 1 November 2026 (first Sunday of November): at 06:00 UTC the clock goes back 02:00
+        # EDT -> 01:00 EST; 01:30 is shown at 05:30Z (EDT) and 06:30Z (EST): it fires at 05:30Z
+        # only. On 2 November 01:30 EST = 06:30Z.
+        (
+            "0 30 1 * * *",
+            NEW_YORK,
+            "2026-10-31T12:00:00",
+            ["2026-11-01T05:30:00", "2026-11-02T06:30:00"],
+        ),
+        # every quarter hour: 01:45 EDT (05:45Z), then the clock repeats 01:00-01:59 (EST),
+        # and the next time not yet shown is 02:00 EST = 07:00Z.
+        (
+            "0 */15 * * * *",
+            NEW_YORK,
+            "2026-11-01T05:40:00",
+            ["2026-11-01T05:45:00", "2026-11-01T07:00:00", "2026-11-01T07:15:00"],
+        ),
+        # asked during the repetition (06:20Z is 01:20 EST, shown for the second time), the
+        # next fire is still 02:00 EST: 01:30 and 01:45 fired on the first pass.
+        (
+            "0 */15 * * * *",
+            NEW_YORK,
+            "2026-11-01T06:20:00",
+            ["2026-11-01T07:00:00", "2026-11-01T07:15:00"],
+        ),
+        # 5 April 2026 (first Sunday of April): at 16:00 UTC on the 4th Sydney's clock goes
+        # back 03:00 AEDT (+11) -> 02:00 AEST (+10); 02:30 is first shown at 15:30Z on the
+        # 4th. The day before: 02:30 AEDT = 15:30Z on the 3rd; after: 02:30 AEST = 16:30Z.
+        (
+            "0 30 2 * * *",
+            SYDNEY,
+            "2026-04-03T00:00:00",
+            ["2026-04-03T15:30:00", "2026-04-04T15:30:00", "2026-04-05T16:30:00"],
+        ),
+        # 4 October 2026 (first Sunday of October): at 16:00 UTC on the 3rd the clock jumps
+        # 02:00 AEST (+10) -> 03:00 AEDT (+11); 02:30 fires at 03:00 AEDT = 16:00Z on the 3rd.
+        # The day before: 02:30 AEST = 16:30Z on the 2nd; after: 02:30 AEDT = 15:30Z.
+        (
+            "0 30 2 * * *",
+            SYDNEY,
+            "2026-10-02T00:00:00",
+            ["2026-10-02T16:30:00", "2026-10-03T16:00:00", "2026-10-04T15:30:00"],
+        ),
+    ],
+)
+def test_daylight_saving_transitions(
+    expression: str, zone: str, after: str, expected: list[str]
+) -> None:
+    assert fires(expression, after, len(expected), zone) == expected
 
 
 def _fires_by_watching_the_clock(
