@@ -234,9 +234,13 @@ def test_last_weekday_and_nearest_weekday() -> None:
         "2026-02-16T00:00:00",
         "2026-08-14T00:00:00",
     ]
-    # 31 May 2026 is a Sunday: the Friday before, as the month ends (Quartz's rule);
-    # April has no 31st
-    assert fires("0 0 0 31W * *", "2026-04-01T00:00:00", 1) == ["2026-05-29T00:00:00"]
+    # months without a 31st have no fire; 31 May 2026 is a Sunday and the Monday after is
+    # in June: no fire in May either (Spring's rule, its quartzWeekdayNearestTo31 test);
+    # 31 July is a Friday, 31 August a Monday
+    assert fires("0 0 0 31W * *", "2026-04-01T00:00:00", 2) == [
+        "2026-07-31T00:00:00",
+        "2026-08-31T00:00:00",
+    ]
 
 
 def test_last_and_nth_day_of_week_in_the_month() -> None:
@@ -260,6 +264,86 @@ def test_last_and_nth_day_of_week_in_the_month() -> None:
         "2026-03-30T00:00:00",
         "2026-06-29T00:00:00",
     ]
+
+
+@pytest.mark.parametrize(
+    ("expression", "last", "expected"),
+    [
+        # cases of Spring's CronExpressionTests, read with no zone (UTC here)
+        (
+            "0 15 12 */10 1-8 5",
+            "2021-04-30T12:14:59",
+            ["2021-05-21T12:15:00", "2021-06-11T12:15:00", "2022-01-21T12:15:00"],
+        ),
+        ("3-57 13-28 17,18 1,15 3-12 6#1", "2022-09-15T17:44:11", ["2022-10-01T17:13:03"]),
+        ("*/28 56 22 */6 * *", "2022-02-27T08:00:42", ["2022-03-01T22:56:00"]),
+        (
+            "0 30 23 30 1/3 ?",
+            "2010-12-30T12:00:00",
+            ["2011-01-30T23:30:00", "2011-04-30T23:30:00", "2011-07-30T23:30:00"],
+        ),
+        (
+            "0 0 0 31W * ?",
+            "2020-01-01T00:00:00",
+            [
+                "2020-01-31T00:00:00",
+                "2020-03-31T00:00:00",
+                "2020-07-31T00:00:00",
+                "2020-08-31T00:00:00",
+                "2020-10-30T00:00:00",
+                "2020-12-31T00:00:00",
+            ],
+        ),
+        (
+            "0 0 0 1W,15,LW * ?",
+            "2019-12-30T00:00:00",
+            [
+                "2019-12-31T00:00:00",
+                "2020-01-01T00:00:00",
+                "2020-01-15T00:00:00",
+                "2020-01-31T00:00:00",
+            ],
+        ),
+        (
+            "0 0 0 ? * THU#1,THU#3,THU#5",
+            "2019-12-31T00:00:00",
+            ["2020-01-02T00:00:00", "2020-01-16T00:00:00", "2020-01-30T00:00:00"],
+        ),
+        (
+            "0 0 0 ? * 3#5",
+            "2020-01-01T00:00:00",
+            [
+                "2020-01-29T00:00:00",
+                "2020-04-29T00:00:00",
+                "2020-07-29T00:00:00",
+                "2020-09-30T00:00:00",
+                "2020-12-30T00:00:00",
+            ],
+        ),
+        ("0 0 0 ? * MON#5", "2025-01-01T00:00:00", ["2025-03-31T00:00:00"]),
+        (
+            "0 0 0 ? * SUN-FRI",
+            "2021-02-25T15:00:00",
+            ["2021-02-26T00:00:00", "2021-02-28T00:00:00"],
+        ),
+    ],
+)
+def test_agrees_with_spring_s_own_examples(expression: str, last: str, expected: list[str]) -> None:
+    assert fires(expression, last, len(expected)) == expected
+
+
+@pytest.mark.parametrize(
+    ("zone", "last", "expected"),
+    [
+        # Spring's daylightSaving test, at 09:00 in Amsterdam across both changes of 2021
+        ("Europe/Amsterdam", "2021-03-27T08:00:00", "2021-03-28T07:00:00"),
+        ("Europe/Amsterdam", "2021-10-30T07:00:00", "2021-10-31T08:00:00"),
+    ],
+)
+def test_agrees_with_spring_on_fire_times_away_from_the_shifted_hour(
+    zone: str, last: str, expected: str
+) -> None:
+    assert fires("0 0 9 * * *", last, 1, zone) == [expected]
 
 
 def test_a_rare_date_is_found_years_ahead() -> None:

@@ -129,8 +129,9 @@ def _last_weekday(year: int, month: int, length: int) -> list[int]:
 
 
 def _nearest_weekday(day: int) -> DayRule:
-    """`nW`: the weekday nearest to day n, never leaving the month (Quartz's rule: `1W` on a
-    Saturday is Monday the 3rd; a Sunday on the month's last day is the Friday before)."""
+    """`nW`: the weekday nearest to day n, within the month, as Spring's tests fix it: a
+    Saturday moves to the Friday before (`1W` to Monday the 3rd), a Sunday to the Monday
+    after, and a Sunday that ends the month fires nowhere; so do months without day n."""
 
     def rule(year: int, month: int, length: int) -> list[int]:
         if day > length:
@@ -139,7 +140,7 @@ def _nearest_weekday(day: int) -> DayRule:
         if weekday == 6:
             return [day - 1] if day > 1 else [day + 2]
         if weekday == 0:
-            return [day + 1] if day < length else [day - 2]
+            return [day + 1] if day < length else []
         return [day]
 
     return rule
