@@ -379,6 +379,12 @@ def test_a_rare_date_is_found_years_ahead() -> None:
         ("0 0 0 ? * 1#0", "day-of-week field '1#0'"),
         ("0 0 0 ? * L", "day-of-week field 'L'"),
         ("0 0 * * JAN", "day-of-week field 'JAN'"),
+        (
+            "\u00b2 * * * * *",
+            "second field '\u00b2': '\u00b2' is not a number",
+        ),  # isdigit() says yes
+        ("0 */\u00b2 * * * *", "minute field '*/\u00b2': step '\u00b2'"),
+        ("0 0 0 L-\u00b2 * *", "day-of-month field 'L-\u00b2'"),
     ],
 )
 def test_an_invalid_field_is_named(expression: str, message: str) -> None:
@@ -596,7 +602,7 @@ def test_fire_times_agree_with_the_clock_around_each_transition(
     # asked at any moment, on either pass through a repeated hour, the answer is the next
     # of those fires
     for minutes in range(0, 6 * 60, 5):
-        instant = start + timedelta(minutes=minutes, seconds=30)
+        instant = start + timedelta(minutes=minutes, seconds=30, microseconds=250_000)
         later = [fire for fire in expected if fire > instant]
         if later:
             assert expression.next_after(instant, time_zone(zone)) == later[0]

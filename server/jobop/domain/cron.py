@@ -11,6 +11,7 @@ fires once, at its first occurrence. No library reads exactly this (docs/cron.md
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
@@ -54,6 +55,11 @@ class _FieldError(ValueError):
     """A fault in one field's text; parse() names the field around it."""
 
 
+def _number(text: str) -> int | None:
+    """A whole number written in ASCII digits (str.isdigit also takes '²'), else None."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 @dataclass(frozen=True)
 class _Kind:
     words: str  # how errors name the field
@@ -65,9 +71,9 @@ class _Kind:
         upper = token.upper()
         if upper in self.names:
             return self.names.index(upper) + 1
-        if not token.isdigit():
+        number = _number(token)
+        if number is None:
             raise _FieldError(f"'{token}' is not a number" + (" or a name" if self.names else ""))
-        number = int(token)
         if not self.low <= number <= self.high:
             raise _FieldError(f"{number} is out of range {self.low}-{self.high}")
         return number
@@ -84,7 +90,7 @@ _DAYS_OF_WEEK = _Kind("day-of-week", 0, 7, _DAY_NAMES)
 
 def _values(text: str, kind: _Kind, star: tuple[int, int]) -> set[int]:
     """A field of numbers, names, ranges `a-b`, steps `x/n` and lists `x,y`; `star` is the
-    range `*` stands for (Spring: Monday to Sunday for the day of week; cron: from Sunday)."""
+    range `*` stands for (the day of week's: Monday to Sunday in Spring, from Sunday in cron)."""
     values: set[int] = set()
     for part in text.split(","):
         base, slash, step_text = part.partition("/")
@@ -100,12 +106,10 @@ def _values(text: str, kind: _Kind, star: tuple[int, int]) -> set[int]:
         else:
             low = kind.value(base)
             # `5/15` is `5-<last>/15`, as in Spring
-            high = star[1] if slash else low
-        step = 1
-        if slash:
-            if not step_text.isdigit() or int(step_text) == 0:
-                raise _FieldError(f"step '{step_text}' must be a whole number of 1 or more")
-            step = int(step_text)
+            high = kind.high if slash else low
+        step = _number(step_text) if slash else 1
+        if not step:
+            raise _FieldError(f"step '{step_text}' must be a whole number of 1 or more")
         values.update(range(low, high + 1, step))
     if kind is _DAYS_OF_WEEK:
         values = {value % 7 for value in values}
@@ -154,12 +158,11 @@ def _day_of_month_rule(part: str) -> DayRule:
     if upper == "LW":
         return _last_weekday
     if upper.startswith("L-"):
-        offset = upper[2:]
-        if not offset.isdigit() or not 1 <= int(offset) <= 30:
+        back = _number(upper[2:])
+        if back is None or not 1 <= back <= 30:
             raise _FieldError(f"'{part}': the offset after 'L-' must be 1 to 30")
-        back = int(offset)
         return lambda year, month, length: [length - back] if length > back else []
-    if upper.endswith("W") and upper[:-1].isdigit():
+    if upper.endswith("W") and _number(upper[:-1]) is not None:
         return _nearest_weekday(_DAYS_OF_MONTH.value(upper[:-1]))
     raise _FieldError(f"'{part}' is not one of L, L-n, LW, nW")
 
@@ -171,9 +174,9 @@ def _day_of_week_rule(part: str) -> DayRule:
     if "#" in upper:
         day_text, _, ordinal_text = upper.partition("#")
         day = _DAYS_OF_WEEK.value(day_text) % 7
-        if not ordinal_text.isdigit() or not 1 <= int(ordinal_text) <= 5:
+        ordinal = _number(ordinal_text)
+        if ordinal is None or not 1 <= ordinal <= 5:
             raise _FieldError(f"'{part}': the ordinal after '#' must be 1 to 5")
-        ordinal = int(ordinal_text)
 
         def nth(year: int, month: int, length: int) -> list[int]:
             first = 1 + (day - _weekday(year, month, 1)) % 7
@@ -396,18 +399,16 @@ def _first_instant(
     early: datetime, late: datetime, reached: Callable[[datetime], bool]
 ) -> datetime:
     """The first whole second in (early, late] at which `reached` holds, given it fails at
-    `early`, holds at `late` and, once it holds, keeps holding (zone transitions fall on
-    whole seconds)."""
-    while late - early > _SECOND:
-        middle = early + (late - early) // 2
-        middle = middle.replace(microsecond=0)
-        if middle <= early:
-            middle = early + _SECOND
-        if reached(middle):
-            late = middle
+    `early`, holds at `late` and keeps holding once it does (a zone's transitions fall on
+    whole seconds): a binary search, a dozen steps for an hour."""
+    low, high = math.floor(early.timestamp()), math.ceil(late.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if reached(datetime.fromtimestamp(middle, UTC)):
+            high = middle
         else:
-            early = middle
-    return late
+            low = middle
+    return datetime.fromtimestamp(high, UTC)
 
 
 def _instant_of(local: datetime, zone: Zone) -> datetime:
@@ -441,7 +442,7 @@ def _search_start(instant: datetime, zone: Zone) -> datetime:
     return _wall_clock(turn, zone) + repeat
 
 
-_OFFSET = re.compile(r"([+-])(\d\d):(\d\d)")
+_OFFSET = re.compile(r"([+-])([0-9]{2}):([0-9]{2})")
 
 
 def time_zone(name: str) -> Zone:
