@@ -410,6 +410,11 @@ def test_an_invalid_expression_says_why(expression: str, message: str) -> None:
     assert message in str(invalid(expression))
 
 
+def test_an_expression_that_is_not_text_is_refused() -> None:
+    with pytest.raises(InvalidSchedule, match="must be text"):
+        CronExpression.parse(5)  # type: ignore[arg-type]  # as a JSON body may send it
+
+
 def test_zones_by_iana_name_or_fixed_offset() -> None:
     assert str(time_zone("Europe/Berlin")) == "Europe/Berlin"
     assert fires("0 0 9 * * *", "2026-01-01T00:00:00", 1, "+05:30") == ["2026-01-01T03:30:00"]
@@ -539,6 +544,15 @@ def test_fire_times_continue_from_each_fire() -> None:
             SYDNEY,
             "2026-10-02T00:00:00",
             ["2026-10-02T16:30:00", "2026-10-03T16:00:00", "2026-10-04T15:30:00"],
+        ),
+        # Samoa skipped Friday 30 December 2011: at 10:00 UTC its clock went from Thursday
+        # 23:59:59 (-10) to Saturday 00:00 (+14). Noon on the 29th is 22:00Z; noon on the
+        # 30th never came and fires when the gap ends (10:00Z); noon on the 31st is 22:00Z.
+        (
+            "0 0 12 * * *",
+            "Pacific/Apia",
+            "2011-12-29T12:00:00",
+            ["2011-12-29T22:00:00", "2011-12-30T10:00:00", "2011-12-30T22:00:00"],
         ),
     ],
 )

@@ -251,7 +251,9 @@ class CronExpression:
 
     @classmethod
     def parse(cls, text: str) -> CronExpression:
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
+            raise InvalidSchedule("cron expression must be text", field="cron")
+        if not text.strip():
             raise InvalidSchedule("cron expression is empty", field="cron")
         stripped = text.strip()
         if stripped.startswith("@"):
