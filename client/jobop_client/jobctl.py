@@ -645,9 +645,7 @@ _OVERLAPS = ("skip", "queue", "allow")
 _CATCH_UPS = ("none", "latest", "all")
 
 
-def _schedule_commands(
-    commands: argparse._SubParsersAction[_Parser], later: list[argparse.ArgumentParser]
-) -> None:
+def _schedule_commands(commands: argparse._SubParsersAction[_Parser], later: list[_Parser]) -> None:
     """`jobctl schedule ACTION …`."""
     schedule = commands.add_parser(
         "schedule",
@@ -809,7 +807,9 @@ def _schedule_rm(ctx: _Context) -> int:
 
 
 def _schedule_trigger(ctx: _Context) -> int:
-    fire = jsonform.schedule_fire_json(ctx.client.trigger_schedule(ctx.args.name))
+    fired = ctx.client.trigger_schedule(ctx.args.name)
+    zone = ctx.client.get_schedule(ctx.args.name).time_zone  # the fire time in it
+    fire = jsonform.schedule_fire_json(fired, zone)
     if ctx.json:
         ctx.dump(fire)
     else:
@@ -1100,6 +1100,9 @@ def _failure(error: errors.JobOperatorError, args: argparse.Namespace) -> tuple[
         | errors.InvalidArgumentError
         | errors.RequestIdReusedError,
     ):
+        field = error.metadata.get("field", "")
+        if args.command == "schedule" and field and field not in str(error):
+            return exit_codes.USAGE, f"{field}: {error}"  # "cron: second field '61': …"
         return exit_codes.USAGE, str(error)
     return exit_codes.REFUSED, str(error)
 

@@ -74,7 +74,7 @@ try {
   // A trigger from the schedule's own page adds a fire there.
   await page.locator('h1 button[data-action="trigger"]').click();
   await page.waitForFunction(() => document.querySelectorAll('#fires tbody tr[data-outcome]').length >= 2);
-  await fire.click();
+  await fire.first().click();
   await page.waitForURL(new RegExp(`#/executions/${execution}$`));
   await page.locator("#execution-title", { hasText: `${execution}` }).waitFor();
   assert.deepEqual(watch.problems, []);

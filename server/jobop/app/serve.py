@@ -462,6 +462,7 @@ async def _serve(
         metrics.follow_node(operator.node.heartbeat_ages)
         launches = operator.repository.launches
         metrics.follow_launches(lambda: (launches.statements, launches.launches))
+        operator.scheduler.add_observer(metrics.schedules)  # fires by outcome, lateness
         if http_address:
             assert server.security is not None
             # The gRPC interceptor's limit objects: one stream count and Start bucket per

@@ -48,10 +48,7 @@ def schedule_from_json(body: dict[str, Any]) -> tuple[pb.Schedule, list[str]]:
         named.append(field)
         if value is None:
             continue
-        wrong_int = kind is int and (
-            isinstance(value, bool) or not -_INT32_MAX <= value <= _INT32_MAX
-        )
-        if not isinstance(value, kind) or (kind is int and wrong_int):
+        if not isinstance(value, kind) or (kind is int and not _int32(value)):
             raise ApiError.of(InvalidArgument(f"{key} must be {_TYPE_WORDS[kind]}", field=key))
         if field == "parameters":
             for name, parameter in rep.parameters_from_json(value).items():
@@ -59,6 +56,10 @@ def schedule_from_json(body: dict[str, Any]) -> tuple[pb.Schedule, list[str]]:
         else:
             setattr(message, field, value)
     return message, named
+
+
+def _int32(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and abs(value) <= _INT32_MAX
 
 
 class ScheduleApi(RestApi):
@@ -108,8 +109,8 @@ class ScheduleApi(RestApi):
             schedule, named = schedule_from_json(await json_body(request, tuple(_FIELDS)))
             if "name" in named:
                 if schedule.name != name:
-                    message = f"name {schedule.name!r} differs from the path's: names cannot change"
-                    raise ApiError.of(InvalidArgument(message, field="name"))
+                    text = f"name {schedule.name!r} differs from the path's: names cannot change"
+                    raise ApiError.of(InvalidArgument(text, field="name"))
                 named.remove("name")
             message = pb.UpdateScheduleRequest(name=name, schedule=schedule)
             message.update_mask.paths.extend(named)
@@ -149,7 +150,7 @@ class ScheduleApi(RestApi):
     async def trigger(self, request: web.Request) -> web.Response:
         """The extra fire: LAUNCHED with its execution, or SKIPPED/REFUSED and why."""
         response = await self._action(request, "TriggerSchedule")
-        return json_response(schedule_fire_json(response.fire))
+        return json_response(schedule_fire_json(response.fire, await self._zone(request)))
 
     async def fires(self, request: web.Request) -> web.Response:
         message = pb.ListScheduleFiresRequest(
@@ -158,12 +159,18 @@ class ScheduleApi(RestApi):
             page_token=request.query.get("pageToken", ""),
         )
         response = await call(self.servicer.ListScheduleFires, message)
+        zone = await self._zone(request)
         return json_response(
             {
-                "fires": [schedule_fire_json(fire) for fire in response.fires],
+                "fires": [schedule_fire_json(fire, zone) for fire in response.fires],
                 "nextPageToken": response.next_page_token,
             }
         )
+
+    async def _zone(self, request: web.Request) -> str:
+        """The time zone of the path's schedule: its fires' times are shown in it."""
+        message = pb.GetScheduleRequest(name=request.match_info["name"])
+        return (await call(self.servicer.GetSchedule, message)).schedule.time_zone
 
     async def preview(self, request: web.Request) -> web.Response:
         """`cron`, `timeZone`, `from` (RFC 3339; default now), `count` (default 5):
