@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -501,3 +502,70 @@ def test_a_fire_whose_claimer_died_before_starting_it_is_started_by_another_node
     assert fire.recorded == now  # when it was claimed, not when it was taken over
     parameters = survivor.get_job_execution(fire.execution_id or 0).job_parameters
     assert parameters[FIRE_TIME_PARAMETER].value == fire_time
+
+
+# -- the pure rules ----------------------------------------------------------------------
+
+
+def test_a_long_downtime_walks_only_the_newest_fire_times() -> None:
+    from jobop.domain.cron import CronExpression, time_zone
+    from jobop.operator.scheduler import _due_times
+
+    cron, zone = CronExpression.parse("* * * * * *"), time_zone("UTC")
+    now = datetime(2026, 3, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+    cursor = now - timedelta(days=7)  # 604,800 fires behind
+    due, following = _due_times(cron, zone, cursor.replace(microsecond=0), now, 1000)
+    assert len(due) == 1000
+    assert due[-1] == now.replace(microsecond=0) and following == due[-1] + timedelta(seconds=1)
+    assert due == [due[0] + timedelta(seconds=i) for i in range(1000)]
+    # Close behind: every fire from the cursor on.
+    weekdays = CronExpression.parse("0 0 9 * * MON-FRI")
+    start = datetime(2026, 2, 2, 9, tzinfo=UTC)  # a Monday
+    due, following = _due_times(weekdays, zone, start, now, 1000)
+    assert len(due) == 20 and due[0] == start and following == datetime(2026, 3, 2, 9, tzinfo=UTC)
+    due, _ = _due_times(weekdays, zone, start, now, 3)  # far behind for three
+    assert due == [datetime(2026, 2, d, 9, tzinfo=UTC) for d in (25, 26, 27)]
+
+
+def test_fire_plans_follow_the_misfire_threshold_catch_up_and_overlap() -> None:
+    from jobop.domain.schedules import Busy, plan_fires
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    two = [t0 + timedelta(seconds=2 * i) for i in range(4)]
+    now = two[-1] + timedelta(seconds=0.5)  # the last is on time, the others missed
+    spec = ScheduleSpec("p", "j", "*/2 * * * * *")
+    idle, running = Busy(0, 0), Busy(1, 0)
+
+    def outcomes(spec: ScheduleSpec, busy: Busy = idle) -> list[str]:
+        return [f.outcome for f in plan_fires(spec, two, two[-1] + timedelta(seconds=2), now, busy)]
+
+    assert outcomes(spec) == ["MISSED", "MISSED", "PENDING", "PENDING"]  # latest
+    assert outcomes(replace(spec, catch_up="none")) == ["MISSED", "MISSED", "MISSED", "PENDING"]
+    assert outcomes(replace(spec, catch_up="all")) == ["PENDING"] * 4
+    assert outcomes(replace(spec, catch_up="all", max_catch_up=2)) == [
+        "MISSED",
+        "PENDING",
+        "PENDING",
+        "PENDING",
+    ]
+    assert outcomes(spec, running) == ["MISSED", "MISSED", "SKIPPED", "SKIPPED"]
+    assert outcomes(replace(spec, overlap="queue"), running) == [
+        "MISSED",
+        "MISSED",
+        "PENDING",
+        "SKIPPED",
+    ]
+    assert outcomes(replace(spec, overlap="queue"), Busy(1, 1))[2:] == ["SKIPPED", "SKIPPED"]
+    assert outcomes(replace(spec, overlap="allow"), running)[2:] == ["PENDING", "PENDING"]
+    hourly = [t0]
+    late = plan_fires(spec, hourly, t0 + timedelta(hours=1), t0 + timedelta(seconds=59), idle)
+    assert late[0].outcome == "PENDING"  # within a minute: on time
+    later = plan_fires(spec, hourly, t0 + timedelta(hours=1), t0 + timedelta(seconds=61), idle)
+    assert later[0].outcome == "PENDING" and "missed" not in later[0].reason  # latest runs it
+    none = replace(spec, catch_up="none")
+    assert (
+        plan_fires(none, hourly, t0 + timedelta(hours=1), t0 + timedelta(seconds=61), idle)[
+            0
+        ].outcome
+        == "MISSED"
+    )

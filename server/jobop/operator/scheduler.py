@@ -98,6 +98,32 @@ def _upcoming(cron: CronExpression, after: datetime, zone: Zone, count: int) -> 
     return times
 
 
+def _due_times(
+    cron: CronExpression, zone: Zone, cursor: datetime | None, now: datetime, keep: int
+) -> tuple[list[datetime], datetime | None]:
+    """The newest `keep` fire times from `cursor` to `now` (oldest first), and the one
+    after them. Far behind (a long downtime), the walk starts near `now`, not at the
+    cursor: each fire time costs a search, and only the newest are recorded."""
+    if cursor is None:
+        return [], None
+    start = cursor
+    step = _upcoming(cron, cursor, zone, 1)
+    reach = (step[0] - cursor) * keep * 2 if step else timedelta(0)
+    while True:
+        if reach and now - reach > cursor:
+            start = next(iter(_upcoming(cron, now - reach, zone, 1)), now + reach)
+        else:
+            start = cursor
+        due: deque[datetime] = deque(maxlen=keep)
+        following: datetime | None = start
+        while following is not None and following <= now:
+            due.append(following)
+            following = next(iter(_upcoming(cron, following, zone, 1)), None)
+        if start == cursor or len(due) == keep:
+            return list(due), following
+        reach *= 2  # fewer fires than a period suggested (weekdays only, say)
+
+
 def _free_second(spec: ScheduleSpec, now: datetime, taken: set[datetime]) -> datetime:
     """The first whole second from `now` on that no recorded fire has, and the cron
     expression neither when one of the next few seconds is free of it too; else the
@@ -326,14 +352,10 @@ class Scheduler:
         except InvalidSchedule as error:  # stored by a newer jobop that reads more forms
             log.warning("schedule %s: cannot read %s: %s", spec.name, error.field, error)
             return
-        due: deque[datetime] = deque(maxlen=max(spec.max_catch_up, MAX_RECORDED))
-        following: datetime | None = cursor
-        while following is not None and following <= now:
-            due.append(following)
-            following = next(iter(_upcoming(cron, following, zone, 1)), None)
+        due, following = _due_times(cron, zone, cursor, now, max(spec.max_catch_up, MAX_RECORDED))
 
         def plan(busy: Busy) -> list[PlannedFire]:
-            return plan_fires(spec, list(due), following, now, busy)
+            return plan_fires(spec, due, following, now, busy)
 
         claimed = self.store.claim(spec.name, cursor, following, plan, self._operator.node_id, now)
         for fire in claimed or ():
