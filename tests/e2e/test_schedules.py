@@ -183,8 +183,9 @@ def test_skip_pause_and_trigger_on_replicas(start_server: ServerFactory) -> None
 def test_catch_up_after_every_node_was_stopped(start_server: ServerFactory, db_url: str) -> None:
     replicas = [start_server(*REPLICA) for _ in range(2)]
     policies = ("none", "latest", "all")
+    # overlap allow: a start the shutdown left waiting must not make the catch-up skip.
     for policy in policies:
-        create(replicas[0], f"catch-{policy}", EVERY_TWO_SECONDS, catchUp=policy)
+        create(replicas[0], f"catch-{policy}", EVERY_TWO_SECONDS, catchUp=policy, overlap="allow")
     wait_until(
         lambda: all(
             any(f["outcome"] == "LAUNCHED" for f in fires(replicas[0], f"catch-{p}"))
