@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -144,7 +145,8 @@ def test_create_read_change_delete_with_audit_rows(nodes: Callable[..., JobOpera
     assert changed.schedule.updated_by == "bob"
     assert changed.next_fire_times[1] - changed.next_fire_times[0] == timedelta(hours=1)
     with _as("bob", "PauseSchedule"):
-        assert operator.pause_schedule("nightly").schedule.spec.paused
+        paused = operator.pause_schedule("nightly")
+    assert paused.schedule.spec.paused and paused.next_fire_times == []
     with _as("bob", "ResumeSchedule"):
         assert not operator.resume_schedule("nightly").schedule.spec.paused
     assert [v.schedule.spec.name for v in operator.list_schedules()] == ["nightly"]
@@ -367,11 +369,15 @@ def test_paused_schedule_does_not_fire_and_resumes_from_now(
     view = operator.create_schedule(
         ScheduleSpec("paused", "scheduledQuick", "* * * * * *", paused=True)
     )
-    _sleep_until(view.next_fire_times[1] + timedelta(seconds=0.5))
+    assert view.next_fire_times == []
+    created = view.schedule.next_fire_time
+    assert created is not None
+    _sleep_until(created + timedelta(seconds=1.5))
     assert operator.list_schedule_fires("paused", 10) == []
     resumed = operator.resume_schedule("paused")
     assert resumed.schedule.next_fire_time is not None
-    assert resumed.schedule.next_fire_time > view.next_fire_times[1]
+    assert resumed.schedule.next_fire_time > created + timedelta(seconds=1)
+    assert resumed.next_fire_times[0] == resumed.schedule.next_fire_time
     fire = _wait(lambda: _launched(operator, "paused"), "a fire after resume")[0]
     assert fire.fire_time == resumed.schedule.next_fire_time
 
@@ -434,3 +440,132 @@ def test_a_version_6_database_gets_the_schedule_tables(blank_db_url: str) -> Non
         assert ScheduleRepository(engine).list_schedules() == []
     finally:
         engine.dispose()
+
+
+def test_triggers_within_one_second_are_fires_of_their_own(
+    nodes: Callable[..., JobOperator],
+) -> None:
+    # JOB_KEY spells a date to the second: each trigger takes a second of its own, and
+    # never one the cron expression fires at.
+    operator = nodes()
+    operator.create_schedule(
+        ScheduleSpec("quick", "scheduledQuick", "*/2 * * * * *", overlap="allow", paused=True)
+    )
+    fires = [operator.trigger_schedule("quick") for _ in range(3)]
+    assert [f.outcome for f in fires] == ["LAUNCHED"] * 3
+    assert len({f.execution_id for f in fires}) == 3
+    assert all(f.fire_time.microsecond == 0 for f in fires)
+    assert len({f.fire_time for f in fires}) == 3
+    assert fires[0].fire_time.second % 2 == 1  # not a second the cron expression fires at
+    assert operator.explorer.get_job_instance_count("scheduledQuick") == 3
+
+
+def test_a_trigger_of_a_schedule_firing_every_second_stands_for_that_seconds_fire(
+    nodes: Callable[..., JobOperator],
+) -> None:
+    operator = nodes()
+    operator.create_schedule(ScheduleSpec("busy", "scheduledQuick", "* * * * * *", overlap="allow"))
+    fire = operator.trigger_schedule("busy")
+    assert fire.outcome == "LAUNCHED"
+    _wait(lambda: any(f.fire_time > fire.fire_time for f in _launched(operator, "busy")), "more")
+    operator.pause_schedule("busy")
+    times = [f.fire_time for f in _fires(operator, "busy")]
+    assert len(times) == len(set(times))  # the trigger's second was recorded once
+    assert [f.triggered for f in _fires(operator, "busy") if f.fire_time == fire.fire_time] == [
+        True
+    ]
+
+
+def test_a_fire_whose_claimer_died_before_starting_it_is_started_by_another_node(
+    nodes: Callable[..., JobOperator],
+) -> None:
+    from jobop.domain.schedules import PENDING, PlannedFire
+
+    api = nodes("api")
+    view = api.create_schedule(ScheduleSpec("orphan", "scheduledQuick", "@yearly"))
+    store = ScheduleRepository(api.repository.engine)
+    now = datetime.now(UTC).replace(microsecond=0)
+    fire_time = now - timedelta(seconds=30)
+    # A node claims a fire and dies before its Start: the fire stays pending.
+    claimed = store.claim(
+        "orphan",
+        view.schedule.next_fire_time,
+        view.schedule.next_fire_time,
+        lambda busy: [PlannedFire(fire_time, PENDING)],
+        "dead-node",
+        now,
+    )
+    assert claimed is not None and claimed[0].outcome == PENDING
+    survivor = nodes()
+    fire = _wait(lambda: _launched(survivor, "orphan"), "the orphan fire launched")[0]
+    assert (fire.fire_time, fire.node_id) == (fire_time, survivor.node_id)
+    assert fire.recorded == now  # when it was claimed, not when it was taken over
+    parameters = survivor.get_job_execution(fire.execution_id or 0).job_parameters
+    assert parameters[FIRE_TIME_PARAMETER].value == fire_time
+
+
+# -- the pure rules ----------------------------------------------------------------------
+
+
+def test_a_long_downtime_walks_only_the_newest_fire_times() -> None:
+    from jobop.domain.cron import CronExpression, time_zone
+    from jobop.operator.scheduler import _due_times
+
+    cron, zone = CronExpression.parse("* * * * * *"), time_zone("UTC")
+    now = datetime(2026, 3, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+    cursor = now - timedelta(days=7)  # 604,800 fires behind
+    due, following = _due_times(cron, zone, cursor.replace(microsecond=0), now, 1000)
+    assert len(due) == 1000
+    assert due[-1] == now.replace(microsecond=0) and following == due[-1] + timedelta(seconds=1)
+    assert due == [due[0] + timedelta(seconds=i) for i in range(1000)]
+    # Close behind: every fire from the cursor on.
+    weekdays = CronExpression.parse("0 0 9 * * MON-FRI")
+    start = datetime(2026, 2, 2, 9, tzinfo=UTC)  # a Monday
+    due, following = _due_times(weekdays, zone, start, now, 1000)
+    assert len(due) == 20 and due[0] == start and following == datetime(2026, 3, 2, 9, tzinfo=UTC)
+    due, _ = _due_times(weekdays, zone, start, now, 3)  # far behind for three
+    assert due == [datetime(2026, 2, d, 9, tzinfo=UTC) for d in (25, 26, 27)]
+
+
+def test_fire_plans_follow_the_misfire_threshold_catch_up_and_overlap() -> None:
+    from jobop.domain.schedules import Busy, plan_fires
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    two = [t0 + timedelta(seconds=2 * i) for i in range(4)]
+    now = two[-1] + timedelta(seconds=0.5)  # the last is on time, the others missed
+    spec = ScheduleSpec("p", "j", "*/2 * * * * *")
+    idle, running = Busy(0, 0), Busy(1, 0)
+
+    def outcomes(spec: ScheduleSpec, busy: Busy = idle) -> list[str]:
+        return [f.outcome for f in plan_fires(spec, two, two[-1] + timedelta(seconds=2), now, busy)]
+
+    assert outcomes(spec) == ["MISSED", "MISSED", "PENDING", "PENDING"]  # latest
+    assert outcomes(replace(spec, catch_up="none")) == ["MISSED", "MISSED", "MISSED", "PENDING"]
+    assert outcomes(replace(spec, catch_up="all")) == ["PENDING"] * 4
+    assert outcomes(replace(spec, catch_up="all", max_catch_up=2)) == [
+        "MISSED",
+        "PENDING",
+        "PENDING",
+        "PENDING",
+    ]
+    assert outcomes(spec, running) == ["MISSED", "MISSED", "SKIPPED", "SKIPPED"]
+    assert outcomes(replace(spec, overlap="queue"), running) == [
+        "MISSED",
+        "MISSED",
+        "PENDING",
+        "SKIPPED",
+    ]
+    assert outcomes(replace(spec, overlap="queue"), Busy(1, 1))[2:] == ["SKIPPED", "SKIPPED"]
+    assert outcomes(replace(spec, overlap="allow"), running)[2:] == ["PENDING", "PENDING"]
+    hourly = [t0]
+    late = plan_fires(spec, hourly, t0 + timedelta(hours=1), t0 + timedelta(seconds=59), idle)
+    assert late[0].outcome == "PENDING"  # within a minute: on time
+    later = plan_fires(spec, hourly, t0 + timedelta(hours=1), t0 + timedelta(seconds=61), idle)
+    assert later[0].outcome == "PENDING" and "missed" not in later[0].reason  # latest runs it
+    none = replace(spec, catch_up="none")
+    assert (
+        plan_fires(none, hourly, t0 + timedelta(hours=1), t0 + timedelta(seconds=61), idle)[
+            0
+        ].outcome
+        == "MISSED"
+    )

@@ -11,6 +11,7 @@ fires once, at its first occurrence. No library reads exactly this (docs/cron.md
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
@@ -54,6 +55,11 @@ class _FieldError(ValueError):
     """A fault in one field's text; parse() names the field around it."""
 
 
+def _number(text: str) -> int | None:
+    """A whole number written in ASCII digits (str.isdigit also takes '²'), else None."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 @dataclass(frozen=True)
 class _Kind:
     words: str  # how errors name the field
@@ -65,9 +71,9 @@ class _Kind:
         upper = token.upper()
         if upper in self.names:
             return self.names.index(upper) + 1
-        if not token.isdigit():
+        number = _number(token)
+        if number is None:
             raise _FieldError(f"'{token}' is not a number" + (" or a name" if self.names else ""))
-        number = int(token)
         if not self.low <= number <= self.high:
             raise _FieldError(f"{number} is out of range {self.low}-{self.high}")
         return number
@@ -84,7 +90,7 @@ _DAYS_OF_WEEK = _Kind("day-of-week", 0, 7, _DAY_NAMES)
 
 def _values(text: str, kind: _Kind, star: tuple[int, int]) -> set[int]:
     """A field of numbers, names, ranges `a-b`, steps `x/n` and lists `x,y`; `star` is the
-    range `*` stands for (Spring: Monday to Sunday for the day of week; cron: from Sunday)."""
+    range `*` stands for (the day of week's: Monday to Sunday in Spring, from Sunday in cron)."""
     values: set[int] = set()
     for part in text.split(","):
         base, slash, step_text = part.partition("/")
@@ -100,12 +106,10 @@ def _values(text: str, kind: _Kind, star: tuple[int, int]) -> set[int]:
         else:
             low = kind.value(base)
             # `5/15` is `5-<last>/15`, as in Spring
-            high = star[1] if slash else low
-        step = 1
-        if slash:
-            if not step_text.isdigit() or int(step_text) == 0:
-                raise _FieldError(f"step '{step_text}' must be a whole number of 1 or more")
-            step = int(step_text)
+            high = kind.high if slash else low
+        step = _number(step_text) if slash else 1
+        if not step:
+            raise _FieldError(f"step '{step_text}' must be a whole number of 1 or more")
         values.update(range(low, high + 1, step))
     if kind is _DAYS_OF_WEEK:
         values = {value % 7 for value in values}
@@ -129,8 +133,9 @@ def _last_weekday(year: int, month: int, length: int) -> list[int]:
 
 
 def _nearest_weekday(day: int) -> DayRule:
-    """`nW`: the weekday nearest to day n, never leaving the month (Quartz's rule: `1W` on a
-    Saturday is Monday the 3rd; a Sunday on the month's last day is the Friday before)."""
+    """`nW`: the weekday nearest to day n, within the month, as Spring's tests fix it: a
+    Saturday moves to the Friday before (`1W` to Monday the 3rd), a Sunday to the Monday
+    after, and a Sunday that ends the month fires nowhere; so do months without day n."""
 
     def rule(year: int, month: int, length: int) -> list[int]:
         if day > length:
@@ -139,7 +144,7 @@ def _nearest_weekday(day: int) -> DayRule:
         if weekday == 6:
             return [day - 1] if day > 1 else [day + 2]
         if weekday == 0:
-            return [day + 1] if day < length else [day - 2]
+            return [day + 1] if day < length else []
         return [day]
 
     return rule
@@ -153,12 +158,11 @@ def _day_of_month_rule(part: str) -> DayRule:
     if upper == "LW":
         return _last_weekday
     if upper.startswith("L-"):
-        offset = upper[2:]
-        if not offset.isdigit() or not 1 <= int(offset) <= 30:
+        back = _number(upper[2:])
+        if back is None or not 1 <= back <= 30:
             raise _FieldError(f"'{part}': the offset after 'L-' must be 1 to 30")
-        back = int(offset)
         return lambda year, month, length: [length - back] if length > back else []
-    if upper.endswith("W") and upper[:-1].isdigit():
+    if upper.endswith("W") and _number(upper[:-1]) is not None:
         return _nearest_weekday(_DAYS_OF_MONTH.value(upper[:-1]))
     raise _FieldError(f"'{part}' is not one of L, L-n, LW, nW")
 
@@ -170,9 +174,9 @@ def _day_of_week_rule(part: str) -> DayRule:
     if "#" in upper:
         day_text, _, ordinal_text = upper.partition("#")
         day = _DAYS_OF_WEEK.value(day_text) % 7
-        if not ordinal_text.isdigit() or not 1 <= int(ordinal_text) <= 5:
+        ordinal = _number(ordinal_text)
+        if ordinal is None or not 1 <= ordinal <= 5:
             raise _FieldError(f"'{part}': the ordinal after '#' must be 1 to 5")
-        ordinal = int(ordinal_text)
 
         def nth(year: int, month: int, length: int) -> list[int]:
             first = 1 + (day - _weekday(year, month, 1)) % 7
@@ -199,7 +203,8 @@ class _DayField:
     """A day field: plain values, plus Quartz-style rules each picking days of a month."""
 
     values: frozenset[int]
-    rules: tuple[DayRule, ...] = ()
+    rule_texts: tuple[str, ...]  # what the rules were read from: equal texts, equal rules
+    rules: tuple[DayRule, ...] = field(default=(), compare=False)
     starred: bool = False  # written `*` or `?` (cron's day rule asks)
 
 
@@ -213,9 +218,14 @@ def _day_field(
     if text == "?":
         text = "*"
     plain = [part for part in text.split(",") if not _is_quartz(part, quartz)]
-    rules = tuple(rule(part) for part in text.split(",") if _is_quartz(part, quartz))
+    quartz_parts = tuple(part.upper() for part in text.split(",") if _is_quartz(part, quartz))
     values = _values(",".join(plain), kind, star) if plain else set()
-    return _DayField(frozenset(values), rules, text.startswith("*"))
+    return _DayField(
+        frozenset(values),
+        quartz_parts,
+        tuple(rule(part) for part in quartz_parts),
+        text.startswith("*"),
+    )
 
 
 def _sorted(values: Iterable[int]) -> tuple[int, ...]:
@@ -241,7 +251,9 @@ class CronExpression:
 
     @classmethod
     def parse(cls, text: str) -> CronExpression:
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
+            raise InvalidSchedule("cron expression must be text", field="cron")
+        if not text.strip():
             raise InvalidSchedule("cron expression is empty", field="cron")
         stripped = text.strip()
         if stripped.startswith("@"):
@@ -389,18 +401,16 @@ def _first_instant(
     early: datetime, late: datetime, reached: Callable[[datetime], bool]
 ) -> datetime:
     """The first whole second in (early, late] at which `reached` holds, given it fails at
-    `early`, holds at `late` and, once it holds, keeps holding (zone transitions fall on
-    whole seconds)."""
-    while late - early > _SECOND:
-        middle = early + (late - early) // 2
-        middle = middle.replace(microsecond=0)
-        if middle <= early:
-            middle = early + _SECOND
-        if reached(middle):
-            late = middle
+    `early`, holds at `late` and keeps holding once it does (a zone's transitions fall on
+    whole seconds): a binary search, a dozen steps for an hour."""
+    low, high = math.floor(early.timestamp()), math.ceil(late.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if reached(datetime.fromtimestamp(middle, UTC)):
+            high = middle
         else:
-            early = middle
-    return late
+            low = middle
+    return datetime.fromtimestamp(high, UTC)
 
 
 def _instant_of(local: datetime, zone: Zone) -> datetime:
@@ -434,7 +444,7 @@ def _search_start(instant: datetime, zone: Zone) -> datetime:
     return _wall_clock(turn, zone) + repeat
 
 
-_OFFSET = re.compile(r"([+-])(\d\d):(\d\d)")
+_OFFSET = re.compile(r"([+-])([0-9]{2}):([0-9]{2})")
 
 
 def time_zone(name: str) -> Zone:
@@ -445,7 +455,8 @@ def time_zone(name: str) -> Zone:
             sign = -1 if offset[1] == "-" else 1
             return timezone(sign * timedelta(hours=int(offset[2]), minutes=int(offset[3])))
         try:
-            if name and name == name.strip():
+            # the zone directory also holds this machine's own zone, under names not IANA's
+            if name and name == name.strip() and name not in ("localtime", "posixrules"):
                 return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             pass

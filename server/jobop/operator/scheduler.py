@@ -31,7 +31,6 @@ from jobop.domain.parameters import JobParameters
 from jobop.domain.schedules import (
     DEFAULT_MAX_CATCH_UP,
     FIELD_NAMES,
-    FIRE_PARAMETERS,
     FIRE_RETENTION,
     LAUNCHED,
     PENDING,
@@ -66,6 +65,8 @@ DEFAULT_TAKEOVER = 5.0
 # looks again this often: the end of an execution run by another node is not announced.
 WAITING_RECHECK = 1.0
 NEXT_FIRE_COUNT = 5
+# A trigger looks this many seconds ahead for one the cron expression does not fire at.
+_TRIGGER_LOOKAHEAD = 3
 # A claim records at most this many missed fires (the newest), however long the downtime.
 MAX_RECORDED = 1000
 _PURGE_INTERVAL = 3600.0
@@ -95,6 +96,50 @@ def _upcoming(cron: CronExpression, after: datetime, zone: Zone, count: int) -> 
             break
         times.append(after)
     return times
+
+
+def _due_times(
+    cron: CronExpression, zone: Zone, cursor: datetime | None, now: datetime, keep: int
+) -> tuple[list[datetime], datetime | None]:
+    """The newest `keep` fire times from `cursor` to `now` (oldest first), and the one
+    after them. Far behind (a long downtime), the walk starts near `now`, not at the
+    cursor: each fire time costs a search, and only the newest are recorded."""
+    if cursor is None:
+        return [], None
+    start = cursor
+    step = _upcoming(cron, cursor, zone, 1)
+    reach = (step[0] - cursor) * keep * 2 if step else timedelta(0)
+    while True:
+        if reach and now - reach > cursor:
+            start = next(iter(_upcoming(cron, now - reach, zone, 1)), now + reach)
+        else:
+            start = cursor
+        due: deque[datetime] = deque(maxlen=keep)
+        following: datetime | None = start
+        while following is not None and following <= now:
+            due.append(following)
+            following = next(iter(_upcoming(cron, following, zone, 1)), None)
+        if start == cursor or len(due) == keep:
+            return list(due), following
+        reach *= 2  # fewer fires than a period suggested (weekdays only, say)
+
+
+def _free_second(spec: ScheduleSpec, now: datetime, taken: set[datetime]) -> datetime:
+    """The first whole second from `now` on that no recorded fire has, and the cron
+    expression neither when one of the next few seconds is free of it too; else the
+    trigger's fire stands for the cron expression's at that second (recorded once)."""
+    cron, zone = _cron(spec.cron), time_zone(spec.time_zone)
+    second = now.replace(microsecond=0)
+    free = [second + timedelta(seconds=i) for i in range(_TRIGGER_LOOKAHEAD)]
+    free = [s for s in free if s not in taken]
+    for candidate in free:
+        if _upcoming(cron, candidate - timedelta(seconds=1), zone, 1) != [candidate]:
+            return candidate
+    if free:
+        return free[0]
+    while second in taken:
+        second += timedelta(seconds=1)
+    return second
 
 
 class Scheduler:
@@ -163,12 +208,15 @@ class Scheduler:
 
     def trigger(self, name: str) -> ScheduleFire:
         """An extra fire at the current time, subject to the overlap policy; started here
-        at once when it may run now."""
+        at once when it may run now. Its time is the current second, or the next one that
+        is no other fire's: an instance is told apart by its fire time to the second (as
+        JOB_KEY spells a date), so two fires of a schedule never share a second."""
         now = utcnow()
 
-        def plan(current: Schedule, busy: Busy) -> PlannedFire:
+        def plan(current: Schedule, busy: Busy, taken: set[datetime]) -> PlannedFire:
             self._registered(current.spec)
-            (fire,) = plan_overlap(current.spec.overlap, [now], busy, triggered=True)
+            fire_time = _free_second(current.spec, now, taken)
+            (fire,) = plan_overlap(current.spec.overlap, [fire_time], busy, triggered=True)
             return fire
 
         schedule, fire = self.store.add_fire(name, plan, self._operator.node_id, now)
@@ -177,7 +225,7 @@ class Scheduler:
         else:
             self._tell(fire, None)
         self.wake()
-        return self.store.get_fire(name, now) or fire
+        return self.store.get_fire(name, fire.fire_time) or fire
 
     def fires(self, name: str, limit: int, before: datetime | None = None) -> list[ScheduleFire]:
         """Newest first; NoSuchSchedule for an unknown name."""
@@ -189,7 +237,7 @@ class Scheduler:
         return found
 
     def _checked(self, spec: ScheduleSpec) -> ScheduleSpec:
-        """The spec validated, its parameters as the job declares them."""
+        """The spec, validated: its parameters must fit the job (as each fire adds its own)."""
         check_spec(spec)
         cron = _cron(spec.cron)
         zone = time_zone(spec.time_zone)
@@ -202,8 +250,8 @@ class Scheduler:
             raise InvalidSchedule(
                 str(error), field=FIELD_NAMES["parameters"], metadata=error.metadata
             ) from None
-        own = {k: v for k, v in checked.items() if k not in FIRE_PARAMETERS}
-        return replace(spec, parameters=JobParameters(own))
+        # Kept as given: each fire's Start stores them as the job declares them.
+        return spec
 
     def _registered(self, spec: ScheduleSpec):  # type: ignore[no-untyped-def]
         return self._operator._registered_job(spec.job_name)
@@ -213,14 +261,14 @@ class Scheduler:
         return _cron(spec.cron).next_after(now, time_zone(spec.time_zone))
 
     def _view(self, schedule: Schedule, last: ScheduleFire | None = None) -> ScheduleView:
+        """The schedule with its next fires from its cursor (the first may be due now)."""
         if last is None:
             last = self.store.last_fires([schedule.spec.name]).get(schedule.spec.name)
         spec = schedule.spec
         cron, zone = _cron(spec.cron), time_zone(spec.time_zone)
         cursor = schedule.next_fire_time
-        if spec.paused or cursor is None:
-            upcoming = _upcoming(cron, utcnow(), zone, NEXT_FIRE_COUNT)
-        else:
+        upcoming: list[datetime] = []  # none while paused
+        if not spec.paused and cursor is not None:
             upcoming = [cursor, *_upcoming(cron, cursor, zone, NEXT_FIRE_COUNT - 1)]
         return ScheduleView(schedule, upcoming, last)
 
@@ -304,14 +352,10 @@ class Scheduler:
         except InvalidSchedule as error:  # stored by a newer jobop that reads more forms
             log.warning("schedule %s: cannot read %s: %s", spec.name, error.field, error)
             return
-        due: deque[datetime] = deque(maxlen=max(spec.max_catch_up, MAX_RECORDED))
-        following: datetime | None = cursor
-        while following is not None and following <= now:
-            due.append(following)
-            following = next(iter(_upcoming(cron, following, zone, 1)), None)
+        due, following = _due_times(cron, zone, cursor, now, max(spec.max_catch_up, MAX_RECORDED))
 
         def plan(busy: Busy) -> list[PlannedFire]:
-            return plan_fires(spec, list(due), following, now, busy)
+            return plan_fires(spec, due, following, now, busy)
 
         claimed = self.store.claim(spec.name, cursor, following, plan, self._operator.node_id, now)
         for fire in claimed or ():

@@ -171,15 +171,21 @@ class ScheduleRepository:
             return self._record(connection, name, plan(_busy(connection, name)), node_id, now)
 
     def add_fire(
-        self, name: str, plan: Callable[[Schedule, Busy], PlannedFire], node_id: str, now: datetime
+        self,
+        name: str,
+        plan: Callable[[Schedule, Busy, set[datetime]], PlannedFire],
+        node_id: str,
+        now: datetime,
     ) -> tuple[Schedule, ScheduleFire]:
-        """An extra fire (Trigger) recorded as `plan` says, audited; NoSuchSchedule."""
+        """An extra fire (Trigger) recorded as `plan` says, audited; NoSuchSchedule. `plan`
+        is also told the fire times the schedule has recorded from `now`'s second on."""
         with write_transaction(self.engine) as connection:
             row = connection.execute(select(_s).where(_s.c.name == name).with_for_update()).first()
             if row is None:
                 raise NoSuchSchedule(f"no schedule named {name!r}")
             current = _schedule(row)
-            fire = plan(current, _busy(connection, name))
+            taken = _fire_times(connection, name, now.replace(microsecond=0))
+            fire = plan(current, _busy(connection, name), taken)
             (recorded,) = self._record(connection, name, [fire], node_id, now)
             _audit_in(connection, current.spec.job_name)
             _notify(connection, name)
@@ -193,6 +199,10 @@ class ScheduleRepository:
         node_id: str,
         now: datetime,
     ) -> list[ScheduleFire]:
+        # A time a trigger took already (the cron changed since) is not recorded twice.
+        if rows:
+            taken = _fire_times(connection, name, min(row.fire_time for row in rows))
+            rows = [row for row in rows if row.fire_time not in taken]
         fires = [
             ScheduleFire(
                 schedule_name=name,
@@ -356,6 +366,11 @@ class ScheduleRepository:
                 delete(_f).where(_f.c.recorded < recorded_before, _f.c.outcome != PENDING)
             ).rowcount
         return purged
+
+
+def _fire_times(connection: Connection, name: str, since: datetime) -> set[datetime]:
+    query = select(_f.c.fire_time).where(_f.c.schedule_name == name, _f.c.fire_time >= since)
+    return set(connection.execute(query).scalars())
 
 
 def _busy(connection: Connection, name: str) -> Busy:
