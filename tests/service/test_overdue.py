@@ -139,9 +139,9 @@ def read(node: Node, execution_id: int) -> JobExecution:
     return node.operator.get_job_execution(execution_id)
 
 
-def set_run_time(node: Node, job_name: str, **values: Any) -> None:
+def set_run_time(operator: JobOperator, job_name: str, **values: Any) -> None:
     """A JOBOP_JOB_SETTINGS row, as an operator's settings change writes it."""
-    with write_transaction(node.operator.repository.engine) as connection:
+    with write_transaction(operator.repository.engine) as connection:
         connection.execute(
             job_settings.insert().values(
                 job_name=job_name, updated=utcnow(), updated_by="test", **values
@@ -218,7 +218,7 @@ def test_a_run_time_maximum_overrides_the_declared_one(
     execution = start(a, HOUR_JOB, gate[0], moving=1)
     wait_until(lambda: read(a, execution.id).status is BatchStatus.STARTED, "STARTED")
     # A second instead of the declared hour, and stopped too (the job does not say so).
-    set_run_time(a, "hourJob", max_duration_seconds=1.0, stop_when_overdue="Y")
+    set_run_time(a.operator, "hourJob", max_duration_seconds=1.0, stop_when_overdue="Y")
     wait_until(lambda: not read(a, execution.id).status.is_running, "the stop")
     stopped = read(a, execution.id)
     assert stopped.status is BatchStatus.STOPPED and stopped.overdue
@@ -237,7 +237,7 @@ def test_watchers_see_the_mark_as_a_change_here_and_on_other_nodes(
     relayed = b.operator.events.subscribe(execution_id=execution.id)
     relays = db_url.startswith("postgresql")
     try:
-        set_run_time(a, "hourJob", max_duration_seconds=0.2)
+        set_run_time(a.operator, "hourJob", max_duration_seconds=0.2)
         assert local.wait_sync(60), "no change announced"
         after = read(a, execution.id)
         assert after.overdue and not before.overdue
@@ -255,8 +255,8 @@ def test_a_watch_stream_sends_the_marked_execution(
     inprocess_server: InProcessServer, gate: tuple[str, threading.Event]
 ) -> None:
     operator = inprocess_server.operator
-    operator.registry.register(MARKED_JOB)
-    execution = operator.start("markedJob", JobParameters.of(gate=gate[0]))
+    operator.registry.register(HOUR_JOB)
+    execution = operator.start("hourJob", JobParameters.of(gate=gate[0]))  # blocked: no progress
     received: list[pb.JobExecution] = []
     with grpc.insecure_channel(inprocess_server.address) as channel:
         stub = pb_grpc.JobOperatorServiceStub(channel)
@@ -270,13 +270,20 @@ def test_a_watch_stream_sends_the_marked_execution(
         follower = threading.Thread(target=follow, daemon=True)
         follower.start()
         try:
-            marked = wait_until(
-                lambda: (e := operator.get_job_execution(execution.id)).overdue and e, "mark"
+            before = wait_until(
+                lambda: (e := operator.get_job_execution(execution.id)).step_executions and e,
+                "the step",
             )
             wait_until(
-                lambda: received and received[-1].version == api_version(marked),
+                lambda: received and received[-1].version == api_version(before),
+                "the stream to catch up",
+            )
+            set_run_time(operator, "hourJob", max_duration_seconds=0.2)
+            wait_until(
+                lambda: received[-1].version == api_version(before) + 1,
                 "the marked snapshot on the stream",
             )
+            assert operator.get_job_execution(execution.id).overdue
             versions = [message.version for message in received]
             assert versions == sorted(set(versions))
             assert received[-1].status == pb.BATCH_STATUS_STARTED
