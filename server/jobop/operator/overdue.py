@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from jobop.batch import logcontext
 from jobop.batch.owner import current_owner
 from jobop.domain import (
+    InvalidSettings,
     JobExecution,
     JobExecutionNotRunning,
     JobSettings,
@@ -31,7 +32,7 @@ from jobop.domain import (
 from jobop.domain.messages import MessageCode
 from jobop.repository import AuditEvent
 from jobop.repository.audit import auditing
-from jobop.repository.overdue import mark_overdue, read_overrides
+from jobop.repository.overdue import mark_overdue
 
 from .job_operator import ExecutionObserver
 
@@ -135,17 +136,22 @@ class OverdueWatcher(ExecutionObserver):
         now = time.monotonic()
         stale = now - self._settings_read_at >= self._refresh_interval
         if stale or not set(job_names) <= set(self._settings):
-            overrides = read_overrides(self._operator.repository.engine, job_names)
-            self._settings = {
-                name: overrides.get(name, SettingsOverride()).over(self._declared(name))
-                for name in job_names
-            }
+            overrides = self._operator.workloads.get_overrides(sorted(job_names))
+            self._settings = {name: self._in_force(name, overrides.get(name)) for name in job_names}
             self._settings_read_at = now
         return self._settings
 
-    def _declared(self, job_name: str) -> JobSettings:
-        registry = self._operator.registry
-        return registry.get(job_name).settings if job_name in registry else JobSettings()
+    def _in_force(self, job_name: str, override: SettingsOverride | None) -> JobSettings:
+        # Only jobs registered here run here.
+        declared = self._operator.registry.get(job_name).settings
+        if override is None:
+            return declared
+        try:
+            return override.over(declared)
+        except InvalidSettings as error:
+            # Checked when set, but the declaration may have changed since (a redeploy).
+            log.warning("job %s: run-time settings ignored: %s", job_name, error)
+            return declared
 
     def _mark(self, execution: JobExecution, ran: float, in_force: JobSettings) -> None:
         with self._lock:
