@@ -30,7 +30,7 @@ from jobop.domain import (
     utcnow,
 )
 from jobop.domain.messages import MessageCode
-from jobop.repository import AuditEvent
+from jobop.repository import AuditEvent, is_database_unavailable
 from jobop.repository.audit import auditing
 from jobop.repository.overdue import mark_overdue
 
@@ -56,6 +56,7 @@ class OverdueWatcher(ExecutionObserver):
         # Held while a mark is written and reported, and by `ended`: the metrics hear of a
         # mark before they hear of the end of its execution (the gauge never goes below 0).
         self._lock = threading.Lock()
+        self._checking = threading.Lock()  # one check at a time
         self._running: dict[int, JobExecution] = {}
         self._stopped: set[int] = set()  # stops this watcher requested
         self._settings: dict[str, JobSettings] = {}
@@ -91,7 +92,11 @@ class OverdueWatcher(ExecutionObserver):
                 due = self.check()
             except Exception as error:
                 if not failing:  # the database is away, most likely: say so once
-                    log.warning("could not check for overdue executions: %s", error)
+                    log.warning(
+                        "could not check for overdue executions: %s",
+                        error,
+                        exc_info=not is_database_unavailable(error),
+                    )
                 failing = True
                 due = self._refresh_interval
             else:
@@ -103,6 +108,10 @@ class OverdueWatcher(ExecutionObserver):
         """Judge every execution this node runs: mark those past their maximum duration,
         stop the overdue ones whose job says so. Returns the seconds until the next check
         is due (None: nothing runs here, the next `running` wakes the watcher)."""
+        with self._checking:
+            return self._check()
+
+    def _check(self) -> float | None:
         with self._lock:
             watched = [
                 execution
