@@ -278,6 +278,7 @@ def test_a_watch_stream_sends_the_marked_execution(
             versions = [message.version for message in received]
             assert versions == sorted(set(versions))
             assert received[-1].status == pb.BATCH_STATUS_STARTED
+            assert received[-1].overdue and not any(m.overdue for m in received[:-1])
         finally:
             gate[1].set()
             follower.join(30)
