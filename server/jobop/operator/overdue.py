@@ -62,6 +62,7 @@ class OverdueWatcher(ExecutionObserver):
         self._settings: dict[str, JobSettings] = {}
         self._settings_read_at = float("-inf")
         self._wakeup = threading.Event()
+        self._idle = True  # the last check found nothing to watch: it waits for `running`
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="jobop-overdue", daemon=True)
         self._thread.start()
@@ -71,7 +72,12 @@ class OverdueWatcher(ExecutionObserver):
     def running(self, execution: JobExecution) -> None:
         with self._lock:
             self._running[execution.id] = execution
-        self._wakeup.set()  # its deadline may be the earliest now
+            known = self._settings.get(execution.job_name)
+            wake = self._idle or known is None or known.max_duration_seconds is not None
+        # Its deadline may be the earliest now. A job known to have no maximum is read
+        # again at the next refresh anyway: short jobs without one cost no wake-up each.
+        if wake:
+            self._wakeup.set()
 
     def ended(self, execution: JobExecution) -> None:
         with self._lock:
@@ -118,6 +124,8 @@ class OverdueWatcher(ExecutionObserver):
                 for execution in self._running.values()
                 if not execution.overdue or execution.id not in self._stopped
             ]
+            # Idle: the thread waits for `running` (under this lock, so none is missed).
+            self._idle = not watched
         if not watched:
             return None
         settings = self._settings_in_force({execution.job_name for execution in watched})
