@@ -142,9 +142,7 @@ def test_a_start_of_a_governed_job_is_never_claimed_by_its_launch(
     )
     assert not claimed
     assert NodeRepository(repository.engine).find_owner(execution.id) is None
-    _, claimed = repository.launch(
-        JOB, JobParameters.of(n=2), request_launch=True, claimed_by="a"
-    )
+    _, claimed = repository.launch(JOB, JobParameters.of(n=2), request_launch=True, claimed_by="a")
     assert not claimed
     _, claimed = repository.launch(
         "otherJob", JobParameters.of(n=1), request_launch=True, claimed_by="a"
