@@ -210,3 +210,39 @@ def test_the_claim_the_queue_and_the_counts_read_through_indexes(
         url.render_as_string(hide_password=False), recorder.statements
     )
     assert scans == []
+
+
+def test_the_accepting_node_claims_a_governed_start_only_if_it_may_run_first(
+    repository: JobRepository,
+) -> None:
+    declared = JobSettings(max_concurrent=2)
+    nodes = NodeRepository(repository.engine)
+
+    def accept(n: int, priority: int = 0) -> int:
+        execution, claimed = repository.launch(
+            JOB,
+            JobParameters.of(n=n),
+            new_instance_only=True,
+            request_launch=True,
+            claimed_by="a",
+            priority=priority,
+            governed=True,
+        )
+        assert not claimed  # never in the launch's own statement
+        return execution.id
+
+    first = accept(1)
+    assert nodes.claim_start("a", first, JOB, declared)
+    waiting = accept(2, priority=-1)  # could run, but waits for a worker
+    later = accept(3)  # goes before it, by priority
+    assert nodes.claim_start("a", later, JOB, declared)
+    over = accept(4, priority=5)  # the limit is reached
+    assert not nodes.claim_start("a", over, JOB, declared)
+    end(repository, [first])
+    behind = accept(5, priority=-5)  # a slot is free, but two wait before it
+    assert not nodes.claim_start("a", behind, JOB, declared)
+    assert nodes.claim_start("a", over, JOB, declared)
+    WorkloadRepository(repository.engine).change(JOB, {"paused": True}, declared)
+    end(repository, [later])
+    assert not nodes.claim_start("a", waiting, JOB, declared)
+    assert [e.id for e in nodes.claim_launch_requests("b", [JOB], 5, {JOB: declared})] == []
