@@ -373,9 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     # `--key` after `limit` is the concurrency key: its own copy of the connection options
     # gives up theirs (TLS's --key goes before the command, or in JOBOP_KEY).
+    limit_help = "limit how many executions of a job run at once, cluster-wide"
     sub = commands.add_parser(
         "limit",
-        help=(limit_help := "limit how many executions of a job run at once, cluster-wide"),
+        help=limit_help,
         description=f"{limit_help}; N none clears the run-time limit and key",
         parents=[_global_options(with_defaults=False)],
         conflict_handler="resolve",
