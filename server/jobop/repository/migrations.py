@@ -35,6 +35,7 @@ from .schema import (
     schedule_indexes,
     schema_version,
     setting,
+    workload_indexes,
 )
 from .settings import (
     RepositoryConfigurationError,
@@ -110,6 +111,8 @@ def _create_workload_tables(connection: Connection, settings: RepositorySettings
                 text(f"ALTER TABLE {launch_request.name} ADD COLUMN {column.name} {kind}")
             )
     metadata.create_all(connection, tables=[job_settings], checkfirst=True)
+    for index in workload_indexes:
+        index.create(connection, checkfirst=True)
 
 
 def _create_schedule_tables(connection: Connection, settings: RepositorySettings) -> None:
