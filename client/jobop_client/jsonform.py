@@ -108,6 +108,10 @@ def execution_json(execution: pb.JobExecution) -> dict[str, Any]:
         "endTime": _time(execution, "end_time"),
         "lastUpdated": _time(execution, "last_updated"),
         "stepExecutions": [step_json(step) for step in execution.step_executions],
+        # Workload control: the launch's queue priority, and whether it ran past its
+        # job's maximum duration.
+        "priority": execution.priority,
+        "overdue": execution.overdue,
     }
 
 

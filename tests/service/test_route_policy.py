@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import pytest
 from aiohttp import web
-from jobop.service.auth import POLICY, Authenticator
+from jobop.service.auth import CONTROL_ACTIONS, POLICY, Authenticator
 from jobop.service.limits import Limits, StartRate, StreamSlots
 from jobop.web import Metrics, create_app
 from jobop.web.security import (
@@ -51,10 +51,13 @@ def test_entries_name_rpcs_of_the_policy_table_and_control_routes_their_action()
     for (method, path), rule in ROUTE_POLICY.items():
         assert rule.rpc is None or rule.rpc in POLICY, (method, path)
         assert rule is OPEN or rule.rpc or rule.role, (method, path)
-        if method == "POST":
-            assert rule.rpc and path.lower().endswith(
-                rule.rpc.lower().removeprefix("start").removesuffix("instance") or "start"
-            ), (path, rule)
+        if method in ("POST", "PUT"):
+            # A write names its control action: .../start Start, .../next
+            # StartNextInstance, .../pause PauseJob, PUT .../settings UpdateJobSettings.
+            assert rule.rpc in CONTROL_ACTIONS, (method, path)
+            verb = rule.rpc.lower().removeprefix("start").removeprefix("update")
+            verb = verb.removesuffix("instance").replace("job", "") or "start"
+            assert path.lower().endswith(verb), (path, rule)
     assert all(
         rule is OPEN for (_, path), rule in ROUTE_POLICY.items() if not path.startswith("/api")
     )
