@@ -11,10 +11,8 @@ arguments share (docs/api.md, "JSON naming").
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from google.protobuf.message import Message
 from jobop_client import catalogue
 from jobop_client import parameters as client_parameters
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
@@ -25,7 +23,9 @@ from jobop_client.jsonform import exit_status_json as exit_status_json
 from jobop_client.jsonform import instance_json as instance_json
 from jobop_client.jsonform import parameter_json as parameter_json
 from jobop_client.jsonform import parameters_json as parameters_json
+from jobop_client.jsonform import queued_json as queued_json
 from jobop_client.jsonform import step_json as step_json
+from jobop_client.jsonform import workload_json as workload_json
 
 from jobop.domain import (
     DEFAULT_PRIORITY,
@@ -149,48 +149,6 @@ def job_description_json(job: pb.JobDescription) -> dict[str, Any]:
 SETTING_FIELDS: dict[str, str] = {
     pb.JobSettingsOverride.DESCRIPTOR.fields_by_name[name].json_name: name for name in SETTING_NAMES
 }
-
-
-def _settings_json(message: Message) -> dict[str, Any]:
-    """The five settings of a JobSettings or JobSettingsOverride; one not set is null."""
-    fields = message.DESCRIPTOR.fields_by_name
-    return {
-        fields[name].json_name: getattr(message, name)
-        if not fields[name].has_presence or message.HasField(name)
-        else None
-        for name in SETTING_NAMES
-    }
-
-
-def workload_json(workload: pb.JobWorkload) -> dict[str, Any]:
-    """A job's settings in force at the top, what it declares, the run-time values set
-    over them (null: not set), and its executions holding a slot and waiting."""
-    override = workload.override
-    return {
-        "jobName": workload.job_name,
-        **_settings_json(workload.settings),
-        "declared": _settings_json(workload.declared),
-        "override": {
-            **_settings_json(override),
-            "updated": utc_text(override.updated.ToDatetime(dt.UTC))
-            if override.HasField("updated")
-            else None,
-            "updatedBy": override.updated_by or None,
-        },
-        "running": workload.running,
-        "queued": workload.queued,
-    }
-
-
-def queued_json(entry: pb.QueuedExecution) -> dict[str, Any]:
-    return {
-        "id": entry.execution_id,
-        "jobName": entry.job_name,
-        "priority": entry.priority,
-        "position": entry.position,
-        "queuedSeconds": entry.queued_seconds,
-        "waitingFor": entry.waiting_for,
-    }
 
 
 def settings_from_json(body: dict[str, Any]) -> tuple[pb.JobSettingsOverride, list[str]]:
