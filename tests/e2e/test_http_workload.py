@@ -124,6 +124,7 @@ def test_bad_settings_bodies_are_refused_naming_the_field(jobop_server: ServerPr
         ({"concurrencyKey": 7}, "concurrencyKey"),
         ({"concurrencyKey": ""}, "concurrencyKey"),
         ({"concurrencyKey": "k" * 101}, "concurrencyKey"),
+        ({"concurrencyKey": "tenant"}, "concurrencyKey"),  # a key with no limit to hold
         ({"paused": "yes"}, "paused"),
         ({"paused": 1}, "paused"),
         ({"maxDurationSeconds": -5}, "maxDurationSeconds"),
