@@ -20,6 +20,7 @@ const OWNER_REFRESH_MS = 5000;
 let stream = null; // the EventSource of the current view
 let view = null; // {name, refresh, startJob}
 let ticker = null; // the timer of the current view's polling
+const shownRows = new WeakMap(); // a jobs row -> what it shows (JSON)
 
 // -- small helpers -------------------------------------------------------------------------
 
@@ -310,6 +311,11 @@ function startButton(job, label, primary) {
 
 function fillJobRow(row, job, latest, workload, refresh) {
   const name = job.name;
+  // Polls answer the same most of the time: a row redrawn for nothing would take its
+  // buttons away from under a click.
+  const shown = JSON.stringify([latest, workload]);
+  if (shownRows.get(row) === shown) return;
+  shownRows.set(row, shown);
   row.dataset.paused = String(Boolean(workload && workload.paused));
   row.replaceChildren(
     h("td", {}, h("a", { href: `#/jobs/${encodeURIComponent(name)}` }, name),
