@@ -11,17 +11,15 @@
 //
 // Prints one JSON line of what it saw; exits non-zero on any failed expectation.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import { chromium } from 'playwright-core';
 
-import { watchPage } from './watch.mjs';
+import { launchChromium, watchPage } from './watch.mjs';
 
 const base = process.env.JOBOP_URL;
 const shots = process.env.SCREENSHOT_DIR ?? os.tmpdir();
-const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const TIMEOUT = 60000;
 assert.ok(base, 'JOBOP_URL is not set');
 const serverNode = process.env.SERVER_NODE;
@@ -36,16 +34,7 @@ const OPEN_CATALOGUE = 'e2eOpenCatalogueJob';
 const foreign = process.env.FOREIGN_JOB;
 assert.ok(foreign, 'FOREIGN_JOB is not set');
 
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobop-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath,
-  headless: true,
-  viewport: { width: 1280, height: 860 },
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync',
-  ],
-});
+const { context, close } = await launchChromium(chromium, { width: 1280, height: 860 });
 const seen = {};
 // Waits until `watch` saw a violation of `directive`; any other problem than such a
 // violation (its event or its console line) fails.
@@ -395,7 +384,6 @@ try {
   assert.equal(ran, false, 'an inline script ran: no Content-Security-Policy');
   await expectViolation(watch, 'script-src-elem');
 } finally {
-  await context.close();
-  fs.rmSync(userDataDir, { recursive: true, force: true });
+  await close();
 }
 console.log(JSON.stringify(seen));

@@ -6,6 +6,10 @@
 //   ...
 //   assert.deepEqual(watch.problems, []);
 
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
 export async function watchPage(context, page, { allowConsole = [] } = {}) {
   const problems = [];
   const violations = [];
@@ -31,4 +35,23 @@ export async function watchPage(context, page, { allowConsole = [] } = {}) {
     });
   });
   return { problems, violations };
+}
+
+// Debian's headless Chromium in a profile of its own (removed by `close`).
+export async function launchChromium(chromium, viewport) {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobop-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  const close = async () => {
+    await context.close();
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  };
+  return { context, close };
 }

@@ -409,8 +409,8 @@ def test_openapi_document_and_proto_bindings_agree_with_the_routes(
     assert document["openapi"] == "3.1.0"
     paths = set(document["paths"])
     proto = (ROOT / "protos/jobop/v1/job_operator.proto").read_text()
-    bindings = re.findall(r'\b(get|post): "([^"]+)"', proto)
-    assert len(bindings) == 18
+    bindings = re.findall(r'\b(get|post|put): "([^"]+)"', proto)
+    assert len(bindings) == 22
     bound = set()
     for method, template in bindings:
         path = re.sub(r"\{(\w+)\}", lambda m: "{" + _camel(m.group(1)) + "}", template)
@@ -424,6 +424,7 @@ def test_openapi_document_and_proto_bindings_agree_with_the_routes(
         "/api/executions/{executionId}/context",
         "/api/nodes",
         "/api/audit",
+        "/api/settings",
         "/healthz",
         "/readyz",
     }

@@ -98,7 +98,7 @@ class Node:
         return self._sample("jobop_executions_overdue_total", job_name)
 
     def overdue_now(self, job_name: str) -> float:
-        return self._sample("jobop_executions_overdue", job_name)
+        return self._sample("jobop_executions_overdue_running", job_name)
 
     def _sample(self, name: str, job_name: str) -> float:
         value = self.metrics.registry.get_sample_value(name, {"job_name": job_name})

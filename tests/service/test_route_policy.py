@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import pytest
 from aiohttp import web
-from jobop.service.auth import POLICY, Authenticator
+from jobop.service.auth import CONTROL_ACTIONS, POLICY, Authenticator
 from jobop.service.limits import Limits, StartRate, StreamSlots
 from jobop.web import Metrics, create_app
 from jobop.web.security import (
@@ -51,16 +51,21 @@ def test_entries_name_rpcs_of_the_policy_table_and_control_routes_their_action()
     for (method, path), rule in ROUTE_POLICY.items():
         assert rule.rpc is None or rule.rpc in POLICY, (method, path)
         assert rule is OPEN or rule.rpc or rule.role, (method, path)
-        if method == "POST" and path.startswith("/api/schedules"):
-            # /api/schedules: CreateSchedule; /api/schedules/{name}/pause: PauseSchedule.
-            assert rule.rpc and rule.rpc.lower() in (
-                path.rsplit("/", 1)[-1] + "schedule",
-                "createschedule" if path == "/api/schedules" else "",
-            ), (path, rule)
-        elif method == "POST":
-            assert rule.rpc and path.lower().endswith(
-                rule.rpc.lower().removeprefix("start").removesuffix("instance") or "start"
-            ), (path, rule)
+        if method in ("POST", "PUT"):
+            # A write names its control action: .../start Start, .../next
+            # StartNextInstance, .../pause PauseJob, PUT .../settings UpdateJobSettings,
+            # POST /api/schedules CreateSchedule, .../{name}/pause PauseSchedule.
+            assert rule.rpc in CONTROL_ACTIONS, (method, path)
+            if path.startswith("/api/schedules"):
+                expected = {
+                    ("POST", "/api/schedules"): "createschedule",
+                    ("PUT", "/api/schedules/{name}"): "updateschedule",
+                }.get((method, path), path.rsplit("/", 1)[-1] + "schedule")
+                assert rule.rpc.lower() == expected, (path, rule)
+                continue
+            verb = rule.rpc.lower().removeprefix("start").removeprefix("update")
+            verb = verb.removesuffix("instance").replace("job", "") or "start"
+            assert path.lower().endswith(verb), (path, rule)
     assert all(
         rule is OPEN for (_, path), rule in ROUTE_POLICY.items() if not path.startswith("/api")
     )

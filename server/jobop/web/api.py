@@ -191,6 +191,12 @@ class RestApi:
             web.get("/api/events", s.events),
             web.get("/api/nodes", s.nodes),
             web.get("/api/audit", s.audit),
+            web.get("/api/jobs/{jobName}/settings", s.job_settings),
+            web.put("/api/jobs/{jobName}/settings", s.update_job_settings),
+            web.post("/api/jobs/{jobName}/pause", s.pause_job),
+            web.post("/api/jobs/{jobName}/resume", s.resume_job),
+            web.get("/api/settings", s.settings),
+            web.get("/api/queue", s.queue),
         ]
 
     # -- launching -------------------------------------------------------------------
@@ -232,11 +238,12 @@ class RestApi:
 
     async def start(self, request: web.Request) -> web.StreamResponse:
         async def build() -> pb.StartRequest:
-            body = await json_body(request, ("parameters", "requestId"))
+            body = await json_body(request, ("parameters", "requestId", "priority"))
             return pb.StartRequest(
                 job_name=request.match_info["jobName"],
                 parameters=rep.parameters_from_json(body.get("parameters")),
                 request_id=_request_id(body),
+                priority=rep.priority_from_json(body),
             )
 
         message = await self._message(request, "Start", build)
@@ -246,9 +253,11 @@ class RestApi:
 
     async def start_next_instance(self, request: web.Request) -> web.StreamResponse:
         async def build() -> pb.StartNextInstanceRequest:
-            body = await json_body(request, ("requestId",))
+            body = await json_body(request, ("requestId", "priority"))
             return pb.StartNextInstanceRequest(
-                job_name=request.match_info["jobName"], request_id=_request_id(body)
+                job_name=request.match_info["jobName"],
+                request_id=_request_id(body),
+                priority=rep.priority_from_json(body),
             )
 
         message = await self._message(request, "StartNextInstance", build)
@@ -258,10 +267,11 @@ class RestApi:
 
     async def restart(self, request: web.Request) -> web.StreamResponse:
         async def build() -> pb.RestartRequest:
-            body = await json_body(request, ("requestId",))
+            body = await json_body(request, ("requestId", "priority"))
             return pb.RestartRequest(
                 execution_id=path_id(request, "executionId", "execution_id"),
                 request_id=_request_id(body),
+                priority=rep.priority_from_json(body),
             )
 
         message = await self._message(request, "Restart", build)
@@ -466,6 +476,89 @@ class RestApi:
             {
                 "events": [rep.audit_event_json(event) for event in response.events],
                 "nextPageToken": response.next_page_token,
+            }
+        )
+
+    # -- workload control -----------------------------------------------------------
+
+    async def job_settings(self, request: web.Request) -> web.Response:
+        """GetJobSettings of one job."""
+        message = pb.GetJobSettingsRequest(job_names=[request.match_info["jobName"]])
+        response = await call(self.servicer.GetJobSettings, message)
+        return json_response(rep.workload_json(response.jobs[0]))
+
+    async def settings(self, request: web.Request) -> web.Response:
+        """GetJobSettings of the jobs named by `job` (repeatable); none: every job with
+        settings (registered here, or with run-time values). The dashboard's poll."""
+        message = pb.GetJobSettingsRequest(job_names=request.query.getall("job", []))
+        response = await call(self.servicer.GetJobSettings, message)
+        return json_response({"jobs": [rep.workload_json(job) for job in response.jobs]})
+
+    async def update_job_settings(self, request: web.Request) -> web.Response:
+        """UpdateJobSettings: the body's fields are the mask; `null` clears one."""
+
+        async def build() -> pb.UpdateJobSettingsRequest:
+            body = await json_body(request, tuple(rep.SETTING_FIELDS))
+            if not body:
+                names = ", ".join(rep.SETTING_FIELDS)
+                raise ApiError.of(
+                    InvalidArgument(
+                        f"the body names no setting to change (any of {names})", field="body"
+                    )
+                )
+            settings, mask = rep.settings_from_json(body)
+            message = pb.UpdateJobSettingsRequest(
+                job_name=request.match_info["jobName"], settings=settings
+            )
+            message.update_mask.paths.extend(mask)
+            return message
+
+        message = await self._message(request, "UpdateJobSettings", build)
+        response = await call(self.servicer.UpdateJobSettings, message)
+        return json_response(rep.workload_json(response.job))
+
+    async def pause_job(self, request: web.Request) -> web.Response:
+        """PauseJob; the optional body `{"stopRunning": true}` stops its running ones too."""
+
+        async def build() -> pb.PauseJobRequest:
+            body = await json_body(request, ("stopRunning",))
+            stop_running = body.get("stopRunning", False)
+            if not isinstance(stop_running, bool):
+                message = "stopRunning must be true or false"
+                raise ApiError.of(InvalidArgument(message, field="stopRunning"))
+            return pb.PauseJobRequest(
+                job_name=request.match_info["jobName"], stop_running=stop_running
+            )
+
+        message = await self._message(request, "PauseJob", build)
+        response = await call(self.servicer.PauseJob, message)
+        return json_response(
+            {
+                **rep.workload_json(response.job),
+                "stoppedExecutionIds": list(response.stopped_execution_ids),
+            }
+        )
+
+    async def resume_job(self, request: web.Request) -> web.Response:
+        async def build() -> pb.ResumeJobRequest:
+            await json_body(request, ())
+            return pb.ResumeJobRequest(job_name=request.match_info["jobName"])
+
+        message = await self._message(request, "ResumeJob", build)
+        response = await call(self.servicer.ResumeJob, message)
+        return json_response(rep.workload_json(response.job))
+
+    async def queue(self, request: web.Request) -> web.Response:
+        """ListQueue: the waiting starts in run order, of every job or of `job`."""
+        message = pb.ListQueueRequest(
+            job_name=request.query.get("job", ""),
+            page_size=query_int(request, "pageSize", "page_size"),
+        )
+        response = await call(self.servicer.ListQueue, message)
+        return json_response(
+            {
+                "executions": [rep.queued_json(entry) for entry in response.executions],
+                "total": response.total,
             }
         )
 

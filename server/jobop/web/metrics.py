@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias
 
@@ -42,7 +43,11 @@ from jobop.domain import ExitStatus, JobExecution, StepExecution, utcnow
 from jobop.domain.schedules import ScheduleFire
 from jobop.operator import ExecutionObserver
 from jobop.operator.scheduler import ScheduleObserver
+from jobop.repository.queue_depth import WaitingStarts
+from jobop.service.handlers import RateLimitedLog
 from jobop.service.interceptor import guarded
+
+_queue_log = RateLimitedLog(logging.getLogger(__name__), burst=1, window=60.0)
 
 # Jobs and steps run from milliseconds to hours.
 _RUN_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 12 * 3600)
@@ -137,6 +142,9 @@ class Metrics:
         registry.register(self._launch_batches)
         self.overdue = OverdueCollector()
         registry.register(self.overdue)
+
+        self._queue = QueueCollector()
+        registry.register(self._queue)
         self.observer = JobMetricsObserver(self)
         self.step_listener = StepMetricsListener(self)
         self.interceptor = GrpcMetricsInterceptor(self)
@@ -155,11 +163,20 @@ class Metrics:
         """Read (launch statements, launches written in them) from `counts` at each scrape."""
         self._launch_batches.counts = counts
 
+    def follow_queue(
+        self, waiting: Callable[[], list[WaitingStarts]], job_names: Callable[[], Sequence[str]]
+    ) -> None:
+        """Read the starts waiting per job from `waiting` at each scrape (one query); the
+        jobs of `job_names` are reported with 0 when none of theirs wait."""
+        self._queue.waiting = waiting
+        self._queue.job_names = job_names
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
     async def handle(self, request: web.Request) -> web.Response:
-        response = web.Response(body=self.exposition())
+        # In a thread: a scrape reads the queue from the database.
+        response = web.Response(body=await asyncio.to_thread(self.exposition))
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 
@@ -222,11 +239,7 @@ class LaunchBatchCollector(Collector):
 
 class OverdueCollector(Collector):
     """`jobop_executions_overdue_total{job_name}` (executions this process marked overdue)
-    and `jobop_executions_overdue{job_name}` (those of them still running here).
-
-    One collector for both, describing nothing: prometheus_client refuses a Counter and a
-    Gauge of one base name (a counter reserves its name without `_total`), though the text
-    format /metrics serves keeps the two apart."""
+    and `jobop_executions_overdue_running{job_name}` (those of them still running here)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -243,29 +256,81 @@ class OverdueCollector(Collector):
             self._running.pop(execution.id, None)
 
     def describe(self) -> list[Metric]:
-        return []
+        return list(self._families())
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             totals = sorted(self._total.items())
             running = [job_name for _, job_name in self._running.items()]
-        total = CounterMetricFamily(
-            "jobop_executions_overdue",
-            "Job executions this process marked overdue (running past their job's maximum "
-            "duration).",
-            labels=["job_name"],
-        )
-        now = GaugeMetricFamily(
-            "jobop_executions_overdue",
-            "Job executions running in this process that are overdue.",
-            labels=["job_name"],
-        )
+        total, now = self._families()
         for job_name, count in totals:
             total.add_metric([job_name], count)
             # A job once overdue here keeps its series (0 when none is overdue now).
             now.add_metric([job_name], running.count(job_name))
         yield total
         yield now
+
+    @staticmethod
+    def _families() -> tuple[CounterMetricFamily, GaugeMetricFamily]:
+        return (
+            CounterMetricFamily(
+                "jobop_executions_overdue",
+                "Job executions this process marked overdue (running past their job's "
+                "maximum duration).",
+                labels=["job_name"],
+            ),
+            GaugeMetricFamily(
+                "jobop_executions_overdue_running",
+                "Job executions running in this process that are overdue.",
+                labels=["job_name"],
+            ),
+        )
+
+
+class QueueCollector(Collector):
+    """`jobop_queue_depth{job_name}` and `jobop_queue_oldest_seconds{job_name}`: the
+    starts waiting for a claim, cluster-wide (every replica reports the same values), read
+    with one query at the scrape. While the database cannot be read they are left out of
+    the scrape (logged), and the rest is served."""
+
+    def __init__(self) -> None:
+        self.waiting: Callable[[], list[WaitingStarts]] = list
+        self.job_names: Callable[[], Sequence[str]] = tuple
+
+    def describe(self) -> list[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            waiting = self.waiting()
+        except Exception as error:  # a scrape never fails for the queue's sake
+            _queue_log.warning("queue metrics left out: cannot read the queue: %s", error)
+            return
+        depth, oldest = self._families()
+        now = utcnow()
+        shown = {entry.job_name: entry for entry in waiting}
+        for name in sorted(set(self.job_names()) | set(shown)):
+            entry = shown.get(name)
+            depth.add_metric([name], entry.depth if entry else 0)
+            oldest.add_metric([name], _seconds(entry.oldest, now) if entry else 0.0)
+        yield depth
+        yield oldest
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "jobop_queue_depth",
+                "Starts waiting for a claim (over a limit, paused, or no free worker), "
+                "cluster-wide.",
+                labels=["job_name"],
+            ),
+            GaugeMetricFamily(
+                "jobop_queue_oldest_seconds",
+                "How long the longest-waiting start of the job has waited (0: none waits).",
+                labels=["job_name"],
+            ),
+        )
 
 
 class JobMetricsObserver(ExecutionObserver):

@@ -55,6 +55,7 @@ _JOB_NAME = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 100},
     "example": "demoChunkJob",
 }
+_JOB_NAME_ANY = {**_JOB_NAME, "description": "A job's name (registered or in the repository)"}
 _INSTANCE_ID = {**_EXECUTION_ID, "name": "jobInstanceId", "description": "A job instance's id"}
 _PAGE = [
     {
@@ -114,6 +115,16 @@ def _control(operation_id: str, summary: str, body: str = "Empty") -> dict[str, 
         **_errors("400", "403", "404", "409", "412", "415", "503"),
     }
     return {"post": _operation(operation_id, summary, [_EXECUTION_ID], responses, body=body)}
+
+
+def _job_action(
+    operation_id: str, summary: str, schema: str, body: str = "Empty"
+) -> dict[str, Any]:
+    responses = {
+        "200": _json(_ref(schema), "The job's settings after the change"),
+        **_errors("400", "403", "404", "415", "503"),
+    }
+    return {"post": _operation(operation_id, summary, [_JOB_NAME_ANY], responses, body=body)}
 
 
 def _get(operation_id: str, summary: str, params: list[Any], schema: str) -> dict[str, Any]:
@@ -225,6 +236,11 @@ def _schemas() -> dict[str, Any]:
         "exitStatus": _ref("ExitStatus"),
         **{name: time for name in ("createTime", "startTime", "endTime", "lastUpdated")},
         "stepExecutions": {"type": "array", "items": _ref("StepExecution")},
+        "priority": {"type": "integer", "description": "the queue priority it was launched with"},
+        "overdue": {
+            "type": "boolean",
+            "description": "it ran longer than its job's maxDurationSeconds",
+        },
     }
     typed = {
         "string": {"type": "string"},
@@ -246,6 +262,66 @@ def _schemas() -> dict[str, Any]:
         ],
     }
     page = {"nextPageToken": {"type": "string"}}
+    priority = {
+        "type": ["integer", "null"],
+        "minimum": -1000,
+        "maximum": 1000,
+        "description": "Queue order: a higher priority is claimed first (default 0)",
+    }
+    settings_properties: dict[str, Any] = {
+        "maxConcurrent": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 1_000_000,
+            "description": "executions of the job holding a slot at once, cluster-wide",
+        },
+        "concurrencyKey": {
+            "type": ["string", "null"],
+            "minLength": 1,
+            "maxLength": 100,
+            "description": "a job parameter: the limit holds per distinct value of it",
+        },
+        "paused": {"type": ["boolean", "null"], "description": "new and waiting starts wait"},
+        "maxDurationSeconds": {
+            "type": ["number", "null"],
+            "exclusiveMinimum": 0,
+            "description": "an execution running longer is overdue",
+        },
+        "stopWhenOverdue": {
+            "type": ["boolean", "null"],
+            "description": "an overdue execution is stopped too",
+        },
+    }
+    settings = {
+        "type": "object",
+        "required": list(settings_properties),
+        "properties": settings_properties,
+    }
+    queued_properties: dict[str, Any] = {
+        "id": {"type": "integer"},
+        "jobName": {"type": "string"},
+        "priority": {"type": "integer"},
+        "position": {"type": "integer", "minimum": 1},
+        "queuedSeconds": {"type": "number"},
+        "waitingFor": {"type": "string", "description": "why it waits, in words"},
+    }
+    workload_properties: dict[str, Any] = {
+        "jobName": {"type": "string"},
+        **settings_properties,
+        "declared": settings,
+        "override": {
+            "type": "object",
+            "description": "the run-time values (null: not set, the declared one holds)",
+            "required": [*settings_properties, "updated", "updatedBy"],
+            "properties": {
+                **settings_properties,
+                "updated": time,
+                "updatedBy": {"type": ["string", "null"]},
+            },
+        },
+        "running": {**count, "description": "executions holding a slot now"},
+        "queued": {**count, "description": "starts waiting for a claim"},
+    }
     return {
         "Empty": {"type": "object", "maxProperties": 0},
         "Error": {
@@ -301,6 +377,7 @@ def _schemas() -> dict[str, Any]:
                     "description": "Makes the call safe to retry: a second call with the same "
                     "id answers the first call's execution",
                 },
+                "priority": priority,
             },
         },
         "RecoverBody": {
@@ -317,7 +394,61 @@ def _schemas() -> dict[str, Any]:
         "RequestIdBody": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"requestId": {"type": "string"}},
+            "properties": {"requestId": {"type": "string"}, "priority": priority},
+        },
+        "SettingsBody": {
+            "type": "object",
+            "description": "The settings to change; null clears a run-time value (the "
+            "declared one holds again)",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "properties": settings_properties,
+        },
+        "PauseBody": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "stopRunning": {
+                    "type": "boolean",
+                    "description": "also stop the job's running executions",
+                }
+            },
+        },
+        "JobWorkload": {
+            "type": "object",
+            "description": "A job's settings in force, declared and set at run time, and "
+            "its executions holding a slot and waiting",
+            "required": list(workload_properties),
+            "properties": workload_properties,
+        },
+        "PausedJob": {
+            "type": "object",
+            "required": [*workload_properties, "stoppedExecutionIds"],
+            "properties": {
+                **workload_properties,
+                "stoppedExecutionIds": {"type": "array", "items": {"type": "integer"}},
+            },
+        },
+        "JobWorkloads": {
+            "type": "object",
+            "required": ["jobs"],
+            "properties": {"jobs": {"type": "array", "items": _ref("JobWorkload")}},
+        },
+        "Queue": {
+            "type": "object",
+            "required": ["executions", "total"],
+            "properties": {
+                "executions": {
+                    "type": "array",
+                    "description": "In run order",
+                    "items": {
+                        "type": "object",
+                        "required": list(queued_properties),
+                        "properties": queued_properties,
+                    },
+                },
+                "total": {**count, "description": "waiting in all, beyond those listed too"},
+            },
         },
         "StepExecution": {
             "type": "object",
@@ -656,6 +787,48 @@ def openapi_document() -> dict[str, Any]:
             "readyz", "Readiness: 200 when serving, 503 while the database is away or at shutdown"
         ),
         "/api/nodes": _get("listNodes", "The cluster's nodes, newest first", [live], "Nodes"),
+        "/api/jobs/{jobName}/settings": {
+            **_get(
+                "getJobSettings",
+                "A job's settings (in force, declared, run-time) and its slots",
+                [_JOB_NAME_ANY],
+                "JobWorkload",
+            ),
+            "put": _operation(
+                "updateJobSettings",
+                "Set or clear (null) run-time settings of a job (admin role)",
+                [_JOB_NAME_ANY],
+                {
+                    "200": _json(_ref("JobWorkload"), "The job's settings after the change"),
+                    **_errors("400", "403", "404", "415", "503"),
+                },
+                body="SettingsBody",
+            ),
+        },
+        "/api/jobs/{jobName}/pause": _job_action(
+            "pauseJob",
+            "Hold the job's new and waiting starts (operator role)",
+            "PausedJob",
+            "PauseBody",
+        ),
+        "/api/jobs/{jobName}/resume": _job_action(
+            "resumeJob", "Let a paused job's starts run (operator role)", "JobWorkload"
+        ),
+        "/api/settings": _get(
+            "listJobSettings",
+            "Settings of the jobs named by job, or of every job that has settings",
+            [{**job_filter, "description": "A job (repeatable); none: every job"}],
+            "JobWorkloads",
+        ),
+        "/api/queue": _get(
+            "listQueue",
+            "The starts waiting for a claim, in run order, each with why it waits",
+            [
+                {**job_filter, "description": "Only this job's waiting starts"},
+                {**_PAGE[0], "description": "At most this many (default 100, at most 1000)"},
+            ],
+            "Queue",
+        ),
         "/api/audit": _get(
             "listAuditEvents",
             "The audit trail of control actions, newest first (operator role)",

@@ -23,10 +23,21 @@ from jobop_client.jsonform import exit_status_json as exit_status_json
 from jobop_client.jsonform import instance_json as instance_json
 from jobop_client.jsonform import parameter_json as parameter_json
 from jobop_client.jsonform import parameters_json as parameters_json
+from jobop_client.jsonform import queued_json as queued_json
 from jobop_client.jsonform import step_json as step_json
+from jobop_client.jsonform import workload_json as workload_json
 
-from jobop.domain import InvalidJobParameters
+from jobop.domain import (
+    DEFAULT_PRIORITY,
+    InvalidJobParameters,
+    InvalidSettings,
+    SettingsOverride,
+    check_priority,
+)
+from jobop.domain.workload import SETTING_FIELDS as SETTING_NAMES
+from jobop.domain.workload import apply_change
 from jobop.repository.nodes import NodeState
+from jobop.service.errors import InvalidArgument
 
 # The typed form's keys.
 _TYPE_KEYS: dict[str, client_parameters.ParameterType] = {
@@ -130,3 +141,64 @@ def _long(value: int) -> int:
 def job_description_json(job: pb.JobDescription) -> dict[str, Any]:
     """A DescribeJobs entry; `name` as GET /api/jobs has always called it."""
     return catalogue.job_description_to_dict(job)
+
+
+# -- workload control ----------------------------------------------------------------------
+
+# The run-time settings a PUT may change: REST's camelCase name -> the proto's field.
+SETTING_FIELDS: dict[str, str] = {
+    pb.JobSettingsOverride.DESCRIPTOR.fields_by_name[name].json_name: name for name in SETTING_NAMES
+}
+
+
+def settings_from_json(body: dict[str, Any]) -> tuple[pb.JobSettingsOverride, list[str]]:
+    """A PUT's body (REST names, `null` clearing) as UpdateJobSettings takes it: the values
+    to set and the mask of every field named. Each value is checked as the operator checks
+    it, so that only what the proto can hold is built (InvalidArgument naming the field)."""
+    settings = pb.JobSettingsOverride()
+    mask = []
+    for key, value in body.items():
+        name = SETTING_FIELDS[key]
+        mask.append(name)
+        if value is not None:
+            setattr(settings, name, _setting(key, value))
+    return settings, mask
+
+
+# What each setting's JSON value must be, and how a refusal says it.
+_SETTING_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "maxConcurrent": (int, "an integer"),
+    "concurrencyKey": (str, "a string"),
+    "paused": (bool, "true or false"),
+    "maxDurationSeconds": ((int, float), "a number"),
+    "stopWhenOverdue": (bool, "true or false"),
+}
+
+
+def _setting(key: str, value: object) -> object:
+    kind, said = _SETTING_TYPES[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise InvalidArgument(f"{key} must be {said} or null, not {value!r}", field=key)
+    if key == "maxDurationSeconds":
+        try:
+            value = float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            raise InvalidArgument(f"{key} is out of range", field=key) from None
+    try:
+        # The operator's own checks of one value (a key alone is valid over a declared
+        # limit: the operator judges the merge).
+        apply_change(SettingsOverride(), {SETTING_FIELDS[key]: value})
+    except InvalidSettings as error:
+        raise InvalidArgument(str(error), field=error.field or key) from None
+    return value
+
+
+def priority_from_json(body: dict[str, Any]) -> int:
+    """A launch body's `priority` (null or absent: the default)."""
+    value = body.get("priority")
+    if value is None:
+        return DEFAULT_PRIORITY
+    try:
+        return check_priority(value)
+    except InvalidSettings as error:
+        raise InvalidArgument(str(error), field="priority") from None

@@ -100,6 +100,12 @@ ROUTE_POLICY: Mapping[tuple[str, str], Rule] = {
     ("POST", "/api/schedules/{name}/resume"): rpc("ResumeSchedule"),
     ("POST", "/api/schedules/{name}/trigger"): rpc("TriggerSchedule"),
     ("GET", "/api/schedules/{name}/fires"): rpc("ListScheduleFires"),
+    ("GET", "/api/jobs/{jobName}/settings"): rpc("GetJobSettings"),
+    ("PUT", "/api/jobs/{jobName}/settings"): rpc("UpdateJobSettings"),
+    ("POST", "/api/jobs/{jobName}/pause"): rpc("PauseJob"),
+    ("POST", "/api/jobs/{jobName}/resume"): rpc("ResumeJob"),
+    ("GET", "/api/settings"): rpc("GetJobSettings"),
+    ("GET", "/api/queue"): rpc("ListQueue"),
     # The dashboard's page and files hold no data; the API calls it makes are checked.
     ("GET", "/"): OPEN,
     ("GET", "/favicon.ico"): OPEN,

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from jobop.operator import JobOperator
+from jobop.repository.queue_depth import waiting_starts
 from jobop.service import JobOperatorServicer
 
 from .api import RestApi, error_response, json_response
@@ -116,6 +117,10 @@ def create_app(
         client_max_size=MAX_BODY_BYTES,
     )
     app.on_response_prepare.append(_security_headers)
+    # The queue's gauges are read from the repository at each scrape, on every node.
+    metrics.follow_queue(
+        lambda: waiting_starts(operator.repository.engine), lambda: operator.registry.names()
+    )
     app.router.add_get("/metrics", metrics.handle)
     if readiness is not None:
         app.router.add_routes(health_routes(readiness))

@@ -1,5 +1,6 @@
 // jobop dashboard: plain JavaScript over the REST API and its Server-Sent Events.
-// Views: #/ (jobs, and the nodes with their leases), #/jobs/NAME (executions, paged),
+// Views: #/ (jobs with their limits and pause state, the queue, and the nodes with their
+// leases), #/jobs/NAME (executions, paged),
 // #/executions/ID (steps, context).
 "use strict";
 
@@ -7,6 +8,10 @@ const RUNNING = new Set(["STARTING", "STARTED", "STOPPING"]);
 const PAGE_SIZE = 20;
 const TYPES = ["string", "long", "double", "date", "boolean"];
 const NODES_REFRESH_MS = 2000; // the nodes table has no event stream: it is polled
+// The jobs' settings and the queue are polled as often, and read again after an event
+// (at most this often): a start that waits or a slot that frees is an execution's event.
+const WORKLOAD_REFRESH_MS = 500;
+const QUEUE_PAGE = 50;
 // While an execution runs its view reads the context again after progress (at most this
 // often) and its owner's lease state, which no event announces, this often.
 const CONTEXT_REFRESH_MS = 1000;
@@ -15,6 +20,7 @@ const OWNER_REFRESH_MS = 5000;
 let stream = null; // the EventSource of the current view
 let view = null; // {name, refresh, startJob}
 let ticker = null; // the timer of the current view's polling
+const shownRows = new WeakMap(); // a jobs row -> what it shows (JSON)
 
 // -- small helpers -------------------------------------------------------------------------
 
@@ -67,6 +73,13 @@ function fail(error) {
 
 function badge(status) {
   return h("span", { class: `status ${status || "NONE"}`, "data-status": status || "" }, status || "never run");
+}
+
+// An execution that ran longer than its job's maxDurationSeconds.
+function overdueBadge(execution) {
+  if (!execution || !execution.overdue) return null;
+  return h("span", { class: "flag overdue", "data-overdue": "true",
+    title: "ran longer than its job's maximum duration (maxDurationSeconds)" }, "overdue");
 }
 
 // 450 ms, 3.2 s, 4 min 05 s, 2 h 07 min, 3 d 4 h
@@ -183,24 +196,54 @@ function go(hash) {
 
 async function jobsView(main) {
   setCrumbs("jobs");
-  const data = await api("GET", "/api/jobs");
+  // The jobs come first: settings that cannot be read now are shown by a later refresh.
+  const [data, settings] = await Promise.all([api("GET", "/api/jobs"),
+    api("GET", "/api/settings").catch(() => ({ jobs: [] }))]);
   const rows = new Map();
   const tbody = h("tbody");
   const jobs = new Map(data.jobs.map((job) => [job.name, job]));
+  const latest = new Map(data.jobs.map((job) => [job.name, job.latestExecution]));
+  const workloads = new Map(settings.jobs.map((workload) => [workload.jobName, workload]));
+  const fill = (name) => fillJobRow(rows.get(name), jobs.get(name), latest.get(name), workloads.get(name), refresh);
   for (const job of data.jobs) {
     const row = h("tr", { "data-job": job.name, "data-registered": String(job.registered) });
     rows.set(job.name, row);
-    fillJobRow(row, job, job.latestExecution);
     tbody.append(row);
   }
+  const queue = h("tbody");
+  const queueNote = h("p", { class: "muted", id: "queue-note" });
+  // The jobs' limits and pause state, and the queue; a failed read is left to the next one.
+  const refresh = throttle(async () => {
+    if (!queue.isConnected) return;
+    try {
+      const [fresh, waiting] = await Promise.all([api("GET", "/api/settings"),
+        api("GET", `/api/queue?pageSize=${QUEUE_PAGE}`)]);
+      for (const workload of fresh.jobs) {
+        workloads.set(workload.jobName, workload);
+        if (rows.has(workload.jobName)) fill(workload.jobName);
+      }
+      fillQueue(queue, queueNote, waiting);
+    } catch (error) {
+      // the next poll tries again
+    }
+  }, WORKLOAD_REFRESH_MS);
+  for (const name of rows.keys()) fill(name);
   const nodes = h("tbody");
   main.replaceChildren(
     h("h1", {}, "Jobs"),
     h("table", { class: "grid", id: "jobs" },
       h("thead", {}, h("tr", {}, h("th", {}, "job"), h("th", {}, "latest status"),
         h("th", {}, "latest execution"), h("th", {}, "started"), h("th", {}, "duration"),
-        h("th", {}, "parameters"), h("th", {}, ""))),
+        h("th", {}, "parameters"), h("th", { class: "num" }, "limit"), h("th", { class: "num" }, "running"),
+        h("th", { class: "num" }, "queued"), h("th", {}, "state"), h("th", {}, ""))),
       tbody),
+    h("h2", { id: "queue-title" }, "Queue"),
+    h("table", { class: "grid", id: "queue", "aria-labelledby": "queue-title" },
+      h("thead", {}, h("tr", {}, h("th", { class: "num" }, "position"), h("th", {}, "execution"),
+        h("th", {}, "job"), h("th", { class: "num" }, "priority"), h("th", { class: "num" }, "waited"),
+        h("th", {}, "waiting for"))),
+      queue),
+    queueNote,
     h("h2", { id: "nodes-title" }, "Nodes and leases"),
     h("table", { class: "grid", id: "nodes", "aria-labelledby": "nodes-title" },
       h("thead", {}, h("tr", {}, h("th", {}, "node"), h("th", {}, "role"), h("th", {}, "host"),
@@ -210,14 +253,20 @@ async function jobsView(main) {
       nodes),
   );
   follow("/api/events", (execution) => {
-    const row = rows.get(execution.jobName);
-    if (row) fillJobRow(row, jobs.get(execution.jobName), execution);
+    if (rows.has(execution.jobName)) {
+      latest.set(execution.jobName, execution);
+      fill(execution.jobName);
+    }
+    refresh();
   });
+  refresh();
   await refreshNodes(nodes);
   // A failed refresh is retried by the next one; a view left while this one loaded stops.
-  const timer = setInterval(
-    () => (nodes.isConnected ? refreshNodes(nodes).catch(() => {}) : clearInterval(timer)),
-    NODES_REFRESH_MS);
+  const timer = setInterval(() => {
+    if (!nodes.isConnected) return clearInterval(timer);
+    refreshNodes(nodes).catch(() => {});
+    refresh();
+  }, NODES_REFRESH_MS);
   ticker = timer;
   return { name: "jobs", startJob: null };
 }
@@ -260,19 +309,72 @@ function startButton(job, label, primary) {
     title: job.registered ? null : NOT_RUNNABLE, onclick: () => openStart(job.name) }, label);
 }
 
-function fillJobRow(row, job, latest) {
+function fillJobRow(row, job, latest, workload, refresh) {
   const name = job.name;
+  // Polls answer the same most of the time: a row redrawn for nothing would take its
+  // buttons away from under a click.
+  const shown = JSON.stringify([latest, workload]);
+  if (shownRows.get(row) === shown) return;
+  shownRows.set(row, shown);
+  row.dataset.paused = String(Boolean(workload && workload.paused));
   row.replaceChildren(
     h("td", {}, h("a", { href: `#/jobs/${encodeURIComponent(name)}` }, name),
       job.registered ? null : h("span", { class: "muted" }, " (not registered here)"),
       job.description ? h("div", { class: "job-about" }, job.description) : null),
-    h("td", {}, badge(latest && latest.status)),
+    h("td", {}, badge(latest && latest.status), " ", overdueBadge(latest)),
     h("td", {}, latest ? h("a", { href: `#/executions/${latest.id}` }, `#${latest.id}`) : ""),
     h("td", {}, latest ? when(latest.startTime) : ""),
     h("td", {}, durationOf(latest)),
     h("td", { class: "mono" }, latest ? parameterText(latest.parameters) : ""),
+    ...workloadCells(name, workload, refresh),
     h("td", {}, startButton(job, "Start…", false)),
   );
+}
+
+// -- workload: limits, pause, the queue --------------------------------------------------------
+
+// A job's limit, its executions holding a slot and waiting, and its pause state with the
+// button that changes it (operator role: the server says so if the caller lacks it).
+function workloadCells(name, workload, refresh) {
+  if (!workload) return [h("td", { class: "num muted" }, ""), h("td", { class: "num" }, ""),
+    h("td", { class: "num" }, ""), h("td", {}, "")];
+  const limit = workload.maxConcurrent === null ? "none"
+    : `${workload.maxConcurrent}${workload.concurrencyKey ? ` per ${workload.concurrencyKey}` : ""}`;
+  const verb = workload.paused ? "resume" : "pause";
+  const button = h("button", { type: "button", "data-action": verb,
+    title: workload.paused ? "let its waiting starts run" : "hold its new and waiting starts (running ones go on)",
+    onclick: async (event) => {
+      event.currentTarget.disabled = true;
+      try {
+        await api("POST", `/api/jobs/${encodeURIComponent(name)}/${verb}`);
+        toast(`${name}: ${verb === "pause" ? "paused" : "resumed"}`);
+      } catch (error) {
+        fail(error);
+      }
+      refresh();
+    } }, workload.paused ? "Resume" : "Pause");
+  return [
+    h("td", { class: "num", "data-field": "limit" }, limit),
+    h("td", { class: "num", "data-field": "running" }, String(workload.running)),
+    h("td", { class: "num", "data-field": "queued" }, String(workload.queued)),
+    h("td", { "data-field": "state" },
+      workload.paused ? h("span", { class: "flag paused", "data-paused": "true" }, "paused") : null, " ", button),
+  ];
+}
+
+function fillQueue(tbody, note, queue) {
+  const rows = queue.executions.map((entry) =>
+    h("tr", { "data-execution": entry.id },
+      h("td", { class: "num" }, String(entry.position)),
+      h("td", {}, h("a", { href: `#/executions/${entry.id}` }, `#${entry.id}`)),
+      h("td", {}, h("a", { href: `#/jobs/${encodeURIComponent(entry.jobName)}` }, entry.jobName)),
+      h("td", { class: "num", "data-field": "priority" }, String(entry.priority)),
+      h("td", { class: "num" }, humanDuration(entry.queuedSeconds * 1000)),
+      h("td", { "data-field": "waitingFor" }, entry.waitingFor)));
+  if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "Nothing waits.")));
+  tbody.replaceChildren(...rows);
+  const more = queue.total - queue.executions.length;
+  note.textContent = more > 0 ? `and ${more} more waiting` : "";
 }
 
 // -- one job's executions ------------------------------------------------------------------
@@ -323,7 +425,7 @@ async function jobView(main, name, tokens) {
 function fillExecutionRow(row, execution) {
   row.replaceChildren(
     h("td", {}, h("a", { href: `#/executions/${execution.id}` }, `#${execution.id}`)),
-    h("td", {}, badge(execution.status)),
+    h("td", {}, badge(execution.status), " ", overdueBadge(execution)),
     h("td", { class: "mono" }, execution.exitStatus.exitCode),
     h("td", {}, when(execution.startTime)),
     h("td", {}, when(execution.endTime)),
@@ -361,7 +463,8 @@ async function executionView(main, id) {
     contextBox,
   );
   const show = () => {
-    title.replaceChildren(`${execution.jobName} #${execution.id} `, badge(execution.status));
+    title.replaceChildren(`${execution.jobName} #${execution.id} `, badge(execution.status),
+      overdueBadge(execution));
     fillActions(actions, execution, context, nodes);
     fillFacts(facts, execution);
     fillSteps(steps, execution);
@@ -539,6 +642,7 @@ function fillFacts(facts, execution) {
     ["duration", durationOf(execution)],
     ["last updated", when(execution.lastUpdated)],
     ["version", execution.version],
+    ["priority", execution.priority],
     ["parameters", h("span", { class: "mono" }, parameterText(execution.parameters) || "none")],
   ];
   facts.replaceChildren(...items.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
