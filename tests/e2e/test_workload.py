@@ -13,6 +13,7 @@ e2eOverdueJob and e2eOverdueStopJob (overdue after a second; the second is then 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -29,6 +30,8 @@ from e2e_support import TERMINAL, ServerFactory, ServerProcess, execution, statu
 from jobop_client import JobOperatorClient
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from sqlalchemy import Engine, text
+from test_logs import log_records
+from test_metrics import scrape, value
 from test_replicas import (
     HEARTBEAT,
     LEASE,
@@ -63,11 +66,15 @@ class Replica:
 def replicas(start_server: ServerFactory, db_url: str) -> Iterator[list[Replica]]:
     """Three `jobop serve` replicas on PostgreSQL, one server on SQLite (short leases)."""
     count = 3 if db_url.startswith("postgresql") else 1
-    made = [start_server(*REPLICA) for _ in range(count)]
-    clients = [Replica(server, JobOperatorClient(server.address)) for server in made]
-    yield clients
-    for replica in clients:
-        replica.client.close()
+    with clients_of([start_server(*REPLICA) for _ in range(count)]) as made:
+        yield made
+
+
+@contextlib.contextmanager
+def clients_of(servers: Sequence[ServerProcess]) -> Iterator[list[Replica]]:
+    """The servers, each with a client library's JobOperatorClient, closed at the end."""
+    with contextlib.ExitStack() as stack:
+        yield [Replica(s, stack.enter_context(JobOperatorClient(s.address))) for s in servers]
 
 
 # -- what the database says ----------------------------------------------------------------
@@ -335,7 +342,12 @@ def test_a_replica_killed_while_holding_a_slot_frees_it_within_lease_and_heartbe
         patch.setenv("JOBOP_NODE_HOST", "replica-elsewhere")
         doomed = start_server(*REPLICA)
     survivors = [start_server(*REPLICA) for _ in range(2)]
-    replicas = [Replica(s, JobOperatorClient(s.address)) for s in (doomed, *survivors)]
+    with clients_of([doomed, *survivors]) as replicas:
+        killed_with_a_slot(engine, replicas, job)
+
+
+def killed_with_a_slot(engine: Engine, replicas: list[Replica], job: str) -> None:
+    doomed, survivors = replicas[0].server, [r.server for r in replicas[1:]]
     held = hold_slot(replicas[0], job)
     assert owner_pid(engine, held) == doomed.process.pid
     waiting = replicas[1].client.start(job, {"durationMs": 20}).id
@@ -357,17 +369,14 @@ def test_a_single_sqlite_server_killed_with_a_slot_frees_it_when_it_comes_back(
     start_server: ServerFactory, engine: Engine
 ) -> None:
     job = "e2eSerialJob"
-    first = Replica(server := start_server(*REPLICA), JobOperatorClient(server.address))
-    held = hold_slot(first, job)
-    waiting = first.client.start(job, {"durationMs": 20}).id
-    assert queued(engine, [first], [waiting])
-    kill(first.server)
-    first.client.close()
-    second = start_server(*REPLICA)
-    with JobOperatorClient(second.address) as client:
-        again = Replica(second, client)
-        assert ends([again], [held, waiting]) == ["FAILED", "COMPLETED"]
-        assert owner_pid(engine, waiting) == second.process.pid
+    with clients_of([start_server(*REPLICA)]) as (first,):
+        held = hold_slot(first, job)
+        waiting = first.client.start(job, {"durationMs": 20}).id
+        assert queued(engine, [first], [waiting])
+        kill(first.server)
+    with clients_of([start_server(*REPLICA)]) as (second,):
+        assert ends([second], [held, waiting]) == ["FAILED", "COMPLETED"]
+        assert owner_pid(engine, waiting) == second.server.process.pid
 
 
 # -- stop and abandon of queued executions ---------------------------------------------------
@@ -405,19 +414,15 @@ def test_a_queued_execution_stopped_or_abandoned_never_runs(
 
 # -- overdue executions ----------------------------------------------------------------------
 
-
-def _metric(replicas: list[Replica], name: str, job: str) -> float:
-    """`name{job_name="job"}` summed over the replicas' /metrics."""
-    total = 0.0
-    for replica in replicas:
-        with urllib.request.urlopen(f"{replica.server.http_url}/metrics", timeout=10) as reply:
-            for line in reply.read().decode().splitlines():
-                if line.startswith(f"{name}{{") and f'job_name="{job}"' in line:
-                    total += float(line.rsplit(" ", 1)[1])
-    return total
+OVERDUE = "JOBOP-1011"
 
 
-def _rest_execution(replica: Replica, execution_id: int) -> dict[str, Any]:
+def overdue_counts(replicas: list[Replica], name: str, job: str) -> float:
+    """A metric of the job summed over the replicas' /metrics."""
+    return sum(value(scrape(r.server), name, job_name=job) for r in replicas)
+
+
+def rest_execution(replica: Replica, execution_id: int) -> dict[str, Any]:
     url = f"{replica.server.http_url}/api/executions/{execution_id}"
     with urllib.request.urlopen(url, timeout=10) as reply:
         return dict(json.load(reply))
@@ -426,22 +431,26 @@ def _rest_execution(replica: Replica, execution_id: int) -> dict[str, Any]:
 def test_an_overdue_execution_is_flagged_once_and_stopped_where_its_job_says_so(
     replicas: list[Replica],
 ) -> None:
-    flagged = replicas[0].client.start("e2eOverdueJob", {"durationMs": 3000}).id
+    # Overdue after 1 s: one works on for 5 s, the other until it is stopped for it.
+    flagged = replicas[0].client.start("e2eOverdueJob", {"durationMs": 5000}).id
     stopped = replicas[-1].client.start("e2eOverdueStopJob", HOLD).id
     for execution_id in (flagged, stopped):
         wait_for(replicas[0].stub, execution_id, lambda e: e.overdue, 60)
-    # Overdue and running still, or overdue and stopped for it.
     assert ends(replicas, [flagged, stopped]) == ["COMPLETED", "STOPPED"]
     for execution_id in (flagged, stopped):
         assert execution(replicas[0].stub, execution_id).overdue
-        assert _rest_execution(replicas[-1], execution_id)["overdue"] is True
+        assert rest_execution(replicas[-1], execution_id)["overdue"] is True
     for job in ("e2eOverdueJob", "e2eOverdueStopJob"):
-        assert _metric(replicas, "jobop_executions_overdue_total", job) == 1.0
-        assert _metric(replicas, "jobop_executions_overdue", job) == 0.0  # none now
+        assert overdue_counts(replicas, "jobop_executions_overdue_total", job) == 1.0
+        assert overdue_counts(replicas, "jobop_executions_overdue", job) == 0.0  # none now
     warnings = [
-        line for r in replicas for line in r.server.log().splitlines() if "JOBOP-1011" in line
+        (record["level"], record["job_execution_id"])
+        for r in replicas
+        for record in log_records(r.server.log(), "text")
+        if record["code"] == OVERDUE
     ]
-    assert len(warnings) == 2, warnings  # once each, by one replica
+    # Once each, by one replica.
+    assert sorted(warnings) == [("WARNING", flagged), ("WARNING", stopped)]
 
 
 # -- the race --------------------------------------------------------------------------------
