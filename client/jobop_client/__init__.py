@@ -38,6 +38,8 @@ if TYPE_CHECKING:
         JobExecution,
         JobInstance,
         JobParameters,
+        JobWorkload,
+        QueuedExecution,
         StepExecution,
     )
 
@@ -53,9 +55,11 @@ __all__ = [
     "JobOperatorClient",
     "JobOperatorError",
     "JobParameters",
+    "JobWorkload",
     "Page",
     "Parameter",
     "ParameterValue",
+    "QueuedExecution",
     "RetryPolicy",
     "Run",
     "StepExecution",
@@ -78,6 +82,8 @@ _LAZY = {
     "JobExecution": "jobop_client.model",
     "JobInstance": "jobop_client.model",
     "JobParameters": "jobop_client.model",
+    "JobWorkload": "jobop_client.model",
+    "QueuedExecution": "jobop_client.model",
     "StepExecution": "jobop_client.model",
 }
 

@@ -4,8 +4,9 @@ Both mirror the RPCs of ``JobOperatorService`` in snake_case and raise the typed
 ``jobop_client.errors``. Unary calls have a deadline (30 s unless told otherwise) that
 covers their retries. Only calls that are safe to repeat are retried, and only on
 UNAVAILABLE: the reads, ``stop``, ``abandon``, and ``start``/``start_next_instance``/
-``restart`` when they carry a ``request_id``. Watches resume where they left off
-(``after_version``) when the connection drops.
+``restart`` when they carry a ``request_id``, and the workload calls (settings, pause,
+resume, queue: each sets a state, so a repeat changes nothing more). Watches resume where
+they left off (``after_version``) when the connection drops.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from typing import Generic, TypeVar
 
 import grpc
 import grpc.aio
+from google.protobuf.field_mask_pb2 import FieldMask
 
 from jobop_client import errors, executions
+from jobop_client.jsonform import SETTING_FIELDS
 from jobop_client.parameters import ParameterInput, ParameterValue, from_proto_map, to_proto_map
 from jobop_client.proto import job_operator_pb2 as pb
 from jobop_client.proto import job_operator_pb2_grpc as pb_grpc
@@ -171,6 +174,24 @@ def _snapshot(
     return response.execution
 
 
+def _settings_request(
+    job_name: str, changes: Mapping[str, object | None]
+) -> pb.UpdateJobSettingsRequest:
+    """Sets each field of ``changes`` to its value, or clears it (None): the mask names
+    them all, and a masked field left unset is cleared by the server."""
+    unknown = sorted(set(changes) - set(SETTING_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"unknown job settings: {', '.join(unknown)} (one of {', '.join(SETTING_FIELDS)})"
+        )
+    values = {name: value for name, value in changes.items() if value is not None}
+    return pb.UpdateJobSettingsRequest(
+        job_name=job_name,
+        settings=pb.JobSettingsOverride(**values),  # type: ignore[arg-type]
+        update_mask=FieldMask(paths=list(changes)),
+    )
+
+
 def _audit_request(
     job_name: str, since: dt.datetime | None, page_size: int, page_token: str
 ) -> pb.ListAuditEventsRequest:
@@ -230,6 +251,7 @@ class JobOperatorClient:
         parameters: Mapping[str, ParameterInput] | None = None,
         request_id: str | None = None,
         *,
+        priority: int = 0,
         timeout: float | None = None,
     ) -> pb.JobExecution:
         """Launches a new instance of ``job_name``; returns the new execution.
@@ -237,19 +259,30 @@ class JobOperatorClient:
         ``parameters`` maps names to plain values (str, int, float, bool, datetime, date),
         ``Parameter(value, identifying=False)`` or ``ParameterValue``. With a
         ``request_id`` the call is retried safely when the server is unavailable.
+        ``priority`` (-1000 to 1000) orders it in its job's queue: higher runs first.
         """
         request = pb.StartRequest(
-            job_name=job_name, parameters=to_proto_map(parameters), request_id=request_id or ""
+            job_name=job_name,
+            parameters=to_proto_map(parameters),
+            request_id=request_id or "",
+            priority=priority,
         )
         return self._call(
             self._stub.Start, request, idempotent=bool(request_id), timeout=timeout
         ).execution
 
     def start_next_instance(
-        self, job_name: str, request_id: str | None = None, *, timeout: float | None = None
+        self,
+        job_name: str,
+        request_id: str | None = None,
+        *,
+        priority: int = 0,
+        timeout: float | None = None,
     ) -> pb.JobExecution:
         """Launches the next instance of ``job_name`` (its incrementer makes the parameters)."""
-        request = pb.StartNextInstanceRequest(job_name=job_name, request_id=request_id or "")
+        request = pb.StartNextInstanceRequest(
+            job_name=job_name, request_id=request_id or "", priority=priority
+        )
         return self._call(
             self._stub.StartNextInstance, request, idempotent=bool(request_id), timeout=timeout
         ).execution
@@ -260,10 +293,17 @@ class JobOperatorClient:
         return self._call(self._stub.Stop, request, idempotent=True, timeout=timeout).execution
 
     def restart(
-        self, execution_id: int, request_id: str | None = None, *, timeout: float | None = None
+        self,
+        execution_id: int,
+        request_id: str | None = None,
+        *,
+        priority: int = 0,
+        timeout: float | None = None,
     ) -> pb.JobExecution:
         """Runs the instance of a FAILED or STOPPED execution again; returns the new execution."""
-        request = pb.RestartRequest(execution_id=execution_id, request_id=request_id or "")
+        request = pb.RestartRequest(
+            execution_id=execution_id, request_id=request_id or "", priority=priority
+        )
         return self._call(
             self._stub.Restart, request, idempotent=bool(request_id), timeout=timeout
         ).execution
@@ -391,6 +431,54 @@ class JobOperatorClient:
         request = _audit_request(job_name, since, page_size, page_token)
         response = self._call(self._stub.ListAuditEvents, request, idempotent=True, timeout=timeout)
         return Page(list(response.events), response.next_page_token)
+
+    # -- workload control -----------------------------------------------------------------
+
+    def get_job_settings(
+        self, job_names: Sequence[str] = (), *, timeout: float | None = None
+    ) -> list[pb.JobWorkload]:
+        """Each named job's settings (none named: every job's, by name): those in force,
+        declared and set at run time, with its executions holding a slot and waiting."""
+        request = pb.GetJobSettingsRequest(job_names=list(job_names))
+        response = self._call(self._stub.GetJobSettings, request, idempotent=True, timeout=timeout)
+        return list(response.jobs)
+
+    def update_job_settings(
+        self,
+        job_name: str,
+        changes: Mapping[str, object | None],
+        *,
+        timeout: float | None = None,
+    ) -> pb.JobWorkload:
+        """Sets run-time settings of a job (admin role): ``changes`` maps fields of
+        ``SETTING_FIELDS`` to a value, or None to clear it (the declared value holds
+        again); the fields not named stay as they are. Returns the job's settings."""
+        request = _settings_request(job_name, changes)
+        return self._call(
+            self._stub.UpdateJobSettings, request, idempotent=True, timeout=timeout
+        ).job
+
+    def pause_job(
+        self, job_name: str, *, stop_running: bool = False, timeout: float | None = None
+    ) -> pb.PauseJobResponse:
+        """Holds the job's new and waiting starts in the queue until ``resume_job``;
+        ``stop_running`` stops its running executions too (``stopped_execution_ids``)."""
+        request = pb.PauseJobRequest(job_name=job_name, stop_running=stop_running)
+        return self._call(self._stub.PauseJob, request, idempotent=True, timeout=timeout)
+
+    def resume_job(self, job_name: str, *, timeout: float | None = None) -> pb.JobWorkload:
+        """Lets a paused job's queued starts run again."""
+        request = pb.ResumeJobRequest(job_name=job_name)
+        return self._call(self._stub.ResumeJob, request, idempotent=True, timeout=timeout).job
+
+    def list_queue(
+        self, job_name: str = "", *, page_size: int = 0, timeout: float | None = None
+    ) -> pb.ListQueueResponse:
+        """The starts waiting for a claim, in run order, each saying why it waits: of
+        ``job_name`` (empty: of every job), at most ``page_size`` (0: the server's 100)
+        from the head, with ``total`` counting them all."""
+        request = pb.ListQueueRequest(job_name=job_name, page_size=page_size)
+        return self._call(self._stub.ListQueue, request, idempotent=True, timeout=timeout)
 
     # -- following ------------------------------------------------------------------------
 
@@ -536,11 +624,15 @@ class AsyncJobOperatorClient:
         parameters: Mapping[str, ParameterInput] | None = None,
         request_id: str | None = None,
         *,
+        priority: int = 0,
         timeout: float | None = None,
     ) -> pb.JobExecution:
         """See JobOperatorClient.start."""
         request = pb.StartRequest(
-            job_name=job_name, parameters=to_proto_map(parameters), request_id=request_id or ""
+            job_name=job_name,
+            parameters=to_proto_map(parameters),
+            request_id=request_id or "",
+            priority=priority,
         )
         response = await self._call(
             self._stub.Start, request, idempotent=bool(request_id), timeout=timeout
@@ -548,10 +640,17 @@ class AsyncJobOperatorClient:
         return response.execution
 
     async def start_next_instance(
-        self, job_name: str, request_id: str | None = None, *, timeout: float | None = None
+        self,
+        job_name: str,
+        request_id: str | None = None,
+        *,
+        priority: int = 0,
+        timeout: float | None = None,
     ) -> pb.JobExecution:
         """See JobOperatorClient.start_next_instance."""
-        request = pb.StartNextInstanceRequest(job_name=job_name, request_id=request_id or "")
+        request = pb.StartNextInstanceRequest(
+            job_name=job_name, request_id=request_id or "", priority=priority
+        )
         response = await self._call(
             self._stub.StartNextInstance, request, idempotent=bool(request_id), timeout=timeout
         )
@@ -564,10 +663,17 @@ class AsyncJobOperatorClient:
         return response.execution
 
     async def restart(
-        self, execution_id: int, request_id: str | None = None, *, timeout: float | None = None
+        self,
+        execution_id: int,
+        request_id: str | None = None,
+        *,
+        priority: int = 0,
+        timeout: float | None = None,
     ) -> pb.JobExecution:
         """See JobOperatorClient.restart."""
-        request = pb.RestartRequest(execution_id=execution_id, request_id=request_id or "")
+        request = pb.RestartRequest(
+            execution_id=execution_id, request_id=request_id or "", priority=priority
+        )
         response = await self._call(
             self._stub.Restart, request, idempotent=bool(request_id), timeout=timeout
         )
@@ -702,6 +808,50 @@ class AsyncJobOperatorClient:
             self._stub.ListAuditEvents, request, idempotent=True, timeout=timeout
         )
         return Page(list(response.events), response.next_page_token)
+
+    async def get_job_settings(
+        self, job_names: Sequence[str] = (), *, timeout: float | None = None
+    ) -> list[pb.JobWorkload]:
+        """See JobOperatorClient.get_job_settings."""
+        request = pb.GetJobSettingsRequest(job_names=list(job_names))
+        response = await self._call(
+            self._stub.GetJobSettings, request, idempotent=True, timeout=timeout
+        )
+        return list(response.jobs)
+
+    async def update_job_settings(
+        self,
+        job_name: str,
+        changes: Mapping[str, object | None],
+        *,
+        timeout: float | None = None,
+    ) -> pb.JobWorkload:
+        """See JobOperatorClient.update_job_settings."""
+        request = _settings_request(job_name, changes)
+        response = await self._call(
+            self._stub.UpdateJobSettings, request, idempotent=True, timeout=timeout
+        )
+        return response.job
+
+    async def pause_job(
+        self, job_name: str, *, stop_running: bool = False, timeout: float | None = None
+    ) -> pb.PauseJobResponse:
+        """See JobOperatorClient.pause_job."""
+        request = pb.PauseJobRequest(job_name=job_name, stop_running=stop_running)
+        return await self._call(self._stub.PauseJob, request, idempotent=True, timeout=timeout)
+
+    async def resume_job(self, job_name: str, *, timeout: float | None = None) -> pb.JobWorkload:
+        """See JobOperatorClient.resume_job."""
+        request = pb.ResumeJobRequest(job_name=job_name)
+        response = await self._call(self._stub.ResumeJob, request, idempotent=True, timeout=timeout)
+        return response.job
+
+    async def list_queue(
+        self, job_name: str = "", *, page_size: int = 0, timeout: float | None = None
+    ) -> pb.ListQueueResponse:
+        """See JobOperatorClient.list_queue."""
+        request = pb.ListQueueRequest(job_name=job_name, page_size=page_size)
+        return await self._call(self._stub.ListQueue, request, idempotent=True, timeout=timeout)
 
     async def watch_execution(
         self, execution_id: int, *, after_version: int = 0, timeout: float | None = None

@@ -14,6 +14,10 @@ one in ``Parameter(value, identifying=False)`` to make it non-identifying) or a
 return ``jobop_client.model`` objects; errors are the typed errors of
 ``jobop_client.errors``. ``client.api`` is the underlying ``JobOperatorClient`` (or
 ``AsyncJobOperatorClient``), which speaks protobuf.
+
+Workload control: ``settings(job)``, ``limit(job, 2, key="tenant")`` (``limit(job, None)``
+clears the run-time limit and key), ``update_settings(job, paused=..., ...)``,
+``pause(job)``, ``resume(job)``, ``queue(job)``, and ``priority=`` on the launches.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from jobop_client.client import (
     Metadata,
     RetryPolicy,
 )
-from jobop_client.model import JobExecution, JobInstance
+from jobop_client.model import JobExecution, JobInstance, JobWorkload, QueuedExecution
 from jobop_client.parameters import ParameterInput
 
 __all__ = ["AsyncClient", "AsyncRun", "Client", "Run"]
@@ -72,6 +76,18 @@ def _connection(
         if ca or cert or key:
             credentials = creds.tls_credentials(ca, cert, key)
     return target, credentials, (*metadata, *creds.token_metadata(token))
+
+
+def _limit_change(max_concurrent: int | None, key: str | None) -> dict[str, object | None]:
+    """``limit``'s change: a limit (and the key, when given), or None clearing both."""
+    if max_concurrent is None:
+        if key is not None:
+            raise ValueError("a concurrency key needs a limit (max_concurrent)")
+        return {"max_concurrent": None, "concurrency_key": None}
+    change: dict[str, object | None] = {"max_concurrent": max_concurrent}
+    if key is not None:
+        change["concurrency_key"] = key
+    return change
 
 
 def _page_size(limit: int) -> int:
@@ -178,11 +194,13 @@ class Client(_Connected[JobOperatorClient]):
         parameters: Mapping[str, ParameterInput] | None = None,
         *,
         request_id: str | None = None,
+        priority: int = 0,
         **params: ParameterInput,
     ) -> Run:
         """Starts a new instance of ``job``; ``.wait()`` on the result follows it to its
-        end. With a ``request_id`` the start is safe to retry."""
-        message = self.api.start(job, _merged(parameters, params), request_id)
+        end. With a ``request_id`` the start is safe to retry. ``priority`` (-1000 to
+        1000): a higher one runs first when the job's starts wait in its queue."""
+        message = self.api.start(job, _merged(parameters, params), request_id, priority=priority)
         return Run(self, JobExecution.from_proto(message))
 
     def run(
@@ -192,18 +210,25 @@ class Client(_Connected[JobOperatorClient]):
         parameters: Mapping[str, ParameterInput] | None = None,
         *,
         request_id: str | None = None,
+        priority: int = 0,
         **params: ParameterInput,
     ) -> JobExecution:
         """Starts ``job`` and waits for its end: the final execution (whatever its status)."""
-        return self.start(job, parameters, request_id=request_id, **params).wait()
+        return self.start(
+            job, parameters, request_id=request_id, priority=priority, **params
+        ).wait()
 
-    def start_next(self, job: str, /, *, request_id: str | None = None) -> Run:
+    def start_next(self, job: str, /, *, request_id: str | None = None, priority: int = 0) -> Run:
         """Starts the next instance of ``job`` through its incrementer (``run.id``)."""
-        return Run(self, JobExecution.from_proto(self.api.start_next_instance(job, request_id)))
+        message = self.api.start_next_instance(job, request_id, priority=priority)
+        return Run(self, JobExecution.from_proto(message))
 
-    def restart(self, execution_id: int, *, request_id: str | None = None) -> Run:
+    def restart(
+        self, execution_id: int, *, request_id: str | None = None, priority: int = 0
+    ) -> Run:
         """Runs the instance of a FAILED or STOPPED execution again, as a new execution."""
-        return Run(self, JobExecution.from_proto(self.api.restart(execution_id, request_id)))
+        message = self.api.restart(execution_id, request_id, priority=priority)
+        return Run(self, JobExecution.from_proto(message))
 
     # -- controlling ------------------------------------------------------------------
 
@@ -219,6 +244,39 @@ class Client(_Connected[JobOperatorClient]):
         for one no jobop node owns (a Spring Batch application's) whose owner you know
         is dead."""
         return JobExecution.from_proto(self.api.recover(execution_id, force=force))
+
+    # -- workload control -------------------------------------------------------------
+
+    def settings(self, job: str) -> JobWorkload:
+        """The job's settings in force, declared and set at run time, with its executions
+        holding a slot and waiting."""
+        return JobWorkload.from_proto(self.api.get_job_settings([job])[0])
+
+    def update_settings(self, job: str, /, **changes: object | None) -> JobWorkload:
+        """Sets run-time settings (admin role): ``max_concurrent``, ``concurrency_key``,
+        ``paused``, ``max_duration_seconds``, ``stop_when_overdue``; None clears one (the
+        declared value holds again)."""
+        return JobWorkload.from_proto(self.api.update_job_settings(job, changes))
+
+    def limit(self, job: str, max_concurrent: int | None, *, key: str | None = None) -> JobWorkload:
+        """At most ``max_concurrent`` executions of ``job`` at once across the cluster
+        (per value of the job parameter ``key`` when given); None clears the run-time
+        limit and key."""
+        return self.update_settings(job, **_limit_change(max_concurrent, key))
+
+    def pause(self, job: str, *, stop_running: bool = False) -> JobWorkload:
+        """Holds the job's new and waiting starts until ``resume``; ``stop_running``
+        stops its running executions too."""
+        return JobWorkload.from_proto(self.api.pause_job(job, stop_running=stop_running).job)
+
+    def resume(self, job: str) -> JobWorkload:
+        return JobWorkload.from_proto(self.api.resume_job(job))
+
+    def queue(self, job: str = "", *, limit: int = 100) -> list[QueuedExecution]:
+        """The first ``limit`` starts waiting (of ``job``; empty: of every job), in the
+        order they will run."""
+        response = self.api.list_queue(job, page_size=_page_size(limit))
+        return [QueuedExecution.from_proto(entry) for entry in response.executions]
 
     # -- reading ----------------------------------------------------------------------
 
@@ -315,9 +373,12 @@ class AsyncClient(_Connected[AsyncJobOperatorClient]):
         parameters: Mapping[str, ParameterInput] | None = None,
         *,
         request_id: str | None = None,
+        priority: int = 0,
         **params: ParameterInput,
     ) -> AsyncRun:
-        message = await self.api.start(job, _merged(parameters, params), request_id)
+        message = await self.api.start(
+            job, _merged(parameters, params), request_id, priority=priority
+        )
         return AsyncRun(self, JobExecution.from_proto(message))
 
     async def run(
@@ -327,17 +388,24 @@ class AsyncClient(_Connected[AsyncJobOperatorClient]):
         parameters: Mapping[str, ParameterInput] | None = None,
         *,
         request_id: str | None = None,
+        priority: int = 0,
         **params: ParameterInput,
     ) -> JobExecution:
-        launched = await self.start(job, parameters, request_id=request_id, **params)
+        launched = await self.start(
+            job, parameters, request_id=request_id, priority=priority, **params
+        )
         return await launched.wait()
 
-    async def start_next(self, job: str, /, *, request_id: str | None = None) -> AsyncRun:
-        message = await self.api.start_next_instance(job, request_id)
+    async def start_next(
+        self, job: str, /, *, request_id: str | None = None, priority: int = 0
+    ) -> AsyncRun:
+        message = await self.api.start_next_instance(job, request_id, priority=priority)
         return AsyncRun(self, JobExecution.from_proto(message))
 
-    async def restart(self, execution_id: int, *, request_id: str | None = None) -> AsyncRun:
-        message = await self.api.restart(execution_id, request_id)
+    async def restart(
+        self, execution_id: int, *, request_id: str | None = None, priority: int = 0
+    ) -> AsyncRun:
+        message = await self.api.restart(execution_id, request_id, priority=priority)
         return AsyncRun(self, JobExecution.from_proto(message))
 
     async def stop(self, execution_id: int) -> JobExecution:
@@ -348,6 +416,28 @@ class AsyncClient(_Connected[AsyncJobOperatorClient]):
 
     async def recover(self, execution_id: int, *, force: bool = False) -> JobExecution:
         return JobExecution.from_proto(await self.api.recover(execution_id, force=force))
+
+    async def settings(self, job: str) -> JobWorkload:
+        return JobWorkload.from_proto((await self.api.get_job_settings([job]))[0])
+
+    async def update_settings(self, job: str, /, **changes: object | None) -> JobWorkload:
+        return JobWorkload.from_proto(await self.api.update_job_settings(job, changes))
+
+    async def limit(
+        self, job: str, max_concurrent: int | None, *, key: str | None = None
+    ) -> JobWorkload:
+        return await self.update_settings(job, **_limit_change(max_concurrent, key))
+
+    async def pause(self, job: str, *, stop_running: bool = False) -> JobWorkload:
+        response = await self.api.pause_job(job, stop_running=stop_running)
+        return JobWorkload.from_proto(response.job)
+
+    async def resume(self, job: str) -> JobWorkload:
+        return JobWorkload.from_proto(await self.api.resume_job(job))
+
+    async def queue(self, job: str = "", *, limit: int = 100) -> list[QueuedExecution]:
+        response = await self.api.list_queue(job, page_size=_page_size(limit))
+        return [QueuedExecution.from_proto(entry) for entry in response.executions]
 
     async def job_names(self) -> list[str]:
         return await self.api.get_job_names()

@@ -80,6 +80,7 @@ def _report_error(
 
 # Ids are Java longs on the server (Spring's BIGINT columns).
 MAX_ID = 2**63 - 1
+MAX_INT32 = 2**31 - 1
 # gRPC's deadlines overflow somewhere past 10**9 s; a year is more than any call needs.
 MAX_TIMEOUT = 365 * 86400.0
 
@@ -112,6 +113,34 @@ def _positive_int(text: str) -> int:
     if value is None:
         raise argparse.ArgumentTypeError(
             f"expected a whole number of 0 or more, not {_shown(text)}"
+        )
+    return value
+
+
+# The priorities a server accepts (its rule; checked here too for a one-line usage error).
+PRIORITY_MIN, PRIORITY_MAX = -1000, 1000
+
+
+def _priority(text: str) -> int:
+    word = text.strip()
+    digits = _whole_number(word.removeprefix("-"))
+    value = None if digits is None else -digits if word.startswith("-") else digits
+    if value is None or not PRIORITY_MIN <= value <= PRIORITY_MAX:
+        raise argparse.ArgumentTypeError(
+            f"a priority is a whole number from {PRIORITY_MIN} to {PRIORITY_MAX}, not "
+            f"{_shown(text)}"
+        )
+    return value
+
+
+def _limit(text: str) -> int | None:
+    """`limit`'s N: a number of executions, or `none` (clear the run-time limit)."""
+    if text.strip().lower() == "none":
+        return None
+    value = _whole_number(text)
+    if value is None or value > MAX_INT32:  # the server's range is narrower: it says so
+        raise argparse.ArgumentTypeError(
+            f"expected a number of executions or none, not {_shown(text)}"
         )
     return value
 
@@ -226,6 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
             help='TOML or JSON map of exit code to process exit code, e.g. {"CUSTOM FAILED": 100}',
         )
 
+    def priority_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--priority",
+            type=_priority,
+            default=0,
+            metavar="N",
+            help=f"its place in the job's queue, {PRIORITY_MIN} to {PRIORITY_MAX} (default 0): "
+            "a higher one runs first",
+        )
+
     command("jobs", "list the jobs with their descriptions (and those not runnable here)", _jobs)
 
     sub = command("describe", "describe a job: its steps and declared parameters", _describe)
@@ -237,11 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
         "params", metavar="PARAM", nargs="*", default=[], help="name=value[,type[,identifying]]"
     )
     sub.add_argument("--request-id", metavar="ID", help="makes the start safe to retry")
+    priority_option(sub)
     follow_options(sub, wait=True)
 
     sub = command("next", "start the next instance of a job (its incrementer)", _next)
     sub.add_argument("job", metavar="JOB")
     sub.add_argument("--request-id", metavar="ID", help="makes the start safe to retry")
+    priority_option(sub)
     follow_options(sub, wait=True)
 
     sub = command("stop", "stop an execution, or every running execution of a job", _stop)
@@ -251,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("restart", "restart a FAILED or STOPPED execution", _restart)
     sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
     sub.add_argument("--request-id", metavar="ID", help="makes the restart safe to retry")
+    priority_option(sub)
     follow_options(sub, wait=True)
 
     sub = command("abandon", "mark a stopped or failed execution ABANDONED", _abandon)
@@ -302,6 +344,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "--limit", type=_positive_int, default=50, metavar="N", help="at most N (default 50)"
+    )
+
+    sub = command(
+        "queue",
+        "list the starts waiting to run, in run order, and why each waits (without JOB: "
+        "of every job)",
+        _queue,
+    )
+    sub.add_argument("job", metavar="JOB", nargs="?")
+    sub.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=0,
+        metavar="N",
+        help="show at most N from the head (default and most: the server's, 100 and 1000)",
+    )
+
+    sub = command("settings", "show a job's limit, key, pause and duration settings", _settings)
+    sub.add_argument("job", metavar="JOB")
+
+    sub = command("pause", "hold a job's new and waiting starts in its queue", _pause)
+    sub.add_argument("job", metavar="JOB")
+    sub.add_argument("--stop-running", action="store_true", help="stop its running executions too")
+
+    sub = command("resume", "let a paused job's waiting starts run", _resume)
+    sub.add_argument("job", metavar="JOB")
+
+    # `--key` after `limit` is the concurrency key: its own copy of the connection options
+    # gives up theirs (TLS's --key goes before the command, or in JOBOP_KEY).
+    sub = commands.add_parser(
+        "limit",
+        help=(limit_help := "limit how many executions of a job run at once, cluster-wide"),
+        description=f"{limit_help}; N none clears the run-time limit and key",
+        parents=[_global_options(with_defaults=False)],
+        conflict_handler="resolve",
+    )
+    sub.set_defaults(run=_limit_command)
+    sub.add_argument("job", metavar="JOB")
+    sub.add_argument("limit", metavar="N", type=_limit, help="executions at once, or none")
+    sub.add_argument(
+        "--key",
+        dest="concurrency_key",
+        metavar="PARAM",
+        help="the limit holds per value of this job parameter (one tenant at a time)",
     )
 
     sub = command("watch", "follow an execution to its end; exits with its mapped code", _watch)
@@ -405,17 +491,23 @@ def _yes(value: bool) -> str:
 
 
 def _start(ctx: _Context) -> int:
-    execution = ctx.client.start(ctx.args.job, ctx.args.parsed_params, ctx.args.request_id)
+    execution = ctx.client.start(
+        ctx.args.job, ctx.args.parsed_params, ctx.args.request_id, priority=ctx.args.priority
+    )
     return _launched(ctx, execution)
 
 
 def _next(ctx: _Context) -> int:
-    execution = ctx.client.start_next_instance(ctx.args.job, ctx.args.request_id)
+    execution = ctx.client.start_next_instance(
+        ctx.args.job, ctx.args.request_id, priority=ctx.args.priority
+    )
     return _launched(ctx, execution)
 
 
 def _restart(ctx: _Context) -> int:
-    execution = ctx.client.restart(ctx.args.execution_id, ctx.args.request_id)
+    execution = ctx.client.restart(
+        ctx.args.execution_id, ctx.args.request_id, priority=ctx.args.priority
+    )
     return _launched(ctx, execution)
 
 
@@ -611,7 +703,7 @@ def _print_executions(ctx: _Context, found: Sequence[pb.JobExecution], empty: st
         [
             str(execution.id),
             str(execution.job_instance_id),
-            executions.status_name(execution.status),
+            executions.status_name(execution.status) + (" overdue" if execution.overdue else ""),
             execution.exit_status.exit_code,
             _local_time(executions.timestamp(execution, "start_time")),
             _duration(executions.duration(execution)),
@@ -782,6 +874,104 @@ def _audit(ctx: _Context) -> int:
     return 0
 
 
+# -- workload control --------------------------------------------------------------------
+
+
+def _queue(ctx: _Context) -> int:
+    response = ctx.client.list_queue(ctx.args.job or "", page_size=min(ctx.args.limit, 1000))
+    if ctx.json:
+        entries = [jsonform.queued_json(entry) for entry in response.executions]
+        ctx.dump({"executions": entries, "total": response.total})
+        return 0
+    rows = [
+        [
+            str(entry.position),
+            str(entry.execution_id),
+            entry.job_name,
+            str(entry.priority),
+            _duration(dt.timedelta(seconds=entry.queued_seconds)),
+            entry.waiting_for,
+        ]
+        for entry in response.executions
+    ]
+    headers = ["POSITION", "EXECUTION", "JOB", "PRIORITY", "WAITING", "WAITING FOR"]
+    _print_table(ctx, headers, rows, f"no start of {_of(ctx)} is waiting")
+    if response.total > len(rows):
+        ctx.print(f"({len(rows)} of {response.total} waiting shown)")
+    return 0
+
+
+def _settings(ctx: _Context) -> int:
+    (workload,) = ctx.client.get_job_settings([ctx.args.job])
+    if ctx.json:
+        ctx.dump(jsonform.workload_json(workload))
+        return 0
+    ctx.print(f"{workload.job_name}: {_load(workload)}")
+    shown = jsonform.workload_json(workload)
+    rows = [
+        [name, _setting(shown[name]), _setting(shown["declared"][name]), _setting(value, "-")]
+        for name, value in shown["override"].items()
+        if name not in ("updated", "updatedBy")
+    ]
+    _print_table(ctx, ["SETTING", "IN FORCE", "DECLARED", "SET AT RUN TIME"], rows, "")
+    override = shown["override"]
+    if override["updated"]:
+        changed = dt.datetime.fromisoformat(override["updated"].replace("Z", "+00:00"))
+        ctx.print(f"set at run time by {override['updatedBy']} at {_local_time(changed)}")
+    return 0
+
+
+def _setting(value: object, unset: str = "none") -> str:
+    """A setting's value in a table: yes/no, a number, a name; None as `unset`."""
+    if value is None:
+        return unset
+    if isinstance(value, bool):
+        return _yes(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _load(workload: pb.JobWorkload) -> str:
+    paused = "paused, " if workload.settings.paused else ""
+    return f"{paused}{workload.running} running, {workload.queued} waiting"
+
+
+def _pause(ctx: _Context) -> int:
+    response = ctx.client.pause_job(ctx.args.job, stop_running=ctx.args.stop_running)
+    stopped = list(response.stopped_execution_ids)
+    if ctx.json:
+        ctx.dump({**jsonform.workload_json(response.job), "stoppedExecutionIds": stopped})
+        return 0
+    ctx.print(f"{response.job.job_name}: {_load(response.job)}")
+    if stopped:
+        ctx.print(f"stopping execution {', '.join(str(i) for i in stopped)}")
+    return 0
+
+
+def _resume(ctx: _Context) -> int:
+    return _workload_changed(ctx, ctx.client.resume_job(ctx.args.job))
+
+
+def _limit_command(ctx: _Context) -> int:
+    changes: dict[str, object | None] = {"max_concurrent": ctx.args.limit}
+    if ctx.args.limit is None or ctx.args.concurrency_key is not None:
+        changes["concurrency_key"] = ctx.args.concurrency_key
+    return _workload_changed(ctx, ctx.client.update_job_settings(ctx.args.job, changes))
+
+
+def _workload_changed(ctx: _Context, workload: pb.JobWorkload) -> int:
+    if ctx.json:
+        ctx.dump(jsonform.workload_json(workload))
+        return 0
+    settings = workload.settings
+    limit = "no limit"
+    if settings.HasField("max_concurrent"):
+        limit = f"limit {settings.max_concurrent}"
+        if settings.HasField("concurrency_key"):
+            limit += f" per {settings.concurrency_key}"
+    ctx.print(f"{workload.job_name}: {limit}, {_load(workload)}")
+    return 0
+
+
 def _local_time(value: dt.datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
@@ -834,6 +1024,8 @@ def _prepare(args: argparse.Namespace) -> None:
             raise UsageError(str(error)) from None
     if args.command == "stop" and (args.execution_id is None) == (args.job is None):
         raise UsageError("stop takes either an EXECUTION_ID or --job NAME")
+    if args.command == "limit" and args.limit is None and args.concurrency_key is not None:
+        raise UsageError("limit JOB none clears the key too: give --key with a number")
 
 
 def _credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:

@@ -108,6 +108,10 @@ def execution_json(execution: pb.JobExecution) -> dict[str, Any]:
         "endTime": _time(execution, "end_time"),
         "lastUpdated": _time(execution, "last_updated"),
         "stepExecutions": [step_json(step) for step in execution.step_executions],
+        # Workload control: the launch's queue priority, and whether it ran past its
+        # job's maximum duration.
+        "priority": execution.priority,
+        "overdue": execution.overdue,
     }
 
 
@@ -136,6 +140,61 @@ def audit_event_json(event: pb.AuditEvent) -> dict[str, Any]:
         "message": event.message or None,
         "executionId": event.execution_id or None,
         "jobName": event.job_name or None,
+    }
+
+
+# -- workload control ----------------------------------------------------------------------
+
+#: The five job settings (JobSettings' fields, in its order).
+SETTING_FIELDS: tuple[str, ...] = tuple(pb.JobSettings.DESCRIPTOR.fields_by_name)
+
+
+def setting_values(message: pb.JobSettings | pb.JobSettingsOverride) -> dict[str, Any]:
+    """The five settings of a JobSettings or JobSettingsOverride by field name; an
+    optional one not set is None."""
+    fields = message.DESCRIPTOR.fields_by_name
+    given: Message = message  # HasField by a name held in a variable
+    return {
+        name: getattr(message, name)
+        if not fields[name].has_presence or given.HasField(name)
+        else None
+        for name in SETTING_FIELDS
+    }
+
+
+def settings_json(message: pb.JobSettings | pb.JobSettingsOverride) -> dict[str, Any]:
+    """The five settings in their JSON names; one not set is null."""
+    fields = message.DESCRIPTOR.fields_by_name
+    return {fields[name].json_name: value for name, value in setting_values(message).items()}
+
+
+def workload_json(workload: pb.JobWorkload) -> dict[str, Any]:
+    """A job's settings in force at the top, what it declares, the run-time values set
+    over them (null: not set), and its executions holding a slot and waiting."""
+    override = workload.override
+    return {
+        "jobName": workload.job_name,
+        **settings_json(workload.settings),
+        "declared": settings_json(workload.declared),
+        "override": {
+            **settings_json(override),
+            "updated": _time(override, "updated"),
+            "updatedBy": override.updated_by or None,
+        },
+        "running": workload.running,
+        "queued": workload.queued,
+    }
+
+
+def queued_json(entry: pb.QueuedExecution) -> dict[str, Any]:
+    """A start waiting in the queue (GET /api/queue's entries)."""
+    return {
+        "id": entry.execution_id,
+        "jobName": entry.job_name,
+        "priority": entry.priority,
+        "position": entry.position,
+        "queuedSeconds": entry.queued_seconds,
+        "waitingFor": entry.waiting_for,
     }
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from jobop_client import executions
 from jobop_client.executions import BatchStatus
+from jobop_client.jsonform import setting_values
 from jobop_client.parameters import ParameterValue, Value, from_proto_map, to_parameter_value
 from jobop_client.proto import job_operator_pb2 as pb
 
@@ -26,6 +27,10 @@ __all__ = [
     "JobExecution",
     "JobInstance",
     "JobParameters",
+    "JobSettings",
+    "JobWorkload",
+    "QueuedExecution",
+    "SettingsOverride",
     "StepExecution",
     "format_duration",
 ]
@@ -188,6 +193,8 @@ class JobExecution:
     last_updated: dt.datetime | None
     step_executions: tuple[StepExecution, ...]
     proto: pb.JobExecution = field(repr=False, compare=False)
+    priority: int = 0  # its place in the queue: higher runs first
+    overdue: bool = False  # it ran longer than its job's maximum duration
 
     @classmethod
     def from_proto(cls, message: pb.JobExecution) -> JobExecution:
@@ -206,6 +213,8 @@ class JobExecution:
             last_updated=executions.timestamp(message, "last_updated"),
             step_executions=tuple(StepExecution.from_proto(s) for s in message.step_executions),
             proto=message,
+            priority=message.priority,
+            overdue=message.overdue,
         )
 
     @property
@@ -229,6 +238,8 @@ class JobExecution:
         """One line: ``demoChunkJob execution 7 COMPLETED (exit COMPLETED) in 1.2s;
         demoChunkStep COMPLETED: read 5, written 5``."""
         line = f"{self.job_name} execution {self.id} {self.status.name}"
+        if self.overdue:
+            line += " overdue"
         line += f" (exit {self.exit_status.exit_code or '-'})"
         if self.duration is not None:
             line += f" in {format_duration(self.duration)}"
@@ -252,3 +263,95 @@ class JobInstance:
     @classmethod
     def from_proto(cls, message: pb.JobInstance) -> JobInstance:
         return cls(message.id, message.version, message.job_name, message.job_key, message)
+
+
+# -- workload control ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """A job's settings in force (or those it declares). None: no limit, no key, never
+    overdue."""
+
+    max_concurrent: int | None
+    concurrency_key: str | None
+    paused: bool
+    max_duration_seconds: float | None
+    stop_when_overdue: bool
+
+    @classmethod
+    def from_proto(cls, message: pb.JobSettings) -> JobSettings:
+        return cls(**setting_values(message))
+
+
+@dataclass(frozen=True)
+class SettingsOverride:
+    """The run-time values set over what a job declares: None is "not set here"."""
+
+    max_concurrent: int | None
+    concurrency_key: str | None
+    paused: bool | None
+    max_duration_seconds: float | None
+    stop_when_overdue: bool | None
+    updated: dt.datetime | None  # the last change, and who made it
+    updated_by: str | None
+
+    @classmethod
+    def from_proto(cls, message: pb.JobSettingsOverride) -> SettingsOverride:
+        return cls(
+            **setting_values(message),
+            updated=executions.timestamp(message, "updated"),
+            updated_by=message.updated_by or None,
+        )
+
+
+@dataclass(frozen=True)
+class JobWorkload:
+    """A job's settings (in force, declared, set at run time) and how many of its
+    executions hold a slot (``running``) or wait (``queued``) right now."""
+
+    job_name: str
+    settings: JobSettings
+    declared: JobSettings
+    override: SettingsOverride
+    running: int
+    queued: int
+    proto: pb.JobWorkload = field(repr=False, compare=False)
+
+    @classmethod
+    def from_proto(cls, message: pb.JobWorkload) -> JobWorkload:
+        return cls(
+            job_name=message.job_name,
+            settings=JobSettings.from_proto(message.settings),
+            declared=JobSettings.from_proto(message.declared),
+            override=SettingsOverride.from_proto(message.override),
+            running=message.running,
+            queued=message.queued,
+            proto=message,
+        )
+
+
+@dataclass(frozen=True)
+class QueuedExecution:
+    """A start waiting for a claim; ``position`` 1 runs first, ``waiting_for`` says why
+    it waits ("demoTaskletJob is paused")."""
+
+    execution_id: int
+    job_name: str
+    priority: int
+    position: int
+    queued_seconds: float
+    waiting_for: str
+    proto: pb.QueuedExecution = field(repr=False, compare=False)
+
+    @classmethod
+    def from_proto(cls, message: pb.QueuedExecution) -> QueuedExecution:
+        return cls(
+            execution_id=message.execution_id,
+            job_name=message.job_name,
+            priority=message.priority,
+            position=message.position,
+            queued_seconds=message.queued_seconds,
+            waiting_for=message.waiting_for,
+            proto=message,
+        )

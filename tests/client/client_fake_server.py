@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import grpc
-from jobop_client import errors, parameters
+from jobop_client import errors, jsonform, parameters
 from jobop_client.proto import job_operator_pb2 as pb
 from jobop_client.proto import job_operator_pb2_grpc as pb_grpc
 
@@ -25,8 +25,13 @@ JOB_NAMES = ["demoChunkJob", "demoExitCodeJob", "demoTaskletJob"]
 RUNNING = {pb.BATCH_STATUS_STARTING, pb.BATCH_STATUS_STARTED, pb.BATCH_STATUS_STOPPING}
 
 
-def _abort(context: grpc.ServicerContext, reason: str, message: str) -> NoReturn:
-    code, details, trailers = errors.abort_arguments(reason, message)
+def _abort(
+    context: grpc.ServicerContext,
+    reason: str,
+    message: str,
+    metadata: dict[str, str] | None = None,
+) -> NoReturn:
+    code, details, trailers = errors.abort_arguments(reason, message, metadata)
     context.set_trailing_metadata(trailers)
     context.abort(code, details)
     raise AssertionError("abort returns only by raising")
@@ -43,6 +48,8 @@ class FakeJobOperator(pb_grpc.JobOperatorServiceServicer):
     # Abort the first WatchExecution stream with UNAVAILABLE after this many snapshots.
     break_watch_after: int | None = None
     calls: list[tuple[str, Any, dict[str, str]]] = field(default_factory=list)
+    # Run-time job settings by job (workload control); a paused job's starts stay STARTING.
+    overrides: dict[str, pb.JobSettingsOverride] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -66,7 +73,11 @@ class FakeJobOperator(pb_grpc.JobOperatorServiceServicer):
         return execution
 
     def _launch(
-        self, job_name: str, params: dict[str, pb.JobParameter], context: grpc.ServicerContext
+        self,
+        job_name: str,
+        params: dict[str, pb.JobParameter],
+        context: grpc.ServicerContext,
+        priority: int = 0,
     ) -> pb.JobExecution:
         if job_name not in JOB_NAMES:
             _abort(context, "NO_SUCH_JOB", f"no job named {job_name!r}")
@@ -93,6 +104,7 @@ class FakeJobOperator(pb_grpc.JobOperatorServiceServicer):
                 parameters=params,
                 status=pb.BATCH_STATUS_STARTING,
                 exit_status=pb.ExitStatus(exit_code="UNKNOWN"),
+                priority=priority,
             )
             execution.create_time.GetCurrentTime()
             self.executions[execution_id] = execution
@@ -104,7 +116,9 @@ class FakeJobOperator(pb_grpc.JobOperatorServiceServicer):
         self._enter("Start", request, context)
         if request.parameters.get("items", pb.JobParameter(long_value=1)).long_value < 0:
             _abort(context, "INVALID_JOB_PARAMETERS", "items must not be negative")
-        execution = self._launch(request.job_name, dict(request.parameters), context)
+        execution = self._launch(
+            request.job_name, dict(request.parameters), context, request.priority
+        )
         return pb.StartResponse(execution=execution)
 
     def StartNextInstance(
@@ -114,7 +128,7 @@ class FakeJobOperator(pb_grpc.JobOperatorServiceServicer):
         run_id = 1 + sum(1 for e in self.executions.values() if e.job_name == request.job_name)
         params = {"run.id": pb.JobParameter(long_value=run_id)}
         return pb.StartNextInstanceResponse(
-            execution=self._launch(request.job_name, params, context)
+            execution=self._launch(request.job_name, params, context, request.priority)
         )
 
     def Stop(self, request: pb.StopRequest, context: grpc.ServicerContext) -> pb.StopResponse:
@@ -139,6 +153,7 @@ class FakeJobOperator(pb_grpc.JobOperatorServiceServicer):
             new.id = next(self._ids)
             new.version = 1
             new.status = pb.BATCH_STATUS_STARTING
+            new.priority = request.priority
             new.exit_status.exit_code = "UNKNOWN"
             del new.step_executions[:]
             self.executions[new.id] = new
@@ -254,6 +269,108 @@ class FakeJobOperator(pb_grpc.JobOperatorServiceServicer):
         )
         items, token = _page(found, request.page_size, request.page_token)
         return pb.ListJobExecutionsResponse(executions=items, next_page_token=token)
+
+    # -- workload control: settings kept in memory, a pause that holds starts ------------
+
+    def _workload(self, job_name: str, context: grpc.ServicerContext) -> pb.JobWorkload:
+        if job_name not in JOB_NAMES:
+            _abort(context, "NO_SUCH_JOB", f"no job named {job_name!r}")
+        override = self.overrides.get(job_name, pb.JobSettingsOverride())
+        settings = pb.JobSettings()
+        for name in jsonform.SETTING_FIELDS:
+            if override.HasField(name):
+                setattr(settings, name, getattr(override, name))
+        mine = [e for e in self.executions.values() if e.job_name == job_name]
+        return pb.JobWorkload(
+            job_name=job_name,
+            settings=settings,
+            declared=pb.JobSettings(),
+            override=override,
+            running=sum(
+                e.status in (pb.BATCH_STATUS_STARTED, pb.BATCH_STATUS_STOPPING) for e in mine
+            ),
+            queued=sum(e.status == pb.BATCH_STATUS_STARTING for e in mine),
+        )
+
+    def GetJobSettings(
+        self, request: pb.GetJobSettingsRequest, context: grpc.ServicerContext
+    ) -> pb.GetJobSettingsResponse:
+        self._enter("GetJobSettings", request, context)
+        names = list(request.job_names) or JOB_NAMES
+        return pb.GetJobSettingsResponse(jobs=[self._workload(name, context) for name in names])
+
+    def UpdateJobSettings(
+        self, request: pb.UpdateJobSettingsRequest, context: grpc.ServicerContext
+    ) -> pb.UpdateJobSettingsResponse:
+        self._enter("UpdateJobSettings", request, context)
+        self._workload(request.job_name, context)
+        limit = request.settings.max_concurrent
+        if request.settings.HasField("max_concurrent") and limit < 1:
+            message = f"maxConcurrent must be between 1 and 1000000, not {limit}"
+            _abort(context, "INVALID_ARGUMENT", message, {"field": "maxConcurrent"})
+        override = self.overrides.setdefault(request.job_name, pb.JobSettingsOverride())
+        for name in request.update_mask.paths:
+            if request.settings.HasField(name):
+                setattr(override, name, getattr(request.settings, name))
+            else:
+                override.ClearField(name)
+        override.updated_by = "admin-user"
+        override.updated.GetCurrentTime()
+        return pb.UpdateJobSettingsResponse(job=self._workload(request.job_name, context))
+
+    def PauseJob(
+        self, request: pb.PauseJobRequest, context: grpc.ServicerContext
+    ) -> pb.PauseJobResponse:
+        self._enter("PauseJob", request, context)
+        self._workload(request.job_name, context)
+        self.overrides.setdefault(request.job_name, pb.JobSettingsOverride()).paused = True
+        stopped = []
+        if request.stop_running:
+            for execution in self.executions.values():
+                if execution.job_name == request.job_name and execution.status in RUNNING:
+                    execution.status = pb.BATCH_STATUS_STOPPING
+                    stopped.append(execution.id)
+        job = self._workload(request.job_name, context)
+        return pb.PauseJobResponse(job=job, stopped_execution_ids=stopped)
+
+    def ResumeJob(
+        self, request: pb.ResumeJobRequest, context: grpc.ServicerContext
+    ) -> pb.ResumeJobResponse:
+        self._enter("ResumeJob", request, context)
+        self._workload(request.job_name, context)
+        self.overrides.setdefault(request.job_name, pb.JobSettingsOverride()).paused = False
+        return pb.ResumeJobResponse(job=self._workload(request.job_name, context))
+
+    def ListQueue(
+        self, request: pb.ListQueueRequest, context: grpc.ServicerContext
+    ) -> pb.ListQueueResponse:
+        self._enter("ListQueue", request, context)
+        if request.job_name:
+            self._workload(request.job_name, context)
+        waiting = sorted(
+            (
+                e
+                for e in self.executions.values()
+                if e.status == pb.BATCH_STATUS_STARTING
+                and request.job_name in ("", e.job_name)
+                and self.overrides.get(e.job_name, pb.JobSettingsOverride()).paused
+            ),
+            key=lambda e: (-e.priority, e.id),
+        )
+        entries = [
+            pb.QueuedExecution(
+                execution_id=e.id,
+                job_name=e.job_name,
+                priority=e.priority,
+                position=position,
+                queued_seconds=12.5,
+                waiting_for=f"{e.job_name} is paused",
+            )
+            for position, e in enumerate(waiting, start=1)
+        ]
+        return pb.ListQueueResponse(
+            executions=entries[: request.page_size or 100], total=len(entries)
+        )
 
     def WatchExecution(
         self, request: pb.WatchExecutionRequest, context: grpc.ServicerContext

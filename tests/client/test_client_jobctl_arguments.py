@@ -42,7 +42,7 @@ def _words(command: str, action: argparse.Action, value: str) -> list[str]:
             words.append(value)
         elif other.dest == "job" and not other.option_strings and other.nargs is None:
             words.append("demoChunkJob")
-        elif other.dest == "execution_id":
+        elif other.dest == "execution_id" or (other.dest == "limit" and not other.option_strings):
             words.append("1")
     if action.option_strings:
         words += [action.option_strings[0], value]
@@ -193,6 +193,8 @@ def test_every_text_argument_is_covered() -> None:
         ("list", "job"),
         ("audit", "job"),
         ("stop", "job"),
+        ("pause", "job"),
+        ("limit", "concurrency_key"),
         ("jobs", "token"),
         ("jobs", "target"),
     }

@@ -144,8 +144,9 @@ def test_a_claim_loads_what_it_took_in_its_own_transaction(repository: JobReposi
     nodes = NodeRepository(repository.engine)
     with StatementCounter(repository.engine) as counter:
         claimed = nodes.claim_launch_requests("c", ["demoTaskletJob"], 5)
-    # The claim, then the executions, their parameters and their steps: one load for all.
-    assert counter.count == 4
+    # The jobs' run-time settings, the claim, then the executions, their parameters and
+    # their steps: one load for all.
+    assert counter.count == 5
     assert [(e.id, e.status, e.first_of_instance) for e in claimed] == [
         (first, BatchStatus.STARTING, True),
         (restart.id, BatchStatus.STARTING, False),

@@ -155,8 +155,9 @@ def test_a_start_claimed_from_the_queue_runs_in_the_statements_of_one_started_he
             "node-2", ["demoTaskletJob"], 4
         )
     report("claim of one waiting start", repository, counter)
-    # The claim, then the execution, its parameters and its steps.
-    assert (counter.count, counter.transactions) == (4, 1)
+    # The jobs' run-time settings (a limit or a pause decides admission), the claim, then
+    # the execution, its parameters and its steps.
+    assert (counter.count, counter.transactions) == (5, 1)
     with StatementCounter(repository.engine) as counter:
         final = JobRunner(repository).run(demoTaskletJob, claimed)
     report("the claimed start, run to COMPLETED", repository, counter)

@@ -6,12 +6,15 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+from bearer_tokens import write_tokens_file
 from jobop.batch import JobRegistry
 from jobop.operator import JobOperator
 from jobop.repository import JobRepository, create_engine
 from jobop.service import JobopServer, ServerOptions, create_server
+from jobop.service.auth import Authenticator, TokensFile
 from service_support import (
     COUNT_JOB,
     RPC_THREADS,
@@ -77,3 +80,19 @@ def quick_poll_server(db_url: str) -> Iterator[InProcessServer]:
         max_unrequested_time=UNREQUESTED_SECONDS,
     )
     yield from _serve(db_url, JobRegistry([COUNT_JOB]), options)
+
+
+@pytest.fixture
+def roles_server(db_url: str, tmp_path: Path) -> Iterator[InProcessServer]:
+    """The samples server admitting only bearer tokens: bearer_tokens.ROLE_TOKENS' one
+    per role, each of principal "<role>-user"."""
+    path = write_tokens_file(tmp_path / "tokens.toml")
+    options = ServerOptions(
+        address="127.0.0.1:0",
+        heartbeat_interval=30.0,
+        poll_interval=2.0,
+        authenticator=Authenticator(tokens=TokensFile(path, "--tokens-file")),
+    )
+    registry = JobRegistry.default([])
+    registry.register(COUNT_JOB)
+    yield from _serve(db_url, registry, options)

@@ -45,12 +45,24 @@ from jobop.domain import (
     NoSuchJob,
     NoSuchJobExecution,
     NoSuchJobInstance,
+    utcnow,
 )
 from jobop.domain.messages import MessageCode
+from jobop.domain.workload import (
+    CLEAR,
+    DEFAULT_PRIORITY,
+    JobSettings,
+    JobWorkload,
+    QueuedExecution,
+    SettingsOverride,
+    check_priority,
+)
 from jobop.repository import JobRepository, is_database_unavailable
 from jobop.repository.engine import is_postgresql
 from jobop.repository.nodes import NodeRepository, NodeState, RecoveredNode
+from jobop.repository.workload import WorkloadRepository
 
+from . import admission
 from .events import ExecutionEvents
 from .launcher import Launcher
 from .node import (
@@ -175,6 +187,9 @@ class JobOperator:
         self._requests = RequestLedger(repository.engine, wait_timeout=request_wait_timeout)
         self._next_instance_locks = KeyedLocks()
         self.nodes = NodeRepository(repository.engine)
+        self.workloads = WorkloadRepository(repository.engine)
+        # Jobs found governed (a limit or a pause) by the last claim or start here.
+        self._governed_jobs: set[str] = set()
         self._postgresql = is_postgresql(repository.engine)
         self._purge_requests()
         self._accepting = True
@@ -244,24 +259,33 @@ class JobOperator:
         request_id: str | None = None,
         *,
         hold: LaunchHold | None = None,
+        priority: int = DEFAULT_PRIORITY,
     ) -> JobExecution:
         """Launch a new instance; JobInstanceAlreadyExists if the instance exists. With a
         `hold`, the launcher gets the execution when the hold is released. The parameters
-        are checked before anything is written, and stored as the job declares them."""
+        and the priority are checked before anything is written, and the parameters stored
+        as the job declares them."""
         self._check_accepting()
+        check_priority(priority)
         job = self._registered_job(job_name)
         checked = job.check_parameters(parameters)
 
         def create() -> JobExecution:
-            return self._create(job.name, checked, job.restartable, hold, new_instance=True)
+            return self._create(job, checked, hold, priority, new_instance=True)
 
         return self._once(request_id, f"start {job.name} {checked.job_key()}", create)
 
     def start_next_instance(
-        self, job_name: str, request_id: str | None = None, *, hold: LaunchHold | None = None
+        self,
+        job_name: str,
+        request_id: str | None = None,
+        *,
+        hold: LaunchHold | None = None,
+        priority: int = DEFAULT_PRIORITY,
     ) -> JobExecution:
         """Launch the instance after the last one, with the job's incrementer applied."""
         self._check_accepting()
+        check_priority(priority)
         job = self._registered_job(job_name)
 
         def create() -> JobExecution:
@@ -273,9 +297,7 @@ class JobOperator:
                 while True:
                     parameters = job.check_parameters(next_parameters(job, self.explorer))
                     try:
-                        return self._create(
-                            job.name, parameters, job.restartable, hold, new_instance=True
-                        )
+                        return self._create(job, parameters, hold, priority, new_instance=True)
                     except JobInstanceAlreadyExists:
                         # Taken by a Start of those very parameters, or by another process
                         # on one SQLite file: someone got an instance, so compute again.
@@ -288,10 +310,16 @@ class JobOperator:
         return self._once(request_id, f"next {job.name}", create)
 
     def restart(
-        self, execution_id: int, request_id: str | None = None, *, hold: LaunchHold | None = None
+        self,
+        execution_id: int,
+        request_id: str | None = None,
+        *,
+        hold: LaunchHold | None = None,
+        priority: int = DEFAULT_PRIORITY,
     ) -> JobExecution:
         """Run a FAILED or STOPPED execution's instance again, as a new execution."""
         self._check_accepting()
+        check_priority(priority)
         previous = self.get_job_execution(execution_id)
         job = self._registered_job(previous.job_name)
         # The instance's parameters, stored unchanged (they name it), must still fit.
@@ -299,7 +327,7 @@ class JobOperator:
 
         def create() -> JobExecution:
             execution = self._create(
-                job.name, previous.job_parameters, job.restartable, hold, new_instance=False
+                job, previous.job_parameters, hold, priority, new_instance=False
             )
             _log_about(
                 execution,
@@ -333,32 +361,41 @@ class JobOperator:
 
     def _create(
         self,
-        job_name: str,
+        job: Job,
         parameters: JobParameters,
-        restartable: bool,
         hold: LaunchHold | None,
+        priority: int,
         *,
         new_instance: bool,
     ) -> JobExecution:
         """Write the STARTING execution with its launch request, claimed by this node when
-        it has a free worker (then handed to the launcher), else left for any node."""
-        runs_here, reserved = self._claim_own_start()
+        it has a free worker (then handed to the launcher), else left for any node. A job
+        that declares a limit never takes this path (its start waits for a claim that
+        admits it), nor one whose run-time settings govern it (the write declines then)."""
+        runs_here, reserved = (False, False) if job.settings.governed else self._claim_own_start()
         try:
-            execution = self.repository.create_job_execution(
-                job_name,
+            execution, claimed = self.repository.launch(
+                job.name,
                 parameters,
-                restartable=restartable,
+                restartable=job.restartable,
                 new_instance_only=new_instance,
                 # The owner its runner here will record, saved with the execution rather
                 # than by an update when it starts.
                 context={OWNER_KEY: self._owner} if runs_here else None,
                 request_launch=True,
                 claimed_by=self.node_id if runs_here else None,
+                priority=priority,
             )
         except BaseException:
             if reserved and self._launcher is not None:
                 self._launcher.unreserve()
             raise
+        if runs_here and not claimed:  # governed at run time: it waits for admission
+            runs_here = False
+            self._governed_jobs.add(job.name)
+            if reserved and self._launcher is not None:
+                self._launcher.unreserve()
+            reserved = False
         if reserved:
             self._reserved.add(execution.id)
         # Other nodes hear of it from its `l` NOTIFY, or from its STARTED soon after.
@@ -367,6 +404,8 @@ class JobOperator:
             observer.created(execution)
         if not runs_here:
             self._maybe_waiting = True
+            if not self._postgresql:
+                self._claim_wakeup.set()  # no NOTIFY on SQLite: this node's claimer looks
         elif hold is not None:
             hold.hold(execution)
         else:
@@ -430,6 +469,8 @@ class JobOperator:
                 why = f"its run ended with an error ({describe(error)})"
             self._end_unsaved(execution.id, why)
         finally:
+            if job.settings.governed or job.name in self._governed_jobs:
+                self._governed_ended(final)
             self._runner_repository.forget(execution.id)
             # Reversed: an observer that opened a context in running() closes it last.
             for observer in reversed(self.observers):
@@ -525,6 +566,123 @@ class JobOperator:
         if self._maybe_waiting:
             self._claim_wakeup.set()
 
+    def _governed_ended(self, execution: JobExecution) -> None:
+        """An execution of a governed job ended here: its slot is free. This node claims
+        what may take it (the worker that ran it is free); when it cannot (shutting down,
+        its workers taken by its own queue), every node hears of it."""
+        self._maybe_waiting = True
+        launcher = self._launcher
+        if self._accepting and launcher is not None and launcher.free_slots > 0:
+            return  # the launcher's free-worker callback wakes the claimer
+        try:
+            self.workloads.announce_waiting()
+        except Exception:
+            log.warning("could not announce the slot job execution %s freed", execution.id)
+
+    def _declared_settings(self) -> dict[str, JobSettings]:
+        """What the registered jobs declare."""
+        return {name: self.registry.get(name).settings for name in self.registry.names()}
+
+    def _declared_of(self, job_name: str) -> JobSettings:
+        if job_name in self.registry:
+            return self.registry.get(job_name).settings
+        return JobSettings()
+
+    def _wake_claims(self) -> None:
+        """Settings changed: starts held back may be admitted now."""
+        self._maybe_waiting = True
+        self._claim_wakeup.set()
+
+    # -- workload control ----------------------------------------------------------------
+
+    def get_job_workloads(self, job_names: Sequence[str] = ()) -> list[JobWorkload]:
+        """Each job's settings (declared, run-time, in force), slots held and starts
+        waiting. No names: every registered job and every job with run-time settings, by
+        name; else the named ones in that order (NoSuchJob for a job unknown)."""
+        if not job_names:
+            overrides = self.workloads.get_overrides()
+            names: Sequence[str] = sorted({*self.registry.names(), *overrides})
+        else:
+            names = list(job_names)
+            overrides = self.workloads.get_overrides(names)
+            for name in names:
+                if name not in overrides:
+                    self.check_job_known(name)
+        counts = self.workloads.counts(names)
+        return [
+            JobWorkload(
+                name,
+                self._declared_of(name),
+                overrides.get(name, SettingsOverride()),
+                *counts[name],
+            )
+            for name in names
+        ]
+
+    def update_job_settings(self, job_name: str, change: dict[str, object]) -> JobWorkload:
+        """Change a job's run-time settings: {field of JobSettings: value, or CLEAR for the
+        declared value to hold again}. InvalidSettings (nothing written) for a value out
+        of range or settings that do not fit together. Audited; in force at once on every
+        node (starts held back by the old settings are claimed now if they may run)."""
+        self.check_job_known(job_name)
+        self.workloads.change(job_name, change, self._declared_of(job_name))
+        self._wake_claims()
+        return self.get_job_workloads([job_name])[0]
+
+    def pause_job(
+        self, job_name: str, *, stop_running: bool = False
+    ) -> tuple[JobWorkload, list[int]]:
+        """Hold the job's new and waiting starts until `resume_job`; its running
+        executions go on, unless `stop_running`: then they are stopped too (their ids)."""
+        workload = self.update_job_settings(job_name, {"paused": True})
+        stopped: list[int] = []
+        if stop_running:
+            for execution_id in self.workloads.slot_holders(job_name):
+                try:
+                    self.stop(execution_id)
+                except JobExecutionNotRunning:
+                    continue  # it ended meanwhile
+                stopped.append(execution_id)
+            if stopped:
+                workload = self.get_job_workloads([job_name])[0]
+        return workload, stopped
+
+    def resume_job(self, job_name: str) -> JobWorkload:
+        """Let the job's starts run again (as its limit allows)."""
+        return self.update_job_settings(job_name, {"paused": CLEAR})
+
+    def list_queue(
+        self, job_name: str | None = None, limit: int = 100
+    ) -> tuple[list[QueuedExecution], int]:
+        """The starts waiting for a claim (of one job, or of all), in run order: the first
+        `limit`, and how many wait in all. Each says why it waits."""
+        if job_name is not None:
+            self.check_job_known(job_name)
+        overrides = self.workloads.get_overrides()
+        settings = {
+            name: overrides.get(name, SettingsOverride()).over(self._declared_of(name))
+            for name in {*self.registry.names(), *overrides}
+        }
+        keys = {name: s.concurrency_key for name, s in settings.items()}
+        starts, total, held = self.workloads.queue(job_name, limit, keys)
+        now = utcnow()
+        return [
+            QueuedExecution(
+                execution_id=start.execution_id,
+                job_name=start.job_name,
+                priority=start.priority,
+                position=position,
+                queued_seconds=max(0.0, (now - start.created).total_seconds()),
+                waiting_for=admission.waiting_for(
+                    start.job_name,
+                    settings.get(start.job_name, JobSettings()),
+                    start.key_value,
+                    held.get((start.job_name, start.key_value or ""), 0),
+                ),
+            )
+            for position, start in enumerate(starts, 1)
+        ], total
+
     def claim_launch_requests(self) -> int:
         """Claim waiting launch requests (starts left by api servers or by busy nodes,
         starts of dead nodes put back) for the free workers; returns how many."""
@@ -535,7 +693,10 @@ class JobOperator:
         names = self.registry.names()
         if free <= 0 or not names:
             return 0
-        claimed = self.nodes.claim_launch_requests(self.node_id, names, free)
+        claimed, governed = self.nodes.claim_admitted(
+            self.node_id, names, free, self._declared_settings()
+        )
+        self._governed_jobs = governed
         if len(claimed) < free:
             self._maybe_waiting = False
         started = 0

@@ -80,6 +80,24 @@ def record_in(connection: Connection, execution_id: int) -> None:
     current.written = True
 
 
+def record_job_in(connection: Connection, job_name: str) -> None:
+    """Write the announced action's success row in the caller's transaction for an action
+    on a whole job (its settings, pause, resume): the job's name, no execution id. A no-op
+    when no action was announced."""
+    current = _pending.get()
+    if current is None or current.written:
+        return
+    event = dataclasses.replace(current.event, job_name=job_name, execution_id=None)
+    connection.execute(insert(audit).values(**_values(event)))
+    current.written = True
+
+
+def current_principal() -> str | None:
+    """Who performs the action this thread announced (None: no action announced)."""
+    current = _pending.get()
+    return None if current is None else current.event.principal
+
+
 def pending_values(prefix: str) -> dict[str, object] | None:
     """The announced action's row as bind parameters named `prefix` + column (the launch
     statement of launch_batch writes it), or None when no action waits for its row;

@@ -260,6 +260,13 @@ class JobRepository:
     # -- launching --------------------------------------------------------------------
 
     def create_job_execution(
+        self, job_name: str, parameters: JobParameters, **options: Any
+    ) -> JobExecution:
+        """A new STARTING execution of the instance that the identifying parameters name
+        (`launch`, the claim's outcome left out)."""
+        return self.launch(job_name, parameters, **options)[0]
+
+    def launch(
         self,
         job_name: str,
         parameters: JobParameters,
@@ -269,15 +276,19 @@ class JobRepository:
         context: Mapping[str, Any] | None = None,
         request_launch: bool = False,
         claimed_by: str | None = None,
-    ) -> JobExecution:
-        """A new STARTING execution of the instance that the identifying parameters name.
+        priority: int = 0,
+    ) -> tuple[JobExecution, bool]:
+        """A new STARTING execution of the instance that the identifying parameters name,
+        and whether `claimed_by` claimed its launch request.
 
         `context`: entries to put in the new execution's job context (over the context
         carried over from the last execution, if any), saved with it.
 
         `request_launch`: also write its launch request (JOBOP_LAUNCH_REQUEST), claimed by
         node `claimed_by` (which runs it itself), or, with None, waiting for any node to
-        claim it (announced by NOTIFY on PostgreSQL).
+        claim it (announced by NOTIFY on PostgreSQL). A job whose run-time settings govern
+        it (a limit or a pause in JOBOP_JOB_SETTINGS) is never claimed here: its start
+        waits for a claim that admits it. `priority`: stored with the launch request.
 
         Race-free: the instance row is inserted (ON CONFLICT DO NOTHING) or else locked
         (FOR UPDATE; on SQLite the transaction holds the write lock) before its executions
@@ -301,7 +312,9 @@ class JobRepository:
                 context,
                 request_launch=request_launch,
                 claimed_by=claimed_by,
+                priority=priority,
             )
+        claimed = False
         with write_transaction(self.engine) as connection:
             instance_id = connection.execute(
                 self._insert_instance, {"version": 0, "job_name": job_name, "job_key": job_key}
@@ -359,10 +372,12 @@ class JobRepository:
                 {"job_execution_id": execution_id, **self._contexts.store(context).values()},
             )
             if request_launch:
-                insert_launch_request(connection, execution_id, job_name, now, claimed_by)
+                claimed = insert_launch_request(
+                    connection, execution_id, job_name, now, claimed_by, priority
+                )
             audit.record_in(connection, execution_id)
         context.dirty = False
-        return JobExecution(
+        execution = JobExecution(
             job_instance=JobInstance(instance_id, job_name, job_key, instance_version),
             job_parameters=parameters,
             id=execution_id,
@@ -373,7 +388,9 @@ class JobRepository:
             last_updated=now,
             execution_context=context,
             first_of_instance=first_of_instance,
+            priority=priority,
         )
+        return execution, claimed
 
     def _launch_new_instance(
         self,
@@ -385,8 +402,9 @@ class JobRepository:
         *,
         request_launch: bool,
         claimed_by: str | None,
-    ) -> JobExecution:
-        """create_job_execution(new_instance_only=True) on PostgreSQL: one statement,
+        priority: int,
+    ) -> tuple[JobExecution, bool]:
+        """launch(new_instance_only=True) on PostgreSQL: one statement,
         shared with the launches that wait beside it (see launch_batch)."""
         # An audited launch writes its audit row in the same statement.
         audit_values = audit.pending_values("")
@@ -400,6 +418,7 @@ class JobRepository:
                 "serialized_context": stored.serialized_context,
                 "request_launch": request_launch,
                 "claimed_by": claimed_by,
+                "priority": priority,
             },
             parameters=rows.parameter_rows(0, parameters),
             audit=audit_values,
@@ -412,7 +431,7 @@ class JobRepository:
             audit.mark_written()
         instance_id, execution_id = ids
         context.dirty = False
-        return JobExecution(
+        execution = JobExecution(
             job_instance=JobInstance(instance_id, job_name, job_key, 0),
             job_parameters=parameters,
             id=execution_id,
@@ -423,7 +442,9 @@ class JobRepository:
             last_updated=now,
             execution_context=context,
             first_of_instance=True,
+            priority=priority,
         )
+        return execution, launch.claimed
 
     def _write_launches(self, batch: list[Launch]) -> dict[int, tuple[int, int]]:
         constants = {
@@ -434,6 +455,8 @@ class JobRepository:
             written = connection.exec_driver_sql(
                 PG_LAUNCH_BATCH, batch_parameters(batch, constants)
             ).all()
+        for row in written:
+            batch[row.ord].claimed = row.claimed_by is not None
         return {row.ord: (row.job_instance_id, row.job_execution_id) for row in written}
 
     # -- job executions ---------------------------------------------------------------

@@ -34,15 +34,18 @@ from .engine import is_database_unavailable
 # (with the NOTIFY of a request left for another node) and audit row, outside any explicit
 # transaction (one round trip). A launch whose instance exists gets no row back and wrote
 # nothing. Ids come from the columns' defaults, which name the sequences Spring Batch of
-# the repository's version draws from. (A SELECT in WITH runs only if referenced: hence
-# `announced`.) The launches and their parameters arrive as two JSON arrays, one text
-# parameter each whatever the batch's size (an array per column costs the client more per
-# launch); the audit columns are NULL for a launch that is not audited.
+# the repository's version draws from. A start of a job whose run-time settings govern it
+# (a limit or a pause in JOBOP_JOB_SETTINGS) is never claimed here: it waits for a claim
+# that admits it (`gov`; the caller knows of a declared limit and claims nothing then).
+# (A SELECT in WITH runs only if referenced: hence `announced`.) The launches and their
+# parameters arrive as two JSON arrays, one text parameter each whatever the batch's size
+# (an array per column costs the client more per launch); the audit columns are NULL for
+# a launch that is not audited.
 PG_LAUNCH_BATCH = """\
 WITH input AS (
     SELECT * FROM jsonb_to_recordset(%(launches)s::jsonb) AS i(ord int, job_name text,
         job_key text, now timestamp, short_context text, serialized_context text,
-        request_launch boolean, claimed_by text, a_occurred_at timestamp,
+        request_launch boolean, claimed_by text, priority int, a_occurred_at timestamp,
         a_principal text, a_role text, a_action text, a_arguments text, a_peer text,
         a_node text)
 ), inst AS (
@@ -72,11 +75,17 @@ WITH input AS (
     INSERT INTO batch_job_execution_context (job_execution_id, short_context,
         serialized_context)
     SELECT job_execution_id, short_context, serialized_context FROM new
-), req AS (
-    INSERT INTO jobop_launch_request (job_execution_id, job_name, created, node_id, claimed)
-    SELECT job_execution_id, job_name, now, claimed_by,
-        CASE WHEN claimed_by IS NULL THEN NULL ELSE now END
+), gov AS (
+    SELECT new.job_execution_id, CASE WHEN EXISTS (SELECT 1 FROM jobop_job_settings s
+        WHERE s.job_name = new.job_name AND (s.max_concurrent IS NOT NULL OR s.paused = 'Y'))
+        THEN NULL ELSE new.claimed_by END AS node_id
     FROM new WHERE request_launch
+), req AS (
+    INSERT INTO jobop_launch_request (job_execution_id, job_name, created, node_id, claimed,
+        priority)
+    SELECT job_execution_id, job_name, now, gov.node_id,
+        CASE WHEN gov.node_id IS NULL THEN NULL ELSE now END, priority
+    FROM new JOIN gov USING (job_execution_id)
     RETURNING job_execution_id, node_id
 ), ntf AS (
     SELECT pg_notify('jobop', 'l ' || job_execution_id) FROM req WHERE node_id IS NULL
@@ -87,7 +96,8 @@ WITH input AS (
         job_execution_id, a_arguments, a_peer, a_node, 'Y'
     FROM new WHERE a_action IS NOT NULL
 )
-SELECT ord, job_instance_id, job_execution_id, (SELECT count(*) FROM ntf) AS announced
+SELECT ord, job_instance_id, job_execution_id, (SELECT count(*) FROM ntf) AS announced,
+    (SELECT node_id FROM gov WHERE gov.job_execution_id = new.job_execution_id) AS claimed_by
 FROM new"""
 
 _LAUNCH_COLUMNS = (
@@ -98,6 +108,7 @@ _LAUNCH_COLUMNS = (
     "serialized_context",
     "request_launch",
     "claimed_by",
+    "priority",
 )
 _AUDIT_COLUMNS = ("occurred_at", "principal", "role", "action", "arguments", "peer", "node")
 
@@ -108,7 +119,7 @@ MAX_BATCH = 64
 @dataclass(eq=False)
 class Launch:
     """One launch's columns: `values` (job_name, job_key, now, short_context,
-    serialized_context, request_launch, claimed_by), its parameters' rows (those of
+    serialized_context, request_launch, claimed_by, priority), its parameters' rows (those of
     `rows.parameter_rows`; their execution id is the launch's own) and its audit row's
     columns, or None when it is not audited."""
 
@@ -117,6 +128,8 @@ class Launch:
     audit: dict[str, Any] | None
     # Filled in by the batch that wrote it.
     ids: tuple[int, int] | None = None
+    # Whether its launch request was claimed by `claimed_by` (not when the job is governed).
+    claimed: bool = False
     error: BaseException | None = None
     lead: bool = False
     done: threading.Event = field(default_factory=threading.Event)

@@ -17,7 +17,7 @@ node with free workers. A NOTIFY on `CHANNEL` announces a request that waits for
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -28,6 +28,7 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -47,6 +48,7 @@ from jobop.domain import (
     truncate_exit_message,
     utcnow,
 )
+from jobop.domain.workload import JobSettings
 
 from .engine import is_postgresql, read_connection, write_transaction
 from .explorer import load_starting_executions
@@ -58,6 +60,14 @@ from .schema import (
     node,
     step_execution,
 )
+from .workload import (
+    admission,
+    announce_waiting,
+    governing_override,
+    lock_jobs,
+    settings_in_force,
+)
+from .workload import db_now as _db_now
 
 _e, _s, _n, _l = job_execution, step_execution, node, launch_request
 
@@ -136,26 +146,31 @@ class RecoveredNode:
     released: list[int]
 
 
-def _db_now(bind: Engine | Connection) -> Any:
-    """The database's clock as naive UTC, as the timestamp columns hold it."""
-    if is_postgresql(bind):
-        return func.timezone("UTC", func.now())
-    # SQLite runs on this host: its clock is ours; the same text form SQLAlchemy writes.
-    return func.strftime("%Y-%m-%d %H:%M:%f", "now")
-
-
-def _claim_statement(bind: Engine | Connection) -> Any:
-    """Claim up to `limit` waiting requests of jobs `names` for `node_id`, oldest first
-    (built once: a claim follows every job a worker ends)."""
+def _waiting_statement(bind: Engine | Connection) -> Any:
+    """Up to `limit` waiting requests of the ungoverned jobs `names`, in run order: their
+    (job_execution_id, priority), locked (built once: a claim follows every job a worker
+    ends). A job a run-time setting governs is left to admission, even if it became
+    governed since the claim read the settings."""
     waiting = (
-        select(_l.c.job_execution_id)
-        .where(_l.c.node_id.is_(None), _l.c.job_name.in_(bindparam("names", expanding=True)))
-        .order_by(_l.c.job_execution_id)
+        select(_l.c.job_execution_id, _l.c.priority)
+        .where(
+            _l.c.node_id.is_(None),
+            _l.c.job_name.in_(bindparam("names", expanding=True)),
+            ~exists().where(governing_override(_l.c.job_name)),
+        )
+        .order_by(_l.c.priority.desc(), _l.c.job_execution_id)
         .limit(bindparam("limit"))
     )
     if is_postgresql(bind):
         # Claimants never wait for each other: each takes rows nobody has locked.
-        waiting = waiting.with_for_update(skip_locked=True)
+        waiting = waiting.with_for_update(skip_locked=True, of=_l)
+    return waiting
+
+
+def _claim_statement(bind: Engine | Connection) -> Any:
+    """Claim up to `limit` waiting requests of the ungoverned jobs `names` for `node_id`,
+    in run order."""
+    waiting = _waiting_statement(bind).with_only_columns(_l.c.job_execution_id)
     return (
         update(_l)
         .where(_l.c.job_execution_id.in_(waiting.scalar_subquery()))
@@ -206,6 +221,7 @@ class NodeRepository:
         self.engine = engine
         self._postgresql = is_postgresql(engine)
         self._claim = _claim_statement(engine)
+        self._waiting = _waiting_statement(engine)
 
     # -- membership ---------------------------------------------------------------------
 
@@ -407,6 +423,8 @@ class NodeRepository:
                 )
             if released:
                 self._notify_launch(connection, released)
+            elif failed:
+                announce_waiting(connection)  # their slots are free
         return RecoveredNode(state, failed, sorted(released))
 
     def count_owner_lost_executions(self, job_instance_id: int) -> int:
@@ -425,21 +443,84 @@ class NodeRepository:
     # -- launch requests --------------------------------------------------------------
 
     def claim_launch_requests(
-        self, node_id: str, job_names: Sequence[str], limit: int
+        self,
+        node_id: str,
+        job_names: Sequence[str],
+        limit: int,
+        declared: Mapping[str, JobSettings] | None = None,
     ) -> list[JobExecution]:
-        """Claim up to `limit` waiting launch requests of these jobs, oldest first, for
-        `node_id`; the executions claimed, loaded (still STARTING ones only, by id)."""
+        """`claim_admitted`'s executions."""
+        return self.claim_admitted(node_id, job_names, limit, declared or {})[0]
+
+    def claim_admitted(
+        self,
+        node_id: str,
+        job_names: Sequence[str],
+        limit: int,
+        declared: Mapping[str, JobSettings],
+    ) -> tuple[list[JobExecution], set[str]]:
+        """Claim up to `limit` waiting launch requests of these jobs for `node_id`, in run
+        order (priority DESC, then id), as the settings in force admit them (what each
+        job `declared`, overridden at run time): the executions claimed, loaded (still
+        STARTING ones only, by id), and the jobs found governed.
+
+        A governed job (a limit or a pause) is admitted under its advisory lock, held to
+        the end of this transaction: the slots counted, the starts that fit chosen and
+        claimed in it, so claims racing on any number of nodes never exceed the limit.
+        A paused job is skipped. The other jobs' requests are taken as before, skipping
+        those another claim holds."""
         if limit <= 0 or not job_names:
-            return []
+            return [], set()
         with write_transaction(self.engine) as connection:
-            claimed = list(
-                connection.execute(
-                    self._claim, {"node_id": node_id, "names": list(job_names), "limit": limit}
-                ).scalars()
-            )
+            settings = settings_in_force(connection, job_names, declared)
+            governed = {name for name, value in settings.items() if value.governed}
+            free = [name for name in job_names if name not in governed]
+            if not governed:
+                claimed = list(
+                    connection.execute(
+                        self._claim, {"node_id": node_id, "names": free, "limit": limit}
+                    ).scalars()
+                )
+            else:
+                claimed = self._claim_governed(connection, node_id, settings, free, limit)
             # A request whose execution was stopped or recovered while it waited is taken
             # off the queue all the same, and not run.
-            return load_starting_executions(connection, claimed) if claimed else []
+            executions = load_starting_executions(connection, claimed) if claimed else []
+        return executions, governed
+
+    def _claim_governed(
+        self,
+        connection: Connection,
+        node_id: str,
+        settings: Mapping[str, JobSettings],
+        free: list[str],
+        limit: int,
+    ) -> list[int]:
+        admitting = sorted(
+            name for name, value in settings.items() if value.governed and not value.paused
+        )
+        lock_jobs(connection, admitting)
+        candidates = [
+            (row.priority, row.job_execution_id)
+            for name in admitting
+            for row in connection.execute(admission(name, settings[name], limit))
+        ]
+        if free:
+            candidates += [
+                (row.priority, row.job_execution_id)
+                for row in connection.execute(self._waiting, {"names": free, "limit": limit})
+            ]
+        chosen = [i for _, i in sorted(candidates, key=lambda c: (-c[0], c[1]))[:limit]]
+        if not chosen:
+            return []
+        return list(
+            connection.execute(
+                update(_l)
+                .where(_l.c.job_execution_id.in_(chosen), _l.c.node_id.is_(None))
+                .values(node_id=node_id, claimed=_db_now(connection))
+                .returning(_l.c.job_execution_id)
+            ).scalars()
+        )
 
     def release_claim(self, execution_id: int, node_id: str) -> None:
         """Give a claimed, never begun execution back to the queue (e.g. a draining node)."""
@@ -524,20 +605,36 @@ def insert_launch_request(
     job_name: str,
     now: datetime,
     claimed_by: str | None,
-) -> None:
+    priority: int = 0,
+) -> bool:
     """The launch request of a new execution, in its creating transaction: claimed by
-    `claimed_by` (the accepting node runs it itself) or else waiting, and announced."""
-    connection.execute(
-        insert(_l).values(
-            job_execution_id=execution_id,
-            job_name=job_name,
-            created=now,
-            node_id=claimed_by,
-            claimed=None if claimed_by is None else now,
+    `claimed_by` (the accepting node runs it itself) unless the job's run-time settings
+    govern it, or else waiting, and announced. Whether `claimed_by` claimed it."""
+    node_id: Any = literal(claimed_by, _l.c.node_id.type)
+    claimed_at: Any = literal(None if claimed_by is None else now, _l.c.claimed.type)
+    if claimed_by is not None:
+        governed = exists().where(governing_override(literal(job_name, _l.c.job_name.type)))
+        node_id = case((governed, None), else_=node_id)
+        claimed_at = case((governed, None), else_=claimed_at)
+    written = connection.execute(
+        insert(_l)
+        .from_select(
+            ["job_execution_id", "job_name", "created", "node_id", "claimed", "priority"],
+            select(
+                literal(execution_id, _l.c.job_execution_id.type),
+                literal(job_name, _l.c.job_name.type),
+                literal(now, _l.c.created.type),
+                node_id,
+                claimed_at,
+                literal(priority, _l.c.priority.type),
+            ),
         )
-    )
-    if claimed_by is None and is_postgresql(connection):
+        .returning(_l.c.node_id)
+    ).scalar_one()
+    claimed = written is not None
+    if not claimed and is_postgresql(connection):
         connection.execute(
             text("SELECT pg_notify(:channel, :payload)"),
             {"channel": CHANNEL, "payload": launch_payload([execution_id])},
         )
+    return claimed

@@ -17,6 +17,7 @@ from grpc_status import rpc_status
 from jobop.domain import (
     ConcurrentModification,
     InvalidJobParameters,
+    InvalidSettings,
     JobExecutionAlreadyRunning,
     JobExecutionNotRunning,
     JobInstanceAlreadyComplete,
@@ -66,6 +67,8 @@ _CODES: tuple[tuple[type[JobopError], grpc.StatusCode], ...] = (
     (JobRestartNotAllowed, grpc.StatusCode.FAILED_PRECONDITION),
     (JobNotRegistered, grpc.StatusCode.FAILED_PRECONDITION),
     (InvalidJobParameters, grpc.StatusCode.INVALID_ARGUMENT),
+    # A priority or a job setting out of range (reason INVALID_ARGUMENT, the field named).
+    (InvalidSettings, grpc.StatusCode.INVALID_ARGUMENT),
     (JobParametersNotFound, grpc.StatusCode.FAILED_PRECONDITION),
     (ConcurrentModification, grpc.StatusCode.ABORTED),
     (RequestIdReused, grpc.StatusCode.INVALID_ARGUMENT),

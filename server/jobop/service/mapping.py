@@ -25,7 +25,11 @@ from jobop.domain import (
     JobInstance,
     JobParameter,
     JobParameters,
+    JobSettings,
+    JobWorkload,
     ParameterDeclaration,
+    QueuedExecution,
+    SettingsOverride,
     StepExecution,
 )
 from jobop.domain.parameters import is_secret
@@ -147,6 +151,8 @@ def execution_to_proto(execution: JobExecution) -> pb.JobExecution:
         status=status_to_proto(execution.status),
         exit_status=exit_status_to_proto(execution.exit_status),
         step_executions=[step_to_proto(step) for step in execution.step_executions],
+        priority=execution.priority,
+        overdue=execution.overdue,
     )
     _set_time(message.create_time, execution.create_time)
     _set_time(message.start_time, execution.start_time)
@@ -262,4 +268,53 @@ def description_to_proto(job: JobDescription) -> pb.JobDescription:
         incrementer=job.incrementer,
         steps=[pb.StepDescription(name=step.name, kind=step.kind) for step in job.steps],
         registered=job.registered,
+    )
+
+
+# -- workload control --------------------------------------------------------------------
+
+
+def job_settings_to_proto(settings: JobSettings) -> pb.JobSettings:
+    # None leaves an optional field unset: "no limit", "no key", "never overdue".
+    return pb.JobSettings(
+        max_concurrent=settings.max_concurrent,
+        concurrency_key=settings.concurrency_key,
+        paused=settings.paused,
+        max_duration_seconds=settings.max_duration_seconds,
+        stop_when_overdue=settings.stop_when_overdue,
+    )
+
+
+def settings_override_to_proto(override: SettingsOverride) -> pb.JobSettingsOverride:
+    message = pb.JobSettingsOverride(
+        max_concurrent=override.max_concurrent,
+        concurrency_key=override.concurrency_key,
+        paused=override.paused,
+        max_duration_seconds=override.max_duration_seconds,
+        stop_when_overdue=override.stop_when_overdue,
+        updated_by=override.updated_by or "",
+    )
+    _set_time(message.updated, override.updated)
+    return message
+
+
+def workload_to_proto(workload: JobWorkload) -> pb.JobWorkload:
+    return pb.JobWorkload(
+        job_name=workload.job_name,
+        settings=job_settings_to_proto(workload.settings),
+        declared=job_settings_to_proto(workload.declared),
+        override=settings_override_to_proto(workload.override),
+        running=workload.running,
+        queued=workload.queued,
+    )
+
+
+def queued_execution_to_proto(entry: QueuedExecution) -> pb.QueuedExecution:
+    return pb.QueuedExecution(
+        execution_id=entry.execution_id,
+        job_name=entry.job_name,
+        priority=entry.priority,
+        position=entry.position,
+        queued_seconds=entry.queued_seconds,
+        waiting_for=entry.waiting_for,
     )

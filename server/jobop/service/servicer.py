@@ -37,7 +37,9 @@ from .mapping import (
     execution_to_proto,
     instance_to_proto,
     parameters_to_proto_for_caller,
+    queued_execution_to_proto,
     summary_for_caller,
+    workload_to_proto,
 )
 from .watch import ChangePoll, Fingerprint, SnapshotReader, fingerprint, is_terminal
 
@@ -171,7 +173,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         name = check.job_name(request.job_name)
         request_id = check.request_id(request.request_id)
         parameters = check.parameters(request.parameters)
-        execution = self._operator.start(name, parameters, request_id, hold=hold)
+        priority = check.priority(request.priority)
+        execution = self._operator.start(name, parameters, request_id, hold=hold, priority=priority)
         return pb.StartResponse(execution=execution_for_caller(execution))
 
     async def StartNextInstance(
@@ -187,7 +190,10 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         check.request_size(request)
         name = check.job_name(request.job_name)
         request_id = check.request_id(request.request_id)
-        execution = self._operator.start_next_instance(name, request_id, hold=hold)
+        priority = check.priority(request.priority)
+        execution = self._operator.start_next_instance(
+            name, request_id, hold=hold, priority=priority
+        )
         return pb.StartNextInstanceResponse(execution=execution_for_caller(execution))
 
     async def Restart(
@@ -200,7 +206,8 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         check.request_size(request)
         execution_id = check.execution_id(request.execution_id)
         request_id = check.request_id(request.request_id)
-        execution = self._operator.restart(execution_id, request_id, hold=hold)
+        priority = check.priority(request.priority)
+        execution = self._operator.restart(execution_id, request_id, hold=hold, priority=priority)
         return pb.RestartResponse(execution=execution_for_caller(execution))
 
     # -- controlling ---------------------------------------------------------------------
@@ -293,33 +300,67 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         jobs = self._operator.describe_jobs(check.job_names(request.job_names))
         return pb.DescribeJobsResponse(jobs=[description_to_proto(job) for job in jobs])
 
-    # -- workload control: placeholders of the shared model of issue 21, each replaced by
-    # its implementation before the issue's work lands.
+    # -- workload control (docs/workload.md) ---------------------------------------------
 
     async def GetJobSettings(
         self, request: pb.GetJobSettingsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetJobSettingsResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
+        return await self._unary(context, self._get_job_settings, request)
+
+    def _get_job_settings(self, request: pb.GetJobSettingsRequest) -> pb.GetJobSettingsResponse:
+        check.request_size(request)
+        workloads = self._operator.get_job_workloads(check.job_names(request.job_names))
+        return pb.GetJobSettingsResponse(jobs=[workload_to_proto(job) for job in workloads])
 
     async def UpdateJobSettings(
         self, request: pb.UpdateJobSettingsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.UpdateJobSettingsResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
+        body = self.audit.audited("UpdateJobSettings", self._update_job_settings)
+        return await self._unary(context, body, request)
+
+    def _update_job_settings(
+        self, request: pb.UpdateJobSettingsRequest
+    ) -> pb.UpdateJobSettingsResponse:
+        check.request_size(request)
+        name = check.job_name(request.job_name)
+        change = check.settings_change(request.settings, request.update_mask)
+        workload = self._operator.update_job_settings(name, change)
+        return pb.UpdateJobSettingsResponse(job=workload_to_proto(workload))
 
     async def PauseJob(
         self, request: pb.PauseJobRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.PauseJobResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
+        body = self.audit.audited("PauseJob", self._pause_job)
+        return await self._unary(context, body, request)
+
+    def _pause_job(self, request: pb.PauseJobRequest) -> pb.PauseJobResponse:
+        name = check.job_name(request.job_name)
+        workload, stopped = self._operator.pause_job(name, stop_running=request.stop_running)
+        return pb.PauseJobResponse(job=workload_to_proto(workload), stopped_execution_ids=stopped)
 
     async def ResumeJob(
         self, request: pb.ResumeJobRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ResumeJobResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
+        body = self.audit.audited("ResumeJob", self._resume_job)
+        return await self._unary(context, body, request)
+
+    def _resume_job(self, request: pb.ResumeJobRequest) -> pb.ResumeJobResponse:
+        workload = self._operator.resume_job(check.job_name(request.job_name))
+        return pb.ResumeJobResponse(job=workload_to_proto(workload))
 
     async def ListQueue(
         self, request: pb.ListQueueRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListQueueResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
+        return await self._unary(context, self._list_queue, request)
+
+    def _list_queue(self, request: pb.ListQueueRequest) -> pb.ListQueueResponse:
+        # Empty: every job's waiting starts.
+        name = check.job_name(request.job_name) if request.job_name else None
+        size = check.page_size(request.page_size, default=check.DEFAULT_QUEUE_PAGE_SIZE)
+        entries, total = self._operator.list_queue(name, size)
+        return pb.ListQueueResponse(
+            executions=[queued_execution_to_proto(entry) for entry in entries], total=total
+        )
 
     async def GetParameters(
         self, request: pb.GetParametersRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -9,11 +9,13 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
-from jobop.domain import LONG_MAX, InvalidJobParameters, JobParameters
+from jobop.domain import LONG_MAX, InvalidJobParameters, JobParameters, check_priority
+from jobop.domain.workload import CLEAR, SETTING_FIELDS
 from jobop.repository.schema import NAME_LENGTH, PARAMETER_VALUE_LENGTH, REQUEST_ID_LENGTH
 
 from .errors import InvalidArgument
@@ -23,6 +25,8 @@ from .mapping import parameters_from_proto, quoted_name
 MAX_REQUEST_BYTES = 1 << 20
 MAX_PARAMETERS = 200
 DEFAULT_PAGE_SIZE = 20
+# ListQueue's page: the head of the queue (its proto says so).
+DEFAULT_QUEUE_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_JOB_NAMES = 1000
 
@@ -104,10 +108,48 @@ def timestamp(value: Timestamp, field: str) -> datetime:
     return value.ToDatetime(tzinfo=UTC)
 
 
-def page_size(value: int) -> int:
+def page_size(value: int, *, default: int = DEFAULT_PAGE_SIZE) -> int:
     if value < 0:
         raise InvalidArgument(f"page_size must not be negative, not {value}", field="page_size")
-    return min(value or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    return min(value or default, MAX_PAGE_SIZE)
+
+
+def priority(value: int) -> int:
+    """A launch's priority; out of range is InvalidSettings (INVALID_ARGUMENT, field
+    "priority"), refused before anything is written."""
+    return check_priority(value)
+
+
+def settings_change(settings: pb.JobSettingsOverride, mask: FieldMask) -> dict[str, object]:
+    """UpdateJobSettings' change for the operator: each field the mask names -> its value
+    in `settings`, or CLEAR when `settings` leaves it unset (the declared value holds
+    again). An empty mask names the fields `settings` sets (as Google's AIP-134 has it),
+    "*" all five. The values' ranges are the domain's to check (InvalidSettings)."""
+    given: Message = settings  # HasField by a name held in a variable
+    paths = list(mask.paths)
+    if not paths:
+        paths = [name for name in SETTING_FIELDS if given.HasField(name)]
+        if not paths:
+            raise InvalidArgument(
+                "nothing to change: update_mask names no field and settings sets none",
+                field="update_mask",
+            )
+    elif paths == ["*"]:
+        paths = list(SETTING_FIELDS)
+    for path in paths:
+        if path not in SETTING_FIELDS:
+            raise InvalidArgument(
+                f"update_mask names {quoted_name(path)}, which is not a setting (one of "
+                f"{', '.join(SETTING_FIELDS)})",
+                field="update_mask",
+            )
+    change: dict[str, object] = {
+        name: getattr(settings, name) if given.HasField(name) else CLEAR for name in paths
+    }
+    key = change.get("concurrency_key")
+    if isinstance(key, str):
+        _no_nul(key, "concurrencyKey")
+    return change
 
 
 def encode_page_token(query: str, fields: dict[str, int]) -> str:
