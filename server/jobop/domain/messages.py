@@ -26,6 +26,7 @@ class MessageCode(Enum):
     JOB_RECOVERED = ("JOBOP-1008", "job recovered")
     OWNER_LOST = ("JOBOP-1009", "owner lost")
     JOB_ENDED_OTHERWISE = ("JOBOP-1010", "job ended with another status")
+    JOB_OVERDUE = ("JOBOP-1011", "job overdue")
     STEP_STARTED = ("JOBOP-1101", "step started")
     STEP_COMPLETED = ("JOBOP-1102", "step completed")
     STEP_FAILED = ("JOBOP-1103", "step failed")

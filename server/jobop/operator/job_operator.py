@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from jobop.batch import logcontext
 from jobop.batch.catalogue import JobDescription, describe_job, describe_unregistered
@@ -77,6 +78,9 @@ from .publishing import PublishingJobRepository
 from .relay import DEFAULT_PROGRESS_INTERVAL, ChangeRelay
 from .requests import KeyedLocks, RequestLedger
 
+if TYPE_CHECKING:
+    from .overdue import OverdueWatcher
+
 log = logging.getLogger(__name__)
 
 ROLES = ("all", "api", "worker")
@@ -114,6 +118,10 @@ class ExecutionObserver:
     def owner_lost(self, execution: JobExecution) -> None:
         """This node failed the execution because its owner node was lost (on the
         heartbeat thread)."""
+
+    def overdue(self, execution: JobExecution) -> None:
+        """The execution, running here, was just marked overdue (once per execution, on
+        the overdue watcher's thread, before `ended`)."""
 
 
 class LaunchHold:
@@ -234,6 +242,14 @@ class JobOperator:
             self.relay.announce_node(self.node_id)
         # Executions whose worker this node promised when it claimed their start.
         self._reserved: set[int] = set()
+        # The node that runs an execution watches its duration (see overdue.py); last
+        # among the observers, so the first told of an end (they are told in reverse).
+        self.overdue: OverdueWatcher | None = None
+        if self._launcher is not None:
+            from .overdue import OverdueWatcher  # here: overdue.py imports this module
+
+            self.overdue = OverdueWatcher(self, refresh_interval=heartbeat_interval)
+            self.observers = (*self.observers, self.overdue)
         if self._launcher is not None:
             self._claimer = threading.Thread(
                 target=self._claim_loop, name="jobop-claimer", daemon=True
@@ -953,6 +969,8 @@ class JobOperator:
         try:
             return self._stop_executions(grace, handoff=handoff and self._postgresql)
         finally:
+            if self.overdue is not None:
+                self.overdue.close()
             self.node.stop()
             if self.relay is not None:
                 self.relay.close()

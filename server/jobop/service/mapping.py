@@ -135,9 +135,11 @@ def api_version(execution: JobExecution) -> int:
     A chunk commit updates only its step's row, so the job execution's own VERSION column
     stays put while progress is made. Adding each step's VERSION (plus one for its
     creation) gives a number that every write to the execution or its steps increases,
-    which is what WatchExecution's `after_version` and a client's ordering need.
+    which is what WatchExecution's `after_version` and a client's ordering need. The
+    overdue mark (a launch request's column) counts one more.
     """
-    return execution.version + sum(step.version + 1 for step in execution.step_executions)
+    steps = sum(step.version + 1 for step in execution.step_executions)
+    return execution.version + steps + execution.overdue
 
 
 def execution_to_proto(execution: JobExecution) -> pb.JobExecution:

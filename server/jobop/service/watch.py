@@ -160,9 +160,10 @@ class SnapshotReader:
 
 
 def _state(execution: JobExecution) -> tuple[int, str, tuple[tuple[int, int], ...]]:
-    # What `fingerprint` compares, of a domain execution.
+    # What `fingerprint` compares, of a domain execution (the overdue mark is counted in
+    # the version it compares).
     steps = tuple((step.id or 0, step.version) for step in execution.step_executions)
-    return execution.version, execution.status.value, steps
+    return execution.version + execution.overdue, execution.status.value, steps
 
 
 class ChangePoll:

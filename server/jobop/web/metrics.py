@@ -133,6 +133,8 @@ class Metrics:
         registry.register(self._heartbeat_ages)
         self._launch_batches = LaunchBatchCollector()
         registry.register(self._launch_batches)
+        self.overdue = OverdueCollector()
+        registry.register(self.overdue)
         self.observer = JobMetricsObserver(self)
         self.step_listener = StepMetricsListener(self)
         self.interceptor = GrpcMetricsInterceptor(self)
@@ -212,6 +214,57 @@ class LaunchBatchCollector(Collector):
         )
 
 
+# -- overdue executions ----------------------------------------------------------------
+
+
+class OverdueCollector(Collector):
+    """`jobop_executions_overdue_total{job_name}` (executions this process marked overdue)
+    and `jobop_executions_overdue{job_name}` (those of them still running here).
+
+    One collector for both, describing nothing: prometheus_client refuses a Counter and a
+    Gauge of one base name (a counter reserves its name without `_total`), though the text
+    format /metrics serves keeps the two apart."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._total: dict[str, int] = {}
+        self._running: dict[int, str] = {}  # execution id -> job name
+
+    def marked(self, execution: JobExecution) -> None:
+        with self._lock:
+            self._total[execution.job_name] = self._total.get(execution.job_name, 0) + 1
+            self._running[execution.id] = execution.job_name
+
+    def ended(self, execution: JobExecution) -> None:
+        with self._lock:
+            self._running.pop(execution.id, None)
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            totals = sorted(self._total.items())
+            running = [job_name for _, job_name in self._running.items()]
+        total = CounterMetricFamily(
+            "jobop_executions_overdue",
+            "Job executions this process marked overdue (running past their job's maximum "
+            "duration).",
+            labels=["job_name"],
+        )
+        now = GaugeMetricFamily(
+            "jobop_executions_overdue",
+            "Job executions running in this process that are overdue.",
+            labels=["job_name"],
+        )
+        for job_name, count in totals:
+            total.add_metric([job_name], count)
+            # A job once overdue here keeps its series (0 when none is overdue now).
+            now.add_metric([job_name], running.count(job_name))
+        yield total
+        yield now
+
+
 class JobMetricsObserver(ExecutionObserver):
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
@@ -223,12 +276,16 @@ class JobMetricsObserver(ExecutionObserver):
     def ended(self, execution: JobExecution) -> None:
         metrics = self._metrics
         metrics.job_active.labels(execution.job_name).dec()
+        metrics.overdue.ended(execution)
         metrics.job_seconds.labels(execution.job_name, execution.status.value).observe(
             _seconds(execution.start_time, execution.end_time)
         )
 
     def owner_lost(self, execution: JobExecution) -> None:
         self._metrics.owner_lost.labels(execution.job_name).inc()
+
+    def overdue(self, execution: JobExecution) -> None:
+        self._metrics.overdue.marked(execution)
 
 
 class StepMetricsListener:
