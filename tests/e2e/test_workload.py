@@ -238,9 +238,6 @@ def test_a_limit_of_two_holds_across_the_replicas_and_every_start_completes(
         finals = ends(replicas, ids)
     assert finals == ["COMPLETED"] * starts
     assert sampler.total_peaks["e2eLimitedJob"] == 2, sampler.total_peaks  # never more
-    if len(replicas) > 1:
-        runners = {owner_pid(engine, i) for i in ids}
-        assert len(runners) >= 2, runners  # the slots went round the cluster
 
 
 def test_a_limit_per_key_holds_for_each_tenant_and_lets_the_others_run(
@@ -333,31 +330,29 @@ def test_a_replica_killed_while_holding_a_slot_frees_it_within_lease_and_heartbe
     start_server: ServerFactory, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job = "e2eSerialJob"
-    with monkeypatch.context() as patch:
-        # Registered under a host of its own: only its lease can tell the others it died.
-        patch.setenv("JOBOP_NODE_HOST", "replica-elsewhere")
-        doomed = start_server(*REPLICA)
-    survivors = [start_server(*REPLICA) for _ in range(2)]
-    with clients_of([doomed, *survivors]) as replicas:
-        killed_with_a_slot(engine, replicas, job)
-
-
-def killed_with_a_slot(engine: Engine, replicas: list[Replica], job: str) -> None:
-    doomed, survivors = replicas[0].server, [r.server for r in replicas[1:]]
-    held = hold_slot(replicas[0], job)
-    assert owner_pid(engine, held) == doomed.process.pid
-    waiting = replicas[1].client.start(job, {"durationMs": 20}).id
-    wait_until(lambda: len(queue_of(replicas[2], job)) == 1)
-    assert queued(engine, replicas[1:], [waiting])
-    kill(doomed)
-    killed = time.monotonic()
-    wait_until(lambda: owner_pid(engine, waiting) is not None, 30)
-    # Within the lease and a heartbeat (and a heartbeat of slack for a loaded machine).
-    assert time.monotonic() - killed <= LEASE + 3 * HEARTBEAT + 2.0
-    assert owner_pid(engine, waiting) in {s.process.pid for s in survivors}
-    assert ends(replicas[1:], [held, waiting]) == ["FAILED", "COMPLETED"]
-    failed = execution(replicas[1].stub, held)
-    assert failed.exit_status.exit_description.startswith("owner lost: node ")
+    servers = []
+    for host in "abc":
+        with monkeypatch.context() as patch:
+            # Each on a host of its own: only a lease can tell the others that one died.
+            patch.setenv("JOBOP_NODE_HOST", f"replica-{host}")
+            servers.append(start_server(*REPLICA))
+    with clients_of(servers) as replicas:
+        held = hold_slot(replicas[0], job)
+        # Any replica may have claimed it (a governed start waits for a claim).
+        (holder,) = [r for r in replicas if r.server.process.pid == owner_pid(engine, held)]
+        survivors = [r for r in replicas if r is not holder]
+        waiting = survivors[0].client.start(job, {"durationMs": 20}).id
+        wait_until(lambda: len(queue_of(survivors[1], job)) == 1)
+        assert queued(engine, survivors, [waiting])
+        kill(holder.server)
+        killed = time.monotonic()
+        wait_until(lambda: owner_pid(engine, waiting) is not None, 30)
+        # Within the lease and a heartbeat (and a heartbeat of slack for a loaded machine).
+        assert time.monotonic() - killed <= LEASE + 3 * HEARTBEAT + 2.0
+        assert owner_pid(engine, waiting) in {r.server.process.pid for r in survivors}
+        assert ends(survivors, [held, waiting]) == ["FAILED", "COMPLETED"]
+        failed = execution(survivors[0].stub, held)
+        assert failed.exit_status.exit_description.startswith("owner lost: node ")
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
