@@ -35,6 +35,7 @@ from test_metrics import scrape, value
 from test_replicas import (
     HEARTBEAT,
     LEASE,
+    NO_SAFETY_POLL,
     REPLICA,
     kill,
     owner_pid,
@@ -265,6 +266,31 @@ def test_a_limit_per_key_holds_for_each_tenant_and_lets_the_others_run(
     assert ends(replicas, [held]) == ["STOPPED"]
     assert {value: sampler.peak(job, value) for value in "abc"} == {"a": 1, "b": 1, "c": 1}
     assert sampler.total_peaks[job] >= 2  # the keys ran side by side
+
+
+def test_a_limit_set_at_run_time_holds_moves_its_queue_at_once_and_clears(
+    start_server: ServerFactory, engine: Engine
+) -> None:
+    # One server, on either database: no other node hears its NOTIFY for it. demoTaskletJob
+    # declares no limit. A lease so long that its safety poll never comes within the test:
+    # only the wake-up of the start or of the freed slot can claim.
+    job = "demoTaskletJob"
+    with clients_of([start_server(*NO_SAFETY_POLL)]) as (server,):
+        workload = server.client.update_job_settings(job, {"max_concurrent": 1})
+        assert workload.settings.max_concurrent == 1
+        with SlotSampler(engine) as sampler:
+            for n in range(10):  # one after another: each finds the slot free
+                alone = server.client.start(job, {"durationMs": 20, "n": n}).id
+                assert ends([server], [alone], 30) == ["COMPLETED"], n
+            ids = launch([server], job, [{"durationMs": 50, "m": m} for m in range(6)])
+            assert ends([server], ids, 60) == ["COMPLETED"] * len(ids)
+        assert sampler.total_peaks[job] == 1
+        cleared = server.client.update_job_settings(job, {"max_concurrent": None})
+        assert not cleared.settings.HasField("max_concurrent")
+        with SlotSampler(engine) as sampler:
+            ids = launch([server], job, [{"durationMs": 400, "k": k} for k in range(4)])
+            assert ends([server], ids, 60) == ["COMPLETED"] * len(ids)
+        assert sampler.total_peaks[job] >= 2  # no limit in force any more
 
 
 def test_priorities_run_in_order_behind_a_limit_of_one(
