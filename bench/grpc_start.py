@@ -905,6 +905,55 @@ def rounds_report(pairs: list[tuple[float, float]]) -> str:
     return "\n".join(lines)
 
 
+def set_limit(db: Database, limit: int | None) -> None:
+    """A run-time limit on the bench's job (None: clear it), as `jobctl limit` sets it,
+    written in the database directly (every node reads it there at its next claim)."""
+    from jobop.domain.workload import CLEAR, JobSettings
+    from jobop.repository import create_engine
+    from jobop.repository.workload import WorkloadRepository
+
+    engine = create_engine(db.url)
+    try:
+        value = CLEAR if limit is None else limit
+        WorkloadRepository(engine).change(JOB, {"max_concurrent": value}, JobSettings())
+    finally:
+        engine.dispose()
+
+
+async def limit_rounds(
+    args: argparse.Namespace, client: AsyncJobOperatorClient, server: Server, db: Database
+) -> str:
+    """`--limit-rounds` pairs of poll runs, one with no limit and one with a limit of
+    `--max-concurrent` on the job (never reached when it is above --workers), which goes
+    first alternating; the median of the pairs' ratios."""
+    pairs = []
+    for index in range(args.limit_rounds):
+        runs: dict[bool, Throughput] = {}
+        for limited in (False, True) if index % 2 == 0 else (True, False):
+            set_limit(db, args.max_concurrent if limited else None)
+            runs[limited] = await throughput(client, server, db, args, "poll")
+        pairs.append((runs[True], runs[False]))
+    set_limit(db, None)
+    ratios = sorted(limited.jobs_per_second / free.jobs_per_second for limited, free in pairs)
+    median = statistics.median(ratios)
+    met = "yes" if median >= 0.9 else "NO"
+    lines = [
+        f"limit {args.max_concurrent} on {JOB} (--max-concurrent) / no limit, poll runs of "
+        f"{args.jobs} jobs, {len(pairs)} alternated rounds:"
+    ]
+    lines += [
+        f"  round {n}: {limited.jobs_per_second:.0f} / {free.jobs_per_second:.0f} jobs/s = "
+        f"{limited.jobs_per_second / free.jobs_per_second:.2f} (completed "
+        f"{limited.completed}/{free.completed}; server CPU {limited.server_cpu:.1f} / "
+        f"{free.server_cpu:.1f} s)"
+        for n, (limited, free) in enumerate(pairs, 1)
+    ]
+    lines.append(
+        f"  median {median:.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f}; required >= 0.90): {met}"
+    )
+    return "\n".join(lines)
+
+
 async def measure(
     args: argparse.Namespace, server: Server, db: Database
 ) -> tuple[str, Throughput | None]:
@@ -929,6 +978,8 @@ async def measure(
             statements = await statements_per_launch(client, db, args.statement_jobs)
         queue = await baseline(args, db)
         sections = [report(args, empty, quiet, starts, runs, statements)]
+        if args.max_concurrent:
+            sections.append(await limit_rounds(args, client, server, db))
         if queue is not None:
             sections.append(baseline_report(runs, queue))
             if args.rounds > 1:
@@ -1240,6 +1291,17 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         metavar="N",
         help="then run it on one --role api server and N --role worker servers (PostgreSQL)",
+    )
+    parser.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then compare poll runs with a run-time limit of N on the job (above --workers: "
+        "never reached) and with none, in alternated rounds",
+    )
+    parser.add_argument(
+        "--limit-rounds", type=int, default=3, metavar="K", help="rounds of --max-concurrent"
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="per throughput run (s)")
     parser.add_argument("--log-level", default="INFO", help="the server's --log-level")

@@ -213,3 +213,42 @@ def test_a_queued_start_stopped_or_abandoned_never_runs(operator: JobOperator) -
     assert status(operator, queued) is BatchStatus.STOPPED
     assert status(operator, paused_one) is BatchStatus.ABANDONED
     assert operator.get_job_execution(queued).start_time is None
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_nodes_on_one_database_share_a_limit_and_hear_of_changes(db_url: str) -> None:
+    engines = [create_engine(db_url) for _ in range(3)]
+    nodes = [
+        JobOperator(JobRepository(engine), JobRegistry.default([]), max_concurrent_executions=3)
+        for engine in engines
+    ]
+    try:
+        first = nodes[0]
+        first.update_job_settings(JOB, {"max_concurrent": 2})
+        ids = [start(nodes[n % 3], n) for n in range(6)]
+
+        def running() -> list[int]:
+            return [i for i in ids if status(first, i) is BatchStatus.STARTED]
+
+        wait_for(lambda: len(running()) == 2, "two running")
+        for _ in range(2):  # each stop frees a slot that a node claims
+            assert len(running()) <= 2
+            stopping = running()[0]
+            nodes[1].stop(stopping)
+            wait_for(lambda s=stopping: not status(first, s).is_running, "stopped")
+            wait_for(lambda: len(running()) == 2, "two running again")
+        # A pause on one node holds the others' claims; a resume there wakes them.
+        nodes[2].pause_job(JOB, stop_running=True)
+        wait_for(lambda: running() == [], "stopped by the pause")
+        time.sleep(0.3)
+        assert running() == []
+        waiting = [i for i in ids if status(first, i) is BatchStatus.STARTING]
+        assert len(waiting) == 2
+        nodes[2].update_job_settings(JOB, {"max_concurrent": CLEAR})
+        nodes[1].resume_job(JOB)
+        started(first, *waiting)
+    finally:
+        for node in nodes:
+            node.shutdown(5.0)
+        for engine in engines:
+            engine.dispose()

@@ -385,10 +385,11 @@ class JobOperator:
         new_instance: bool,
     ) -> JobExecution:
         """Write the STARTING execution with its launch request, claimed by this node when
-        it has a free worker (then handed to the launcher), else left for any node. A job
-        that declares a limit never takes this path (its start waits for a claim that
-        admits it), nor one whose run-time settings govern it (the write declines then)."""
-        runs_here, reserved = (False, False) if job.settings.governed else self._claim_own_start()
+        it has a free worker (then handed to the launcher), else left for any node. A
+        governed job's start (a limit or a pause, declared or at run time) is written
+        waiting; this node then claims it under the job's admission lock if it may run
+        now (`_admit`), else it waits in the queue."""
+        runs_here, reserved = self._claim_own_start()
         try:
             execution, claimed = self.repository.launch(
                 job.name,
@@ -401,16 +402,18 @@ class JobOperator:
                 request_launch=True,
                 claimed_by=self.node_id if runs_here else None,
                 priority=priority,
+                governed=job.settings.governed,
             )
+            if runs_here and not claimed:  # governed: admitted now, or it waits
+                self._governed_jobs.add(job.name)
+                runs_here = self._admit(job, execution)
         except BaseException:
             if reserved and self._launcher is not None:
                 self._launcher.unreserve()
             raise
-        if runs_here and not claimed:  # governed at run time: it waits for admission
-            runs_here = False
-            self._governed_jobs.add(job.name)
-            if reserved and self._launcher is not None:
-                self._launcher.unreserve()
+        if reserved and not runs_here:
+            assert self._launcher is not None
+            self._launcher.unreserve()
             reserved = False
         if reserved:
             self._reserved.add(execution.id)
@@ -420,13 +423,24 @@ class JobOperator:
             observer.created(execution)
         if not runs_here:
             self._maybe_waiting = True
-            if not self._postgresql:
-                self._claim_wakeup.set()  # no NOTIFY on SQLite: this node's claimer looks
         elif hold is not None:
             hold.hold(execution)
         else:
             self._submit(execution)
         return execution
+
+    def _admit(self, job: Job, execution: JobExecution) -> bool:
+        """Claim a governed job's new start for this node if admission lets it run now
+        and nothing of the job waits before it; else it waits in the queue, and every node
+        hears of it (it may wait for a worker only)."""
+        try:
+            if self.nodes.claim_start(self.node_id, execution.id, job.name, job.settings):
+                return True
+        except Exception as error:  # it is written: it waits, and a claim runs it
+            log.warning("could not claim job execution %s at its start: %s", execution.id, error)
+        self._launch_waiting([execution.id])  # this node's claimer looks too
+        self._announce_waiting()
+        return False
 
     def _claim_own_start(self) -> tuple[bool, bool]:
         """Whether this node runs the start it is accepting (decided before writing it),
@@ -486,7 +500,7 @@ class JobOperator:
             self._end_unsaved(execution.id, why)
         finally:
             if job.settings.governed or job.name in self._governed_jobs:
-                self._governed_ended(final)
+                self._governed_ended()
             self._runner_repository.forget(execution.id)
             # Reversed: an observer that opened a context in running() closes it last.
             for observer in reversed(self.observers):
@@ -582,18 +596,23 @@ class JobOperator:
         if self._maybe_waiting:
             self._claim_wakeup.set()
 
-    def _governed_ended(self, execution: JobExecution) -> None:
+    def _governed_ended(self) -> None:
         """An execution of a governed job ended here: its slot is free. This node claims
         what may take it (the worker that ran it is free); when it cannot (shutting down,
         its workers taken by its own queue), every node hears of it."""
         self._maybe_waiting = True
         launcher = self._launcher
-        if self._accepting and launcher is not None and launcher.free_slots > 0:
+        # Called before its worker is counted free: that worker makes one more.
+        if self._accepting and launcher is not None and launcher.free_slots >= 0:
             return  # the launcher's free-worker callback wakes the claimer
+        self._announce_waiting()
+
+    def _announce_waiting(self) -> None:
+        """Tell every node that starts may be claimed (a slot is free, a start waits)."""
         try:
             self.workloads.announce_waiting()
         except Exception:
-            log.warning("could not announce the slot job execution %s freed", execution.id)
+            log.warning("could not announce waiting starts", exc_info=True)
 
     def _declared_settings(self) -> dict[str, JobSettings]:
         """What the registered jobs declare."""
@@ -773,6 +792,8 @@ class JobOperator:
             self.nodes, self.repository, execution_id, force=force, own_node_id=self.node_id
         )
         self._publish(recovered)
+        self._wake_claims()  # its slot is free (if its job is governed)
+        self._announce_waiting()
         _log_about(
             recovered,
             MessageCode.JOB_RECOVERED,
@@ -825,7 +846,7 @@ class JobOperator:
             )
             return
         try:
-            restarted = self.restart(execution.id)
+            restarted = self.restart(execution.id, priority=execution.priority)
         except JobopError as error:
             log.warning("could not restart job execution %s: %s", execution.id, error)
             return
@@ -1010,6 +1031,7 @@ class JobOperator:
                 previous.job_parameters,
                 restartable=job.restartable,
                 request_launch=True,
+                priority=previous.priority,
             )
         except JobopError as error:
             log.warning("could not hand job execution %s over: %s", execution_id, error)

@@ -277,6 +277,7 @@ class JobRepository:
         request_launch: bool = False,
         claimed_by: str | None = None,
         priority: int = 0,
+        governed: bool = False,
     ) -> tuple[JobExecution, bool]:
         """A new STARTING execution of the instance that the identifying parameters name,
         and whether `claimed_by` claimed its launch request.
@@ -286,9 +287,11 @@ class JobRepository:
 
         `request_launch`: also write its launch request (JOBOP_LAUNCH_REQUEST), claimed by
         node `claimed_by` (which runs it itself), or, with None, waiting for any node to
-        claim it (announced by NOTIFY on PostgreSQL). A job whose run-time settings govern
-        it (a limit or a pause in JOBOP_JOB_SETTINGS) is never claimed here: its start
-        waits for a claim that admits it. `priority`: stored with the launch request.
+        claim it (announced by NOTIFY on PostgreSQL). A governed job's start (`governed`:
+        it declares a limit; or its run-time settings in JOBOP_JOB_SETTINGS hold a limit or
+        a pause) is never claimed here, nor announced when `claimed_by` is given: the
+        caller claims it if admission lets it run (NodeRepository.claim_start).
+        `priority`: stored with the launch request.
 
         Race-free: the instance row is inserted (ON CONFLICT DO NOTHING) or else locked
         (FOR UPDATE; on SQLite the transaction holds the write lock) before its executions
@@ -313,6 +316,7 @@ class JobRepository:
                 request_launch=request_launch,
                 claimed_by=claimed_by,
                 priority=priority,
+                governed=governed,
             )
         claimed = False
         with write_transaction(self.engine) as connection:
@@ -373,7 +377,7 @@ class JobRepository:
             )
             if request_launch:
                 claimed = insert_launch_request(
-                    connection, execution_id, job_name, now, claimed_by, priority
+                    connection, execution_id, job_name, now, claimed_by, priority, governed
                 )
             audit.record_in(connection, execution_id)
         context.dirty = False
@@ -403,6 +407,7 @@ class JobRepository:
         request_launch: bool,
         claimed_by: str | None,
         priority: int,
+        governed: bool,
     ) -> tuple[JobExecution, bool]:
         """launch(new_instance_only=True) on PostgreSQL: one statement,
         shared with the launches that wait beside it (see launch_batch)."""
@@ -419,6 +424,7 @@ class JobRepository:
                 "request_launch": request_launch,
                 "claimed_by": claimed_by,
                 "priority": priority,
+                "governed": governed,
             },
             parameters=rows.parameter_rows(0, parameters),
             audit=audit_values,

@@ -34,9 +34,10 @@ from .engine import is_database_unavailable
 # (with the NOTIFY of a request left for another node) and audit row, outside any explicit
 # transaction (one round trip). A launch whose instance exists gets no row back and wrote
 # nothing. Ids come from the columns' defaults, which name the sequences Spring Batch of
-# the repository's version draws from. A start of a job whose run-time settings govern it
-# (a limit or a pause in JOBOP_JOB_SETTINGS) is never claimed here: it waits for a claim
-# that admits it (`gov`; the caller knows of a declared limit and claims nothing then).
+# the repository's version draws from. A start of a governed job (a limit or a pause,
+# declared: `governed`, or in JOBOP_JOB_SETTINGS) is never claimed here (`gov`): the
+# accepting node then claims it under the job's admission lock if it may run, and
+# announces it only if not (the caller knows).
 # (A SELECT in WITH runs only if referenced: hence `announced`.) The launches and their
 # parameters arrive as two JSON arrays, one text parameter each whatever the batch's size
 # (an array per column costs the client more per launch); the audit columns are NULL for
@@ -45,7 +46,8 @@ PG_LAUNCH_BATCH = """\
 WITH input AS (
     SELECT * FROM jsonb_to_recordset(%(launches)s::jsonb) AS i(ord int, job_name text,
         job_key text, now timestamp, short_context text, serialized_context text,
-        request_launch boolean, claimed_by text, priority int, a_occurred_at timestamp,
+        request_launch boolean, claimed_by text, priority int, governed boolean,
+        a_occurred_at timestamp,
         a_principal text, a_role text, a_action text, a_arguments text, a_peer text,
         a_node text)
 ), inst AS (
@@ -76,8 +78,9 @@ WITH input AS (
         serialized_context)
     SELECT job_execution_id, short_context, serialized_context FROM new
 ), gov AS (
-    SELECT new.job_execution_id, CASE WHEN EXISTS (SELECT 1 FROM jobop_job_settings s
-        WHERE s.job_name = new.job_name AND (s.max_concurrent IS NOT NULL OR s.paused = 'Y'))
+    SELECT new.job_execution_id, CASE WHEN new.governed OR EXISTS (SELECT 1
+        FROM jobop_job_settings s WHERE s.job_name = new.job_name
+        AND (s.max_concurrent IS NOT NULL OR s.paused = 'Y'))
         THEN NULL ELSE new.claimed_by END AS node_id
     FROM new WHERE request_launch
 ), req AS (
@@ -88,7 +91,8 @@ WITH input AS (
     FROM new JOIN gov USING (job_execution_id)
     RETURNING job_execution_id, node_id
 ), ntf AS (
-    SELECT pg_notify('jobop', 'l ' || job_execution_id) FROM req WHERE node_id IS NULL
+    SELECT pg_notify('jobop', 'l ' || job_execution_id) FROM new
+    WHERE request_launch AND claimed_by IS NULL
 ), aud AS (
     INSERT INTO jobop_audit (occurred_at, principal, role, action, job_name,
         job_execution_id, arguments, peer, node, succeeded)
@@ -109,6 +113,7 @@ _LAUNCH_COLUMNS = (
     "request_launch",
     "claimed_by",
     "priority",
+    "governed",
 )
 _AUDIT_COLUMNS = ("occurred_at", "principal", "role", "action", "arguments", "peer", "node")
 
@@ -119,9 +124,9 @@ MAX_BATCH = 64
 @dataclass(eq=False)
 class Launch:
     """One launch's columns: `values` (job_name, job_key, now, short_context,
-    serialized_context, request_launch, claimed_by, priority), its parameters' rows (those of
-    `rows.parameter_rows`; their execution id is the launch's own) and its audit row's
-    columns, or None when it is not audited."""
+    serialized_context, request_launch, claimed_by, priority, governed), its parameters'
+    rows (those of `rows.parameter_rows`; their execution id is the launch's own) and its
+    audit row's columns, or None when it is not audited."""
 
     values: dict[str, Any]
     parameters: list[dict[str, Any]]

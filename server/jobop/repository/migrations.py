@@ -32,6 +32,7 @@ from .schema import (
     operator_indexes,
     schema_version,
     setting,
+    workload_indexes,
 )
 from .settings import (
     RepositoryConfigurationError,
@@ -107,6 +108,8 @@ def _create_workload_tables(connection: Connection, settings: RepositorySettings
                 text(f"ALTER TABLE {launch_request.name} ADD COLUMN {column.name} {kind}")
             )
     metadata.create_all(connection, tables=[job_settings], checkfirst=True)
+    for index in workload_indexes:
+        index.create(connection, checkfirst=True)
 
 
 MIGRATIONS: tuple[Migration, ...] = (

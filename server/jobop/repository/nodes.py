@@ -522,6 +522,37 @@ class NodeRepository:
             ).scalars()
         )
 
+    def claim_start(
+        self, node_id: str, execution_id: int, job_name: str, declared: JobSettings
+    ) -> bool:
+        """Claim the new start of a governed job for the node that accepted it, if it is
+        the first that admission lets run now (under the job's lock, as `claim_admitted`):
+        a limit never reached costs a start this transaction, not a trip through the
+        queue. Whether it was claimed."""
+        with write_transaction(self.engine) as connection:
+            lock_jobs(connection, [job_name])
+            settings = settings_in_force(connection, [job_name], {job_name: declared})[job_name]
+            if settings.paused:
+                return False
+            if settings.governed:
+                first = admission(job_name, settings, 1)
+            else:  # no longer governed: the first waiting start
+                first = self._waiting.with_only_columns(_l.c.job_execution_id)
+            head = first.with_only_columns(first.selected_columns[0]).scalar_subquery()
+            params = {} if settings.governed else {"names": [job_name], "limit": 1}
+            claimed = connection.execute(
+                update(_l)
+                .where(
+                    _l.c.job_execution_id == execution_id,
+                    _l.c.node_id.is_(None),
+                    _l.c.job_execution_id == head,
+                )
+                .values(node_id=node_id, claimed=_db_now(connection))
+                .returning(_l.c.job_execution_id),
+                params,
+            ).first()
+        return claimed is not None
+
     def release_claim(self, execution_id: int, node_id: str) -> None:
         """Give a claimed, never begun execution back to the queue (e.g. a draining node)."""
         with write_transaction(self.engine) as connection:
@@ -606,16 +637,18 @@ def insert_launch_request(
     now: datetime,
     claimed_by: str | None,
     priority: int = 0,
+    governed: bool = False,
 ) -> bool:
     """The launch request of a new execution, in its creating transaction: claimed by
-    `claimed_by` (the accepting node runs it itself) unless the job's run-time settings
-    govern it, or else waiting, and announced. Whether `claimed_by` claimed it."""
-    node_id: Any = literal(claimed_by, _l.c.node_id.type)
-    claimed_at: Any = literal(None if claimed_by is None else now, _l.c.claimed.type)
-    if claimed_by is not None:
-        governed = exists().where(governing_override(literal(job_name, _l.c.job_name.type)))
-        node_id = case((governed, None), else_=node_id)
-        claimed_at = case((governed, None), else_=claimed_at)
+    `claimed_by` (the accepting node runs it itself) unless the job is governed
+    (`governed`: declared; or by its run-time settings), or else waiting, and announced
+    when no node was named. Whether `claimed_by` claimed it."""
+    node_id: Any = literal(None if governed else claimed_by, _l.c.node_id.type)
+    claimed_at: Any = literal(None if governed or claimed_by is None else now, _l.c.claimed.type)
+    if claimed_by is not None and not governed:
+        run_time = exists().where(governing_override(literal(job_name, _l.c.job_name.type)))
+        node_id = case((run_time, None), else_=node_id)
+        claimed_at = case((run_time, None), else_=claimed_at)
     written = connection.execute(
         insert(_l)
         .from_select(
@@ -631,10 +664,9 @@ def insert_launch_request(
         )
         .returning(_l.c.node_id)
     ).scalar_one()
-    claimed = written is not None
-    if not claimed and is_postgresql(connection):
+    if claimed_by is None and is_postgresql(connection):
         connection.execute(
             text("SELECT pg_notify(:channel, :payload)"),
             {"channel": CHANNEL, "payload": launch_payload([execution_id])},
         )
-    return claimed
+    return written is not None

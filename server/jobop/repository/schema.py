@@ -398,3 +398,15 @@ job_settings = Table(
     Column("updated", UtcDateTime, nullable=False),
     Column("updated_by", String(200), nullable=False),
 )
+
+# The queue: the launch requests waiting for a claim, in run order (a partial index: a
+# claim, the queue and its counts read the waiting ones, never the claimed history).
+workload_indexes = (
+    Index(
+        "jobop_launch_request_waiting_ix",
+        launch_request.c.priority.desc(),
+        launch_request.c.job_execution_id,
+        postgresql_where=launch_request.c.node_id.is_(None),
+        sqlite_where=launch_request.c.node_id.is_(None),
+    ),
+)
