@@ -338,7 +338,8 @@ class FakeJobOperator(pb_grpc.JobOperatorServiceServicer):
     ) -> pb.ResumeJobResponse:
         self._enter("ResumeJob", request, context)
         self._workload(request.job_name, context)
-        self.overrides.setdefault(request.job_name, pb.JobSettingsOverride()).paused = False
+        # Paused is never declared: resuming clears the run-time value.
+        self.overrides.setdefault(request.job_name, pb.JobSettingsOverride()).ClearField("paused")
         return pb.ResumeJobResponse(job=self._workload(request.job_name, context))
 
     def ListQueue(

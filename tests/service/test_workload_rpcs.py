@@ -358,3 +358,22 @@ def test_unknown_jobs_and_malformed_names_are_refused(api: Api) -> None:
     # The unknown job got no settings row on the way.
     every = api("GetJobSettings", pb.GetJobSettingsRequest(), "viewer").jobs
     assert "noSuchJob" not in [workload.job_name for workload in every]
+
+
+def test_executions_carry_their_priority_and_overdue_mark_on_every_read(
+    api: Api, roles_server: InProcessServer
+) -> None:
+    execution = api.start(priority=-12)
+    api.wait(execution.id, _is(pb.BATCH_STATUS_COMPLETED), "completed")
+    unmarked = api.execution(execution.id)
+    assert (unmarked.priority, unmarked.overdue) == (-12, False)
+    with roles_server.operator.repository.engine.begin() as connection:
+        # As the node running it marks it (once) when it runs past the job's maxDuration.
+        connection.execute(
+            text("UPDATE jobop_launch_request SET overdue = created WHERE job_execution_id = :id"),
+            {"id": execution.id},
+        )
+    marked = api.execution(execution.id)
+    assert (marked.priority, marked.overdue) == (-12, True)
+    listed = api("ListJobExecutions", pb.ListJobExecutionsRequest(job_name=JOB), "viewer")
+    assert [(e.id, e.priority, e.overdue) for e in listed.executions] == [(execution.id, -12, True)]
