@@ -6,10 +6,9 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from jobop.domain import JobParameters, utcnow
-from jobop.repository import JobRepository, create_engine, write_transaction
-from jobop.repository.overdue import mark_overdue, read_overrides
-from jobop.repository.schema import job_settings
+from jobop.domain import JobParameters
+from jobop.repository import JobRepository, create_engine
+from jobop.repository.overdue import mark_overdue
 
 TRIES = 8
 
@@ -46,26 +45,3 @@ def test_an_execution_that_no_longer_runs_is_not_marked(repository: JobRepositor
     assert not mark_overdue(repository.engine, execution.id)
     stopped = repository.explorer.get_job_execution(execution.id)
     assert stopped is not None and not stopped.overdue
-
-
-def test_run_time_settings_are_read_by_job(repository: JobRepository) -> None:
-    with write_transaction(repository.engine) as connection:
-        connection.execute(
-            job_settings.insert().values(
-                job_name="a",
-                max_duration_seconds=1.5,
-                stop_when_overdue="Y",
-                paused="N",
-                updated=utcnow(),
-                updated_by="test",
-            )
-        )
-    overrides = read_overrides(repository.engine, ["a", "b"])
-    assert set(overrides) == {"a"}
-    override = overrides["a"]
-    assert (override.max_duration_seconds, override.stop_when_overdue, override.paused) == (
-        1.5,
-        True,
-        False,
-    )
-    assert override.max_concurrent is None and override.concurrency_key is None

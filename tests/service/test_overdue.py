@@ -17,10 +17,9 @@ import grpc
 import pytest
 from jobop.batch import ChunkStep, Job, JobRegistry, StepContext, step_scope
 from jobop.batch.readers import IterableItemReader
-from jobop.domain import BatchStatus, JobExecution, JobParameters, utcnow
+from jobop.domain import BatchStatus, JobExecution, JobParameters
 from jobop.operator import JobOperator
-from jobop.repository import AuditTrail, JobRepository, create_engine, write_transaction
-from jobop.repository.schema import job_settings
+from jobop.repository import AuditTrail, JobRepository, create_engine
 from jobop.service.mapping import api_version
 from jobop.web.metrics import Metrics
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
@@ -139,16 +138,6 @@ def read(node: Node, execution_id: int) -> JobExecution:
     return node.operator.get_job_execution(execution_id)
 
 
-def set_run_time(operator: JobOperator, job_name: str, **values: Any) -> None:
-    """A JOBOP_JOB_SETTINGS row, as an operator's settings change writes it."""
-    with write_transaction(operator.repository.engine) as connection:
-        connection.execute(
-            job_settings.insert().values(
-                job_name=job_name, updated=utcnow(), updated_by="test", **values
-            )
-        )
-
-
 def test_an_overdue_execution_is_marked_and_reported_once_across_checks_and_nodes(
     nodes: list[Node], gate: tuple[str, threading.Event], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -218,7 +207,9 @@ def test_a_run_time_maximum_overrides_the_declared_one(
     execution = start(a, HOUR_JOB, gate[0], moving=1)
     wait_until(lambda: read(a, execution.id).status is BatchStatus.STARTED, "STARTED")
     # A second instead of the declared hour, and stopped too (the job does not say so).
-    set_run_time(a.operator, "hourJob", max_duration_seconds=1.0, stop_when_overdue="Y")
+    a.operator.update_job_settings(
+        "hourJob", {"max_duration_seconds": 1, "stop_when_overdue": True}
+    )
     wait_until(lambda: not read(a, execution.id).status.is_running, "the stop")
     stopped = read(a, execution.id)
     assert stopped.status is BatchStatus.STOPPED and stopped.overdue
@@ -237,7 +228,7 @@ def test_watchers_see_the_mark_as_a_change_here_and_on_other_nodes(
     relayed = b.operator.events.subscribe(execution_id=execution.id)
     relays = db_url.startswith("postgresql")
     try:
-        set_run_time(a.operator, "hourJob", max_duration_seconds=0.2)
+        a.operator.update_job_settings("hourJob", {"max_duration_seconds": 0.2})
         assert local.wait_sync(60), "no change announced"
         after = read(a, execution.id)
         assert after.overdue and not before.overdue
@@ -278,7 +269,7 @@ def test_a_watch_stream_sends_the_marked_execution(
                 lambda: received and received[-1].version == api_version(before),
                 "the stream to catch up",
             )
-            set_run_time(operator, "hourJob", max_duration_seconds=0.2)
+            operator.update_job_settings("hourJob", {"max_duration_seconds": 0.2})
             wait_until(
                 lambda: received[-1].version == api_version(before) + 1,
                 "the marked snapshot on the stream",
@@ -287,6 +278,7 @@ def test_a_watch_stream_sends_the_marked_execution(
             versions = [message.version for message in received]
             assert versions == sorted(set(versions))
             assert received[-1].status == pb.BATCH_STATUS_STARTED
+            assert received[-1].overdue and not any(m.overdue for m in received[:-1])
         finally:
             gate[1].set()
             follower.join(30)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from jobop.batch import logcontext
 from jobop.batch.owner import current_owner
 from jobop.domain import (
+    InvalidSettings,
     JobExecution,
     JobExecutionNotRunning,
     JobSettings,
@@ -29,9 +30,9 @@ from jobop.domain import (
     utcnow,
 )
 from jobop.domain.messages import MessageCode
-from jobop.repository import AuditEvent
+from jobop.repository import AuditEvent, is_database_unavailable
 from jobop.repository.audit import auditing
-from jobop.repository.overdue import mark_overdue, read_overrides
+from jobop.repository.overdue import mark_overdue
 
 from .job_operator import ExecutionObserver
 
@@ -55,11 +56,13 @@ class OverdueWatcher(ExecutionObserver):
         # Held while a mark is written and reported, and by `ended`: the metrics hear of a
         # mark before they hear of the end of its execution (the gauge never goes below 0).
         self._lock = threading.Lock()
+        self._checking = threading.Lock()  # one check at a time
         self._running: dict[int, JobExecution] = {}
         self._stopped: set[int] = set()  # stops this watcher requested
         self._settings: dict[str, JobSettings] = {}
         self._settings_read_at = float("-inf")
         self._wakeup = threading.Event()
+        self._idle = True  # the last check found nothing to watch: it waits for `running`
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="jobop-overdue", daemon=True)
         self._thread.start()
@@ -69,7 +72,12 @@ class OverdueWatcher(ExecutionObserver):
     def running(self, execution: JobExecution) -> None:
         with self._lock:
             self._running[execution.id] = execution
-        self._wakeup.set()  # its deadline may be the earliest now
+            known = self._settings.get(execution.job_name)
+            wake = self._idle or known is None or known.max_duration_seconds is not None
+        # Its deadline may be the earliest now. A job known to have no maximum is read
+        # again at the next refresh anyway: short jobs without one cost no wake-up each.
+        if wake:
+            self._wakeup.set()
 
     def ended(self, execution: JobExecution) -> None:
         with self._lock:
@@ -90,7 +98,11 @@ class OverdueWatcher(ExecutionObserver):
                 due = self.check()
             except Exception as error:
                 if not failing:  # the database is away, most likely: say so once
-                    log.warning("could not check for overdue executions: %s", error)
+                    log.warning(
+                        "could not check for overdue executions: %s",
+                        error,
+                        exc_info=not is_database_unavailable(error),
+                    )
                 failing = True
                 due = self._refresh_interval
             else:
@@ -102,12 +114,18 @@ class OverdueWatcher(ExecutionObserver):
         """Judge every execution this node runs: mark those past their maximum duration,
         stop the overdue ones whose job says so. Returns the seconds until the next check
         is due (None: nothing runs here, the next `running` wakes the watcher)."""
+        with self._checking:
+            return self._check()
+
+    def _check(self) -> float | None:
         with self._lock:
             watched = [
                 execution
                 for execution in self._running.values()
                 if not execution.overdue or execution.id not in self._stopped
             ]
+            # Idle: the thread waits for `running` (under this lock, so none is missed).
+            self._idle = not watched
         if not watched:
             return None
         settings = self._settings_in_force({execution.job_name for execution in watched})
@@ -135,17 +153,22 @@ class OverdueWatcher(ExecutionObserver):
         now = time.monotonic()
         stale = now - self._settings_read_at >= self._refresh_interval
         if stale or not set(job_names) <= set(self._settings):
-            overrides = read_overrides(self._operator.repository.engine, job_names)
-            self._settings = {
-                name: overrides.get(name, SettingsOverride()).over(self._declared(name))
-                for name in job_names
-            }
+            overrides = self._operator.workloads.get_overrides(sorted(job_names))
+            self._settings = {name: self._in_force(name, overrides.get(name)) for name in job_names}
             self._settings_read_at = now
         return self._settings
 
-    def _declared(self, job_name: str) -> JobSettings:
-        registry = self._operator.registry
-        return registry.get(job_name).settings if job_name in registry else JobSettings()
+    def _in_force(self, job_name: str, override: SettingsOverride | None) -> JobSettings:
+        # Only jobs registered here run here.
+        declared = self._operator.registry.get(job_name).settings
+        if override is None:
+            return declared
+        try:
+            return override.over(declared)
+        except InvalidSettings as error:
+            # Checked when set, but the declaration may have changed since (a redeploy).
+            log.warning("job %s: run-time settings ignored: %s", job_name, error)
+            return declared
 
     def _mark(self, execution: JobExecution, ran: float, in_force: JobSettings) -> None:
         with self._lock:
