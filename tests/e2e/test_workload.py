@@ -282,7 +282,10 @@ def test_a_limit_set_at_run_time_holds_moves_its_queue_at_once_and_clears(
             for n in range(10):  # one after another: each finds the slot free
                 alone = server.client.start(job, {"durationMs": 20, "n": n}).id
                 assert ends([server], [alone], 30) == ["COMPLETED"], n
-            ids = launch([server], job, [{"durationMs": 50, "m": m} for m in range(6)])
+            # A queue draining one by one: each end must wake the next claim.
+            held = hold_slot(server, job)
+            ids = launch([server], job, [{"durationMs": 10, "m": m} for m in range(30)])
+            server.client.stop(held)
             assert ends([server], ids, 60) == ["COMPLETED"] * len(ids)
         assert sampler.total_peaks[job] == 1
         cleared = server.client.update_job_settings(job, {"max_concurrent": None})
