@@ -212,6 +212,10 @@ def test_the_claim_the_queue_and_the_counts_read_through_indexes(
     assert scans == []
 
 
+def claim_start(nodes: NodeRepository, execution_id: int, job: str, declared: JobSettings) -> bool:
+    return nodes.claim_starts("a", [(execution_id, job)], {job: declared}) == {execution_id}
+
+
 def test_the_accepting_node_claims_a_governed_start_only_if_it_may_run_first(
     repository: JobRepository,
 ) -> None:
@@ -232,17 +236,17 @@ def test_the_accepting_node_claims_a_governed_start_only_if_it_may_run_first(
         return execution.id
 
     first = accept(1)
-    assert nodes.claim_start("a", first, JOB, declared)
+    assert claim_start(nodes, first, JOB, declared)
     waiting = accept(2, priority=-1)  # could run, but waits for a worker
     later = accept(3)  # goes before it, by priority
-    assert nodes.claim_start("a", later, JOB, declared)
+    assert claim_start(nodes, later, JOB, declared)
     over = accept(4, priority=5)  # the limit is reached
-    assert not nodes.claim_start("a", over, JOB, declared)
+    assert not claim_start(nodes, over, JOB, declared)
     end(repository, [first])
     behind = accept(5, priority=-5)  # a slot is free, but two wait before it
-    assert not nodes.claim_start("a", behind, JOB, declared)
-    assert nodes.claim_start("a", over, JOB, declared)
+    assert not claim_start(nodes, behind, JOB, declared)
+    assert claim_start(nodes, over, JOB, declared)
     WorkloadRepository(repository.engine).change(JOB, {"paused": True}, declared)
     end(repository, [later])
-    assert not nodes.claim_start("a", waiting, JOB, declared)
+    assert not claim_start(nodes, waiting, JOB, declared)
     assert [e.id for e in nodes.claim_launch_requests("b", [JOB], 5, {JOB: declared})] == []

@@ -196,8 +196,13 @@ class JobOperator:
         self._next_instance_locks = KeyedLocks()
         self.nodes = NodeRepository(repository.engine)
         self.workloads = WorkloadRepository(repository.engine)
-        # Jobs found governed (a limit or a pause) by the last claim or start here.
+        self._admission = admission.StartAdmission(
+            lambda starts: self.nodes.claim_starts(self.node_id, starts, self._declared_settings())
+        )
+        # Jobs found governed (a limit or a pause) by the last claim or start here, and
+        # whether starts of such jobs may wait (held back by a limit or a pause).
         self._governed_jobs: set[str] = set()
+        self._held_back = True
         self._postgresql = is_postgresql(repository.engine)
         self._purge_requests()
         self._accepting = True
@@ -433,13 +438,11 @@ class JobOperator:
         """Claim a governed job's new start for this node if admission lets it run now
         and nothing of the job waits before it; else it waits in the queue, and every node
         hears of it (it may wait for a worker only)."""
-        try:
-            if self.nodes.claim_start(self.node_id, execution.id, job.name, job.settings):
-                return True
-        except Exception as error:  # it is written: it waits, and a claim runs it
-            log.warning("could not claim job execution %s at its start: %s", execution.id, error)
-        self._launch_waiting([execution.id])  # this node's claimer looks too
-        self._announce_waiting()
+        if self._admission.admit(execution.id, job.name):
+            return True
+        if self.nodes.find_owner(execution.id) is None:  # a claim elsewhere took none
+            self._launch_waiting([execution.id])  # this node's claimer looks too
+            self._announce_waiting()
         return False
 
     def _claim_own_start(self) -> tuple[bool, bool]:
@@ -590,6 +593,7 @@ class JobOperator:
     def _launch_waiting(self, execution_ids: list[int]) -> None:
         """A NOTIFY said launch requests wait: claim if a worker is free."""
         self._maybe_waiting = True
+        self._held_back = True  # some may wait for a slot
         self._claim_wakeup.set()
 
     def _slot_freed(self) -> None:
@@ -599,7 +603,10 @@ class JobOperator:
     def _governed_ended(self) -> None:
         """An execution of a governed job ended here: its slot is free. This node claims
         what may take it (the worker that ran it is free); when it cannot (shutting down,
-        its workers taken by its own queue), every node hears of it."""
+        its workers taken by its own queue), every node hears of it. Unless no start of a
+        governed job is known to wait: then there is nothing to claim."""
+        if not self._held_back:
+            return
         self._maybe_waiting = True
         launcher = self._launcher
         # Called before its worker is counted free: that worker makes one more.
@@ -734,6 +741,10 @@ class JobOperator:
         self._governed_jobs = governed
         if len(claimed) < free:
             self._maybe_waiting = False
+            # Whatever waits now waits for a slot: a governed end here must look again.
+            self._held_back = bool(governed) and self.nodes.has_waiting_launch_requests(
+                sorted(governed)
+            )
         started = 0
         for execution in claimed:
             try:

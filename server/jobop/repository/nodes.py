@@ -38,6 +38,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 
@@ -65,6 +66,7 @@ from .workload import (
     announce_waiting,
     governing_override,
     lock_jobs,
+    lock_statement,
     settings_in_force,
 )
 from .workload import db_now as _db_now
@@ -175,6 +177,47 @@ def _claim_statement(bind: Engine | Connection) -> Any:
         update(_l)
         .where(_l.c.job_execution_id.in_(waiting.scalar_subquery()))
         .values(node_id=bindparam("node_id"), claimed=_db_now(bind))
+        .returning(_l.c.job_execution_id)
+    )
+
+
+def _governed_claim(
+    node_id: str,
+    settings: Mapping[str, JobSettings],
+    admitting: list[str],
+    free: list[str],
+    limit: int,
+) -> Any:
+    """The claim of up to `limit` starts in run order among those admission lets run of
+    the jobs `admitting` and the waiting ones of the ungoverned jobs `free` (None: none
+    to look at); run under the admitting jobs' locks (see `_pipelined_claim`)."""
+    parts = [admission(name, settings[name], limit).subquery() for name in admitting]
+    if free:
+        parts.append(
+            select(_l.c.job_execution_id, _l.c.priority)
+            .where(
+                _l.c.node_id.is_(None),
+                _l.c.job_name.in_(free),
+                ~exists().where(governing_override(_l.c.job_name)),
+            )
+            .order_by(_l.c.priority.desc(), _l.c.job_execution_id)
+            .limit(limit)
+            .subquery()
+        )
+    if not parts:
+        return None
+    candidates = union_all(
+        *(select(part.c.job_execution_id, part.c.priority) for part in parts)
+    ).subquery()
+    chosen = (
+        select(candidates.c.job_execution_id)
+        .order_by(candidates.c.priority.desc(), candidates.c.job_execution_id)
+        .limit(limit)
+    )
+    return (
+        update(_l)
+        .where(_l.c.job_execution_id.in_(chosen), _l.c.node_id.is_(None))
+        .values(node_id=node_id, claimed=func.timezone("UTC", func.now()))
         .returning(_l.c.job_execution_id)
     )
 
@@ -475,16 +518,24 @@ class NodeRepository:
             settings = settings_in_force(connection, job_names, declared)
             governed = {name for name, value in settings.items() if value.governed}
             free = [name for name in job_names if name not in governed]
-            if not governed:
-                claimed = list(
-                    connection.execute(
-                        self._claim, {"node_id": node_id, "names": free, "limit": limit}
-                    ).scalars()
-                )
-            else:
-                claimed = self._claim_governed(connection, node_id, settings, free, limit)
-            # A request whose execution was stopped or recovered while it waited is taken
-            # off the queue all the same, and not run.
+            if not governed or not self._postgresql:
+                if not governed:
+                    claimed = list(
+                        connection.execute(
+                            self._claim, {"node_id": node_id, "names": free, "limit": limit}
+                        ).scalars()
+                    )
+                else:
+                    claimed = self._claim_governed(connection, node_id, settings, free, limit)
+                # A request whose execution was stopped or recovered while it waited is
+                # taken off the queue all the same, and not run.
+                executions = load_starting_executions(connection, claimed) if claimed else []
+                return executions, governed
+        # PostgreSQL, governed jobs: the locks held for the database's work only.
+        admitting = sorted(name for name in governed if not settings[name].paused)
+        claim = _governed_claim(node_id, settings, admitting, free, limit)
+        claimed = sorted(self._pipelined_claim(admitting, claim)) if claim is not None else []
+        with read_connection(self.engine) as connection:
             executions = load_starting_executions(connection, claimed) if claimed else []
         return executions, governed
 
@@ -522,36 +573,70 @@ class NodeRepository:
             ).scalars()
         )
 
-    def claim_start(
-        self, node_id: str, execution_id: int, job_name: str, declared: JobSettings
-    ) -> bool:
-        """Claim the new start of a governed job for the node that accepted it, if it is
-        the first that admission lets run now (under the job's lock, as `claim_admitted`):
-        a limit never reached costs a start this transaction, not a trip through the
-        queue. Whether it was claimed."""
-        with write_transaction(self.engine) as connection:
-            lock_jobs(connection, [job_name])
-            settings = settings_in_force(connection, [job_name], {job_name: declared})[job_name]
-            if settings.paused:
-                return False
-            if settings.governed:
-                first = admission(job_name, settings, 1)
-            else:  # no longer governed: the first waiting start
-                first = self._waiting.with_only_columns(_l.c.job_execution_id)
-            head = first.with_only_columns(first.selected_columns[0]).scalar_subquery()
-            params = {} if settings.governed else {"names": [job_name], "limit": 1}
-            claimed = connection.execute(
-                update(_l)
-                .where(
-                    _l.c.job_execution_id == execution_id,
-                    _l.c.node_id.is_(None),
-                    _l.c.job_execution_id == head,
+    def claim_starts(
+        self,
+        node_id: str,
+        starts: Sequence[tuple[int, str]],
+        declared: Mapping[str, JobSettings],
+    ) -> set[int]:
+        """Claim new starts (execution id, job name) for the node that accepted them,
+        each if admission lets it run now even after every start before it in run order
+        (under the jobs' locks, as `claim_admitted`), all in one transaction: a limit
+        never reached costs starts that arrive together this one transaction, not a trip
+        through the queue each. The ids claimed."""
+        if not starts:
+            return set()
+        jobs = sorted({job for _, job in starts})
+        with read_connection(self.engine) as connection:
+            # Read before the locks: a change committed meanwhile holds from the next claim.
+            settings = settings_in_force(connection, jobs, declared)
+        chosen: list[Any] = []
+        for job in jobs:
+            ids = [execution_id for execution_id, name in starts if name == job]
+            if not settings[job].governed:
+                chosen.append(select(_l.c.job_execution_id).where(_l.c.job_execution_id.in_(ids)))
+            elif not settings[job].paused:
+                admitted = admission(job, settings[job], None).subquery()
+                chosen.append(
+                    select(admitted.c.job_execution_id).where(admitted.c.job_execution_id.in_(ids))
                 )
-                .values(node_id=node_id, claimed=_db_now(connection))
-                .returning(_l.c.job_execution_id),
-                params,
-            ).first()
-        return claimed is not None
+        if not chosen:
+            return set()
+        claim = (
+            update(_l)
+            .where(_l.c.job_execution_id.in_(union_all(*chosen)), _l.c.node_id.is_(None))
+            .values(node_id=node_id, claimed=_db_now(self.engine))
+            .returning(_l.c.job_execution_id)
+        )
+        if not self._postgresql:
+            with write_transaction(self.engine) as connection:
+                return set(connection.execute(claim).scalars())
+        return self._pipelined_claim(jobs, claim)
+
+    def _pipelined_claim(self, jobs: Sequence[str], claim: Any) -> set[int]:
+        """The jobs' admission locks, the claim, and the commit sent at once (psycopg's
+        pipeline): the claim's statement begins after the locks are held, so it counts
+        every slot the previous holder took, and the locks are held for the database's
+        work only, never across a round trip to this process (a busy interpreter made
+        each round trip under the locks cost milliseconds, and the starts queued)."""
+        compiled = claim.compile(
+            dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        raw = self.engine.raw_connection()
+        try:
+            database = raw.driver_connection
+            assert database is not None
+            with database.pipeline():
+                if jobs:
+                    database.execute(lock_statement(jobs))
+                rows = database.execute(str(compiled), compiled.params)
+                database.commit()
+            return {row[0] for row in rows.fetchall()}
+        except BaseException:
+            raw.invalidate()
+            raise
+        finally:
+            raw.close()
 
     def release_claim(self, execution_id: int, node_id: str) -> None:
         """Give a claimed, never begun execution back to the queue (e.g. a draining node)."""

@@ -127,11 +127,15 @@ def lock_jobs(connection: Connection, job_names: Sequence[str]) -> None:
     """Hold the admission lock of these jobs until the transaction ends (PostgreSQL; on
     SQLite the write transaction already serializes claims). Taken in one order by every
     claim, so two claims never wait for each other in a circle."""
-    if not is_postgresql(connection) or not job_names:
-        return
+    if is_postgresql(connection) and job_names:
+        connection.execute(text(lock_statement(job_names)))
+
+
+def lock_statement(job_names: Sequence[str]) -> str:
+    """The SELECT that takes these jobs' admission locks, in one order (PostgreSQL)."""
     keys = sorted({lock_key(name) for name in job_names})
     locks = ", ".join(f"pg_advisory_xact_lock({ADMISSION_LOCK_CLASS}, {key})" for key in keys)
-    connection.execute(text(f"SELECT {locks}"))
+    return f"SELECT {locks}"
 
 
 def _key_value(key: str | None) -> Any:
@@ -153,17 +157,18 @@ def _with_key(joined: Any, key: str | None) -> Any:
 def slots_query(job_name: str, key: str | None) -> Select[Any]:
     """(key value, slots held) of a job: its claimed requests whose execution runs."""
     value = _key_value(key).label("k")
-    return (
+    held = (
         select(value, func.count().label("n"))
         .select_from(_with_key(_requests(), key))
         .where(_holds_slot(), _l.c.job_name == job_name)
-        .group_by(value)
     )
+    return held if key is None else held.group_by(value)
 
 
-def admission(job_name: str, settings: JobSettings, limit: int) -> Select[Any]:
+def admission(job_name: str, settings: JobSettings, limit: int | None) -> Select[Any]:
     """(job_execution_id, priority) of the job's waiting starts that may take a slot now,
-    at most `limit`, in run order: per key value, the first `max_concurrent - held`."""
+    at most `limit` (None: all), in run order: per key value, the first `max_concurrent -
+    held`."""
     assert settings.max_concurrent is not None and not settings.paused
     key = settings.concurrency_key
     value = _key_value(key)
