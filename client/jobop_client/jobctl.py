@@ -373,9 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     # `--key` after `limit` is the concurrency key: its own copy of the connection options
     # gives up theirs (TLS's --key goes before the command, or in JOBOP_KEY).
+    limit_help = "limit how many executions of a job run at once, cluster-wide"
     sub = commands.add_parser(
         "limit",
-        help=(limit_help := "limit how many executions of a job run at once, cluster-wide"),
+        help=limit_help,
         description=f"{limit_help}; N none clears the run-time limit and key",
         parents=[_global_options(with_defaults=False)],
         conflict_handler="resolve",
@@ -553,8 +554,7 @@ def _follow(ctx: _Context, execution_id: int) -> int:
         reason = executions.exit_reason(final.exit_status.exit_description)
         why = f": {reason}" if reason and exit_code != "COMPLETED" else ""
         ctx.print(
-            f"execution {final.id} {executions.status_name(final.status)}"
-            f" with exit code {exit_code}{took}{why}"
+            f"execution {final.id} {_status_text(final)} with exit code {exit_code}{took}{why}"
         )
     return exit_codes.map_exit_code(exit_code, ctx.args.exit_code_map)
 
@@ -703,7 +703,7 @@ def _print_executions(ctx: _Context, found: Sequence[pb.JobExecution], empty: st
         [
             str(execution.id),
             str(execution.job_instance_id),
-            executions.status_name(execution.status) + (" overdue" if execution.overdue else ""),
+            _status_text(execution),
             execution.exit_status.exit_code,
             _local_time(executions.timestamp(execution, "start_time")),
             _duration(executions.duration(execution)),
@@ -716,6 +716,11 @@ def _print_executions(ctx: _Context, found: Sequence[pb.JobExecution], empty: st
     ]
     headers = ["ID", "INSTANCE", "STATUS", "EXIT CODE", "STARTED", "DURATION", "PARAMETERS"]
     _print_table(ctx, headers, rows, empty)
+
+
+def _status_text(execution: pb.JobExecution) -> str:
+    """Its status, and `overdue` once it ran past its job's maximum duration."""
+    return executions.status_name(execution.status) + (" overdue" if execution.overdue else "")
 
 
 def _print_table(ctx: _Context, headers: list[str], rows: list[list[str]], empty: str) -> None:
@@ -765,9 +770,7 @@ class _Progress:
 
 
 def _job_line(execution: pb.JobExecution) -> str:
-    return (
-        f"execution {execution.id} {execution.job_name}: {executions.status_name(execution.status)}"
-    )
+    return f"execution {execution.id} {execution.job_name}: {_status_text(execution)}"
 
 
 def _step_line(step: pb.StepExecution) -> str:

@@ -162,3 +162,18 @@ def test_limit_takes_its_key_after_the_command_and_tls_key_before_it(
     assert result.returncode == 2
     assert "--key" in one_error_line(result)
     assert fake_server.servicer.requests("UpdateJobSettings") == []
+
+
+def test_an_overdue_execution_says_so_in_progress_lists_and_the_final_line(
+    fake_server: RunningServer,
+) -> None:
+    target = fake_server.target
+    execution_id = int(jobctl_run("start", "demoChunkJob", "items=4,long", target=target).stdout)
+    fake_server.servicer.executions[execution_id].overdue = True  # as the running node marks it
+    watched = jobctl_run("watch", str(execution_id), target=target)
+    assert watched.returncode == 0, watched.stderr
+    lines = watched.stdout.splitlines()
+    assert f"execution {execution_id} demoChunkJob: STARTED overdue" in lines
+    assert lines[-1].startswith(f"execution {execution_id} COMPLETED overdue with exit code")
+    listed = jobctl_run("list", "demoChunkJob", target=target).stdout.splitlines()
+    assert listed[1].split()[2:4] == ["COMPLETED", "overdue"]
