@@ -28,8 +28,19 @@ from service_support import InProcessServer
 
 OVERDUE_CODE = "JOBOP-1011"
 
-# The gate each execution's reader waits on, by its `gate` parameter.
-GATES: dict[str, threading.Event] = {}
+
+@dataclasses.dataclass
+class Gate:
+    """What an execution's reader waits on (`opened`), by its `gate` parameter; `waiting`
+    is set once the reader of a blocked execution waits (all its writes until the first
+    chunk are made then: nothing changes it until the gate opens)."""
+
+    name: str
+    opened: threading.Event = dataclasses.field(default_factory=threading.Event)
+    waiting: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+
+GATES: dict[str, Gate] = {}
 _gate_names = itertools.count(1)
 
 
@@ -47,9 +58,10 @@ def _gated(context: StepContext) -> IterableItemReader[int]:
 
     def generate() -> Iterator[int]:
         if not moving:
-            gate.wait(120)
+            gate.waiting.set()
+            gate.opened.wait(120)
             return
-        while not gate.wait(0.02):
+        while not gate.opened.wait(0.02):
             yield 1
 
     return IterableItemReader(generate, name="gated")
@@ -69,12 +81,12 @@ JOBS = (MARKED_JOB, STOPPED_JOB, HOUR_JOB)
 
 
 @pytest.fixture
-def gate() -> Iterator[tuple[str, threading.Event]]:
-    name = f"gate{next(_gate_names)}"
-    GATES[name] = event = threading.Event()
-    yield name, event
-    event.set()  # whatever still waits ends
-    del GATES[name]
+def gate() -> Iterator[Gate]:
+    gate = Gate(f"gate{next(_gate_names)}")
+    GATES[gate.name] = gate
+    yield gate
+    gate.opened.set()  # whatever still waits ends
+    del GATES[gate.name]
 
 
 @dataclasses.dataclass
@@ -139,11 +151,11 @@ def read(node: Node, execution_id: int) -> JobExecution:
 
 
 def test_an_overdue_execution_is_marked_and_reported_once_across_checks_and_nodes(
-    nodes: list[Node], gate: tuple[str, threading.Event], caplog: pytest.LogCaptureFixture
+    nodes: list[Node], gate: Gate, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="jobop.operator.overdue")
     a, b = nodes
-    execution = start(a, MARKED_JOB, gate[0])
+    execution = start(a, MARKED_JOB, gate.name)
     marked = wait_until(lambda: read(a, execution.id).overdue and read(a, execution.id), "mark")
     assert marked.status is BatchStatus.STARTED  # marked, not stopped: the job did not ask
     # More checks on the node that runs it, and on the other.
@@ -167,7 +179,7 @@ def test_an_overdue_execution_is_marked_and_reported_once_across_checks_and_node
     assert (a.overdue_now("markedJob"), b.overdue_now("markedJob")) == (1.0, 0.0)
     assert read(a, execution.id).status is BatchStatus.STARTED
     # Its end: no longer overdue now, counted once for good, and still shown as overdue.
-    gate[1].set()
+    gate.opened.set()
     wait_until(lambda: not read(a, execution.id).status.is_running, "the end")
     wait_until(lambda: a.overdue_now("markedJob") == 0.0, "the gauge to drop")
     assert a.overdue_total("markedJob") == 1.0
@@ -176,11 +188,11 @@ def test_an_overdue_execution_is_marked_and_reported_once_across_checks_and_node
 
 
 def test_an_overdue_execution_is_stopped_when_its_job_says_so(
-    nodes: list[Node], gate: tuple[str, threading.Event], caplog: pytest.LogCaptureFixture
+    nodes: list[Node], gate: Gate, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="jobop.operator.overdue")
     a = nodes[0]
-    execution = start(a, STOPPED_JOB, gate[0], moving=1)
+    execution = start(a, STOPPED_JOB, gate.name, moving=1)
     wait_until(lambda: not read(a, execution.id).status.is_running, "the stop")
     stopped = read(a, execution.id)
     assert stopped.status is BatchStatus.STOPPED
@@ -200,11 +212,9 @@ def test_an_overdue_execution_is_stopped_when_its_job_says_so(
     assert a.overdue_total("stoppedJob") == 1.0
 
 
-def test_a_run_time_maximum_overrides_the_declared_one(
-    nodes: list[Node], gate: tuple[str, threading.Event]
-) -> None:
+def test_a_run_time_maximum_overrides_the_declared_one(nodes: list[Node], gate: Gate) -> None:
     a = nodes[0]
-    execution = start(a, HOUR_JOB, gate[0], moving=1)
+    execution = start(a, HOUR_JOB, gate.name, moving=1)
     wait_until(lambda: read(a, execution.id).status is BatchStatus.STARTED, "STARTED")
     # A second instead of the declared hour, and stopped too (the job does not say so).
     a.operator.update_job_settings(
@@ -217,11 +227,11 @@ def test_a_run_time_maximum_overrides_the_declared_one(
 
 
 def test_watchers_see_the_mark_as_a_change_here_and_on_other_nodes(
-    nodes: list[Node], gate: tuple[str, threading.Event], db_url: str
+    nodes: list[Node], gate: Gate, db_url: str
 ) -> None:
     a, b = nodes
-    execution = start(a, HOUR_JOB, gate[0])  # blocked in its read: no progress at all
-    wait_until(lambda: read(a, execution.id).step_executions, "the step")
+    execution = start(a, HOUR_JOB, gate.name)  # blocked in its read: no progress at all
+    assert gate.waiting.wait(60)
     before = read(a, execution.id)
     local = a.operator.events.subscribe(execution_id=execution.id)
     # Other nodes hear of changes through the relay (PostgreSQL's LISTEN/NOTIFY).
@@ -243,11 +253,11 @@ def test_watchers_see_the_mark_as_a_change_here_and_on_other_nodes(
 
 
 def test_a_watch_stream_sends_the_marked_execution(
-    inprocess_server: InProcessServer, gate: tuple[str, threading.Event]
+    inprocess_server: InProcessServer, gate: Gate
 ) -> None:
     operator = inprocess_server.operator
     operator.registry.register(HOUR_JOB)
-    execution = operator.start("hourJob", JobParameters.of(gate=gate[0]))  # blocked: no progress
+    execution = operator.start("hourJob", JobParameters.of(gate=gate.name))  # blocked: no progress
     received: list[pb.JobExecution] = []
     with grpc.insecure_channel(inprocess_server.address) as channel:
         stub = pb_grpc.JobOperatorServiceStub(channel)
@@ -261,10 +271,8 @@ def test_a_watch_stream_sends_the_marked_execution(
         follower = threading.Thread(target=follow, daemon=True)
         follower.start()
         try:
-            before = wait_until(
-                lambda: (e := operator.get_job_execution(execution.id)).step_executions and e,
-                "the step",
-            )
+            assert gate.waiting.wait(60)
+            before = operator.get_job_execution(execution.id)
             wait_until(
                 lambda: received and received[-1].version == api_version(before),
                 "the stream to catch up",
@@ -280,5 +288,5 @@ def test_a_watch_stream_sends_the_marked_execution(
             assert received[-1].status == pb.BATCH_STATUS_STARTED
             assert received[-1].overdue and not any(m.overdue for m in received[:-1])
         finally:
-            gate[1].set()
+            gate.opened.set()
             follower.join(30)
