@@ -305,3 +305,34 @@ open_catalogue_job = Job(
 )
 
 JOBS.append(open_catalogue_job)
+
+
+# -- workload control (issue 21): demoTaskletJob's stoppable step under declared settings --
+
+
+def _governed_tasklet_job(name: str, **settings: object) -> Job:
+    from jobop_jobs import demo_tasklet
+
+    # Works for durationMs (default 1000) in stoppable 50 ms slices, as demoTaskletJob.
+    return Job(
+        name,
+        list(demo_tasklet.job.steps),
+        validator=demo_tasklet.job.validator,
+        incrementer=RunIdIncrementer(),
+        parameters=demo_tasklet.PARAMETERS,
+        **settings,  # type: ignore[arg-type]
+    )
+
+
+WORKLOAD_JOBS = [
+    # At most two at once across the cluster.
+    _governed_tasklet_job("e2eLimitedJob", max_concurrent=2),
+    # One at a time: the queue's order shows behind it.
+    _governed_tasklet_job("e2eSerialJob", max_concurrent=1),
+    # One at a time per value of its `tenant` parameter.
+    _governed_tasklet_job("e2eTenantJob", max_concurrent=1, concurrency_key="tenant"),
+    # Overdue after a second: flagged only, or flagged and stopped.
+    _governed_tasklet_job("e2eOverdueJob", max_duration=1),
+    _governed_tasklet_job("e2eOverdueStopJob", max_duration=1, stop_when_overdue=True),
+]
+JOBS.extend(WORKLOAD_JOBS)

@@ -181,6 +181,47 @@ def _claim_statement(bind: Engine | Connection) -> Any:
     )
 
 
+def _governed_claim(
+    node_id: str,
+    settings: Mapping[str, JobSettings],
+    admitting: list[str],
+    free: list[str],
+    limit: int,
+) -> Any:
+    """The claim of up to `limit` starts in run order among those admission lets run of
+    the jobs `admitting` and the waiting ones of the ungoverned jobs `free` (None: none
+    to look at); run under the admitting jobs' locks (see `_pipelined_claim`)."""
+    parts = [admission(name, settings[name], limit).subquery() for name in admitting]
+    if free:
+        parts.append(
+            select(_l.c.job_execution_id, _l.c.priority)
+            .where(
+                _l.c.node_id.is_(None),
+                _l.c.job_name.in_(free),
+                ~exists().where(governing_override(_l.c.job_name)),
+            )
+            .order_by(_l.c.priority.desc(), _l.c.job_execution_id)
+            .limit(limit)
+            .subquery()
+        )
+    if not parts:
+        return None
+    candidates = union_all(
+        *(select(part.c.job_execution_id, part.c.priority) for part in parts)
+    ).subquery()
+    chosen = (
+        select(candidates.c.job_execution_id)
+        .order_by(candidates.c.priority.desc(), candidates.c.job_execution_id)
+        .limit(limit)
+    )
+    return (
+        update(_l)
+        .where(_l.c.job_execution_id.in_(chosen), _l.c.node_id.is_(None))
+        .values(node_id=node_id, claimed=func.timezone("UTC", func.now()))
+        .returning(_l.c.job_execution_id)
+    )
+
+
 def _live(bind: Engine | Connection) -> Any:
     """Whether a node's lease still runs, by the database's clock."""
     if is_postgresql(bind):
@@ -477,16 +518,24 @@ class NodeRepository:
             settings = settings_in_force(connection, job_names, declared)
             governed = {name for name, value in settings.items() if value.governed}
             free = [name for name in job_names if name not in governed]
-            if not governed:
-                claimed = list(
-                    connection.execute(
-                        self._claim, {"node_id": node_id, "names": free, "limit": limit}
-                    ).scalars()
-                )
-            else:
-                claimed = self._claim_governed(connection, node_id, settings, free, limit)
-            # A request whose execution was stopped or recovered while it waited is taken
-            # off the queue all the same, and not run.
+            if not governed or not self._postgresql:
+                if not governed:
+                    claimed = list(
+                        connection.execute(
+                            self._claim, {"node_id": node_id, "names": free, "limit": limit}
+                        ).scalars()
+                    )
+                else:
+                    claimed = self._claim_governed(connection, node_id, settings, free, limit)
+                # A request whose execution was stopped or recovered while it waited is
+                # taken off the queue all the same, and not run.
+                executions = load_starting_executions(connection, claimed) if claimed else []
+                return executions, governed
+        # PostgreSQL, governed jobs: the locks held for the database's work only.
+        admitting = sorted(name for name in governed if not settings[name].paused)
+        claim = _governed_claim(node_id, settings, admitting, free, limit)
+        claimed = sorted(self._pipelined_claim(admitting, claim)) if claim is not None else []
+        with read_connection(self.engine) as connection:
             executions = load_starting_executions(connection, claimed) if claimed else []
         return executions, governed
 
@@ -578,7 +627,8 @@ class NodeRepository:
             database = raw.driver_connection
             assert database is not None
             with database.pipeline():
-                database.execute(lock_statement(jobs))
+                if jobs:
+                    database.execute(lock_statement(jobs))
                 rows = database.execute(str(compiled), compiled.params)
                 database.commit()
             return {row[0] for row in rows.fetchall()}
