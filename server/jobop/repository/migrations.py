@@ -11,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, Engine, func, inspect, select, text
+from sqlalchemy.schema import CreateIndex
 
 from jobop.domain import utcnow
 
 from . import sequences
 from .contexts import ContextFormat
 from .engine import is_postgresql, write_transaction
+from .listing import listing_indexes
 from .schema import (
     BATCH_TABLES,
     OPERATOR_TABLES,
@@ -109,6 +111,11 @@ def _create_workload_tables(connection: Connection, settings: RepositorySettings
     metadata.create_all(connection, tables=[job_settings], checkfirst=True)
 
 
+def _create_listing_indexes(connection: Connection, settings: RepositorySettings) -> None:
+    for index in listing_indexes:
+        connection.execute(CreateIndex(index, if_not_exists=True))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "Spring Batch tables and jobop indexes", _create_spring_batch_schema),
     Migration(2, "JOBOP_REQUEST and JOBOP_LAUNCH_REQUEST of the operator", _create_operator_tables),
@@ -123,6 +130,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         6,
         "JOBOP_JOB_SETTINGS, and the priority and overdue mark of each launch request",
         _create_workload_tables,
+    ),
+    # 7 is the schedules' (issue 22), merged separately.
+    Migration(
+        8,
+        "indexes of the filtered listing of executions (status, create time, parameter values)",
+        _create_listing_indexes,
     ),
 )
 assert MIGRATIONS[-1].version == SCHEMA_VERSION
