@@ -3,7 +3,7 @@ PostgreSQL, both orders with keyset pages, the count, and the statements a page 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -210,32 +210,25 @@ def test_owner_node_and_overdue(repository: JobRepository, history: History) -> 
     assert _names(repository, history, ExecutionFilter(overdue=False)) == ["c2", "c1", "b2", "a1"]
 
 
+# Every kind of condition at once.
+COMBINED = ExecutionFilter(
+    job_names=("importJob", "exportJob"),
+    statuses=(BatchStatus.FAILED, BatchStatus.STOPPED, BatchStatus.COMPLETED),
+    created=TimeRange(since=T0),
+    parameters=(("tenant", "7"),),
+    node_id="node-1",
+)
+
+
 def test_filters_combine(repository: JobRepository, history: History) -> None:
-    selection = ExecutionFilter(
-        job_names=("importJob", "exportJob"),
-        statuses=(BatchStatus.FAILED, BatchStatus.STOPPED, BatchStatus.COMPLETED),
-        created=TimeRange(since=T0),
-        parameters=(("tenant", "7"),),
-        node_id="node-1",
-        overdue=True,
-    )
-    assert _names(repository, history, selection) == ["b1"]
+    assert _names(repository, history, COMBINED) == ["b1", "a1"]
+    assert _names(repository, history, replace(COMBINED, overdue=True)) == ["b1"]
 
 
 def test_a_filtered_page_costs_three_statements_whatever_it_holds(
     repository: JobRepository, history: History
 ) -> None:
-    selection = ExecutionFilter(
-        job_names=("importJob", "exportJob"),
-        statuses=(BatchStatus.FAILED, BatchStatus.STOPPED, BatchStatus.COMPLETED),
-        created=TimeRange(since=T0),
-        parameters=(("tenant", "7"),),
-        node_id="node-1",
-    )
-    for extra in (
-        ExecutionFilter(),
-        selection,
-    ):
+    for extra in (ExecutionFilter(), COMBINED):
         with StatementCounter(repository.engine) as counter:
             found = repository.explorer.find_job_executions(extra, limit=100, contexts=False)
         assert found
