@@ -324,15 +324,11 @@ class JobExplorer:
     ) -> list[JobExecution]:
         """Executions newest first, filtered by job and/or instance; keyset paging:
         pass the last id of one page as `after_id` to get the next."""
-        query = execution_query(contexts=contexts)
-        if job_name is not None:
-            query = query.where(_i.c.job_name == job_name)
-        if job_instance_id is not None:
-            query = query.where(_e.c.job_instance_id == job_instance_id)
-        if after_id is not None:
-            query = query.where(_e.c.job_execution_id < after_id)
-        return self._executions(
-            query.order_by(_e.c.job_execution_id.desc()).limit(limit), contexts=contexts
+        selection = ExecutionFilter(
+            job_names=() if job_name is None else (job_name,), job_instance_id=job_instance_id
+        )
+        return self.find_job_executions(
+            selection, after_id=after_id, limit=limit, contexts=contexts
         )
 
     def find_job_executions(
