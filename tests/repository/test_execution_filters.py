@@ -18,6 +18,7 @@ from jobop.domain import (
 from jobop.repository import JobRepository, StatementCounter, write_transaction
 from jobop.repository.schema import job_execution, launch_request
 from repository_lifecycle import run_execution
+from sqlalchemy import text
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LONG_VALUE = "x" * 150
@@ -245,3 +246,23 @@ def test_exit_status_of_listed_executions_is_the_stored_one(
         ExecutionFilter(exit_codes=("CUSTOM FAILED",)), limit=5
     )
     assert [e.exit_status for e in found] == [ExitStatus("CUSTOM FAILED", "")]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_listing_statements_are_planned_for_their_values_not_prepared(
+    repository: JobRepository, history: History
+) -> None:
+    # A prepared statement may get one generic plan for any values: a rare parameter's
+    # page then read all of history (seconds on a million executions).
+    for _ in range(8):
+        repository.explorer.find_job_executions(COMBINED, limit=5, contexts=False)
+        repository.explorer.count_job_executions(COMBINED)
+    with repository.engine.connect() as connection:  # the pool's last used connection
+        prepared = connection.execute(text("select statement from pg_prepared_statements"))
+        listing = [row[0] for row in prepared if "parameter_value, 1, 100" in row[0]]
+    assert listing == []
+    # The launch path's statements are still prepared on the same connections.
+    for _ in range(8):
+        repository.explorer.get_job_execution(history.ids["a1"])
+    with repository.engine.connect() as connection:
+        assert connection.execute(text("select count(*) from pg_prepared_statements")).scalar()

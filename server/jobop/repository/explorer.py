@@ -348,7 +348,10 @@ class JobExplorer:
             *listing.keyset(after=after_id, oldest_first=oldest_first),
         )
         order = _e.c.job_execution_id.asc() if oldest_first else _e.c.job_execution_id.desc()
-        return self._executions(query.order_by(order).limit(limit), contexts=contexts)
+        with read_connection(self.engine) as connection, listing.planned_for_values(connection):
+            return load_job_executions(
+                connection, query.order_by(order).limit(limit), contexts=contexts
+            )
 
     def count_job_executions(self, selection: ExecutionFilter) -> int:
         """How many executions `selection` selects: one statement (it reads every match)."""
@@ -358,5 +361,5 @@ class JobExplorer:
         if listing.needs_launch_request(selection):
             executions = executions.outerjoin(_l, _l.c.job_execution_id == _e.c.job_execution_id)
         query = select(func.count()).select_from(executions).where(*listing.conditions(selection))
-        with read_connection(self.engine) as connection:
+        with read_connection(self.engine) as connection, listing.planned_for_values(connection):
             return int(connection.execute(query).scalar_one())

@@ -11,9 +11,11 @@ ranges and exit codes are checked on the rows the others select.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Index, exists, func, literal_column
+from sqlalchemy import ColumnElement, Connection, Index, exists, func, literal_column
 
 from jobop.domain.listing import ExecutionFilter, TimeRange
 
@@ -103,3 +105,24 @@ def keyset(*, after: int | None, oldest_first: bool) -> list[ColumnElement[bool]
     if after is None:
         return []
     return [_e.c.job_execution_id > after if oldest_first else _e.c.job_execution_id < after]
+
+
+@contextmanager
+def planned_for_values(connection: Connection) -> Iterator[None]:
+    """Statements sent unprepared on this (psycopg) connection while the context is open.
+
+    psycopg prepares a statement after five runs, and PostgreSQL then may keep one plan
+    for any values; but a listing's best plan depends on them (a day's range is read
+    through CREATE_TIME, all of history by id; a rare parameter value through its index):
+    a generic plan made a tenant's page take seconds. Unprepared, each is planned with its
+    values, which costs a millisecond of planning."""
+    raw: Any = connection.connection.driver_connection
+    if not hasattr(raw, "prepare_threshold"):  # SQLite plans every statement anew anyway
+        yield
+        return
+    threshold = raw.prepare_threshold
+    raw.prepare_threshold = None
+    try:
+        yield
+    finally:
+        raw.prepare_threshold = threshold
