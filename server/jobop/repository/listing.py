@@ -61,11 +61,13 @@ def _in_range(column: Any, window: TimeRange) -> list[ColumnElement[bool]]:
 
 
 def _has_parameter(name: str, value: str) -> ColumnElement[bool]:
+    matches = [_value_prefix(_p.c.parameter_value) == value[:VALUE_PREFIX]]
+    # A value within the prefix equals it whole; comparing both for it would make the
+    # planners count one condition twice and think a common value twenty times rarer.
+    if len(value) > VALUE_PREFIX:
+        matches.append(_p.c.parameter_value == value)
     return exists().where(
-        _p.c.parameter_name == name,
-        _value_prefix(_p.c.parameter_value) == value[:VALUE_PREFIX],
-        _p.c.parameter_value == value,
-        _p.c.job_execution_id == _e.c.job_execution_id,
+        _p.c.parameter_name == name, *matches, _p.c.job_execution_id == _e.c.job_execution_id
     )
 
 
