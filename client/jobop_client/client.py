@@ -270,6 +270,32 @@ def _fire_times(response: pb.PreviewScheduleResponse) -> list[dt.datetime]:
     return [moment.ToDatetime(dt.UTC) for moment in response.fire_times]
 
 
+def _executions_request(
+    job_name: str,
+    job_instance_id: int,
+    page_size: int,
+    page_token: str,
+    selection: pb.ExecutionFilter | None,
+    oldest_first: bool,
+) -> pb.ListJobExecutionsRequest:
+    return pb.ListJobExecutionsRequest(
+        job_name=job_name,
+        job_instance_id=job_instance_id,
+        page_size=page_size,
+        page_token=page_token,
+        filter=selection,
+        oldest_first=oldest_first,
+    )
+
+
+def _count_request(
+    job_name: str, job_instance_id: int, selection: pb.ExecutionFilter | None
+) -> pb.CountJobExecutionsRequest:
+    return pb.CountJobExecutionsRequest(
+        job_name=job_name, job_instance_id=job_instance_id, filter=selection
+    )
+
+
 class JobOperatorClient:
     """Blocking client of a jobop server.
 
@@ -470,20 +496,35 @@ class JobOperatorClient:
         job_instance_id: int = 0,
         page_size: int = 0,
         page_token: str = "",
+        filter: pb.ExecutionFilter | None = None,
+        oldest_first: bool = False,
         timeout: float | None = None,
     ) -> Page[pb.JobExecution]:
         """One page of the executions of a job or of one instance (neither: of every
-        job), newest first."""
-        request = pb.ListJobExecutionsRequest(
-            job_name=job_name,
-            job_instance_id=job_instance_id,
-            page_size=page_size,
-            page_token=page_token,
+        job), newest first (or oldest first), only those `filter` selects (see
+        ``jobop_client.listing.execution_filter``). A page token belongs to its filter."""
+        request = _executions_request(
+            job_name, job_instance_id, page_size, page_token, filter, oldest_first
         )
         response = self._call(
             self._stub.ListJobExecutions, request, idempotent=True, timeout=timeout
         )
         return Page(list(response.executions), response.next_page_token)
+
+    def count_job_executions(
+        self,
+        job_name: str = "",
+        *,
+        job_instance_id: int = 0,
+        filter: pb.ExecutionFilter | None = None,
+        timeout: float | None = None,
+    ) -> int:
+        """How many executions list_job_executions would list with these arguments."""
+        request = _count_request(job_name, job_instance_id, filter)
+        response = self._call(
+            self._stub.CountJobExecutions, request, idempotent=True, timeout=timeout
+        )
+        return response.count
 
     def list_audit_events(
         self,
@@ -938,19 +979,33 @@ class AsyncJobOperatorClient:
         job_instance_id: int = 0,
         page_size: int = 0,
         page_token: str = "",
+        filter: pb.ExecutionFilter | None = None,
+        oldest_first: bool = False,
         timeout: float | None = None,
     ) -> Page[pb.JobExecution]:
         """See JobOperatorClient.list_job_executions."""
-        request = pb.ListJobExecutionsRequest(
-            job_name=job_name,
-            job_instance_id=job_instance_id,
-            page_size=page_size,
-            page_token=page_token,
+        request = _executions_request(
+            job_name, job_instance_id, page_size, page_token, filter, oldest_first
         )
         response = await self._call(
             self._stub.ListJobExecutions, request, idempotent=True, timeout=timeout
         )
         return Page(list(response.executions), response.next_page_token)
+
+    async def count_job_executions(
+        self,
+        job_name: str = "",
+        *,
+        job_instance_id: int = 0,
+        filter: pb.ExecutionFilter | None = None,
+        timeout: float | None = None,
+    ) -> int:
+        """See JobOperatorClient.count_job_executions."""
+        request = _count_request(job_name, job_instance_id, filter)
+        response = await self._call(
+            self._stub.CountJobExecutions, request, idempotent=True, timeout=timeout
+        )
+        return response.count
 
     async def list_audit_events(
         self,

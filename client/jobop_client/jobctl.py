@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -27,6 +28,7 @@ import grpc
 
 from jobop_client import catalogue, errors, executions, exit_codes, jsonform, parameters
 from jobop_client import credentials as creds
+from jobop_client import jobctl_filters as filters
 from jobop_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT, JobOperatorClient
 from jobop_client.model import format_duration as _duration
 from jobop_client.proto import job_operator_pb2 as pb
@@ -318,13 +320,19 @@ def build_parser() -> argparse.ArgumentParser:
         "running", "list the running executions of a job (without JOB: of every job)", _running
     )
     sub.add_argument("job", metavar="JOB", nargs="?")
+    filters.add_filter_options(sub, _since, statuses=False)
 
     sub = command(
         "list",
-        "list the executions (or instances) of a job, newest first (without JOB: of every job)",
+        "list the executions (or instances) of jobs, newest first (without JOB: of every job)",
         _list,
     )
-    sub.add_argument("job", metavar="JOB", nargs="?")
+    sub.add_argument("job", metavar="JOB", nargs="*")
+    filters.add_filter_options(sub, _since, statuses=True)
+    sub.add_argument("--oldest-first", action="store_true", help="oldest first instead")
+    sub.add_argument(
+        "--count", action="store_true", help="print how many executions match, not them"
+    )
     sub.add_argument(
         "--limit",
         type=_positive_int,
@@ -648,10 +656,18 @@ def _steps(ctx: _Context) -> int:
 
 
 def _of(ctx: _Context) -> str:
-    return ctx.args.job or "any job"
+    job = ctx.args.job
+    return (", ".join(job) if isinstance(job, list) else job) or "any job"
 
 
 def _running(ctx: _Context) -> int:
+    if filters.filtered(ctx.args):
+        # One filtered listing of the running statuses instead of a call per execution.
+        selection = filters.filter_from_args(ctx.args, [], running=True)
+        list_page = functools.partial(ctx.client.list_job_executions, filter=selection)
+        matching = _collect(list_page, ctx.args.job, None)
+        _print_executions(ctx, matching, f"no running execution of {_of(ctx)} matches")
+        return 0
     found = []
     # Without JOB, every job's: those only the repository knows (a Spring application's) too.
     for execution_id in ctx.client.get_running_executions(ctx.args.job or ""):
@@ -666,8 +682,11 @@ def _running(ctx: _Context) -> int:
 
 def _list(ctx: _Context) -> int:
     limit = ctx.args.limit or None
+    jobs: list[str] = ctx.args.job
+    # One job goes as the request's job (unknown: NO_SUCH_JOB), more as the filter's.
+    one = jobs[0] if len(jobs) == 1 else None
     if ctx.args.instances:
-        instances = _collect(ctx.client.list_job_instances, ctx.args.job, limit)
+        instances = _collect(ctx.client.list_job_instances, one, limit)
         if ctx.json:
             ctx.dump([jsonform.instance_json(instance) for instance in instances])
         else:
@@ -676,7 +695,18 @@ def _list(ctx: _Context) -> int:
             _print_table(ctx, headers, rows, f"no instance of {_of(ctx)}")
         return 0
     # Without JOB, one list of every job's (those only the repository knows too).
-    found = _collect(ctx.client.list_job_executions, ctx.args.job, limit)
+    selection = filters.filter_from_args(ctx.args, jobs if one is None else [], running=False)
+    if ctx.args.count:
+        count = ctx.client.count_job_executions(one or "", filter=selection)
+        if ctx.json:
+            ctx.dump({"count": count})
+        else:
+            ctx.print(str(count))
+        return 0
+    list_page = functools.partial(
+        ctx.client.list_job_executions, filter=selection, oldest_first=ctx.args.oldest_first
+    )
+    found = _collect(list_page, one, limit)
     _print_executions(ctx, found, f"no execution of {_of(ctx)}")
     return 0
 
@@ -1254,6 +1284,10 @@ def _prepare(args: argparse.Namespace) -> None:
         raise UsageError("stop takes either an EXECUTION_ID or --job NAME")
     if args.command == "limit" and args.limit is None and args.concurrency_key is not None:
         raise UsageError("limit JOB none clears the key too: give --key with a number")
+
+    listing = args.command == "list" and args.instances
+    if listing and (len(args.job) > 1 or filters.filtered(args) or args.oldest_first or args.count):
+        raise UsageError("list --instances takes at most one JOB and no filter")
 
 
 def _credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:

@@ -134,10 +134,12 @@ def test_execution_ids_outside_a_java_long_are_usage_errors(
 def test_since_outside_the_timestamp_range_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], since: str
 ) -> None:
-    (found,) = _arguments("since")
-    line = usage_error(capsys, _words(*found, since))
-    assert "argument --since:" in line
-    assert "_since" not in line  # not argparse's "invalid _since value"
+    found = _arguments("since")  # audit's, list's and running's
+    assert len(found) == 3
+    for command, action in found:
+        line = usage_error(capsys, _words(command, action, since))
+        assert "argument --since:" in line
+        assert "_since" not in line  # not argparse's "invalid _since value"
 
 
 @pytest.mark.parametrize("timeout", ["inf", "nan", "-inf", "1e12", "0", "-1"])

@@ -106,3 +106,40 @@ def test_launch_paging_and_running_scans_use_indexes(repository: JobRepository) 
     assert recorder.statements
     url = repository.engine.url.set(drivername="postgresql")
     assert _whole_table_scans(url.render_as_string(hide_password=False), recorder.statements) == []
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_filtered_listing_pages_and_counts_use_indexes(repository: JobRepository) -> None:
+    from datetime import timedelta
+
+    from jobop.domain import ExecutionFilter, TimeRange, utcnow
+
+    for run in range(1, 30):
+        status = BatchStatus.FAILED if run % 3 else BatchStatus.COMPLETED
+        run_execution(
+            repository, f"job{run % 4}", JobParameters.of(run=run, tenant=run % 5), status=status
+        )
+    since = TimeRange(since=utcnow() - timedelta(hours=1))
+    statuses = (BatchStatus.FAILED, BatchStatus.STOPPED)
+    tenant = (("tenant", "2"),)
+    filters = [
+        ExecutionFilter(
+            job_names=("job1", "job2"), statuses=statuses, created=since, parameters=tenant
+        ),
+        ExecutionFilter(job_names=("job1",)),
+        ExecutionFilter(statuses=statuses),
+        ExecutionFilter(created=since),
+        ExecutionFilter(parameters=tenant),
+        ExecutionFilter(node_id="node-1"),
+    ]
+    explorer = repository.explorer
+    with StatementRecorder(repository) as recorder:
+        for selection in filters:
+            explorer.find_job_executions(selection, limit=5, contexts=False)
+            explorer.find_job_executions(selection, after_id=20, limit=5)
+            explorer.find_job_executions(selection, after_id=3, oldest_first=True, limit=5)
+            explorer.count_job_executions(selection)
+        # Conditions without an index of their own are checked on pages read by id.
+        explorer.find_job_executions(ExecutionFilter(exit_codes=("FAILED",), overdue=True), limit=5)
+    url = repository.engine.url.set(drivername="postgresql")
+    assert _whole_table_scans(url.render_as_string(hide_password=False), recorder.statements) == []

@@ -26,7 +26,16 @@ def test_roles_reach_what_the_issue_says() -> None:
         m.name
         for m in SERVICE.methods
         if m.name.startswith(
-            ("Get", "ListJob", "Watch", "Describe", "ListQueue", "ListSchedule", "Preview")
+            (
+                "Get",
+                "ListJob",
+                "Watch",
+                "Describe",
+                "ListQueue",
+                "ListSchedule",
+                "Preview",
+                "CountJob",
+            )
         )
     }
     admin = {"Abandon", "UpdateJobSettings"}

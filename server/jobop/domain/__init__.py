@@ -24,6 +24,7 @@ from .errors import (
     UnreadableContext,
     UnstorableContext,
 )
+from .listing import ExecutionFilter, TimeRange
 from .model import (
     EXIT_MESSAGE_LENGTH,
     ExecutionContext,
@@ -72,6 +73,7 @@ __all__ = [
     "ConcurrentModification",
     "ExecutionContext",
     "ExecutionEndedElsewhere",
+    "ExecutionFilter",
     "ExitStatus",
     "InvalidJobParameters",
     "InvalidSettings",
@@ -103,6 +105,7 @@ __all__ = [
     "SettingsOverride",
     "StartLimitExceeded",
     "StepExecution",
+    "TimeRange",
     "UnreadableContext",
     "UnstorableContext",
     "check_priority",

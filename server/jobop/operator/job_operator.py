@@ -35,6 +35,7 @@ from jobop.batch.registry import JobRegistry
 from jobop.batch.runner import JobRunner, next_parameters
 from jobop.batch.step import describe
 from jobop.domain import (
+    ExecutionFilter,
     JobExecution,
     JobExecutionAlreadyRunning,
     JobExecutionNotRunning,
@@ -962,23 +963,20 @@ class JobOperator:
 
     def list_job_executions(
         self,
-        job_name: str | None,
-        job_instance_id: int | None,
-        before_id: int | None,
-        limit: int,
+        selection: ExecutionFilter,
+        *,
+        job_name: str | None = None,
+        after_id: int | None = None,
+        oldest_first: bool = False,
+        limit: int = 20,
     ) -> list[JobExecution]:
-        """Executions of a job and/or instance (neither: of every job), newest first,
-        older than `before_id`."""
-        if job_instance_id is not None:
-            instance = self.explorer.get_job_instance(job_instance_id)
-            if instance is None:
-                raise NoSuchJobInstance(f"no job instance with id {job_instance_id}")
-            if job_name is not None and instance.job_name != job_name:
-                return []
-        elif job_name is not None and before_id is None:
-            self.check_job_known(job_name)
-        return self.explorer.list_job_executions(
-            job_name, job_instance_id, before_id, limit, contexts=False
+        """The executions `selection` selects, newest first (or oldest first), after
+        execution `after_id` in that order. An unknown instance is NoSuchJobInstance, and
+        `job_name` (the one job asked for, as opposed to a filter's names) unknown to the
+        registry and the repository NoSuchJob."""
+        self._check_listing(selection, job_name, first_page=after_id is None)
+        return self.explorer.find_job_executions(
+            selection, after_id=after_id, oldest_first=oldest_first, limit=limit, contexts=False
         )
 
     # -- schedules (operator/scheduler.py) ----------------------------------------------
@@ -1011,6 +1009,20 @@ class JobOperator:
         self, name: str, limit: int, before: datetime | None = None
     ) -> list[ScheduleFire]:
         return self.scheduler.fires(name, limit, before)
+
+    def count_job_executions(self, selection: ExecutionFilter, *, job_name: str | None) -> int:
+        """How many executions `selection` selects (checked as `list_job_executions`)."""
+        self._check_listing(selection, job_name, first_page=True)
+        return self.explorer.count_job_executions(selection)
+
+    def _check_listing(
+        self, selection: ExecutionFilter, job_name: str | None, *, first_page: bool
+    ) -> None:
+        if selection.job_instance_id is not None:
+            if self.explorer.get_job_instance(selection.job_instance_id) is None:
+                raise NoSuchJobInstance(f"no job instance with id {selection.job_instance_id}")
+        elif job_name is not None and first_page:
+            self.check_job_known(job_name)
 
     # -- lifecycle -----------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Select, bindparam, exists, func, null
 
 from jobop.domain import (
     BatchStatus,
+    ExecutionFilter,
     JobExecution,
     JobInstance,
     JobParameters,
@@ -23,7 +24,7 @@ from jobop.domain import (
     StepExecution,
 )
 
-from . import rows
+from . import listing, rows
 from .engine import read_connection
 from .schema import (
     RUNNING_STATUSES,
@@ -323,13 +324,42 @@ class JobExplorer:
     ) -> list[JobExecution]:
         """Executions newest first, filtered by job and/or instance; keyset paging:
         pass the last id of one page as `after_id` to get the next."""
-        query = execution_query(contexts=contexts)
-        if job_name is not None:
-            query = query.where(_i.c.job_name == job_name)
-        if job_instance_id is not None:
-            query = query.where(_e.c.job_instance_id == job_instance_id)
-        if after_id is not None:
-            query = query.where(_e.c.job_execution_id < after_id)
-        return self._executions(
-            query.order_by(_e.c.job_execution_id.desc()).limit(limit), contexts=contexts
+        selection = ExecutionFilter(
+            job_names=() if job_name is None else (job_name,), job_instance_id=job_instance_id
         )
+        return self.find_job_executions(
+            selection, after_id=after_id, limit=limit, contexts=contexts
+        )
+
+    def find_job_executions(
+        self,
+        selection: ExecutionFilter,
+        *,
+        after_id: int | None = None,
+        oldest_first: bool = False,
+        limit: int = 20,
+        contexts: bool = True,
+    ) -> list[JobExecution]:
+        """The executions `selection` selects, newest first (or oldest first), `limit` of
+        them after execution `after_id` in that order: three statements, read through
+        indexes (repository/listing.py)."""
+        query = execution_query(contexts=contexts).where(
+            *listing.conditions(selection),
+            *listing.keyset(after=after_id, oldest_first=oldest_first),
+        )
+        order = _e.c.job_execution_id.asc() if oldest_first else _e.c.job_execution_id.desc()
+        with read_connection(self.engine) as connection, listing.planned_for_values(connection):
+            return load_job_executions(
+                connection, query.order_by(order).limit(limit), contexts=contexts
+            )
+
+    def count_job_executions(self, selection: ExecutionFilter) -> int:
+        """How many executions `selection` selects: one statement (it reads every match)."""
+        executions: Any = _e
+        if selection.job_names:
+            executions = executions.join(_i, _i.c.job_instance_id == _e.c.job_instance_id)
+        if listing.needs_launch_request(selection):
+            executions = executions.outerjoin(_l, _l.c.job_execution_id == _e.c.job_execution_id)
+        query = select(func.count()).select_from(executions).where(*listing.conditions(selection))
+        with read_connection(self.engine) as connection, listing.planned_for_values(connection):
+            return int(connection.execute(query).scalar_one())

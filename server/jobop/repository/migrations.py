@@ -11,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, Engine, func, inspect, select, text
+from sqlalchemy.schema import CreateIndex
 
 from jobop.domain import utcnow
 
 from . import sequences
 from .contexts import ContextFormat
 from .engine import is_postgresql, write_transaction
+from .listing import listing_indexes
 from .schema import (
     BATCH_TABLES,
     OPERATOR_TABLES,
@@ -121,6 +123,11 @@ def _create_schedule_tables(connection: Connection, settings: RepositorySettings
         index.create(connection, checkfirst=True)
 
 
+def _create_listing_indexes(connection: Connection, settings: RepositorySettings) -> None:
+    for index in listing_indexes:
+        connection.execute(CreateIndex(index, if_not_exists=True))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "Spring Batch tables and jobop indexes", _create_spring_batch_schema),
     Migration(2, "JOBOP_REQUEST and JOBOP_LAUNCH_REQUEST of the operator", _create_operator_tables),
@@ -137,6 +144,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         _create_workload_tables,
     ),
     Migration(7, "JOBOP_SCHEDULE and JOBOP_SCHEDULE_FIRE, the schedules", _create_schedule_tables),
+    Migration(
+        8,
+        "indexes of the filtered listing of executions (status, create time, parameter values)",
+        _create_listing_indexes,
+    ),
 )
 assert MIGRATIONS[-1].version == SCHEMA_VERSION
 

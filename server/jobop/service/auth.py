@@ -71,6 +71,7 @@ POLICY: Mapping[str, Role] = {
     "GetJobExecution": Role.VIEWER,
     "ListJobInstances": Role.VIEWER,
     "ListJobExecutions": Role.VIEWER,
+    "CountJobExecutions": Role.VIEWER,
     "WatchExecution": Role.VIEWER,
     "WatchExecutions": Role.VIEWER,
     "ListAuditEvents": Role.OPERATOR,

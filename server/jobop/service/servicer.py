@@ -29,6 +29,7 @@ from jobop.operator import JobOperator, LaunchHold
 from jobop.operator.events import Subscription
 from jobop.repository import AuditTrail
 
+from . import listing
 from . import validation as check
 from .audit import AuditRecorder
 from .errors import SHUTTING_DOWN, InvalidArgument, abort, error_status, status_for
@@ -436,28 +437,45 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     def _list_job_executions(
         self, request: pb.ListJobExecutionsRequest
     ) -> pb.ListJobExecutionsResponse:
-        # Neither job_name nor job_instance_id: every job's executions.
-        name = check.job_name(request.job_name) if request.job_name else None
-        instance_id = (
-            check.execution_id(request.job_instance_id, field="job_instance_id")
-            if request.job_instance_id
-            else None
+        # Neither job_name nor job_instance_id nor a filter: every job's executions.
+        selection = listing.execution_filter(
+            request.job_name, request.job_instance_id, request.filter
         )
         size = check.page_size(request.page_size)
-        query = f"executions {name!r} {instance_id}"
-        token = check.decode_page_token(request.page_token, query, ("before",))
-        # Keyset paging: ids only grow, so "older than the last id shown" is stable.
+        oldest_first = request.oldest_first
+        query = listing.page_query(selection, oldest_first=oldest_first)
+        key = "after" if oldest_first else "before"
+        token = check.decode_page_token(request.page_token, query, (key,))
+        # Keyset paging: ids only grow, so "past the last id shown" is stable.
         executions = self._operator.list_job_executions(
-            name, instance_id, token["before"] if token else None, size + 1
+            selection,
+            job_name=request.job_name or None,
+            after_id=token[key] if token else None,
+            oldest_first=oldest_first,
+            limit=size + 1,
         )
         next_token = ""
         if len(executions) > size:
             executions = executions[:size]
-            next_token = check.encode_page_token(query, {"before": executions[-1].id})
+            next_token = check.encode_page_token(query, {key: executions[-1].id})
         return pb.ListJobExecutionsResponse(
             executions=[execution_for_caller(execution) for execution in executions],
             next_page_token=next_token,
         )
+
+    async def CountJobExecutions(
+        self, request: pb.CountJobExecutionsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.CountJobExecutionsResponse:
+        return await self._unary(context, self._count_job_executions, request)
+
+    def _count_job_executions(
+        self, request: pb.CountJobExecutionsRequest
+    ) -> pb.CountJobExecutionsResponse:
+        selection = listing.execution_filter(
+            request.job_name, request.job_instance_id, request.filter
+        )
+        count = self._operator.count_job_executions(selection, job_name=request.job_name or None)
+        return pb.CountJobExecutionsResponse(count=count)
 
     async def ListAuditEvents(
         self, request: pb.ListAuditEventsRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -95,6 +95,28 @@ def query_bool(request: web.Request, name: str) -> bool:
     return text == "true"
 
 
+def query_time(request: web.Request, name: str, target: Any) -> None:
+    """The query parameter `name` (an RFC 3339 time with its offset), when given, into the
+    Timestamp `target`."""
+    text = request.query.get(name)
+    if text is None:
+        return
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ApiError.of(
+            InvalidArgument(
+                f"{name} must be an RFC 3339 time with its offset, not {text!r}", field=name
+            )
+        )
+    try:
+        target.FromDatetime(moment)
+    except (OverflowError, ValueError):
+        raise ApiError.of(InvalidArgument(f"{name} {text!r} is out of range", field=name)) from None
+
+
 async def json_body(request: web.Request, allowed: tuple[str, ...]) -> dict[str, Any]:
     """The request's JSON object ({} when there is no body), with only `allowed` keys.
 
@@ -159,6 +181,51 @@ def _request_id(body: dict[str, Any]) -> str:
     return value
 
 
+# COMPLETED, STARTING, ... as the tables and the JSON spell them.
+_STATUSES = {
+    name.removeprefix("BATCH_STATUS_"): value for name, value in pb.BatchStatus.items() if value
+}
+# Query names of the time ranges: `since`/`until` bound the create time.
+_RANGES = {
+    "created": ("since", "until"),
+    "started": ("startedSince", "startedUntil"),
+    "ended": ("endedSince", "endedUntil"),
+}
+PARAMETER_PREFIX = "param."
+
+
+def execution_filter(request: web.Request) -> pb.ExecutionFilter:
+    """The executions' filter from the query: repeatable `job`, `status` and `exitCode`,
+    the time ranges of `_RANGES` (RFC 3339), `param.NAME=VALUE` (repeatable names),
+    `node` and `overdue` (true or false). The servicer checks the values."""
+    query = request.query
+    selection = pb.ExecutionFilter(
+        job_names=query.getall("job", []),
+        exit_codes=query.getall("exitCode", []),
+        node_id=query.get("node", ""),
+    )
+    for text in query.getall("status", []):
+        if text.upper() not in _STATUSES:
+            shown = ", ".join(_STATUSES)
+            raise ApiError.of(
+                InvalidArgument(f"status must be one of {shown}, not {text!r}", field="status")
+            )
+        selection.statuses.append(_STATUSES[text.upper()])
+    for field, (since, until) in _RANGES.items():
+        window = getattr(selection, field)
+        query_time(request, since, window.since)
+        query_time(request, until, window.until)
+        if not window.ByteSize():
+            selection.ClearField(field)  # type: ignore[arg-type]
+    for key, value in query.items():
+        if key.startswith(PARAMETER_PREFIX):
+            name = key.removeprefix(PARAMETER_PREFIX)
+            selection.parameters.append(pb.ParameterFilter(name=name, value=value))
+    if "overdue" in query:
+        selection.overdue = query_bool(request, "overdue")
+    return selection
+
+
 class RestApi:
     """The /api routes over one servicer (and the operator, for what no RPC returns)."""
 
@@ -181,6 +248,9 @@ class RestApi:
             web.get("/api/jobs/{jobName}/runningExecutions", s.running_executions),
             web.get("/api/jobs/{jobName}/instances", s.job_instances),
             web.get("/api/instances/{jobInstanceId}/executions", s.instance_executions),
+            # Before /api/executions/{executionId}: "count" is not an id.
+            web.get("/api/executions", s.executions),
+            web.get("/api/executions/count", s.count_executions),
             web.get("/api/executions/{executionId}", s.execution),
             web.get("/api/executions/{executionId}/steps", s.steps),
             web.get("/api/executions/{executionId}/summary", s.summary),
@@ -369,6 +439,11 @@ class RestApi:
     ) -> web.Response:
         message.page_size = query_int(request, "pageSize", "page_size")
         message.page_token = request.query.get("pageToken", "")
+        message.filter.CopyFrom(execution_filter(request))
+        order = request.query.get("order", "newest")
+        if order not in ("newest", "oldest"):
+            raise ApiError.of(InvalidArgument("order must be newest or oldest", field="order"))
+        message.oldest_first = order == "oldest"
         response = await call(self.servicer.ListJobExecutions, message)
         return json_response(
             {
@@ -376,6 +451,15 @@ class RestApi:
                 "nextPageToken": response.next_page_token,
             }
         )
+
+    async def executions(self, request: web.Request) -> web.Response:
+        """Executions of every job, or of the `job`s, filtered (execution_filter)."""
+        return await self._list_executions(request, pb.ListJobExecutionsRequest())
+
+    async def count_executions(self, request: web.Request) -> web.Response:
+        message = pb.CountJobExecutionsRequest(filter=execution_filter(request))
+        response = await call(self.servicer.CountJobExecutions, message)
+        return json_response({"count": response.count})
 
     async def running_executions(self, request: web.Request) -> web.Response:
         message = pb.GetRunningExecutionsRequest(job_name=request.match_info["jobName"])
@@ -452,25 +536,7 @@ class RestApi:
             page_size=query_int(request, "pageSize", "page_size"),
             page_token=request.query.get("pageToken", ""),
         )
-        since = request.query.get("since")
-        if since is not None:
-            try:
-                moment = dt.datetime.fromisoformat(since)
-            except ValueError:
-                moment = None
-            if moment is None or moment.tzinfo is None:
-                raise ApiError.of(
-                    InvalidArgument(
-                        f"since must be an RFC 3339 time with its offset, not {since!r}",
-                        field="since",
-                    )
-                )
-            try:
-                message.since.FromDatetime(moment)
-            except (OverflowError, ValueError):
-                raise ApiError.of(
-                    InvalidArgument(f"since {since!r} is out of range", field="since")
-                ) from None
+        query_time(request, "since", message.since)
         response = await call(self.servicer.ListAuditEvents, message)
         return json_response(
             {

@@ -524,6 +524,11 @@ def _schemas() -> dict[str, Any]:
             "required": ["jobInstances", "nextPageToken"],
             "properties": {"jobInstances": {"type": "array", "items": _ref("JobInstance")}, **page},
         },
+        "ExecutionCount": {
+            "type": "object",
+            "required": ["count"],
+            "properties": {"count": {"type": "integer", "minimum": 0}},
+        },
         "ExecutionIds": {
             "type": "object",
             "required": ["executionIds"],
@@ -667,6 +672,52 @@ def _schemas() -> dict[str, Any]:
     }
 
 
+def _listing_filters() -> list[dict[str, Any]]:
+    """The filters of GET /api/executions and /api/executions/count (docs/api.md); the
+    `param.NAME` parameters have names of the caller's choosing, so they are described
+    there, not here."""
+
+    def repeated(name: str, description: str, item: dict[str, Any]) -> dict[str, Any]:
+        # Described as one value: repeated ones (up to 100) are for the docs to explain, and
+        # the request line's 8 KB limit would cut a generated list of long ones short.
+        text = f"{description} (repeat the parameter for more)"
+        return {"name": name, "in": "query", "description": text, "schema": item}
+
+    def moment(name: str, description: str) -> dict[str, Any]:
+        schema = {"type": "string", "format": "date-time"}
+        return {"name": name, "in": "query", "description": description, "schema": schema}
+
+    statuses = ["COMPLETED", "STARTING", "STARTED", "STOPPING", "STOPPED", "FAILED"]
+    statuses += ["ABANDONED", "UNKNOWN"]
+    return [
+        repeated("job", "Only these jobs' executions", {"type": "string", "maxLength": 100}),
+        repeated("status", "Only these statuses", {"type": "string", "enum": statuses}),
+        repeated(
+            "exitCode",
+            "Only these exit codes",
+            {"type": "string", "minLength": 1, "maxLength": 100},
+        ),
+        moment("since", "Created at or after this time (RFC 3339, with its offset)"),
+        moment("until", "Created before this time"),
+        moment("startedSince", "Started at or after this time"),
+        moment("startedUntil", "Started before this time"),
+        moment("endedSince", "Ended at or after this time"),
+        moment("endedUntil", "Ended before this time"),
+        {
+            "name": "node",
+            "in": "query",
+            "description": "Only the executions this node owns",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 40},
+        },
+        {
+            "name": "overdue",
+            "in": "query",
+            "description": "true: only the overdue executions; false: only the others",
+            "schema": {"type": "boolean"},
+        },
+    ]
+
+
 def openapi_document() -> dict[str, Any]:
     running = {
         "name": "running",
@@ -697,6 +748,12 @@ def openapi_document() -> dict[str, Any]:
         "in": "query",
         "description": "Only events at or after this time (RFC 3339, with its offset)",
         "schema": {"type": "string", "format": "date-time"},
+    }
+    order = {
+        "name": "order",
+        "in": "query",
+        "description": "newest (the default) or oldest first",
+        "schema": {"type": "string", "enum": ["newest", "oldest"]},
     }
     execution = "/api/executions/{executionId}"
     paths = {
@@ -732,8 +789,20 @@ def openapi_document() -> dict[str, Any]:
         "/api/jobs/{jobName}/executions": _get(
             "listJobExecutions",
             "A job's executions, newest first",
-            [_JOB_NAME, running, *_PAGE],
+            [_JOB_NAME, running, *_listing_filters()[1:], order, *_PAGE],
             "ExecutionPage",
+        ),
+        "/api/executions": _get(
+            "listExecutions",
+            "Executions of every job or some, filtered, newest first (or oldest first)",
+            [*_listing_filters(), order, *_PAGE],
+            "ExecutionPage",
+        ),
+        "/api/executions/count": _get(
+            "countExecutions",
+            "How many executions the filters select",
+            _listing_filters(),
+            "ExecutionCount",
         ),
         "/api/jobs/{jobName}/runningExecutions": _get(
             "getRunningExecutions", "Ids of a job's running executions", [_JOB_NAME], "ExecutionIds"

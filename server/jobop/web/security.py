@@ -79,6 +79,8 @@ ROUTE_POLICY: Mapping[tuple[str, str], Rule] = {
     ("GET", "/api/jobs/{jobName}/runningExecutions"): rpc("GetRunningExecutions"),
     ("GET", "/api/jobs/{jobName}/instances"): rpc("ListJobInstances"),
     ("GET", "/api/instances/{jobInstanceId}/executions"): rpc("ListJobExecutions"),
+    ("GET", "/api/executions"): rpc("ListJobExecutions"),
+    ("GET", "/api/executions/count"): rpc("CountJobExecutions"),
     ("GET", "/api/executions/{executionId}"): rpc("GetJobExecution"),
     ("GET", "/api/executions/{executionId}/steps"): rpc("GetJobExecution"),
     ("GET", "/api/executions/{executionId}/summary"): rpc("GetSummary"),

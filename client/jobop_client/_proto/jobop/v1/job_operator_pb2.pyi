@@ -807,6 +807,8 @@ class ListJobExecutionsRequest(google.protobuf.message.Message):
     JOB_INSTANCE_ID_FIELD_NUMBER: builtins.int
     PAGE_SIZE_FIELD_NUMBER: builtins.int
     PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    FILTER_FIELD_NUMBER: builtins.int
+    OLDEST_FIRST_FIELD_NUMBER: builtins.int
     job_name: builtins.str
     "The job whose executions to list. Empty with `job_instance_id` unset: every job's."
     job_instance_id: builtins.int
@@ -815,11 +817,20 @@ class ListJobExecutionsRequest(google.protobuf.message.Message):
     '0 lets the server choose.'
     page_token: builtins.str
     '`next_page_token` of the previous page; empty for the first page.'
+    oldest_first: builtins.bool
+    'Addition: oldest first instead of newest first.'
 
-    def __init__(self, *, job_name: builtins.str=..., job_instance_id: builtins.int=..., page_size: builtins.int=..., page_token: builtins.str=...) -> None:
+    @property
+    def filter(self) -> Global___ExecutionFilter:
+        """Addition: only the executions this selects."""
+
+    def __init__(self, *, job_name: builtins.str=..., job_instance_id: builtins.int=..., page_size: builtins.int=..., page_token: builtins.str=..., filter: Global___ExecutionFilter | None=..., oldest_first: builtins.bool=...) -> None:
         ...
 
-    def ClearField(self, field_name: typing.Literal['job_instance_id', b'job_instance_id', 'job_name', b'job_name', 'page_size', b'page_size', 'page_token', b'page_token']) -> None:
+    def HasField(self, field_name: typing.Literal['filter', b'filter']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['filter', b'filter', 'job_instance_id', b'job_instance_id', 'job_name', b'job_name', 'oldest_first', b'oldest_first', 'page_size', b'page_size', 'page_token', b'page_token']) -> None:
         ...
 Global___ListJobExecutionsRequest: typing_extensions.TypeAlias = ListJobExecutionsRequest
 
@@ -841,6 +852,149 @@ class ListJobExecutionsResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal['executions', b'executions', 'next_page_token', b'next_page_token']) -> None:
         ...
 Global___ListJobExecutionsResponse: typing_extensions.TypeAlias = ListJobExecutionsResponse
+
+@typing.final
+class ExecutionFilter(google.protobuf.message.Message):
+    """-- the filtered listing of executions (ListJobExecutions, CountJobExecutions) ------------
+
+    Which executions a listing selects: every condition given must hold; an empty field
+    sets no condition.
+    """
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_NAMES_FIELD_NUMBER: builtins.int
+    STATUSES_FIELD_NUMBER: builtins.int
+    EXIT_CODES_FIELD_NUMBER: builtins.int
+    CREATED_FIELD_NUMBER: builtins.int
+    STARTED_FIELD_NUMBER: builtins.int
+    ENDED_FIELD_NUMBER: builtins.int
+    PARAMETERS_FIELD_NUMBER: builtins.int
+    NODE_ID_FIELD_NUMBER: builtins.int
+    OVERDUE_FIELD_NUMBER: builtins.int
+    node_id: builtins.str
+    'Launched by jobop and owned by this node (the node id of GET /api/nodes).'
+    overdue: builtins.bool
+    'Set: only the executions marked overdue (true) or only those not marked (false).'
+
+    @property
+    def job_names(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
+        """Executions of any of these jobs (besides the request's `job_name`, when given)."""
+
+    @property
+    def statuses(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[Global___BatchStatus.ValueType]:
+        """Any of these statuses."""
+
+    @property
+    def exit_codes(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
+        """Any of these exit codes (COMPLETED, FAILED, a custom one)."""
+
+    @property
+    def created(self) -> Global___TimeRange:
+        """Created (CREATE_TIME), started and ended within these ranges."""
+
+    @property
+    def started(self) -> Global___TimeRange:
+        ...
+
+    @property
+    def ended(self) -> Global___TimeRange:
+        ...
+
+    @property
+    def parameters(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___ParameterFilter]:
+        """Holding every one of these parameters, identifying or not."""
+
+    def __init__(self, *, job_names: collections.abc.Iterable[builtins.str] | None=..., statuses: collections.abc.Iterable[Global___BatchStatus.ValueType] | None=..., exit_codes: collections.abc.Iterable[builtins.str] | None=..., created: Global___TimeRange | None=..., started: Global___TimeRange | None=..., ended: Global___TimeRange | None=..., parameters: collections.abc.Iterable[Global___ParameterFilter] | None=..., node_id: builtins.str=..., overdue: builtins.bool | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['_overdue', b'_overdue', 'created', b'created', 'ended', b'ended', 'overdue', b'overdue', 'started', b'started']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['_overdue', b'_overdue', 'created', b'created', 'ended', b'ended', 'exit_codes', b'exit_codes', 'job_names', b'job_names', 'node_id', b'node_id', 'overdue', b'overdue', 'parameters', b'parameters', 'started', b'started', 'statuses', b'statuses']) -> None:
+        ...
+
+    def WhichOneof(self, oneof_group: typing.Literal['_overdue', b'_overdue']) -> typing.Literal['overdue'] | None:
+        ...
+Global___ExecutionFilter: typing_extensions.TypeAlias = ExecutionFilter
+
+@typing.final
+class TimeRange(google.protobuf.message.Message):
+    """From `since` (inclusive) until `until` (exclusive); an unset side is open."""
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SINCE_FIELD_NUMBER: builtins.int
+    UNTIL_FIELD_NUMBER: builtins.int
+
+    @property
+    def since(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        ...
+
+    @property
+    def until(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        ...
+
+    def __init__(self, *, since: google.protobuf.timestamp_pb2.Timestamp | None=..., until: google.protobuf.timestamp_pb2.Timestamp | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['since', b'since', 'until', b'until']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['since', b'since', 'until', b'until']) -> None:
+        ...
+Global___TimeRange: typing_extensions.TypeAlias = TimeRange
+
+@typing.final
+class ParameterFilter(google.protobuf.message.Message):
+    """A parameter named `name` whose value, as the repository stores it (Spring Batch's text:
+    7 for a long, 2026-03-01T00:00:00Z for a date), is `value`.
+    """
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    NAME_FIELD_NUMBER: builtins.int
+    VALUE_FIELD_NUMBER: builtins.int
+    name: builtins.str
+    value: builtins.str
+
+    def __init__(self, *, name: builtins.str=..., value: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['name', b'name', 'value', b'value']) -> None:
+        ...
+Global___ParameterFilter: typing_extensions.TypeAlias = ParameterFilter
+
+@typing.final
+class CountJobExecutionsRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    JOB_NAME_FIELD_NUMBER: builtins.int
+    JOB_INSTANCE_ID_FIELD_NUMBER: builtins.int
+    FILTER_FIELD_NUMBER: builtins.int
+    job_name: builtins.str
+    'As in ListJobExecutionsRequest.'
+    job_instance_id: builtins.int
+
+    @property
+    def filter(self) -> Global___ExecutionFilter:
+        ...
+
+    def __init__(self, *, job_name: builtins.str=..., job_instance_id: builtins.int=..., filter: Global___ExecutionFilter | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['filter', b'filter']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['filter', b'filter', 'job_instance_id', b'job_instance_id', 'job_name', b'job_name']) -> None:
+        ...
+Global___CountJobExecutionsRequest: typing_extensions.TypeAlias = CountJobExecutionsRequest
+
+@typing.final
+class CountJobExecutionsResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    COUNT_FIELD_NUMBER: builtins.int
+    count: builtins.int
+
+    def __init__(self, *, count: builtins.int=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['count', b'count']) -> None:
+        ...
+Global___CountJobExecutionsResponse: typing_extensions.TypeAlias = CountJobExecutionsResponse
 
 @typing.final
 class WatchExecutionRequest(google.protobuf.message.Message):
