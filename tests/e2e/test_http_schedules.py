@@ -275,7 +275,16 @@ def test_fires_are_counted_by_outcome_and_their_lateness_observed(
             if name == "jobop_schedule_fires_total" and dict(labels)["schedule"] == "often"
         }
 
-    samples = scrape_until(jobop_server, lambda samples: counted(samples) == recorded())
+    def observed(samples: Samples) -> float:
+        return value(samples, "jobop_schedule_lateness_seconds_count", schedule="often")
+
+    # Lateness is observed as each launched fire's execution begins to run.
+    samples = scrape_until(
+        jobop_server,
+        lambda samples: (
+            counted(samples) == recorded() and observed(samples) == recorded().get("LAUNCHED", 0)
+        ),
+    )
     expected = recorded()
     assert counted(samples) == expected
     launched = value(samples, "jobop_schedule_lateness_seconds_count", schedule="often")

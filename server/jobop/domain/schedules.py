@@ -209,6 +209,16 @@ def fire_parameters(spec: ScheduleSpec, fire_time: datetime) -> JobParameters:
     )
 
 
+def scheduled_fire(parameters: JobParameters) -> tuple[str, datetime] | None:
+    """The schedule and nominal fire time an execution was launched for (its two fire
+    parameters), or None for an execution no schedule fired."""
+    name = parameters.value(NAME_PARAMETER)
+    fire_time = parameters.value(FIRE_TIME_PARAMETER)
+    if isinstance(name, str) and isinstance(fire_time, datetime):
+        return name, fire_time
+    return None
+
+
 def misfire_threshold(fire_time: datetime, following: datetime | None) -> timedelta:
     """How late a fire may be found and still run as on time: MISFIRE_THRESHOLD, or half
     the period up to the following fire when shorter, but at least a second."""

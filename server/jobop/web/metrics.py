@@ -40,7 +40,7 @@ from jobop.batch import logcontext
 from jobop.batch.item import Chunk
 from jobop.batch.step import ChunkContext
 from jobop.domain import ExitStatus, JobExecution, StepExecution, utcnow
-from jobop.domain.schedules import ScheduleFire
+from jobop.domain.schedules import ScheduleFire, scheduled_fire
 from jobop.operator import ExecutionObserver
 from jobop.operator.scheduler import ScheduleObserver
 from jobop.repository.queue_depth import WaitingStarts
@@ -340,6 +340,13 @@ class JobMetricsObserver(ExecutionObserver):
     def running(self, execution: JobExecution) -> None:
         self._metrics.job_launch.labels(execution.job_name).inc()
         self._metrics.job_active.labels(execution.job_name).inc()
+        fire = scheduled_fire(execution.job_parameters)
+        if fire is not None:
+            # Lateness ends as the fire's execution begins to run (on the node that runs it:
+            # the sum over the replicas counts each fire once), after any wait in the queue.
+            schedule, fire_time = fire
+            lateness = (utcnow() - fire_time).total_seconds()
+            self._metrics.schedules.lateness.labels(schedule).observe(max(lateness, 0.0))
 
     def ended(self, execution: JobExecution) -> None:
         metrics = self._metrics
@@ -566,7 +573,7 @@ class ScheduleMetrics(ScheduleObserver):
         )
         self.lateness = Histogram(
             "jobop_schedule_lateness_seconds",
-            "Launched fires: from the nominal fire time to the creation of the execution.",
+            "Launched fires: from the nominal fire time to the start of the execution.",
             ["schedule"],
             buckets=_LATENESS_BUCKETS,
             registry=registry,
@@ -574,5 +581,3 @@ class ScheduleMetrics(ScheduleObserver):
 
     def recorded(self, fire: ScheduleFire, lateness: float | None) -> None:
         self.fires.labels(fire.schedule_name, fire.outcome).inc()
-        if lateness is not None:
-            self.lateness.labels(fire.schedule_name).observe(max(lateness, 0.0))
