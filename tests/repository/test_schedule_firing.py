@@ -28,7 +28,13 @@ from jobop.domain.schedules import (
 )
 from jobop.operator import JobOperator
 from jobop.operator.scheduler import ScheduleObserver
-from jobop.repository import AuditEvent, AuditTrail, JobRepository, create_engine
+from jobop.repository import (
+    SCHEMA_VERSION,
+    AuditEvent,
+    AuditTrail,
+    JobRepository,
+    create_engine,
+)
 from jobop.repository.audit import auditing
 from jobop.repository.schedules import ScheduleRepository
 
@@ -435,7 +441,7 @@ def test_a_version_6_database_gets_the_schedule_tables(blank_db_url: str) -> Non
         with write_transaction(engine) as connection:
             _apply(connection, list(MIGRATIONS[:6]), RepositorySettings())
         assert "jobop_schedule" not in inspect(engine).get_table_names()
-        assert upgrade_schema(engine) == 7
+        assert upgrade_schema(engine) == SCHEMA_VERSION
         assert {"jobop_schedule", "jobop_schedule_fire"} <= set(inspect(engine).get_table_names())
         assert ScheduleRepository(engine).list_schedules() == []
     finally:
