@@ -64,6 +64,8 @@ from .schema import (
 from .workload import (
     admission,
     announce_waiting,
+    count_rows,
+    count_waiting,
     governing_override,
     lock_jobs,
     lock_statement,
@@ -665,6 +667,23 @@ class NodeRepository:
         with self.engine.connect() as connection, connection.begin():
             connection.execute(select(func.pg_advisory_xact_lock(_JOB_LOCK_CLASS, key)))
             yield
+
+    def held_back(self, job_names: Sequence[str], declared: Mapping[str, JobSettings]) -> bool:
+        """Whether a start of these jobs waits that admission refuses now (a limit
+        reached, a pause): a slot of theirs freed must be claimed at once. A start that
+        may run but waits (just accepted: its node claims it) does not count."""
+        with read_connection(self.engine) as connection:
+            settings = settings_in_force(connection, job_names, declared)
+            for job in job_names:
+                if not settings[job].governed:
+                    continue
+                waiting = count_waiting(connection, job)
+                if waiting and (
+                    settings[job].paused
+                    or count_rows(connection, admission(job, settings[job], None)) < waiting
+                ):
+                    return True
+        return False
 
     def has_waiting_launch_requests(self, job_names: Sequence[str]) -> bool:
         with read_connection(self.engine) as connection:

@@ -221,6 +221,18 @@ def _count_by_job(connection: Connection, where: Any, names: list[str]) -> dict[
     return {name: int(count) for name, count in counted}
 
 
+def count_waiting(connection: Connection, job_name: str) -> int:
+    """How many starts of the job wait for a claim."""
+    counted = (
+        select(func.count()).select_from(_requests()).where(_waits(), _l.c.job_name == job_name)
+    )
+    return int(connection.execute(counted).scalar_one())
+
+
+def count_rows(connection: Connection, query: Select[Any]) -> int:
+    return int(connection.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+
+
 def announce_waiting(connection: Connection) -> None:
     """Tell every node that starts may be admitted now (a slot freed, a job resumed, a
     limit raised): an `l` NOTIFY naming no request, delivered at commit (PostgreSQL)."""
