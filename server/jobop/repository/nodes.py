@@ -64,12 +64,12 @@ from .schema import (
 from .workload import (
     admission,
     announce_waiting,
-    count_rows,
     count_waiting,
     governing_override,
     lock_jobs,
     lock_statement,
     settings_in_force,
+    waiting_count,
 )
 from .workload import db_now as _db_now
 
@@ -677,11 +677,21 @@ class NodeRepository:
             for job in job_names:
                 if not settings[job].governed:
                     continue
-                waiting = count_waiting(connection, job)
-                if waiting and (
-                    settings[job].paused
-                    or count_rows(connection, admission(job, settings[job], None)) < waiting
-                ):
+                if settings[job].paused:
+                    if count_waiting(connection, job):
+                        return True
+                    continue
+                # Both counted in one statement: one snapshot (starts claimed between two
+                # would read as refused).
+                waiting, admitted = connection.execute(
+                    select(
+                        waiting_count(job).scalar_subquery(),
+                        select(func.count())
+                        .select_from(admission(job, settings[job], None).subquery())
+                        .scalar_subquery(),
+                    )
+                ).one()
+                if admitted < waiting:
                     return True
         return False
 

@@ -221,16 +221,14 @@ def _count_by_job(connection: Connection, where: Any, names: list[str]) -> dict[
     return {name: int(count) for name, count in counted}
 
 
+def waiting_count(job_name: str) -> Select[Any]:
+    """The count of the job's starts that wait for a claim."""
+    return select(func.count()).select_from(_requests()).where(_waits(), _l.c.job_name == job_name)
+
+
 def count_waiting(connection: Connection, job_name: str) -> int:
     """How many starts of the job wait for a claim."""
-    counted = (
-        select(func.count()).select_from(_requests()).where(_waits(), _l.c.job_name == job_name)
-    )
-    return int(connection.execute(counted).scalar_one())
-
-
-def count_rows(connection: Connection, query: Select[Any]) -> int:
-    return int(connection.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+    return int(connection.execute(waiting_count(job_name)).scalar_one())
 
 
 def announce_waiting(connection: Connection) -> None:
