@@ -250,3 +250,16 @@ def test_the_accepting_node_claims_a_governed_start_only_if_it_may_run_first(
     end(repository, [later])
     assert not claim_start(nodes, waiting, JOB, declared)
     assert [e.id for e in nodes.claim_launch_requests("b", [JOB], 5, {JOB: declared})] == []
+
+
+def test_starts_are_held_back_only_when_admission_refuses_them(repository: JobRepository) -> None:
+    nodes = NodeRepository(repository.engine)
+    one = {JOB: JobSettings(max_concurrent=1)}
+    assert not nodes.held_back([JOB], one)  # nothing waits
+    running = launch(repository, 1)
+    assert [e.id for e in nodes.claim_launch_requests("a", [JOB], 5, one)] == [running]
+    launch(repository, 2)
+    assert nodes.held_back([JOB], one)  # the limit is reached
+    assert not nodes.held_back([JOB], {JOB: JobSettings(max_concurrent=5)})  # it may run
+    assert nodes.held_back([JOB], {JOB: JobSettings(paused=True)})
+    assert not nodes.held_back([JOB], {})  # ungoverned: the claims take it as they come

@@ -748,10 +748,11 @@ class JobOperator:
         self._governed_jobs = governed
         if len(claimed) < free:
             self._maybe_waiting = False
-            # Whatever waits now waits for a slot: a governed end here must look again.
-            self._held_back = bool(governed) and self.nodes.has_waiting_launch_requests(
-                sorted(governed)
-            )
+        # Whether starts wait that only a freed slot lets run: a governed end here must
+        # look for them at once (else the starts that may run are their own nodes').
+        self._held_back = bool(governed) and self.nodes.held_back(
+            sorted(governed), self._declared_settings()
+        )
         started = 0
         for execution in claimed:
             try:

@@ -64,10 +64,12 @@ from .schema import (
 from .workload import (
     admission,
     announce_waiting,
+    count_waiting,
     governing_override,
     lock_jobs,
     lock_statement,
     settings_in_force,
+    waiting_count,
 )
 from .workload import db_now as _db_now
 
@@ -665,6 +667,33 @@ class NodeRepository:
         with self.engine.connect() as connection, connection.begin():
             connection.execute(select(func.pg_advisory_xact_lock(_JOB_LOCK_CLASS, key)))
             yield
+
+    def held_back(self, job_names: Sequence[str], declared: Mapping[str, JobSettings]) -> bool:
+        """Whether a start of these jobs waits that admission refuses now (a limit
+        reached, a pause): a slot of theirs freed must be claimed at once. A start that
+        may run but waits (just accepted: its node claims it) does not count."""
+        with read_connection(self.engine) as connection:
+            settings = settings_in_force(connection, job_names, declared)
+            for job in job_names:
+                if not settings[job].governed:
+                    continue
+                if settings[job].paused:
+                    if count_waiting(connection, job):
+                        return True
+                    continue
+                # Both counted in one statement: one snapshot (starts claimed between two
+                # would read as refused).
+                waiting, admitted = connection.execute(
+                    select(
+                        waiting_count(job).scalar_subquery(),
+                        select(func.count())
+                        .select_from(admission(job, settings[job], None).subquery())
+                        .scalar_subquery(),
+                    )
+                ).one()
+                if admitted < waiting:
+                    return True
+        return False
 
     def has_waiting_launch_requests(self, job_names: Sequence[str]) -> bool:
         with read_connection(self.engine) as connection:

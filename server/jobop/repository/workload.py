@@ -221,6 +221,16 @@ def _count_by_job(connection: Connection, where: Any, names: list[str]) -> dict[
     return {name: int(count) for name, count in counted}
 
 
+def waiting_count(job_name: str) -> Select[Any]:
+    """The count of the job's starts that wait for a claim."""
+    return select(func.count()).select_from(_requests()).where(_waits(), _l.c.job_name == job_name)
+
+
+def count_waiting(connection: Connection, job_name: str) -> int:
+    """How many starts of the job wait for a claim."""
+    return int(connection.execute(waiting_count(job_name)).scalar_one())
+
+
 def announce_waiting(connection: Connection) -> None:
     """Tell every node that starts may be admitted now (a slot freed, a job resumed, a
     limit raised): an `l` NOTIFY naming no request, delivered at commit (PostgreSQL)."""
