@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from jobop.batch import Job, JobRegistry, TaskletStep, step_scope
-from jobop.domain import BatchStatus, JobParameters, NoSuchJob
+from jobop.domain import BatchStatus, ExecutionFilter, JobParameters, NoSuchJob
 from jobop.domain.workload import CLEAR, InvalidSettings, JobSettings
 from jobop.operator import JobOperator
 from jobop.repository import AuditEvent, AuditTrail, JobRepository, create_engine
@@ -110,7 +110,7 @@ def test_bad_settings_and_priorities_write_nothing(operator: JobOperator) -> Non
         assert refused.value.field == "priority"
         with pytest.raises(InvalidSettings):
             operator.start_next_instance(JOB, priority=bad)
-    assert operator.list_job_executions(JOB, None, None, 10) == []
+    assert operator.list_job_executions(ExecutionFilter(), job_name=JOB, limit=10) == []
     with pytest.raises(NoSuchJob):
         operator.update_job_settings("noSuchJob", {"paused": True})
     with pytest.raises(NoSuchJob):

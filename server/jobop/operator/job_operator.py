@@ -206,6 +206,8 @@ class JobOperator:
         # whether starts of such jobs may wait (held back by a limit or a pause).
         self._governed_jobs: set[str] = set()
         self._held_back = True
+        # Counts the announcements of waiting starts (see claim_launch_requests).
+        self._waiting_signals = 0
         self._postgresql = is_postgresql(repository.engine)
         self._purge_requests()
         self._accepting = True
@@ -601,6 +603,7 @@ class JobOperator:
         """A NOTIFY said launch requests wait: claim if a worker is free."""
         self._maybe_waiting = True
         self._held_back = True  # some may wait for a slot
+        self._waiting_signals += 1
         self._claim_wakeup.set()
 
     def _slot_freed(self) -> None:
@@ -742,17 +745,27 @@ class JobOperator:
         names = self.registry.names()
         if free <= 0 or not names:
             return 0
-        claimed, governed = self.nodes.claim_admitted(
-            self.node_id, names, free, self._declared_settings()
-        )
+        # Consumed before the claim reads, so that a wake-up while it runs (a slot freed,
+        # a start announced) is not lost when it ends: it sets the flags again.
+        self._maybe_waiting = False
+        signals = self._waiting_signals
+        try:
+            claimed, governed = self.nodes.claim_admitted(
+                self.node_id, names, free, self._declared_settings()
+            )
+        except BaseException:
+            self._maybe_waiting = True
+            raise
         self._governed_jobs = governed
-        if len(claimed) < free:
-            self._maybe_waiting = False
+        if len(claimed) >= free:
+            self._maybe_waiting = True  # more may wait than the workers took
         # Whether starts wait that only a freed slot lets run: a governed end here must
         # look for them at once (else the starts that may run are their own nodes').
-        self._held_back = bool(governed) and self.nodes.held_back(
+        held_back = bool(governed) and self.nodes.held_back(
             sorted(governed), self._declared_settings()
         )
+        # A start announced since the claim began may be one its reads missed.
+        self._held_back = held_back or signals != self._waiting_signals
         started = 0
         for execution in claimed:
             try:
