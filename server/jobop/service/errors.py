@@ -94,13 +94,30 @@ def code_for(error: JobopError) -> grpc.StatusCode:
 def error_status(
     code: grpc.StatusCode, reason: str, message: str, metadata: dict[str, str] | None = None
 ) -> grpc.Status:
-    """A grpc.Status whose trailer holds google.rpc.Status{details: [ErrorInfo]}."""
-    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata or {})
+    """A grpc.Status whose trailer holds google.rpc.Status{details: [ErrorInfo]}. The
+    message and metadata values are cut to a size the trailer always carries: a message
+    quoting a huge input would otherwise exceed the peer's metadata limit (16 KiB), and the
+    caller would get a bare RESOURCE_EXHAUSTED instead of the reason."""
+    message = _bounded(message, _MESSAGE_CHARACTERS)
+    metadata = {
+        key: _bounded(value, _METADATA_CHARACTERS) for key, value in (metadata or {}).items()
+    }
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)
     detail = any_pb2.Any()
     detail.Pack(info)
     status = status_pb2.Status(code=_rpc_code(code), message=message, details=[detail])
     result: grpc.Status = rpc_status.to_status(status)
     return result
+
+
+# At most 4 bytes a character, percent-encoded in grpc-message and base64 in the details:
+# both fit in 16 KiB with room to spare.
+_MESSAGE_CHARACTERS = 600
+_METADATA_CHARACTERS = 300
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def status_for(error: BaseException) -> grpc.Status:
