@@ -23,6 +23,10 @@ const RPCS = [
   'GetRunningExecutions', 'GetSummary', 'GetStepExecutionSummaries', 'GetJobNames',
   'GetParameters', 'GetJobExecution', 'ListJobInstances', 'ListJobExecutions',
   'WatchExecution', 'WatchExecutions', 'ListAuditEvents', 'DescribeJobs',
+  'CountJobExecutions', 'GetJobSettings', 'UpdateJobSettings', 'PauseJob', 'ResumeJob',
+  'ListQueue', 'CreateSchedule', 'GetSchedule', 'ListSchedules', 'UpdateSchedule',
+  'DeleteSchedule', 'PauseSchedule', 'ResumeSchedule', 'TriggerSchedule', 'ListScheduleFires',
+  'PreviewSchedule',
 ];
 
 function loadService() {
