@@ -62,12 +62,13 @@ from .schema import (
     step_execution,
 )
 from .workload import (
+    LOCK_JOBS,
     admission,
     announce_waiting,
     count_waiting,
     governing_override,
+    lock_arguments,
     lock_jobs,
-    lock_statement,
     settings_in_force,
     waiting_count,
 )
@@ -630,7 +631,7 @@ class NodeRepository:
             assert database is not None
             with database.pipeline():
                 if jobs:
-                    database.execute(lock_statement(jobs))
+                    database.execute(LOCK_JOBS, lock_arguments(jobs))
                 rows = database.execute(str(compiled), compiled.params)
                 database.commit()
             return {row[0] for row in rows.fetchall()}

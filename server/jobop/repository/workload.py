@@ -128,14 +128,21 @@ def lock_jobs(connection: Connection, job_names: Sequence[str]) -> None:
     SQLite the write transaction already serializes claims). Taken in one order by every
     claim, so two claims never wait for each other in a circle."""
     if is_postgresql(connection) and job_names:
-        connection.execute(text(lock_statement(job_names)))
+        connection.exec_driver_sql(LOCK_JOBS, lock_arguments(job_names))
 
 
-def lock_statement(job_names: Sequence[str]) -> str:
-    """The SELECT that takes these jobs' admission locks, in one order (PostgreSQL)."""
-    keys = sorted({lock_key(name) for name in job_names})
-    locks = ", ".join(f"pg_advisory_xact_lock({ADMISSION_LOCK_CLASS}, {key})" for key in keys)
-    return f"SELECT {locks}"
+# Takes the admission locks of the keys given, in the array's order (a function scan of
+# `unnest` returns them in order); psycopg's parameter style, for the driver's connection.
+LOCK_JOBS = "SELECT pg_advisory_xact_lock(%(lock_class)s, key) FROM unnest(%(keys)s::int4[]) AS key"
+
+
+def lock_arguments(job_names: Sequence[str]) -> dict[str, Any]:
+    """LOCK_JOBS's arguments for these jobs: their keys in one order, so that two claims
+    never wait for each other in a circle."""
+    return {
+        "lock_class": ADMISSION_LOCK_CLASS,
+        "keys": sorted({lock_key(name) for name in job_names}),
+    }
 
 
 def _key_value(key: str | None) -> Any:
