@@ -26,7 +26,8 @@ const RPCS = [
   'CountJobExecutions', 'GetJobSettings', 'UpdateJobSettings', 'PauseJob', 'ResumeJob',
   'ListQueue', 'CreateSchedule', 'GetSchedule', 'ListSchedules', 'UpdateSchedule',
   'DeleteSchedule', 'PauseSchedule', 'ResumeSchedule', 'TriggerSchedule', 'ListScheduleFires',
-  'PreviewSchedule',
+  'PreviewSchedule', 'StartJobs', 'BulkStop', 'BulkAbandon', 'BulkRestart', 'BulkRecover',
+  'GetBulkOperation', 'WatchBulkOperation', 'CancelBulkOperation',
 ];
 
 function loadService() {

@@ -436,7 +436,7 @@ def test_a_version_1_database_is_upgraded_with_the_operator_tables(blank_db_url:
         assert "jobop_request" not in inspect(engine).get_table_names()
         with pytest.raises(SchemaVersionMismatch, match=r"at version 1, .* `jobop db upgrade`"):
             init_schema(engine)
-        assert upgrade_schema(engine) == SCHEMA_VERSION == 8
+        assert upgrade_schema(engine) == SCHEMA_VERSION == 10
         tables = set(inspect(engine).get_table_names())
         assert {
             "jobop_request",
@@ -446,6 +446,9 @@ def test_a_version_1_database_is_upgraded_with_the_operator_tables(blank_db_url:
             "jobop_job_settings",
             "jobop_schedule",
             "jobop_schedule_fire",
+            "jobop_partition",
+            "jobop_bulk_operation",
+            "jobop_bulk_operation_item",
         } <= tables
         init_schema(engine)  # now at the version this jobop needs: nothing to do
     finally:
@@ -496,7 +499,7 @@ def test_a_version_3_database_gets_the_node_tables_and_keeps_its_waiting_starts(
             )
         with pytest.raises(SchemaVersionMismatch, match=r"at version 3, .* `jobop db upgrade`"):
             init_schema(engine)
-        assert upgrade_schema(engine) == SCHEMA_VERSION == 8
+        assert upgrade_schema(engine) == SCHEMA_VERSION == 10
         assert "jobop_node" in inspect(engine).get_table_names()
         # The start an api server left before the upgrade is claimable after it.
         claimed = NodeRepository(engine).claim_launch_requests("n1", ["pythonJob"], 5)

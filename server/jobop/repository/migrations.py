@@ -25,6 +25,9 @@ from .schema import (
     SCHEMA_VERSION,
     audit,
     audit_indexes,
+    bulk_operation,
+    bulk_operation_indexes,
+    bulk_operation_item,
     indexes,
     job_settings,
     launch_request,
@@ -32,6 +35,8 @@ from .schema import (
     node,
     node_indexes,
     operator_indexes,
+    partition,
+    partition_indexes,
     schedule,
     schedule_fire,
     schedule_indexes,
@@ -128,6 +133,18 @@ def _create_listing_indexes(connection: Connection, settings: RepositorySettings
         connection.execute(CreateIndex(index, if_not_exists=True))
 
 
+def _create_partition_table(connection: Connection, settings: RepositorySettings) -> None:
+    metadata.create_all(connection, tables=[partition], checkfirst=True)
+    for index in partition_indexes:
+        index.create(connection, checkfirst=True)
+
+
+def _create_bulk_operation_tables(connection: Connection, settings: RepositorySettings) -> None:
+    metadata.create_all(connection, tables=[bulk_operation, bulk_operation_item], checkfirst=True)
+    for index in bulk_operation_indexes:
+        index.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "Spring Batch tables and jobop indexes", _create_spring_batch_schema),
     Migration(2, "JOBOP_REQUEST and JOBOP_LAUNCH_REQUEST of the operator", _create_operator_tables),
@@ -148,6 +165,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         8,
         "indexes of the filtered listing of executions (status, create time, parameter values)",
         _create_listing_indexes,
+    ),
+    Migration(9, "JOBOP_PARTITION, the partitions of partition steps", _create_partition_table),
+    Migration(
+        10,
+        "JOBOP_BULK_OPERATION and its items, the bulk operations on executions",
+        _create_bulk_operation_tables,
     ),
 )
 assert MIGRATIONS[-1].version == SCHEMA_VERSION

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Dialect
 from jobop.domain import EXIT_MESSAGE_LENGTH
 
 # Bumped with every migration in `migrations.py`; recorded in JOBOP_SCHEMA_VERSION.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 10
 
 # SHORT_CONTEXT and PARAMETER_VALUE hold at most this many characters.
 SHORT_CONTEXT_LENGTH = 2500
@@ -456,5 +456,93 @@ schedule_indexes = (
         schedule_fire.c.schedule_name,
         postgresql_where=schedule_fire.c.outcome == "PENDING",
         sqlite_where=schedule_fire.c.outcome == "PENDING",
+    ),
+)
+
+# -- partitions (migration 9) -------------------------------------------------------------
+
+# One row per worker step execution of a partition step (its `<workerStep>:<partition>`
+# BATCH_STEP_EXECUTION row), whether run on the manager's node or claimed by another.
+# NODE_ID null and ENDED null: waiting for a node with a free worker (claimed FOR UPDATE
+# SKIP LOCKED); NODE_ID set: the node that runs (or ran) it. ATTEMPT counts the step
+# executions of this partition within the job execution (1 first; a dead node's partition
+# is retried as a new step execution with ATTEMPT + 1, up to the step's partitionRetries).
+partition = Table(
+    "jobop_partition",
+    metadata,
+    Column("step_execution_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("job_execution_id", BigInteger, nullable=False),
+    Column("manager_step_execution_id", BigInteger, nullable=False),
+    Column("step_name", String(NAME_LENGTH), nullable=False),
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("created", UtcDateTime, nullable=False),
+    Column("node_id", String(NODE_ID_LENGTH)),
+    Column("claimed", UtcDateTime),
+    Column("ended", UtcDateTime),
+)
+partition_indexes = (
+    Index("jobop_partition_job_execution_ix", partition.c.job_execution_id),
+    Index("jobop_partition_node_ix", partition.c.node_id),
+    Index(
+        "jobop_partition_waiting_ix",
+        partition.c.created,
+        postgresql_where=(partition.c.node_id.is_(None) & partition.c.ended.is_(None)),
+        sqlite_where=(partition.c.node_id.is_(None) & partition.c.ended.is_(None)),
+    ),
+)
+
+# -- bulk operations (migration 10) -------------------------------------------------------
+
+# One row per bulk operation (Stop, Abandon, Restart or Recover applied to a selection).
+# ACTION: STOP|ABANDON|RESTART|RECOVER; STATE: RUNNING|DONE|CANCELLED. SELECTION: the request
+# as JSON (filter, ids, force), kept for the audit and the answer. NODE_ID: the node carrying
+# it on (another takes over an unfinished operation whose node is lost). ERRORS: JSON list
+# of the first few refusals. CANCEL_REQUESTED: set by a cancel, read between executions.
+bulk_operation = Table(
+    "jobop_bulk_operation",
+    metadata,
+    Column("operation_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("action", String(10), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("selection", Text, nullable=False),
+    Column("principal", String(200), nullable=False),
+    Column("matched", BigInteger, nullable=False),
+    Column("done", BigInteger, nullable=False, server_default="0"),
+    Column("failed", BigInteger, nullable=False, server_default="0"),
+    Column("errors", Text, nullable=False),
+    Column("node_id", String(NODE_ID_LENGTH)),
+    Column("created", UtcDateTime, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    Column("ended", UtcDateTime),
+    Column("cancel_requested", UtcDateTime),
+)
+
+# The executions a bulk operation selected when it was accepted (its set never changes).
+# OUTCOME null: not yet handled; DONE or FAILED (REASON says why) once handled, written in
+# the transaction of the action where the action allows, so no execution is acted on twice.
+# NEW_JOB_EXECUTION_ID: the execution a restart started.
+bulk_operation_item = Table(
+    "jobop_bulk_operation_item",
+    metadata,
+    Column("operation_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("job_execution_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("outcome", String(10)),
+    Column("reason", String(AUDIT_TEXT_LENGTH)),
+    Column("new_job_execution_id", BigInteger),
+    Column("handled", UtcDateTime),
+)
+bulk_operation_indexes = (
+    Index(
+        "jobop_bulk_operation_running_ix",
+        bulk_operation.c.node_id,
+        postgresql_where=bulk_operation.c.state == "RUNNING",
+        sqlite_where=bulk_operation.c.state == "RUNNING",
+    ),
+    Index(
+        "jobop_bulk_operation_item_pending_ix",
+        bulk_operation_item.c.operation_id,
+        bulk_operation_item.c.job_execution_id,
+        postgresql_where=bulk_operation_item.c.outcome.is_(None),
+        sqlite_where=bulk_operation_item.c.outcome.is_(None),
     ),
 )

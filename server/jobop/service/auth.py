@@ -92,6 +92,15 @@ POLICY: Mapping[str, Role] = {
     "TriggerSchedule": Role.OPERATOR,
     "ListScheduleFires": Role.VIEWER,
     "PreviewSchedule": Role.VIEWER,
+    # executions at scale (docs/operations.md): a bulk action needs the role of the action
+    "StartJobs": Role.OPERATOR,
+    "BulkStop": Role.OPERATOR,
+    "BulkAbandon": Role.ADMIN,
+    "BulkRestart": Role.OPERATOR,
+    "BulkRecover": Role.OPERATOR,
+    "GetBulkOperation": Role.VIEWER,
+    "WatchBulkOperation": Role.VIEWER,
+    "CancelBulkOperation": Role.OPERATOR,
 }
 
 # Probes and tooling: open to anyone who reaches the port.
@@ -121,6 +130,12 @@ CONTROL_ACTIONS = frozenset(
         "PauseSchedule",
         "ResumeSchedule",
         "TriggerSchedule",
+        "StartJobs",
+        "BulkStop",
+        "BulkAbandon",
+        "BulkRestart",
+        "BulkRecover",
+        "CancelBulkOperation",
     }
 )
 

@@ -814,6 +814,21 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
             response.fire_times.add().FromDatetime(fire_time)
         return response
 
+    # -- batched starts (issue 24: not served yet) ---------------------------------------
+
+    async def StartJobs(
+        self, request: pb.StartJobsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.StartJobsResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "StartJobs is not served yet")
+
+    # -- bulk operations (issue 24: not served yet) --------------------------------------
+
+    async def BulkStop(self, request: Any, context: Any) -> Any:  # type: ignore[override]
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "bulk operations are not served yet")
+
+    BulkAbandon = BulkRestart = BulkRecover = BulkStop  # type: ignore[assignment]
+    GetBulkOperation = WatchBulkOperation = CancelBulkOperation = BulkStop  # type: ignore[assignment]
+
 
 def _shutting_down() -> grpc.Status:
     return error_status(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN, "the server is shutting down")

@@ -82,6 +82,46 @@ PARAMETER_TYPE_DATE: ParameterType.ValueType
 PARAMETER_TYPE_BOOLEAN: ParameterType.ValueType
 Global___ParameterType: typing_extensions.TypeAlias = ParameterType
 
+class _BulkAction:
+    ValueType = typing.NewType('ValueType', builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _BulkActionEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_BulkAction.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    BULK_ACTION_UNSPECIFIED: _BulkAction.ValueType
+    BULK_ACTION_STOP: _BulkAction.ValueType
+    BULK_ACTION_ABANDON: _BulkAction.ValueType
+    BULK_ACTION_RESTART: _BulkAction.ValueType
+    BULK_ACTION_RECOVER: _BulkAction.ValueType
+
+class BulkAction(_BulkAction, metaclass=_BulkActionEnumTypeWrapper):
+    ...
+BULK_ACTION_UNSPECIFIED: BulkAction.ValueType
+BULK_ACTION_STOP: BulkAction.ValueType
+BULK_ACTION_ABANDON: BulkAction.ValueType
+BULK_ACTION_RESTART: BulkAction.ValueType
+BULK_ACTION_RECOVER: BulkAction.ValueType
+Global___BulkAction: typing_extensions.TypeAlias = BulkAction
+
+class _BulkOperationState:
+    ValueType = typing.NewType('ValueType', builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _BulkOperationStateEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_BulkOperationState.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    BULK_OPERATION_STATE_UNSPECIFIED: _BulkOperationState.ValueType
+    BULK_OPERATION_STATE_RUNNING: _BulkOperationState.ValueType
+    BULK_OPERATION_STATE_DONE: _BulkOperationState.ValueType
+    BULK_OPERATION_STATE_CANCELLED: _BulkOperationState.ValueType
+
+class BulkOperationState(_BulkOperationState, metaclass=_BulkOperationStateEnumTypeWrapper):
+    ...
+BULK_OPERATION_STATE_UNSPECIFIED: BulkOperationState.ValueType
+BULK_OPERATION_STATE_RUNNING: BulkOperationState.ValueType
+BULK_OPERATION_STATE_DONE: BulkOperationState.ValueType
+BULK_OPERATION_STATE_CANCELLED: BulkOperationState.ValueType
+Global___BulkOperationState: typing_extensions.TypeAlias = BulkOperationState
+
 @typing.final
 class ExitStatus(google.protobuf.message.Message):
     """How an execution ended: a code (COMPLETED, FAILED, NOOP, STOPPED, UNKNOWN, EXECUTING or
@@ -184,6 +224,7 @@ class StepExecution(google.protobuf.message.Message):
     LAST_UPDATED_FIELD_NUMBER: builtins.int
     JOB_EXECUTION_ID_FIELD_NUMBER: builtins.int
     CREATE_TIME_FIELD_NUMBER: builtins.int
+    NODE_ID_FIELD_NUMBER: builtins.int
     id: builtins.int
     version: builtins.int
     step_name: builtins.str
@@ -198,6 +239,8 @@ class StepExecution(google.protobuf.message.Message):
     write_skip_count: builtins.int
     job_execution_id: builtins.int
     'Addition: the job execution this step execution belongs to.'
+    node_id: builtins.str
+    'Addition: the jobop node that ran (or runs) this step execution: for a partition the\n    node that claimed it, otherwise the owner of its job execution; empty when unknown\n    (an execution jobop did not launch).\n    '
 
     @property
     def exit_status(self) -> Global___ExitStatus:
@@ -219,13 +262,13 @@ class StepExecution(google.protobuf.message.Message):
     def create_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
         """Addition: when the step execution was created (Spring Batch's CREATE_TIME)."""
 
-    def __init__(self, *, id: builtins.int=..., version: builtins.int=..., step_name: builtins.str=..., status: Global___BatchStatus.ValueType=..., exit_status: Global___ExitStatus | None=..., read_count: builtins.int=..., write_count: builtins.int=..., filter_count: builtins.int=..., commit_count: builtins.int=..., rollback_count: builtins.int=..., read_skip_count: builtins.int=..., process_skip_count: builtins.int=..., write_skip_count: builtins.int=..., start_time: google.protobuf.timestamp_pb2.Timestamp | None=..., end_time: google.protobuf.timestamp_pb2.Timestamp | None=..., last_updated: google.protobuf.timestamp_pb2.Timestamp | None=..., job_execution_id: builtins.int=..., create_time: google.protobuf.timestamp_pb2.Timestamp | None=...) -> None:
+    def __init__(self, *, id: builtins.int=..., version: builtins.int=..., step_name: builtins.str=..., status: Global___BatchStatus.ValueType=..., exit_status: Global___ExitStatus | None=..., read_count: builtins.int=..., write_count: builtins.int=..., filter_count: builtins.int=..., commit_count: builtins.int=..., rollback_count: builtins.int=..., read_skip_count: builtins.int=..., process_skip_count: builtins.int=..., write_skip_count: builtins.int=..., start_time: google.protobuf.timestamp_pb2.Timestamp | None=..., end_time: google.protobuf.timestamp_pb2.Timestamp | None=..., last_updated: google.protobuf.timestamp_pb2.Timestamp | None=..., job_execution_id: builtins.int=..., create_time: google.protobuf.timestamp_pb2.Timestamp | None=..., node_id: builtins.str=...) -> None:
         ...
 
     def HasField(self, field_name: typing.Literal['create_time', b'create_time', 'end_time', b'end_time', 'exit_status', b'exit_status', 'last_updated', b'last_updated', 'start_time', b'start_time']) -> builtins.bool:
         ...
 
-    def ClearField(self, field_name: typing.Literal['commit_count', b'commit_count', 'create_time', b'create_time', 'end_time', b'end_time', 'exit_status', b'exit_status', 'filter_count', b'filter_count', 'id', b'id', 'job_execution_id', b'job_execution_id', 'last_updated', b'last_updated', 'process_skip_count', b'process_skip_count', 'read_count', b'read_count', 'read_skip_count', b'read_skip_count', 'rollback_count', b'rollback_count', 'start_time', b'start_time', 'status', b'status', 'step_name', b'step_name', 'version', b'version', 'write_count', b'write_count', 'write_skip_count', b'write_skip_count']) -> None:
+    def ClearField(self, field_name: typing.Literal['commit_count', b'commit_count', 'create_time', b'create_time', 'end_time', b'end_time', 'exit_status', b'exit_status', 'filter_count', b'filter_count', 'id', b'id', 'job_execution_id', b'job_execution_id', 'last_updated', b'last_updated', 'node_id', b'node_id', 'process_skip_count', b'process_skip_count', 'read_count', b'read_count', 'read_skip_count', b'read_skip_count', 'rollback_count', b'rollback_count', 'start_time', b'start_time', 'status', b'status', 'step_name', b'step_name', 'version', b'version', 'write_count', b'write_count', 'write_skip_count', b'write_skip_count']) -> None:
         ...
 Global___StepExecution: typing_extensions.TypeAlias = StepExecution
 
@@ -2110,3 +2153,463 @@ class PreviewScheduleResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal['fire_times', b'fire_times']) -> None:
         ...
 Global___PreviewScheduleResponse: typing_extensions.TypeAlias = PreviewScheduleResponse
+
+@typing.final
+class StartJobsRequest(google.protobuf.message.Message):
+    """-- executions at scale: batched starts and bulk operations --------------------------------"""
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    STARTS_FIELD_NUMBER: builtins.int
+
+    @property
+    def starts(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___StartRequest]:
+        """At most 1,000; each as a StartRequest (its request_id makes that entry safe to retry)."""
+
+    def __init__(self, *, starts: collections.abc.Iterable[Global___StartRequest] | None=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['starts', b'starts']) -> None:
+        ...
+Global___StartJobsRequest: typing_extensions.TypeAlias = StartJobsRequest
+
+@typing.final
+class StartJobsResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    RESULTS_FIELD_NUMBER: builtins.int
+
+    @property
+    def results(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___StartJobsResult]:
+        """One result per entry, in the request's order."""
+
+    def __init__(self, *, results: collections.abc.Iterable[Global___StartJobsResult] | None=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['results', b'results']) -> None:
+        ...
+Global___StartJobsResponse: typing_extensions.TypeAlias = StartJobsResponse
+
+@typing.final
+class StartJobsResult(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    EXECUTION_FIELD_NUMBER: builtins.int
+    ERROR_FIELD_NUMBER: builtins.int
+
+    @property
+    def execution(self) -> Global___JobExecution:
+        ...
+
+    @property
+    def error(self) -> Global___StartJobsError:
+        ...
+
+    def __init__(self, *, execution: Global___JobExecution | None=..., error: Global___StartJobsError | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['error', b'error', 'execution', b'execution', 'result', b'result']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['error', b'error', 'execution', b'execution', 'result', b'result']) -> None:
+        ...
+
+    def WhichOneof(self, oneof_group: typing.Literal['result', b'result']) -> typing.Literal['execution', 'error'] | None:
+        ...
+Global___StartJobsResult: typing_extensions.TypeAlias = StartJobsResult
+
+@typing.final
+class StartJobsError(google.protobuf.message.Message):
+    """Why one entry of StartJobs was refused: what a Start of it alone would have answered."""
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    @typing.final
+    class MetadataEntry(google.protobuf.message.Message):
+        DESCRIPTOR: google.protobuf.descriptor.Descriptor
+        KEY_FIELD_NUMBER: builtins.int
+        VALUE_FIELD_NUMBER: builtins.int
+        key: builtins.str
+        value: builtins.str
+
+        def __init__(self, *, key: builtins.str=..., value: builtins.str=...) -> None:
+            ...
+
+        def ClearField(self, field_name: typing.Literal['key', b'key', 'value', b'value']) -> None:
+            ...
+    CODE_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
+    MESSAGE_FIELD_NUMBER: builtins.int
+    METADATA_FIELD_NUMBER: builtins.int
+    code: builtins.int
+    'The gRPC status code (3 INVALID_ARGUMENT, 5 NOT_FOUND, 6 ALREADY_EXISTS, ...).'
+    reason: builtins.str
+    'The ErrorInfo reason, e.g. INVALID_JOB_PARAMETERS or JOB_INSTANCE_ALREADY_EXISTS.'
+    message: builtins.str
+
+    @property
+    def metadata(self) -> google.protobuf.internal.containers.ScalarMap[builtins.str, builtins.str]:
+        ...
+
+    def __init__(self, *, code: builtins.int=..., reason: builtins.str=..., message: builtins.str=..., metadata: collections.abc.Mapping[builtins.str, builtins.str] | None=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['code', b'code', 'message', b'message', 'metadata', b'metadata', 'reason', b'reason']) -> None:
+        ...
+Global___StartJobsError: typing_extensions.TypeAlias = StartJobsError
+
+@typing.final
+class ExecutionSelection(google.protobuf.message.Message):
+    """The executions a bulk operation acts on: those the filter selects (`job_names` in it
+    for the jobs), or the ones listed; both given: those listed that the filter selects.
+    At least one must be given.
+    """
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    FILTER_FIELD_NUMBER: builtins.int
+    EXECUTION_IDS_FIELD_NUMBER: builtins.int
+
+    @property
+    def filter(self) -> Global___ExecutionFilter:
+        ...
+
+    @property
+    def execution_ids(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.int]:
+        ...
+
+    def __init__(self, *, filter: Global___ExecutionFilter | None=..., execution_ids: collections.abc.Iterable[builtins.int] | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['filter', b'filter']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['execution_ids', b'execution_ids', 'filter', b'filter']) -> None:
+        ...
+Global___ExecutionSelection: typing_extensions.TypeAlias = ExecutionSelection
+
+@typing.final
+class BulkStopRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SELECTION_FIELD_NUMBER: builtins.int
+    DRY_RUN_FIELD_NUMBER: builtins.int
+    dry_run: builtins.bool
+    'Count and show the first ids; change nothing, store nothing.'
+
+    @property
+    def selection(self) -> Global___ExecutionSelection:
+        ...
+
+    def __init__(self, *, selection: Global___ExecutionSelection | None=..., dry_run: builtins.bool=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['selection', b'selection']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['dry_run', b'dry_run', 'selection', b'selection']) -> None:
+        ...
+Global___BulkStopRequest: typing_extensions.TypeAlias = BulkStopRequest
+
+@typing.final
+class BulkStopResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    OPERATION_FIELD_NUMBER: builtins.int
+
+    @property
+    def operation(self) -> Global___BulkOperation:
+        ...
+
+    def __init__(self, *, operation: Global___BulkOperation | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['operation', b'operation']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['operation', b'operation']) -> None:
+        ...
+Global___BulkStopResponse: typing_extensions.TypeAlias = BulkStopResponse
+
+@typing.final
+class BulkAbandonRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SELECTION_FIELD_NUMBER: builtins.int
+    DRY_RUN_FIELD_NUMBER: builtins.int
+    dry_run: builtins.bool
+
+    @property
+    def selection(self) -> Global___ExecutionSelection:
+        ...
+
+    def __init__(self, *, selection: Global___ExecutionSelection | None=..., dry_run: builtins.bool=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['selection', b'selection']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['dry_run', b'dry_run', 'selection', b'selection']) -> None:
+        ...
+Global___BulkAbandonRequest: typing_extensions.TypeAlias = BulkAbandonRequest
+
+@typing.final
+class BulkAbandonResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    OPERATION_FIELD_NUMBER: builtins.int
+
+    @property
+    def operation(self) -> Global___BulkOperation:
+        ...
+
+    def __init__(self, *, operation: Global___BulkOperation | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['operation', b'operation']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['operation', b'operation']) -> None:
+        ...
+Global___BulkAbandonResponse: typing_extensions.TypeAlias = BulkAbandonResponse
+
+@typing.final
+class BulkRestartRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SELECTION_FIELD_NUMBER: builtins.int
+    DRY_RUN_FIELD_NUMBER: builtins.int
+    dry_run: builtins.bool
+
+    @property
+    def selection(self) -> Global___ExecutionSelection:
+        ...
+
+    def __init__(self, *, selection: Global___ExecutionSelection | None=..., dry_run: builtins.bool=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['selection', b'selection']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['dry_run', b'dry_run', 'selection', b'selection']) -> None:
+        ...
+Global___BulkRestartRequest: typing_extensions.TypeAlias = BulkRestartRequest
+
+@typing.final
+class BulkRestartResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    OPERATION_FIELD_NUMBER: builtins.int
+
+    @property
+    def operation(self) -> Global___BulkOperation:
+        ...
+
+    def __init__(self, *, operation: Global___BulkOperation | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['operation', b'operation']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['operation', b'operation']) -> None:
+        ...
+Global___BulkRestartResponse: typing_extensions.TypeAlias = BulkRestartResponse
+
+@typing.final
+class BulkRecoverRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    SELECTION_FIELD_NUMBER: builtins.int
+    DRY_RUN_FIELD_NUMBER: builtins.int
+    FORCE_FIELD_NUMBER: builtins.int
+    dry_run: builtins.bool
+    force: builtins.bool
+    'As RecoverRequest.force, for every execution selected.'
+
+    @property
+    def selection(self) -> Global___ExecutionSelection:
+        ...
+
+    def __init__(self, *, selection: Global___ExecutionSelection | None=..., dry_run: builtins.bool=..., force: builtins.bool=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['selection', b'selection']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['dry_run', b'dry_run', 'force', b'force', 'selection', b'selection']) -> None:
+        ...
+Global___BulkRecoverRequest: typing_extensions.TypeAlias = BulkRecoverRequest
+
+@typing.final
+class BulkRecoverResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    OPERATION_FIELD_NUMBER: builtins.int
+
+    @property
+    def operation(self) -> Global___BulkOperation:
+        ...
+
+    def __init__(self, *, operation: Global___BulkOperation | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['operation', b'operation']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['operation', b'operation']) -> None:
+        ...
+Global___BulkRecoverResponse: typing_extensions.TypeAlias = BulkRecoverResponse
+
+@typing.final
+class BulkOperation(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    ID_FIELD_NUMBER: builtins.int
+    ACTION_FIELD_NUMBER: builtins.int
+    STATE_FIELD_NUMBER: builtins.int
+    MATCHED_FIELD_NUMBER: builtins.int
+    DONE_FIELD_NUMBER: builtins.int
+    FAILED_FIELD_NUMBER: builtins.int
+    ERRORS_FIELD_NUMBER: builtins.int
+    DRY_RUN_FIELD_NUMBER: builtins.int
+    EXECUTION_IDS_FIELD_NUMBER: builtins.int
+    PRINCIPAL_FIELD_NUMBER: builtins.int
+    NODE_ID_FIELD_NUMBER: builtins.int
+    CREATE_TIME_FIELD_NUMBER: builtins.int
+    END_TIME_FIELD_NUMBER: builtins.int
+    id: builtins.int
+    'Empty for a dry run (nothing is stored).'
+    action: Global___BulkAction.ValueType
+    state: Global___BulkOperationState.ValueType
+    matched: builtins.int
+    'The executions selected when the operation was accepted (its set never changes).'
+    done: builtins.int
+    'Acted on successfully, and refused (the execution had moved on, ...).'
+    failed: builtins.int
+    dry_run: builtins.bool
+    principal: builtins.str
+    'Who asked, and the node carrying it on now.'
+    node_id: builtins.str
+
+    @property
+    def errors(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[Global___BulkOperationError]:
+        """The first few refusals."""
+
+    @property
+    def execution_ids(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.int]:
+        """A dry run: the first selected ids (newest first)."""
+
+    @property
+    def create_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        ...
+
+    @property
+    def end_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        ...
+
+    def __init__(self, *, id: builtins.int=..., action: Global___BulkAction.ValueType=..., state: Global___BulkOperationState.ValueType=..., matched: builtins.int=..., done: builtins.int=..., failed: builtins.int=..., errors: collections.abc.Iterable[Global___BulkOperationError] | None=..., dry_run: builtins.bool=..., execution_ids: collections.abc.Iterable[builtins.int] | None=..., principal: builtins.str=..., node_id: builtins.str=..., create_time: google.protobuf.timestamp_pb2.Timestamp | None=..., end_time: google.protobuf.timestamp_pb2.Timestamp | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['create_time', b'create_time', 'end_time', b'end_time']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['action', b'action', 'create_time', b'create_time', 'done', b'done', 'dry_run', b'dry_run', 'end_time', b'end_time', 'errors', b'errors', 'execution_ids', b'execution_ids', 'failed', b'failed', 'id', b'id', 'matched', b'matched', 'node_id', b'node_id', 'principal', b'principal', 'state', b'state']) -> None:
+        ...
+Global___BulkOperation: typing_extensions.TypeAlias = BulkOperation
+
+@typing.final
+class BulkOperationError(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    EXECUTION_ID_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
+    MESSAGE_FIELD_NUMBER: builtins.int
+    execution_id: builtins.int
+    reason: builtins.str
+    message: builtins.str
+
+    def __init__(self, *, execution_id: builtins.int=..., reason: builtins.str=..., message: builtins.str=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['execution_id', b'execution_id', 'message', b'message', 'reason', b'reason']) -> None:
+        ...
+Global___BulkOperationError: typing_extensions.TypeAlias = BulkOperationError
+
+@typing.final
+class GetBulkOperationRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    ID_FIELD_NUMBER: builtins.int
+    id: builtins.int
+
+    def __init__(self, *, id: builtins.int=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['id', b'id']) -> None:
+        ...
+Global___GetBulkOperationRequest: typing_extensions.TypeAlias = GetBulkOperationRequest
+
+@typing.final
+class GetBulkOperationResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    OPERATION_FIELD_NUMBER: builtins.int
+
+    @property
+    def operation(self) -> Global___BulkOperation:
+        ...
+
+    def __init__(self, *, operation: Global___BulkOperation | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['operation', b'operation']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['operation', b'operation']) -> None:
+        ...
+Global___GetBulkOperationResponse: typing_extensions.TypeAlias = GetBulkOperationResponse
+
+@typing.final
+class WatchBulkOperationRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    ID_FIELD_NUMBER: builtins.int
+    id: builtins.int
+
+    def __init__(self, *, id: builtins.int=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['id', b'id']) -> None:
+        ...
+Global___WatchBulkOperationRequest: typing_extensions.TypeAlias = WatchBulkOperationRequest
+
+@typing.final
+class WatchBulkOperationResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    OPERATION_FIELD_NUMBER: builtins.int
+
+    @property
+    def operation(self) -> Global___BulkOperation:
+        ...
+
+    def __init__(self, *, operation: Global___BulkOperation | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['operation', b'operation']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['operation', b'operation']) -> None:
+        ...
+Global___WatchBulkOperationResponse: typing_extensions.TypeAlias = WatchBulkOperationResponse
+
+@typing.final
+class CancelBulkOperationRequest(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    ID_FIELD_NUMBER: builtins.int
+    id: builtins.int
+
+    def __init__(self, *, id: builtins.int=...) -> None:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['id', b'id']) -> None:
+        ...
+Global___CancelBulkOperationRequest: typing_extensions.TypeAlias = CancelBulkOperationRequest
+
+@typing.final
+class CancelBulkOperationResponse(google.protobuf.message.Message):
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+    OPERATION_FIELD_NUMBER: builtins.int
+
+    @property
+    def operation(self) -> Global___BulkOperation:
+        ...
+
+    def __init__(self, *, operation: Global___BulkOperation | None=...) -> None:
+        ...
+
+    def HasField(self, field_name: typing.Literal['operation', b'operation']) -> builtins.bool:
+        ...
+
+    def ClearField(self, field_name: typing.Literal['operation', b'operation']) -> None:
+        ...
+Global___CancelBulkOperationResponse: typing_extensions.TypeAlias = CancelBulkOperationResponse
