@@ -38,7 +38,7 @@ def test_roles_reach_what_the_issue_says() -> None:
             )
         )
     }
-    admin = {"Abandon", "UpdateJobSettings"}
+    admin = {"Abandon", "BulkAbandon", "UpdateJobSettings"}
     assert {name for name, role in POLICY.items() if role is Role.ADMIN} == admin
     assert CONTROL_ACTIONS - admin == {
         name for name, role in POLICY.items() if role is Role.OPERATOR
