@@ -179,6 +179,9 @@ class StepExecution:
     end_time: datetime | None = None
     last_updated: datetime | None = None
     execution_context: ExecutionContext = field(default_factory=ExecutionContext)
+    # Not Spring's: the jobop node that ran it (a partition's claiming node, else the
+    # owner of its job execution); None when unknown. Loaded by the explorer.
+    node_id: str | None = None
 
     @property
     def skip_count(self) -> int:
