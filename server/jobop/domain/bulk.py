@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from .errors import JobopError
 from .listing import ExecutionFilter, TimeRange
 from .status import BatchStatus
 
@@ -22,6 +23,12 @@ MAX_ERRORS = 10
 DRY_RUN_IDS = 20
 # A selection may list at most this many ids (a filter selects any number).
 MAX_SELECTION_IDS = 10_000
+
+
+class InvalidSelection(JobopError):
+    """A selection that selects nothing by construction, or lists too many or bad ids."""
+
+    reason = "INVALID_ARGUMENT"
 
 
 class BulkAction(StrEnum):
@@ -59,6 +66,27 @@ class BulkSelection:
     @property
     def empty(self) -> bool:
         return self.filter is None and not self.execution_ids
+
+    def check(self) -> None:
+        """InvalidSelection unless a filter or ids are given, the ids positive and at
+        most MAX_SELECTION_IDS."""
+        if self.empty:
+            raise InvalidSelection(
+                "a bulk operation needs a filter or execution ids (an empty filter selects "
+                "every execution)",
+                field="selection",
+            )
+        if len(self.execution_ids) > MAX_SELECTION_IDS:
+            raise InvalidSelection(
+                f"selection lists more than {MAX_SELECTION_IDS} execution ids: use a filter",
+                field="selection.execution_ids",
+            )
+        for execution_id in self.execution_ids:
+            if execution_id <= 0:
+                raise InvalidSelection(
+                    f"selection.execution_ids holds {execution_id}, not a positive id",
+                    field="selection.execution_ids",
+                )
 
     def to_json(self) -> dict[str, Any]:
         """The JSON kept with the operation (and in its audit row): the listing's REST

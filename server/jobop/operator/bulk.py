@@ -106,8 +106,7 @@ class BulkRunner:
         principal: str,
         dry_run: bool = False,
     ) -> BulkOperation:
-        if selection.empty:
-            raise JobopError("a bulk operation needs a filter or execution ids")
+        selection.check()
         if dry_run:
             matched, ids = self.repository.preview(selection, DRY_RUN_IDS)
             return BulkOperation(
@@ -163,11 +162,14 @@ class BulkRunner:
         log.info("bulk operation %s: cancel asked by %s", operation_id, principal)
         with self._lock:
             self._cancelled.add(operation_id)
-            # Carried here: it ends before its next item.
-            deadline = time.monotonic() + wait
-            while operation_id in self._threads and time.monotonic() < deadline:
-                self._ended.wait(deadline - time.monotonic())
-        return self.get(operation_id)
+        # Its carrier (here, or on another node at its next flush) ends it before its
+        # next execution: wait a little for that, to answer it CANCELLED.
+        deadline = time.monotonic() + wait
+        while operation.running and time.monotonic() < deadline:
+            with self._lock:
+                self._ended.wait(0.1)  # an operation carried here ended, or a moment
+            operation = self.get(operation_id)
+        return operation
 
     def watch(self, operation_id: int, *, interval: float = 0.2) -> Iterator[BulkOperation]:
         operation = self.get(operation_id)

@@ -194,13 +194,16 @@ class BulkRepository:
                 ).scalar_one()
             )
             selected = _selected(selection).add_columns(literal(operation_id).label("op"))
-            inserted = connection.execute(
-                insert(_t).from_select(
-                    ["job_execution_id", "operation_id"],
-                    selected,
-                )
+            connection.execute(
+                insert(_t).from_select(["job_execution_id", "operation_id"], selected)
             )
-            matched = int(inserted.rowcount)
+            # Counted from the items just written (the driver's row count of an INSERT ...
+            # SELECT is not reliable on every database), through their primary key.
+            matched = int(
+                connection.execute(
+                    select(func.count()).select_from(_t).where(_t.c.operation_id == operation_id)
+                ).scalar_one()
+            )
             values: dict[str, Any] = {"matched": matched}
             if matched == 0:
                 values.update(state=BulkState.DONE.value, ended=now)
