@@ -68,6 +68,13 @@ class NoSuchJobInstanceError(NotFoundError):
     default_message = "no such job instance"
 
 
+class NoSuchOperationError(NotFoundError):
+    """GetBulkOperation, WatchBulkOperation or CancelBulkOperation of an unknown id."""
+
+    reason = "NO_SUCH_OPERATION"
+    default_message = "no such bulk operation"
+
+
 class NoSuchScheduleError(NotFoundError):
     reason = "NO_SUCH_SCHEDULE"
     default_message = "no such schedule"
@@ -240,6 +247,7 @@ _REASON_CLASSES: tuple[type[JobOperatorError], ...] = (
     InternalServerError,
     JobNotRegisteredError,
     NoSuchScheduleError,
+    NoSuchOperationError,
     ScheduleExistsError,
 )
 
