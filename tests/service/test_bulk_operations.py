@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -16,14 +17,14 @@ from jobop.domain import BatchStatus, JobParameters
 from jobop.domain.bulk import BulkAction, BulkSelection, BulkState
 from jobop.operator import JobOperator
 from jobop.operator.bulk import request_id
-from jobop.repository import AuditEvent, AuditTrail, read_connection
+from jobop.repository import AuditEvent, AuditTrail, read_connection, write_transaction
 from jobop.repository.audit import auditing
 from jobop.repository.bulk import ItemAlreadyHandled
-from jobop.repository.schema import audit, bulk_operation, bulk_operation_item
+from jobop.repository.schema import audit, bulk_operation, bulk_operation_item, node
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
 from service_support import InProcessServer, rpc_error
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 Stub = pb_grpc.JobOperatorServiceStub
 JOB = "countJob"
@@ -304,10 +305,17 @@ def test_a_survivor_carries_a_lost_nodes_operation_on_exactly_once(
     engine = create_engine(db_url)
     second = JobOperator(JobRepository(engine), JobRegistry([COUNT_JOB]), bulk_rate=0)
     try:
-        recovered = second.nodes.recover_node(first.node_id, second.node_id, force=True)
-        assert recovered is not None
-        taken = second.bulk.take_over(first.node_id)
-        assert taken == [operation.id]
+        # The first node's lease runs out: the second's survey recovers it, and so takes
+        # its operation over (the heartbeat's path).
+        with write_transaction(engine) as connection:
+            connection.execute(
+                update(node)
+                .where(node.c.node_id == first.node_id)
+                .values(last_heartbeat=datetime(2000, 1, 1, tzinfo=UTC))
+            )
+        recovered = second.node.survey()
+        assert [result.node.node_id for result in recovered] == [first.node_id]
+        assert second.bulk.repository.get(operation.id).node_id == second.node_id  # type: ignore[union-attr]
         final = list(second.watch_bulk_operation(operation.id, interval=0.05))[-1]
         assert final.state is BulkState.DONE and final.node_id == second.node_id
         assert (final.matched, final.done, final.failed) == (24, 24, 0)
@@ -346,3 +354,19 @@ def test_a_restarted_lone_node_takes_its_own_operations_back(
     finally:
         second.shutdown(5.0)
         engine.dispose()
+
+
+def test_bulk_rate_flag_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobop.app.serve import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args([]).bulk_rate == 200.0
+    assert parser.parse_args(["--bulk-rate", "0"]).bulk_rate == 0.0
+    monkeypatch.setenv("JOBOP_BULK_RATE", "35.5")
+    assert build_parser().parse_args([]).bulk_rate == 35.5
+    for bad in ("-1", "nan", "inf", "fast"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--bulk-rate", bad])
+    monkeypatch.setenv("JOBOP_BULK_RATE", "-3")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([])
