@@ -370,3 +370,54 @@ def test_bulk_rate_flag_and_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("JOBOP_BULK_RATE", "-3")
     with pytest.raises(SystemExit):
         build_parser().parse_args([])
+
+
+def test_roles_of_the_bulk_rpcs_and_the_audited_principal(roles_server: InProcessServer) -> None:
+    from bearer_tokens import ROLE_TOKENS
+
+    operator = roles_server.operator
+    ids = _queued(operator, 3)
+
+    def as_role(role: str) -> list[tuple[str, str]]:
+        return [("authorization", f"Bearer {ROLE_TOKENS[role]}")]
+
+    with grpc.insecure_channel(roles_server.address) as channel:
+        stub = pb_grpc.JobOperatorServiceStub(channel)
+        selection = _by_ids(ids)
+        code, reason, _, _ = rpc_error(
+            lambda: list(
+                stub.BulkStop(pb.BulkStopRequest(selection=selection), metadata=as_role("viewer"))
+            )
+        )
+        assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
+        code, _, _, _ = rpc_error(
+            lambda: list(
+                stub.BulkAbandon(
+                    pb.BulkAbandonRequest(selection=selection), metadata=as_role("operator")
+                )
+            )
+        )
+        assert code is grpc.StatusCode.PERMISSION_DENIED  # Abandon is an admin's
+        final = _last(
+            stub.BulkStop(
+                pb.BulkStopRequest(selection=selection), metadata=as_role("operator"), timeout=60
+            )
+        )[-1]
+        assert final.principal == "operator-user" and final.done == 3
+        seen = stub.GetBulkOperation(
+            pb.GetBulkOperationRequest(id=final.id), metadata=as_role("viewer")
+        ).operation
+        assert seen == final
+        code, _, _, _ = rpc_error(
+            lambda: stub.CancelBulkOperation(
+                pb.CancelBulkOperationRequest(id=final.id), metadata=as_role("viewer")
+            )
+        )
+        assert code is grpc.StatusCode.PERMISSION_DENIED
+    rows = _audit_rows(operator)
+    own = [r for r in rows if r.action == "BulkStop" and r.succeeded]
+    assert [(r.principal, r.role) for r in own] == [("operator-user", "operator")]
+    stops = [r for r in rows if r.action == "Stop"]
+    assert {(r.principal, r.role) for r in stops} == {("operator-user", "operator")}
+    refused = {(r.action, r.principal) for r in rows if not r.succeeded}
+    assert {("BulkStop", "viewer-user"), ("BulkAbandon", "operator-user")} <= refused
