@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import grpc
 import pytest
-from jobop.domain import BatchStatus, JobParameters
+from jobop.domain import BatchStatus, ExecutionFilter, JobParameters
 from jobop.domain.bulk import BulkAction, BulkSelection, BulkState
 from jobop.operator import JobOperator
 from jobop.operator.bulk import request_id
@@ -421,3 +421,36 @@ def test_roles_of_the_bulk_rpcs_and_the_audited_principal(roles_server: InProces
     assert {(r.principal, r.role) for r in stops} == {("operator-user", "operator")}
     refused = {(r.action, r.principal) for r in rows if not r.succeeded}
     assert {("BulkStop", "viewer-user"), ("BulkAbandon", "operator-user")} <= refused
+
+
+def test_a_restart_of_a_handled_item_is_rolled_back_with_its_new_execution(
+    inprocess_server: InProcessServer,
+) -> None:
+    operator = inprocess_server.operator
+    ids = _queued(operator, 1)
+    operator.stop(ids[0])
+    operator.bulk.close()  # no carrier: this test acts on the item itself
+    operation = operator.start_bulk(
+        BulkAction.RESTART, BulkSelection(execution_ids=tuple(ids)), principal="tester"
+    )
+    assert operation.id is not None
+    repository = operator.bulk.repository
+    event = AuditEvent(principal="tester", role=None, action="Restart", arguments="{}")
+    with auditing(event, also=repository.item_marker(operation.id, ids[0], restart=True)):
+        restarted = operator.restart(ids[0], request_id(operation.id, ids[0]))
+    assert repository.item_outcomes(operation.id)[ids[0]] == ("DONE", restarted.id)
+    operator.stop(restarted.id)
+    instance = operator.get_job_execution(ids[0]).job_instance_id
+    before = operator.count_job_executions(_instance(instance), job_name=None)
+    # A second carrier restarting it again, without the ledger's id: refused, rolled back.
+    with (
+        pytest.raises(ItemAlreadyHandled),
+        auditing(event, also=repository.item_marker(operation.id, ids[0], restart=True)),
+    ):
+        operator.restart(ids[0])
+    assert operator.count_job_executions(_instance(instance), job_name=None) == before
+    assert [r.action for r in _audit_rows(operator)].count("Restart") == 1
+
+
+def _instance(instance_id: int) -> ExecutionFilter:
+    return ExecutionFilter(job_instance_id=instance_id)
