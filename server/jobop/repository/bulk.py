@@ -54,14 +54,8 @@ from .schema import (
     node,
 )
 
-_o, _t, _e, _i, _l, _n = (
-    bulk_operation,
-    bulk_operation_item,
-    job_execution,
-    job_instance,
-    launch_request,
-    node,
-)
+_o, _t = bulk_operation, bulk_operation_item
+_e, _i, _l, _n = job_execution, job_instance, launch_request, node
 
 DONE = "DONE"
 FAILED = "FAILED"
