@@ -458,3 +458,17 @@ def test_a_restart_of_a_handled_item_is_rolled_back_with_its_new_execution(
 
 def _instance(instance_id: int) -> ExecutionFilter:
     return ExecutionFilter(job_instance_id=instance_id)
+
+
+def test_a_client_going_away_does_not_cancel_the_operation(
+    inprocess_server: InProcessServer, stub: Stub
+) -> None:
+    operator = inprocess_server.operator
+    ids = _queued(operator, 12)
+    operator.bulk.throttle.rate = 20.0
+    stream = stub.BulkStop(pb.BulkStopRequest(selection=_by_ids(ids)), timeout=60)
+    accepted = next(stream).operation
+    stream.cancel()  # the client goes away
+    final = list(operator.watch_bulk_operation(accepted.id, interval=0.05))[-1]
+    assert final.state is BulkState.DONE and final.done == 12
+    assert set(_statuses(operator, ids).values()) == {BatchStatus.STOPPED}
