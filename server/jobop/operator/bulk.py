@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
+from jobop.batch.owner import current_owner
 from jobop.domain import JobopError, NoSuchBulkOperation, utcnow
 from jobop.domain.bulk import (
     DRY_RUN_IDS,
@@ -99,6 +100,12 @@ class BulkRunner:
     @property
     def node_id(self) -> str:
         return self._operator.node_id
+
+    @property
+    def audit_node(self) -> str:
+        """The audit rows' `node` (the server acting), as the service writes it."""
+        owner = current_owner()
+        return f"{owner['host']}:{owner['pid']}"
 
     # -- the API -------------------------------------------------------------------------
 
@@ -359,7 +366,7 @@ class _Carrier:
             role=self.role,
             action=self.operation.action.single_action,
             arguments=json.dumps({"executionId": execution_id, "operationId": self.id}),
-            node=self.runner.node_id,
+            node=self.runner.audit_node,
             execution_id=execution_id,
         )
 
