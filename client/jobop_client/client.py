@@ -166,6 +166,42 @@ class _Follower:
         return self.settings.retry.backoff(self.failures)
 
 
+class _BulkWatch:
+    """A bulk operation's watch across reconnections: it ends with the operation."""
+
+    def __init__(self, settings: _Settings, timeout: float | None, operation_id: int) -> None:
+        self.settings = settings
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.operation_id = operation_id
+        self.latest: pb.BulkOperation | None = None
+        self.failures = 0
+
+    def accept(self, operation: pb.BulkOperation) -> pb.BulkOperation:
+        self.failures = 0
+        self.latest = operation
+        return operation
+
+    def delay_after_error(self, error: grpc.RpcError) -> float:
+        self.failures += 1
+        delay = self.settings.retry_delay(
+            error, idempotent=True, attempt=self.failures, deadline=self.deadline
+        )
+        if delay is None:
+            raise errors.from_rpc_error(error) from error
+        return delay
+
+    def delay_after_end(self) -> float | None:
+        if self.latest is not None and not bulk_running(self.latest):
+            return None
+        # Closed while it runs (the server is shutting down): resume, perhaps elsewhere.
+        self.failures += 1
+        if self.failures >= self.settings.retry.max_attempts:
+            raise errors.ServerUnavailableError(
+                f"the server keeps closing the watch of bulk operation {self.operation_id}"
+            )
+        return self.settings.retry.backoff(self.failures)
+
+
 def _snapshot(
     response: pb.WatchExecutionResponse | pb.WatchExecutionsResponse,
 ) -> pb.JobExecution | None:
@@ -294,6 +330,41 @@ def _count_request(
     return pb.CountJobExecutionsRequest(
         job_name=job_name, job_instance_id=job_instance_id, filter=selection
     )
+
+
+_BulkRequest = (
+    pb.BulkStopRequest | pb.BulkAbandonRequest | pb.BulkRestartRequest | pb.BulkRecoverRequest
+)
+#: The bulk actions' RPCs and request messages.
+_BULK: dict[str, tuple[str, type[_BulkRequest]]] = {
+    "stop": ("BulkStop", pb.BulkStopRequest),
+    "abandon": ("BulkAbandon", pb.BulkAbandonRequest),
+    "restart": ("BulkRestart", pb.BulkRestartRequest),
+    "recover": ("BulkRecover", pb.BulkRecoverRequest),
+}
+
+
+def _bulk_request(
+    action: str,
+    selection: pb.ExecutionFilter | None,
+    ids: Sequence[int],
+    dry_run: bool,
+    force: bool = False,
+) -> _BulkRequest:
+    _, message = _BULK[action]
+    request: _BulkRequest = message(
+        selection=pb.ExecutionSelection(filter=selection, execution_ids=list(ids)),
+        dry_run=dry_run,
+    )
+    if force:
+        assert isinstance(request, pb.BulkRecoverRequest)
+        request.force = True
+    return request
+
+
+def bulk_running(operation: pb.BulkOperation) -> bool:
+    """Whether a bulk operation is still running (a dry run never is)."""
+    return operation.state == pb.BULK_OPERATION_STATE_RUNNING and not operation.dry_run
 
 
 class JobOperatorClient:
@@ -679,6 +750,122 @@ class JobOperatorClient:
         from the head, with ``total`` counting them all."""
         request = pb.ListQueueRequest(job_name=job_name, page_size=page_size)
         return self._call(self._stub.ListQueue, request, idempotent=True, timeout=timeout)
+
+    # -- bulk operations (docs/operations.md) ----------------------------------------------
+
+    def bulk_stop(
+        self,
+        filter: pb.ExecutionFilter | None = None,
+        *,
+        ids: Sequence[int] = (),
+        dry_run: bool = False,
+        timeout: float | None = None,
+    ) -> pb.BulkOperation:
+        """Stop every execution ``filter`` (``jobop_client.listing.execution_filter``) or
+        ``ids`` select (both: those of the ids the filter selects), as one operation that
+        runs on the server. Returns it as accepted (RUNNING, ``matched`` executions);
+        follow it with ``watch_bulk_operation(operation.id)``. ``dry_run``: changes
+        nothing, answers the count and the first ids. Not retried (it has no request id)."""
+        return self._bulk("stop", _bulk_request("stop", filter, ids, dry_run), timeout)
+
+    def bulk_abandon(
+        self,
+        filter: pb.ExecutionFilter | None = None,
+        *,
+        ids: Sequence[int] = (),
+        dry_run: bool = False,
+        timeout: float | None = None,
+    ) -> pb.BulkOperation:
+        """As bulk_stop, abandoning (the admin role, as abandon)."""
+        return self._bulk("abandon", _bulk_request("abandon", filter, ids, dry_run), timeout)
+
+    def bulk_restart(
+        self,
+        filter: pb.ExecutionFilter | None = None,
+        *,
+        ids: Sequence[int] = (),
+        dry_run: bool = False,
+        timeout: float | None = None,
+    ) -> pb.BulkOperation:
+        """As bulk_stop, restarting each FAILED or STOPPED execution's instance."""
+        return self._bulk("restart", _bulk_request("restart", filter, ids, dry_run), timeout)
+
+    def bulk_recover(
+        self,
+        filter: pb.ExecutionFilter | None = None,
+        *,
+        ids: Sequence[int] = (),
+        dry_run: bool = False,
+        force: bool = False,
+        timeout: float | None = None,
+    ) -> pb.BulkOperation:
+        """As bulk_stop, recovering (``force`` as recover's, for each)."""
+        request = _bulk_request("recover", filter, ids, dry_run, force)
+        return self._bulk("recover", request, timeout)
+
+    def get_bulk_operation(
+        self, operation_id: int, *, timeout: float | None = None
+    ) -> pb.BulkOperation:
+        """A bulk operation as it is now (NoSuchBulkOperationError)."""
+        request = pb.GetBulkOperationRequest(id=operation_id)
+        response = self._call(
+            self._stub.GetBulkOperation, request, idempotent=True, timeout=timeout
+        )
+        return response.operation
+
+    def cancel_bulk_operation(
+        self, operation_id: int, *, timeout: float | None = None
+    ) -> pb.BulkOperation:
+        """Cancels a running bulk operation after the execution in hand (what it did stays
+        done); a finished one is answered as it is. Safe to repeat, so retried."""
+        request = pb.CancelBulkOperationRequest(id=operation_id)
+        response = self._call(
+            self._stub.CancelBulkOperation, request, idempotent=True, timeout=timeout
+        )
+        return response.operation
+
+    def watch_bulk_operation(
+        self, operation_id: int, *, timeout: float | None = None
+    ) -> Iterator[pb.BulkOperation]:
+        """The operation now, then as it progresses, ending once it is DONE or CANCELLED.
+        A dropped connection is resumed (the operation goes on without watchers);
+        ``timeout`` bounds the whole watch (default: none)."""
+        watch = _BulkWatch(self._settings, timeout, operation_id)
+        while True:
+            call = self._stub.WatchBulkOperation(
+                pb.WatchBulkOperationRequest(id=operation_id),
+                timeout=_remaining(watch.deadline),
+                metadata=self._settings.metadata,
+            )
+            try:
+                for response in call:
+                    yield watch.accept(response.operation)
+            except grpc.RpcError as error:
+                time.sleep(watch.delay_after_error(error))
+                continue
+            finally:
+                call.cancel()  # type: ignore[no-untyped-call]
+            delay = watch.delay_after_end()
+            if delay is None:
+                return
+            time.sleep(delay)
+
+    def _bulk(self, action: str, request: _BulkRequest, timeout: float | None) -> pb.BulkOperation:
+        """The stream's first message (the operation as accepted); the stream is then
+        closed, which leaves the operation running."""
+        rpc, _ = _BULK[action]
+        method = getattr(self._stub, rpc)
+        deadline = self._settings.deadline(timeout)
+        call = method(request, timeout=_remaining(deadline), metadata=self._settings.metadata)
+        try:
+            for response in call:
+                operation: pb.BulkOperation = response.operation
+                return operation
+        except grpc.RpcError as error:
+            raise errors.from_rpc_error(error) from error
+        finally:
+            call.cancel()
+        raise errors.JobOperatorError(f"{rpc} answered nothing")
 
     # -- following ------------------------------------------------------------------------
 
@@ -1163,6 +1350,115 @@ class AsyncJobOperatorClient:
         """See JobOperatorClient.list_queue."""
         request = pb.ListQueueRequest(job_name=job_name, page_size=page_size)
         return await self._call(self._stub.ListQueue, request, idempotent=True, timeout=timeout)
+
+    async def bulk_stop(
+        self,
+        filter: pb.ExecutionFilter | None = None,
+        *,
+        ids: Sequence[int] = (),
+        dry_run: bool = False,
+        timeout: float | None = None,
+    ) -> pb.BulkOperation:
+        """See JobOperatorClient.bulk_stop."""
+        return await self._bulk("stop", _bulk_request("stop", filter, ids, dry_run), timeout)
+
+    async def bulk_abandon(
+        self,
+        filter: pb.ExecutionFilter | None = None,
+        *,
+        ids: Sequence[int] = (),
+        dry_run: bool = False,
+        timeout: float | None = None,
+    ) -> pb.BulkOperation:
+        """See JobOperatorClient.bulk_abandon."""
+        request = _bulk_request("abandon", filter, ids, dry_run)
+        return await self._bulk("abandon", request, timeout)
+
+    async def bulk_restart(
+        self,
+        filter: pb.ExecutionFilter | None = None,
+        *,
+        ids: Sequence[int] = (),
+        dry_run: bool = False,
+        timeout: float | None = None,
+    ) -> pb.BulkOperation:
+        """See JobOperatorClient.bulk_restart."""
+        request = _bulk_request("restart", filter, ids, dry_run)
+        return await self._bulk("restart", request, timeout)
+
+    async def bulk_recover(
+        self,
+        filter: pb.ExecutionFilter | None = None,
+        *,
+        ids: Sequence[int] = (),
+        dry_run: bool = False,
+        force: bool = False,
+        timeout: float | None = None,
+    ) -> pb.BulkOperation:
+        """See JobOperatorClient.bulk_recover."""
+        request = _bulk_request("recover", filter, ids, dry_run, force)
+        return await self._bulk("recover", request, timeout)
+
+    async def get_bulk_operation(
+        self, operation_id: int, *, timeout: float | None = None
+    ) -> pb.BulkOperation:
+        """See JobOperatorClient.get_bulk_operation."""
+        request = pb.GetBulkOperationRequest(id=operation_id)
+        response = await self._call(
+            self._stub.GetBulkOperation, request, idempotent=True, timeout=timeout
+        )
+        return response.operation
+
+    async def cancel_bulk_operation(
+        self, operation_id: int, *, timeout: float | None = None
+    ) -> pb.BulkOperation:
+        """See JobOperatorClient.cancel_bulk_operation."""
+        request = pb.CancelBulkOperationRequest(id=operation_id)
+        response = await self._call(
+            self._stub.CancelBulkOperation, request, idempotent=True, timeout=timeout
+        )
+        return response.operation
+
+    async def watch_bulk_operation(
+        self, operation_id: int, *, timeout: float | None = None
+    ) -> AsyncIterator[pb.BulkOperation]:
+        """See JobOperatorClient.watch_bulk_operation."""
+        watch = _BulkWatch(self._settings, timeout, operation_id)
+        while True:
+            call = self._stub.WatchBulkOperation(
+                pb.WatchBulkOperationRequest(id=operation_id),
+                timeout=_remaining(watch.deadline),
+                metadata=self._settings.metadata,
+            )
+            try:
+                async for response in call:
+                    yield watch.accept(response.operation)
+            except grpc.RpcError as error:
+                await asyncio.sleep(watch.delay_after_error(error))
+                continue
+            finally:
+                call.cancel()
+            delay = watch.delay_after_end()
+            if delay is None:
+                return
+            await asyncio.sleep(delay)
+
+    async def _bulk(
+        self, action: str, request: _BulkRequest, timeout: float | None
+    ) -> pb.BulkOperation:
+        rpc, _ = _BULK[action]
+        method = getattr(self._stub, rpc)
+        deadline = self._settings.deadline(timeout)
+        call = method(request, timeout=_remaining(deadline), metadata=self._settings.metadata)
+        try:
+            async for response in call:
+                operation: pb.BulkOperation = response.operation
+                return operation
+        except grpc.RpcError as error:
+            raise errors.from_rpc_error(error) from error
+        finally:
+            call.cancel()
+        raise errors.JobOperatorError(f"{rpc} answered nothing")
 
     async def watch_execution(
         self, execution_id: int, *, after_version: int = 0, timeout: float | None = None

@@ -73,6 +73,11 @@ class NoSuchScheduleError(NotFoundError):
     default_message = "no such schedule"
 
 
+class NoSuchBulkOperationError(NotFoundError):
+    reason = "NO_SUCH_OPERATION"
+    default_message = "no such bulk operation"
+
+
 class ScheduleExistsError(JobOperatorError):
     """CreateSchedule with a name another schedule has."""
 
@@ -241,6 +246,7 @@ _REASON_CLASSES: tuple[type[JobOperatorError], ...] = (
     JobNotRegisteredError,
     NoSuchScheduleError,
     ScheduleExistsError,
+    NoSuchBulkOperationError,
 )
 
 #: ErrorInfo reason -> exception class (each class has ``reason`` and ``grpc_code``).

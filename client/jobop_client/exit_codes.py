@@ -32,6 +32,8 @@ NOT_FOUND = 4  # no such job, execution or instance
 REFUSED = 5  # the server refused the request (already running, not restartable, ...)
 NOT_AUTHENTICATED = 6  # no credentials, or credentials the server does not know
 NOT_PERMITTED = 7  # the caller's role does not allow the request
+INCOMPLETE = 8  # a bulk operation ended CANCELLED or with executions it could not act on
+DECLINED = 9  # a confirmation was answered no (or stdin had no answer)
 INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 

@@ -5,7 +5,8 @@ by ``jobop_client.exit_codes`` (COMPLETED/NOOP 0, others 255, ``--exit-codes FIL
 entries); 2 usage error (including malformed or invalid job parameters); 3 the server
 cannot be reached; 4 no such job, execution or instance; 5 the server refused the request
 (already running, not restartable, ...); 6 not authenticated; 7 not permitted; 130
-interrupted. 1 is never used on purpose.
+interrupted; ``bulk``: 8 the operation ended CANCELLED or could not act on some executions,
+9 the confirmation was declined. 1 is never used on purpose.
 Every error prints one line to stderr; with ``--json`` that line is a JSON object,
 ``{"error": {"code", "reason", "message", "metadata"}, "exitCode"}``. Names and values
 from the server have their control characters escaped in tables and progress lines.
@@ -28,10 +29,12 @@ import grpc
 
 from jobop_client import catalogue, errors, executions, exit_codes, jsonform, parameters
 from jobop_client import credentials as creds
+from jobop_client import jobctl_bulk as bulk
 from jobop_client import jobctl_filters as filters
 from jobop_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT, JobOperatorClient
 from jobop_client.model import format_duration as _duration
 from jobop_client.proto import job_operator_pb2 as pb
+from jobop_client.terminal import is_tty as _is_tty
 from jobop_client.version import package_version
 
 PROG = "jobctl"
@@ -399,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PARAM",
         help="the limit holds per value of this job parameter (one tenant at a time)",
     )
+
+    bulk.add_bulk_commands(commands, later, _since, _execution_id)
 
     sub = command("watch", "follow an execution to its end; exits with its mapped code", _watch)
     sub.add_argument("execution_id", metavar="EXECUTION_ID", type=_execution_id)
@@ -1045,13 +1050,6 @@ def _step_line(step: pb.StepExecution) -> str:
     return line
 
 
-def _is_tty(out: TextIO) -> bool:
-    try:
-        return out.isatty() and os.environ.get("TERM") != "dumb"
-    except ValueError:  # a closed stream
-        return False
-
-
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -1285,6 +1283,8 @@ def _prepare(args: argparse.Namespace) -> None:
     if args.command == "limit" and args.limit is None and args.concurrency_key is not None:
         raise UsageError("limit JOB none clears the key too: give --key with a number")
 
+    if args.command == "bulk" and (problem := bulk.check(args)):
+        raise UsageError(problem)
     listing = args.command == "list" and args.instances
     if listing and (len(args.job) > 1 or filters.filtered(args) or args.oldest_first or args.count):
         raise UsageError("list --instances takes at most one JOB and no filter")

@@ -116,6 +116,38 @@ def execution_json(execution: pb.JobExecution) -> dict[str, Any]:
     }
 
 
+def bulk_operation_json(operation: pb.BulkOperation) -> dict[str, Any]:
+    """A bulk operation: its action and state by name (STOP, RUNNING), the counts, the
+    first refusals, and for a dry run (``dryRun``, no id) the first selected ``ids``."""
+    return {
+        "id": operation.id,
+        "action": enum_name(pb.BulkAction, operation.action, "BULK_ACTION_"),
+        "state": enum_name(pb.BulkOperationState, operation.state, "BULK_OPERATION_STATE_"),
+        "matched": operation.matched,
+        "done": operation.done,
+        "failed": operation.failed,
+        "errors": [
+            {"executionId": error.execution_id, "reason": error.reason, "message": error.message}
+            for error in operation.errors
+        ],
+        "principal": operation.principal,
+        "nodeId": operation.node_id,
+        "created": _time(operation, "create_time"),
+        "ended": _time(operation, "end_time"),
+        "dryRun": operation.dry_run,
+        "ids": list(operation.execution_ids),
+    }
+
+
+def enum_name(enum: Any, value: int, prefix: str) -> str:
+    """An enum value's name without its prefix; a value newer than this client as a number."""
+    try:
+        name: str = enum.Name(value)
+    except ValueError:
+        return f"{prefix.rstrip('_')}_{value}"
+    return name.removeprefix(prefix)
+
+
 def instance_json(instance: pb.JobInstance) -> dict[str, Any]:
     return {
         "id": instance.id,

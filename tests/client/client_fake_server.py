@@ -50,6 +50,10 @@ class FakeJobOperator(pb_grpc.JobOperatorServiceServicer):
     calls: list[tuple[str, Any, dict[str, str]]] = field(default_factory=list)
     # Run-time job settings by job (workload control); a paused job's starts stay STARTING.
     overrides: dict[str, pb.JobSettingsOverride] = field(default_factory=dict)
+    # Bulk operations by id: the snapshots a watch replays (the last is the final one).
+    operations: dict[int, list[pb.BulkOperation]] = field(default_factory=dict)
+    # Abort the first WatchBulkOperation stream with UNAVAILABLE after its first message.
+    break_bulk_watch: bool = False
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -400,6 +404,106 @@ class FakeJobOperator(pb_grpc.JobOperatorServiceServicer):
         while context.is_active():  # heartbeats until the client goes away
             yield pb.WatchExecutionsResponse(heartbeat=True)
             time.sleep(0.05)
+
+    # -- bulk operations: acted on at once, the watch replays RUNNING, half-way, the end --
+
+    def _selected(self, selection: pb.ExecutionSelection) -> list[pb.JobExecution]:
+        given = selection.HasField("filter")
+        chosen = selection.filter
+        found = [
+            e
+            for e in sorted(self.executions.values(), key=lambda e: -e.id)
+            if (not selection.execution_ids or e.id in selection.execution_ids)
+            and (not chosen.job_names or e.job_name in chosen.job_names)
+            and (not chosen.statuses or e.status in chosen.statuses)
+        ]
+        return found if given or selection.execution_ids else []
+
+    def _bulk(self, name: str, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        self._enter(name, request, context)
+        if not request.selection.HasField("filter") and not request.selection.execution_ids:
+            _abort(context, "INVALID_ARGUMENT", "select by a filter or ids", {"field": "selection"})
+        response = getattr(pb, f"{name}Response")
+        chosen = self._selected(request.selection)
+        action = getattr(pb, "BULK_ACTION_" + name.removeprefix("Bulk").upper())
+        operation = pb.BulkOperation(
+            action=action,
+            state=pb.BULK_OPERATION_STATE_RUNNING,
+            matched=len(chosen),
+            principal="anonymous",
+            node_id="fake-node",
+        )
+        operation.create_time.GetCurrentTime()
+        if request.dry_run:
+            operation.dry_run = True
+            operation.state = pb.BULK_OPERATION_STATE_DONE
+            operation.execution_ids.extend(e.id for e in chosen[:10])
+            yield response(operation=operation)
+            return
+        operation.id = next(self._ids)
+        snapshots = [_copy_operation(operation)]
+        for execution in chosen:
+            if name == "BulkStop" and execution.status not in RUNNING:
+                operation.failed += 1
+                operation.errors.add(
+                    execution_id=execution.id,
+                    reason="JOB_EXECUTION_NOT_RUNNING",
+                    message=f"execution {execution.id} is not running",
+                )
+            else:
+                operation.done += 1
+                execution.status = pb.BATCH_STATUS_STOPPED
+            snapshots.append(_copy_operation(operation))
+        operation.state = pb.BULK_OPERATION_STATE_DONE
+        operation.end_time.GetCurrentTime()
+        snapshots.append(_copy_operation(operation))
+        self.operations[operation.id] = snapshots
+        yield response(operation=snapshots[0])
+        for snapshot in snapshots[1:]:
+            yield response(operation=snapshot)
+
+    def BulkStop(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        return self._bulk("BulkStop", request, context)
+
+    def BulkAbandon(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        return self._bulk("BulkAbandon", request, context)
+
+    def BulkRestart(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        return self._bulk("BulkRestart", request, context)
+
+    def BulkRecover(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        return self._bulk("BulkRecover", request, context)
+
+    def _operation(self, operation_id: int, context: grpc.ServicerContext) -> list[Any]:
+        snapshots = self.operations.get(operation_id)
+        if snapshots is None:
+            _abort(context, "NO_SUCH_OPERATION", f"no bulk operation with id {operation_id}")
+        return snapshots
+
+    def GetBulkOperation(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("GetBulkOperation", request, context)
+        operation = self._operation(request.id, context)[-1]
+        return pb.GetBulkOperationResponse(operation=operation)
+
+    def CancelBulkOperation(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("CancelBulkOperation", request, context)
+        operation = self._operation(request.id, context)[-1]
+        return pb.CancelBulkOperationResponse(operation=operation)
+
+    def WatchBulkOperation(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        self._enter("WatchBulkOperation", request, context)
+        for snapshot in self._operation(request.id, context):
+            yield pb.WatchBulkOperationResponse(operation=snapshot)
+            if self.break_bulk_watch:
+                self.break_bulk_watch = False
+                context.abort(grpc.StatusCode.UNAVAILABLE, "server going away")
+            time.sleep(0.01)
+
+
+def _copy_operation(operation: pb.BulkOperation) -> pb.BulkOperation:
+    copy = pb.BulkOperation()
+    copy.CopyFrom(operation)
+    return copy
 
 
 def _page(items: list[Any], size: int, token: str) -> tuple[list[Any], str]:

@@ -92,5 +92,18 @@ def test_jobctl_rest_and_audit_write_a_typed_start_alike(jobop_server: ServerPro
     instances = _jobctl_json(jobop_server, "list", "demoTaskletJob", "--instances")
     rest_instances = request(base, "GET", "/api/jobs/demoTaskletJob/instances").body
     assert instances == rest_instances["jobInstances"]
-    for document in (started, shown, rest, events, listed, arguments, instances):
+    # A bulk operation reads the same from jobctl and REST: its dry run, and one that ends
+    # with a refusal (the execution had completed).
+    dry_body = {"filter": {"job": ["demoTaskletJob"]}, "ids": [execution_id], "dryRun": True}
+    dry = request(base, "POST", "/api/executions/stop", dry_body).body
+    assert dry["ids"] == [execution_id] and dry["dryRun"] is True
+    selected = ["demoTaskletJob", "--id", str(execution_id)]
+    assert _jobctl_json(jobop_server, "bulk", "stop", *selected, "--dry-run") == dry
+    stopped = run_jobctl(jobop_server.address, "--json", "bulk", "stop", *selected, "--yes")
+    assert stopped.returncode == 8, stopped.stderr  # it could not stop a finished one
+    operation = json.loads(stopped.stdout)
+    assert operation["errors"][0]["executionId"] == execution_id
+    assert request(base, "GET", f"/api/operations/{operation['id']}").body == operation
+    documents = (started, shown, rest, events, listed, arguments, instances, dry, operation)
+    for document in documents:
         assert all(CAMEL.match(key) for key in _keys(document)), _keys(document)

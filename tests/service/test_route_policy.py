@@ -64,6 +64,8 @@ def test_entries_name_rpcs_of_the_policy_table_and_control_routes_their_action()
                 assert rule.rpc.lower() == expected, (path, rule)
                 continue
             verb = rule.rpc.lower().removeprefix("start").removeprefix("update")
+            # BulkStop .../executions/stop, CancelBulkOperation .../{id}/cancel.
+            verb = verb.removeprefix("bulk").removesuffix("bulkoperation")
             verb = verb.removesuffix("instance").replace("job", "") or "start"
             assert path.lower().endswith(verb), (path, rule)
     assert all(

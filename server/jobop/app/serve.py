@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import errno
 import logging
+import math
 import os
 import signal
 import socket
@@ -76,6 +77,13 @@ def _seconds(text: str) -> float:
     value = float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of 0 or more, not {text}")
     return value
 
 
@@ -187,6 +195,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         choices=ROLES,
         default=_env("JOBOP_ROLE", "all"),
         help="api: serve only; worker: run only; all: both (default %(default)s)",
+    )
+    parser.add_argument(
+        "--bulk-rate",
+        metavar="PER_SECOND",
+        type=_rate,
+        # A string: argparse checks it with _rate, so a bad JOBOP_BULK_RATE is refused too.
+        default=_env("JOBOP_BULK_RATE", "200"),
+        help="executions per second that bulk operations act on, on this node, all "
+        "operations together; 0: no limit (env JOBOP_BULK_RATE; default %(default)s)",
     )
     parser.add_argument(
         "--stop-grace",
@@ -393,6 +410,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         progress_notify_interval=args.progress_notify_interval,
         observers=observers,
         step_listeners=step_listeners,
+        bulk_rate=args.bulk_rate,
     )
     options = ServerOptions(
         address=args.grpc_address,

@@ -41,6 +41,10 @@ class NoSuchJobInstance(JobopError):
     reason = "NO_SUCH_JOB_INSTANCE"
 
 
+class NoSuchBulkOperation(JobopError):
+    reason = "NO_SUCH_OPERATION"
+
+
 class JobInstanceAlreadyExists(JobopError):
     reason = "JOB_INSTANCE_ALREADY_EXISTS"
 

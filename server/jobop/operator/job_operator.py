@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -49,6 +49,7 @@ from jobop.domain import (
     NoSuchJobInstance,
     utcnow,
 )
+from jobop.domain.bulk import BulkAction, BulkOperation, BulkSelection
 from jobop.domain.messages import MessageCode
 from jobop.domain.schedules import ScheduleFire, ScheduleSpec, ScheduleView
 from jobop.domain.workload import (
@@ -66,6 +67,7 @@ from jobop.repository.nodes import NodeRepository, NodeState, RecoveredNode
 from jobop.repository.workload import WorkloadRepository
 
 from . import admission
+from .bulk import DEFAULT_BULK_RATE, BulkRunner
 from .events import ExecutionEvents
 from .launcher import Launcher
 from .node import (
@@ -177,6 +179,7 @@ class JobOperator:
         progress_notify_interval: float = DEFAULT_PROGRESS_INTERVAL,
         observers: Sequence[ExecutionObserver] = (),
         step_listeners: Sequence[object] = (),
+        bulk_rate: float = DEFAULT_BULK_RATE,
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -225,8 +228,11 @@ class JobOperator:
             new_node_info(role, lease),
             heartbeat_interval=heartbeat_interval,
             on_recovered=self._recovered,
-            on_beat=self._fail_unsaved,
+            on_beat=self._after_beat,
         )
+        # Bulk operations (operator/bulk.py): carried on from the end of __init__.
+        self.bulk = BulkRunner(self, rate=bulk_rate)
+        self._bulk_ready = False
         self.relay: ChangeRelay | None = None
         if self._postgresql:
             self.relay = ChangeRelay(
@@ -269,6 +275,9 @@ class JobOperator:
         self.scheduler = Scheduler(self)
         if self._launcher is not None:
             self.scheduler.start()
+        # Operations of nodes gone meanwhile (this server's own before a restart).
+        self._bulk_ready = True
+        self._take_over_bulk(None)
 
     @property
     def node_id(self) -> str:
@@ -860,6 +869,24 @@ class JobOperator:
                 self._publish(execution)
         if result.released:
             self._launch_waiting(result.released)
+        self._take_over_bulk(result.node.node_id)
+
+    def _after_beat(self) -> None:
+        self._fail_unsaved()
+        self._take_over_bulk(None)
+
+    def _take_over_bulk(self, lost_node_id: str | None) -> None:
+        """Carry on the bulk operations of a node recovered here (None: of any node gone)."""
+        if not self._bulk_ready:
+            return  # still starting: the end of __init__ looks
+        try:
+            self.bulk.take_over(lost_node_id)
+        except Exception as error:
+            log.warning(
+                "could not take over bulk operations: %s",
+                error,
+                exc_info=not is_database_unavailable(error),
+            )
 
     def _restart_owner_lost(self, execution: JobExecution) -> None:
         if execution.job_name not in self.registry or not self._accepting:
@@ -993,6 +1020,43 @@ class JobOperator:
             selection, after_id=after_id, oldest_first=oldest_first, limit=limit, contexts=False
         )
 
+    # -- bulk operations (operator/bulk.py) ---------------------------------------------
+
+    def start_bulk(
+        self,
+        action: BulkAction,
+        selection: BulkSelection,
+        *,
+        principal: str,
+        dry_run: bool = False,
+    ) -> BulkOperation:
+        """Accept a bulk operation: the executions `selection` selects are snapshotted
+        with the operation (one transaction), which this node then carries out in the
+        background, throttled (`bulk_rate`). Answers the operation as accepted (RUNNING;
+        DONE at once when nothing matched). A dry run stores nothing and answers the count
+        and the first ids (newest first). Audited as the action's bulk RPC (BulkStop...)
+        with the selection and the count; each execution acted on as the single action.
+        InvalidArgument-like errors (JobopError) for a selection that selects nothing."""
+        return self.bulk.start(action, selection, principal=principal, dry_run=dry_run)
+
+    def get_bulk_operation(self, operation_id: int) -> BulkOperation:
+        """The operation as it is now; NoSuchBulkOperation if there is none."""
+        return self.bulk.get(operation_id)
+
+    def cancel_bulk_operation(self, operation_id: int, *, principal: str) -> BulkOperation:
+        """Ask a running operation to end: it ends CANCELLED after the execution in hand
+        (what it did stays done). Answers the operation (CANCELLED once its carrier saw the
+        request, which takes a moment when another node carries it); an ended one as it
+        is. Audited (CancelBulkOperation)."""
+        return self.bulk.cancel(operation_id, principal=principal)
+
+    def watch_bulk_operation(
+        self, operation_id: int, *, interval: float = 0.2
+    ) -> Iterator[BulkOperation]:
+        """The operation now, then each change of its progress (read every `interval`
+        seconds), until it is no longer RUNNING (blocking: for a thread)."""
+        return self.bulk.watch(operation_id, interval=interval)
+
     # -- schedules (operator/scheduler.py) ----------------------------------------------
 
     def create_schedule(self, spec: ScheduleSpec) -> ScheduleView:
@@ -1059,6 +1123,9 @@ class JobOperator:
         `handoff` (PostgreSQL): starts claimed here but not begun go back to the queue,
         and each execution stopped here gets a restart waiting for another node to claim
         it, so that the work carries on elsewhere."""
+        # Bulk operations first: a restart must not be refused as shutting down (they stay
+        # RUNNING, for another node or this one's next start).
+        self.bulk.close()
         self.refuse_starts()
         if self._claimer is not None:
             self._claimer.join(timeout=5)

@@ -11,7 +11,7 @@ their own (`AuditTrail.record`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -52,15 +52,22 @@ class AuditEvent:
 class PendingAudit:
     event: AuditEvent
     written: bool = False
+    # Written with the row, in the action's transaction, given the connection and the
+    # execution the row names (a bulk operation marks its item handled: repository/bulk.py).
+    # It may raise to roll the action back.
+    also: Callable[[Connection, int], None] | None = None
 
 
 _pending: ContextVar[PendingAudit | None] = ContextVar("jobop_pending_audit", default=None)
 
 
 @contextmanager
-def auditing(event: AuditEvent) -> Iterator[PendingAudit]:
-    """Announce the control action this thread is about to perform."""
-    pending = PendingAudit(event)
+def auditing(
+    event: AuditEvent, *, also: Callable[[Connection, int], None] | None = None
+) -> Iterator[PendingAudit]:
+    """Announce the control action this thread is about to perform (and what to write
+    with its row, `also`)."""
+    pending = PendingAudit(event, also=also)
     token = _pending.set(pending)
     try:
         yield pending
@@ -77,7 +84,23 @@ def record_in(connection: Connection, execution_id: int) -> None:
     values = _values(dataclasses.replace(current.event, execution_id=execution_id))
     values["job_name"] = _job_name_of(execution_id)
     connection.execute(insert(audit).values(**values))
+    if current.also is not None:
+        current.also(connection, execution_id)
     current.written = True
+
+
+def record_event_in(connection: Connection, event: AuditEvent) -> None:
+    """Write `event` in the caller's transaction, the job named from its execution where
+    it names none."""
+    values = _values(event)
+    if event.execution_id is not None and event.job_name is None:
+        values["job_name"] = _job_name_of(event.execution_id)
+    connection.execute(insert(audit).values(**values))
+
+
+def pending_event() -> PendingAudit | None:
+    """The action this thread announced, if any (written or not)."""
+    return _pending.get()
 
 
 def record_job_in(connection: Connection, job_name: str) -> None:

@@ -26,6 +26,7 @@ from jobop.domain import (
     JobopError,
     JobParametersNotFound,
     JobRestartNotAllowed,
+    NoSuchBulkOperation,
     NoSuchJob,
     NoSuchJobExecution,
     NoSuchJobInstance,
@@ -58,6 +59,7 @@ class InvalidArgument(Exception):
 # JobRestartNotAllowed and maps with it).
 _CODES: tuple[tuple[type[JobopError], grpc.StatusCode], ...] = (
     (NoSuchJob, grpc.StatusCode.NOT_FOUND),
+    (NoSuchBulkOperation, grpc.StatusCode.NOT_FOUND),
     (NoSuchJobExecution, grpc.StatusCode.NOT_FOUND),
     (NoSuchJobInstance, grpc.StatusCode.NOT_FOUND),
     (JobInstanceAlreadyExists, grpc.StatusCode.ALREADY_EXISTS),

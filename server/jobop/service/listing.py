@@ -9,6 +9,7 @@ from datetime import datetime
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
 from jobop.domain import EXIT_MESSAGE_LENGTH, BatchStatus, ExecutionFilter, TimeRange
+from jobop.domain.bulk import MAX_SELECTION_IDS, BulkSelection
 from jobop.repository.schema import NAME_LENGTH, NODE_ID_LENGTH, PARAMETER_VALUE_LENGTH
 
 from . import validation as check
@@ -120,3 +121,29 @@ def page_query(selection: ExecutionFilter, *, oldest_first: bool) -> str:
         return f"executions {name!r} {selection.job_instance_id}"
     order = "oldest" if oldest_first else "newest"
     return f"executions {order} {selection.describe()}"
+
+
+def bulk_selection(message: pb.ExecutionSelection, *, force: bool = False) -> BulkSelection:
+    """A bulk request's selection: its filter (`selection.filter.*` fields named in the
+    errors) and ids; at least one of them."""
+    selection: ExecutionFilter | None = None
+    if message.HasField("filter"):
+        try:
+            selection = execution_filter("", 0, message.filter)
+        except InvalidArgument as error:
+            field = f"selection.{error.field}" if error.field else "selection.filter"
+            raise InvalidArgument(str(error), field=field) from None
+    ids = list(message.execution_ids)
+    if len(ids) > MAX_SELECTION_IDS:
+        raise InvalidArgument(
+            f"selection.execution_ids holds more than {MAX_SELECTION_IDS} ids: use a filter",
+            field="selection.execution_ids",
+        )
+    for execution_id in ids:
+        check.execution_id(execution_id, field="selection.execution_ids")
+    if selection is None and not ids:
+        raise InvalidArgument(
+            "selection needs a filter or execution_ids (an empty filter selects every execution)",
+            field="selection",
+        )
+    return BulkSelection(filter=selection, execution_ids=tuple(ids), force=force)

@@ -33,6 +33,7 @@ from jobop.domain import (
     SettingsOverride,
     StepExecution,
 )
+from jobop.domain.bulk import BulkAction, BulkOperation, BulkState
 from jobop.domain.parameters import is_secret
 from jobop.domain.schedules import ScheduleFire, ScheduleSpec, ScheduleView
 from jobop.repository import AuditEvent
@@ -387,3 +388,41 @@ def queued_execution_to_proto(entry: QueuedExecution) -> pb.QueuedExecution:
         queued_seconds=entry.queued_seconds,
         waiting_for=entry.waiting_for,
     )
+
+
+_BULK_ACTION_TO_PROTO: dict[BulkAction, pb.BulkAction.ValueType] = {
+    BulkAction.STOP: pb.BULK_ACTION_STOP,
+    BulkAction.ABANDON: pb.BULK_ACTION_ABANDON,
+    BulkAction.RESTART: pb.BULK_ACTION_RESTART,
+    BulkAction.RECOVER: pb.BULK_ACTION_RECOVER,
+}
+
+_BULK_STATE_TO_PROTO: dict[BulkState, pb.BulkOperationState.ValueType] = {
+    BulkState.RUNNING: pb.BULK_OPERATION_STATE_RUNNING,
+    BulkState.DONE: pb.BULK_OPERATION_STATE_DONE,
+    BulkState.CANCELLED: pb.BULK_OPERATION_STATE_CANCELLED,
+}
+
+
+def bulk_operation_to_proto(operation: BulkOperation) -> pb.BulkOperation:
+    message = pb.BulkOperation(
+        id=operation.id or 0,
+        action=_BULK_ACTION_TO_PROTO[operation.action],
+        state=_BULK_STATE_TO_PROTO[operation.state],
+        matched=operation.matched,
+        done=operation.done,
+        failed=operation.failed,
+        errors=[
+            pb.BulkOperationError(
+                execution_id=error.execution_id, reason=error.reason, message=error.message
+            )
+            for error in operation.errors
+        ],
+        dry_run=operation.dry_run,
+        execution_ids=list(operation.execution_ids),
+        principal=operation.principal,
+        node_id=operation.node_id or "",
+    )
+    _set_time(message.create_time, operation.created)
+    _set_time(message.end_time, operation.ended)
+    return message

@@ -24,6 +24,7 @@ from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
 
 from jobop.batch.owner import current_owner
 from jobop.domain import JobExecution, JobInstance, NoSuchJobExecution
+from jobop.domain.bulk import BulkAction, BulkOperation
 from jobop.domain.cron import CronExpression, time_zone
 from jobop.operator import JobOperator, LaunchHold
 from jobop.operator.events import Subscription
@@ -32,10 +33,13 @@ from jobop.repository import AuditTrail
 from . import listing
 from . import validation as check
 from .audit import AuditRecorder
+from .auth import ANONYMOUS, current_caller
 from .errors import SHUTTING_DOWN, InvalidArgument, abort, error_status, status_for
+from .listing import bulk_selection
 from .mapping import (
     SCHEDULE_FIELDS,
     audit_event_to_proto,
+    bulk_operation_to_proto,
     description_to_proto,
     execution_for_caller,
     execution_to_proto,
@@ -64,6 +68,9 @@ DEFAULT_HEARTBEAT_INTERVAL = 15.0
 DEFAULT_POLL_INTERVAL = 2.0
 # While other nodes' changes arrive by NOTIFY, a safety poll this seldom.
 _LISTENING_POLL_INTERVAL = 30.0
+
+# A bulk operation's stream reads its row this often (progress at most this often).
+BULK_POLL_INTERVAL = 0.2
 
 # The longest a Start's execution waits for its response to be sent before it runs anyway.
 _HOLD_BACKSTOP = 0.05
@@ -821,13 +828,136 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
     ) -> pb.StartJobsResponse:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "StartJobs is not served yet")
 
-    # -- bulk operations (issue 24: not served yet) --------------------------------------
+    # -- bulk operations (docs/operations.md) --------------------------------------------
 
-    async def BulkStop(self, request: Any, context: Any) -> Any:  # type: ignore[override]
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "bulk operations are not served yet")
+    async def BulkStop(
+        self, request: pb.BulkStopRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.BulkStopResponse]:
+        async for operation in self._bulk(BulkAction.STOP, request, context):
+            yield pb.BulkStopResponse(operation=operation)
 
-    BulkAbandon = BulkRestart = BulkRecover = BulkStop  # type: ignore[assignment]
-    GetBulkOperation = WatchBulkOperation = CancelBulkOperation = BulkStop  # type: ignore[assignment]
+    async def BulkAbandon(
+        self, request: pb.BulkAbandonRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.BulkAbandonResponse]:
+        async for operation in self._bulk(BulkAction.ABANDON, request, context):
+            yield pb.BulkAbandonResponse(operation=operation)
+
+    async def BulkRestart(
+        self, request: pb.BulkRestartRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.BulkRestartResponse]:
+        async for operation in self._bulk(BulkAction.RESTART, request, context):
+            yield pb.BulkRestartResponse(operation=operation)
+
+    async def BulkRecover(
+        self, request: pb.BulkRecoverRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.BulkRecoverResponse]:
+        async for operation in self._bulk(BulkAction.RECOVER, request, context):
+            yield pb.BulkRecoverResponse(operation=operation)
+
+    def start_bulk(self, action: BulkAction, request: BulkRequest) -> BulkOperation:
+        """Check a bulk request and accept it (or answer its dry run); audited by the
+        caller as the action's bulk RPC. REST calls this too."""
+        check.request_size(request)
+        selection = bulk_selection(request.selection, force=getattr(request, "force", False))
+        caller = current_caller.get()
+        principal = caller.principal.name if caller is not None else ANONYMOUS.name
+        return self._operator.start_bulk(
+            action, selection, principal=principal, dry_run=request.dry_run
+        )
+
+    async def _bulk(
+        self,
+        action: BulkAction,
+        request: BulkRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[pb.BulkOperation]:
+        """The operation as accepted, then its progress until it ends (a dry run: one
+        message). The client going away ends the stream, not the operation."""
+
+        def accept(request: BulkRequest) -> BulkOperation:
+            return self.start_bulk(action, request)
+
+        accept.__name__ = action.rpc
+        body = self.audit.audited(action.rpc, accept)
+        operation = await self._unary(context, body, request)
+        yield bulk_operation_to_proto(operation)
+        if operation.running and operation.id is not None:
+            async for message in self._follow_bulk(operation, context):
+                yield message
+
+    async def _follow_bulk(
+        self, operation: BulkOperation, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.BulkOperation]:
+        """Each change of the operation's progress (its row read every BULK_POLL_INTERVAL
+        seconds, on any node), until it is no longer RUNNING; unchanged, the operation is
+        sent again every heartbeat interval."""
+        assert operation.id is not None
+        get = functools.partial(self._operator.get_bulk_operation, operation.id)
+        last = operation.progress()
+        last_sent = time.monotonic()
+        self.active_streams += 1
+        try:
+            while operation.running:
+                if self._closing:
+                    await abort(context, _shutting_down())
+                await asyncio.sleep(BULK_POLL_INTERVAL)
+                operation = await self._blocking(get)
+                changed = operation.progress() != last
+                if changed or time.monotonic() - last_sent >= self._heartbeat_interval:
+                    last = operation.progress()
+                    last_sent = time.monotonic()
+                    yield bulk_operation_to_proto(operation)
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception as error:
+            await abort(context, self._stream_error(error))
+        finally:
+            self.active_streams -= 1
+
+    async def GetBulkOperation(
+        self, request: pb.GetBulkOperationRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetBulkOperationResponse:
+        return await self._unary(context, self._get_bulk_operation, request)
+
+    def _get_bulk_operation(
+        self, request: pb.GetBulkOperationRequest
+    ) -> pb.GetBulkOperationResponse:
+        operation = self._operator.get_bulk_operation(check.execution_id(request.id, field="id"))
+        return pb.GetBulkOperationResponse(operation=bulk_operation_to_proto(operation))
+
+    async def WatchBulkOperation(
+        self, request: pb.WatchBulkOperationRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.WatchBulkOperationResponse]:
+        try:
+            operation_id = check.execution_id(request.id, field="id")
+            operation = await self._blocking(
+                functools.partial(self._operator.get_bulk_operation, operation_id)
+            )
+        except Exception as error:
+            await abort(context, self._stream_error(error))
+        yield pb.WatchBulkOperationResponse(operation=bulk_operation_to_proto(operation))
+        async for message in self._follow_bulk(operation, context):
+            yield pb.WatchBulkOperationResponse(operation=message)
+
+    async def CancelBulkOperation(
+        self, request: pb.CancelBulkOperationRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.CancelBulkOperationResponse:
+        body = self.audit.audited("CancelBulkOperation", self._cancel_bulk_operation)
+        return await self._unary(context, body, request)
+
+    def _cancel_bulk_operation(
+        self, request: pb.CancelBulkOperationRequest
+    ) -> pb.CancelBulkOperationResponse:
+        operation_id = check.execution_id(request.id, field="id")
+        caller = current_caller.get()
+        principal = caller.principal.name if caller is not None else ANONYMOUS.name
+        operation = self._operator.cancel_bulk_operation(operation_id, principal=principal)
+        return pb.CancelBulkOperationResponse(operation=bulk_operation_to_proto(operation))
+
+
+BulkRequest = (
+    pb.BulkStopRequest | pb.BulkAbandonRequest | pb.BulkRestartRequest | pb.BulkRecoverRequest
+)
 
 
 def _shutting_down() -> grpc.Status:

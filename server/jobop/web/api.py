@@ -25,7 +25,7 @@ from jobop.service.auth import current_caller
 from jobop.service.errors import InvalidArgument
 
 from . import representation as rep
-from .calls import ApiError, CallContext, call
+from .calls import ApiError, CallContext, call, first
 from .contexts import context_body
 from .events import execution_events, executions_events
 
@@ -99,8 +99,13 @@ def query_time(request: web.Request, name: str, target: Any) -> None:
     """The query parameter `name` (an RFC 3339 time with its offset), when given, into the
     Timestamp `target`."""
     text = request.query.get(name)
-    if text is None:
-        return
+    if text is not None:
+        time_value(name, text, target)
+
+
+def time_value(name: str, text: str, target: Any) -> None:
+    """`text`, an RFC 3339 time with its offset, into the Timestamp `target` (`name` is the
+    field a refusal names)."""
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -185,45 +190,160 @@ def _request_id(body: dict[str, Any]) -> str:
 _STATUSES = {
     name.removeprefix("BATCH_STATUS_"): value for name, value in pb.BatchStatus.items() if value
 }
-# Query names of the time ranges: `since`/`until` bound the create time.
-_RANGES = {
-    "created": ("since", "until"),
-    "started": ("startedSince", "startedUntil"),
-    "ended": ("endedSince", "endedUntil"),
+
+# The executions' filter, as the query of a listing and the `filter` object of a bulk
+# operation's body name it: the repeatable names and their ExecutionFilter field, the time
+# ranges' names (`since`/`until` bound the create time), then `param`, `node`, `overdue`.
+FILTER_LISTS = {"job": "job_names", "status": "statuses", "exitCode": "exit_codes"}
+FILTER_TIMES = {
+    "since": ("created", "since"),
+    "until": ("created", "until"),
+    "startedSince": ("started", "since"),
+    "startedUntil": ("started", "until"),
+    "endedSince": ("ended", "since"),
+    "endedUntil": ("ended", "until"),
 }
+FILTER_NAMES = (*FILTER_LISTS, *FILTER_TIMES, "param", "node", "overdue")
 PARAMETER_PREFIX = "param."
+
+
+def _filter(
+    lists: dict[str, list[str]],
+    times: dict[str, str],
+    parameters: list[tuple[str, str]],
+    node: str,
+    overdue: bool | None,
+    prefix: str = "",
+) -> pb.ExecutionFilter:
+    """The ExecutionFilter of the values named as FILTER_NAMES name them; a refusal names
+    `prefix` + the name. The servicer checks the values themselves."""
+    selection = pb.ExecutionFilter(node_id=node)
+    for name, field in FILTER_LISTS.items():
+        values = lists.get(name, [])
+        if name != "status":
+            getattr(selection, field).extend(values)
+            continue
+        for text in values:
+            if text.upper() not in _STATUSES:
+                shown = ", ".join(_STATUSES)
+                message = f"{prefix}status must be one of {shown}, not {text!r}"
+                raise ApiError.of(InvalidArgument(message, field=f"{prefix}status"))
+            selection.statuses.append(_STATUSES[text.upper()])
+    for name, text in times.items():
+        window, side = FILTER_TIMES[name]
+        time_value(prefix + name, text, getattr(getattr(selection, window), side))
+    for name, value in parameters:
+        selection.parameters.append(pb.ParameterFilter(name=name, value=value))
+    if overdue is not None:
+        selection.overdue = overdue
+    return selection
 
 
 def execution_filter(request: web.Request) -> pb.ExecutionFilter:
     """The executions' filter from the query: repeatable `job`, `status` and `exitCode`,
-    the time ranges of `_RANGES` (RFC 3339), `param.NAME=VALUE` (repeatable names),
-    `node` and `overdue` (true or false). The servicer checks the values."""
+    the times of FILTER_TIMES (RFC 3339), `param.NAME=VALUE` (repeatable names), `node` and
+    `overdue` (true or false)."""
     query = request.query
-    selection = pb.ExecutionFilter(
-        job_names=query.getall("job", []),
-        exit_codes=query.getall("exitCode", []),
-        node_id=query.get("node", ""),
+    parameters = [
+        (key.removeprefix(PARAMETER_PREFIX), value)
+        for key, value in query.items()
+        if key.startswith(PARAMETER_PREFIX)
+    ]
+    return _filter(
+        {name: query.getall(name, []) for name in FILTER_LISTS},
+        {name: query[name] for name in FILTER_TIMES if name in query},
+        parameters,
+        query.get("node", ""),
+        query_bool(request, "overdue") if "overdue" in query else None,
     )
-    for text in query.getall("status", []):
-        if text.upper() not in _STATUSES:
-            shown = ", ".join(_STATUSES)
-            raise ApiError.of(
-                InvalidArgument(f"status must be one of {shown}, not {text!r}", field="status")
-            )
-        selection.statuses.append(_STATUSES[text.upper()])
-    for field, (since, until) in _RANGES.items():
-        window = getattr(selection, field)
-        query_time(request, since, window.since)
-        query_time(request, until, window.until)
-        if not window.ByteSize():
-            selection.ClearField(field)  # type: ignore[arg-type]
-    for key, value in query.items():
-        if key.startswith(PARAMETER_PREFIX):
-            name = key.removeprefix(PARAMETER_PREFIX)
-            selection.parameters.append(pb.ParameterFilter(name=name, value=value))
-    if "overdue" in query:
-        selection.overdue = query_bool(request, "overdue")
-    return selection
+
+
+def body_filter(value: object) -> pb.ExecutionFilter:
+    """A body's `filter` object: the query's names (FILTER_NAMES), a list of strings (or
+    one string) for each repeatable one, `param` an object of NAME: VALUE, `overdue` true
+    or false. Refusals name `filter.NAME`."""
+    if value is None:
+        return pb.ExecutionFilter()
+    if not isinstance(value, dict):
+        raise ApiError.of(InvalidArgument("filter must be a JSON object", field="filter"))
+    unknown = sorted(set(value) - set(FILTER_NAMES))
+    if unknown:
+        names = ", ".join(FILTER_NAMES)
+        message = f"unknown field {unknown[0]!r} in the filter (it takes {names})"
+        raise ApiError.of(InvalidArgument(message, field=f"filter.{unknown[0]}"))
+    lists = {name: _strings(value.get(name), f"filter.{name}") for name in FILTER_LISTS}
+    times = {}
+    for name in FILTER_TIMES:
+        text = value.get(name)
+        if text is not None:
+            times[name] = _string(text, f"filter.{name}", "an RFC 3339 time")
+    parameters = value.get("param") or {}
+    if not isinstance(parameters, dict):
+        message = "filter.param must be an object of NAME: VALUE"
+        raise ApiError.of(InvalidArgument(message, field="filter.param"))
+    pairs = [
+        (name, _parameter_text(item, f"filter.param.{name}")) for name, item in parameters.items()
+    ]
+    node = value.get("node")
+    overdue = value.get("overdue")
+    if overdue is not None and not isinstance(overdue, bool):
+        message = "filter.overdue must be true, false or null"
+        raise ApiError.of(InvalidArgument(message, field="filter.overdue"))
+    node_id = "" if node is None else _string(node, "filter.node", "a node id")
+    return _filter(lists, times, pairs, node_id, overdue, prefix="filter.")
+
+
+def _string(value: object, field: str, what: str) -> str:
+    if not isinstance(value, str):
+        raise ApiError.of(InvalidArgument(f"{field} must be {what} (a string)", field=field))
+    return value
+
+
+def _strings(value: object, field: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        message = f"{field} must be a list of strings (or one string)"
+        raise ApiError.of(InvalidArgument(message, field=field))
+    return value
+
+
+def _parameter_text(value: object, field: str) -> str:
+    # As stored: a long 7 is "7" (a JSON number is taken as its text), a string as is.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    message = f"{field} must be the value as stored, a string (or a whole number)"
+    raise ApiError.of(InvalidArgument(message, field=field))
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise ApiError.of(InvalidArgument(f"{name} must be true or false", field=name))
+    return value
+
+
+def _ids(value: object) -> list[int]:
+    """A body's `ids`: execution ids, as numbers or as strings of digits (64-bit ids do
+    not survive JavaScript's numbers)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ApiError.of(InvalidArgument("ids must be a list of execution ids", field="ids"))
+    ids = []
+    for item in value:
+        number = item if isinstance(item, int) and not isinstance(item, bool) else None
+        if isinstance(item, str):
+            number = _whole(item, _INT64_MAX)
+        if number is None or not 0 < number <= _INT64_MAX:
+            message = f"ids must hold positive execution ids, not {item!r}"[:200]
+            raise ApiError.of(InvalidArgument(message, field="ids"))
+        ids.append(number)
+    return ids
 
 
 class RestApi:
@@ -238,6 +358,13 @@ class RestApi:
         return [
             web.post("/api/jobs/{jobName}/start", s.start),
             web.post("/api/jobs/{jobName}/next", s.start_next_instance),
+            # Bulk operations (before the single actions: "stop" is not an id).
+            web.post("/api/executions/stop", s.bulk_stop),
+            web.post("/api/executions/abandon", s.bulk_abandon),
+            web.post("/api/executions/restart", s.bulk_restart),
+            web.post("/api/executions/recover", s.bulk_recover),
+            web.get("/api/operations/{id}", s.bulk_operation),
+            web.post("/api/operations/{id}/cancel", s.cancel_bulk_operation),
             web.post("/api/executions/{executionId}/stop", s.stop),
             web.post("/api/executions/{executionId}/restart", s.restart),
             web.post("/api/executions/{executionId}/abandon", s.abandon),
@@ -384,6 +511,62 @@ class RestApi:
         message = await self._message(request, "Recover", build)
         response = await call(self.servicer.Recover, message)
         return json_response(rep.execution_json(response.execution))
+
+    # -- bulk operations -------------------------------------------------------------
+
+    async def _bulk(self, request: web.Request, rpc: str) -> web.Response:
+        """BulkStop, BulkAbandon, BulkRestart, BulkRecover: the body's `filter` (the
+        listing's query names, see body_filter) and `ids` select; 202 with the operation as
+        accepted (it runs on the server: GET /api/operations/{id} follows it), or for
+        `dryRun` 200 with the count and the first ids."""
+
+        async def build() -> Any:
+            allowed = ("filter", "ids", "dryRun") + (("force",) if rpc == "BulkRecover" else ())
+            body = await json_body(request, allowed)
+            message = getattr(pb, f"{rpc}Request")(
+                selection=pb.ExecutionSelection(
+                    filter=body_filter(body.get("filter")),
+                    execution_ids=_ids(body.get("ids")),
+                ),
+                dry_run=_flag(body, "dryRun"),
+            )
+            if rpc == "BulkRecover":
+                message.force = _flag(body, "force")
+            return message
+
+        message = await self._message(request, rpc, build)
+        operation = await first(getattr(self.servicer, rpc), message)
+        return json_response(
+            rep.bulk_operation_json(operation),
+            status=200 if operation.dry_run else 202,
+            headers={} if operation.dry_run else {"Location": f"/api/operations/{operation.id}"},
+        )
+
+    async def bulk_stop(self, request: web.Request) -> web.Response:
+        return await self._bulk(request, "BulkStop")
+
+    async def bulk_abandon(self, request: web.Request) -> web.Response:
+        return await self._bulk(request, "BulkAbandon")
+
+    async def bulk_restart(self, request: web.Request) -> web.Response:
+        return await self._bulk(request, "BulkRestart")
+
+    async def bulk_recover(self, request: web.Request) -> web.Response:
+        return await self._bulk(request, "BulkRecover")
+
+    async def bulk_operation(self, request: web.Request) -> web.Response:
+        message = pb.GetBulkOperationRequest(id=path_id(request, "id", "id"))
+        response = await call(self.servicer.GetBulkOperation, message)
+        return json_response(rep.bulk_operation_json(response.operation))
+
+    async def cancel_bulk_operation(self, request: web.Request) -> web.Response:
+        async def build() -> pb.CancelBulkOperationRequest:
+            await json_body(request, ())
+            return pb.CancelBulkOperationRequest(id=path_id(request, "id", "id"))
+
+        message = await self._message(request, "CancelBulkOperation", build)
+        response = await call(self.servicer.CancelBulkOperation, message)
+        return json_response(rep.bulk_operation_json(response.operation))
 
     # -- reading ---------------------------------------------------------------------
 

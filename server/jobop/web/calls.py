@@ -9,6 +9,7 @@ the google.rpc.ErrorInfo from its `grpc-status-details-bin` trailer.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar, cast
@@ -152,3 +153,19 @@ async def call(
     finally:
         if own:
             context.done()
+
+
+async def first(method: StreamMethod[RequestT, ResponseT], request: RequestT) -> ResponseT:
+    """The first message of a server-streaming servicer method, the stream then closed (as
+    a client that goes away closes it); raises ApiError when it aborts."""
+    context = CallContext()
+    stream = method(request, context.as_grpc())
+    if inspect.isawaitable(stream):  # a method that only aborts (not served here)
+        await stream
+    try:
+        async for response in stream:
+            return response
+    finally:
+        await cast(Any, stream).aclose()
+        context.done()
+    raise ApiError("INTERNAL", 500, "the call's stream ended without a message", "INTERNAL")

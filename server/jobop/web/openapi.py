@@ -913,15 +913,170 @@ def openapi_document() -> dict[str, Any]:
             "description": "The JobOperatorService over HTTP and JSON: the same validation, "
             "error reasons and streams as the gRPC API.",
         },
-        "paths": {**paths, **_schedule_paths()},
+        "paths": {**paths, **_schedule_paths(), **_bulk_paths()},
         "components": {
-            "schemas": {**_schemas(), **_schedule_schemas()},
+            "schemas": {**_schemas(), **_schedule_schemas(), **_bulk_schemas()},
             "responses": {
                 f"Error{code}": _json(_ref("Error"), description)
                 for code, description in _ERROR_CODES.items()
             },
         },
     }
+
+
+# -- bulk operations (docs/operations.md) ------------------------------------------------
+
+_OPERATION_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "A bulk operation's id",
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    "example": 1,
+}
+_BULK_ACTIONS = ["STOP", "ABANDON", "RESTART", "RECOVER"]
+
+
+def _bulk_schemas() -> dict[str, Any]:
+    time = {"type": ["string", "null"], "format": "date-time"}
+    count = {"type": "integer", "minimum": 0}
+    strings = {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+        ]
+    }
+    moment = {"type": ["string", "null"], "format": "date-time"}
+    filter_properties: dict[str, Any] = {
+        "job": {**strings, "description": "these jobs' executions"},
+        "status": {**strings, "description": "these statuses (FAILED, STOPPED, ...)"},
+        "exitCode": {**strings, "description": "these exit codes"},
+        "since": {**moment, "description": "created at or after (RFC 3339, with its offset)"},
+        "until": {**moment, "description": "created before"},
+        "startedSince": moment,
+        "startedUntil": moment,
+        "endedSince": moment,
+        "endedUntil": moment,
+        "param": {
+            "type": ["object", "null"],
+            "description": "NAME: VALUE as stored (7 for a long), every one must hold",
+            "additionalProperties": {"type": ["string", "integer"]},
+        },
+        "node": {"type": ["string", "null"], "description": "owned by this node"},
+        "overdue": {"type": ["boolean", "null"]},
+    }
+    body_properties: dict[str, Any] = {
+        "filter": {
+            "type": ["object", "null"],
+            "description": "The listing's filters (GET /api/executions' query names)",
+            "additionalProperties": False,
+            "properties": filter_properties,
+        },
+        "ids": {
+            "type": ["array", "null"],
+            "description": "These executions (with a filter: those of them it selects)",
+            "items": {"type": ["integer", "string"]},
+        },
+        "dryRun": {"type": "boolean", "description": "count and show the first ids only"},
+    }
+    return {
+        "BulkBody": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "A filter, ids, or both; at least one",
+            "properties": body_properties,
+        },
+        "BulkRecoverBody": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                **body_properties,
+                "force": {"type": "boolean", "description": "as recover's force, for each"},
+            },
+        },
+        "BulkOperation": {
+            "type": "object",
+            "required": ["id", "action", "state", "matched", "done", "failed", "errors"],
+            "properties": {
+                "id": {"type": "integer", "description": "0 for a dry run (nothing stored)"},
+                "action": {"type": "string", "enum": _BULK_ACTIONS},
+                "state": {"type": "string", "enum": ["RUNNING", "DONE", "CANCELLED"]},
+                "matched": count,
+                "done": count,
+                "failed": count,
+                "errors": {
+                    "type": "array",
+                    "description": "the first refusals",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "executionId": {"type": "integer"},
+                            "reason": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+                "principal": {"type": "string"},
+                "nodeId": {"type": "string", "description": "the node carrying it on"},
+                "created": time,
+                "ended": time,
+                "dryRun": {"type": "boolean"},
+                "ids": {
+                    "type": "array",
+                    "items": {"type": "integer"},
+                    "description": "a dry run: the first selected ids, newest first",
+                },
+            },
+        },
+    }
+
+
+def _bulk_paths() -> dict[str, Any]:
+    operation = _ref("BulkOperation")
+    accepted = _json(operation, "Accepted: the operation runs on the server")
+    accepted["headers"] = {
+        "Location": {"description": "/api/operations/{id}", "schema": {"type": "string"}}
+    }
+    accepted["links"] = {
+        name: {"operationId": name, "parameters": {"id": "$response.body#/id"}}
+        for name in ("getBulkOperation", "cancelBulkOperation")
+    }
+    responses = {
+        "200": _json(operation, "A dry run: the count and the first ids"),
+        "202": accepted,
+        **_errors("400", "403", "404", "415", "503"),
+    }
+    role = {"stop": "operator", "abandon": "admin", "restart": "operator", "recover": "operator"}
+    paths = {
+        f"/api/executions/{verb}": {
+            "post": _operation(
+                f"bulk{verb.title()}",
+                f"{verb.title()} the executions a filter or a list of ids selects "
+                f"({role[verb]} role)",
+                [],
+                responses,
+                body="BulkRecoverBody" if verb == "recover" else "BulkBody",
+            )
+        }
+        for verb in role
+    }
+    one = "/api/operations/{id}"
+    paths[one] = _get(
+        "getBulkOperation", "A bulk operation's progress", [_OPERATION_ID], "BulkOperation"
+    )
+    paths[f"{one}/cancel"] = {
+        "post": _operation(
+            "cancelBulkOperation",
+            "Cancel a running bulk operation (what it did stays done)",
+            [_OPERATION_ID],
+            {
+                "200": _json(operation, "The operation, CANCELLED (or as it ended)"),
+                **_errors("400", "403", "404", "415", "503"),
+            },
+            body="Empty",
+        )
+    }
+    return paths
 
 
 # -- schedules (web/schedules.py, docs/schedules.md) ---------------------------------------

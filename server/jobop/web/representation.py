@@ -18,6 +18,7 @@ from jobop_client import parameters as client_parameters
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop_client.jsonform import TYPE_KEYS, utc_text
 from jobop_client.jsonform import audit_event_json as audit_event_json
+from jobop_client.jsonform import bulk_operation_json as bulk_operation_json
 from jobop_client.jsonform import execution_json as execution_json
 from jobop_client.jsonform import exit_status_json as exit_status_json
 from jobop_client.jsonform import instance_json as instance_json
