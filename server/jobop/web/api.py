@@ -523,19 +523,19 @@ class RestApi:
         async def build() -> Any:
             allowed = ("filter", "ids", "dryRun") + (("force",) if rpc == "BulkRecover" else ())
             body = await json_body(request, allowed)
+            # No filter (absent or null) is none: {} alone selects nothing and is refused.
+            selection = pb.ExecutionSelection(execution_ids=_ids(body.get("ids")))
+            if body.get("filter") is not None:
+                selection.filter.CopyFrom(body_filter(body["filter"]))
             message = getattr(pb, f"{rpc}Request")(
-                selection=pb.ExecutionSelection(
-                    filter=body_filter(body.get("filter")),
-                    execution_ids=_ids(body.get("ids")),
-                ),
-                dry_run=_flag(body, "dryRun"),
+                selection=selection, dry_run=_flag(body, "dryRun")
             )
             if rpc == "BulkRecover":
                 message.force = _flag(body, "force")
             return message
 
         message = await self._message(request, rpc, build)
-        operation = await first(getattr(self.servicer, rpc), message)
+        operation = (await first(getattr(self.servicer, rpc), message)).operation
         return json_response(
             rep.bulk_operation_json(operation),
             status=200 if operation.dry_run else 202,
