@@ -69,6 +69,7 @@ try {
 
   // demoChunkJob's run history: a mark per execution, coloured by status, items/s.
   await page.goto(`${base}/#/jobs/demoChunkJob`);
+  await page.locator('#filter-job').waitFor(); // the job's page, not the last one's chart
   const chart = page.locator('figure.history[data-job="demoChunkJob"] svg.history-chart');
   await chart.waitFor();
   const marks = chart.locator('a.mark');

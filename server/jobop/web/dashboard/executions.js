@@ -296,8 +296,8 @@ async function runBulk(action, ids, line, done) {
     const errors = (operation.errors || []).map((e) => `#${e.executionId} ${e.reason}: ${e.message}`);
     line.replaceChildren(`${verb} operation ${operation.id}: ${operation.done} of ${operation.matched} done, ` +
       `${operation.failed} failed · ${operation.state}`,
-    operation.state === "RUNNING" ? [" ", cancel] : null,
-    errors.length ? h("ul", { class: "bulk-errors" }, errors.map((e) => h("li", {}, e))) : null);
+    ...(operation.state === "RUNNING" ? [" ", cancel] : []),
+    ...(errors.length ? [h("ul", { class: "bulk-errors" }, errors.map((e) => h("li", {}, e)))] : []));
   };
   show();
   while (operation.state === "RUNNING" && line.isConnected) {
@@ -321,7 +321,8 @@ async function runBulk(action, ids, line, done) {
 
 // -- run-history chart ------------------------------------------------------------------------
 
-const CHART = { width: 880, height: 180, left: 64, right: 12, top: 12, bottom: 28 };
+// The plot's size and margins (the axes' labels), and the marks' inset from its edges.
+const CHART = { width: 880, height: 180, left: 64, right: 12, top: 12, bottom: 28, inset: 10 };
 
 function svg(tag, attrs, ...children) {
   const element = document.createElementNS(SVG, tag);
@@ -374,12 +375,13 @@ function drawHistory(name, executions) {
     .filter((point) => point.y !== null && !Number.isNaN(point.x))
     .sort((a, b) => a.x - b.x);
   if (!points.length) return h("p", { class: "muted" }, "No execution has started yet.");
-  const { width, height, left, right, top, bottom } = CHART;
+  const { width, height, left, right, top, bottom, inset } = CHART;
   const x0 = points[0].x;
   const x1 = points[points.length - 1].x;
   const yMax = Math.max(1, ...points.map((point) => point.y));
-  const px = (x) => (x1 === x0 ? (left + width - right) / 2 : left + ((x - x0) / (x1 - x0)) * (width - left - right));
-  const py = (y) => height - bottom - (y / yMax) * (height - top - bottom);
+  const px = (x) => (x1 === x0 ? (left + width - right) / 2
+    : left + inset + ((x - x0) / (x1 - x0)) * (width - left - right - 2 * inset));
+  const py = (y) => height - bottom - (y / yMax) * (height - top - bottom - inset);
   const axis = (x, y, anchor, text) => svg("text", { x, y, "text-anchor": anchor, class: "tick" }, text);
   const marks = points.map(({ e, x, y }) => {
     const rates = itemRates(e);
@@ -395,12 +397,12 @@ function drawHistory(name, executions) {
     "aria-label": summary, "data-marks": points.length },
   svg("line", { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, class: "axis" }),
   svg("line", { x1: left, y1: top, x2: left, y2: height - bottom, class: "axis" }),
-  axis(left - 6, top + 10, "end", humanDuration(yMax)),
+  axis(left - 6, top + inset + 4, "end", humanDuration(yMax)),
   axis(left - 6, height - bottom, "end", "0"),
-  axis(left, height - 8, "start", new Date(x0).toLocaleString()),
-  x1 !== x0 ? axis(width - right, height - 8, "end", new Date(x1).toLocaleString()) : null,
+  axis(left + inset, height - 8, "start", new Date(x0).toLocaleString()),
+  x1 !== x0 ? axis(width - right - inset, height - 8, "end", new Date(x1).toLocaleString()) : null,
   svg("g", { class: "marks" }, marks));
   const legend = h("p", { class: "legend muted" },
-    [...new Set(points.map((point) => point.e.status))].map((status) => [badge(status), " "]));
+    [...new Set(points.map((point) => point.e.status))].flatMap((status) => [badge(status), " "]));
   return h("div", {}, chart, legend);
 }
