@@ -3,7 +3,9 @@
 // RUNNING executions (and says how many match), a reload shows the same view, the filter
 // form writes a status into the URL; the rows are checked by keyboard (Space), Stop asks
 // first and sends the checked ids, and the viewer's 403 is shown on the progress line. As an
-// operator (the token changed): the same stop runs, its progress line ends DONE. Then
+// operator (the token changed), one execution a page (Older, Newer): the newest stopped by
+// its checkbox, then the two others by "all matching the filter" (a dry run counts them for
+// the question), each progress line ending DONE. Before,
 // demoChunkJob's run-history chart has one mark per execution (CHUNKS), items/s in each
 // mark's title, and a click on FAILED's mark opens that execution. Any console error (but
 // the 401 and 403 it provokes) or CSP violation fails it. Run by
@@ -128,19 +130,51 @@ try {
   seen.refused = await page.locator('#bulk-progress').textContent();
   await page.screenshot({ path: path.join(shots, 'dashboard-executions-refused.png'), fullPage: true });
 
-  // As an operator (the tab's token changed; a reload keeps the view): stopped.
+  // As an operator (the tab's token changed), one execution a page: paging by tokens.
+  const [oldest, middle, newest] = [...running].sort((a, b) => a - b);
+  const only = async (id) => {
+    await page.locator(`#executions tr[data-execution="${id}"]`).waitFor();
+    assert.deepEqual(await shownIds(), [id]);
+  };
   await page.evaluate((token) => sessionStorage.setItem('jobop.token', token), operator);
+  await page.goto(`${filtered}&pageSize=1`);
   await page.reload();
-  await runningRow.waitFor();
-  await page.locator('#select-all').check();
+  await only(newest);
+  await page.locator('#page-older').click();
+  await page.waitForURL(/pageToken=/);
+  await only(middle);
+  await page.locator('#page-newer').click();
+  await only(newest);
+  const operationOf = async (before) => {
+    await page.locator(`#bulk-progress[data-state="DONE"]:not([data-operation="${before}"])`).waitFor();
+    const id = await page.locator('#bulk-progress').getAttribute('data-operation');
+    return page.evaluate((n) => fetch(`/api/operations/${n}`).then((r) => r.json()), id);
+  };
+  const posted = () => page.waitForRequest((request) => request.method() === 'POST' &&
+    request.url().endsWith('/api/executions/stop') && !request.postDataJSON().dryRun);
+
+  // The newest by its checkbox: stopped by id.
+  await page.locator(`#executions tr[data-execution="${newest}"] input.pick`).check();
   await bulkButton('stop').click();
+  let request = posted();
   await page.locator('#confirm-ok').click();
-  await page.locator('#bulk-progress[data-state="DONE"]').waitFor();
-  const operation = await page.locator('#bulk-progress').getAttribute('data-operation');
+  seen.byIds = { sent: (await request).postDataJSON(), operation: await operationOf(0) };
   seen.progress = await page.locator('#bulk-progress').textContent();
-  assert.match(seen.progress, new RegExp(`${running.length} of ${running.length} done, 0 failed`));
-  seen.operation = await page.evaluate((id) => fetch(`/api/operations/${id}`).then((r) => r.json()), operation);
-  // The view was read again: nothing STARTED is left (STOPPING ones may be, briefly).
+  assert.match(seen.progress, /1 of 1 done, 0 failed · DONE/);
+
+  // The page is read again: two left, one shown; all that match, by the filter.
+  await only(middle);
+  await page.locator('#executions-count[data-count="2"]').waitFor();
+  await page.locator('#select-all').check();
+  await page.locator('#select-matching').click();
+  await page.locator('#bulk-selected', { hasText: 'all 2 matching the filter selected' }).waitFor();
+  await bulkButton('stop').click();
+  await dialog.waitFor();
+  assert.equal(await page.locator('#confirm-title').textContent(), 'Stop 2 executions matching the filter?');
+  request = posted();
+  await page.locator('#confirm-ok').click();
+  seen.byFilter = { sent: (await request).postDataJSON(), operation: await operationOf(seen.byIds.operation.id) };
+  // Nothing STARTED is left (STOPPING ones may be, briefly).
   await page.waitForFunction(() => !document.querySelector('#executions tr[data-status="STARTED"]'));
   await page.screenshot({ path: path.join(shots, 'dashboard-executions-stopped.png'), fullPage: true });
 

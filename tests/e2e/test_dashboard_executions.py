@@ -1,10 +1,11 @@
 """The dashboard's Executions page in headless Chromium (tests/browser/executions.mjs) against
 a real `jobop serve` that needs tokens: the filter in the URL (a reload shows the same view,
-the form writes the URL), the count, checkboxes by keyboard, a bulk stop refused to a viewer
-(the message says which role it needs) and run by an operator (the confirm dialog, the
-request's ids, the progress line to DONE), and demoChunkJob's run-history chart with a mark
-per execution, items/s in each mark's title, a click opening the execution. A missing
-chromium, node or npm is a failure, not a skip."""
+the form writes the URL), the count, paging by tokens, checkboxes by keyboard, a bulk stop
+refused to a viewer (the message names the role it needs) and run by an operator, by ids
+and by "all matching the filter" (the confirm dialog, the request sent, the progress line
+to DONE), and demoChunkJob's run-history chart with a mark per execution, items/s in each
+mark's title, a click opening the execution. A missing chromium, node or npm is a failure,
+not a skip."""
 
 from __future__ import annotations
 
@@ -72,13 +73,19 @@ def test_executions_page_filters_selects_bulk_stops_and_charts(
         CHUNKS=",".join(map(str, chunks)),
         FAILED=str(failed),
     )
-    # The page sent the checked ids, was refused to the viewer, and stopped them as operator.
+    # The page sent the checked ids, was refused to the viewer; as operator it stopped the
+    # newest by its id, then the two others by the filter.
     assert seen["sent"] == {"ids": sorted(running)}
     assert "needs operator" in seen["refused"]
-    assert seen["operation"]["state"] == "DONE" and seen["operation"]["done"] == len(running)
+    assert seen["byIds"]["sent"] == {"ids": [max(running)]}
+    assert seen["byFilter"]["sent"] == {
+        "filter": {"job": ["demoTaskletJob"], "status": ["STARTED"]}
+    }
+    for part, count in (("byIds", 1), ("byFilter", 2)):
+        operation = seen[part]["operation"]
+        assert operation["state"] == "DONE" and operation["done"] == operation["matched"] == count
+        assert operation["principal"] == "operator-user" and operation["failed"] == 0
     for execution_id in running:
         assert _wait(base, execution_id, TERMINAL) == "STOPPED"
     assert seen["marks"] == len(chunks) and seen["opened"] == failed
     assert all("items/s" in title for title in seen["titles"])
-    operation = request(base, "GET", f"/api/operations/{seen['operation']['id']}", headers=ADMIN)
-    assert operation.body["principal"] == "operator-user", operation

@@ -2,10 +2,11 @@
 // run-history charts (docs/api.md, "The Executions page").
 //
 // The filter lives in the page's URL with the query names of GET /api/executions (job,
-// status, exitCode, since, until, param.NAME, and the page's pageToken), so a view can be
-// shared and a reload shows it again. Rows have checkboxes; Stop, Abandon, Restart and
-// Recover act on the checked ones through one bulk operation (POST
-// /api/executions/{action} {"ids": [...]}) whose progress is polled from
+// status, exitCode, since, until, param.NAME, and the page's pageSize and pageToken), so a
+// view can be shared and a reload shows it again. Rows have checkboxes; Stop, Abandon,
+// Restart and Recover act on the checked ones through one bulk operation (POST
+// /api/executions/{action} {"ids": [...]}), or on every execution the filter matches
+// ({"filter": {...}}, counted first by a dry run), whose progress is polled from
 // GET /api/operations/{id} until it ends. A run-history chart per job named in the filter
 // (and on each job's page) draws its last 100 executions, from one listing request (the
 // listing carries each execution's steps and their counts).
@@ -40,21 +41,33 @@ function parseFilter(query) {
   const params = new URLSearchParams(query);
   const filter = { params: [] };
   for (const key of LIST_KEYS) filter[key] = params.getAll(key).filter(Boolean);
-  for (const key of [...TIME_KEYS, "pageToken"]) filter[key] = params.get(key) || "";
+  for (const key of [...TIME_KEYS, "pageToken", "pageSize"]) filter[key] = params.get(key) || "";
   for (const [key, value] of params) {
     if (key.startsWith("param.") && key.length > 6) filter.params.push([key.slice(6), value]);
   }
   return filter;
 }
 
-// The query of a filter, as GET /api/executions and the page's URL spell it.
+// The query of a filter, as GET /api/executions and the page's URL spell it (with the
+// page's size and token unless only the filter is asked for).
 function filterQuery(filter, { pageToken = true } = {}) {
   const params = new URLSearchParams();
   for (const key of LIST_KEYS) for (const value of filter[key]) params.append(key, value);
   for (const key of TIME_KEYS) if (filter[key]) params.set(key, filter[key]);
   for (const [name, value] of filter.params) params.append(`param.${name}`, value);
+  if (pageToken && filter.pageSize) params.set("pageSize", filter.pageSize);
   if (pageToken && filter.pageToken) params.set("pageToken", filter.pageToken);
   return params.toString();
+}
+
+// The filter as a bulk request's body names it (POST /api/executions/{action}); null when
+// it selects every execution (the page offers no action on all of them at once).
+function bodyFilter(filter) {
+  const body = {};
+  for (const key of LIST_KEYS) if (filter[key].length) body[key] = filter[key];
+  for (const key of TIME_KEYS) if (filter[key]) body[key] = filter[key];
+  if (filter.params.length) body.param = Object.fromEntries(filter.params);
+  return Object.keys(body).length ? body : null;
 }
 
 function executionsHash(filter) {
@@ -122,6 +135,7 @@ function filterForm(filter, jobNames) {
       job: words(job.value), exitCode: words(exitCode.value),
       status: [...statuses.querySelectorAll("input:checked")].map((box) => box.value),
       since: fieldTime(since.value), until: fieldTime(until.value), params: pairs, pageToken: "",
+      pageSize: filter.pageSize,
     }));
   });
   return form;
@@ -140,7 +154,7 @@ async function executionsView(main, query) {
   const tokens = earlierTokens.tokens;
   if (!filter.pageToken) tokens.length = 0;
   setCrumbs(h("a", { href: "#/" }, "jobs"), "executions");
-  const listing = `${base ? `${base}&` : ""}pageSize=${EXECUTIONS_PAGE_SIZE}` +
+  const listing = `${base ? `${base}&` : ""}pageSize=${filter.pageSize || EXECUTIONS_PAGE_SIZE}` +
     `${filter.pageToken ? `&pageToken=${encodeURIComponent(filter.pageToken)}` : ""}`;
   const [jobs, page, count] = await Promise.all([
     api("GET", "/api/jobs").catch(() => ({ jobs: [] })),
@@ -151,12 +165,15 @@ async function executionsView(main, query) {
   const tbody = h("tbody");
   const selected = new Set();
   const all = h("input", { type: "checkbox", id: "select-all", "aria-label": "select every execution on this page" });
-  const bulk = bulkBar(selected, () => route());
+  // Beyond this page: every execution the filter matches (when there are more, and the
+  // filter selects something less than everything).
+  const matching = count && count.count > page.executions.length ? bodyFilter(filter) : null;
+  const bulk = bulkBar(selected, matching && { filter: matching, count: count.count }, () => route());
   const changed = () => {
-    bulk.update();
     const boxes = [...tbody.querySelectorAll("input.pick")];
     all.checked = boxes.length > 0 && boxes.every((box) => box.checked);
     all.indeterminate = !all.checked && boxes.some((box) => box.checked);
+    bulk.update(all.checked);
   };
   all.addEventListener("change", () => {
     for (const box of tbody.querySelectorAll("input.pick")) {
@@ -247,39 +264,70 @@ function listingCells(execution) {
 
 // -- bulk actions -----------------------------------------------------------------------------
 
-// The action buttons over the selected ids and the operation's progress line; `done` runs
-// when an operation has ended (reloads the page).
-function bulkBar(selected, done) {
+// The action buttons over the selected ids (or, once asked, every execution `matching`
+// selects: {filter, count}) and the operation's progress line; `done` runs when an
+// operation has ended (reads the page again).
+function bulkBar(selected, matching, done) {
+  let byFilter = false;
   const note = h("span", { class: "muted", id: "bulk-selected" }, "none selected");
   const progress = h("p", { class: "bulk-progress", id: "bulk-progress", role: "status", "aria-live": "polite" });
+  const target = () => (byFilter ? { filter: matching.filter } : { ids: [...selected].sort((a, b) => a - b) });
   const buttons = Object.entries(BULK_ACTIONS).map(([action, [verb]]) =>
     h("button", { type: "button", "data-bulk": action, disabled: true,
       class: action === "abandon" || action === "recover" ? "danger" : null,
-      onclick: () => runBulk(action, [...selected].sort((a, b) => a - b), progress, done) }, `${verb}…`));
+      onclick: () => runBulk(action, target(), progress, done) }, `${verb}…`));
+  const widen = h("button", { type: "button", id: "select-matching", hidden: true,
+    onclick: () => {
+      byFilter = true;
+      update(true);
+    } }, matching ? `Select all ${matching.count} matching the filter` : "");
   const element = h("div", { class: "actions bulk", id: "bulk", role: "group", "aria-label": "act on the selected executions" },
-    ...buttons, note, progress);
-  const update = () => {
+    ...buttons, note, widen, progress);
+  // `whole`: every row of the page is checked (else the selection is only the rows').
+  const update = (whole) => {
+    byFilter = byFilter && whole;
+    widen.hidden = !matching || !whole || byFilter;
     for (const button of buttons) button.disabled = !selected.size;
-    note.textContent = selected.size ? `${selected.size} selected` : "none selected";
+    note.textContent = byFilter ? `all ${matching.count} matching the filter selected`
+      : selected.size ? `${selected.size} selected` : "none selected";
   };
   return { element, update };
 }
 
-async function runBulk(action, ids, line, done) {
+// Runs `action` on `target` ({ids} or {filter}) once confirmed; a filter's executions are
+// counted first by a dry run, so that the question says how many.
+async function runBulk(action, target, line, done) {
   const [verb, label, text, role] = BULK_ACTIONS[action];
-  const shown = ids.length > 8 ? `${ids.slice(0, 8).map((id) => `#${id}`).join(", ")} …` : ids.map((id) => `#${id}`).join(", ");
-  const many = `${ids.length} execution${ids.length === 1 ? "" : "s"}`;
-  if (!(await confirmAction(`${verb} ${many}?`, `${shown}. ${text}`, `${label} ${many}`))) return;
-  line.className = "bulk-progress";
-  line.textContent = `${verb}: sending…`;
-  let operation;
-  try {
-    operation = await api("POST", `/api/executions/${action}`, { ids });
-  } catch (error) {
+  const refused = (error) => {
     line.className = "bulk-progress bad";
     line.textContent = error instanceof ApiError && error.status === 403
       ? `${verb} refused: your token's role may not ${action} executions (it needs ${role}).`
       : `${verb} failed: ${error instanceof ApiError ? `${error.reason}: ${error.message}` : error}`;
+  };
+  let ids = target.ids;
+  let matched = ids && ids.length;
+  if (target.filter) {
+    try {
+      const dry = await api("POST", `/api/executions/${action}`, { filter: target.filter, dryRun: true });
+      [ids, matched] = [dry.ids, dry.matched];
+    } catch (error) {
+      refused(error);
+      return;
+    }
+  }
+  const listed = ids.slice(0, 8).map((id) => `#${id}`).join(", ") + (matched > 8 ? " …" : "");
+  const many = `${matched} execution${matched === 1 ? "" : "s"}`;
+  const question = `${verb} ${many}${target.filter ? " matching the filter" : ""}?`;
+  if (!(await confirmAction(question, `${listed}. ${text}`, `${label} ${many}`))) return;
+  line.className = "bulk-progress";
+  delete line.dataset.state;
+  delete line.dataset.operation;
+  line.textContent = `${verb}: sending…`;
+  let operation;
+  try {
+    operation = await api("POST", `/api/executions/${action}`, target);
+  } catch (error) {
+    refused(error);
     return;
   }
   line.dataset.operation = operation.id;
@@ -312,11 +360,14 @@ async function runBulk(action, ids, line, done) {
   }
   if (!line.isConnected) return;
   toast(`${verb}: ${operation.done} done, ${operation.failed} failed (${operation.state})`, operation.failed > 0);
-  // The page is read again (statuses, the count); the last line stays to be read.
-  const last = line.cloneNode(true);
+  // The page is read again (statuses, the count); the last line stays on it to be read.
   await done();
   const fresh = document.getElementById("bulk-progress");
-  if (fresh) fresh.replaceWith(last);
+  if (fresh && fresh !== line) {
+    fresh.className = line.className;
+    Object.assign(fresh.dataset, line.dataset);
+    fresh.replaceChildren(...line.childNodes);
+  }
 }
 
 // -- run-history chart ------------------------------------------------------------------------
