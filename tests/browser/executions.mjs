@@ -84,6 +84,14 @@ try {
   const ok = await chart.locator(`a.mark[data-execution="${chunks[0]}"] circle`).evaluate((dot) => getComputedStyle(dot).fill);
   assert.notEqual(fill, ok); // FAILED and COMPLETED differ
   await page.screenshot({ path: path.join(shots, 'dashboard-run-history.png'), fullPage: true });
+  // By keyboard: a mark takes the focus, Enter opens its execution.
+  const firstMark = chart.locator(`a.mark[data-execution="${chunks[0]}"]`);
+  await firstMark.focus();
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.execution), String(chunks[0]));
+  await page.keyboard.press('Enter');
+  await page.waitForURL(new RegExp(`#/executions/${chunks[0]}$`));
+  await page.goBack();
+  await page.locator('#filter-job').waitFor();
   await failedMark.click();
   await page.waitForURL(new RegExp(`#/executions/${failed}$`));
   await page.locator('#execution-title', { hasText: `#${failed}` }).waitFor();
