@@ -806,7 +806,7 @@ class JobOperatorClient:
     def get_bulk_operation(
         self, operation_id: int, *, timeout: float | None = None
     ) -> pb.BulkOperation:
-        """A bulk operation as it is now (NoSuchBulkOperationError)."""
+        """A bulk operation as it is now (NoSuchOperationError)."""
         request = pb.GetBulkOperationRequest(id=operation_id)
         response = self._call(
             self._stub.GetBulkOperation, request, idempotent=True, timeout=timeout

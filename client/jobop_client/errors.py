@@ -68,14 +68,16 @@ class NoSuchJobInstanceError(NotFoundError):
     default_message = "no such job instance"
 
 
+class NoSuchOperationError(NotFoundError):
+    """GetBulkOperation, WatchBulkOperation or CancelBulkOperation of an unknown id."""
+
+    reason = "NO_SUCH_OPERATION"
+    default_message = "no such bulk operation"
+
+
 class NoSuchScheduleError(NotFoundError):
     reason = "NO_SUCH_SCHEDULE"
     default_message = "no such schedule"
-
-
-class NoSuchBulkOperationError(NotFoundError):
-    reason = "NO_SUCH_OPERATION"
-    default_message = "no such bulk operation"
 
 
 class ScheduleExistsError(JobOperatorError):
@@ -245,8 +247,8 @@ _REASON_CLASSES: tuple[type[JobOperatorError], ...] = (
     InternalServerError,
     JobNotRegisteredError,
     NoSuchScheduleError,
+    NoSuchOperationError,
     ScheduleExistsError,
-    NoSuchBulkOperationError,
 )
 
 #: ErrorInfo reason -> exception class (each class has ``reason`` and ``grpc_code``).

@@ -195,16 +195,14 @@ def _print_end(ctx: Any, operation: pb.BulkOperation) -> None:
 
 
 def run_show(ctx: Any) -> int:
-    operation = ctx.client.get_bulk_operation(ctx.args.operation_id)
-    if ctx.json:
-        ctx.dump(jsonform.bulk_operation_json(operation))
-    else:
-        ctx.print(describe(operation))
-    return 0
+    return _shown(ctx, ctx.client.get_bulk_operation(ctx.args.operation_id))
 
 
 def run_cancel(ctx: Any) -> int:
-    operation = ctx.client.cancel_bulk_operation(ctx.args.operation_id)
+    return _shown(ctx, ctx.client.cancel_bulk_operation(ctx.args.operation_id))
+
+
+def _shown(ctx: Any, operation: pb.BulkOperation) -> int:
     if ctx.json:
         ctx.dump(jsonform.bulk_operation_json(operation))
     else:

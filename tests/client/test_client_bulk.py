@@ -57,7 +57,7 @@ def test_bulk_stop_is_accepted_then_followed_to_its_end(fake_server: RunningServ
         ]
         assert client.get_bulk_operation(accepted.id) == final
         assert client.cancel_bulk_operation(accepted.id) == final  # ended: as it is
-        with pytest.raises(errors.NoSuchBulkOperationError, match="no bulk operation"):
+        with pytest.raises(errors.NoSuchOperationError, match="no bulk operation"):
             client.get_bulk_operation(999)
         # Ids alone go without a filter; recover carries force.
         client.bulk_recover(ids=[running], force=True, dry_run=True)
@@ -83,7 +83,7 @@ def test_the_async_client_does_the_same(fake_server: RunningServer) -> None:
             seen.append(await client.get_bulk_operation(accepted.id))
             seen.append(await client.cancel_bulk_operation(accepted.id))
             seen.append(await client.bulk_restart(ids=[running], dry_run=True))
-            with pytest.raises(errors.NoSuchBulkOperationError):
+            with pytest.raises(errors.NoSuchOperationError):
                 await client.get_bulk_operation(12345)
             return seen
 

@@ -28,6 +28,7 @@ CONTRACT = {
     "NO_SUCH_JOB": ("NOT_FOUND", errors.NoSuchJobError),
     "NO_SUCH_JOB_EXECUTION": ("NOT_FOUND", errors.NoSuchJobExecutionError),
     "NO_SUCH_JOB_INSTANCE": ("NOT_FOUND", errors.NoSuchJobInstanceError),
+    "NO_SUCH_OPERATION": ("NOT_FOUND", errors.NoSuchOperationError),
     "JOB_INSTANCE_ALREADY_EXISTS": ("ALREADY_EXISTS", errors.JobInstanceAlreadyExistsError),
     "JOB_INSTANCE_ALREADY_COMPLETE": (
         "FAILED_PRECONDITION",

@@ -9,21 +9,31 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import grpc
 import pytest
-from jobop.domain import BatchStatus, JobParameters
+from jobop.batch import JobRegistry
+from jobop.domain import BatchStatus, ExecutionFilter, JobParameters
 from jobop.domain.bulk import BulkAction, BulkSelection, BulkState
 from jobop.operator import JobOperator
 from jobop.operator.bulk import request_id
-from jobop.repository import AuditEvent, AuditTrail, read_connection
+from jobop.repository import (
+    AuditEvent,
+    AuditTrail,
+    JobRepository,
+    create_engine,
+    read_connection,
+    write_transaction,
+)
 from jobop.repository.audit import auditing
 from jobop.repository.bulk import ItemAlreadyHandled
-from jobop.repository.schema import audit, bulk_operation, bulk_operation_item
+from jobop.repository.schema import audit, bulk_operation, bulk_operation_item, node
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop_client._proto.jobop.v1 import job_operator_pb2_grpc as pb_grpc
-from service_support import InProcessServer, rpc_error
-from sqlalchemy import func, select
+from service_support import COUNT_JOB, InProcessServer, rpc_error
+from sqlalchemy import func, select, update
 
 Stub = pb_grpc.JobOperatorServiceStub
 JOB = "countJob"
@@ -280,69 +290,171 @@ def test_an_item_handled_already_rolls_a_repeated_action_back(
     assert repository.item_outcomes(operation.id)[ids[1]] == (None, None)
 
 
-def test_a_survivor_carries_a_lost_nodes_operation_on_exactly_once(
-    inprocess_server: InProcessServer, db_url: str
-) -> None:
-    from jobop.batch import JobRegistry
-    from jobop.repository import JobRepository, create_engine
-    from service_support import COUNT_JOB
+@contextmanager
+def _another_node(db_url: str) -> Iterator[JobOperator]:
+    """A second server node on the same database (no limit on its bulk rate)."""
+    engine = create_engine(db_url)
+    other = JobOperator(JobRepository(engine), JobRegistry([COUNT_JOB]), bulk_rate=0)
+    try:
+        yield other
+    finally:
+        other.shutdown(5.0)
+        engine.dispose()
 
-    first = inprocess_server.operator
-    ids = _queued(first, 24)
-    first.bulk.throttle.rate = 40.0
-    operation = first.start_bulk(
+
+def _bulk_stop(operator: JobOperator, ids: list[int], rate: float) -> int:
+    """A BulkStop of `ids` accepted by `operator`, its node acting `rate` per second."""
+    operator.bulk.throttle.rate = rate
+    operation = operator.start_bulk(
         BulkAction.STOP, BulkSelection(execution_ids=tuple(ids)), principal="tester"
     )
     assert operation.id is not None
+    return operation.id
+
+
+def test_a_survivor_carries_a_lost_nodes_operation_on_exactly_once(
+    inprocess_server: InProcessServer, db_url: str
+) -> None:
+    first = inprocess_server.operator
+    ids = _queued(first, 24)
+    operation_id = _bulk_stop(first, ids, 40.0)
     # Let it act on some, then its node dies: its thread stops (counts maybe unflushed).
     handled = first.bulk.repository.item_outcomes
     for _ in range(100):
-        if sum(outcome is not None for outcome, _ in handled(operation.id).values()) >= 5:
+        if sum(outcome is not None for outcome, _ in handled(operation_id).values()) >= 5:
             break
         time.sleep(0.05)
     first.bulk.close()
-    engine = create_engine(db_url)
-    second = JobOperator(JobRepository(engine), JobRegistry([COUNT_JOB]), bulk_rate=0)
-    try:
-        recovered = second.nodes.recover_node(first.node_id, second.node_id, force=True)
-        assert recovered is not None
-        taken = second.bulk.take_over(first.node_id)
-        assert taken == [operation.id]
-        final = list(second.watch_bulk_operation(operation.id, interval=0.05))[-1]
+    with _another_node(db_url) as second:
+        # The first node's lease runs out: the second's survey recovers it, and so takes
+        # its operation over (the heartbeat's path).
+        with write_transaction(second.repository.engine) as connection:
+            connection.execute(
+                update(node)
+                .where(node.c.node_id == first.node_id)
+                .values(last_heartbeat=datetime(2000, 1, 1, tzinfo=UTC))
+            )
+        recovered = second.node.survey()
+        assert [result.node.node_id for result in recovered] == [first.node_id]
+        assert second.get_bulk_operation(operation_id).node_id == second.node_id
+        final = list(second.watch_bulk_operation(operation_id, interval=0.05))[-1]
         assert final.state is BulkState.DONE and final.node_id == second.node_id
         assert (final.matched, final.done, final.failed) == (24, 24, 0)
         assert set(_statuses(second, ids).values()) == {BatchStatus.STOPPED}
         stops = [r for r in _audit_rows(second) if r.action == "Stop"]
         assert sorted(r.execution_id or 0 for r in stops) == ids  # each exactly once
-        carriers = {r.node for r in stops}
-        assert carriers == {first.node_id, second.node_id}
-    finally:
-        second.shutdown(5.0)
-        engine.dispose()
+        assert {r.node for r in stops} == {first.node_id, second.node_id}
 
 
 def test_a_restarted_lone_node_takes_its_own_operations_back(
     inprocess_server: InProcessServer, db_url: str
 ) -> None:
-    from jobop.batch import JobRegistry
-    from jobop.repository import JobRepository, create_engine
-    from service_support import COUNT_JOB
-
     first = inprocess_server.operator
     ids = _queued(first, 6)
-    first.bulk.throttle.rate = 0.5
-    operation = first.start_bulk(
-        BulkAction.STOP, BulkSelection(execution_ids=tuple(ids)), principal="tester"
-    )
-    assert operation.id is not None
+    operation_id = _bulk_stop(first, ids, 0.5)
     first.bulk.close()
     first.node.stop()  # a clean exit: LEFT, its operation still RUNNING
-    engine = create_engine(db_url)
-    second = JobOperator(JobRepository(engine), JobRegistry([COUNT_JOB]), bulk_rate=0)
-    try:
-        final = list(second.watch_bulk_operation(operation.id, interval=0.05))[-1]
+    with _another_node(db_url) as second:  # takes it over as it starts
+        final = list(second.watch_bulk_operation(operation_id, interval=0.05))[-1]
         assert final.state is BulkState.DONE and final.done == 6
         assert final.node_id == second.node_id
-    finally:
-        second.shutdown(5.0)
-        engine.dispose()
+
+
+def test_bulk_rate_flag_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobop.app.serve import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args([]).bulk_rate == 200.0
+    assert parser.parse_args(["--bulk-rate", "0"]).bulk_rate == 0.0
+    monkeypatch.setenv("JOBOP_BULK_RATE", "35.5")
+    assert build_parser().parse_args([]).bulk_rate == 35.5
+    for bad in ("-1", "nan", "inf", "fast"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--bulk-rate", bad])
+    monkeypatch.setenv("JOBOP_BULK_RATE", "-3")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([])
+
+
+def test_roles_of_the_bulk_rpcs_and_the_audited_principal(roles_server: InProcessServer) -> None:
+    from bearer_tokens import ROLE_TOKENS
+
+    operator = roles_server.operator
+    ids = _queued(operator, 3)
+
+    def as_role(role: str) -> list[tuple[str, str]]:
+        return [("authorization", f"Bearer {ROLE_TOKENS[role]}")]
+
+    with grpc.insecure_channel(roles_server.address) as channel:
+        stub = pb_grpc.JobOperatorServiceStub(channel)
+        selection = _by_ids(ids)
+        code, reason, _, _ = rpc_error(
+            lambda: list(
+                stub.BulkStop(pb.BulkStopRequest(selection=selection), metadata=as_role("viewer"))
+            )
+        )
+        assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
+        code, _, _, _ = rpc_error(
+            lambda: list(
+                stub.BulkAbandon(
+                    pb.BulkAbandonRequest(selection=selection), metadata=as_role("operator")
+                )
+            )
+        )
+        assert code is grpc.StatusCode.PERMISSION_DENIED  # Abandon is an admin's
+        final = _last(
+            stub.BulkStop(
+                pb.BulkStopRequest(selection=selection), metadata=as_role("operator"), timeout=60
+            )
+        )[-1]
+        assert final.principal == "operator-user" and final.done == 3
+        seen = stub.GetBulkOperation(
+            pb.GetBulkOperationRequest(id=final.id), metadata=as_role("viewer")
+        ).operation
+        assert seen == final
+        code, _, _, _ = rpc_error(
+            lambda: stub.CancelBulkOperation(
+                pb.CancelBulkOperationRequest(id=final.id), metadata=as_role("viewer")
+            )
+        )
+        assert code is grpc.StatusCode.PERMISSION_DENIED
+    rows = _audit_rows(operator)
+    own = [r for r in rows if r.action == "BulkStop" and r.succeeded]
+    assert [(r.principal, r.role) for r in own] == [("operator-user", "operator")]
+    stops = [r for r in rows if r.action == "Stop"]
+    assert {(r.principal, r.role) for r in stops} == {("operator-user", "operator")}
+    refused = {(r.action, r.principal) for r in rows if not r.succeeded}
+    assert {("BulkStop", "viewer-user"), ("BulkAbandon", "operator-user")} <= refused
+
+
+def test_a_restart_of_a_handled_item_is_rolled_back_with_its_new_execution(
+    inprocess_server: InProcessServer,
+) -> None:
+    operator = inprocess_server.operator
+    ids = _queued(operator, 1)
+    operator.stop(ids[0])
+    operator.bulk.close()  # no carrier: this test acts on the item itself
+    operation = operator.start_bulk(
+        BulkAction.RESTART, BulkSelection(execution_ids=tuple(ids)), principal="tester"
+    )
+    assert operation.id is not None
+    repository = operator.bulk.repository
+    event = AuditEvent(principal="tester", role=None, action="Restart", arguments="{}")
+    with auditing(event, also=repository.item_marker(operation.id, ids[0], restart=True)):
+        restarted = operator.restart(ids[0], request_id(operation.id, ids[0]))
+    assert repository.item_outcomes(operation.id)[ids[0]] == ("DONE", restarted.id)
+    operator.stop(restarted.id)
+    instance = operator.get_job_execution(ids[0]).job_instance_id
+    before = operator.count_job_executions(_instance(instance), job_name=None)
+    # A second carrier restarting it again, without the ledger's id: refused, rolled back.
+    with (
+        pytest.raises(ItemAlreadyHandled),
+        auditing(event, also=repository.item_marker(operation.id, ids[0], restart=True)),
+    ):
+        operator.restart(ids[0])
+    assert operator.count_job_executions(_instance(instance), job_name=None) == before
+    assert [r.action for r in _audit_rows(operator)].count("Restart") == 1
+
+
+def _instance(instance_id: int) -> ExecutionFilter:
+    return ExecutionFilter(job_instance_id=instance_id)

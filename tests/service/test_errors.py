@@ -13,6 +13,7 @@ CONTRACT = [
     (domain.NoSuchJob, grpc.StatusCode.NOT_FOUND, "NO_SUCH_JOB"),
     (domain.NoSuchJobExecution, grpc.StatusCode.NOT_FOUND, "NO_SUCH_JOB_EXECUTION"),
     (domain.NoSuchJobInstance, grpc.StatusCode.NOT_FOUND, "NO_SUCH_JOB_INSTANCE"),
+    (domain.NoSuchBulkOperation, grpc.StatusCode.NOT_FOUND, "NO_SUCH_OPERATION"),
     (
         domain.JobInstanceAlreadyExists,
         grpc.StatusCode.ALREADY_EXISTS,

@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 from jobop.domain import JobopError, NoSuchBulkOperation, utcnow
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 DEFAULT_BULK_RATE = 200.0
 # The counters are written at most this often while an operation runs.
 FLUSH_INTERVAL = 0.1
+# Executions in hand at once per operation: an action is mostly waiting for the database,
+# so a few at a time keep it busy (and the throttle still bounds the rate).
+WORKERS = 4
 # Items read per query.
 _BATCH = 500
 # After a database error: try the item again after this long.
@@ -262,6 +266,7 @@ class _Carrier:
         self.id = operation.id
         self.errors: list[BulkError] = list(operation.errors)
         self.errors_changed = False
+        self.counts = threading.Lock()  # the counters, updated by the workers
         self.done = 0
         self.failed = 0
         self.flushed_at = time.monotonic()
@@ -271,31 +276,37 @@ class _Carrier:
         stop = self.runner._stop
         cancel = self.operation.cancel_requested
         after: int | None = None
-        while not cancel and not stop.is_set():
-            items = self.repository.pending_items(self.id, after=after, limit=_BATCH)
-            if not items:
-                if after is None:
-                    break  # every item handled
-                after = None  # items skipped after an error: once more from the start
-                continue
-            for execution_id in items:
-                if stop.is_set() or self.runner.cancelled_here(self.id):
-                    cancel = cancel or self.runner.cancelled_here(self.id)
-                    break
-                self.runner.throttle.wait(stop)
-                if stop.is_set():
-                    break
-                if not self._handle(execution_id):
-                    # The database is away: pause, then on with the next items.
-                    stop.wait(_RETRY_PAUSE)
-                after = execution_id
-                if time.monotonic() - self.flushed_at >= FLUSH_INTERVAL:
-                    mine, asked = self._flush()
-                    if not mine:
-                        return  # another node carries it now
-                    cancel = cancel or asked
-                    if cancel:
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix=f"jobop-bulk-{self.id}") as pool:
+            in_flight: set[Future[bool]] = set()
+            while not cancel and not stop.is_set():
+                items = self.repository.pending_items(self.id, after=after, limit=_BATCH)
+                if not items:
+                    if in_flight:
+                        in_flight = self._settle(in_flight, 0)
+                        continue  # those in hand may have left items unhandled
+                    if after is None:
+                        break  # every item handled
+                    after = None  # items left after an error: once more from the start
+                    continue
+                for execution_id in items:
+                    if stop.is_set() or self.runner.cancelled_here(self.id):
+                        cancel = cancel or self.runner.cancelled_here(self.id)
                         break
+                    self.runner.throttle.wait(stop)
+                    if stop.is_set():
+                        break
+                    in_flight = self._settle(in_flight, WORKERS - 1)
+                    in_flight.add(pool.submit(self._handle, execution_id))
+                    after = execution_id
+                    if time.monotonic() - self.flushed_at >= FLUSH_INTERVAL:
+                        mine, asked = self._flush()
+                        if not mine:
+                            self._settle(in_flight, 0)
+                            return  # another node carries it now
+                        cancel = cancel or asked
+                        if cancel:
+                            break
+            self._settle(in_flight, 0)
         mine, asked = self._flush()
         if not mine or stop.is_set():
             return
@@ -313,23 +324,34 @@ class _Carrier:
                 ended.matched,
             )
 
+    def _settle(self, in_flight: set[Future[bool]], at_most: int) -> set[Future[bool]]:
+        """Wait until at most `at_most` items are in hand; after one that found the
+        database away, pause a moment."""
+        while len(in_flight) > at_most:
+            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            if not all(future.result() for future in finished):
+                self.runner._stop.wait(_RETRY_PAUSE)
+        return in_flight
+
     def _flush(self) -> tuple[bool, bool]:
+        with self.counts:
+            done, failed = self.done, self.failed
+            errors = list(self.errors) if self.errors_changed else None
+            self.done = self.failed = 0
+            self.errors_changed = False
+        self.flushed_at = time.monotonic()
         try:
-            result = self.repository.flush(
-                self.id,
-                self.runner.node_id,
-                done=self.done,
-                failed=self.failed,
-                errors=self.errors if self.errors_changed else None,
+            return self.repository.flush(
+                self.id, self.runner.node_id, done=done, failed=failed, errors=errors
             )
         except Exception as error:
+            with self.counts:  # counted again at the next flush
+                self.done += done
+                self.failed += failed
+                self.errors_changed = self.errors_changed or errors is not None
             if not is_database_unavailable(error):
                 raise
-            return True, False  # counted again at the next flush
-        self.done = self.failed = 0
-        self.errors_changed = False
-        self.flushed_at = time.monotonic()
-        return result
+            return True, False
 
     def _event(self, execution_id: int) -> AuditEvent:
         return AuditEvent(
@@ -371,14 +393,16 @@ class _Carrier:
             log.exception("bulk operation %s: execution %s failed", self.id, execution_id)
             self._refused(execution_id, event, "INTERNAL", f"{type(error).__name__}: {error}")
             return True
-        if pending.written:
-            self.done += 1
-            return True
-        # Nothing written (an ABANDONED execution abandoned again): marked on its own.
-        if self.repository.mark_item(
-            self.id, execution_id, "DONE", event, new_execution_id=new_id if restart else None
+        if pending.written or self.repository.mark_item(
+            # Nothing written (an ABANDONED execution abandoned again): marked on its own.
+            self.id,
+            execution_id,
+            "DONE",
+            event,
+            new_execution_id=new_id if restart else None,
         ):
-            self.done += 1
+            with self.counts:
+                self.done += 1
         return True
 
     def _act(self, action: BulkAction, execution_id: int) -> int | None:
@@ -398,7 +422,8 @@ class _Carrier:
         if self.repository.mark_item(
             self.id, execution_id, FAILED, failed, reason=reason, message=message
         ):
-            self.failed += 1
-            if len(self.errors) < MAX_ERRORS:
-                self.errors.append(BulkError(execution_id, reason, message))
-                self.errors_changed = True
+            with self.counts:
+                self.failed += 1
+                if len(self.errors) < MAX_ERRORS:
+                    self.errors.append(BulkError(execution_id, reason, message))
+                    self.errors_changed = True

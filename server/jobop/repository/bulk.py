@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    and_,
     exists,
     func,
     insert,
@@ -55,14 +54,8 @@ from .schema import (
     node,
 )
 
-_o, _t, _e, _i, _l, _n = (
-    bulk_operation,
-    bulk_operation_item,
-    job_execution,
-    job_instance,
-    launch_request,
-    node,
-)
+_o, _t = bulk_operation, bulk_operation_item
+_e, _i, _l, _n = job_execution, job_instance, launch_request, node
 
 DONE = "DONE"
 FAILED = "FAILED"
@@ -426,44 +419,51 @@ class BulkRepository:
                 ).scalars()
             )
 
-    def orphaned(self) -> list[int]:
-        """Running operations whose node is gone (lost, left, or unknown): one read
-        through the index of running operations."""
-        with read_connection(self.engine) as connection:
-            return list(connection.execute(self._orphaned()).scalars())
-
-    @staticmethod
-    def _orphaned() -> Any:
+    def orphaned(self) -> list[tuple[int, str | None]]:
+        """Running operations whose node is gone (lost, left, or unknown), with that
+        node: one read through the index of running operations."""
         present = exists().where(
             _n.c.node_id == _o.c.node_id, _n.c.lost.is_(None), _n.c.left.is_(None)
         )
-        return select(_o.c.operation_id).where(
+        query = select(_o.c.operation_id, _o.c.node_id).where(
             _o.c.state == BulkState.RUNNING.value,
             or_(_o.c.node_id.is_(None), ~present),
         )
+        with read_connection(self.engine) as connection:
+            return [(int(row[0]), row[1]) for row in connection.execute(query).all()]
 
     def take_over(self, node_id: str, *, lost_node_id: str | None = None) -> list[int]:
         """Make this node the carrier of the running operations of `lost_node_id` (a node
         this node just recovered), or else of every running operation whose node is gone;
         their counters counted again from their items (the lost carrier's last counts may
-        not have been flushed), and their first errors too. The ids taken."""
+        not have been flushed), and their first errors too. The ids taken.
+
+        Each UPDATE names the carrier it replaces: of two nodes taking the same operation
+        over at once, the second finds the row changed (PostgreSQL re-checks the condition
+        on the row the first committed) and takes nothing."""
         now = utcnow()
+        if lost_node_id is not None:
+            candidates: list[tuple[int | None, str | None]] = [(None, lost_node_id)]
+        else:
+            candidates = list(self.orphaned())
+        taken: list[int] = []
         with write_transaction(self.engine) as connection:
-            if lost_node_id is not None:
-                which = and_(_o.c.node_id == lost_node_id, _o.c.state == BulkState.RUNNING.value)
-            else:
-                which = _o.c.operation_id.in_(self._orphaned().scalar_subquery())
-            taken = sorted(
-                connection.execute(
+            for operation_id, old_node in candidates:
+                which = [_o.c.state == BulkState.RUNNING.value]
+                if operation_id is not None:
+                    which.append(_o.c.operation_id == operation_id)
+                which.append(
+                    _o.c.node_id.is_(None) if old_node is None else _o.c.node_id == old_node
+                )
+                taken += connection.execute(
                     update(_o)
-                    .where(which)
+                    .where(*which)
                     .values(node_id=node_id, updated=now)
                     .returning(_o.c.operation_id)
                 ).scalars()
-            )
             for operation_id in taken:
                 self._recount(connection, operation_id)
-        return taken
+        return sorted(taken)
 
     @staticmethod
     def _recount(connection: Connection, operation_id: int) -> None:

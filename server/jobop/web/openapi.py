@@ -13,8 +13,8 @@ _ERROR_CODES = {
     "400": "Malformed request (INVALID_ARGUMENT, INVALID_JOB_PARAMETERS, REQUEST_ID_REUSED)",
     "403": "Refused: a Host this server does not serve or a page of another origin "
     "(FORBIDDEN_HOST, FORBIDDEN_ORIGIN), or the caller's role (PERMISSION_DENIED)",
-    "404": "No such job, execution or instance (NO_SUCH_JOB, NO_SUCH_JOB_EXECUTION, "
-    "NO_SUCH_JOB_INSTANCE)",
+    "404": "No such job, execution, instance or bulk operation (NO_SUCH_JOB, "
+    "NO_SUCH_JOB_EXECUTION, NO_SUCH_JOB_INSTANCE, NO_SUCH_OPERATION)",
     "409": "Conflict (JOB_INSTANCE_ALREADY_EXISTS, CONCURRENT_MODIFICATION)",
     "412": "The execution's state refuses it (JOB_EXECUTION_ALREADY_RUNNING, "
     "JOB_EXECUTION_NOT_RUNNING, JOB_INSTANCE_ALREADY_COMPLETE, JOB_RESTART_NOT_ALLOWED, "
