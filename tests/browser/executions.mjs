@@ -1,14 +1,14 @@
 // Drives the dashboard's Executions page of a running `jobop serve` (with a tokens file) in
 // headless Chromium. As a viewer: #/executions?job=demoTaskletJob&status=STARTED lists the
-// RUNNING executions (and says how many match), a reload shows the same view, the filter
-// form writes a status into the URL; the rows are checked by keyboard (Space), Stop asks
-// first and sends the checked ids, and the viewer's 403 is shown on the progress line. As an
-// operator (the token changed), one execution a page (Older, Newer): the newest stopped by
-// its checkbox, then the two others by "all matching the filter" (a dry run counts them for
-// the question), each progress line ending DONE. Before,
-// demoChunkJob's run-history chart has one mark per execution (CHUNKS), items/s in each
-// mark's title, and a click on FAILED's mark opens that execution. Any console error (but
-// the 401 and 403 it provokes) or CSP violation fails it. Run by
+// RUNNING executions (and says how many match), a reload shows the same view, a filter the
+// server refuses is said, the filter form writes a status into the URL; demoChunkJob's
+// run-history chart has one mark per execution (CHUNKS), items/s in each mark's title, a
+// mark opens its execution by Enter and by a click. The running rows are checked by
+// keyboard (Space); Stop asks first and sends the checked ids, and the viewer's 403 is said
+// on the progress line. As an operator (the token changed), one execution a page (Older,
+// Newer): the newest stopped by its checkbox, then the two others by "all matching the
+// filter" (a dry run counts them for the question), each progress line ending DONE. Any
+// console error (but the 400, 401 and 403 it provokes) or CSP violation fails it. Run by
 // tests/e2e/test_dashboard_executions.py:
 //
 //   JOBOP_URL=... VIEWER_TOKEN=... OPERATOR_TOKEN=... RUNNING=4,5,6 CHUNKS=1,2,3 FAILED=3 node executions.mjs
@@ -37,7 +37,7 @@ const seen = {};
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(60000);
-  const watch = await watchPage(context, page, { allowConsole: [/status of 40[13] \((Unauthorized|Forbidden)\)/] });
+  const watch = await watchPage(context, page, { allowConsole: [/status of 40[013] \((Bad Request|Unauthorized|Forbidden)\)/] });
   const rowsShown = () => page.locator('#executions tbody tr[data-execution]');
   const shownIds = async () => (await rowsShown().evaluateAll((rows) => rows.map((row) => Number(row.dataset.execution))));
   const filtered = `${base}/#/executions?job=demoTaskletJob&status=STARTED`;
@@ -57,6 +57,12 @@ try {
   await page.reload();
   await page.locator('#executions tbody tr[data-execution]').first().waitFor();
   assert.deepEqual((await shownIds()).sort(), [...running].sort());
+
+  // A filter the server refuses is said, with the form to correct it.
+  await page.goto(`${base}/#/executions?status=RUNNING&job=demoChunkJob`);
+  await page.locator('#listing-error').waitFor();
+  seen.badFilter = await page.locator('#listing-error').textContent();
+  assert.match(seen.badFilter, /status must be one of/);
 
   // The form writes the URL: FAILED demoChunkJob executions.
   await page.locator('#f-job').fill('demoChunkJob');

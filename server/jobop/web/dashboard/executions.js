@@ -156,9 +156,16 @@ async function executionsView(main, query) {
   setCrumbs(h("a", { href: "#/" }, "jobs"), "executions");
   const listing = `${base ? `${base}&` : ""}pageSize=${filter.pageSize || EXECUTIONS_PAGE_SIZE}` +
     `${filter.pageToken ? `&pageToken=${encodeURIComponent(filter.pageToken)}` : ""}`;
+  // A filter the server refuses (a URL edited by hand, a stale page token) is said above an
+  // empty table, with the form to correct it.
+  let refusal = null;
   const [jobs, page, count] = await Promise.all([
     api("GET", "/api/jobs").catch(() => ({ jobs: [] })),
-    api("GET", `/api/executions?${listing}`),
+    api("GET", `/api/executions?${listing}`).catch((error) => {
+      if (!(error instanceof ApiError) || error.status !== 400) throw error;
+      refusal = `${error.reason}: ${error.message}`;
+      return { executions: [], nextPageToken: "" };
+    }),
     api("GET", `/api/executions/count${base ? `?${base}` : ""}`).catch(() => null),
   ]);
   const rows = new Map();
@@ -190,7 +197,7 @@ async function executionsView(main, query) {
     tbody.append(row);
   }
   if (!page.executions.length) {
-    tbody.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No execution matches.")));
+    tbody.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, refusal ? "Nothing listed." : "No execution matches.")));
   }
   const pageAt = (token) => go(executionsHash({ ...filter, pageToken: token }));
   const older = h("button", { type: "button", id: "page-older", disabled: !page.nextPageToken,
@@ -205,6 +212,7 @@ async function executionsView(main, query) {
   main.replaceChildren(
     h("h1", {}, "Executions"),
     filterForm(filter, jobs.jobs.map((job) => job.name)),
+    refusal ? h("p", { class: "error", id: "listing-error", role: "alert" }, refusal) : null,
     charts,
     bulk.element,
     h("table", { class: "grid", id: "executions" },
