@@ -452,7 +452,7 @@ function drawHistory(name, executions) {
     svg("circle", { cx: px(x).toFixed(1), cy: py(y).toFixed(1), r: 5, class: `dot ${e.status}` }));
   });
   const summary = `${points.length} executions of ${name}, longest ${humanDuration(yMax)}`;
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "history-chart", role: "img",
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "history-chart", role: "group",
     "aria-label": summary, "data-marks": points.length },
   svg("line", { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, class: "axis" }),
   svg("line", { x1: left, y1: top, x2: left, y2: height - bottom, class: "axis" }),
