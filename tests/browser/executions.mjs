@@ -59,7 +59,7 @@ try {
   assert.deepEqual((await shownIds()).sort(), [...running].sort());
 
   // A filter the server refuses is said, with the form to correct it.
-  await page.goto(`${base}/#/executions?status=RUNNING&job=demoChunkJob`);
+  await page.goto(`${base}/#/executions?status=running&job=demoChunkJob`);
   await page.locator('#listing-error').waitFor();
   seen.badFilter = await page.locator('#listing-error').textContent();
   assert.match(seen.badFilter, /status must be one of/);

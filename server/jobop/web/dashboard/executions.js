@@ -41,6 +41,7 @@ function parseFilter(query) {
   const params = new URLSearchParams(query);
   const filter = { params: [] };
   for (const key of LIST_KEYS) filter[key] = params.getAll(key).filter(Boolean);
+  filter.status = filter.status.map((status) => status.toUpperCase()); // the server takes any case
   for (const key of [...TIME_KEYS, "pageToken", "pageSize"]) filter[key] = params.get(key) || "";
   for (const [key, value] of params) {
     if (key.startsWith("param.") && key.length > 6) filter.params.push([key.slice(6), value]);
