@@ -1,6 +1,7 @@
 // jobop dashboard: plain JavaScript over the REST API and its Server-Sent Events.
 // Views: #/ (jobs with their limits and pause state, the queue, and the nodes with their
-// leases), #/jobs/NAME (executions, paged),
+// leases), #/jobs/NAME (executions, paged, with its run-history chart),
+// #/executions?FILTER (across jobs, with bulk actions: executions.js),
 // #/executions/ID (steps, context).
 "use strict";
 
@@ -403,6 +404,8 @@ async function jobView(main, name, tokens) {
   main.replaceChildren(
     h("h1", {}, name, startButton(job, "Start…", true)),
     ...(job.description ? [h("p", { class: "job-about" }, job.description)] : []),
+    runHistory(name),
+    h("p", {}, h("a", { href: `#/executions?job=${encodeURIComponent(name)}`, id: "filter-job" }, "Filter and act on its executions…")),
     h("table", { class: "grid", id: "executions" },
       h("thead", {}, h("tr", {}, h("th", {}, "execution"), h("th", {}, "status"), h("th", {}, "exit code"),
         h("th", {}, "started"), h("th", {}, "ended"), h("th", {}, "duration"), h("th", {}, "parameters"))),
@@ -873,8 +876,10 @@ async function render(make) {
 
 function route() {
   const main = document.getElementById("view");
-  const hash = decodeURIComponent(location.hash.replace(/^#/, "")) || "/";
   let match;
+  // The Executions page's filter is a query: read before decoding (executions.js).
+  if ((match = location.hash.match(/^#\/executions(?:\?(.*))?$/))) return render(() => executionsView(main, match[1] || ""));
+  const hash = decodeURIComponent(location.hash.replace(/^#/, "")) || "/";
   if ((match = hash.match(/^\/executions\/(\d+)$/))) return render(() => executionView(main, match[1]));
   if ((match = hash.match(/^\/jobs\/(.+)$/))) return render(() => jobView(main, match[1], [""]));
   if (hash === "/schedules") return render(() => schedulesView(main));
