@@ -112,6 +112,23 @@ def pending_values(prefix: str) -> dict[str, object] | None:
     return {prefix + name: value for name, value in values.items()}
 
 
+@contextmanager
+def announced(pending: PendingAudit | None) -> Iterator[None]:
+    """Make `pending` this thread's announced action for a while (one entry of a batch of
+    actions, each with its own row); None announces nothing."""
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+
+
+def announced_values(pending: PendingAudit | None, prefix: str) -> dict[str, object] | None:
+    """`pending_values` of `pending` rather than of the thread's announced action."""
+    with announced(pending):
+        return pending_values(prefix)
+
+
 def mark_written() -> None:
     current = _pending.get()
     if current is not None:
