@@ -6,6 +6,9 @@ wait=False)` until the queue is empty, on a database of its own in the same clus
 jobop run. jobs/s is counted from the first defer to the worker's return, as the jobop
 figure is counted from the first Start to the last COMPLETED.
 
+With `batch`, `noop_throughput` defers with `batch_defer_async`, `batch` tasks per call
+(bench/start_many.py sets it beside StartJobs).
+
 Needs the bench extra: `.venv/bin/pip install -e '.[bench]'`.
 """
 
@@ -31,7 +34,9 @@ class QueueThroughput:
         return self.jobs / self.seconds if self.seconds else float("nan")
 
 
-async def noop_throughput(conninfo: str, jobs: int) -> QueueThroughput:
+async def noop_throughput(conninfo: str, jobs: int, batch: int = 0) -> QueueThroughput:
+    """With `batch` > 0, `batch_defer_async` of `batch` tasks at a time, one call after
+    the other; else `defer_async`, DEFER_CONCURRENCY in flight."""
     import procrastinate  # the bench extra; imported here so the rest runs without it
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
@@ -52,7 +57,12 @@ async def noop_throughput(conninfo: str, jobs: int) -> QueueThroughput:
 
         cpu_before = time.process_time()
         began = time.perf_counter()
-        await asyncio.gather(*(defer(index) for index in range(jobs)))
+        if batch > 0:
+            for first in range(0, jobs, batch):
+                kwargs = [{"index": index} for index in range(first, min(jobs, first + batch))]
+                await noop.batch_defer_async(*kwargs)
+        else:
+            await asyncio.gather(*(defer(index) for index in range(jobs)))
         deferred = time.perf_counter()
         await app.run_worker_async(concurrency=WORKER_CONCURRENCY, wait=False)
         ended = time.perf_counter()

@@ -1,0 +1,215 @@
+"""start_many: no-op jobs launched in batches, jobop's StartJobs against procrastinate.
+
+Starts a throwaway PostgreSQL cluster (tests/pgcluster.py, or `--pg-url`) and a `jobop
+serve` subprocess on it, then, side by side in one run, `--rounds` pairs (which goes
+first alternating):
+
+- **jobop**: `--jobs` executions of `demoTaskletJob durationMs=0` (each its own `run.id`)
+  through `StartJobs`, `--batch` entries a call, one call after the other; jobs/s from the
+  first call sent until every execution is seen COMPLETED (GetRunningExecutions polled
+  every 20 ms once the calls are answered), every one of them checked COMPLETED in the
+  database;
+- **procrastinate**: the same number of no-op tasks deferred with `batch_defer_async`,
+  `--batch` a call, then one worker `run_worker_async(concurrency=8, wait=False)` until
+  the queue is empty, on a database of its own in the same cluster.
+
+Prints a table: each pair's jobs/s and ratio, their median, the target (>= 1.5x) and goal
+(2.5x); the server's CPU per job and the time to answer the calls.
+
+    .venv/bin/python -m bench.start_many
+    .venv/bin/python -m bench.start_many --rounds 5 --batch 100 --jobs 1000
+    .venv/bin/python -m bench.start_many --profile /tmp/jobop-start-many   # py-spy
+
+Needs the bench extra: `.venv/bin/pip install -e '.[bench]'`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jobop_client import AsyncJobOperatorClient, JobStart
+from jobop_client.proto import job_operator_pb2 as pb
+
+from bench.grpc_start import (
+    GOAL_BASELINE_RATIO,
+    JOB,
+    TARGET_BASELINE_RATIO,
+    Database,
+    Server,
+    database,
+    jobop_serve,
+    new_parameters,
+    profile_summary,
+    profiling,
+)
+from bench.procrastinate_noop import QueueThroughput, noop_throughput
+
+POLL_INTERVAL = 0.02
+
+
+@dataclass
+class Run:
+    jobs: int
+    seconds: float  # first StartJobs sent -> every execution COMPLETED
+    start_seconds: float  # first StartJobs sent -> last answered
+    server_cpu: float
+
+    @property
+    def jobs_per_second(self) -> float:
+        return self.jobs / self.seconds if self.seconds else float("nan")
+
+
+async def start_many(
+    client: AsyncJobOperatorClient, server: Server, db: Database, args: Any
+) -> Run:
+    cpu_before = server.cpu_seconds()
+    ids: list[int] = []
+    began = time.perf_counter()
+    for first in range(0, args.jobs, args.batch):
+        count = min(args.batch, args.jobs - first)
+        starts = [JobStart(JOB, new_parameters()) for _ in range(count)]
+        for outcome in await client.start_jobs(starts, timeout=120):
+            if not isinstance(outcome, pb.JobExecution):
+                raise RuntimeError(f"an entry was refused: {outcome!r}")
+            ids.append(outcome.id)
+    answered = time.perf_counter()
+    ours = set(ids)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if not ours.intersection(await client.get_running_executions(JOB)):
+            break
+        await asyncio.sleep(POLL_INTERVAL)
+    ended = time.perf_counter()
+    rows = db.query(
+        "SELECT count(*) FROM batch_job_execution WHERE status = 'COMPLETED' "
+        f"AND job_execution_id IN ({', '.join(str(int(i)) for i in ids)})"
+    )
+    if rows[0][0] != args.jobs:
+        raise RuntimeError(f"{rows[0][0]} of {args.jobs} executions COMPLETED")
+    return Run(args.jobs, ended - began, answered - began, server.cpu_seconds() - cpu_before)
+
+
+async def procrastinate(args: Any, db: Database) -> QueueThroughput:
+    name = f"jobop_bench_procrastinate_{os.getpid()}"
+    db.cluster.create_database(name)
+    try:
+        return await noop_throughput(db.cluster.conninfo(name), args.jobs, batch=args.batch)
+    finally:
+        db.cluster.drop_database(name)
+
+
+async def measure(args: Any, server: Server, db: Database) -> str:
+    pairs: list[tuple[Run, QueueThroughput]] = []
+    async with AsyncJobOperatorClient(server.target) as client:
+        # Warm-up (connections, the first imports of the job's code), not measured.
+        await client.start_jobs([JobStart(JOB, new_parameters()) for _ in range(args.batch)])
+        await asyncio.sleep(1.0)
+        for index in range(args.rounds):
+            if index % 2 == 0:
+                with profiling(server, _profile_path(args, index), "gil"):
+                    ours = await start_many(client, server, db, args)
+                theirs = await procrastinate(args, db)
+            else:
+                theirs = await procrastinate(args, db)
+                ours = await start_many(client, server, db, args)
+            pairs.append((ours, theirs))
+    return report(args, pairs)
+
+
+def _profile_path(args: Any, index: int) -> str | None:
+    return f"{args.profile}-gil.txt" if args.profile and index == 0 else None
+
+
+def report(args: Any, pairs: list[tuple[Run, QueueThroughput]]) -> str:
+    ratios = [ours.jobs_per_second / theirs.jobs_per_second for ours, theirs in pairs]
+    median = statistics.median(ratios)
+    header = ("round", "jobop jobs/s", "calls answered", "server CPU/job", "procr. jobs/s", "ratio")
+    rows = [header]
+    for number, ((ours, theirs), ratio) in enumerate(zip(pairs, ratios, strict=True), 1):
+        rows.append(
+            (
+                str(number),
+                f"{ours.jobs_per_second:.0f}",
+                f"{ours.start_seconds:.2f} s of {ours.seconds:.2f} s",
+                f"{ours.server_cpu / ours.jobs * 1000:.2f} ms",
+                f"{theirs.jobs_per_second:.0f}",
+                f"{ratio:.2f}x",
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = [
+        f"{args.jobs} no-op jobs, batches of {args.batch}: jobop StartJobs (server "
+        f"--max-concurrent-executions {args.workers}) vs procrastinate batch_defer_async + "
+        "run_worker_async(concurrency=8, wait=False), same PostgreSQL cluster",
+        "",
+    ]
+    for number, row in enumerate(rows):
+        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+        if number == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    met = "yes" if median >= TARGET_BASELINE_RATIO else "NO"
+    goal = "yes" if median >= GOAL_BASELINE_RATIO else "no"
+    lines += [
+        "",
+        f"median ratio jobop / procrastinate: {median:.2f}x (range {min(ratios):.2f}-"
+        f"{max(ratios):.2f}); target >= {TARGET_BASELINE_RATIO:g}x: {met}; goal >= "
+        f"{GOAL_BASELINE_RATIO:g}x: {goal}",
+        f"load average before the run: {args.load_before:.2f} on {os.cpu_count()} cores",
+    ]
+    if args.profile:
+        lines += ["", f"server profile of round 1 (py-spy, GIL holder), {args.profile}-gil.txt:"]
+        lines.append(profile_summary(f"{args.profile}-gil.txt"))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.start_many",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--pg-url", help="use this PostgreSQL server (superuser URL)")
+    parser.add_argument("--jobs", type=int, default=1000, help="jobs per run")
+    parser.add_argument("--batch", type=int, default=100, help="entries per call (<= 1000)")
+    parser.add_argument("--rounds", type=int, default=3, help="pairs of runs (alternated)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2 * (os.cpu_count() or 1),
+        help="the server's --max-concurrent-executions (default: 2 per core)",
+    )
+    parser.add_argument("--timeout", type=float, default=600.0, help="per run (s)")
+    parser.add_argument("--log-level", default="WARNING", help="the server's --log-level")
+    parser.add_argument(
+        "--profile", metavar="PREFIX", help="py-spy record the server in round 1 (GIL holder)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    args.load_before = os.getloadavg()[0]
+    folder = Path(tempfile.mkdtemp(prefix="jobop-bench-start-many-"))
+    try:
+        with (
+            database("postgresql", args.pg_url, folder) as db,
+            jobop_serve(db, args.workers, folder, args.log_level) as server,
+        ):
+            print(asyncio.run(measure(args, server, db)))
+    finally:
+        if args.keep:
+            print(f"(server log in {folder})")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
