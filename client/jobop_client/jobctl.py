@@ -548,10 +548,10 @@ _START_KEYS = ("job", "parameters", "requestId", "priority")
 
 
 def _start_many(ctx: _Context) -> int:
-    """Every entry of the file is read and checked before any is sent (a malformed line:
-    exit 2, nothing started); then batches of --batch, one line out per entry in order.
+    """Every entry of the file was read and checked before connecting (`_prepare`: a
+    malformed line exits 2, nothing started); then batches of --batch, one line out per entry in order.
     Exit 0 when every entry started, 5 when any was refused."""
-    starts = _read_starts(ctx.args.file)
+    starts = ctx.args.starts
     refused = 0
     for first in range(0, len(starts), ctx.args.batch):
         batch = starts[first : first + ctx.args.batch]
@@ -617,7 +617,8 @@ def _start_entry(text: str) -> JobStart:
     job = entry.get("job")
     if not isinstance(job, str) or not job:
         raise ValueError('"job" must be a job name')
-    given = entry.get("parameters") or {}
+    given = entry.get("parameters")
+    given = {} if given is None else given
     if not isinstance(given, dict):
         raise ValueError('"parameters" must be a JSON object of name: value')
     values = {}
@@ -1414,6 +1415,8 @@ def _prepare(args: argparse.Namespace) -> None:
             args.exit_code_map = exit_codes.load_exit_codes(args.exit_codes)
         except ValueError as error:
             raise UsageError(str(error)) from None
+    if args.command == "start-many":
+        args.starts = _read_starts(args.file)
     if args.command == "stop" and (args.execution_id is None) == (args.job is None):
         raise UsageError("stop takes either an EXECUTION_ID or --job NAME")
     if args.command == "limit" and args.limit is None and args.concurrency_key is not None:
