@@ -549,8 +549,8 @@ _START_KEYS = ("job", "parameters", "requestId", "priority")
 
 def _start_many(ctx: _Context) -> int:
     """Every entry of the file was read and checked before connecting (`_prepare`: a
-    malformed line exits 2, nothing started); then batches of --batch, one line out per entry in order.
-    Exit 0 when every entry started, 5 when any was refused."""
+    malformed line exits 2, nothing started); then batches of --batch, one line out per
+    entry in order. Exit 0 when every entry started, 5 when any was refused."""
     starts = ctx.args.starts
     refused = 0
     for first in range(0, len(starts), ctx.args.batch):
