@@ -425,6 +425,7 @@ def test_openapi_document_and_proto_bindings_agree_with_the_routes(
         "/api/nodes",
         "/api/audit",
         "/api/settings",
+        "/api/jobs/start",
         "/healthz",
         "/readyz",
     }
