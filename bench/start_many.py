@@ -1,8 +1,8 @@
 """start_many: no-op jobs launched in batches, jobop's StartJobs against procrastinate.
 
 Starts a throwaway PostgreSQL cluster (tests/pgcluster.py, or `--pg-url`) and a `jobop
-serve` subprocess on it, then, side by side in one run, `--rounds` pairs (which goes
-first alternating):
+serve` subprocess on it (running 8 jobs at once, as procrastinate's worker does), then,
+side by side in one run, `--rounds` pairs (which goes first alternating):
 
 - **jobop**: `--jobs` executions of `demoTaskletJob durationMs=0` (each its own `run.id`)
   through `StartJobs`, `--batch` entries a call, one call after the other; jobs/s from the
@@ -17,7 +17,7 @@ Prints a table: each pair's jobs/s and ratio, their median, the target (>= 1.5x)
 (2.5x); the server's CPU per job and the time to answer the calls.
 
     .venv/bin/python -m bench.start_many
-    .venv/bin/python -m bench.start_many --rounds 5 --batch 100 --jobs 1000
+    .venv/bin/python -m bench.start_many --rounds 5 --workers 4   # 2 per core
     .venv/bin/python -m bench.start_many --profile /tmp/jobop-start-many   # py-spy
 
 Needs the bench extra: `.venv/bin/pip install -e '.[bench]'`.
@@ -53,7 +53,7 @@ from bench.grpc_start import (
     profile_summary,
     profiling,
 )
-from bench.procrastinate_noop import QueueThroughput, noop_throughput
+from bench.procrastinate_noop import WORKER_CONCURRENCY, QueueThroughput, noop_throughput
 
 POLL_INTERVAL = 0.02
 
@@ -193,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers",
         type=int,
-        default=2 * (os.cpu_count() or 1),
-        help="the server's --max-concurrent-executions (default: 2 per core)",
+        default=WORKER_CONCURRENCY,
+        help="the server's --max-concurrent-executions (default: procrastinate's worker "
+        f"concurrency, {WORKER_CONCURRENCY}: both sides run as many jobs at once)",
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="per run (s)")
     parser.add_argument("--log-level", default="WARNING", help="the server's --log-level")
