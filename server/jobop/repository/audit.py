@@ -102,14 +102,7 @@ def pending_values(prefix: str) -> dict[str, object] | None:
     """The announced action's row as bind parameters named `prefix` + column (the launch
     statement of launch_batch writes it), or None when no action waits for its row;
     `mark_written` after."""
-    current = _pending.get()
-    if current is None or current.written:
-        return None
-    values = _values(current.event)
-    occurred = values["occurred_at"]
-    assert isinstance(occurred, datetime)
-    values["occurred_at"] = occurred.astimezone(UTC).replace(tzinfo=None)
-    return {prefix + name: value for name, value in values.items()}
+    return announced_values(_pending.get(), prefix)
 
 
 @contextmanager
@@ -125,8 +118,13 @@ def announced(pending: PendingAudit | None) -> Iterator[None]:
 
 def announced_values(pending: PendingAudit | None, prefix: str) -> dict[str, object] | None:
     """`pending_values` of `pending` rather than of the thread's announced action."""
-    with announced(pending):
-        return pending_values(prefix)
+    if pending is None or pending.written:
+        return None
+    values = _values(pending.event)
+    occurred = values["occurred_at"]
+    assert isinstance(occurred, datetime)
+    values["occurred_at"] = occurred.astimezone(UTC).replace(tzinfo=None)
+    return {prefix + name: value for name, value in values.items()}
 
 
 def mark_written() -> None:
