@@ -64,6 +64,9 @@ class Run:
     seconds: float  # first StartJobs sent -> every execution COMPLETED
     start_seconds: float  # first StartJobs sent -> last answered
     server_cpu: float
+    # The run's CPU in all (server, this process, the cluster's processes): what the
+    # machine spends per job whatever else runs on it; None when the cluster is not ours.
+    total_cpu: float | None = None
 
     @property
     def jobs_per_second(self) -> float:
@@ -74,6 +77,8 @@ async def start_many(
     client: AsyncJobOperatorClient, server: Server, db: Database, args: Any
 ) -> Run:
     cpu_before = server.cpu_seconds()
+    own_before = time.process_time()
+    db_before = db.cpu_seconds()
     ids: list[int] = []
     began = time.perf_counter()
     for first in range(0, args.jobs, args.batch):
@@ -104,20 +109,41 @@ async def start_many(
     )
     if rows[0][0] != args.jobs:
         raise RuntimeError(f"{rows[0][0]} of {args.jobs} executions COMPLETED")
-    return Run(args.jobs, ended - began, answered - began, server.cpu_seconds() - cpu_before)
+    server_cpu = server.cpu_seconds() - cpu_before
+    run = Run(args.jobs, ended - began, answered - began, server_cpu)
+    db_after = db.cpu_seconds()
+    if db_before is not None and db_after is not None:
+        run.total_cpu = server_cpu + time.process_time() - own_before + db_after - db_before
+    return run
 
 
-async def procrastinate(args: Any, db: Database) -> QueueThroughput:
+@dataclass
+class Baseline:
+    queue: QueueThroughput
+    total_cpu: float | None  # this process (client and worker) and the cluster's
+
+    @property
+    def jobs_per_second(self) -> float:
+        return self.queue.jobs_per_second
+
+
+async def procrastinate(args: Any, db: Database) -> Baseline:
     name = f"jobop_bench_procrastinate_{os.getpid()}"
     db.cluster.create_database(name)
     try:
-        return await noop_throughput(db.cluster.conninfo(name), args.jobs, batch=args.batch)
+        queue = await noop_throughput(
+            db.cluster.conninfo(name), args.jobs, batch=args.batch, db_cpu=db.cpu_seconds
+        )
     finally:
         db.cluster.drop_database(name)
+    total = None
+    if queue.db_cpu_seconds is not None:
+        total = queue.cpu_seconds + queue.db_cpu_seconds
+    return Baseline(queue, total)
 
 
 async def measure(args: Any, server: Server, db: Database) -> str:
-    pairs: list[tuple[Run, QueueThroughput]] = []
+    pairs: list[tuple[Run, Baseline]] = []
     async with AsyncJobOperatorClient(server.target) as client:
         # Warm-up (connections, the first imports of the job's code), not measured.
         await client.start_jobs([JobStart(JOB, new_parameters()) for _ in range(args.batch)])
@@ -138,10 +164,23 @@ def _profile_path(args: Any, index: int) -> str | None:
     return f"{args.profile}-gil.txt" if args.profile and index == 0 else None
 
 
-def report(args: Any, pairs: list[tuple[Run, QueueThroughput]]) -> str:
+def _per_job(seconds: float | None, jobs: int) -> str:
+    return "-" if seconds is None else f"{seconds / jobs * 1000:.2f} ms"
+
+
+def report(args: Any, pairs: list[tuple[Run, Baseline]]) -> str:
     ratios = [ours.jobs_per_second / theirs.jobs_per_second for ours, theirs in pairs]
     median = statistics.median(ratios)
-    header = ("round", "jobop jobs/s", "calls answered", "server CPU/job", "procr. jobs/s", "ratio")
+    header = (
+        "round",
+        "jobop jobs/s",
+        "calls answered",
+        "server CPU/job",
+        "all CPU/job",
+        "procr. jobs/s",
+        "procr. all CPU/job",
+        "ratio",
+    )
     rows = [header]
     for number, ((ours, theirs), ratio) in enumerate(zip(pairs, ratios, strict=True), 1):
         rows.append(
@@ -150,7 +189,9 @@ def report(args: Any, pairs: list[tuple[Run, QueueThroughput]]) -> str:
                 f"{ours.jobs_per_second:.0f}",
                 f"{ours.start_seconds:.2f} s of {ours.seconds:.2f} s",
                 f"{ours.server_cpu / ours.jobs * 1000:.2f} ms",
+                _per_job(ours.total_cpu, ours.jobs),
                 f"{theirs.jobs_per_second:.0f}",
+                _per_job(theirs.total_cpu, theirs.queue.jobs),
                 f"{ratio:.2f}x",
             )
         )
@@ -173,6 +214,9 @@ def report(args: Any, pairs: list[tuple[Run, QueueThroughput]]) -> str:
         f"{max(ratios):.2f}); target >= {TARGET_BASELINE_RATIO:g}x: {met}; goal >= "
         f"{GOAL_BASELINE_RATIO:g}x: {goal}",
         f"load average before the run: {args.load_before:.2f} on {os.cpu_count()} cores",
+        "all CPU/job: the run's CPU on every process that took part (jobop: the server, "
+        "this client and the cluster; procrastinate: its process and the cluster), per "
+        "job: what each costs the machine, however busy it is",
     ]
     if args.profile:
         lines += ["", f"server profile of round 1 (py-spy, GIL holder), {args.profile}-gil.txt:"]
