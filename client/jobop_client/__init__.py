@@ -29,7 +29,13 @@ from jobop_client.parameters import (
 )
 
 if TYPE_CHECKING:
-    from jobop_client.client import AsyncJobOperatorClient, JobOperatorClient, Page, RetryPolicy
+    from jobop_client.client import (
+        AsyncJobOperatorClient,
+        JobOperatorClient,
+        JobStart,
+        Page,
+        RetryPolicy,
+    )
     from jobop_client.errors import JobOperatorError
     from jobop_client.executions import BatchStatus
     from jobop_client.friendly import AsyncClient, AsyncRun, Client, Run
@@ -55,6 +61,7 @@ __all__ = [
     "JobOperatorClient",
     "JobOperatorError",
     "JobParameters",
+    "JobStart",
     "JobWorkload",
     "Page",
     "Parameter",
@@ -72,6 +79,7 @@ _LAZY = {
     "BatchStatus": "jobop_client.executions",
     "JobOperatorClient": "jobop_client.client",
     "Page": "jobop_client.client",
+    "JobStart": "jobop_client.client",
     "RetryPolicy": "jobop_client.client",
     "JobOperatorError": "jobop_client.errors",
     "Client": "jobop_client.friendly",

@@ -43,6 +43,51 @@ ChannelOptions = Sequence[tuple[str, str | int]]
 
 
 @dataclass(frozen=True)
+class JobStart:
+    """One entry of ``start_jobs``: what ``start`` takes."""
+
+    job_name: str
+    parameters: Mapping[str, ParameterInput] | None = None
+    request_id: str | None = None
+    priority: int = 0
+
+
+#: What ``start_jobs`` answers for each entry: its new execution, or the typed error a
+#: ``start`` of that entry alone would have raised.
+StartOutcome = pb.JobExecution | errors.JobOperatorError
+
+#: The most entries one ``start_jobs`` call may carry (the server's limit).
+MAX_STARTS = 1000
+
+
+def _start_jobs_request(starts: Sequence[JobStart]) -> pb.StartJobsRequest:
+    return pb.StartJobsRequest(
+        starts=[
+            pb.StartRequest(
+                job_name=start.job_name,
+                parameters=to_proto_map(start.parameters),
+                request_id=start.request_id or "",
+                priority=start.priority,
+            )
+            for start in starts
+        ]
+    )
+
+
+def _start_outcomes(response: pb.StartJobsResponse) -> list[StartOutcome]:
+    outcomes: list[StartOutcome] = []
+    for result in response.results:
+        if result.HasField("execution"):
+            outcomes.append(result.execution)
+        else:
+            error = result.error
+            outcomes.append(
+                errors.from_error_parts(error.code, error.reason, error.message, error.metadata)
+            )
+    return outcomes
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """Retries of repeatable calls that fail with UNAVAILABLE: exponential backoff, jittered.
 
@@ -434,6 +479,18 @@ class JobOperatorClient:
         return self._call(
             self._stub.Start, request, idempotent=bool(request_id), timeout=timeout
         ).execution
+
+    def start_jobs(
+        self, starts: Sequence[JobStart], *, timeout: float | None = None
+    ) -> list[StartOutcome]:
+        """Launches many in one call (at most MAX_STARTS ``JobStart`` entries, else
+        InvalidArgumentError): for each entry, in order, its new execution or the typed
+        error a ``start`` of it alone would raise (returned, not raised). Retried when the
+        server is unavailable only if every entry carries a ``request_id``."""
+        request = _start_jobs_request(starts)
+        idempotent = all(start.request_id for start in starts)
+        response = self._call(self._stub.StartJobs, request, idempotent=idempotent, timeout=timeout)
+        return _start_outcomes(response)
 
     def start_next_instance(
         self,
@@ -1025,6 +1082,17 @@ class AsyncJobOperatorClient:
             self._stub.Start, request, idempotent=bool(request_id), timeout=timeout
         )
         return response.execution
+
+    async def start_jobs(
+        self, starts: Sequence[JobStart], *, timeout: float | None = None
+    ) -> list[StartOutcome]:
+        """See JobOperatorClient.start_jobs."""
+        request = _start_jobs_request(starts)
+        idempotent = all(start.request_id for start in starts)
+        response = await self._call(
+            self._stub.StartJobs, request, idempotent=idempotent, timeout=timeout
+        )
+        return _start_outcomes(response)
 
     async def start_next_instance(
         self,

@@ -294,6 +294,21 @@ def from_rpc_error(error: grpc.RpcError) -> JobOperatorError:
     return cls(message, code=code, metadata=info.metadata if info else None)
 
 
+def from_error_parts(
+    code: int, reason: str, message: str, metadata: Mapping[str, str] | None = None
+) -> JobOperatorError:
+    """The typed error of an error the server answered as data (one entry of StartJobs):
+    the class of ``reason``, as ``from_rpc_error`` would raise for the same status."""
+    status = _CODES_BY_VALUE.get(code, grpc.StatusCode.UNKNOWN)
+    cls = REASONS.get(reason) or _BY_CODE.get(status, JobOperatorError)
+    return cls(_one_line(message), code=status, metadata=metadata)
+
+
+_CODES_BY_VALUE: Mapping[int, grpc.StatusCode] = {
+    status.value[0]: status for status in grpc.StatusCode
+}
+
+
 def status_details(reason: str, message: str, metadata: Mapping[str, str] | None = None) -> bytes:
     """The ``grpc-status-details-bin`` value for a jobop error of ``reason``."""
     code = STATUS_CODES[reason]

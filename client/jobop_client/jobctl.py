@@ -31,7 +31,13 @@ from jobop_client import catalogue, errors, executions, exit_codes, jsonform, pa
 from jobop_client import credentials as creds
 from jobop_client import jobctl_bulk as bulk
 from jobop_client import jobctl_filters as filters
-from jobop_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT, JobOperatorClient
+from jobop_client.client import (
+    DEFAULT_TARGET,
+    DEFAULT_TIMEOUT,
+    MAX_STARTS,
+    JobOperatorClient,
+    JobStart,
+)
 from jobop_client.model import format_duration as _duration
 from jobop_client.proto import job_operator_pb2 as pb
 from jobop_client.terminal import is_tty as _is_tty
@@ -134,6 +140,18 @@ def _priority(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"a priority is a whole number from {PRIORITY_MIN} to {PRIORITY_MAX}, not "
             f"{_shown(text)}"
+        )
+    return value
+
+
+DEFAULT_BATCH = 100
+
+
+def _batch_size(text: str) -> int:
+    value = _whole_number(text)
+    if value is None or not 1 <= value <= MAX_STARTS:
+        raise argparse.ArgumentTypeError(
+            f"a batch is 1 to {MAX_STARTS} entries, not {_shown(text)}"
         )
     return value
 
@@ -284,6 +302,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--request-id", metavar="ID", help="makes the start safe to retry")
     priority_option(sub)
     follow_options(sub, wait=True)
+
+    sub = command(
+        "start-many",
+        "start many jobs from a file of JSON lines (- for stdin), sent in batches; one "
+        "output line per entry",
+        _start_many,
+    )
+    sub.add_argument(
+        "file",
+        metavar="FILE",
+        help='JSON lines {"job": NAME, "parameters": {...}, "requestId": ID, "priority": N}',
+    )
+    sub.add_argument(
+        "--batch",
+        type=_batch_size,
+        default=DEFAULT_BATCH,
+        metavar="N",
+        help=f"entries per call (default {DEFAULT_BATCH}, at most {MAX_STARTS})",
+    )
 
     sub = command("next", "start the next instance of a job (its incrementer)", _next)
     sub.add_argument("job", metavar="JOB")
@@ -510,6 +547,104 @@ def _start(ctx: _Context) -> int:
         ctx.args.job, ctx.args.parsed_params, ctx.args.request_id, priority=ctx.args.priority
     )
     return _launched(ctx, execution)
+
+
+_START_KEYS = ("job", "parameters", "requestId", "priority")
+
+
+def _start_many(ctx: _Context) -> int:
+    """Every entry of the file was read and checked before connecting (`_prepare`: a
+    malformed line exits 2, nothing started); then batches of --batch, one line out per
+    entry in order. Exit 0 when every entry started, 5 when any was refused."""
+    starts = ctx.args.starts
+    refused = 0
+    for first in range(0, len(starts), ctx.args.batch):
+        batch = starts[first : first + ctx.args.batch]
+        outcomes = ctx.client.start_jobs([start for _, start in batch])
+        for (line, start), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, errors.JobOperatorError):
+                refused += 1
+                _print_refused(ctx, line, start.job_name, outcome)
+            elif ctx.json:
+                document = {"line": line, "execution": jsonform.execution_json(outcome)}
+                print(json.dumps(document), file=ctx.out, flush=True)
+            else:
+                ctx.print(f"line {line}: started {start.job_name} execution {outcome.id}")
+    return exit_codes.REFUSED if refused else 0
+
+
+def _print_refused(ctx: _Context, line: int, job: str, error: errors.JobOperatorError) -> None:
+    if ctx.json:
+        body = {
+            "code": error.code.name,
+            "reason": error.reason or error.code.name,
+            "message": error.message,
+            "metadata": error.metadata,
+        }
+        print(json.dumps({"line": line, "error": body}), file=ctx.out, flush=True)
+    else:
+        reason = error.reason or error.code.name
+        ctx.print(f"line {line}: refused {job}: {reason}: {error.message}")
+
+
+def _read_starts(path: str) -> list[tuple[int, JobStart]]:
+    """(line number, start) of each non-blank line of FILE (- : stdin)."""
+    try:
+        if path == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            with open(path, encoding="utf-8") as file:
+                lines = file.read().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read {path}: {error}") from None
+    starts = []
+    for number, text in enumerate(lines, 1):
+        if text.strip():
+            try:
+                starts.append((number, _start_entry(text)))
+            except ValueError as error:
+                raise UsageError(f"{path}:{number}: {error}") from None
+    if not starts:
+        raise UsageError(f"{path} holds no start (one JSON object a line)")
+    return starts
+
+
+def _start_entry(text: str) -> JobStart:
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        raise ValueError("not a JSON object") from None
+    if not isinstance(entry, dict):
+        raise ValueError("not a JSON object")
+    unknown = sorted(set(entry) - set(_START_KEYS))
+    if unknown:
+        raise ValueError(f"unknown keys {', '.join(unknown)}; allowed: {', '.join(_START_KEYS)}")
+    job = entry.get("job")
+    if not isinstance(job, str) or not job:
+        raise ValueError('"job" must be a job name')
+    given = entry.get("parameters")
+    given = {} if given is None else given
+    if not isinstance(given, dict):
+        raise ValueError('"parameters" must be a JSON object of name: value')
+    values = {}
+    for name, value in given.items():
+        try:
+            values[name] = jsonform.parameter_value_from_json(value)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise ValueError(f"parameter {name!r}: {error}") from None
+    request_id = entry.get("requestId")
+    if request_id is not None and not isinstance(request_id, str):
+        raise ValueError('"requestId" must be a string')
+    priority = entry.get("priority", 0)
+    if priority is None:
+        priority = 0
+    if (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not PRIORITY_MIN <= priority <= PRIORITY_MAX
+    ):
+        raise ValueError(f'"priority" must be a whole number from {PRIORITY_MIN} to {PRIORITY_MAX}')
+    return JobStart(job, values, request_id or None, priority)
 
 
 def _next(ctx: _Context) -> int:
@@ -1278,6 +1413,8 @@ def _prepare(args: argparse.Namespace) -> None:
             args.exit_code_map = exit_codes.load_exit_codes(args.exit_codes)
         except ValueError as error:
             raise UsageError(str(error)) from None
+    if args.command == "start-many":
+        args.starts = _read_starts(args.file)
     if args.command == "stop" and (args.execution_id is None) == (args.job is None):
         raise UsageError("stop takes either an EXECUTION_ID or --job NAME")
     if args.command == "limit" and args.limit is None and args.concurrency_key is not None:

@@ -58,6 +58,61 @@ def parameter_value_json(value: parameters.ParameterValue) -> dict[str, Any]:
     return {TYPE_KEYS[value.type]: plain, "identifying": value.identifying}
 
 
+# The typed form's keys, back to their types.
+_TYPE_OF_KEY: dict[str, parameters.ParameterType] = {key: kind for kind, key in TYPE_KEYS.items()}
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def parameter_value_from_json(item: object) -> parameters.ParameterValue:
+    """A parameter in the JSON form requests take: a bare JSON value (string, integer ->
+    long, other number -> double, boolean) or a typed object `{"long": 6, "identifying":
+    false}`; ValueError when it is neither."""
+    if isinstance(item, dict):
+        kinds = [key for key in item if key != "identifying"]
+        if len(kinds) != 1 or kinds[0] not in _TYPE_OF_KEY:
+            raise ValueError(
+                "a typed parameter has exactly one of the keys string, long, double, date, "
+                "boolean (and optionally identifying)"
+            )
+        identifying = item.get("identifying", True)
+        if not isinstance(identifying, bool):
+            raise ValueError("identifying must be true or false")
+        kind = _TYPE_OF_KEY[kinds[0]]
+        return parameters.ParameterValue(_typed(item[kinds[0]], kind), kind, identifying)
+    if isinstance(item, bool):
+        return parameters.ParameterValue(item, "BOOLEAN")
+    if isinstance(item, int):
+        return parameters.ParameterValue(_long(item), "LONG")
+    if isinstance(item, float):
+        return parameters.ParameterValue(item, "DOUBLE")
+    if isinstance(item, str):
+        return parameters.ParameterValue(item, "STRING")
+    raise ValueError("a value must be a string, number, boolean or a typed object")
+
+
+def _typed(raw: object, kind: parameters.ParameterType) -> parameters.Value:
+    # Strings are taken for every type as the text form parses them, so that 64-bit longs
+    # survive JavaScript clients and NaN can be sent at all.
+    if isinstance(raw, str) and kind != "STRING":
+        if "," in raw or "\\" in raw:
+            raise ValueError(f"{raw!r} is not a {kind.lower()} value")
+        _, parsed = parameters.parse_parameter(f"p={raw},{kind.lower()}")
+        return parsed.value
+    if kind == "LONG" and isinstance(raw, int) and not isinstance(raw, bool):
+        return _long(raw)
+    if kind == "DOUBLE" and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw)
+    if kind in ("STRING", "BOOLEAN") and isinstance(raw, str | bool):
+        return raw
+    raise ValueError(f"{raw!r} is not a {kind.lower()} value")
+
+
+def _long(value: int) -> int:
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise ValueError(f"{value} is out of the 64-bit range")
+    return value
+
+
 def parameter_json(message: pb.JobParameter) -> dict[str, Any]:
     return parameter_value_json(parameters.from_proto(message))
 

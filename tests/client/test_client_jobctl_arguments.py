@@ -52,6 +52,8 @@ def _words(command: str, action: argparse.Action, value: str) -> list[str]:
             words.append("demoChunkJob")
         elif other.dest == "execution_id" or (other.dest == "limit" and not other.option_strings):
             words.append("1")
+        elif other.dest == "file" and not other.option_strings:
+            words.append("starts.jsonl")  # start-many's (text is checked before it is read)
         elif other.dest in ("name", "cron") and not other.option_strings:
             words.append({"name": "nightly", "cron": "@daily"}[other.dest])
     if action.option_strings:

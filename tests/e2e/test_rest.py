@@ -432,6 +432,7 @@ def test_openapi_document_and_proto_bindings_agree_with_the_routes(
         "/api/executions/recover",
         "/api/operations/{id}",
         "/api/operations/{id}/cancel",
+        "/api/jobs/start",
         "/healthz",
         "/readyz",
     }

@@ -77,6 +77,13 @@ def test_a_database_outage_answers_503_database_unavailable(
         ):
             reply = request(base, method, path, body)
             assert error_of(reply)[:3] == (503, "UNAVAILABLE", "DATABASE_UNAVAILABLE"), path
+        # StartJobs answers each entry on its own: each with the outage's error.
+        many = {"starts": [{"jobName": "demoTaskletJob", "parameters": {"n": n}} for n in (3, 4)]}
+        reply = request(base, "POST", "/api/jobs/start", many)
+        assert reply.status == 200, reply.body
+        assert [(r["error"]["code"], r["error"]["reason"]) for r in reply.body["results"]] == [
+            ("UNAVAILABLE", "DATABASE_UNAVAILABLE")
+        ] * 2
     finally:
         control(own_cluster, "start")
     # A pooled connection from before the outage may fail one call; then it answers.
@@ -86,6 +93,9 @@ def test_a_database_outage_answers_503_database_unavailable(
         time.sleep(0.1)
     assert reply.status == 200 and reply.body["id"] == execution_id
     wait_until(lambda: request(base, "GET", "/readyz").status == 200, 60)
+    # Sent again once the database is back, the same entries start: nothing was written.
+    results = request(base, "POST", "/api/jobs/start", many).body["results"]
+    assert [next(iter(result)) for result in results] == ["execution", "execution"]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -63,6 +63,9 @@ def test_entries_name_rpcs_of_the_policy_table_and_control_routes_their_action()
                 }.get((method, path), path.rsplit("/", 1)[-1] + "schedule")
                 assert rule.rpc.lower() == expected, (path, rule)
                 continue
+            if rule.rpc == "StartJobs":  # POST /api/jobs/start: many starts at once
+                assert path == "/api/jobs/start", (path, rule)
+                continue
             verb = rule.rpc.lower().removeprefix("start").removeprefix("update")
             # BulkStop .../executions/stop, CancelBulkOperation .../{id}/cancel.
             verb = verb.removeprefix("bulk").removesuffix("bulkoperation")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
@@ -89,9 +90,34 @@ _ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+# What `accepts` found for plain functions and for methods (by their function: a bound
+# method is made anew at each attribute access); it is asked for every execution's
+# listeners and tasklet, and reading a signature costs tens of microseconds.
+_FUNCTIONS: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], bool]] = (
+    weakref.WeakKeyDictionary()
+)
+_METHODS: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], bool]] = weakref.WeakKeyDictionary()
+
+
 def accepts(function: Callable[..., Any], arguments: tuple[str, ...]) -> bool:
     """Whether `function` can be called with these positional arguments (True when its
     signature cannot be read, as for some built-ins)."""
+    if inspect.ismethod(function):
+        known, key = _METHODS, function.__func__
+    elif inspect.isfunction(function):
+        known, key = _FUNCTIONS, function
+    else:
+        return _accepts(function, arguments)  # a callable object, a partial: not kept
+    try:
+        found = known.setdefault(key, {})
+    except TypeError:  # not weakly referable
+        return _accepts(function, arguments)
+    if arguments not in found:
+        found[arguments] = _accepts(function, arguments)
+    return found[arguments]
+
+
+def _accepts(function: Callable[..., Any], arguments: tuple[str, ...]) -> bool:
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):

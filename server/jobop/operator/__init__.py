@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from .events import ExecutionChange, ExecutionEvents, Subscription
-from .job_operator import ROLES, ExecutionObserver, JobOperator, LaunchHold, OperatorShutDown
+from .job_operator import (
+    ROLES,
+    ExecutionObserver,
+    JobOperator,
+    LaunchHold,
+    OperatorShutDown,
+    StartEntry,
+)
 from .requests import RequestIdReused, RequestLedger
 
 __all__ = [
@@ -16,5 +23,6 @@ __all__ = [
     "OperatorShutDown",
     "RequestIdReused",
     "RequestLedger",
+    "StartEntry",
     "Subscription",
 ]

@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -61,7 +62,8 @@ from jobop.domain.workload import (
     SettingsOverride,
     check_priority,
 )
-from jobop.repository import JobRepository, is_database_unavailable
+from jobop.repository import JobRepository, NewInstance, PendingAudit, is_database_unavailable
+from jobop.repository.audit import announced
 from jobop.repository.engine import is_postgresql
 from jobop.repository.nodes import NodeRepository, NodeState, RecoveredNode
 from jobop.repository.workload import WorkloadRepository
@@ -160,6 +162,18 @@ class LaunchHold:
         self._operator._holds.discard(self)
         for execution in held:
             self._operator._submit(execution)
+
+
+@dataclass(frozen=True, slots=True)
+class StartEntry:
+    """One entry of `JobOperator.start_many` (StartJobs): what a Start names, and the
+    action announced for its audit row (None: not audited)."""
+
+    job_name: str
+    parameters: JobParameters
+    request_id: str | None = None
+    priority: int = DEFAULT_PRIORITY
+    announced: PendingAudit | None = None
 
 
 class JobOperator:
@@ -427,16 +441,35 @@ class JobOperator:
                 priority=priority,
                 governed=job.settings.governed,
             )
+        except BaseException:
+            self._unreserve(reserved)
+            raise
+        return self._launched(job, execution, claimed, runs_here, reserved, hold)
+
+    def _unreserve(self, reserved: bool) -> None:
+        if reserved and self._launcher is not None:
+            self._launcher.unreserve()
+
+    def _launched(
+        self,
+        job: Job,
+        execution: JobExecution,
+        claimed: bool,
+        runs_here: bool,
+        reserved: bool,
+        hold: LaunchHold | None,
+    ) -> JobExecution:
+        """A written start handed on: run here (at once, or when the hold is released),
+        or left for any node (see _create)."""
+        try:
             if runs_here and not claimed:  # governed: admitted now, or it waits
                 self._governed_jobs.add(job.name)
                 runs_here = self._admit(job, execution)
         except BaseException:
-            if reserved and self._launcher is not None:
-                self._launcher.unreserve()
+            self._unreserve(reserved)
             raise
         if reserved and not runs_here:
-            assert self._launcher is not None
-            self._launcher.unreserve()
+            self._unreserve(reserved)
             reserved = False
         if reserved:
             self._reserved.add(execution.id)
@@ -451,6 +484,77 @@ class JobOperator:
         else:
             self._submit(execution)
         return execution
+
+    def start_many(
+        self, entries: Sequence[StartEntry], *, hold: LaunchHold | None = None
+    ) -> list[JobExecution | Exception]:
+        """StartJobs: each entry started as `start` would start it alone, and answered on
+        its own (its execution or its error), in order. The entries without a request id
+        are written together by the launch path's group commit (on PostgreSQL: one
+        statement per batch of launches, instead of one per entry); those with one go
+        through the request ledger one by one (a retried entry answers its first
+        execution). Each entry's `announced` action gets its audit row with its launch."""
+        self._check_accepting()
+        results: list[JobExecution | Exception | None] = [None] * len(entries)
+        batched: list[tuple[int, Job, JobParameters, StartEntry]] = []
+        for position, entry in enumerate(entries):
+            if entry.request_id is not None:
+                continue
+            try:
+                check_priority(entry.priority)
+                job = self._registered_job(entry.job_name)
+                batched.append((position, job, job.check_parameters(entry.parameters), entry))
+            except Exception as error:
+                results[position] = error
+        claims = [self._claim_own_start() for _ in batched]
+        launches = [
+            NewInstance(
+                job.name,
+                parameters,
+                context={OWNER_KEY: self._owner} if runs_here else None,
+                request_launch=True,
+                claimed_by=self.node_id if runs_here else None,
+                priority=entry.priority,
+                governed=job.settings.governed,
+                announced=entry.announced,
+            )
+            for (_, job, parameters, entry), (runs_here, _) in zip(batched, claims, strict=True)
+        ]
+        try:
+            written = self.repository.launch_new_instances(launches)
+        except BaseException:
+            for _, reserved in claims:
+                self._unreserve(reserved)
+            raise
+        for (position, job, _, _), (runs_here, reserved), outcome in zip(
+            batched, claims, written, strict=True
+        ):
+            if isinstance(outcome, Exception):
+                self._unreserve(reserved)
+                results[position] = outcome
+                continue
+            execution, claimed = outcome
+            try:
+                results[position] = self._launched(
+                    job, execution, claimed, runs_here, reserved, hold
+                )
+            except Exception as error:
+                results[position] = error
+        for position, entry in enumerate(entries):
+            if entry.request_id is None:
+                continue
+            try:
+                with announced(entry.announced):
+                    results[position] = self.start(
+                        entry.job_name,
+                        entry.parameters,
+                        entry.request_id,
+                        hold=hold,
+                        priority=entry.priority,
+                    )
+            except Exception as error:
+                results[position] = error
+        return [result for result in results if result is not None]
 
     def _admit(self, job: Job, execution: JobExecution) -> bool:
         """Claim a governed job's new start for this node if admission lets it run now

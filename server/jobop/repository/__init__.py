@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from jobop.batch.store import ChunkTransaction
 
-from .audit import AuditEvent, AuditTrail
+from .audit import AuditEvent, AuditTrail, PendingAudit
 from .contexts import ContextFormat
 from .counting import StatementCounter
 from .engine import create_engine, is_database_unavailable, read_connection, write_transaction
 from .explorer import JobExplorer
 from .job_keys import JobKeyCollision, RekeyReport, rekey
-from .job_repository import JobRepository
+from .job_repository import JobRepository, NewInstance
 from .migrations import SchemaVersionMismatch, current_version, init_schema, upgrade_schema
 from .schema import SCHEMA_VERSION
 from .settings import RepositoryConfigurationError, RepositorySettings
@@ -24,6 +24,8 @@ __all__ = [
     "JobExplorer",
     "JobKeyCollision",
     "JobRepository",
+    "NewInstance",
+    "PendingAudit",
     "RekeyReport",
     "RepositoryConfigurationError",
     "RepositorySettings",

@@ -125,10 +125,25 @@ def pending_values(prefix: str) -> dict[str, object] | None:
     """The announced action's row as bind parameters named `prefix` + column (the launch
     statement of launch_batch writes it), or None when no action waits for its row;
     `mark_written` after."""
-    current = _pending.get()
-    if current is None or current.written:
+    return announced_values(_pending.get(), prefix)
+
+
+@contextmanager
+def announced(pending: PendingAudit | None) -> Iterator[None]:
+    """Make `pending` this thread's announced action for a while (one entry of a batch of
+    actions, each with its own row); None announces nothing."""
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+
+
+def announced_values(pending: PendingAudit | None, prefix: str) -> dict[str, object] | None:
+    """`pending_values` of `pending` rather than of the thread's announced action."""
+    if pending is None or pending.written:
         return None
-    values = _values(current.event)
+    values = _values(pending.event)
     occurred = values["occurred_at"]
     assert isinstance(occurred, datetime)
     values["occurred_at"] = occurred.astimezone(UTC).replace(tzinfo=None)

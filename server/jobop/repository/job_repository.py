@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -231,6 +232,21 @@ def _check_can_launch(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class NewInstance:
+    """One launch of `JobRepository.launch_new_instances`: a new instance's first
+    execution (the options as `launch`'s), and the action to audit with it."""
+
+    job_name: str
+    parameters: JobParameters
+    context: Mapping[str, Any] | None = None
+    request_launch: bool = False
+    claimed_by: str | None = None
+    priority: int = 0
+    governed: bool = False
+    announced: audit.PendingAudit | None = None
+
+
 class JobRepository:
     """Persists job instances and executions; thread-safe, one per process."""
 
@@ -413,8 +429,106 @@ class JobRepository:
         shared with the launches that wait beside it (see launch_batch)."""
         # An audited launch writes its audit row in the same statement.
         audit_values = audit.pending_values("")
+        launch = self._new_launch(
+            job_name,
+            job_key,
+            parameters,
+            now,
+            context,
+            request_launch=request_launch,
+            claimed_by=claimed_by,
+            priority=priority,
+            governed=governed,
+            audit_values=audit_values,
+        )
+        self.launches.launch(launch)
+        execution = self._launched(launch, parameters, now, context)
+        if audit_values is not None:
+            audit.mark_written()
+        return execution, launch.claimed
+
+    def launch_new_instances(
+        self, launches: Sequence[NewInstance]
+    ) -> list[tuple[JobExecution, bool] | Exception]:
+        """Each launch as `launch(new_instance_only=True)` would make it, answered on its
+        own: (execution, claimed) or the error (JobInstanceAlreadyExists, ...). On
+        PostgreSQL they are written together by the group commit (see launch_batch), each
+        with its audit row (`announced`); on SQLite one transaction each."""
+        results: list[tuple[JobExecution, bool] | Exception | None] = [None] * len(launches)
+        if not self._postgresql:
+            for position, item in enumerate(launches):
+                try:
+                    with audit.announced(item.announced):
+                        results[position] = self.launch(
+                            item.job_name,
+                            item.parameters,
+                            restartable=True,
+                            new_instance_only=True,
+                            context=item.context,
+                            request_launch=item.request_launch,
+                            claimed_by=item.claimed_by,
+                            priority=item.priority,
+                            governed=item.governed,
+                        )
+                except Exception as error:
+                    results[position] = error
+            return [result for result in results if result is not None]
+        prepared: list[tuple[int, Launch, NewInstance, datetime, ExecutionContext]] = []
+        for position, item in enumerate(launches):
+            try:
+                _check_name("job", item.job_name)
+                _check_parameters(item.parameters)
+                job_key = item.parameters.job_key(self.settings.spring_schema, self.settings.zone)
+                context = ExecutionContext()
+                for key, value in (item.context or {}).items():
+                    context[key] = value
+                now = utcnow()
+                launch = self._new_launch(
+                    item.job_name,
+                    job_key,
+                    item.parameters,
+                    now,
+                    context,
+                    request_launch=item.request_launch,
+                    claimed_by=item.claimed_by,
+                    priority=item.priority,
+                    governed=item.governed,
+                    audit_values=audit.announced_values(item.announced, ""),
+                )
+            except Exception as error:
+                results[position] = error
+                continue
+            prepared.append((position, launch, item, now, context))
+        self.launches.launch_many([launch for _, launch, _, _, _ in prepared])
+        for position, launch, item, now, context in prepared:
+            try:
+                if launch.error is not None:
+                    raise launch.error
+                execution = self._launched(launch, item.parameters, now, context)
+            except Exception as error:
+                results[position] = error
+                continue
+            if item.announced is not None and launch.audit is not None:
+                item.announced.written = True
+            results[position] = (execution, launch.claimed)
+        return [result for result in results if result is not None]
+
+    def _new_launch(
+        self,
+        job_name: str,
+        job_key: str,
+        parameters: JobParameters,
+        now: datetime,
+        context: ExecutionContext,
+        *,
+        request_launch: bool,
+        claimed_by: str | None,
+        priority: int,
+        governed: bool,
+        audit_values: dict[str, object] | None,
+    ) -> Launch:
         stored = self._contexts.store(context)
-        launch = Launch(
+        return Launch(
             values={
                 "job_name": job_name,
                 "job_key": job_key,
@@ -429,15 +543,19 @@ class JobRepository:
             parameters=rows.parameter_rows(0, parameters),
             audit=audit_values,
         )
-        ids = self.launches.launch(launch)
-        if ids is None:
+
+    def _launched(
+        self, launch: Launch, parameters: JobParameters, now: datetime, context: ExecutionContext
+    ) -> JobExecution:
+        """The execution a written launch created; JobInstanceAlreadyExists if its instance
+        existed (nothing was written)."""
+        job_name, job_key = launch.key
+        if launch.ids is None:
             with read_connection(self.engine) as connection:
                 raise _instance_exists(connection, job_name, job_key, parameters)
-        if audit_values is not None:
-            audit.mark_written()
-        instance_id, execution_id = ids
+        instance_id, execution_id = launch.ids
         context.dirty = False
-        execution = JobExecution(
+        return JobExecution(
             job_instance=JobInstance(instance_id, job_name, job_key, 0),
             job_parameters=parameters,
             id=execution_id,
@@ -448,9 +566,8 @@ class JobRepository:
             last_updated=now,
             execution_context=context,
             first_of_instance=True,
-            priority=priority,
+            priority=launch.values["priority"],
         )
-        return execution, launch.claimed
 
     def _write_launches(self, batch: list[Launch]) -> dict[int, tuple[int, int]]:
         constants = {

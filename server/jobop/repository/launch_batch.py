@@ -202,6 +202,24 @@ class LaunchBatch:
             raise launch.error
         return launch.ids
 
+    def launch_many(self, launches: Sequence[Launch]) -> None:
+        """Write `launches` (one call's, StartJobs), in as few batches as they fit, beside
+        whatever other threads launch meanwhile. Each gets its ids (None: its instance
+        existed) or its `error`; nothing is raised for one launch's failure."""
+        if not launches:
+            return
+        with self._lock:
+            self._queue.extend(launches)
+            launches[0].lead = not self._writing
+            self._writing = True
+        # Ours stay in the queue in our order, so the first of ours not yet written is the
+        # first of ours that can be handed the lead: waiting for them in order is enough.
+        for launch in launches:
+            if not launch.lead:
+                launch.done.wait()
+            if launch.lead:
+                self._lead()
+
     def _lead(self) -> None:
         """Write what waits (the leader first), then hand over to the next in the queue."""
         batch = self._take()

@@ -22,7 +22,7 @@ from jobop_client.jsonform import request_json
 
 from jobop.batch import logcontext
 from jobop.domain.parameters import MASK, SECRET_NAME
-from jobop.repository import AuditEvent, AuditTrail
+from jobop.repository import AuditEvent, AuditTrail, PendingAudit
 from jobop.repository.audit import auditing
 
 from .auth import ANONYMOUS, Caller, current_caller
@@ -104,30 +104,42 @@ class AuditRecorder:
                 try:
                     response = body(request, *rest)
                 except Exception as error:
-                    self._record_failure(event.failed(reason_for(error), str(error)))
+                    self.failed(event, error)
                     raise
-            done = dataclasses.replace(
-                event,
-                execution_id=_execution_id(response) or event.execution_id,
-                job_name=_job_name(response) or event.job_name,
-            )
-            if not pending.written:
-                # A repeated request id, a stop of an execution that had just ended: no
-                # write carried the row.
-                self._record(done)
-            with _about(done):
-                log.info(
-                    "AUDIT-OK %s by %s (%s) from %s: execution %s",
-                    action,
-                    done.principal,
-                    done.role,
-                    done.peer,
-                    done.execution_id,
-                )
+            self.succeeded(pending, _execution_id(response), _job_name(response))
             return response
 
         run.__name__ = getattr(body, "__name__", action)
         return run
+
+    def succeeded(
+        self, pending: PendingAudit, execution_id: int | None, job_name: str | None
+    ) -> None:
+        """The announced action succeeded (on `execution_id` of `job_name`): its row,
+        unless its write carried it, and its AUDIT-OK line."""
+        event = pending.event
+        done = dataclasses.replace(
+            event,
+            execution_id=execution_id or event.execution_id,
+            job_name=job_name or event.job_name,
+        )
+        if not pending.written:
+            # A repeated request id, a stop of an execution that had just ended: no
+            # write carried the row.
+            self._record(done)
+        with _about(done):
+            log.info(
+                "AUDIT-OK %s by %s (%s) from %s: execution %s",
+                done.action,
+                done.principal,
+                done.role,
+                done.peer,
+                done.execution_id,
+            )
+
+    def failed(self, event: AuditEvent, error: BaseException) -> None:
+        """The action failed with `error`: its row and its AUDIT-FAILED line."""
+        self._record_failure(event.failed(reason_for(error), str(error)))
 
     async def refused(
         self,

@@ -100,10 +100,7 @@ def error_status(
     message and metadata values are cut to a size the trailer always carries: a message
     quoting a huge input would otherwise exceed the peer's metadata limit (16 KiB), and the
     caller would get a bare RESOURCE_EXHAUSTED instead of the reason."""
-    message = _bounded(message, _MESSAGE_CHARACTERS)
-    metadata = {
-        key: _bounded(value, _METADATA_CHARACTERS) for key, value in (metadata or {}).items()
-    }
+    message, metadata = _cut(message, metadata or {})
     info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)
     detail = any_pb2.Any()
     detail.Pack(info)
@@ -118,31 +115,46 @@ _MESSAGE_CHARACTERS = 600
 _METADATA_CHARACTERS = 300
 
 
+def _cut(message: str, metadata: dict[str, str]) -> tuple[str, dict[str, str]]:
+    bounded = {key: _bounded(value, _METADATA_CHARACTERS) for key, value in metadata.items()}
+    return _bounded(message, _MESSAGE_CHARACTERS), bounded
+
+
 def _bounded(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def status_for(error: BaseException) -> grpc.Status:
     """The status of any exception raised while serving a call."""
+    return error_status(*error_parts(error))
+
+
+def error_parts(error: BaseException) -> tuple[grpc.StatusCode, str, str, dict[str, str]]:
+    """The code, reason, message and ErrorInfo metadata `status_for` sends for `error`
+    (StartJobs answers them per entry)."""
     if is_database_unavailable(error):
-        return error_status(
+        return (
             grpc.StatusCode.UNAVAILABLE,
             DATABASE_UNAVAILABLE,
             "the repository's database cannot be reached right now; retry later",
+            {},
         )
     if isinstance(error, JobopError | InvalidArgument):
-        metadata = {"field": error.field} if error.field else None
+        metadata = {"field": error.field} if error.field else {}
     if isinstance(error, JobopError):
         message = str(error) or error.reason
-        metadata = {**error.metadata, **(metadata or {})} or None
-        return error_status(code_for(error), error.reason, message, metadata)
+        return code_for(error), error.reason, message, {**error.metadata, **metadata}
     if isinstance(error, InvalidArgument):
-        return error_status(
-            grpc.StatusCode.INVALID_ARGUMENT, INVALID_ARGUMENT, str(error), metadata
-        )
-    return error_status(
-        grpc.StatusCode.INTERNAL, INTERNAL, f"internal error: {type(error).__name__}"
-    )
+        return grpc.StatusCode.INVALID_ARGUMENT, INVALID_ARGUMENT, str(error), metadata
+    return grpc.StatusCode.INTERNAL, INTERNAL, f"internal error: {type(error).__name__}", {}
+
+
+def bounded_error(
+    error: BaseException,
+) -> tuple[grpc.StatusCode, str, str, dict[str, str]]:
+    """`error_parts` cut as `error_status` cuts them."""
+    code, reason, message, metadata = error_parts(error)
+    return (code, reason, *_cut(message, metadata))
 
 
 def reason_for(error: BaseException) -> str:

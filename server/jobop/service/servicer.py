@@ -26,15 +26,22 @@ from jobop.batch.owner import current_owner
 from jobop.domain import JobExecution, JobInstance, NoSuchJobExecution
 from jobop.domain.bulk import BulkAction, BulkOperation
 from jobop.domain.cron import CronExpression, time_zone
-from jobop.operator import JobOperator, LaunchHold
+from jobop.operator import JobOperator, LaunchHold, StartEntry
 from jobop.operator.events import Subscription
-from jobop.repository import AuditTrail
+from jobop.repository import AuditTrail, PendingAudit
 
 from . import listing
 from . import validation as check
 from .audit import AuditRecorder
-from .auth import ANONYMOUS, current_caller
-from .errors import SHUTTING_DOWN, InvalidArgument, abort, error_status, status_for
+from .auth import ANONYMOUS, Caller, current_caller
+from .errors import (
+    SHUTTING_DOWN,
+    InvalidArgument,
+    abort,
+    bounded_error,
+    error_status,
+    status_for,
+)
 from .listing import bulk_selection
 from .mapping import (
     SCHEDULE_FIELDS,
@@ -821,12 +828,63 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
             response.fire_times.add().FromDatetime(fire_time)
         return response
 
-    # -- batched starts (issue 24: not served yet) ---------------------------------------
+    # -- batched starts ------------------------------------------------------------------
 
     async def StartJobs(
         self, request: pb.StartJobsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StartJobsResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "StartJobs is not served yet")
+        body = functools.partial(self._start_jobs, current_caller.get())
+        body.__name__ = "_start_jobs"  # type: ignore[attr-defined]
+        return await self._launching(context, body, request)
+
+    def _start_jobs(
+        self, caller: Caller | None, request: pb.StartJobsRequest, hold: LaunchHold
+    ) -> pb.StartJobsResponse:
+        """Each entry as a Start of it alone: checked, launched (together, see
+        JobOperator.start_many), audited and answered on its own. Only a call that is
+        malformed as a whole (too big, too many entries) or that comes while the server
+        shuts down fails as a whole."""
+        check.request_size(request)
+        check.starts_count(len(request.starts))
+        events = [self.audit.event(caller, "StartJobs", start) for start in request.starts]
+        pending = [PendingAudit(event) for event in events]
+        outcomes: list[JobExecution | Exception | None] = [None] * len(request.starts)
+        entries: list[StartEntry] = []
+        positions: list[int] = []
+        for position, start in enumerate(request.starts):
+            try:
+                entry = StartEntry(
+                    check.job_name(start.job_name),
+                    check.parameters(start.parameters),
+                    check.request_id(start.request_id),
+                    check.priority(start.priority),
+                    pending[position],
+                )
+            except Exception as error:
+                outcomes[position] = error
+                continue
+            entries.append(entry)
+            positions.append(position)
+        started = self._operator.start_many(entries, hold=hold)
+        for position, started_outcome in zip(positions, started, strict=True):
+            outcomes[position] = started_outcome
+        response = pb.StartJobsResponse()
+        for position, outcome in enumerate(outcomes):
+            result = response.results.add()
+            if isinstance(outcome, JobExecution):
+                self.audit.succeeded(pending[position], outcome.id, outcome.job_name)
+                result.execution.CopyFrom(execution_for_caller(outcome))
+                continue
+            assert outcome is not None
+            code, reason, message, metadata = bounded_error(outcome)
+            if code is grpc.StatusCode.INTERNAL:
+                logger.error("internal error in StartJobs", exc_info=outcome)
+            self.audit.failed(events[position], outcome)
+            result.error.code = code.value[0]
+            result.error.reason = reason
+            result.error.message = message
+            result.error.metadata.update(metadata)
+        return response
 
     # -- bulk operations (docs/operations.md) --------------------------------------------
 

@@ -29,12 +29,21 @@ DEFAULT_PAGE_SIZE = 20
 DEFAULT_QUEUE_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_JOB_NAMES = 1000
+# StartJobs' entries per call (docs/api.md).
+MAX_STARTS = 1000
 
 
 def request_size(request: Message) -> None:
     size = request.ByteSize()
     if size > MAX_REQUEST_BYTES:
         raise InvalidArgument(f"request of {size} bytes exceeds the limit of {MAX_REQUEST_BYTES}")
+
+
+def starts_count(count: int) -> None:
+    if count > MAX_STARTS:
+        raise InvalidArgument(
+            f"starts has {count} entries; at most {MAX_STARTS} per call", field="starts"
+        )
 
 
 def _no_nul(value: str, field: str) -> None:

@@ -15,6 +15,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import grpc
 from aiohttp import web
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 
@@ -184,6 +185,44 @@ def _request_id(body: dict[str, Any]) -> str:
     if not isinstance(value, str):
         raise ApiError.of(InvalidArgument("requestId must be a string", field="request_id"))
     return value
+
+
+_START_KEYS = ("jobName", "parameters", "requestId", "priority")
+_STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _start_entry(entry: object, index: int) -> pb.StartRequest:
+    """One entry of a StartJobs body, as a Start's body and path would give it."""
+    field = f"starts[{index}]"
+    if not isinstance(entry, dict):
+        raise ApiError.of(InvalidArgument(f"{field} must be a JSON object", field=field))
+    unknown = sorted(set(entry) - set(_START_KEYS))
+    if unknown:
+        raise ApiError.of(
+            InvalidArgument(
+                f"{field} has unknown keys {', '.join(unknown)}; allowed: "
+                + ", ".join(_START_KEYS),
+                field=field,
+            )
+        )
+    name = entry.get("jobName")
+    if not isinstance(name, str):
+        raise ApiError.of(
+            InvalidArgument(f"{field}.jobName must be a string", field=f"{field}.jobName")
+        )
+    try:
+        return pb.StartRequest(
+            job_name=name,
+            parameters=rep.parameters_from_json(entry.get("parameters")),
+            request_id=_request_id(entry),
+            priority=rep.priority_from_json(entry),
+        )
+    except ApiError:
+        raise
+    except Exception as error:
+        refusal = ApiError.of(error)
+        refusal.message = f"{field}: {refusal.message}"
+        raise refusal from None
 
 
 # COMPLETED, STARTING, ... as the tables and the JSON spell them.
@@ -356,6 +395,7 @@ class RestApi:
     def routes(self) -> list[web.RouteDef]:
         s = self
         return [
+            web.post("/api/jobs/start", s.start_jobs),
             web.post("/api/jobs/{jobName}/start", s.start),
             web.post("/api/jobs/{jobName}/next", s.start_next_instance),
             # Bulk operations (before the single actions: "stop" is not an id).
@@ -447,6 +487,52 @@ class RestApi:
         context = CallContext()
         response = await call(self.servicer.Start, message, context)
         return await self._launched(request, response.execution, context)
+
+    async def start_jobs(self, request: web.Request) -> web.StreamResponse:
+        """StartJobs: `{"starts": [{"jobName", "parameters", "requestId", "priority"}]}` ->
+        200 `{"results": [{"execution": {...}} | {"error": {...}}]}`, one per entry in
+        order. A body whose JSON is malformed (an entry that is not an object, a key or a
+        type that does not fit) is refused whole (400); what a Start would refuse is
+        answered per entry."""
+
+        async def build() -> pb.StartJobsRequest:
+            body = await json_body(request, ("starts",))
+            starts = body.get("starts")
+            if not isinstance(starts, list):
+                raise ApiError.of(
+                    InvalidArgument("starts must be a JSON array of starts", field="starts")
+                )
+            check.starts_count(len(starts))
+            return pb.StartJobsRequest(
+                starts=[_start_entry(entry, index) for index, entry in enumerate(starts)]
+            )
+
+        message = await self._message(request, "StartJobs", build)
+        context = CallContext()
+        response = await call(self.servicer.StartJobs, message, context)
+        results: list[dict[str, Any]] = []
+        for result in response.results:
+            if result.HasField("execution"):
+                results.append({"execution": rep.execution_json(result.execution)})
+            else:
+                error = result.error
+                results.append(
+                    {
+                        "error": {
+                            "code": _STATUS_CODES.get(error.code, grpc.StatusCode.UNKNOWN).name,
+                            "reason": error.reason,
+                            "message": error.message,
+                            "metadata": dict(error.metadata),
+                        }
+                    }
+                )
+        reply = json_response({"results": results})
+        try:
+            await reply.prepare(request)
+            await reply.write_eof()
+        finally:
+            context.done()  # the executions go to the workers once the answer is sent
+        return reply
 
     async def start_next_instance(self, request: web.Request) -> web.StreamResponse:
         async def build() -> pb.StartNextInstanceRequest:

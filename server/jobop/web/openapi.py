@@ -380,6 +380,55 @@ def _schemas() -> dict[str, Any]:
                 "priority": priority,
             },
         },
+        "StartJobsBody": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["starts"],
+            "properties": {
+                "starts": {
+                    "type": "array",
+                    "maxItems": 1000,
+                    "description": "At most 1,000 starts, each answered on its own",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["jobName"],
+                        "properties": {
+                            "jobName": {"type": "string"},
+                            "parameters": {
+                                "type": "object",
+                                "additionalProperties": _ref("ParameterInput"),
+                            },
+                            "requestId": {
+                                "type": ["string", "null"],
+                                "description": "Makes this entry safe to retry",
+                            },
+                            "priority": priority,
+                        },
+                    },
+                }
+            },
+        },
+        "StartJobsResults": {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "description": "One per entry, in the request's order",
+                    "items": {
+                        "oneOf": [
+                            {
+                                "type": "object",
+                                "required": ["execution"],
+                                "properties": {"execution": _ref("JobExecution")},
+                            },
+                            _ref("Error"),
+                        ]
+                    },
+                }
+            },
+        },
         "RecoverBody": {
             "type": "object",
             "additionalProperties": False,
@@ -757,6 +806,21 @@ def openapi_document() -> dict[str, Any]:
     }
     execution = "/api/executions/{executionId}"
     paths = {
+        "/api/jobs/start": {
+            "post": _operation(
+                "startJobs",
+                "Start many job instances (at most 1,000), each answered on its own",
+                [],
+                {
+                    "200": _json(
+                        _ref("StartJobsResults"),
+                        "Each entry's new execution (STARTING) or its error, in order",
+                    ),
+                    **_errors("400", "403", "415", "503"),
+                },
+                body="StartJobsBody",
+            )
+        },
         "/api/jobs/{jobName}/start": _launch(
             "start", "Start a new job instance", [_JOB_NAME], "StartBody"
         ),

@@ -16,13 +16,13 @@ from typing import Any
 from jobop_client import catalogue
 from jobop_client import parameters as client_parameters
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
-from jobop_client.jsonform import TYPE_KEYS, utc_text
 from jobop_client.jsonform import audit_event_json as audit_event_json
 from jobop_client.jsonform import bulk_operation_json as bulk_operation_json
 from jobop_client.jsonform import execution_json as execution_json
 from jobop_client.jsonform import exit_status_json as exit_status_json
 from jobop_client.jsonform import instance_json as instance_json
 from jobop_client.jsonform import parameter_json as parameter_json
+from jobop_client.jsonform import parameter_value_from_json, utc_text
 from jobop_client.jsonform import parameters_json as parameters_json
 from jobop_client.jsonform import queued_json as queued_json
 from jobop_client.jsonform import step_json as step_json
@@ -39,12 +39,6 @@ from jobop.domain.workload import SETTING_FIELDS as SETTING_NAMES
 from jobop.domain.workload import apply_change
 from jobop.repository.nodes import NodeState
 from jobop.service.errors import InvalidArgument
-
-# The typed form's keys.
-_TYPE_KEYS: dict[str, client_parameters.ParameterType] = {
-    key: kind for kind, key in TYPE_KEYS.items()
-}
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def node_json(node: NodeState) -> dict[str, Any]:
@@ -86,57 +80,10 @@ def parameters_from_json(value: object) -> dict[str, pb.JobParameter]:
     result: dict[str, pb.JobParameter] = {}
     for name, item in value.items():
         try:
-            result[name] = client_parameters.to_proto(_parameter_value(item))
+            result[name] = client_parameters.to_proto(parameter_value_from_json(item))
         except (TypeError, ValueError, OverflowError) as error:
             raise InvalidJobParameters(f"job parameter {name!r}: {error}") from None
     return result
-
-
-def _parameter_value(item: object) -> client_parameters.ParameterValue:
-    if isinstance(item, dict):
-        kinds = [key for key in item if key != "identifying"]
-        if len(kinds) != 1 or kinds[0] not in _TYPE_KEYS:
-            raise ValueError(
-                "a typed parameter has exactly one of the keys string, long, double, date, "
-                "boolean (and optionally identifying)"
-            )
-        identifying = item.get("identifying", True)
-        if not isinstance(identifying, bool):
-            raise ValueError("identifying must be true or false")
-        kind = _TYPE_KEYS[kinds[0]]
-        return client_parameters.ParameterValue(_typed(item[kinds[0]], kind), kind, identifying)
-    if isinstance(item, bool):
-        return client_parameters.ParameterValue(item, "BOOLEAN")
-    if isinstance(item, int):
-        return client_parameters.ParameterValue(_long(item), "LONG")
-    if isinstance(item, float):
-        return client_parameters.ParameterValue(item, "DOUBLE")
-    if isinstance(item, str):
-        return client_parameters.ParameterValue(item, "STRING")
-    raise ValueError("a value must be a string, number, boolean or a typed object")
-
-
-def _typed(raw: object, kind: client_parameters.ParameterType) -> client_parameters.Value:
-    # Strings are taken for every type as the text form parses them, so that 64-bit longs
-    # survive JavaScript clients and NaN can be sent at all.
-    if isinstance(raw, str) and kind != "STRING":
-        if "," in raw or "\\" in raw:
-            raise ValueError(f"{raw!r} is not a {kind.lower()} value")
-        _, parsed = client_parameters.parse_parameter(f"p={raw},{kind.lower()}")
-        return parsed.value
-    if kind == "LONG" and isinstance(raw, int) and not isinstance(raw, bool):
-        return _long(raw)
-    if kind == "DOUBLE" and isinstance(raw, int | float) and not isinstance(raw, bool):
-        return float(raw)
-    if kind in ("STRING", "BOOLEAN") and isinstance(raw, str | bool):
-        return raw
-    raise ValueError(f"{raw!r} is not a {kind.lower()} value")
-
-
-def _long(value: int) -> int:
-    if not _INT64_MIN <= value <= _INT64_MAX:
-        raise ValueError(f"{value} is out of the 64-bit range")
-    return value
 
 
 def job_description_json(job: pb.JobDescription) -> dict[str, Any]:

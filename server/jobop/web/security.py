@@ -67,6 +67,7 @@ def needs(role: Role, what: str) -> Rule:
 
 # Keyed by (method, the route's canonical path). HEAD follows GET (aiohttp adds it).
 ROUTE_POLICY: Mapping[tuple[str, str], Rule] = {
+    ("POST", "/api/jobs/start"): rpc("StartJobs"),
     ("POST", "/api/jobs/{jobName}/start"): rpc("Start"),
     ("POST", "/api/jobs/{jobName}/next"): rpc("StartNextInstance"),
     ("POST", "/api/executions/{executionId}/stop"): rpc("Stop"),
