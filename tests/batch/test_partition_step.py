@@ -31,6 +31,8 @@ from jobop.batch.partition import GRID_SIZE_KEY, UNSUCCESSFUL
 from jobop.batch.step import StepRun
 from jobop.domain import BatchStatus, JobExecution, JobParameters, StepExecution
 from jobop.repository import JobRepository
+from jobop.repository.schema import step_execution
+from sqlalchemy import update
 
 # -- the range partitioner -----------------------------------------------------------------
 
@@ -420,3 +422,26 @@ def test_an_execution_ended_elsewhere_ends_every_partition_at_its_next_commit(
     assert len(out.items()) == 2 * grid
     rows = repository.get_partitions(execution.id)
     assert len(rows) == grid and all(row.ended is not None for row in rows)
+
+
+def test_a_partition_left_unknown_is_not_restarted(
+    launcher: JobLauncher, repository: JobRepository, out: OutTable
+) -> None:
+    processor = FailOn(4)
+    job = partitioned_job("unknown", items=6, grid_size=2, processor=processor)
+    first = launcher.launch(job)
+    assert first.status is BatchStatus.FAILED
+    failed = by_name(reloaded(repository, first))["work:partition1"]
+    with repository.engine.begin() as connection:
+        connection.execute(
+            update(step_execution)
+            .where(step_execution.c.step_execution_id == failed.id)
+            .values(status="UNKNOWN")
+        )
+    processor.armed = False
+    second = launcher.launch(job)
+    assert second.status is BatchStatus.FAILED
+    assert "Cannot restart step [work:partition1] from UNKNOWN" in (
+        second.exit_status.exit_description
+    )
+    assert [s.step_name for s in reloaded(repository, second).step_executions] == ["manager"]

@@ -313,7 +313,10 @@ class PartitionStep(Step):
             grid_size = int(saved)
         # The manager (and the grid size) saved before any worker exists.
         run.writes.flush()
-        if run.repository.update_step_execution(manager) is BatchStatus.STOPPING:
+        if run.repository.update_step_execution(manager) in (
+            BatchStatus.STOPPING,
+            BatchStatus.STOPPED,
+        ):
             raise JobInterrupted(STOP_REQUESTED)
         contexts = partitioner.partition(grid_size)
         execution = run.job_execution
