@@ -445,3 +445,17 @@ def test_a_partition_left_unknown_is_not_restarted(
         second.exit_status.exit_description
     )
     assert [s.step_name for s in reloaded(repository, second).step_executions] == ["manager"]
+
+
+def test_a_partitions_log_records_name_the_partition(
+    launcher: JobLauncher, caplog: pytest.LogCaptureFixture, out: OutTable
+) -> None:
+    caplog.set_level("INFO", logger="jobop.batch.step")
+    execution = launcher.launch(partitioned_job("logged", items=4, grid_size=2))
+    assert execution.status is BatchStatus.COMPLETED
+    ended = {
+        (record.step_name, record.job_execution_id)  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.getMessage().startswith("Step: [work]")
+    }
+    assert ended == {(f"work:partition{i}", execution.id) for i in range(2)}
