@@ -459,3 +459,30 @@ def test_a_partitions_log_records_name_the_partition(
         if record.getMessage().startswith("Step: [work]")
     }
     assert ended == {(f"work:partition{i}", execution.id) for i in range(2)}
+
+
+def test_the_local_handler_runs_at_most_its_threads_at_once(
+    repository: JobRepository, out: OutTable
+) -> None:
+    lock = threading.Lock()
+    running = {"now": 0, "most": 0}
+
+    class Counting(StepExecutionListener):
+        def before_step(self, step_execution: StepExecution) -> None:
+            with lock:
+                running["now"] += 1
+                running["most"] = max(running["most"], running["now"])
+
+        def after_step(self, step_execution: StepExecution) -> None:
+            with lock:
+                running["now"] -= 1
+
+    job = partitioned_job("bounded", items=40, grid_size=8, listeners=[Counting()])
+    runner = JobRunner(repository, partition_handler=LocalPartitionHandler(threads=2))
+    try:
+        execution = JobLauncher(repository, runner).launch(job)
+    finally:
+        runner.close()
+    assert execution.status is BatchStatus.COMPLETED
+    assert out.items() == list(range(1, 41))
+    assert running["most"] <= 2
