@@ -196,7 +196,10 @@ def _schemas() -> dict[str, Any]:
                     "required": ["name", "kind"],
                     "properties": {
                         "name": {"type": "string"},
-                        "kind": {"type": "string", "description": "tasklet, chunk or a class"},
+                        "kind": {
+                            "type": "string",
+                            "description": "tasklet, chunk, partition or a class",
+                        },
                     },
                 },
             },
@@ -221,6 +224,11 @@ def _schemas() -> dict[str, Any]:
         "exitStatus": _ref("ExitStatus"),
         **{name: count for name in step_counts},
         **{name: time for name in ("createTime", "startTime", "endTime", "lastUpdated")},
+        "nodeId": {
+            "type": ["string", "null"],
+            "description": "the node that ran it: a partition's claiming node, else the "
+            "owner of its job execution (null when unknown)",
+        },
     }
     execution_properties: dict[str, Any] = {
         "id": {"type": "integer"},
