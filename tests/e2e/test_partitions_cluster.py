@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+import test_replicas
 from e2e_support import (
     ServerFactory,
     ServerProcess,
@@ -28,8 +29,6 @@ from e2e_support import (
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from sqlalchemy import Engine, text
 from test_replicas import REPLICA, demo_items, kill
-
-import test_replicas
 
 pytestmark = pytest.mark.slow
 
