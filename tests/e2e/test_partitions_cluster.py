@@ -178,16 +178,19 @@ def test_the_managers_node_killed_then_a_restart_runs_only_the_unfinished_partit
 ) -> None:
     with monkeypatch.context() as patch:  # the manager, found dead by its lease only
         patch.setenv("JOBOP_NODE_HOST", "manager-elsewhere")
-        a = start_server(*REPLICA, *TWO_WORKERS)
+        # One worker: the job's manager, which runs one partition at a time itself.
+        a = start_server(*REPLICA, "--max-concurrent-executions", "1")
     b = start_server(*REPLICA, *TWO_WORKERS)
-    launched = start(a.stub, JOB, partition_params(1200, 6, delay_ms=4))
+    # Partitions of about 5 s: longer than finding the dead manager takes (its lease).
+    launched = start(a.stub, JOB, partition_params(6000, 6, chunk=20, delay_ms=5))
 
-    def some_completed_some_not() -> bool:
+    def some_completed_and_some_running_on_b() -> bool:
         found = partitions(engine, launched.id)
-        done = [p for p in found if p.status == "COMPLETED"]
-        return len(found) == 6 and bool(done) and len(done) < 5
+        return any(p.status == "COMPLETED" for p in found) and any(
+            p.pid == b.process.pid and not p.ended and p.commit_count for p in found
+        )
 
-    wait_until(some_completed_some_not)
+    wait_until(some_completed_and_some_running_on_b, 60)
     kill(a)
     failed = wait_for(b.stub, launched.id, lambda e: status_name(e.status) == "FAILED", 30)
     assert failed.exit_status.exit_description.startswith("owner lost: node ")
@@ -196,9 +199,10 @@ def test_the_managers_node_killed_then_a_restart_runs_only_the_unfinished_partit
     first = partitions(engine, launched.id)
     completed = {p.name for p in first if p.status == "COMPLETED"}
     assert completed and all(p.status in ("COMPLETED", "FAILED") for p in first)
+    assert any(p.pid == b.process.pid and p.status == "FAILED" for p in first)
     restarted = b.stub.Restart(pb.RestartRequest(execution_id=launched.id)).execution
     done = wait_terminal(b.stub, restarted.id, 60)
     assert status_name(done.status) == "COMPLETED"
     second = partitions(engine, restarted.id)
     assert {p.name for p in second} == {p.name for p in first} - completed
-    assert_each_item_once(engine, 1200, 6, first + second)
+    assert_each_item_once(engine, 6000, 6, first + second)
