@@ -144,32 +144,39 @@ def test_partitions_spread_over_two_nodes_and_a_stop_on_either_reaches_them_all(
 
 
 @postgresql_only
-def test_a_killed_workers_partition_completes_on_the_other_node_without_a_call(
+def test_partitions_of_a_killed_and_of_a_stopped_worker_complete_elsewhere_without_a_call(
     start_server: ServerFactory, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a = start_server(*REPLICA, *TWO_WORKERS)  # the manager
+    a = start_server(*REPLICA, *TWO_WORKERS)  # the manager: its own partition and one more
     with monkeypatch.context() as patch:  # found dead by its lease only
         patch.setenv("JOBOP_NODE_HOST", "worker-elsewhere")
         b = start_server(*REPLICA, *TWO_WORKERS)
-    launched = start(a.stub, JOB, partition_params(1200, 4, delay_ms=5))
-    wait_until(
-        lambda: any(
-            p.pid == b.process.pid and p.commit_count >= 3 for p in partitions(engine, launched.id)
+    c = start_server(*REPLICA, *TWO_WORKERS)
+    launched = start(a.stub, JOB, partition_params(1200, 6, delay_ms=5))
+
+    def runs_on(server: ServerProcess) -> Callable[[], bool]:
+        return lambda: any(
+            p.pid == server.process.pid and p.commit_count >= 3
+            for p in partitions(engine, launched.id)
         )
-    )
-    kill(b)
+
+    wait_until(lambda: runs_on(b)() and runs_on(c)())
+    assert c.terminate() == 0  # a clean shutdown: its partitions stop, and go elsewhere
+    kill(b)  # its partitions fail with it, and run again elsewhere
     done = wait_terminal(a.stub, launched.id, 60)
     assert status_name(done.status) == "COMPLETED"
     found = partitions(engine, launched.id)
     lost = [p for p in found if p.pid == b.process.pid]
     assert lost and all(p.status == "FAILED" and p.ended for p in lost)
     assert all(p.exit_message.startswith("owner lost: node ") for p in lost)
+    handed = [p for p in found if p.pid == c.process.pid and p.status != "COMPLETED"]
+    assert handed and all(p.status == "STOPPED" and p.ended for p in handed)
     retried = [p for p in found if p.attempt == 2]
-    assert sorted(p.name for p in retried) == sorted(p.name for p in lost)
+    assert sorted(p.name for p in retried) == sorted(p.name for p in lost + handed)
     assert {(p.pid, p.status) for p in retried} == {(a.process.pid, "COMPLETED")}
-    # Each lost partition resumed after its last commit: its items once over both attempts.
-    assert_each_item_once(engine, 1200, 4, found)
-    assert all(p.write_count < 300 for p in retried)
+    # Each resumed after its last commit: its items once over both attempts.
+    assert_each_item_once(engine, 1200, 6, found)
+    assert all(p.write_count < 200 for p in retried)
 
 
 @postgresql_only

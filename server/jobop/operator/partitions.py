@@ -6,7 +6,9 @@ relay), and it polls the rows only while LISTEN is down. While some of its parti
 for a claim it takes one itself and runs it on its own thread, so that a job whose manager
 holds a worker always progresses, even when every worker of the cluster holds a manager.
 A partition that ended FAILED because its node was lost is added again (the same name, the
-failed one's last committed context, ATTEMPT + 1) up to the step's `partition_retries`. A
+failed one's last committed context, ATTEMPT + 1) up to the step's `partition_retries`;
+one that ended STOPPED while the job was not stopping (its node shut down) is added again
+likewise, for another node to take over. A
 stop (this node's, or the job STOPPING by any node's) ends the partitions no node claimed
 STOPPED; those running elsewhere see the job's status at their next chunk commit.
 
@@ -209,13 +211,16 @@ class ClusterPartitionHandler:
         return status is not BatchStatus.STARTED
 
     def _retryable(self, end: PartitionEnd, step: PartitionStep, run: StepRun) -> bool:
-        """Its node was lost (recovery failed it), and it may run again."""
-        return (
-            end.status is BatchStatus.FAILED
-            and end.exit_message.startswith(OWNER_LOST_PREFIX)
-            and end.attempt <= step.partition_retries
-            and not self._stop_requested(run)
-        )
+        """Its node was lost (recovery failed it) and it may run again (`partition_retries`),
+        or its node shut down (it stopped while the job was not stopping): another node
+        takes it over, as a shutdown hands its own executions over."""
+        if end.status is BatchStatus.FAILED:
+            lost = end.exit_message.startswith(OWNER_LOST_PREFIX)
+            if not lost or end.attempt > step.partition_retries:
+                return False
+        elif end.status is not BatchStatus.STOPPED:
+            return False
+        return not self._stop_requested(run)
 
     def _retry(
         self, end: PartitionEnd, step: PartitionStep, manager: StepExecution, run: StepRun
@@ -229,14 +234,14 @@ class ClusterPartitionHandler:
         run.repository.add_partitions(manager, [retry], node_id=None, attempt=end.attempt + 1)
         execution.step_executions.append(retry)
         log.warning(
-            "partition %s (step execution %s) was lost with node %s: running it again as "
-            "step execution %s (attempt %d of at most %d)",
+            "partition %s (step execution %s) %s node %s: running it again as step "
+            "execution %s (attempt %d)",
             end.step_name,
             end.step_execution_id,
+            "was lost with" if end.status is BatchStatus.FAILED else "stopped with the shutdown of",
             end.node_id,
             retry.id,
             end.attempt + 1,
-            step.partition_retries + 1,
         )
         return retry
 
