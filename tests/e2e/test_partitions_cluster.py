@@ -9,7 +9,6 @@ Every partition's item count is checked per partition over all its attempts (the
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from e2e_support import (
 )
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from sqlalchemy import Engine, text
-from test_replicas import REPLICA, demo_items, kill
+from test_replicas import REPLICA, demo_items, kill, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -79,13 +78,6 @@ def partition_params(
     return params(
         items=items, partitions=nonid(count), chunkSize=nonid(chunk), itemDelayMs=nonid(delay_ms)
     )
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def assert_each_item_once(
