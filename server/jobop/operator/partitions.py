@@ -160,16 +160,24 @@ class ClusterPartitionHandler:
     ) -> None:
         execution = run.job_execution
         job = self._job_of(execution.job_name)
-        stopping = False
+        stopping = stop_handled = False
         may_claim = True  # some of its partitions may wait for a claim
         read_all = False
         # The partition this node's manager runs itself, on a thread of its own so that
         # the manager sees the other partitions' ends meanwhile; and what it raised.
         own: threading.Thread | None = None
         ended_elsewhere: list[ExecutionEndedElsewhere] = []
+        checked_at = float("-inf")  # when the job's status was last read
         while pending:
-            if not stopping and self._stop_requested(run):
-                stopping = True
+            # The job's status (a stop requested on another node) once a poll interval,
+            # not at every end: ends are seen sooner.
+            if not stopping and time.monotonic() - checked_at >= self.poll_interval:
+                checked_at = time.monotonic()
+                stopping = self._stop_requested(run)
+            elif not stopping:
+                stopping = run.stop.is_set()
+            if stopping and not stop_handled:
+                stop_handled = True
                 self._claims.end_unclaimed(list(pending), BatchStatus.STOPPED)
                 read_all = True
             can_claim = may_claim and not stopping and (own is None or not own.is_alive())
