@@ -24,6 +24,7 @@ PostgreSQL while other nodes run jobs, else the partitions run on threads of thi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -146,6 +147,12 @@ class ClusterPartitionHandler:
         self._ends.watch(pending)
         try:
             self._wait(step, manager, run, pending, final)
+        except BaseException:
+            # The manager gives up (its job ended elsewhere, the database went away): what
+            # no node claimed never runs; its rows end now if they can.
+            with contextlib.suppress(Exception):
+                self._claims.end_unclaimed(list(pending), BatchStatus.FAILED)
+            raise
         finally:
             self._ends.unwatch([*pending, *final.values()])
         return self._reread(run, final)
