@@ -19,7 +19,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +59,7 @@ from .schema import (
     job_execution,
     launch_request,
     node,
+    partition,
     step_execution,
 )
 from .workload import (
@@ -149,6 +150,8 @@ class RecoveredNode:
     node: NodeState
     failed: list[int]
     released: list[int]
+    # Partitions (worker step execution ids) it had claimed, ended by the recovery.
+    partitions: list[int] = field(default_factory=list)
 
 
 def _waiting_statement(bind: Engine | Connection) -> Any:
@@ -371,18 +374,22 @@ class NodeRepository:
 
     def find_nodes_to_recover(self) -> list[NodeState]:
         """Nodes not yet recovered whose lease ran out, or that left while still owning a
-        running execution (their shutdown could not end it), plus every live node (the
-        caller may know that one of those on its own host is dead)."""
+        running execution or an unended partition (their shutdown could not end it), plus
+        every live node (the caller may know that one of those on its own host is dead)."""
         with read_connection(self.engine) as connection:
             owns_running = exists().where(
                 _l.c.node_id == _n.c.node_id,
                 _e.c.job_execution_id == _l.c.job_execution_id,
                 _e.c.status.in_(RUNNING_STATUSES),
             )
+            # A partition it claimed and never ended (its shutdown could not stop it).
+            holds_partition = exists().where(
+                partition.c.node_id == _n.c.node_id, partition.c.ended.is_(None)
+            )
             rows = connection.execute(
                 select(_n, _live(connection).label("live")).where(
                     _n.c.lost.is_(None),
-                    or_(_n.c.left.is_(None), owns_running),
+                    or_(_n.c.left.is_(None), owns_running, holds_partition),
                 )
             ).all()
         return [_node_state(row) for row in rows]
@@ -467,11 +474,20 @@ class NodeRepository:
                         version=_s.c.version + 1,
                     )
                 )
+            # The partitions it ran for managers elsewhere fail (their managers retry
+            # them), and those of its own failed executions that no node claimed end.
+            from . import partition_claims  # here: it imports this module's CHANNEL
+
+            partitions = partition_claims.fail_lost_partitions(
+                connection, node_id, failed_values, now
+            )
+            partitions += partition_claims.end_waiting_partitions(connection, failed, now)
+            partition_claims.announce_ended(connection, partitions)
             if released:
                 self._notify_launch(connection, released)
             elif failed:
                 announce_waiting(connection)  # their slots are free
-        return RecoveredNode(state, failed, sorted(released))
+        return RecoveredNode(state, failed, sorted(released), [s for _, s in partitions])
 
     def count_owner_lost_executions(self, job_instance_id: int) -> int:
         """How many executions of the instance ended FAILED because their owner was lost."""
