@@ -50,7 +50,9 @@ def _words(command: str, action: argparse.Action, value: str) -> list[str]:
             words.append(value)
         elif other.dest == "job" and not other.option_strings and other.nargs is None:
             words.append("demoChunkJob")
-        elif other.dest == "execution_id" or (other.dest == "limit" and not other.option_strings):
+        elif other.dest in ("execution_id", "operation_id") or (
+            other.dest == "limit" and not other.option_strings
+        ):
             words.append("1")
         elif other.dest == "file" and not other.option_strings:
             words.append("starts.jsonl")  # start-many's (text is checked before it is read)
@@ -136,8 +138,8 @@ def test_execution_ids_outside_a_java_long_are_usage_errors(
 def test_since_outside_the_timestamp_range_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], since: str
 ) -> None:
-    found = _arguments("since")  # audit's, list's and running's
-    assert len(found) == 3
+    found = _arguments("since")  # audit's, list's, running's and the four bulk actions'
+    assert len(found) == 7
     for command, action in found:
         line = usage_error(capsys, _words(command, action, since))
         assert "argument --since:" in line
