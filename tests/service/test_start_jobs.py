@@ -85,6 +85,8 @@ def test_each_entry_is_answered_as_a_start_of_it_alone(
     api: Api, roles_server: InProcessServer
 ) -> None:
     existing = api("Start", tasklet(0)).execution
+    # Ended, so that the refusals below (which name its status) cannot differ by a race.
+    api.wait_ended(existing.id)
     twice = tasklet(1)
     bad = [
         start("noSuchJob", durationMs=1),  # NOT_FOUND NO_SUCH_JOB
