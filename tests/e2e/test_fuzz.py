@@ -266,6 +266,8 @@ _FINGERPRINT = text(
     "(SELECT count(*) FROM jobop_launch_request)"
 )
 
+_RUNNING_BULK = text("SELECT count(*) FROM jobop_bulk_operation WHERE state = 'RUNNING'")
+
 ALLOWED_FAILURES = {
     grpc.StatusCode.INVALID_ARGUMENT,
     grpc.StatusCode.NOT_FOUND,
@@ -299,6 +301,16 @@ class Fuzzer:
         with self.engine.connect() as connection:
             return tuple(connection.execute(_FINGERPRINT).one())
 
+    def settle_bulk_operations(self, timeout: float = 30.0) -> None:
+        """Wait until no bulk operation runs: an accepted one acts after its answer."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.engine.connect() as connection:
+                if not connection.execute(_RUNNING_BULK).scalar():
+                    return
+            time.sleep(0.05)
+        raise AssertionError("a bulk operation the fuzzer started never ended")
+
     def send(self, case: Case) -> None:
         path = f"/{SERVICE.full_name}/{case.method}"
         code = grpc.StatusCode.OK
@@ -319,6 +331,8 @@ class Fuzzer:
         self.outcomes[key] = self.outcomes.get(key, 0) + 1
         if self.count == WARM_UP:
             self.warm_rss = _rss(self.server.process.pid)
+        if code is grpc.StatusCode.OK and case.method.startswith("Bulk"):
+            self.settle_bulk_operations()  # what it accepted changes rows after it answered
         current = self.fingerprint()
         changed, self.last = current != self.last, current
         if code is grpc.StatusCode.OK or (case.streaming and code is grpc.StatusCode.CANCELLED):
@@ -573,6 +587,8 @@ def test_fuzzed_http_requests_to_every_route(fuzzer: Fuzzer) -> None:
             connection.close()  # the stream stays open: drop it, reconnect for the next
         status = response.status
         outcomes[f"{case.route} {status}"] = outcomes.get(f"{case.route} {status}", 0) + 1
+        if status == 202:  # a bulk operation accepted: it acts after its answer
+            fuzzer.settle_bulk_operations()
         current = fuzzer.fingerprint()
         changed, fuzzer.last = current != fuzzer.last, current
         where = f"{case.method} {case.target[:160]} body {(case.body or b'')[:120]!r}"
