@@ -13,7 +13,7 @@ import os
 import queue
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,28 @@ from pgcluster import Cluster, start_cluster, stop_cluster
 DATABASES = ["sqlite", "postgresql"]
 
 _database_names = itertools.count(1)
+
+
+def _utf8(text: str) -> str:
+    """`text` with lone surrogates written as \\udcXX: encodable as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """In a pytest-xdist worker, a report goes to the controller as UTF-8: the lone
+    surrogates some tests log or fail on (file names of undecodable bytes) would crash
+    the worker. They are escaped there, as the serial run's terminal shows them anyway."""
+    report = yield
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        report.sections = [(title, _utf8(text)) for title, text in report.sections]
+        if report.longrepr is not None:
+            text = str(report.longrepr)
+            if _utf8(text) != text:
+                report.longrepr = _utf8(text)
+    return report
 
 
 @pytest.fixture(scope="session")
