@@ -1,6 +1,11 @@
 """Session-wide fixtures: one real PostgreSQL cluster for the whole test run, and databases
 with the repository schema for every test, on SQLite and on PostgreSQL.
 
+A parallel run (`pytest -n 4`, as ./scripts/test does) is a session per pytest-xdist
+worker: each worker starts a cluster of its own (on a free port, in a fresh temporary
+folder), its own template, and tmp_path folders of its own; nothing is shared but the
+checkout.
+
 The schema is built once per session in a template (a database on PostgreSQL, a file on
 SQLite) and cloned for each test (`CREATE DATABASE ... TEMPLATE`, made ahead on a background
 thread; a file copy).
