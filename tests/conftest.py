@@ -1,6 +1,11 @@
 """Session-wide fixtures: one real PostgreSQL cluster for the whole test run, and databases
 with the repository schema for every test, on SQLite and on PostgreSQL.
 
+A parallel run (`pytest -n 4`, as ./scripts/test does) is a session per pytest-xdist
+worker: each worker starts a cluster of its own (on a free port, in a fresh temporary
+folder), its own template, and tmp_path folders of its own; nothing is shared but the
+checkout.
+
 The schema is built once per session in a template (a database on PostgreSQL, a file on
 SQLite) and cloned for each test (`CREATE DATABASE ... TEMPLATE`, made ahead on a background
 thread; a file copy).
@@ -13,7 +18,7 @@ import os
 import queue
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +28,28 @@ from pgcluster import Cluster, start_cluster, stop_cluster
 DATABASES = ["sqlite", "postgresql"]
 
 _database_names = itertools.count(1)
+
+
+def _utf8(text: str) -> str:
+    """`text` with lone surrogates written as \\udcXX: encodable as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """In a pytest-xdist worker, a report goes to the controller as UTF-8: the lone
+    surrogates some tests log or fail on (file names of undecodable bytes) would crash
+    the worker. They are escaped there, as the serial run's terminal shows them anyway."""
+    report = yield
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        report.sections = [(title, _utf8(text)) for title, text in report.sections]
+        if report.longrepr is not None:
+            text = str(report.longrepr)
+            if _utf8(text) != text:
+                report.longrepr = _utf8(text)
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psycopg
 
+START_ATTEMPTS = 5
+
 
 @dataclass
 class Cluster:
@@ -84,7 +86,6 @@ def start_cluster() -> Cluster:
     datadir = Path(tempfile.mkdtemp(prefix="jobop-pg-"))
     if os.geteuid() == 0:
         shutil.chown(datadir, "postgres", "postgres")
-    port = _free_port()
     subprocess.run(
         _as_cluster_owner(
             [
@@ -101,29 +102,41 @@ def start_cluster() -> Cluster:
         check=True,
         capture_output=True,
     )
-    # Tuned for a disposable test cluster: durability off, enough connections for the
-    # concurrency tests (50 threads, several server subprocesses).
-    options = (
-        f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-    )
-    subprocess.run(
-        _as_cluster_owner(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(datadir / "data"),
-                "-o",
-                options,
-                "-l",
-                str(datadir / "server.log"),
-                "-w",
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
+    # The port is free when picked, yet another process (a parallel test worker, a client's
+    # ephemeral port) may take it before the postmaster binds it: then try another one.
+    log_path = datadir / "server.log"
+    for attempt in range(1, START_ATTEMPTS + 1):
+        port = _free_port()
+        seen = log_path.stat().st_size if log_path.exists() else 0
+        # Tuned for a disposable test cluster: durability off, enough connections for the
+        # concurrency tests (50 threads, several server subprocesses).
+        options = (
+            f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        started = subprocess.run(
+            _as_cluster_owner(
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(datadir / "data"),
+                    "-o",
+                    options,
+                    "-l",
+                    str(log_path),
+                    "-w",
+                    "start",
+                ]
+            ),
+            capture_output=True,
+        )
+        if started.returncode == 0:
+            break
+        with log_path.open("rb") as log_file:
+            log_file.seek(seen)
+            log = log_file.read().decode(errors="replace")
+        if attempt == START_ATTEMPTS or "could not bind" not in log:
+            raise RuntimeError(f"pg_ctl start failed ({started.returncode}):\n{log}")
     cluster = Cluster("127.0.0.1", port, "postgres", datadir, options)
     deadline = time.monotonic() + 30
     while True:

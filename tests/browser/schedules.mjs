@@ -44,6 +44,8 @@ try {
   await page.locator('#nav-schedules').click();
   const row = page.locator(`#schedules tr[data-schedule="${name}"]`);
   await row.waitFor();
+  // The list may be drawn after the row (a redraw on a busy machine): wait for it, then count.
+  await row.locator('td[data-field="next"] li').first().waitFor();
   seen.nextFires = await row.locator('td[data-field="next"] li').allTextContents();
   assert.equal(seen.nextFires.length, 5);
   assert.ok(seen.nextFires.every((text) => text.endsWith(offset)), seen.nextFires.join(' '));

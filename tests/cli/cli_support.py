@@ -27,6 +27,7 @@ BIN = Path(sys.executable).parent  # the venv's bin folder, where the console sc
 JOBOP = BIN / "jobop"
 JOBCTL = BIN / "jobctl"
 START_TIMEOUT = 30.0
+START_ATTEMPTS = 3
 STOP_TIMEOUT = 60.0
 JOBCTL_TIMEOUT = 120.0
 
@@ -126,26 +127,40 @@ def start_server(
     env = dict(os.environ)
     for name in ("JOBOP_DB_URL", "JOBOP_GRPC_ADDRESS", "JOBOP_HTTP_ADDRESS", "JOBOP_JOBS"):
         env.pop(name, None)
-    target = f"127.0.0.1:{free_port()}"
-    command = [
-        str(JOBOP),
-        "serve",
-        "--db",
-        db_url,
-        "--grpc-address",
-        target,
-        # Never the default 8080: several servers may run at once.
-        "--http-address",
-        f"127.0.0.1:{free_port()}",
-        *extra,
-    ]
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
-        )
-    server = JobopServer(process, target, db_url, log_path, sqlite_path, pg_conninfo)
-    _wait_serving(server, credentials)
-    return server
+    for attempt in range(1, START_ATTEMPTS + 1):
+        target = f"127.0.0.1:{free_port()}"
+        command = [
+            str(JOBOP),
+            "serve",
+            "--db",
+            db_url,
+            "--grpc-address",
+            target,
+            # Never the default 8080: several servers may run at once.
+            "--http-address",
+            f"127.0.0.1:{free_port()}",
+            *extra,
+        ]
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                command,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        server = JobopServer(process, target, db_url, log_path, sqlite_path, pg_conninfo)
+        try:
+            _wait_serving(server, credentials)
+        except RuntimeError:
+            # A port free when picked may be taken before the server binds it (parallel
+            # test workers, clients' ephemeral ports): then try other ones.
+            taken = "already in use" in server.log().lower()
+            if attempt == START_ATTEMPTS or server.process.returncode == 0 or not taken:
+                raise
+            continue
+        return server
+    raise AssertionError("unreachable")
 
 
 @dataclass

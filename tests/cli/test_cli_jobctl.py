@@ -290,8 +290,10 @@ def test_stop_job_stops_every_running_execution(jobctl: Jobctl) -> None:
 def test_stopped_chunk_job_restarts_where_it_stopped(
     jobctl: Jobctl, jobop_server: JobopServer
 ) -> None:
+    # 10 s of work, stopped after its first chunk: the polls and the stop (jobctl
+    # subprocesses, slow on a busy machine) come long before its end.
     execution_id = first_line_id(
-        ok(jobctl("start", "demoChunkJob", "items=60", "itemDelayMs=50,long,false", "chunkSize=5"))
+        ok(jobctl("start", "demoChunkJob", "items=200", "itemDelayMs=50,long,false", "chunkSize=5"))
     )
     wait_for(
         jobctl,
@@ -304,7 +306,7 @@ def test_stopped_chunk_job_restarts_where_it_stopped(
     first = status(jobctl, execution_id)
     assert first["status"] == "STOPPED", first
     written = the_step(first, "demoChunkStep")["writeCount"]
-    assert 0 < written < 60, first
+    assert 0 < written < 200, first
     assert demo_items(jobop_server) == (written, written, 1, written)
 
     restarted = ok(jobctl("restart", str(execution_id), "--wait", timeout=60))
@@ -312,8 +314,8 @@ def test_stopped_chunk_job_restarts_where_it_stopped(
     assert restarted.lines[-1].startswith(f"execution {new_id} COMPLETED"), str(restarted)
     step = the_step(status(jobctl, new_id), "demoChunkStep")
     # It resumed from the saved position: only the rest was read, and every item is there once.
-    assert step["readCount"] == 60 - written, step
-    assert demo_items(jobop_server) == (60, 60, 1, 60)
+    assert step["readCount"] == 200 - written, step
+    assert demo_items(jobop_server) == (200, 200, 1, 200)
 
 
 # -- next, list, watch --------------------------------------------------------------------
@@ -345,8 +347,10 @@ def test_next_wait_and_list(jobctl: Jobctl) -> None:
 
 
 def test_watch_follows_progress_to_the_end(jobctl: Jobctl) -> None:
+    # 5 s of work: `jobctl watch` (a subprocess, slow to start on a busy machine) joins
+    # while most of it is still ahead.
     execution_id = first_line_id(
-        ok(jobctl("start", "demoChunkJob", "items=40", "itemDelayMs=50,long,false", "chunkSize=5"))
+        ok(jobctl("start", "demoChunkJob", "items=100", "itemDelayMs=50,long,false", "chunkSize=5"))
     )
     result = ok(jobctl("watch", str(execution_id), timeout=60))
     assert result.lines[-1].startswith(
@@ -358,15 +362,15 @@ def test_watch_follows_progress_to_the_end(jobctl: Jobctl) -> None:
         if line.strip().startswith("demoChunkStep:")
     ]
     assert reads == sorted(reads), str(result)
-    assert reads[-1] == 40, str(result)
+    assert reads[-1] == 100, str(result)
     # Progress arrived while it ran, not only at the end.
-    assert len([r for r in reads if 0 < r < 40]) >= 2, str(result)
+    assert len([r for r in reads if 0 < r < 100]) >= 2, str(result)
 
     # Watching a finished execution returns its final state at once.
     again = ok(jobctl("watch", str(execution_id)))
     assert again.lines[-1] == result.lines[-1]
     final = parsed(jobctl("--json", "watch", str(execution_id)))
-    assert (final["status"], the_step(final, "demoChunkStep")["readCount"]) == ("COMPLETED", 40)
+    assert (final["status"], the_step(final, "demoChunkStep")["readCount"]) == ("COMPLETED", 100)
 
 
 def test_request_id_makes_start_idempotent(jobctl: Jobctl) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 from certificates import CertificateAuthority
 from cli_support import JobopServer, start_server
+from commands import one_at_a_time
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 NODE_TEST = NODE_DIR / "watch_chunk_job.test.mjs"
@@ -30,17 +31,18 @@ def _tool(name: str) -> str:
 
 
 def _ensure_node_modules() -> None:
-    if (NODE_DIR / "node_modules" / "@grpc" / "grpc-js").is_dir():
-        return
-    command = [_tool("npm"), "ci" if (NODE_DIR / "package-lock.json").exists() else "install"]
-    completed = subprocess.run(
-        [*command, "--no-audit", "--no-fund"],
-        cwd=NODE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    with one_at_a_time(NODE_DIR):
+        if (NODE_DIR / "node_modules" / "@grpc" / "grpc-js").is_dir():
+            return
+        command = [_tool("npm"), "ci" if (NODE_DIR / "package-lock.json").exists() else "install"]
+        completed = subprocess.run(
+            [*command, "--no-audit", "--no-fund"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
     assert completed.returncode == 0, f"{' '.join(command)} failed:\n{completed.stderr}"
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from commands import one_at_a_time
 from e2e_support import ServerFactory, ServerProcess
 from jobop.domain import JobParameter, JobParameters
 from jobop.repository import JobRepository, create_engine
@@ -39,16 +40,17 @@ def _tool(name: str) -> str:
 
 
 def _ensure_node_modules() -> None:
-    if (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
-        return
-    completed = subprocess.run(
-        [_tool("npm"), "install", "--no-audit", "--no-fund"],
-        cwd=BROWSER_DIR,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    with one_at_a_time(BROWSER_DIR):
+        if (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
+            return
+        completed = subprocess.run(
+            [_tool("npm"), "install", "--no-audit", "--no-fund"],
+            cwd=BROWSER_DIR,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
     assert completed.returncode == 0, f"npm install failed:\n{completed.stderr}"
 
 

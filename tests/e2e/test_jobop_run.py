@@ -275,7 +275,12 @@ def test_the_default_database_is_jobop_db_in_the_working_directory(tmp_path: Pat
 
 # -- stops and crashes ---------------------------------------------------------------------
 
-SLOW = ("demoChunkJob", "items=40", "chunkSize=4", "itemDelayMs=100")
+# 40 s of work that the tests below interrupt after a chunk or two: far more than a busy
+# machine (a parallel run) takes to start the interrupting process, so the job never ends
+# first. The delay is not identifying: a restart of the same instance runs the rest at once.
+ITEMS = 400
+SLOW = ("demoChunkJob", f"items={ITEMS}", "chunkSize=4", "itemDelayMs=100,long,false")
+REST = ("demoChunkJob", f"items={ITEMS}", "chunkSize=4", "itemDelayMs=0,long,false")
 
 
 def test_stop_from_a_second_process(
@@ -296,10 +301,10 @@ def test_stop_from_a_second_process(
     assert stopped.exit_status.exit_code == "STOPPED"
     step = stopped.step_executions[0]
     assert step.status is BatchStatus.STOPPED
-    assert step.read_count < 40  # it stopped at a chunk boundary, not at the end
-    restart = jobop("run", *SLOW)
+    assert step.read_count < ITEMS  # it stopped at a chunk boundary, not at the end
+    restart = jobop("run", *REST)
     assert restart.returncode == 0, restart.stderr
-    _assert_each_item_once(repo, 40, stopped)
+    _assert_each_item_once(repo, ITEMS, stopped)
 
 
 def test_sigterm_stops_at_the_next_chunk(
@@ -316,8 +321,8 @@ def test_sigterm_stops_at_the_next_chunk(
     assert "SIGTERM received" in stderr
     stopped = final(repo, running.id)
     assert stopped.status is BatchStatus.STOPPED
-    assert jobop("run", *SLOW).returncode == 0
-    _assert_each_item_once(repo, 40, stopped)
+    assert jobop("run", *REST).returncode == 0
+    _assert_each_item_once(repo, ITEMS, stopped)
 
 
 def test_a_killed_run_is_recovered_then_restarted(
@@ -341,9 +346,9 @@ def test_a_killed_run_is_recovered_then_restarted(
     failed = final(repo, running.id)
     assert failed.status is BatchStatus.FAILED
     assert failed.step_executions[0].status is BatchStatus.FAILED
-    restart = jobop("run", *SLOW)
+    restart = jobop("run", *REST)
     assert restart.returncode == 0, restart.stderr
-    _assert_each_item_once(repo, 40, failed)
+    _assert_each_item_once(repo, ITEMS, failed)
 
 
 def _assert_each_item_once(repo: JobRepository, count: int, interrupted: JobExecution) -> None:

@@ -246,7 +246,18 @@ def test_fires_run_each_once_as_their_own_instance(nodes: Callable[..., JobOpera
     first = view.next_fire_times[0]
     _wait(lambda: len(_launched(operator, "every-second")) >= 3, "three fires")
     operator.pause_schedule("every-second")
-    fires = _launched(operator, "every-second")
+
+    def settled() -> tuple[list[ScheduleFire], list[AuditEvent]] | None:
+        # A fire claimed before the pause may still be starting (long on a busy machine):
+        # read once every Start has its LAUNCHED fire and every fire was told, and back.
+        fires = _launched(operator, "every-second")
+        starts = [e for e in _events(operator) if e.action == "Start"]
+        told = [(f.fire_time, f.outcome) for f, lateness in counted.fires if lateness is not None]
+        if sorted(e.execution_id for e in starts) != sorted(f.execution_id for f in fires):
+            return None
+        return (fires, starts) if told == [(f.fire_time, "LAUNCHED") for f in fires] else None
+
+    fires, starts = _wait(settled, "each Start to have its LAUNCHED fire, told")
     assert [f.fire_time for f in fires] == [first + timedelta(seconds=i) for i in range(len(fires))]
     for fire in fires:
         assert fire.execution_id is not None and not fire.triggered
@@ -254,11 +265,7 @@ def test_fires_run_each_once_as_their_own_instance(nodes: Callable[..., JobOpera
         assert parameters[NAME_PARAMETER].value == "every-second"
         assert parameters[FIRE_TIME_PARAMETER].value == fire.fire_time
         assert parameters[FIRE_TIME_PARAMETER].identifying
-    starts = [e for e in _events(operator) if e.action == "Start"]
     assert {e.principal for e in starts} == {"schedule:every-second"}
-    assert sorted(e.execution_id for e in starts) == sorted(f.execution_id for f in fires)
-    told = [(f.fire_time, f.outcome) for f, lateness in counted.fires if lateness is not None]
-    assert told == [(f.fire_time, "LAUNCHED") for f in fires]
 
 
 def _launched(operator: JobOperator, name: str) -> list[ScheduleFire]:
@@ -277,16 +284,24 @@ def test_three_nodes_fire_each_once_with_no_gap(nodes: Callable[..., JobOperator
     first = view.next_fire_times[0]
     _wait(lambda: len(_launched(operators[1], "raced")) >= 5, "five fires")
     operators[2].pause_schedule("raced")
-    fires = _fires(operators[0], "raced")
-    assert all(f.outcome == "LAUNCHED" for f in fires), fires
+
+    def settled() -> list[ScheduleFire] | None:
+        # A fire claimed before the pause may still be starting (long on a busy machine):
+        # read once every fire is LAUNCHED and was told.
+        fires = _fires(operators[0], "raced")
+        told = sorted(f.fire_time for counted in counters for f, _ in counted.fires)
+        launched = all(f.outcome == "LAUNCHED" for f in fires)
+        return fires if launched and told == [f.fire_time for f in fires] else None
+
+    fires = _wait(settled, "every fire LAUNCHED and told")
     assert [f.fire_time for f in fires] == [first + timedelta(seconds=i) for i in range(len(fires))]
     executions = [f.execution_id for f in fires]
     assert len(set(executions)) == len(executions)
     instances = operators[0].explorer.get_job_instance_count("scheduledQuick")
     assert instances == len(fires)
     # Each fire was counted by one node only.
-    told = sorted(f.fire_time for counted in counters for f, _ in counted.fires)
-    assert told == [f.fire_time for f in fires]
+    told = [f.fire_time for counted in counters for f, _ in counted.fires]
+    assert len(told) == len(set(told)) == len(fires)
 
 
 def test_skip_never_runs_two_executions_at_once(

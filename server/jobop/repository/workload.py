@@ -25,6 +25,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    exists,
     func,
     literal,
     select,
@@ -189,7 +190,14 @@ def admission(job_name: str, settings: JobSettings, limit: int | None) -> Select
             .label("rn"),
         )
         .select_from(_with_key(_requests(), key))
-        .where(_waits(), _l.c.job_name == job_name)
+        # `settings` were read before this statement (on PostgreSQL in an earlier
+        # transaction): a pause committed since then admits nothing. A pause with
+        # stopRunning commits before its stops free the slots this statement counts.
+        .where(
+            _waits(),
+            _l.c.job_name == job_name,
+            ~exists().where(_js.c.job_name == job_name, _js.c.paused == "Y"),
+        )
         .subquery("waiting")
     )
     held = slots_query(job_name, key).subquery("held")
