@@ -38,6 +38,15 @@ from .listeners import (
     StepExecutionListener,
     listener,
 )
+from .partition import (
+    LocalPartitionHandler,
+    Partitioner,
+    PartitionFailed,
+    PartitionHandler,
+    PartitionStep,
+    RangePartitioner,
+    execute_partition,
+)
 from .policy import LimitCheckingSkipPolicy, RetryPolicy, SkipLimitExceeded, SkipPolicy
 from .registry import JobRegistry
 from .runner import JobLauncher, JobRunner, next_parameters
@@ -79,6 +88,12 @@ __all__ = [
     "JobRegistry",
     "JobRunner",
     "LimitCheckingSkipPolicy",
+    "LocalPartitionHandler",
+    "PartitionFailed",
+    "PartitionHandler",
+    "PartitionStep",
+    "Partitioner",
+    "RangePartitioner",
     "RepeatStatus",
     "RetryPolicy",
     "RunIdIncrementer",
@@ -94,6 +109,7 @@ __all__ = [
     "Tasklet",
     "TaskletStep",
     "end",
+    "execute_partition",
     "fail",
     "listener",
     "next_parameters",

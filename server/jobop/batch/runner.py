@@ -56,6 +56,7 @@ from .step import (
 )
 
 if TYPE_CHECKING:
+    from .partition import PartitionHandler
     from .store import JobExplorerView, JobStore, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,12 @@ class JobRunner:
         owner: Mapping[str, Any] | None = None,
         poll_interval: float = 0.5,
         step_listeners: Sequence[object] = (),
+        partition_handler: PartitionHandler | None = None,
     ) -> None:
         self.repository = repository
         self.step_listeners = tuple(step_listeners)
+        # Where partition steps run their partitions (None: threads of this process).
+        self.partition_handler = partition_handler
         self.owner = dict(owner) if owner is not None else current_owner()
         self.poll_interval = poll_interval
         self._running: dict[int, StopSignal] = {}
@@ -169,6 +173,7 @@ class JobRunner:
             self.poll_interval,
             stop_poller=self._stop_poller,
             listeners=self.step_listeners,
+            partition_handler=self.partition_handler,
         )
         try:
             before = hooks(job.listeners, "before_job")

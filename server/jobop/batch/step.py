@@ -42,6 +42,7 @@ from .listeners import STEP_HOOKS, StepHooks, call_after_step, check_listeners, 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from .partition import PartitionHandler
     from .store import ChunkTransaction, JobStore, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -253,6 +254,9 @@ class StepRun:
     listeners: tuple[object, ...] = ()
     # The job parameters as job code reads them (Job.parameters_for_code); None: stored.
     job_parameters: JobParameters | None = None
+    # Where partition steps without a handler of their own run their partitions (None:
+    # on threads of this process).
+    partition_handler: PartitionHandler | None = None
 
 
 class ExecutionSnapshot:

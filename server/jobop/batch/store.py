@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobop.domain import BatchStatus, JobExecution, JobInstance, JobParameters, StepExecution
@@ -45,6 +46,24 @@ class ChunkTransaction:
     connection: Connection
     # The owning job execution's status as the chunk committed (set on normal exit).
     job_status: BatchStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRecord:
+    """One JOBOP_PARTITION row: a worker step execution of a partition step, where it runs.
+
+    `node_id` None and `ended` None: waiting for a node to claim it; `node_id` set: the node
+    that runs (or ran) it; `ended` set: its step execution has ended."""
+
+    step_execution_id: int
+    job_execution_id: int
+    manager_step_execution_id: int
+    step_name: str
+    attempt: int
+    created: datetime
+    node_id: str | None
+    claimed: datetime | None
+    ended: datetime | None
 
 
 class JobExplorerView(Protocol):
@@ -103,6 +122,29 @@ class JobStore(Protocol):
     def fail_running(self, execution_id: int, message: str) -> JobExecution:
         """The end a run could not save, written anew on its own: the execution, if it
         still runs, and its running steps, FAILED with exit message `message`."""
+        ...
+
+    def add_partitions(
+        self,
+        manager: StepExecution,
+        workers: Sequence[StepExecution],
+        *,
+        node_id: str | None,
+        attempt: int = 1,
+    ) -> None:
+        """Add the worker step executions of the partition step execution `manager` (their
+        BATCH_STEP_EXECUTION and context rows; ids and versions set on the objects) and a
+        JOBOP_PARTITION row each, in one transaction. `node_id` set: claimed by that node
+        at once; None: waiting for a node to claim them (announced on PostgreSQL)."""
+        ...
+
+    def end_partition(self, worker: StepExecution) -> None:
+        """Mark the partition row of the worker step execution ended (announced on
+        PostgreSQL in the same transaction)."""
+        ...
+
+    def get_partitions(self, job_execution_id: int) -> list[PartitionRecord]:
+        """The partition rows of a job execution, in step execution id order."""
         ...
 
 

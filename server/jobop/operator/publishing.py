@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from jobop.batch.store import ChunkTransaction, JobExplorerView
+from jobop.batch.store import ChunkTransaction, JobExplorerView, PartitionRecord
 from jobop.domain import BatchStatus, JobExecution, JobParameters, StepExecution
 from jobop.repository.unit_of_work import ExecutionUnitOfWork, MergingStore
 
@@ -108,6 +108,21 @@ class PublishingJobRepository:
         self._announce_job(execution)
         return execution
 
+    def add_partitions(
+        self,
+        manager: StepExecution,
+        workers: Sequence[StepExecution],
+        *,
+        node_id: str | None,
+        attempt: int = 1,
+    ) -> None:
+        self._store.add_partitions(manager, workers, node_id=node_id, attempt=attempt)
+        for worker in workers:
+            self._announce_step(worker, None)
+
+    def end_partition(self, worker: StepExecution) -> None:
+        self._store.end_partition(worker)
+
     @contextmanager
     def chunk_transaction(self, step: StepExecution) -> Iterator[ChunkTransaction]:
         with self._store.chunk_transaction(step) as chunk:
@@ -149,3 +164,6 @@ class PublishingJobRepository:
 
     def request_stop(self, execution_id: int) -> JobExecution:
         return self._store.request_stop(execution_id)
+
+    def get_partitions(self, job_execution_id: int) -> list[PartitionRecord]:
+        return self._store.get_partitions(job_execution_id)

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from jobop.batch.store import ChunkTransaction
+from jobop.batch.store import ChunkTransaction, PartitionRecord
 from jobop.domain import (
     BatchStatus,
     ConcurrentModification,
@@ -56,7 +56,7 @@ from jobop.domain import (
     utcnow,
 )
 
-from . import audit, contexts, pg_writes, recovery, rows
+from . import audit, contexts, partitions, pg_writes, recovery, rows
 from .engine import (
     create_engine,
     is_postgresql,
@@ -774,6 +774,50 @@ class JobRepository:
                 .where(_e.c.job_instance_id == job_instance_id, _s.c.step_name == step_name)
             ).scalar_one()
         return int(count)
+
+    # -- partitions (JOBOP_PARTITION, see partitions.py) -------------------------------
+
+    def add_partitions(
+        self,
+        manager: StepExecution,
+        workers: Sequence[StepExecution],
+        *,
+        node_id: str | None,
+        attempt: int = 1,
+    ) -> None:
+        """Insert the worker step executions of the partition step execution `manager`,
+        their contexts and a JOBOP_PARTITION row each, in one transaction (claimed by
+        `node_id`, or waiting and announced when it is None); sets their ids."""
+        if not manager.id:
+            raise ValueError(f"step execution {manager.step_name!r} has not been added yet")
+        for worker in workers:
+            _check_name("step", worker.step_name)
+        now = utcnow()
+        try:
+            with write_transaction(self.engine) as connection:
+                for worker in workers:
+                    self._insert_step(connection, worker, now)
+                partitions.insert_partitions(
+                    connection, manager, workers, node_id=node_id, attempt=attempt, now=now
+                )
+        except IntegrityError as error:
+            for worker in workers:
+                worker.id = 0
+            raise NoSuchJobExecution(
+                f"no job execution with id {manager.job_execution_id} for the partitions of "
+                f"step {manager.step_name!r}"
+            ) from error
+        for worker in workers:
+            self._step_added(worker, now)
+
+    def end_partition(self, worker: StepExecution) -> None:
+        """ENDED = now for the worker's partition row (NOTIFY `pe` on PostgreSQL)."""
+        with write_transaction(self.engine) as connection:
+            partitions.end_partition(connection, worker, utcnow())
+
+    def get_partitions(self, job_execution_id: int) -> list[PartitionRecord]:
+        with read_connection(self.engine) as connection:
+            return partitions.get_partitions(connection, job_execution_id)
 
     # -- operator primitives (compare-and-set in one UPDATE each) -----------------------
 
