@@ -19,7 +19,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,6 +53,9 @@ from jobop.domain.workload import JobSettings
 
 from .engine import is_postgresql, read_connection, write_transaction
 from .explorer import load_starting_executions
+from .partition_claims import ENDED as PARTITION_ENDED
+from .partition_claims import end_waiting_partitions, fail_lost_partitions
+from .partition_claims import notify as notify_partitions
 from .schema import (
     RUNNING_STATUSES,
     UtcDateTime,
@@ -149,6 +152,8 @@ class RecoveredNode:
     node: NodeState
     failed: list[int]
     released: list[int]
+    # Partitions (worker step execution ids) it had claimed, ended by the recovery.
+    partitions: list[int] = field(default_factory=list)
 
 
 def _waiting_statement(bind: Engine | Connection) -> Any:
@@ -467,11 +472,16 @@ class NodeRepository:
                         version=_s.c.version + 1,
                     )
                 )
+            # The partitions it ran for managers elsewhere fail (their managers retry
+            # them), and those of its own failed executions that no node claimed end.
+            partitions = fail_lost_partitions(connection, node_id, failed_values, now)
+            partitions += end_waiting_partitions(connection, failed, now)
+            notify_partitions(connection, CHANNEL, PARTITION_ENDED, partitions)
             if released:
                 self._notify_launch(connection, released)
             elif failed:
                 announce_waiting(connection)  # their slots are free
-        return RecoveredNode(state, failed, sorted(released))
+        return RecoveredNode(state, failed, sorted(released), [s for _, s in partitions])
 
     def count_owner_lost_executions(self, job_instance_id: int) -> int:
         """How many executions of the instance ended FAILED because their owner was lost."""
