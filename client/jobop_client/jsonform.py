@@ -90,6 +90,8 @@ def step_json(step: pb.StepExecution) -> dict[str, Any]:
         "startTime": _time(step, "start_time"),
         "endTime": _time(step, "end_time"),
         "lastUpdated": _time(step, "last_updated"),
+        # The node that ran it (a partition's, else its job execution's); null if unknown.
+        "nodeId": step.node_id or None,
     }
 
 

@@ -33,13 +33,14 @@ from .schema import (
     job_execution_params,
     job_instance,
     launch_request,
+    partition,
     step_execution,
     step_execution_context,
 )
 
 _e, _i, _jc = job_execution, job_instance, job_execution_context
 _s, _sc, _p = step_execution, step_execution_context, job_execution_params
-_l = launch_request
+_l, _pt = launch_request, partition
 
 
 def _context_columns(context: Any, contexts: bool) -> tuple[Any, Any]:
@@ -77,13 +78,21 @@ def execution_query(*, contexts: bool = True) -> Select[Any]:
     ).select_from(executions)
 
 
+# The node that ran a step execution: its partition row's (the node that claimed it),
+# else the node that claimed its job execution's launch (none for a job jobop did not
+# launch on a node).
+_NODE_ID = func.coalesce(_pt.c.node_id, _l.c.node_id).label("node_id")
+
+
 def step_query(*, contexts: bool = True) -> Select[Any]:
-    """Step executions joined with (unless not wanted) their step execution context."""
-    if not contexts:
-        return select(_s, *_context_columns(_sc, False))
-    return select(_s, *_context_columns(_sc, True)).select_from(
-        _s.outerjoin(_sc, _sc.c.step_execution_id == _s.c.step_execution_id)
+    """Step executions joined with (unless not wanted) their step execution context, and
+    with the node that ran them."""
+    steps = _s.outerjoin(_pt, _pt.c.step_execution_id == _s.c.step_execution_id).outerjoin(
+        _l, _l.c.job_execution_id == _s.c.job_execution_id
     )
+    if contexts:
+        steps = steps.outerjoin(_sc, _sc.c.step_execution_id == _s.c.step_execution_id)
+    return select(_s, _NODE_ID, *_context_columns(_sc, contexts)).select_from(steps)
 
 
 # Built once: building a statement per call cost more than the rest of SQLAlchemy's work

@@ -809,6 +809,7 @@ class JobRepository:
             ) from error
         for worker in workers:
             self._step_added(worker, now)
+            worker.node_id = node_id
 
     def end_partition(self, worker: StepExecution) -> None:
         """ENDED = now for the worker's partition row (NOTIFY `pe` on PostgreSQL)."""

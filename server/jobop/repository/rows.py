@@ -96,6 +96,7 @@ def step_execution(row: AnyRow) -> StepExecution:
             m["serialized_context"],
             f"step execution {m['step_execution_id']} ({m['step_name']})",
         ),
+        node_id=m.get("node_id"),
     )
 
 

@@ -123,6 +123,7 @@ def step_to_proto(step: StepExecution) -> pb.StepExecution:
         process_skip_count=step.process_skip_count,
         write_skip_count=step.write_skip_count,
         job_execution_id=step.job_execution_id,
+        node_id=step.node_id or "",
     )
     _set_time(message.start_time, step.start_time)
     _set_time(message.end_time, step.end_time)

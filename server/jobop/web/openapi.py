@@ -221,6 +221,11 @@ def _schemas() -> dict[str, Any]:
         "exitStatus": _ref("ExitStatus"),
         **{name: count for name in step_counts},
         **{name: time for name in ("createTime", "startTime", "endTime", "lastUpdated")},
+        "nodeId": {
+            "type": ["string", "null"],
+            "description": "the node that ran it: a partition's claiming node, else the "
+            "owner of its job execution (null when unknown)",
+        },
     }
     execution_properties: dict[str, Any] = {
         "id": {"type": "integer"},
