@@ -16,7 +16,8 @@ import pytest
 from jobop.domain import BatchStatus, JobExecution, JobParameters, StepExecution, utcnow
 from jobop.repository import JobRepository, create_engine
 from jobop.repository.nodes import NodeInfo, NodeRepository
-from jobop.repository.partition_claims import PartitionClaims, parse_entries, payloads
+from jobop.repository.notify import pack
+from jobop.repository.partition_claims import PartitionClaims, parse_entries
 from jobop.repository.schema import partition
 from pgcluster import Cluster
 from repository_lifecycle import start_execution, start_step
@@ -203,7 +204,7 @@ def test_a_lost_nodes_partitions_fail_end_and_are_announced(
 
 def test_payloads_are_split_and_parsed_back() -> None:
     entries = [(i, 100_000 + i) for i in range(2000)]
-    packed = payloads("pe", entries)
+    packed = pack([f"{j}:{s}" for j, s in entries], "pe")
     assert len(packed) > 1 and all(len(p) <= 7900 for p in packed)
     assert [e for p in packed for e in parse_entries(p.partition(" ")[2])] == entries
     with pytest.raises(ValueError):

@@ -33,7 +33,7 @@ from jobop.batch.job import Job
 from jobop.batch.owner import OWNER_KEY, current_owner
 from jobop.batch.registry import JobRegistry
 from jobop.batch.runner import JobRunner, next_parameters
-from jobop.batch.step import describe
+from jobop.batch.step import StopPoller, describe
 from jobop.domain import (
     ExecutionFilter,
     JobExecution,
@@ -63,6 +63,7 @@ from jobop.domain.workload import (
 from jobop.repository import JobRepository, is_database_unavailable
 from jobop.repository.engine import is_postgresql
 from jobop.repository.nodes import NodeRepository, NodeState, RecoveredNode
+from jobop.repository.partition_claims import PartitionClaims
 from jobop.repository.workload import WorkloadRepository
 
 from . import admission
@@ -75,6 +76,12 @@ from .node import (
     new_node_info,
     recover_execution,
     stop_execution,
+)
+from .partitions import (
+    ClusterPartitionHandler,
+    OperatorPartitionHandler,
+    PartitionEnds,
+    PartitionWorkers,
 )
 from .publishing import PublishingJobRepository
 from .relay import DEFAULT_PROGRESS_INTERVAL, ChangeRelay
@@ -125,6 +132,10 @@ class ExecutionObserver:
     def overdue(self, execution: JobExecution) -> None:
         """The execution, running here, was just marked overdue (once per execution, on
         the overdue watcher's thread, before `ended`)."""
+
+    def partition_ended(self, job_name: str, seconds: float) -> None:
+        """A partition step's manager here saw one of its partitions end, `seconds` after
+        the partition's row was marked ENDED (on the manager's thread)."""
 
 
 class LaunchHold:
@@ -189,12 +200,37 @@ class JobOperator:
         self._runner_repository = PublishingJobRepository(repository, self.events)
         self._owner = current_owner()
         self.observers = tuple(observers)
+        self._postgresql = is_postgresql(repository.engine)
+        # Partition steps (operator/partitions.py): spread over the nodes that run jobs
+        # on PostgreSQL, else run on threads of this process.
+        self._partition_claims = PartitionClaims(repository.engine)
+        self._partition_ends = PartitionEnds()
+        cluster_partitions = (
+            ClusterPartitionHandler(
+                self._partition_claims,
+                self._partition_ends,
+                repository.explorer,
+                node_id=lambda: self.node_id,
+                job_of=self.registry.get,
+                listening=lambda: self.relay is not None and self.relay.listening,
+                poll_interval=runner_poll_interval,
+                on_end=self._partition_end_seen,
+            )
+            if self._postgresql
+            else None
+        )
         self._runner = JobRunner(
             self._runner_repository,
             owner=self._owner,
             poll_interval=runner_poll_interval,
             step_listeners=step_listeners,
+            partition_handler=OperatorPartitionHandler(
+                cluster_partitions,
+                lambda: self.relay is not None and self.node.has_worker_peers,
+                lambda: self.node_id,
+            ),
         )
+        self._partition_workers: PartitionWorkers | None = None
         self._requests = RequestLedger(repository.engine, wait_timeout=request_wait_timeout)
         self._next_instance_locks = KeyedLocks()
         self.nodes = NodeRepository(repository.engine)
@@ -208,7 +244,6 @@ class JobOperator:
         self._held_back = True
         # Counts the announcements of waiting starts (see claim_launch_requests).
         self._waiting_signals = 0
-        self._postgresql = is_postgresql(repository.engine)
         self._purge_requests()
         self._accepting = True
         self._launcher: Launcher | None = None
@@ -235,9 +270,11 @@ class JobOperator:
                 progress_interval=progress_notify_interval,
                 on_launch_waiting=self._launch_waiting,
                 on_node_joined=lambda: self.node.peer_joined(),
-                on_listening_changed=lambda: self._launch_waiting([]),
+                on_listening_changed=self._listening_changed,
                 audience=lambda: self.node.has_peers,
             )
+            self.relay.on_partitions_waiting = self._partitions_waiting
+            self.relay.on_partitions_ended = self._partition_ends.announced
             self.relay.start()
         # Executions whose runner ended without saving their end (the database went away
         # under them, or refused the end): marked FAILED, with this exit message, at once
@@ -247,6 +284,18 @@ class JobOperator:
         if role != "api":
             self._launcher = Launcher(self._run, max_concurrent_executions)
             self._launcher.on_slot_free = self._slot_freed
+            if self._postgresql:
+                self._partition_workers = PartitionWorkers(
+                    self._partition_claims,
+                    self._launcher,
+                    self._runner_repository,
+                    node_id=lambda: self.node_id,
+                    job_names=self.registry.names,
+                    job_of=self.registry.get,
+                    stop_poller=StopPoller(self._runner_repository, runner_poll_interval),
+                    listeners=step_listeners,
+                    poll_interval=runner_poll_interval,
+                )
         self.node.start()
         if self.relay is not None:
             self.relay.announce_node(self.node_id)
@@ -571,8 +620,13 @@ class JobOperator:
                 return
             if not woken:
                 self._maybe_waiting = True  # unasked: look whether anything waits
+                if self._partition_workers is not None:
+                    self._partition_workers.maybe_waiting = True
                 looked_at = time.monotonic()
             try:
+                # Partitions first: their jobs run already, and wait for them.
+                if self._partition_workers is not None and self._accepting:
+                    self._partition_workers.claim()
                 self.claim_launch_requests()
             except Exception as error:
                 # The database is away, most likely: look again soon, and say so once.
@@ -607,8 +661,28 @@ class JobOperator:
         self._claim_wakeup.set()
 
     def _slot_freed(self) -> None:
-        if self._maybe_waiting:
+        workers = self._partition_workers
+        if self._maybe_waiting or (workers is not None and workers.maybe_waiting):
             self._claim_wakeup.set()
+
+    def _partitions_waiting(self, step_execution_ids: list[int]) -> None:
+        """A `pw` NOTIFY: partitions wait for a claim (a free worker here takes some)."""
+        if self._partition_workers is not None:
+            self._partition_workers.maybe_waiting = True
+            self._claim_wakeup.set()
+
+    def _listening_changed(self) -> None:
+        """LISTEN dropped or came back: look for what waits, and let the managers here
+        read their partitions again (their ends were not heard meanwhile)."""
+        if self._partition_workers is not None:
+            self._partition_workers.maybe_waiting = True
+        self._partition_ends.resync()
+        self._launch_waiting([])
+
+    def _partition_end_seen(self, job_name: str, seconds: float) -> None:
+        """A manager here saw a partition's end, `seconds` after its row was ENDED."""
+        for observer in self.observers:
+            observer.partition_ended(job_name, seconds)
 
     def _governed_ended(self) -> None:
         """An execution of a governed job ended here: its slot is free. This node claims
@@ -787,6 +861,8 @@ class JobOperator:
         # a running tasklet gets stop() now).
         execution = stop_execution(self.nodes, self.repository, execution_id)
         self._runner.request_stop(execution_id)
+        if self._partition_workers is not None:
+            self._partition_workers.request_stop(execution_id)
         if self._launcher is not None:
             self._launcher.remove(execution_id)
         self._publish(execution)
@@ -1086,6 +1162,9 @@ class JobOperator:
         running = launcher.running_ids()
         for execution_id in running:
             self._stop_quietly(execution_id)
+        if self._partition_workers is not None:
+            # Other nodes' jobs: their partitions here stop, and those jobs with them.
+            self._partition_workers.request_stop_all()
         stopped = launcher.wait_idle(grace)
         try:
             return self._end_stopping(launcher, grace, stopped)

@@ -2,7 +2,9 @@
 
 Executions beyond the pool's size wait in a FIFO queue (they are STARTING in the
 repository meanwhile). A queued execution can be taken out before a worker picks it up,
-which is how a stop or a shutdown ends it without running it.
+which is how a stop or a shutdown ends it without running it. The same workers run tasks
+(`submit_task`: the partitions of other nodes' jobs that this node claimed), counted in
+the same slots.
 """
 
 from __future__ import annotations
@@ -12,10 +14,21 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from jobop.domain import JobExecution
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """Work for a worker other than a job execution: `run` on the worker, or `cancel` if
+    the launcher drops it before a worker picked it up (a shutdown)."""
+
+    name: str
+    run: Callable[[], None]
+    cancel: Callable[[], None]
 
 
 class Launcher:
@@ -35,8 +48,9 @@ class Launcher:
         # waking every worker at each end cost more than the end itself.
         self._work_ready = threading.Condition(self._lock)
         self._idle = threading.Condition(self._lock)
-        self._queue: deque[JobExecution] = deque()
+        self._queue: deque[JobExecution | Task] = deque()
         self._running: set[int] = set()
+        self._tasks_running = 0
         # Slots promised to executions not submitted yet (claimed while their start is
         # being written): counted as taken, so that claims never exceed the workers.
         self._reserved = 0
@@ -51,7 +65,7 @@ class Launcher:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, execution: JobExecution, *, reserved: bool = False) -> None:
+    def submit(self, execution: JobExecution | Task, *, reserved: bool = False) -> None:
         """Queue the execution; `reserved`: it takes the slot `reserve()` promised."""
         with self._lock:
             if reserved:
@@ -60,6 +74,10 @@ class Launcher:
                 raise RuntimeError("the launcher is closed")
             self._queue.append(execution)
             self._work_ready.notify()
+
+    def submit_task(self, task: Task, *, reserved: bool = False) -> None:
+        """Queue a task; `reserved`: it takes the slot `reserve()` promised."""
+        self.submit(task, reserved=reserved)
 
     def reserve(self) -> bool:
         """Promise a free worker to an execution about to be submitted; False if none."""
@@ -79,28 +97,35 @@ class Launcher:
         """Take a queued execution out before a worker picks it up; False if not queued."""
         with self._lock:
             for execution in self._queue:
-                if execution.id == execution_id:
+                if isinstance(execution, JobExecution) and execution.id == execution_id:
                     self._queue.remove(execution)
                     self._notify_if_idle_locked()
                     return True
         return False
 
     def drain(self) -> list[JobExecution]:
-        """Take every queued execution out."""
+        """Take every queued execution out (queued tasks are cancelled)."""
         with self._lock:
             queued = list(self._queue)
             self._queue.clear()
             self._notify_if_idle_locked()
-            return queued
+        for task in queued:
+            if isinstance(task, Task):
+                try:
+                    task.cancel()
+                except Exception:
+                    log.exception("could not cancel %s", task.name)
+        return [execution for execution in queued if isinstance(execution, JobExecution)]
 
     def _notify_if_idle_locked(self) -> None:
-        if not self._running and not self._queue:
+        if not self._running and not self._tasks_running and not self._queue:
             self._idle.notify_all()
 
     def is_queued_or_running(self, execution_id: int) -> bool:
         with self._lock:
             return execution_id in self._running or any(
-                execution.id == execution_id for execution in self._queue
+                isinstance(execution, JobExecution) and execution.id == execution_id
+                for execution in self._queue
             )
 
     @property
@@ -109,7 +134,13 @@ class Launcher:
             return self._free_locked()
 
     def _free_locked(self) -> int:
-        return self.max_workers - len(self._running) - len(self._queue) - self._reserved
+        return (
+            self.max_workers
+            - len(self._running)
+            - self._tasks_running
+            - len(self._queue)
+            - self._reserved
+        )
 
     def _slot_freed(self) -> None:
         callback = self.on_slot_free
@@ -127,7 +158,7 @@ class Launcher:
         """Wait until no execution runs or waits; False if some still do after `timeout`."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while self._running or self._queue:
+            while self._running or self._tasks_running or self._queue:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -151,7 +182,13 @@ class Launcher:
                 if not self._queue:
                     return
                 execution = self._queue.popleft()
-                self._running.add(execution.id)
+                if isinstance(execution, Task):
+                    self._tasks_running += 1
+                else:
+                    self._running.add(execution.id)
+            if isinstance(execution, Task):
+                self._run_task(execution)
+                continue
             try:
                 self._run(execution)
             except BaseException:
@@ -161,3 +198,14 @@ class Launcher:
                     self._running.discard(execution.id)
                     self._notify_if_idle_locked()
                 self._slot_freed()
+
+    def _run_task(self, task: Task) -> None:
+        try:
+            task.run()
+        except BaseException:
+            log.exception("%s ended with an unexpected error", task.name)
+        finally:
+            with self._lock:
+                self._tasks_running -= 1
+                self._notify_if_idle_locked()
+            self._slot_freed()

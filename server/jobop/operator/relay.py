@@ -13,9 +13,11 @@ announced by the `l` NOTIFY of its launch statement.
 
 In: one LISTEN connection per node. An `e` entry from another node is published locally
 without a snapshot (watchers read the state from the database); an `l` entry wakes the
-claimer (a launch request waits). While LISTEN is down, `ExecutionEvents.cross_process`
-is false and watchers poll the database instead; they re-read once it is back, and
-`on_listening_changed` tells the claimer, which looks for what waited meanwhile.
+claimer (a launch request waits); a `pw` entry (partitions wait for a claim) wakes it too,
+and a `pe` entry (a partition ended) wakes the manager waiting for it. While LISTEN is
+down, `ExecutionEvents.cross_process` is false and watchers poll the database instead;
+they re-read once it is back, and `on_listening_changed` tells the claimer, which looks
+for what waited meanwhile (and the partitions' managers, which read their rows again).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from jobop.repository.notify import Announcer, Listener, pack
+from jobop.repository.partition_claims import parse_entries
 
 from .events import ExecutionChange, ExecutionEvents
 
@@ -59,6 +62,10 @@ class ChangeRelay:
         self._on_node_joined = on_node_joined
         # `s NAME`: a schedule changed (the scheduler sets this to wake its loop).
         self.on_schedule_changed: Callable[[], None] | None = None
+        # `pw J:S ...` partitions wait for a claim; `pe J:S ...` partitions ended (the
+        # operator's partition workers and managers set these; step execution ids).
+        self.on_partitions_waiting: Callable[[list[int]], None] | None = None
+        self.on_partitions_ended: Callable[[list[int]], None] | None = None
         # Whether anyone else listens (other nodes live): a lone node announces nothing.
         self._audience = audience
         self._announcer = Announcer(engine)
@@ -191,6 +198,15 @@ class ChangeRelay:
         elif kind == "n":
             if sender_pid != self._announcer.backend_pid and self._on_node_joined is not None:
                 self._on_node_joined()
+        elif kind in ("pw", "pe"):
+            try:
+                steps = [step for _, step in parse_entries(rest)]
+            except ValueError:
+                log.warning("malformed partition announcement %r", payload[:200])
+                return
+            callback = self.on_partitions_waiting if kind == "pw" else self.on_partitions_ended
+            if callback is not None:
+                callback(steps)
         elif kind == "l":
             try:
                 ids = [int(i) for i in rest.split()]

@@ -53,9 +53,6 @@ from jobop.domain.workload import JobSettings
 
 from .engine import is_postgresql, read_connection, write_transaction
 from .explorer import load_starting_executions
-from .partition_claims import ENDED as PARTITION_ENDED
-from .partition_claims import end_waiting_partitions, fail_lost_partitions
-from .partition_claims import notify as notify_partitions
 from .schema import (
     RUNNING_STATUSES,
     UtcDateTime,
@@ -474,9 +471,13 @@ class NodeRepository:
                 )
             # The partitions it ran for managers elsewhere fail (their managers retry
             # them), and those of its own failed executions that no node claimed end.
-            partitions = fail_lost_partitions(connection, node_id, failed_values, now)
-            partitions += end_waiting_partitions(connection, failed, now)
-            notify_partitions(connection, CHANNEL, PARTITION_ENDED, partitions)
+            from . import partition_claims  # here: it imports this module's CHANNEL
+
+            partitions = partition_claims.fail_lost_partitions(
+                connection, node_id, failed_values, now
+            )
+            partitions += partition_claims.end_waiting_partitions(connection, failed, now)
+            partition_claims.announce_ended(connection, partitions)
             if released:
                 self._notify_launch(connection, released)
             elif failed:

@@ -6,10 +6,10 @@ null, see partitions.py); any node that runs jobs claims some for its free worke
 (`claim_partitions`: FOR UPDATE SKIP LOCKED, so that racing claimants never take one
 twice), only of jobs it has registered and only while their job execution is STARTED. The
 node that ends one stamps ENDED and announces it (`pe JOBEXEC:STEPEXEC`); the manager reads
-the ended rows (`read_partition_ends`), with how long ago each ended by the database's
-clock. When a node is lost, the recovery of its executions (nodes.recover_node) fails the
-partitions it was running (`fail_lost_partitions`) and ends the waiting partitions of the
-job executions it failed (`end_waiting_partitions`), in the same transaction.
+the ended rows (`read_partition_ends`), with how long ago each ended. When a node is lost,
+the recovery of its executions (nodes.recover_node) fails the partitions it was running
+(`fail_lost_partitions`) and ends the waiting partitions of the job executions it failed
+(`end_waiting_partitions`), in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,19 +21,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
-from jobop.domain import BatchStatus, ExitStatus, JobExecution, StepExecution
+from jobop.domain import BatchStatus, ExitStatus, JobExecution, StepExecution, utcnow
 
 from .engine import is_postgresql, read_connection, write_transaction
 from .explorer import execution_query, load_job_executions
+from .notify import pack
+from .partitions import ENDED, WAITING, notify
 from .schema import RUNNING_STATUSES, job_execution, job_instance, partition, step_execution
 from .workload import db_now
 
 _p, _e, _i, _s = partition, job_execution, job_instance, step_execution
-
-# The NOTIFY payload kinds of partitions (channel nodes.CHANNEL): waiting for a claim, ended.
-WAITING = "pw"
-ENDED = "pe"
-_MAX_PAYLOAD = 7900  # as notify.MAX_PAYLOAD: PostgreSQL's limit is 8000 bytes
 
 
 @dataclass(frozen=True)
@@ -57,23 +54,9 @@ class PartitionEnd:
     ended: datetime | None
     status: BatchStatus
     exit_message: str
-    # Seconds from ENDED to this read, by the database's clock (None while not ended).
+    # Seconds from ENDED (the ending node's clock) to this read (this node's clock); None
+    # while not ended.
     ended_ago: float | None
-
-
-def payloads(kind: str, entries: Sequence[tuple[int, int]]) -> list[str]:
-    """`KIND JOBEXEC:STEPEXEC ...` payloads of at most _MAX_PAYLOAD bytes each."""
-    out: list[str] = []
-    current = kind
-    for job_execution_id, step_execution_id in entries:
-        entry = f"{job_execution_id}:{step_execution_id}"
-        if len(current) + 1 + len(entry) > _MAX_PAYLOAD and current != kind:
-            out.append(current)
-            current = kind
-        current += " " + entry
-    if current != kind:
-        out.append(current)
-    return out
 
 
 def parse_entries(rest: str) -> list[tuple[int, int]]:
@@ -87,22 +70,17 @@ def parse_entries(rest: str) -> list[tuple[int, int]]:
     return entries
 
 
-def notify(
-    connection: Connection, channel: str, kind: str, entries: Sequence[tuple[int, int]]
-) -> None:
-    """NOTIFY the entries on PostgreSQL, delivered when (and only if) the transaction commits."""
-    if not entries or not is_postgresql(connection):
-        return
-    for payload in payloads(kind, entries):
-        connection.execute(
-            select(func.pg_notify(bindparam("channel"), bindparam("payload"))),
-            {"channel": channel, "payload": payload},
-        )
+def announce_ended(connection: Connection, entries: Sequence[tuple[int, int]]) -> None:
+    """`pe JOBEXEC:STEPEXEC ...` on PostgreSQL, delivered when (and only if) the
+    transaction commits."""
+    if entries and is_postgresql(connection):
+        notify(connection, pack([f"{job}:{step}" for job, step in entries], ENDED))
 
 
-def _claim_statement(bind: Engine | Connection) -> Any:
+def _claim_statement(bind: Engine | Connection, *, of_one: bool) -> Any:
     """Claim up to `limit` waiting partitions of STARTED executions of the jobs `names`
-    for `node_id`, oldest first; returns their ids, job execution ids and attempts."""
+    (`of_one`: of the job execution `job_execution_id` only) for `node_id`, oldest first;
+    returns their ids, job execution ids and attempts."""
     waiting = (
         select(_p.c.step_execution_id)
         .join(_e, _e.c.job_execution_id == _p.c.job_execution_id)
@@ -116,6 +94,8 @@ def _claim_statement(bind: Engine | Connection) -> Any:
         .order_by(_p.c.created, _p.c.step_execution_id)
         .limit(bindparam("limit"))
     )
+    if of_one:
+        waiting = waiting.where(_p.c.job_execution_id == bindparam("job_execution_id"))
     if is_postgresql(bind):
         # Claimants never wait for each other: each takes rows nobody has locked.
         waiting = waiting.with_for_update(skip_locked=True, of=_p)
@@ -132,19 +112,26 @@ class PartitionClaims:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._claim = _claim_statement(engine)
+        self._claim = {of_one: _claim_statement(engine, of_one=of_one) for of_one in (False, True)}
 
     def claim_partitions(
-        self, node_id: str, job_names: Sequence[str], limit: int
+        self,
+        node_id: str,
+        job_names: Sequence[str],
+        limit: int,
+        *,
+        job_execution_id: int | None = None,
     ) -> list[ClaimedPartition]:
-        """Claim up to `limit` waiting partitions of these jobs for `node_id` (oldest
-        first), loaded for their run: each claimed once however many nodes race."""
+        """Claim up to `limit` waiting partitions of these jobs (of one job execution if
+        given) for `node_id`, oldest first, loaded for their run: each claimed once however
+        many nodes race."""
         if limit <= 0 or not job_names:
             return []
+        bound: dict[str, Any] = {"node_id": node_id, "names": list(job_names), "limit": limit}
+        if job_execution_id is not None:
+            bound["job_execution_id"] = job_execution_id
         with write_transaction(self.engine) as connection:
-            claimed = connection.execute(
-                self._claim, {"node_id": node_id, "names": list(job_names), "limit": limit}
-            ).all()
+            claimed = connection.execute(self._claim[job_execution_id is not None], bound).all()
             if not claimed:
                 return []
             job_ids = sorted({row.job_execution_id for row in claimed})
@@ -189,12 +176,8 @@ class PartitionClaims:
         how long ago it ended by the database's clock."""
         if not step_execution_ids:
             return []
+        now = utcnow()
         with read_connection(self.engine) as connection:
-            now = db_now(connection)
-            if is_postgresql(connection):
-                ago: Any = func.extract("epoch", now - _p.c.ended)
-            else:
-                ago = (func.julianday(now) - func.julianday(_p.c.ended)) * 86400.0
             rows = connection.execute(
                 select(
                     _p.c.step_execution_id,
@@ -204,7 +187,6 @@ class PartitionClaims:
                     _p.c.ended,
                     _s.c.status,
                     _s.c.exit_message,
-                    ago.label("ago"),
                 )
                 .join(_s, _s.c.step_execution_id == _p.c.step_execution_id)
                 .where(_p.c.step_execution_id.in_(list(step_execution_ids)))
@@ -219,7 +201,7 @@ class PartitionClaims:
                 ended=row.ended,
                 status=BatchStatus.parse(row.status or "UNKNOWN"),
                 exit_message=row.exit_message or "",
-                ended_ago=None if row.ago is None else max(float(row.ago), 0.0),
+                ended_ago=None if row.ended is None else max((now - row.ended).total_seconds(), 0),
             )
             for row in rows
         ]
@@ -310,3 +292,27 @@ def end_waiting_partitions(
         .returning(_p.c.job_execution_id, _p.c.step_execution_id)
     ).all()
     return sorted((row.job_execution_id, row.step_execution_id) for row in ended)
+
+
+def release_claims(engine: Engine, step_execution_ids: Sequence[int], node_id: str) -> list[int]:
+    """Give partitions claimed by `node_id` and never begun back (a node shutting down):
+    waiting again, announced `pw`. The ids released."""
+    if not step_execution_ids:
+        return []
+    with write_transaction(engine) as connection:
+        released = connection.execute(
+            update(_p)
+            .where(
+                _p.c.step_execution_id.in_(list(step_execution_ids)),
+                _p.c.node_id == node_id,
+                _p.c.ended.is_(None),
+            )
+            .values(node_id=None, claimed=None)
+            .returning(_p.c.job_execution_id, _p.c.step_execution_id)
+        ).all()
+        if released and is_postgresql(connection):
+            notify(
+                connection,
+                pack([f"{r.job_execution_id}:{r.step_execution_id}" for r in released], WAITING),
+            )
+    return sorted(r.step_execution_id for r in released)
