@@ -9,23 +9,27 @@ from collections.abc import Callable
 from jobop.domain import InvalidJobParameters, JobParameters
 
 
-def at_least(**minimums: int) -> Callable[[JobParameters], None]:
+def at_least(
+    maximums: dict[str, int] | None = None, **minimums: int
+) -> Callable[[JobParameters], None]:
     """A job validator refusing a long parameter below its minimum, e.g.
-    `at_least(chunkSize=1)`; the declaration has already typed the parameters."""
+    `at_least(chunkSize=1)`, or above its maximum in `maximums`; the declaration has
+    already typed the parameters."""
+    most = maximums or {}
 
     def validate(parameters: JobParameters) -> None:
-        low = {
-            name: value
-            for name, minimum in minimums.items()
-            if isinstance(value := parameters.value(name), int) and value < minimum
-        }
-        if low:
+        wrong: dict[str, str] = {}
+        for name, minimum in minimums.items():
+            value = parameters.value(name)
+            if isinstance(value, int) and value < minimum:
+                wrong[name] = f"parameter {name!r} must be at least {minimum}, not {value}"
+        for name, maximum in most.items():
+            value = parameters.value(name)
+            if isinstance(value, int) and value > maximum:
+                wrong[name] = f"parameter {name!r} must be at most {maximum}, not {value}"
+        if wrong:
             raise InvalidJobParameters(
-                "; ".join(
-                    f"parameter {name!r} must be at least {minimums[name]}, not {value}"
-                    for name, value in low.items()
-                ),
-                metadata={"invalid": ",".join(low)},
+                "; ".join(wrong.values()), metadata={"invalid": ",".join(wrong)}
             )
 
     return validate

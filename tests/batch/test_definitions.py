@@ -112,7 +112,12 @@ def test_entry_points_load_modules_jobs_and_lists(monkeypatch: pytest.MonkeyPatc
 
 def test_default_registry_loads_samples_without_entry_points() -> None:
     registry = JobRegistry.default(entry_points=False)
-    assert registry.names() == ["demoChunkJob", "demoExitCodeJob", "demoTaskletJob"]
+    assert registry.names() == [
+        "demoChunkJob",
+        "demoExitCodeJob",
+        "demoPartitionedJob",
+        "demoTaskletJob",
+    ]
     assert JobRegistry.default(entry_points=False, samples=False).names() == []
 
 

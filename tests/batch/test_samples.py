@@ -83,6 +83,14 @@ DECLARED = {
         ("failAtItem", "LONG", False, 0),
     ],
     "demoExitCodeJob": [("fail", "BOOLEAN", True, False)],
+    "demoPartitionedJob": [
+        ("items", "LONG", True, 1000),
+        ("partitions", "LONG", False, 4),
+        ("chunkSize", "LONG", False, 10),
+        ("itemDelayMs", "LONG", False, 0),
+        ("cpuWorkUs", "LONG", False, 0),
+        ("failAtItem", "LONG", False, 0),
+    ],
     "demoTaskletJob": [("durationMs", "LONG", True, 1000), ("run.id", "LONG", True, None)],
     "csvImportJob": [
         ("input.file", "STRING", True, None),
@@ -152,7 +160,9 @@ def test_demo_tasklet_job_works_its_duration(launcher: JobLauncher) -> None:
 
 def test_samples_are_registered_by_default_with_incrementers() -> None:
     registry = JobRegistry.default()
-    assert {"demoChunkJob", "demoTaskletJob", "demoExitCodeJob"} <= set(registry.names())
+    assert {"demoChunkJob", "demoTaskletJob", "demoExitCodeJob", "demoPartitionedJob"} <= set(
+        registry.names()
+    )
     for job in JOBS:
         assert registry.get(job.name) is job
         assert job.incrementer is not None

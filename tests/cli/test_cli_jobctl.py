@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from cli_support import Jobctl, JobopServer, Result, free_port, run_jobctl
 
-SAMPLE_JOBS = ["demoChunkJob", "demoExitCodeJob", "demoTaskletJob"]
+SAMPLE_JOBS = ["demoChunkJob", "demoExitCodeJob", "demoPartitionedJob", "demoTaskletJob"]
 POLL_TIMEOUT = 30.0
 
 # -- helpers ---------------------------------------------------------------------------

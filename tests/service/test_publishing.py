@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobop.batch import Job, JobRunner, TaskletStep
+from jobop.batch import Job, JobRunner, PartitionStep, RangePartitioner, TaskletStep
 from jobop.domain import BatchStatus, JobExecution, JobParameters
 from jobop.operator.events import ExecutionChange, ExecutionEvents
 from jobop.operator.publishing import PublishingJobRepository
@@ -67,3 +67,23 @@ def test_a_stepless_end_announces_started_then_the_end(repository: JobRepository
     execution, events = run(repository, job)
     assert execution.status is BatchStatus.FAILED
     assert events.announced == [(1, "STARTED", True), (2, "FAILED", True)]
+
+
+def test_partitions_are_added_and_announced_through_the_wrapper(
+    repository: JobRepository,
+) -> None:
+    worker = TaskletStep("part", _noop)
+    job = Job(
+        "publishedPartitions",
+        [PartitionStep("split", step=worker, partitioner=RangePartitioner(1, 3), grid_size=3)],
+    )
+    execution, events = run(repository, job)
+    assert execution.status is BatchStatus.COMPLETED
+    # STARTED with the manager, its GRID_SIZE, the three partitions added, each one's
+    # start, commit and end, and the job's end.
+    assert events.announced[0] == (1, "STARTED", True)
+    assert events.announced[-1][1] == "COMPLETED"
+    assert len(events.announced) >= 2 + 1 + 3 * 3
+    rows = repository.get_partitions(execution.id)
+    assert [row.step_name for row in rows] == [f"part:partition{i}" for i in range(3)]
+    assert all(row.ended is not None for row in rows)

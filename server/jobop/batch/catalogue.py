@@ -13,13 +13,14 @@ from jobop.domain import ParameterDeclaration
 
 from .chunk import ChunkStep
 from .job import Job
+from .partition import PartitionStep
 from .step import Step, TaskletStep
 
 
 @dataclass(frozen=True, slots=True)
 class StepDescription:
     name: str
-    # "tasklet", "chunk", or the step's class name for any other kind of step.
+    # "tasklet", "chunk", "partition", or the step's class name for any other kind.
     kind: str
 
 
@@ -63,6 +64,8 @@ def step_kind(step: Step) -> str:
         return "chunk"
     if isinstance(step, TaskletStep):
         return "tasklet"
+    if isinstance(step, PartitionStep):
+        return "partition"
     return type(step).__name__
 
 

@@ -196,7 +196,10 @@ def _schemas() -> dict[str, Any]:
                     "required": ["name", "kind"],
                     "properties": {
                         "name": {"type": "string"},
-                        "kind": {"type": "string", "description": "tasklet, chunk or a class"},
+                        "kind": {
+                            "type": "string",
+                            "description": "tasklet, chunk, partition or a class",
+                        },
                     },
                 },
             },
