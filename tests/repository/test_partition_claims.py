@@ -130,6 +130,9 @@ def test_claims_take_only_registered_jobs_of_started_executions(
     expected = add_partitions(pg_repository, mine, 2)
     claims = PartitionClaims(pg_repository.engine)
     assert claims.claim_partitions("n1", ["partitionedJob"], 0) == []
+    (own,) = claims.claim_partitions("n0", ["partitionedJob"], 1, job_execution_id=mine.id)
+    assert own.worker.id == expected[0].id  # one execution's only: a manager takes its own
+    expected = expected[1:]
     claimed = claims.claim_partitions("n1", ["partitionedJob"], 10)
     assert [c.worker.id for c in claimed] == [w.id for w in expected]
     assert all(c.worker.node_id == "n1" for c in claimed)

@@ -188,7 +188,11 @@ class ClusterPartitionHandler:
                 if end.ended is None:
                     continue
                 pending.pop(end.step_execution_id, None)
-                if end.ended_ago is not None and self._on_end is not None:
+                if (
+                    end.ended_ago is not None
+                    and end.node_id != self._node_id()  # another node's, announced
+                    and self._on_end is not None
+                ):
                     self._on_end(execution.job_name, end.ended_ago)
                 if not stopping and self._retryable(end, step, run):
                     retry = self._retry(end, step, manager, run)

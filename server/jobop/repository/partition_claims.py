@@ -95,7 +95,7 @@ def _claim_statement(bind: Engine | Connection, *, of_one: bool) -> Any:
         .limit(bindparam("limit"))
     )
     if of_one:
-        waiting = waiting.where(_p.c.job_execution_id == bindparam("job_execution_id"))
+        waiting = waiting.where(_p.c.job_execution_id == bindparam("of_execution"))
     if is_postgresql(bind):
         # Claimants never wait for each other: each takes rows nobody has locked.
         waiting = waiting.with_for_update(skip_locked=True, of=_p)
@@ -129,7 +129,7 @@ class PartitionClaims:
             return []
         bound: dict[str, Any] = {"node_id": node_id, "names": list(job_names), "limit": limit}
         if job_execution_id is not None:
-            bound["job_execution_id"] = job_execution_id
+            bound["of_execution"] = job_execution_id
         with write_transaction(self.engine) as connection:
             claimed = connection.execute(self._claim[job_execution_id is not None], bound).all()
             if not claimed:

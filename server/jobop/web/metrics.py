@@ -52,6 +52,8 @@ _queue_log = RateLimitedLog(logging.getLogger(__name__), burst=1, window=60.0)
 # Jobs and steps run from milliseconds to hours.
 _RUN_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 12 * 3600)
 _CHUNK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+# A partition's end seen by its manager: a NOTIFY and one read (the target: 100 ms).
+_PARTITION_END_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
 # A call cancelled this close to its deadline (seconds) ended by the deadline.
 _DEADLINE_SLACK = 0.01
 _RPC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300)
@@ -129,6 +131,14 @@ class Metrics:
         )
         self.streams_open = Gauge(
             "jobop_streams_open", "Watch streams open (gRPC and SSE).", registry=registry
+        )
+        self.partition_end_seconds = Histogram(
+            "jobop_partition_end_seconds",
+            "Partitions of partition steps managed here that ran on other nodes: from the "
+            "partition's end (its row marked ENDED) to its manager seeing it.",
+            ["job_name"],
+            buckets=_PARTITION_END_BUCKETS,
+            registry=registry,
         )
         self.owner_lost = Counter(
             "jobop_owner_lost",
@@ -361,6 +371,9 @@ class JobMetricsObserver(ExecutionObserver):
 
     def overdue(self, execution: JobExecution) -> None:
         self._metrics.overdue.marked(execution)
+
+    def partition_ended(self, job_name: str, seconds: float) -> None:
+        self._metrics.partition_end_seconds.labels(job_name).observe(seconds)
 
 
 class StepMetricsListener:
