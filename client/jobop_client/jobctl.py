@@ -646,11 +646,12 @@ def _steps(ctx: _Context) -> int:
             str(step.commit_count),
             str(step.rollback_count),
             _duration(executions.duration(step)),
+            step.node_id or "-",
         ]
         for step in execution.step_executions
     ]
     headers = ["ID", "STEP", "STATUS", "EXIT CODE", "READ", "WRITTEN", "FILTERED", "SKIPPED"]
-    headers += ["COMMITS", "ROLLBACKS", "DURATION"]
+    headers += ["COMMITS", "ROLLBACKS", "DURATION", "NODE"]
     _print_table(ctx, headers, rows, f"execution {execution.id} has no step executions yet")
     return 0
 

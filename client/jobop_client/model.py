@@ -128,6 +128,8 @@ class StepExecution:
     start_time: dt.datetime | None
     end_time: dt.datetime | None
     last_updated: dt.datetime | None
+    # The node that ran it (a partition's, else its job execution's); None if unknown.
+    node_id: str | None
     proto: pb.StepExecution = field(repr=False, compare=False)
 
     @classmethod
@@ -151,6 +153,7 @@ class StepExecution:
             start_time=executions.timestamp(message, "start_time"),
             end_time=executions.timestamp(message, "end_time"),
             last_updated=executions.timestamp(message, "last_updated"),
+            node_id=message.node_id or None,
             proto=message,
         )
 

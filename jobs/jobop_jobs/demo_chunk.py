@@ -52,16 +52,17 @@ class DemoFailure(RuntimeError):
 
 
 class NumberReader(ItemCountingReader[int]):
-    """1..count, with an optional delay per item; jumps straight to a saved position."""
+    """first..count, with an optional delay per item; jumps straight to a saved position."""
 
-    def __init__(self, count: int, delay_ms: int = 0) -> None:
+    def __init__(self, count: int, delay_ms: int = 0, *, first: int = 1) -> None:
         super().__init__("numbers")
+        self.first = first
         self.count = count
         self.delay = delay_ms / 1000
-        self._next = 1
+        self._next = first
 
     def do_open(self) -> None:
-        self._next = 1
+        self._next = self.first
 
     def do_read(self) -> int | None:
         if self._next > self.count:
@@ -73,7 +74,7 @@ class NumberReader(ItemCountingReader[int]):
         return item
 
     def jump_to_item(self, item_index: int) -> None:
-        self._next = item_index + 1
+        self._next = self.first + item_index
 
     def do_close(self) -> None:
         pass
@@ -124,36 +125,44 @@ def create_demo_items(connection: Connection) -> None:
 
 
 class RememberFirstExecution(JobExecutionListener):
+    """Keeps the instance's first execution id in the job context under `key`."""
+
+    def __init__(self, key: str = FIRST_EXECUTION_KEY) -> None:
+        self.key = key
+
     def before_job(self, job_execution: JobExecution) -> None:
-        job_execution.execution_context.setdefault(FIRST_EXECUTION_KEY, job_execution.id)
+        job_execution.execution_context.setdefault(self.key, job_execution.id)
 
 
+CHUNK_SIZE = ParameterDeclaration(
+    "chunkSize",
+    "LONG",
+    identifying=False,
+    default=10,
+    description="Items per chunk, each chunk one transaction (at least 1).",
+)
+ITEM_DELAY_MS = ParameterDeclaration(
+    "itemDelayMs",
+    "LONG",
+    identifying=False,
+    default=0,
+    description="Milliseconds to sleep per item read: a slow job to watch or stop.",
+)
+FAIL_AT_ITEM = ParameterDeclaration(
+    "failAtItem",
+    "LONG",
+    identifying=False,
+    default=0,
+    description="Fail at this item in the instance's first execution only, so that a "
+    "restart gets past it (0: never).",
+)
 PARAMETERS = [
     ParameterDeclaration(
         "items", "LONG", default=100, description="How many integers to write (1..items)."
     ),
-    ParameterDeclaration(
-        "chunkSize",
-        "LONG",
-        identifying=False,
-        default=10,
-        description="Items per chunk, each chunk one transaction (at least 1).",
-    ),
-    ParameterDeclaration(
-        "itemDelayMs",
-        "LONG",
-        identifying=False,
-        default=0,
-        description="Milliseconds to sleep per item read: a slow job to watch or stop.",
-    ),
-    ParameterDeclaration(
-        "failAtItem",
-        "LONG",
-        identifying=False,
-        default=0,
-        description="Fail at this item in the instance's first execution only, so that a "
-        "restart gets past it (0: never).",
-    ),
+    CHUNK_SIZE,
+    ITEM_DELAY_MS,
+    FAIL_AT_ITEM,
 ]
 
 

@@ -24,53 +24,30 @@ import time
 from jobop.batch import (
     ChunkStep,
     Job,
-    JobExecutionListener,
     PartitionStep,
     RangePartitioner,
     RunIdIncrementer,
     StepContext,
     step_scope,
 )
-from jobop.batch.readers import ItemCountingReader
-from jobop.domain import JobExecution, ParameterDeclaration
+from jobop.domain import ParameterDeclaration
 
 from ._parameters import at_least
-from .demo_chunk import DemoFailure, DemoItemsWriter
+from .demo_chunk import (
+    CHUNK_SIZE,
+    FAIL_AT_ITEM,
+    ITEM_DELAY_MS,
+    DemoFailure,
+    DemoItemsWriter,
+    NumberReader,
+    RememberFirstExecution,
+)
 
 JOB_NAME = "demoPartitionedJob"
 MANAGER_STEP = "demoPartitionStep"
 WORKER_STEP = "demoWorkerStep"
 # The job context remembers the instance's first execution (contexts carry over restarts).
 FIRST_EXECUTION_KEY = "demoPartitionedJob.firstExecutionId"
-
-
-class RangeReader(ItemCountingReader[int]):
-    """first..last, with an optional delay per item; jumps straight to a saved position."""
-
-    def __init__(self, first: int, last: int, delay_ms: int = 0) -> None:
-        super().__init__("range")
-        self.first = first
-        self.last = last
-        self.delay = delay_ms / 1000
-        self._next = first
-
-    def do_open(self) -> None:
-        self._next = self.first
-
-    def do_read(self) -> int | None:
-        if self._next > self.last:
-            return None
-        if self.delay:
-            time.sleep(self.delay)
-        item = self._next
-        self._next += 1
-        return item
-
-    def jump_to_item(self, item_index: int) -> None:
-        self._next = self.first + item_index
-
-    def do_close(self) -> None:
-        pass
 
 
 def _calibrate() -> float:
@@ -118,11 +95,6 @@ class DemoProcessor:
         return item
 
 
-class RememberFirstExecution(JobExecutionListener):
-    def before_job(self, job_execution: JobExecution) -> None:
-        job_execution.execution_context.setdefault(FIRST_EXECUTION_KEY, job_execution.id)
-
-
 PARAMETERS = [
     ParameterDeclaration(
         "items", "LONG", default=1000, description="How many integers to write (1..items)."
@@ -135,20 +107,8 @@ PARAMETERS = [
         description="How many partitions to split 1..items into (at least 1; a restart "
         "keeps the first execution's).",
     ),
-    ParameterDeclaration(
-        "chunkSize",
-        "LONG",
-        identifying=False,
-        default=10,
-        description="Items per chunk, each chunk one transaction (at least 1).",
-    ),
-    ParameterDeclaration(
-        "itemDelayMs",
-        "LONG",
-        identifying=False,
-        default=0,
-        description="Milliseconds to sleep per item read: a slow job to watch or stop.",
-    ),
+    CHUNK_SIZE,
+    ITEM_DELAY_MS,
     ParameterDeclaration(
         "cpuWorkUs",
         "LONG",
@@ -156,26 +116,19 @@ PARAMETERS = [
         default=0,
         description="Microseconds of pure-Python CPU work per item in the processor.",
     ),
-    ParameterDeclaration(
-        "failAtItem",
-        "LONG",
-        identifying=False,
-        default=0,
-        description="Fail at this item in the instance's first execution only, so that a "
-        "restart gets past it (0: never).",
-    ),
+    FAIL_AT_ITEM,
 ]
 
 # Partitions beyond this many are refused: each is a step execution and a thread or worker.
 MAX_PARTITIONS = 1000
 
 
-def _reader(context: StepContext) -> RangeReader:
+def _reader(context: StepContext) -> NumberReader:
     partition = context.execution_context
-    return RangeReader(
-        int(partition["minValue"]),
+    return NumberReader(
         int(partition["maxValue"]),
         context.job_parameters.long("itemDelayMs"),
+        first=int(partition["minValue"]),
     )
 
 
@@ -228,7 +181,7 @@ job = Job(
         failAtItem=0,
     ),
     incrementer=RunIdIncrementer(),
-    listeners=[RememberFirstExecution()],
+    listeners=[RememberFirstExecution(FIRST_EXECUTION_KEY)],
     description="Writes the integers 1..items into DEMO_ITEMS in partitions, each a worker "
     "step of its own, one chunk per transaction.",
     parameters=PARAMETERS,

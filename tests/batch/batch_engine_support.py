@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from jobop.batch import Chunk, ChunkStep, Job, Step
+from jobop.batch import Chunk, ChunkStep, Job, Step, StepContext
 from jobop.batch.readers import ItemCountingReader
 from jobop.domain import ExecutionContext
 from sqlalchemy import BigInteger, Column, Engine, MetaData, Table, insert, select
@@ -111,6 +111,31 @@ class NumberReader(ItemCountingReader[int]):
 
     def jump_to_item(self, item_index: int) -> None:
         self._next = item_index + 1
+
+    def do_close(self) -> None:
+        pass
+
+
+class RangeReader(ItemCountingReader[int]):
+    """The partition's minValue..maxValue (from its step context)."""
+
+    def __init__(self, context: StepContext) -> None:
+        super().__init__("range")
+        self.first = int(context.execution_context["minValue"])
+        self.last = int(context.execution_context["maxValue"])
+        self._next = self.first
+
+    def do_open(self) -> None:
+        self._next = self.first
+
+    def do_read(self) -> int | None:
+        if self._next > self.last:
+            return None
+        self._next += 1
+        return self._next - 1
+
+    def jump_to_item(self, item_index: int) -> None:
+        self._next = self.first + item_index
 
     def do_close(self) -> None:
         pass

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from batch_engine_support import OutTable, TableWriter
+from batch_engine_support import OutTable, RangeReader, TableWriter
 from jobop.batch import (
     ChunkListener,
     ChunkStep,
@@ -28,10 +28,11 @@ from jobop.batch import (
     step_scope,
 )
 from jobop.batch.partition import GRID_SIZE_KEY, UNSUCCESSFUL
-from jobop.batch.readers import ItemCountingReader
 from jobop.batch.step import StepRun
 from jobop.domain import BatchStatus, JobExecution, JobParameters, StepExecution
 from jobop.repository import JobRepository
+from jobop.repository.schema import step_execution
+from sqlalchemy import update
 
 # -- the range partitioner -----------------------------------------------------------------
 
@@ -70,31 +71,6 @@ def test_partition_step_refuses_bad_definitions() -> None:
 
 
 # -- jobs ------------------------------------------------------------------------------------
-
-
-class RangeReader(ItemCountingReader[int]):
-    """The partition's minValue..maxValue (from its step context)."""
-
-    def __init__(self, context: StepContext) -> None:
-        super().__init__("range")
-        self.first = int(context.execution_context["minValue"])
-        self.last = int(context.execution_context["maxValue"])
-        self._next = self.first
-
-    def do_open(self) -> None:
-        self._next = self.first
-
-    def do_read(self) -> int | None:
-        if self._next > self.last:
-            return None
-        self._next += 1
-        return self._next - 1
-
-    def jump_to_item(self, item_index: int) -> None:
-        self._next = self.first + item_index
-
-    def do_close(self) -> None:
-        pass
 
 
 class FailOn:
@@ -413,3 +389,59 @@ def test_a_bad_partition_definition_at_run_time_fails_the_manager(
     assert execution.status is BatchStatus.FAILED
     assert "grid size" in execution.exit_status.exit_description
     assert [s.step_name for s in reloaded(repository, execution).step_executions] == ["p"]
+
+
+def test_an_execution_ended_elsewhere_ends_every_partition_at_its_next_commit(
+    launcher: JobLauncher, repository: JobRepository, out: OutTable
+) -> None:
+    """Recovery (the owner lost) fails the execution while its partitions run: each one's
+    next commit finds it ended, no partition writes past it, and every row is ended."""
+    grid = 3
+    state: dict[str, Any] = {}
+
+    def recover() -> None:
+        repository.fail_running(state["execution_id"], "owner lost: node gone")
+
+    barrier = threading.Barrier(grid, action=recover, timeout=20)
+
+    class RecoverOnceAllCommitted(ChunkListener):
+        def after_chunk(self, context: Any) -> None:
+            state["execution_id"] = context.job_execution.id
+            if context.step_execution.commit_count == 1:
+                barrier.wait()
+
+    job = partitioned_job(
+        "recovered", items=30, grid_size=grid, chunk_size=2, listeners=[RecoverOnceAllCommitted()]
+    )
+    execution = launcher.launch(job)
+    assert execution.status is BatchStatus.FAILED
+    assert "owner lost: node gone" in execution.exit_status.exit_description
+    steps = by_name(reloaded(repository, execution))
+    assert {s.status for s in steps.values()} == {BatchStatus.FAILED}
+    # Only the first chunk of each partition committed: the second found the job ended.
+    assert len(out.items()) == 2 * grid
+    rows = repository.get_partitions(execution.id)
+    assert len(rows) == grid and all(row.ended is not None for row in rows)
+
+
+def test_a_partition_left_unknown_is_not_restarted(
+    launcher: JobLauncher, repository: JobRepository, out: OutTable
+) -> None:
+    processor = FailOn(4)
+    job = partitioned_job("unknown", items=6, grid_size=2, processor=processor)
+    first = launcher.launch(job)
+    assert first.status is BatchStatus.FAILED
+    failed = by_name(reloaded(repository, first))["work:partition1"]
+    with repository.engine.begin() as connection:
+        connection.execute(
+            update(step_execution)
+            .where(step_execution.c.step_execution_id == failed.id)
+            .values(status="UNKNOWN")
+        )
+    processor.armed = False
+    second = launcher.launch(job)
+    assert second.status is BatchStatus.FAILED
+    assert "Cannot restart step [work:partition1] from UNKNOWN" in (
+        second.exit_status.exit_description
+    )
+    assert [s.step_name for s in reloaded(repository, second).step_executions] == ["manager"]

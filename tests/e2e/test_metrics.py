@@ -232,3 +232,35 @@ def test_cancelled_and_deadline_exceeded_calls_are_counted_by_their_code(
     assert counts(after) == expected
     assert value(after, "jobop_grpc_requests_total", method=rpc, code="UNKNOWN") == 0
     assert value(after, "jobop_grpc_requests_total", method=health_rpc, code="UNKNOWN") == 0
+
+
+def test_a_partitioned_job_counts_its_items_once(jobop_server: ServerProcess) -> None:
+    """Items are counted by the partitions as they commit; the manager, whose counters
+    are their sums, adds none of its own. Each step execution names its node."""
+    before = scrape(jobop_server)
+    job = {"job_name": "demoPartitionedJob"}
+    parameters = params(items=30, partitions=nonid(3), chunkSize=nonid(5))
+    execution = start(jobop_server.stub, "demoPartitionedJob", parameters)
+    ended = wait_terminal(jobop_server.stub, execution.id)
+    assert ended.status == pb.BATCH_STATUS_COMPLETED
+    assert [s.step_name for s in ended.step_executions] == [
+        "demoPartitionStep",
+        *(f"demoWorkerStep:partition{i}" for i in range(3)),
+    ]
+    assert len({s.node_id for s in ended.step_executions}) == 1
+    assert ended.step_executions[0].node_id
+    after = scrape_until(
+        jobop_server,
+        lambda s: value(s, "jobop_job_seconds_count", **job, status="COMPLETED") > 0,
+    )
+
+    def moved(name: str, step_name: str) -> float:
+        labels = {**job, "step_name": step_name}
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    workers = [f"demoWorkerStep:partition{i}" for i in range(3)]
+    assert [moved("jobop_items_written_total", name) for name in workers] == [10, 10, 10]
+    assert sum(moved("jobop_items_read_total", name) for name in workers) == 30
+    assert moved("jobop_items_written_total", "demoPartitionStep") == 0
+    manager = {**job, "step_name": "demoPartitionStep", "status": "COMPLETED"}
+    assert value(after, "jobop_step_seconds_count", **manager) == 1

@@ -75,6 +75,12 @@ NODE_ID_LENGTH = 40
 UNSUCCESSFUL = "Partition handler returned an unsuccessful step"
 
 
+def is_partition_manager(step_execution: StepExecution) -> bool:
+    """Whether the step execution is a partition step's manager: its counters are its
+    partitions' summed, so whoever counts items from the partitions skips it."""
+    return GRID_SIZE_KEY in step_execution.execution_context
+
+
 class PartitionFailed(Exception):
     """A partition did not succeed: the manager step fails (Spring's JobExecutionException
     with the same message)."""
@@ -307,7 +313,10 @@ class PartitionStep(Step):
             grid_size = int(saved)
         # The manager (and the grid size) saved before any worker exists.
         run.writes.flush()
-        if run.repository.update_step_execution(manager) is BatchStatus.STOPPING:
+        if run.repository.update_step_execution(manager) in (
+            BatchStatus.STOPPING,
+            BatchStatus.STOPPED,
+        ):
             raise JobInterrupted(STOP_REQUESTED)
         contexts = partitioner.partition(grid_size)
         execution = run.job_execution

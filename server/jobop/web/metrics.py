@@ -38,6 +38,7 @@ from prometheus_client.registry import Collector
 
 from jobop.batch import logcontext
 from jobop.batch.item import Chunk
+from jobop.batch.partition import is_partition_manager
 from jobop.batch.step import ChunkContext
 from jobop.domain import ExitStatus, JobExecution, StepExecution, utcnow
 from jobop.domain.schedules import ScheduleFire, scheduled_fire
@@ -397,7 +398,9 @@ class StepMetricsListener:
 
     def after_step(self, step_execution: StepExecution) -> ExitStatus | None:
         job_name = self._job_name(step_execution)
-        self._count(job_name, step_execution)
+        if not is_partition_manager(step_execution):
+            # (A manager's counters are its partitions', counted as they commit.)
+            self._count(job_name, step_execution)
         self._counted.pop(id(step_execution), None)
         self._metrics.step_seconds.labels(
             job_name, step_execution.step_name, step_execution.status.value
