@@ -9,7 +9,6 @@ Every partition's item count is checked per partition over all its attempts (the
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from e2e_support import (
 )
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from sqlalchemy import Engine, text
-from test_replicas import REPLICA, demo_items, kill
+from test_replicas import REPLICA, demo_items, kill, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -79,13 +78,6 @@ def partition_params(
     return params(
         items=items, partitions=nonid(count), chunkSize=nonid(chunk), itemDelayMs=nonid(delay_ms)
     )
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def assert_each_item_once(
@@ -144,32 +136,39 @@ def test_partitions_spread_over_two_nodes_and_a_stop_on_either_reaches_them_all(
 
 
 @postgresql_only
-def test_a_killed_workers_partition_completes_on_the_other_node_without_a_call(
+def test_partitions_of_a_killed_and_of_a_stopped_worker_complete_elsewhere_without_a_call(
     start_server: ServerFactory, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a = start_server(*REPLICA, *TWO_WORKERS)  # the manager
+    a = start_server(*REPLICA, *TWO_WORKERS)  # the manager: its own partition and one more
     with monkeypatch.context() as patch:  # found dead by its lease only
         patch.setenv("JOBOP_NODE_HOST", "worker-elsewhere")
         b = start_server(*REPLICA, *TWO_WORKERS)
-    launched = start(a.stub, JOB, partition_params(1200, 4, delay_ms=5))
-    wait_until(
-        lambda: any(
-            p.pid == b.process.pid and p.commit_count >= 3 for p in partitions(engine, launched.id)
+    c = start_server(*REPLICA, *TWO_WORKERS)
+    launched = start(a.stub, JOB, partition_params(1200, 6, delay_ms=5))
+
+    def runs_on(server: ServerProcess) -> Callable[[], bool]:
+        return lambda: any(
+            p.pid == server.process.pid and p.commit_count >= 3
+            for p in partitions(engine, launched.id)
         )
-    )
-    kill(b)
+
+    wait_until(lambda: runs_on(b)() and runs_on(c)())
+    assert c.terminate() == 0  # a clean shutdown: its partitions stop, and go elsewhere
+    kill(b)  # its partitions fail with it, and run again elsewhere
     done = wait_terminal(a.stub, launched.id, 60)
     assert status_name(done.status) == "COMPLETED"
     found = partitions(engine, launched.id)
-    lost = [p for p in found if p.pid == b.process.pid]
+    lost = [p for p in found if p.pid == b.process.pid and p.status != "COMPLETED"]
     assert lost and all(p.status == "FAILED" and p.ended for p in lost)
     assert all(p.exit_message.startswith("owner lost: node ") for p in lost)
+    handed = [p for p in found if p.pid == c.process.pid and p.status != "COMPLETED"]
+    assert handed and all(p.status == "STOPPED" and p.ended for p in handed)
     retried = [p for p in found if p.attempt == 2]
-    assert sorted(p.name for p in retried) == sorted(p.name for p in lost)
+    assert sorted(p.name for p in retried) == sorted(p.name for p in lost + handed)
     assert {(p.pid, p.status) for p in retried} == {(a.process.pid, "COMPLETED")}
-    # Each lost partition resumed after its last commit: its items once over both attempts.
-    assert_each_item_once(engine, 1200, 4, found)
-    assert all(p.write_count < 300 for p in retried)
+    # Each resumed after its last commit: its items once over both attempts.
+    assert_each_item_once(engine, 1200, 6, found)
+    assert all(p.write_count < 200 for p in retried)
 
 
 @postgresql_only
@@ -178,16 +177,19 @@ def test_the_managers_node_killed_then_a_restart_runs_only_the_unfinished_partit
 ) -> None:
     with monkeypatch.context() as patch:  # the manager, found dead by its lease only
         patch.setenv("JOBOP_NODE_HOST", "manager-elsewhere")
-        a = start_server(*REPLICA, *TWO_WORKERS)
+        # One worker: the job's manager, which runs one partition at a time itself.
+        a = start_server(*REPLICA, "--max-concurrent-executions", "1")
     b = start_server(*REPLICA, *TWO_WORKERS)
-    launched = start(a.stub, JOB, partition_params(1200, 6, delay_ms=4))
+    # Partitions of about 5 s: longer than finding the dead manager takes (its lease).
+    launched = start(a.stub, JOB, partition_params(6000, 6, chunk=20, delay_ms=5))
 
-    def some_completed_some_not() -> bool:
+    def some_completed_and_some_running_on_b() -> bool:
         found = partitions(engine, launched.id)
-        done = [p for p in found if p.status == "COMPLETED"]
-        return len(found) == 6 and bool(done) and len(done) < 5
+        return any(p.status == "COMPLETED" for p in found) and any(
+            p.pid == b.process.pid and not p.ended and p.commit_count for p in found
+        )
 
-    wait_until(some_completed_some_not)
+    wait_until(some_completed_and_some_running_on_b, 60)
     kill(a)
     failed = wait_for(b.stub, launched.id, lambda e: status_name(e.status) == "FAILED", 30)
     assert failed.exit_status.exit_description.startswith("owner lost: node ")
@@ -196,9 +198,10 @@ def test_the_managers_node_killed_then_a_restart_runs_only_the_unfinished_partit
     first = partitions(engine, launched.id)
     completed = {p.name for p in first if p.status == "COMPLETED"}
     assert completed and all(p.status in ("COMPLETED", "FAILED") for p in first)
+    assert any(p.pid == b.process.pid and p.status == "FAILED" for p in first)
     restarted = b.stub.Restart(pb.RestartRequest(execution_id=launched.id)).execution
     done = wait_terminal(b.stub, restarted.id, 60)
     assert status_name(done.status) == "COMPLETED"
     second = partitions(engine, restarted.id)
     assert {p.name for p in second} == {p.name for p in first} - completed
-    assert_each_item_once(engine, 1200, 6, first + second)
+    assert_each_item_once(engine, 6000, 6, first + second)

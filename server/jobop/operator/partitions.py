@@ -3,10 +3,13 @@
 Manager side: `ClusterPartitionHandler` adds the worker step executions waiting (announced
 `pw`), and waits for their ends: a `pe` NOTIFY wakes it (`PartitionEnds`, fed by the
 relay), and it polls the rows only while LISTEN is down. While some of its partitions wait
-for a claim it takes one itself and runs it on its own thread, so that a job whose manager
-holds a worker always progresses, even when every worker of the cluster holds a manager.
+for a claim it takes one at a time itself (on a thread, the manager waiting on), so that a
+job whose manager holds a worker always progresses, even when every worker of the cluster
+holds a manager.
 A partition that ended FAILED because its node was lost is added again (the same name, the
-failed one's last committed context, ATTEMPT + 1) up to the step's `partition_retries`. A
+failed one's last committed context, ATTEMPT + 1) up to the step's `partition_retries`;
+one that ended STOPPED while the job was not stopping (its node shut down) is added again
+likewise, for another node to take over. A
 stop (this node's, or the job STOPPING by any node's) ends the partitions no node claimed
 STOPPED; those running elsewhere see the job's status at their next chunk commit.
 
@@ -160,19 +163,29 @@ class ClusterPartitionHandler:
         stopping = False
         may_claim = True  # some of its partitions may wait for a claim
         read_all = False
+        # The partition this node's manager runs itself, on a thread of its own so that
+        # the manager sees the other partitions' ends meanwhile; and what it raised.
+        own: threading.Thread | None = None
+        ended_elsewhere: list[ExecutionEndedElsewhere] = []
         while pending:
             if not stopping and self._stop_requested(run):
                 stopping = True
                 self._claims.end_unclaimed(list(pending), BatchStatus.STOPPED)
                 read_all = True
-            if may_claim and not stopping:
-                # Its own thread would idle: it runs one of its partitions no node took.
+            can_claim = may_claim and not stopping and (own is None or not own.is_alive())
+            if can_claim:
+                # The worker its manager holds would idle: it runs a partition no node took.
                 claimed = self._claims.claim_partitions(
                     self._node_id(), [execution.job_name], 1, job_execution_id=execution.id
                 )
                 if claimed:
-                    self._run_here(job, claimed[0], run)
-                    read_all = read_all or not self._listening()
+                    own = threading.Thread(
+                        target=self._run_here,
+                        args=(job, claimed[0], run, ended_elsewhere),
+                        name=_own_name(claimed[0].worker.id),
+                        daemon=True,
+                    )
+                    own.start()
                 else:
                     may_claim = False
             if read_all or not self._listening():
@@ -181,13 +194,15 @@ class ClusterPartitionHandler:
                     self._ends.take(pending, self.poll_interval)  # a NOTIFY may still come
                 read_all = False
             else:
-                ended_ids = self._ends.take(pending, 0 if may_claim else self.poll_interval)
+                ended_ids = self._ends.take(pending, self.poll_interval)
                 if not ended_ids:
                     continue
             for end in self._claims.read_partition_ends(ended_ids):
                 if end.ended is None:
                     continue
                 pending.pop(end.step_execution_id, None)
+                if own is not None and own.name == _own_name(end.step_execution_id):
+                    own.join()  # it has ended its partition: free for the next one
                 if (
                     end.ended_ago is not None
                     and end.node_id != self._node_id()  # another node's, announced
@@ -201,6 +216,10 @@ class ClusterPartitionHandler:
                     may_claim = True
                     continue
                 final[end.step_name] = end.step_execution_id
+        if own is not None:
+            own.join()
+        if ended_elsewhere:
+            raise ended_elsewhere[0]
 
     def _stop_requested(self, run: StepRun) -> bool:
         if run.stop.is_set():
@@ -209,13 +228,16 @@ class ClusterPartitionHandler:
         return status is not BatchStatus.STARTED
 
     def _retryable(self, end: PartitionEnd, step: PartitionStep, run: StepRun) -> bool:
-        """Its node was lost (recovery failed it), and it may run again."""
-        return (
-            end.status is BatchStatus.FAILED
-            and end.exit_message.startswith(OWNER_LOST_PREFIX)
-            and end.attempt <= step.partition_retries
-            and not self._stop_requested(run)
-        )
+        """Its node was lost (recovery failed it) and it may run again (`partition_retries`),
+        or its node shut down (it stopped while the job was not stopping): another node
+        takes it over, as a shutdown hands its own executions over."""
+        if end.status is BatchStatus.FAILED:
+            lost = end.exit_message.startswith(OWNER_LOST_PREFIX)
+            if not lost or end.attempt > step.partition_retries:
+                return False
+        elif end.status is not BatchStatus.STOPPED:
+            return False
+        return not self._stop_requested(run)
 
     def _retry(
         self, end: PartitionEnd, step: PartitionStep, manager: StepExecution, run: StepRun
@@ -229,18 +251,24 @@ class ClusterPartitionHandler:
         run.repository.add_partitions(manager, [retry], node_id=None, attempt=end.attempt + 1)
         execution.step_executions.append(retry)
         log.warning(
-            "partition %s (step execution %s) was lost with node %s: running it again as "
-            "step execution %s (attempt %d of at most %d)",
+            "partition %s (step execution %s) %s node %s: running it again as step "
+            "execution %s (attempt %d)",
             end.step_name,
             end.step_execution_id,
+            "was lost with" if end.status is BatchStatus.FAILED else "stopped with the shutdown of",
             end.node_id,
             retry.id,
             end.attempt + 1,
-            step.partition_retries + 1,
         )
         return retry
 
-    def _run_here(self, job: Job, claimed: ClaimedPartition, run: StepRun) -> None:
+    def _run_here(
+        self,
+        job: Job,
+        claimed: ClaimedPartition,
+        run: StepRun,
+        ended_elsewhere: list[ExecutionEndedElsewhere],
+    ) -> None:
         try:
             execute_partition(
                 job,
@@ -253,8 +281,8 @@ class ClusterPartitionHandler:
                 stop_poller=run.stop_poller,
                 job_parameters=run.job_parameters,
             )
-        except ExecutionEndedElsewhere:
-            raise
+        except ExecutionEndedElsewhere as error:
+            ended_elsewhere.append(error)
         except Exception:
             log.error("partition %s ended with an error", claimed.worker.step_name, exc_info=True)
 
@@ -270,6 +298,11 @@ class ClusterPartitionHandler:
         by_id = {step.id: step for step in ended}
         execution.step_executions = [by_id.get(s.id, s) for s in execution.step_executions]
         return ended
+
+
+def _own_name(step_execution_id: int) -> str:
+    """The name of the thread on which a manager runs one of its partitions itself."""
+    return f"jobop-partition-{step_execution_id}"
 
 
 class OperatorPartitionHandler:

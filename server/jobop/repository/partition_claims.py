@@ -77,11 +77,9 @@ def announce_ended(connection: Connection, entries: Sequence[tuple[int, int]]) -
         notify(connection, pack([f"{job}:{step}" for job, step in entries], ENDED))
 
 
-def _claim_statement(bind: Engine | Connection, *, of_one: bool) -> Any:
-    """Claim up to `limit` waiting partitions of STARTED executions of the jobs `names`
-    (`of_one`: of the job execution `job_execution_id` only) for `node_id`, oldest first;
-    returns their ids, job execution ids and attempts."""
-    waiting = (
+def _waiting() -> Any:
+    """Partitions waiting for a claim, of STARTED executions of the jobs `names`."""
+    return (
         select(_p.c.step_execution_id)
         .join(_e, _e.c.job_execution_id == _p.c.job_execution_id)
         .join(_i, _i.c.job_instance_id == _e.c.job_instance_id)
@@ -91,9 +89,14 @@ def _claim_statement(bind: Engine | Connection, *, of_one: bool) -> Any:
             _e.c.status == BatchStatus.STARTED.value,
             _i.c.job_name.in_(bindparam("names", expanding=True)),
         )
-        .order_by(_p.c.created, _p.c.step_execution_id)
-        .limit(bindparam("limit"))
     )
+
+
+def _claim_statement(bind: Engine | Connection, *, of_one: bool) -> Any:
+    """Claim up to `limit` waiting partitions of the jobs `names` (`of_one`: of the job
+    execution `of_execution` only) for `node_id`, oldest first; returns their ids, job
+    execution ids and attempts."""
+    waiting = _waiting().order_by(_p.c.created, _p.c.step_execution_id).limit(bindparam("limit"))
     if of_one:
         waiting = waiting.where(_p.c.job_execution_id == bindparam("of_execution"))
     if is_postgresql(bind):
@@ -155,21 +158,8 @@ class PartitionClaims:
         if not job_names:
             return False
         with read_connection(self.engine) as connection:
-            return (
-                connection.execute(
-                    select(_p.c.step_execution_id)
-                    .join(_e, _e.c.job_execution_id == _p.c.job_execution_id)
-                    .join(_i, _i.c.job_instance_id == _e.c.job_instance_id)
-                    .where(
-                        _p.c.node_id.is_(None),
-                        _p.c.ended.is_(None),
-                        _e.c.status == BatchStatus.STARTED.value,
-                        _i.c.job_name.in_(list(job_names)),
-                    )
-                    .limit(1)
-                ).first()
-                is not None
-            )
+            found = connection.execute(_waiting().limit(1), {"names": list(job_names)})
+            return found.first() is not None
 
     def read_partition_ends(self, step_execution_ids: Sequence[int]) -> list[PartitionEnd]:
         """The rows of these partitions with their step executions' status, each with
