@@ -16,8 +16,8 @@ import os
 
 import jobop_jobs.demo_partitioned as demo
 from jobop.batch import ChunkStep, Job, RunIdIncrementer, StepContext, step_scope
-from jobop_jobs.demo_chunk import DemoItemsWriter
-from jobop_jobs.demo_partitioned import PARAMETERS, DemoProcessor, RangeReader
+from jobop_jobs.demo_chunk import DemoItemsWriter, NumberReader
+from jobop_jobs.demo_partitioned import PARAMETERS, DemoProcessor
 
 JOB_NAME = "benchPlainChunkJob"
 # The bench measures cpuWorkUs once and gives every process the same figure, so that each
@@ -28,9 +28,9 @@ if os.environ.get(ROUNDS_PER_US):
     demo._ROUNDS_PER_US = float(os.environ[ROUNDS_PER_US])
 
 
-def _reader(context: StepContext) -> RangeReader:
+def _reader(context: StepContext) -> NumberReader:
     parameters = context.job_parameters
-    return RangeReader(1, parameters.long("items"), parameters.long("itemDelayMs"))
+    return NumberReader(parameters.long("items"), parameters.long("itemDelayMs"))
 
 
 def _processor(context: StepContext) -> DemoProcessor | None:

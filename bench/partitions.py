@@ -46,6 +46,7 @@ import statistics
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,7 +229,8 @@ def scaling(
                 node(db, folder, "worker 2", "worker", args.workers)
             )
         with second:
-            found = latency(db, client, args.latency_jobs, args.latency_partitions)
+            workers = [processes["worker 1"], processes["worker 2"]]
+            found = latency(db, client, args.latency_jobs, args.latency_partitions, workers)
     return ones, twos, found
 
 
@@ -261,13 +263,38 @@ CREATE OR REPLACE TRIGGER bench_step AFTER UPDATE ON batch_step_execution
 class Latency:
     same_node_ms: list[float] = field(default_factory=list)
     other_node_ms: list[float] = field(default_factory=list)
+    # jobop_partition_end_seconds of the nodes' /metrics, summed: upper bound -> count
+    buckets: dict[float, float] = field(default_factory=dict)
+    seen_sum: float = 0.0
 
     @property
     def all_ms(self) -> list[float]:
         return self.same_node_ms + self.other_node_ms
 
 
-def latency(db: Database, client: JobOperatorClient, jobs: int, partitions: int) -> Latency:
+def _scrape(server: Server, result: Latency) -> None:
+    """Add the node's jobop_partition_end_seconds histogram (its managers' partition ends
+    seen, for partitions another node ran) to `result`."""
+    args = list(server.process.args)  # type: ignore[arg-type]
+    address = args[args.index("--http-address") + 1]
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    for line in text.splitlines():
+        if line.startswith("jobop_partition_end_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            key = float("inf") if bound == "+Inf" else float(bound)
+            result.buckets[key] = result.buckets.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+        elif line.startswith("jobop_partition_end_seconds_sum{"):
+            result.seen_sum += float(line.rsplit(" ", 1)[1])
+
+
+def latency(
+    db: Database,
+    client: JobOperatorClient,
+    jobs: int,
+    partitions: int,
+    nodes: Sequence[Server] = (),
+) -> Latency:
     """`jobs` small partitioned jobs one at a time; per job, its last partition's ENDED ->
     its manager step's END_TIME, both stamped by the database."""
     assert db.conninfo is not None
@@ -302,6 +329,8 @@ def latency(db: Database, client: JobOperatorClient, jobs: int, partitions: int)
     for _, last_end, manager_end, last_node, manager_node in rows:
         ms = (_timestamp(manager_end) - _timestamp(last_end)).total_seconds() * 1000
         (result.same_node_ms if last_node == manager_node else result.other_node_ms).append(ms)
+    for server in nodes:
+        _scrape(server, result)
     return result
 
 
@@ -421,6 +450,26 @@ def latency_report(result: Latency) -> list[str]:
         row("  last partition on the manager's node", result.same_node_ms),
         row("  all", every),
         f"  target p99 <= {TARGET_P99_MS:g} ms: {met}",
+        *_histogram_lines(result),
+    ]
+
+
+def _histogram_lines(result: Latency) -> list[str]:
+    """What the managers themselves measured (jobop_partition_end_seconds: a partition's
+    ENDED -> its manager seeing it, each partition another node ran), from its buckets."""
+    count = result.buckets.get(float("inf"), 0.0)
+    if not count:
+        return ["  jobop_partition_end_seconds: no observation"]
+    bounds = sorted(result.buckets)
+
+    def at(q: float) -> str:
+        bound = next(b for b in bounds if result.buckets[b] >= q * count)
+        return "> 5 s" if bound == float("inf") else f"<= {bound * 1000:g} ms"
+
+    return [
+        f"  the managers' own histogram (jobop_partition_end_seconds, every partition run "
+        f"on another node, {count:.0f} observations): mean "
+        f"{result.seen_sum / count * 1000:.1f} ms, p50 {at(0.5)}, p99 {at(0.99)}"
     ]
 
 
