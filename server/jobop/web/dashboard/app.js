@@ -651,7 +651,7 @@ function fillFacts(facts, execution) {
 function fillSteps(tbody, execution, context) {
   const items = execution.parameters.items && execution.parameters.items.long;
   // Partitions are shown under their manager step, one bar each (partitions.js).
-  const groups = partitionGroups(execution.stepExecutions);
+  const groups = partitionGroups(execution.stepExecutions, context);
   const rows = groups.steps.flatMap((step) => {
     let progress = null;
     if (RUNNING.has(step.status)) {

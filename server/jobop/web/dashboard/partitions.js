@@ -7,18 +7,30 @@
 // Uses app.js's helpers (h, badge, durationOf, RUNNING).
 "use strict";
 
+// Spring's key in a manager step's context (SimpleStepExecutionSplitter's grid size).
+const GRID_SIZE_KEY = "SimpleStepExecutionSplitter.GRID_SIZE";
+
+// Whether `step` may be a partition step's manager: its context, when the page has it
+// (a context read may be truncated), holds the grid size the manager keeps.
+function mayManage(step, context) {
+  const contexts = context && context.stepExecutionContexts;
+  const own = contexts ? contexts[String(step.id)] : null;
+  return !own || context.truncated || GRID_SIZE_KEY in own;
+}
+
 // The manager of a partition is the step execution that split it: the last step
 // execution, not itself a partition, created before it (a manager ends only after all of
-// its partitions, so no other step of the job execution starts in between).
+// its partitions, so no other step of the job execution starts in between). A step named
+// with a colon after a step that is no manager stays a row of its own.
 // Returns {steps: the rows of the table, partitionsOf: manager id -> [worker step executions]}.
-function partitionGroups(stepExecutions) {
+function partitionGroups(stepExecutions, context) {
   const ordered = [...stepExecutions].sort((a, b) => a.id - b.id);
   const partitionsOf = new Map();
   const steps = [];
   let manager = null;
   for (const step of ordered) {
     const colon = step.stepName.indexOf(":");
-    if (manager && colon > 0 && colon < step.stepName.length - 1) {
+    if (manager && colon > 0 && colon < step.stepName.length - 1 && mayManage(manager, context)) {
       if (!partitionsOf.has(manager.id)) partitionsOf.set(manager.id, []);
       partitionsOf.get(manager.id).push(step);
     } else {
