@@ -445,3 +445,44 @@ def test_a_partition_left_unknown_is_not_restarted(
         second.exit_status.exit_description
     )
     assert [s.step_name for s in reloaded(repository, second).step_executions] == ["manager"]
+
+
+def test_a_partitions_log_records_name_the_partition(
+    launcher: JobLauncher, caplog: pytest.LogCaptureFixture, out: OutTable
+) -> None:
+    caplog.set_level("INFO", logger="jobop.batch.step")
+    execution = launcher.launch(partitioned_job("logged", items=4, grid_size=2))
+    assert execution.status is BatchStatus.COMPLETED
+    ended = {
+        (record.step_name, record.job_execution_id)  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.getMessage().startswith("Step: [work]")
+    }
+    assert ended == {(f"work:partition{i}", execution.id) for i in range(2)}
+
+
+def test_the_local_handler_runs_at_most_its_threads_at_once(
+    repository: JobRepository, out: OutTable
+) -> None:
+    lock = threading.Lock()
+    running = {"now": 0, "most": 0}
+
+    class Counting(StepExecutionListener):
+        def before_step(self, step_execution: StepExecution) -> None:
+            with lock:
+                running["now"] += 1
+                running["most"] = max(running["most"], running["now"])
+
+        def after_step(self, step_execution: StepExecution) -> None:
+            with lock:
+                running["now"] -= 1
+
+    job = partitioned_job("bounded", items=40, grid_size=8, listeners=[Counting()])
+    runner = JobRunner(repository, partition_handler=LocalPartitionHandler(threads=2))
+    try:
+        execution = JobLauncher(repository, runner).launch(job)
+    finally:
+        runner.close()
+    assert execution.status is BatchStatus.COMPLETED
+    assert out.items() == list(range(1, 41))
+    assert running["most"] <= 2

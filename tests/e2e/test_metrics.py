@@ -13,6 +13,7 @@ import grpc
 from e2e_support import ServerProcess, nonid, params, start, wait_for, wait_terminal
 from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from prometheus_client.parser import text_string_to_metric_families
+from rest_support import request
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -249,6 +250,10 @@ def test_a_partitioned_job_counts_its_items_once(jobop_server: ServerProcess) ->
     ]
     assert len({s.node_id for s in ended.step_executions}) == 1
     assert ended.step_executions[0].node_id
+    # REST names the same node on every step.
+    steps = request(jobop_server.http_url, "GET", f"/api/executions/{execution.id}/steps")
+    assert steps.status == 200
+    assert {s["nodeId"] for s in steps.body["stepExecutions"]} == {ended.step_executions[0].node_id}
     after = scrape_until(
         jobop_server,
         lambda s: value(s, "jobop_job_seconds_count", **job, status="COMPLETED") > 0,

@@ -144,10 +144,16 @@ class PartitionHandler(Protocol):
         ...
 
 
+# How many partitions a LocalPartitionHandler runs at once unless told: threads spread
+# waiting (the database, I/O), and a thousand of them would only contend.
+DEFAULT_THREADS = 16
+
+
 class LocalPartitionHandler:
     """Runs the partitions on threads of this process (at most `threads` at once; None:
-    all of them), each worker with its own transactions. The partition rows record
-    `node_id` (default: this process's node id, as its log records name it)."""
+    DEFAULT_THREADS), each worker with its own transactions; the others wait for a thread.
+    The partition rows record `node_id` (default: this process's node id, as its log
+    records name it)."""
 
     def __init__(self, threads: int | None = None, *, node_id: str | None = None) -> None:
         if threads is not None and (not isinstance(threads, int) or threads < 1):
@@ -170,7 +176,7 @@ class LocalPartitionHandler:
         node_id = (self.node_id or logcontext.node_id())[:NODE_ID_LENGTH]
         run.repository.add_partitions(manager, workers, node_id=node_id)
         run.job_execution.step_executions.extend(workers)
-        threads = min(self.threads or len(workers), len(workers))
+        threads = min(self.threads or DEFAULT_THREADS, len(workers))
         job_name = run.job_execution.job_name
         failures: list[BaseException] = []
         with ThreadPoolExecutor(threads, thread_name_prefix=f"jobop-{step.name}") as pool:

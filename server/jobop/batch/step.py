@@ -378,7 +378,8 @@ class Step:
     def execute(self, step_execution: StepExecution, run: StepRun) -> BatchStatus:
         """Run the step to its end and persist it; returns the job's status as the final
         update read it (STOPPING when a stop was requested meanwhile)."""
-        with logcontext.step_context(self.name):
+        # (A partition's records name the partition: `<workerStep>:<partitionName>`.)
+        with logcontext.step_context(step_execution.step_name):
             return self._execute(step_execution, run)
 
     def _execute(self, step_execution: StepExecution, run: StepRun) -> BatchStatus:
