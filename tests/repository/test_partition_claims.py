@@ -212,3 +212,20 @@ def test_payloads_are_split_and_parsed_back() -> None:
     assert [e for p in packed for e in parse_entries(p.partition(" ")[2])] == entries
     with pytest.raises(ValueError):
         parse_entries("12")
+
+
+def test_a_node_that_left_holding_a_partition_is_recovered(pg_repository: JobRepository) -> None:
+    nodes = NodeRepository(pg_repository.engine)
+    nodes.register(NodeInfo("manager", "host-a", 1, 1, "all", "test", 60.0))
+    nodes.register(NodeInfo("left", "host-b", 2, 2, "worker", "test", 60.0))
+    execution = running_job(pg_repository, "partitionedJob", 1, "manager")
+    add_partitions(pg_repository, execution, 1)
+    (held,) = PartitionClaims(pg_repository.engine).claim_partitions("left", ["partitionedJob"], 1)
+    nodes.deregister("left")  # its shutdown could not stop the partition
+    assert "left" in {n.node_id for n in nodes.find_nodes_to_recover()}
+    result = nodes.recover_node("left", "manager")
+    assert result is not None and result.partitions == [held.worker.id]
+    assert partition_rows(pg_repository)[held.worker.id] == ("left", True)
+    nodes.register(NodeInfo("gone", "host-c", 3, 3, "worker", "test", 60.0))
+    nodes.deregister("gone")  # nothing held: nothing to recover
+    assert "gone" not in {n.node_id for n in nodes.find_nodes_to_recover()}

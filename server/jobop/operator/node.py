@@ -238,11 +238,12 @@ class NodeMember:
             if result is None:
                 continue
             log.warning(
-                "%s %s: it is lost; failed executions %s, released starts %s",
+                "%s %s: it is lost; failed executions %s, released starts %s%s",
                 OWNER_LOST_PREFIX,
                 result.node.describe(),
                 result.failed or "none",
                 result.released or "none",
+                f", ended partitions {result.partitions}" if result.partitions else "",
                 extra=MessageCode.NODE_LOST.extra,
             )
             recovered.append(result)

@@ -24,6 +24,7 @@ PostgreSQL while other nodes run jobs, else the partitions run on threads of thi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -146,6 +147,12 @@ class ClusterPartitionHandler:
         self._ends.watch(pending)
         try:
             self._wait(step, manager, run, pending, final)
+        except BaseException:
+            # The manager gives up (its job ended elsewhere, the database went away): what
+            # no node claimed never runs; its rows end now if they can.
+            with contextlib.suppress(Exception):
+                self._claims.end_unclaimed(list(pending), BatchStatus.FAILED)
+            raise
         finally:
             self._ends.unwatch([*pending, *final.values()])
         return self._reread(run, final)
@@ -160,7 +167,7 @@ class ClusterPartitionHandler:
     ) -> None:
         execution = run.job_execution
         job = self._job_of(execution.job_name)
-        stopping = False
+        stopping = stop_handled = False
         may_claim = True  # some of its partitions may wait for a claim
         # Their rows are read once first: a partition may have been claimed and ended (its
         # `pe` announced) between add_partitions' commit and the watch, and not been heard.
@@ -169,9 +176,17 @@ class ClusterPartitionHandler:
         # the manager sees the other partitions' ends meanwhile; and what it raised.
         own: threading.Thread | None = None
         ended_elsewhere: list[ExecutionEndedElsewhere] = []
+        checked_at = float("-inf")  # when the job's status was last read
         while pending:
-            if not stopping and self._stop_requested(run):
-                stopping = True
+            # The job's status (a stop requested on another node) once a poll interval,
+            # not at every end: ends are seen sooner.
+            if not stopping and time.monotonic() - checked_at >= self.poll_interval:
+                checked_at = time.monotonic()
+                stopping = self._stop_requested(run)
+            elif not stopping:
+                stopping = run.stop.is_set()
+            if stopping and not stop_handled:
+                stop_handled = True
                 self._claims.end_unclaimed(list(pending), BatchStatus.STOPPED)
                 read_all = True
             can_claim = may_claim and not stopping and (own is None or not own.is_alive())

@@ -59,6 +59,7 @@ from .schema import (
     job_execution,
     launch_request,
     node,
+    partition,
     step_execution,
 )
 from .workload import (
@@ -373,18 +374,22 @@ class NodeRepository:
 
     def find_nodes_to_recover(self) -> list[NodeState]:
         """Nodes not yet recovered whose lease ran out, or that left while still owning a
-        running execution (their shutdown could not end it), plus every live node (the
-        caller may know that one of those on its own host is dead)."""
+        running execution or an unended partition (their shutdown could not end it), plus
+        every live node (the caller may know that one of those on its own host is dead)."""
         with read_connection(self.engine) as connection:
             owns_running = exists().where(
                 _l.c.node_id == _n.c.node_id,
                 _e.c.job_execution_id == _l.c.job_execution_id,
                 _e.c.status.in_(RUNNING_STATUSES),
             )
+            # A partition it claimed and never ended (its shutdown could not stop it).
+            holds_partition = exists().where(
+                partition.c.node_id == _n.c.node_id, partition.c.ended.is_(None)
+            )
             rows = connection.execute(
                 select(_n, _live(connection).label("live")).where(
                     _n.c.lost.is_(None),
-                    or_(_n.c.left.is_(None), owns_running),
+                    or_(_n.c.left.is_(None), owns_running, holds_partition),
                 )
             ).all()
         return [_node_state(row) for row in rows]
