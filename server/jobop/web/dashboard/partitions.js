@@ -66,21 +66,26 @@ function partitionBar(attempts, context) {
   const name = step.stepName.slice(step.stepName.indexOf(":") + 1);
   const size = partitionSize(step, context);
   const running = RUNNING.has(step.status);
+  // An attempt resumes after the previous one's last commit: the partition's counts are
+  // the sums over its attempts.
+  const read = attempts.reduce((sum, a) => sum + a.readCount, 0);
+  const written = attempts.reduce((sum, a) => sum + a.writeCount, 0);
   const bar = h("span");
   let fraction = null;
   if (step.status === "COMPLETED") fraction = 1;
-  else if (size) fraction = Math.min(1, step.readCount / size);
+  else if (size) fraction = Math.min(1, read / size);
   // Through the style object: the page's Content-Security-Policy refuses style attributes.
   if (fraction !== null) bar.style.width = `${100 * fraction}%`;
   const progress = h("div", {
     class: `progress ${step.status}${fraction === null && running ? " indeterminate" : ""}`,
     role: "progressbar", "aria-label": `${name} progress`,
-    "aria-valuenow": step.readCount, "aria-valuemax": size,
+    "aria-valuenow": read, "aria-valuemax": size,
   }, bar);
   const earlier = attempts.slice(0, -1);
   const retried = earlier.length
     ? h("span", { class: "muted", "data-field": "attempts",
-      title: earlier.map((e) => `#${e.id} ${e.status} on ${e.nodeId || "?"}: ${e.exitStatus.exitDescription}`).join("\n") },
+      title: earlier.map((e) => `#${e.id} ${e.status} on ${e.nodeId || "?"}: ${e.exitStatus.exitDescription}`
+        + ` (read ${e.readCount}, written ${e.writeCount})`).join("\n") },
     `attempt ${attempts.length}`)
     : null;
   return h("li", {
@@ -90,9 +95,10 @@ function partitionBar(attempts, context) {
   h("span", { class: "partition-name mono", title: step.stepName }, name),
   progress,
   badge(step.status),
-  h("span", { class: "num", "data-counter": "read", title: "read" }, `${step.readCount}${size ? ` / ${size}` : ""} read`),
-  h("span", { class: "num", "data-counter": "write", title: "written" }, `${step.writeCount} written`),
-  h("span", { class: "mono", "data-field": "node", title: "node that ran it" }, step.nodeId || "not claimed yet"),
+  h("span", { class: "num", "data-counter": "read", title: "read" }, `${read}${size ? ` / ${size}` : ""} read`),
+  h("span", { class: "num", "data-counter": "write", title: "written" }, `${written} written`),
+  h("span", { class: "mono", "data-field": "node", title: step.nodeId ? `node ${step.nodeId}` : "waiting for a node" },
+    step.nodeId || "not claimed yet"),
   h("span", { class: "muted" }, durationOf(step)),
   retried);
 }
