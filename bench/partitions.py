@@ -41,7 +41,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
+import io
 import os
+import pstats
 import statistics
 import tempfile
 import threading
@@ -473,6 +476,34 @@ def _histogram_lines(result: Latency) -> list[str]:
     ]
 
 
+def profile(db: Database, args: argparse.Namespace, work: dict[str, int]) -> list[str]:
+    """benchPlainChunkJob (a partition's work, on one thread) run in this process under
+    cProfile: where a chunk step's time goes, by own time."""
+    from jobop.batch.runner import JobRunner
+    from jobop.domain import JobParameters
+    from jobop.repository import JobRepository, create_engine
+
+    from bench import partition_jobs
+
+    engine = create_engine(db.url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("TRUNCATE demo_items")
+        repository = JobRepository(engine)
+        values = {"items": args.overhead_items, **work, "run.id": next(_run_ids)}
+        parameters = JobParameters.parse([f"{name}={value}" for name, value in values.items()])
+        execution = repository.create_job_execution(partition_jobs.JOB_NAME, parameters)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        JobRunner(repository).run(partition_jobs.job, execution)
+        profiler.disable()
+    finally:
+        engine.dispose()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.profile)
+    return [f"cProfile of {PLAIN} in process, {args.overhead_items} items:", out.getvalue()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--items", type=int, default=50_000, help="items of a scaling run")
@@ -487,6 +518,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", help="a superuser URL of a server to use")
     parser.add_argument("--scaling-rounds", type=int, default=2)
     parser.add_argument("--skip", action="append", default=[], choices=["overhead"])
+    parser.add_argument(
+        "--profile", type=int, metavar="N", default=0, help="+ cProfile of a chunk step: top N"
+    )
     args = parser.parse_args(argv)
     # `jobop serve --jobs bench.partition_jobs` imports the bench's job module from here.
     path = [str(ROOT), os.environ.get("PYTHONPATH")]
@@ -496,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     # disturbed by other work), so that each does the same work per item.
     rounds_per_us = max(demo_partitioned._calibrate() for _ in range(5))
     os.environ[ROUNDS_PER_US] = repr(rounds_per_us)
+    demo_partitioned._ROUNDS_PER_US = rounds_per_us  # for --profile, in this process
     lines: list[str] = []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="jobop-bench-") as folder:
@@ -528,6 +563,8 @@ def main(argv: list[str] | None = None) -> int:
             lines.append("")
             if found is not None:
                 lines += latency_report(found)
+            if args.profile:
+                lines += ["", *profile(db, args, work)]
     print(
         f"demoPartitionedJob: {args.items} items (overhead: {args.overhead_items}), "
         f"{args.partitions} partitions, chunk {args.chunk_size}, cpuWorkUs {args.cpu_work_us}, "
