@@ -71,6 +71,8 @@ try {
     return lis.length && lis.every((li) => li.dataset.status === 'COMPLETED' && li.dataset.node);
   }, null, { timeout: TIMEOUT });
   await page.locator('#execution-title [data-status="COMPLETED"]').waitFor();
+  const title = await page.locator('#execution-title').textContent();
+  assert.equal(title.trim(), `demoPartitionedJob #${seen.execution} COMPLETED`);
   seen.partitions = await bars.evaluateAll((lis) => lis.map((li) => ({
     stepName: li.dataset.partition,
     nodeId: li.dataset.node,

@@ -463,8 +463,9 @@ async function executionView(main, id) {
     contextBox,
   );
   const show = () => {
+    // replaceChildren writes a null as the text "null": no badge is an empty string.
     title.replaceChildren(`${execution.jobName} #${execution.id} `, badge(execution.status),
-      overdueBadge(execution));
+      overdueBadge(execution) || "");
     fillActions(actions, execution, context, nodes);
     fillFacts(facts, execution);
     fillSteps(steps, execution, context);
