@@ -28,7 +28,10 @@ the same run:
    manager step's END_TIME. Per job, from its last partition's end to its manager's end:
    an upper bound of the manager seeing it (it then aggregates and commits the step), on
    one clock. The rows split by whether the last partition ran on the manager's node.
-   Target: p99 <= 100 ms.
+   Target: p99 <= 100 ms. Beside it, the managers' own jobop_partition_end_seconds
+   histogram (the workers' /metrics).
+
+`--profile N`: then a cProfile of the plain chunk step run in this process, top N.
 
 Every `jobop serve` runs in a session of its own (the kernel's autogroup scheduling weighs
 it as a program, not as a process of the bench's session) and does the same CPU work per
