@@ -28,6 +28,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -177,6 +178,7 @@ class ClusterPartitionHandler:
         own: threading.Thread | None = None
         ended_elsewhere: list[ExecutionEndedElsewhere] = []
         checked_at = float("-inf")  # when the job's status was last read
+        lost: dict[str, int] = defaultdict(int)  # partition name -> times lost with a node
         while pending:
             # The job's status (a stop requested on another node) once a poll interval,
             # not at every end: ends are seen sooner.
@@ -226,7 +228,9 @@ class ClusterPartitionHandler:
                     and self._on_end is not None
                 ):
                     self._on_end(execution.job_name, end.ended_ago)
-                if not stopping and self._retryable(end, step, run):
+                if not stopping and self._retryable(end, step, run, lost[end.step_name]):
+                    if end.status is BatchStatus.FAILED:
+                        lost[end.step_name] += 1
                     retry = self._retry(end, step, manager, run)
                     pending[retry.id] = retry
                     self._ends.watch([retry.id])
@@ -245,13 +249,15 @@ class ClusterPartitionHandler:
         status = run.repository.get_job_statuses([run.job_execution.id]).get(run.job_execution.id)
         return status is not BatchStatus.STARTED
 
-    def _retryable(self, end: PartitionEnd, step: PartitionStep, run: StepRun) -> bool:
-        """Its node was lost (recovery failed it) and it may run again (`partition_retries`),
-        or its node shut down (it stopped while the job was not stopping): another node
-        takes it over, as a shutdown hands its own executions over."""
+    def _retryable(self, end: PartitionEnd, step: PartitionStep, run: StepRun, lost: int) -> bool:
+        """Its node was lost (recovery failed it) and it may run again: it was lost `lost`
+        times before, fewer than `partition_retries`; or its node shut down (it stopped
+        while the job was not stopping): another node takes it over, as a shutdown hands
+        its own executions over (this does not count as a loss)."""
         if end.status is BatchStatus.FAILED:
-            lost = end.exit_message.startswith(OWNER_LOST_PREFIX)
-            if not lost or end.attempt > step.partition_retries:
+            if not end.exit_message.startswith(OWNER_LOST_PREFIX):
+                return False
+            if lost >= step.partition_retries:
                 return False
         elif end.status is not BatchStatus.STOPPED:
             return False
