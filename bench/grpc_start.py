@@ -183,8 +183,13 @@ def jobop_serve(
     log_level: str,
     name: str = "jobop-serve",
     options: Sequence[str] = (),
+    new_session: bool = False,
 ) -> Iterator[Server]:
-    """The installed `jobop serve` on a free port, SERVING; SIGTERM at the end."""
+    """The installed `jobop serve` on a free port, SERVING; SIGTERM at the end. With
+    `new_session`, in a session of its own: the kernel's autogroup scheduling then weighs
+    it as a program of its own, as a service started by an init system is, rather than as
+    one more process of the bench's session, whose processes share one fair share of the
+    cores with every other session on a shared machine."""
     target = f"127.0.0.1:{_free_port()}"
     command = [str(BIN / "jobop"), "serve", "--db", db.url, "--grpc-address", target]
     command += ["--http-address", f"127.0.0.1:{_free_port()}"]
@@ -194,7 +199,12 @@ def jobop_serve(
     env = {name: value for name, value in os.environ.items() if not name.startswith("JOBOP_")}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=new_session,
         )
     server = Server(process, target, log_path)
     try:

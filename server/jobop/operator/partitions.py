@@ -170,7 +170,9 @@ class ClusterPartitionHandler:
         job = self._job_of(execution.job_name)
         stopping = stop_handled = False
         may_claim = True  # some of its partitions may wait for a claim
-        read_all = False
+        # Their rows are read once first: a partition may have been claimed and ended (its
+        # `pe` announced) between add_partitions' commit and the watch, and not been heard.
+        read_all = True
         # The partition this node's manager runs itself, on a thread of its own so that
         # the manager sees the other partitions' ends meanwhile; and what it raised.
         own: threading.Thread | None = None
@@ -233,6 +235,7 @@ class ClusterPartitionHandler:
                     pending[retry.id] = retry
                     self._ends.watch([retry.id])
                     may_claim = True
+                    read_all = True  # as at the start: its end may precede the watch
                     continue
                 final[end.step_name] = end.step_execution_id
         if own is not None:

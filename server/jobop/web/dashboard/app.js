@@ -466,11 +466,12 @@ async function executionView(main, id) {
     contextBox,
   );
   const show = () => {
+    // replaceChildren writes a null as the text "null": no badge is an empty string.
     title.replaceChildren(`${execution.jobName} #${execution.id} `, badge(execution.status),
-      overdueBadge(execution));
+      overdueBadge(execution) || "");
     fillActions(actions, execution, context, nodes);
     fillFacts(facts, execution);
-    fillSteps(steps, execution);
+    fillSteps(steps, execution, context);
   };
   show();
   fillContext(contextBox, context);
@@ -651,9 +652,11 @@ function fillFacts(facts, execution) {
   facts.replaceChildren(...items.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
 }
 
-function fillSteps(tbody, execution) {
+function fillSteps(tbody, execution, context) {
   const items = execution.parameters.items && execution.parameters.items.long;
-  const rows = execution.stepExecutions.map((step) => {
+  // Partitions are shown under their manager step, one bar each (partitions.js).
+  const groups = partitionGroups(execution.stepExecutions, context);
+  const rows = groups.steps.flatMap((step) => {
     let progress = null;
     if (RUNNING.has(step.status)) {
       // The sample jobs say how many items they read; others get a bar that only moves.
@@ -665,14 +668,15 @@ function fillSteps(tbody, execution) {
         "aria-valuenow": step.readCount, "aria-valuemax": known ? items : null }, bar);
     }
     const num = (value, name) => h("td", { class: "num", "data-counter": name }, value);
-    return h("tr", { "data-step": step.stepName },
+    return [h("tr", { "data-step": step.stepName },
       h("td", {}, step.stepName, progress),
       h("td", {}, badge(step.status)),
       num(step.readCount, "read"), num(step.writeCount, "write"), num(step.filterCount, "filter"),
       num(step.commitCount, "commit"), num(step.rollbackCount, "rollback"), num(step.readSkipCount, "readSkip"),
       num(step.processSkipCount, "processSkip"), num(step.writeSkipCount, "writeSkip"),
       h("td", { class: "mono", title: step.exitStatus.exitDescription }, step.exitStatus.exitCode),
-      h("td", {}, durationOf(step)));
+      h("td", {}, durationOf(step))),
+      partitionRow(step, groups, context, 12)].filter(Boolean);
   });
   if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 12, class: "muted" }, "No step has started yet.")));
   tbody.replaceChildren(...rows);
