@@ -173,6 +173,9 @@ def test_partitions_of_a_killed_and_of_a_stopped_worker_complete_elsewhere_witho
     # Each resumed after its last commit: its items once over all its attempts.
     assert_each_item_once(engine, 1200, 6, found)
     assert all(p.write_count < 200 for p in retried)
+    # The manager counts every attempt's commits: each item once.
+    (manager,) = [s for s in done.step_executions if s.step_name == "demoPartitionStep"]
+    assert (manager.write_count, status_name(manager.status)) == (1200, "COMPLETED")
 
 
 @postgresql_only

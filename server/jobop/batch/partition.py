@@ -360,14 +360,19 @@ def aggregate(result: StepExecution, executions: Iterable[StepExecution]) -> Non
     for execution in executions:
         result.status = max(result.status, execution.status)
         result.exit_status = result.exit_status.and_(execution.exit_status)
-        result.read_count += execution.read_count
-        result.write_count += execution.write_count
-        result.filter_count += execution.filter_count
-        result.commit_count += execution.commit_count
-        result.rollback_count += execution.rollback_count
-        result.read_skip_count += execution.read_skip_count
-        result.process_skip_count += execution.process_skip_count
-        result.write_skip_count += execution.write_skip_count
+        add_counts(result, execution)
+
+
+def add_counts(result: StepExecution, execution: StepExecution) -> None:
+    """The counters of `execution` added to `result`'s (its status left alone)."""
+    result.read_count += execution.read_count
+    result.write_count += execution.write_count
+    result.filter_count += execution.filter_count
+    result.commit_count += execution.commit_count
+    result.rollback_count += execution.rollback_count
+    result.read_skip_count += execution.read_skip_count
+    result.process_skip_count += execution.process_skip_count
+    result.write_skip_count += execution.write_skip_count
 
 
 def partition_step_of(job: Job, step_name: str) -> PartitionStep:

@@ -33,7 +33,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from jobop.batch import logcontext
-from jobop.batch.partition import LocalPartitionHandler, PartitionStep, execute_partition
+from jobop.batch.partition import (
+    LocalPartitionHandler,
+    PartitionStep,
+    add_counts,
+    execute_partition,
+)
 from jobop.batch.step import StepRun, StopPoller, StopSignal
 from jobop.domain import BatchStatus, ExecutionEndedElsewhere, StepExecution
 from jobop.repository.nodes import OWNER_LOST_PREFIX
@@ -145,9 +150,10 @@ class ClusterPartitionHandler:
         execution.step_executions.extend(workers)
         pending = {worker.id: worker for worker in workers}
         final: dict[str, int] = {}  # partition step name -> its last step execution id
+        superseded: list[int] = []  # attempts that ran again as a new step execution
         self._ends.watch(pending)
         try:
-            self._wait(step, manager, run, pending, final)
+            self._wait(step, manager, run, pending, final, superseded)
         except BaseException:
             # The manager gives up (its job ended elsewhere, the database went away): what
             # no node claimed never runs; its rows end now if they can.
@@ -156,6 +162,12 @@ class ClusterPartitionHandler:
             raise
         finally:
             self._ends.unwatch([*pending, *final.values()])
+        # What a lost (or handed over) attempt committed was read and written in this
+        # manager's execution: counted, as its retry resumed after it; its status is not.
+        for step_id in superseded:
+            attempt = self._explorer.get_step_execution(execution.id, step_id)
+            if attempt is not None:
+                add_counts(manager, attempt)
         return self._reread(run, final)
 
     def _wait(
@@ -165,6 +177,7 @@ class ClusterPartitionHandler:
         run: StepRun,
         pending: dict[int, StepExecution],
         final: dict[str, int],
+        superseded: list[int],
     ) -> None:
         execution = run.job_execution
         job = self._job_of(execution.job_name)
@@ -232,6 +245,7 @@ class ClusterPartitionHandler:
                     if end.status is BatchStatus.FAILED:
                         lost[end.step_name] += 1
                     retry = self._retry(end, step, manager, run)
+                    superseded.append(end.step_execution_id)
                     pending[retry.id] = retry
                     self._ends.watch([retry.id])
                     may_claim = True
