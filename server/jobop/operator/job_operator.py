@@ -214,7 +214,9 @@ class JobOperator:
         self.role = role
         self.max_concurrent_executions = max_concurrent_executions
         self.events = events or ExecutionEvents()
-        self._runner_repository = PublishingJobRepository(repository, self.events)
+        self._runner_repository = PublishingJobRepository(
+            repository, self.events, lambda: self.node_id
+        )
         self._owner = current_owner()
         self.observers = tuple(observers)
         self._postgresql = is_postgresql(repository.engine)

@@ -11,7 +11,7 @@ they are written, a merged write once).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +29,17 @@ class PublishingJobRepository:
     """A JobStore that publishes (execution id, version) after each committed write of the
     store it wraps (a repository with the unit of work's merged writes)."""
 
-    def __init__(self, store: MergingStore, events: ExecutionEvents) -> None:
+    def __init__(
+        self,
+        store: MergingStore,
+        events: ExecutionEvents,
+        node_id: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self._store = store
         self._events = events
+        # The node that runs what is written here: each step execution added is marked with
+        # it, so that published snapshots name the node as the explorer's reads do.
+        self._node_id = node_id
         self._lock = threading.Lock()
         # The execution object the runner writes through here, for the step-level
         # announcements (a StepExecution knows only its job execution's id).
@@ -85,7 +93,12 @@ class PublishingJobRepository:
         self._store.update_job_execution(execution)
         self._announce_job(execution)
 
+    def _mark_node(self, step: StepExecution) -> None:
+        if step.node_id is None:
+            step.node_id = self._node_id()
+
     def start_job_and_step(self, execution: JobExecution, step: StepExecution) -> bool:
+        self._mark_node(step)
         added = self._store.start_job_and_step(execution, step)
         self._announce_job(execution)
         return added
@@ -95,6 +108,7 @@ class PublishingJobRepository:
         self._announce_job(execution)
 
     def add_step_execution(self, step: StepExecution) -> None:
+        self._mark_node(step)
         self._store.add_step_execution(step)
         self._announce_step(step, None)
 
