@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
-from jobop.batch import Chunk, ChunkStep, Job, StepContext, step_scope
+from jobop.batch import Chunk, ChunkStep, Job, JobRegistry, StepContext, step_scope
 from jobop.batch.readers import IterableItemReader
+from jobop.domain import BatchStatus
 from jobop.operator import JobOperator
+from jobop.repository import JobRepository, create_engine
 from jobop.service import JobopServer
 
 T = TypeVar("T")
@@ -118,3 +122,26 @@ def rpc_error(call: Callable[[], Any]) -> tuple[grpc.StatusCode, str, dict[str, 
 def run_loop(loop: asyncio.AbstractEventLoop) -> None:
     asyncio.set_event_loop(loop)
     loop.run_forever()
+
+
+@contextmanager
+def operator_on(db_url: str) -> Iterator[JobOperator]:
+    """A JobOperator of the bundled jobs on `db_url`, shut down afterwards."""
+    engine = create_engine(db_url)
+    operator = JobOperator(JobRepository(engine), JobRegistry.default([]))
+    try:
+        yield operator
+    finally:
+        operator.shutdown(5.0)
+        engine.dispose()
+
+
+def wait_operator_ended(
+    operator: JobOperator, execution_id: int, timeout: float = 30.0
+) -> BatchStatus:
+    """The execution's status once it no longer runs (fails after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while (status := operator.get_job_execution(execution_id).status).is_running:
+        assert time.monotonic() < deadline, f"execution {execution_id} still {status}"
+        time.sleep(0.01)
+    return status

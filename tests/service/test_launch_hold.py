@@ -7,31 +7,21 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from jobop.batch import JobRegistry
 from jobop.domain import BatchStatus, JobParameters
 from jobop.operator import JobOperator
-from jobop.repository import JobRepository, create_engine
+from service_support import operator_on, wait_operator_ended
 
 NO_OP = JobParameters.of(durationMs=0)
 
 
 @pytest.fixture
 def operator(db_url: str) -> Iterator[JobOperator]:
-    engine = create_engine(db_url)
-    operator = JobOperator(JobRepository(engine), JobRegistry.default([]))
-    try:
+    with operator_on(db_url) as operator:
         yield operator
-    finally:
-        operator.shutdown(5.0)
-        engine.dispose()
 
 
 def wait_ended(operator: JobOperator, execution_id: int) -> BatchStatus:
-    deadline = time.monotonic() + 10
-    while (status := operator.get_job_execution(execution_id).status).is_running:
-        assert time.monotonic() < deadline, f"execution {execution_id} still {status}"
-        time.sleep(0.01)
-    return status
+    return wait_operator_ended(operator, execution_id, 10)
 
 
 def test_a_held_execution_runs_once_released(operator: JobOperator) -> None:

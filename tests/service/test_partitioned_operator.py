@@ -4,35 +4,24 @@ partition's row, else the launch's)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
-from jobop.batch import JobRegistry
 from jobop.domain import BatchStatus, JobParameters
 from jobop.operator import JobOperator
-from jobop.repository import JobRepository, create_engine
 from jobop.service.mapping import step_to_proto
 from jobop_jobs.demo_partitioned import MANAGER_STEP, WORKER_STEP
+from service_support import operator_on, wait_operator_ended
 
 
 @pytest.fixture
 def operator(db_url: str) -> Iterator[JobOperator]:
-    engine = create_engine(db_url)
-    operator = JobOperator(JobRepository(engine), JobRegistry.default([]))
-    try:
+    with operator_on(db_url) as operator:
         yield operator
-    finally:
-        operator.shutdown(5.0)
-        engine.dispose()
 
 
 def wait_ended(operator: JobOperator, execution_id: int) -> BatchStatus:
-    deadline = time.monotonic() + 30
-    while (status := operator.get_job_execution(execution_id).status).is_running:
-        assert time.monotonic() < deadline, f"execution {execution_id} still {status}"
-        time.sleep(0.02)
-    return status
+    return wait_operator_ended(operator, execution_id, 30)
 
 
 def test_the_operator_runs_partitions_and_shows_where_each_ran(operator: JobOperator) -> None:
