@@ -97,7 +97,11 @@ try {
   await page.keyboard.press('Enter');
   await page.waitForURL(new RegExp(`#/executions/${chunks[0]}$`));
   await page.goBack();
+  // A fresh load of the job's page: after going back the view may be drawn twice, and a
+  // mark of the first drawing is detached under the click.
+  await page.reload();
   await page.locator('#filter-job').waitFor();
+  await chart.locator('a.mark').nth(seen.marks - 1).waitFor();
   await failedMark.click();
   await page.waitForURL(new RegExp(`#/executions/${failed}$`));
   await page.locator('#execution-title', { hasText: `#${failed}` }).waitFor();
