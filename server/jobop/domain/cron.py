@@ -458,7 +458,8 @@ def time_zone(name: str) -> Zone:
             # the zone directory also holds this machine's own zone, under names not IANA's
             if name and name == name.strip() and name not in ("localtime", "posixrules"):
                 return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # (OSError: a folder of zones, as `Europe` is in the tzdata package.)
             pass
     raise InvalidSchedule(
         f"time zone '{name}' is not an IANA time zone name (such as Europe/Berlin or UTC) "
