@@ -157,3 +157,23 @@ def test_a_value_changed_in_place_makes_the_context_dirty() -> None:
     assert copy.dirty
     context.dirty = False
     assert not context.dirty and copy.dirty
+
+
+def test_a_put_after_the_values_were_handed_to_the_repository_stays_unsaved() -> None:
+    # The repository takes the values (storable_values), writes them, then marks the
+    # context saved: a put made in between was not written and keeps the context dirty,
+    # for scalar values too (no snapshot is compared for those).
+    context = ExecutionContext({"count": 1, "name": "a"})
+    context["count"] = 2
+    context.storable_values()
+    context["name"] = "b"
+    context.dirty = False
+    assert context.dirty
+    context.storable_values()
+    context.dirty = False
+    assert not context.dirty
+    del context["name"]
+    assert context.dirty
+    context.storable_values()
+    context.dirty = False
+    assert not context.dirty and dict(context) == {"count": 2}

@@ -63,6 +63,12 @@ def snapshot(value: Any, where: str = "value") -> Any:
     Two values with equal snapshots are saved identically: `1`, `1.0`, `True` and
     `JavaInteger(1)` differ here although Python finds them equal.
     """
+    # The common exact types first (every context is snapshotted at each of its saves).
+    exact = type(value)
+    if exact is str:
+        return ("String", value)
+    if exact is int and LONG_MIN <= value <= LONG_MAX:
+        return ("Long", value)
     if value is None:
         return None
     if isinstance(value, bool):

@@ -5,10 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from .context_values import INT_MAX, INT_MIN, TYPE_KEY, JavaInteger, copy_value, snapshot
+from .context_values import (
+    INT_MAX,
+    INT_MIN,
+    TYPE_KEY,
+    JavaFloat,
+    JavaInteger,
+    copy_value,
+    snapshot,
+)
 from .errors import UnreadableContext, UnstorableContext
 from .parameters import JobParameters
 from .status import BatchStatus, ExitStatus
@@ -24,6 +32,11 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+# Types whose values cannot change in place (a context of these alone is compared with
+# what was saved without taking a snapshot).
+_SCALARS = frozenset({str, int, bool, float, JavaInteger, JavaFloat, datetime, date, type(None)})
+
+
 class ExecutionContext(MutableMapping[str, Any]):
     """A step's or job's saved state, tracking whether it changed.
 
@@ -34,14 +47,25 @@ class ExecutionContext(MutableMapping[str, Any]):
     (`context["seen"].append(x)`) is saved too.
     """
 
-    __slots__ = ("_changed", "_pending", "_saved", "_unreadable", "_values")
+    __slots__ = (
+        "_changed",
+        "_edits",
+        "_pending",
+        "_pending_edits",
+        "_saved",
+        "_unreadable",
+        "_values",
+    )
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         self._values: dict[str, Any] = dict(values or {})
         self._changed = False
         self._saved = self._snapshot()  # what the repository holds (taken as such)
-        # The snapshot of the values last handed to the repository (`storable_values`).
+        # The snapshot of the values last handed to the repository (`storable_values`),
+        # and how many puts and deletes had changed them by then.
         self._pending: Any = None
+        self._edits = 0
+        self._pending_edits = 0
         self._unreadable: UnreadableContext | None = None
 
     @classmethod
@@ -59,11 +83,16 @@ class ExecutionContext(MutableMapping[str, Any]):
     def _snapshot(self) -> Any:
         return snapshot(self._values, "execution context")
 
+    def _scalars_only(self) -> bool:
+        return all(type(value) in _SCALARS for value in self._values.values())
+
     @property
     def dirty(self) -> bool:
         """Whether the values differ from what was last saved (or marked saved)."""
         if self._changed:
             return True
+        if self._scalars_only():
+            return False  # none can change in place: only a put or a delete changes them
         try:
             return bool(self._snapshot() != self._saved)
         except TypeError:
@@ -71,11 +100,18 @@ class ExecutionContext(MutableMapping[str, Any]):
 
     @dirty.setter
     def dirty(self, value: bool) -> None:
-        # False: the values last handed to the repository are what it now holds.
-        self._changed = value
-        if not value:
-            pending, self._pending = self._pending, None
-            self._saved = pending if pending is not None else self._snapshot()
+        # False: the values last handed to the repository are what it now holds (a put
+        # or delete made since they were handed over still makes them differ).
+        pending, self._pending = self._pending, None
+        if value:
+            self._changed = True
+        elif pending is not None:
+            self._saved = pending
+            self._changed = self._edits != self._pending_edits
+        elif self._changed or not self._scalars_only():
+            self._saved = self._snapshot()
+            self._changed = False
+        # (else nothing was put and nothing can have changed in place: `_saved` holds)
 
     def storable_values(self) -> dict[str, Any]:
         """The values, for the repository to save: checked as a whole, since a value put
@@ -84,6 +120,7 @@ class ExecutionContext(MutableMapping[str, Any]):
         self._check_readable()
         try:
             self._pending = self._snapshot()
+            self._pending_edits = self._edits
         except TypeError as error:
             raise UnstorableContext(f"{error}; the context cannot be saved") from None
         return self._values
@@ -100,6 +137,7 @@ class ExecutionContext(MutableMapping[str, Any]):
                 dropped.append(str(error))
                 del self._values[key]
                 self._changed = True
+                self._edits += 1
         return dropped
 
     def __getitem__(self, key: str) -> Any:
@@ -122,11 +160,13 @@ class ExecutionContext(MutableMapping[str, Any]):
             return
         self._values[key] = value
         self._changed = True
+        self._edits += 1
 
     def __delitem__(self, key: str) -> None:
         self._check_readable()
         del self._values[key]
         self._changed = True
+        self._edits += 1
 
     def __iter__(self) -> Iterator[str]:
         self._check_readable()
