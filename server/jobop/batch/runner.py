@@ -182,11 +182,12 @@ class JobRunner:
             if signal.is_set() or execution.status is BatchStatus.STOPPING:
                 raise JobInterrupted(STOP_BEFORE_START)
             run.job_parameters = job.parameters_for_code(execution.job_parameters)
-            with _as_job_code_sees(execution, run.job_parameters) as seen:
-                for hook in before:
-                    hook(seen)
-            if execution.execution_context.dirty:
-                writes.update_job_execution(execution)
+            if before:
+                with _as_job_code_sees(execution, run.job_parameters) as seen:
+                    for hook in before:
+                        hook(seen)
+                if execution.execution_context.dirty:
+                    writes.update_job_execution(execution)
             self._walk(job, execution, run)
         except ExecutionEndedElsewhere as error:
             return self._ended_elsewhere(job, execution, error)
@@ -231,12 +232,13 @@ class JobRunner:
             after = hooks(job.listeners, "after_job")
             if after:
                 writes.flush()  # the listeners see the execution as saved
-            with _as_job_code_sees(execution, parameters) as seen:
-                for hook in reversed(after):
-                    try:
-                        hook(seen)
-                    except Exception:
-                        log.exception("after_job listener %r failed", hook)
+            if after:
+                with _as_job_code_sees(execution, parameters) as seen:
+                    for hook in reversed(after):
+                        try:
+                            hook(seen)
+                        except Exception:
+                            log.exception("after_job listener %r failed", hook)
             execution.status, exit_status = fail_if_unstorable(
                 execution.execution_context,
                 execution.status,
