@@ -106,8 +106,12 @@ def accepts(function: Callable[..., Any], arguments: tuple[str, ...]) -> bool:
         known, key = _METHODS, function.__func__
     elif inspect.isfunction(function):
         known, key = _FUNCTIONS, function
+    elif inspect.isfunction(call := vars(type(function)).get("__call__")):
+        # An instance of a class with a Python __call__ (a step-scoped tasklet, made anew
+        # for each run): its signature is its class's.
+        known, key = _METHODS, call
     else:
-        return _accepts(function, arguments)  # a callable object, a partial: not kept
+        return _accepts(function, arguments)  # a partial, a built-in: not kept
     try:
         found = known.setdefault(key, {})
     except TypeError:  # not weakly referable

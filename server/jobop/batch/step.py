@@ -354,9 +354,20 @@ class Step:
         check_listeners(f"step {name!r}", self.listeners, STEP_HOOKS)
         self.allow_start_if_complete = allow_start_if_complete
         self.start_limit = start_limit
+        # The hooks of this step's listeners and the last run's (the runner's, the same
+        # tuple for every run), sorted once rather than at each execution.
+        self._hooks: tuple[tuple[object, ...], tuple[object, ...], StepHooks] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+    def _listener_hooks(self, run_listeners: tuple[object, ...]) -> StepHooks:
+        cached = self._hooks
+        if cached is not None and cached[0] is self.listeners and cached[1] is run_listeners:
+            return cached[2]
+        hooks = StepHooks([*self.listeners, *run_listeners])
+        self._hooks = (self.listeners, run_listeners, hooks)
+        return hooks
 
     def components(self, context: StepContext) -> list[object]:
         """Build this execution's components (readers, writers, tasklet...), in the order
@@ -384,7 +395,7 @@ class Step:
 
     def _execute(self, step_execution: StepExecution, run: StepRun) -> BatchStatus:
         context = StepContext(step_execution, run.job_execution, run.stop, run.job_parameters)
-        hooks = StepHooks([*self.listeners, *run.listeners])
+        hooks = self._listener_hooks(run.listeners)
         opened: list[ItemStream] = []
         exit_status = ExitStatus.EXECUTING
         interrupted: BaseException | None = None
