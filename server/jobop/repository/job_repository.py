@@ -632,7 +632,9 @@ class JobRepository:
         self, execution: JobExecution, step: StepExecution, now: datetime
     ) -> bool:
         with self._autocommit() as connection:
-            row = pg_writes.start_job_and_step(connection, self._contexts, execution, step, now)
+            row = pg_writes.start_job_and_step(
+                pg_writes.DriverStatements(connection), self._contexts, execution, step, now
+            )
             if row is None:
                 self._raise_job_execution_conflict(connection, execution)
         self._job_execution_saved(execution, row, now)
@@ -651,7 +653,7 @@ class JobRepository:
         if self._postgresql:
             with self._autocommit() as connection:
                 row = pg_writes.finish_step_and_job(
-                    connection, self._contexts, step, execution, now
+                    pg_writes.DriverStatements(connection), self._contexts, step, execution, now
                 )
                 if row is None:
                     self._raise_step_conflict(connection, step)
@@ -795,9 +797,14 @@ class JobRepository:
 
     @contextmanager
     def _autocommit(self) -> Iterator[Connection]:
-        """A PostgreSQL connection without a transaction: each statement commits itself."""
-        with self.engine.connect() as connection:
-            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+        """A PostgreSQL connection without a transaction: each statement commits itself.
+        (Set on psycopg's connection, not as SQLAlchemy's isolation level: switching that
+        there and back costs more CPU than the one statement these writes are.)"""
+        with (
+            self.engine.connect() as connection,
+            pg_writes.DriverStatements(connection).autocommit(),
+        ):
+            yield connection
 
     @contextmanager
     def chunk_transaction(self, step: StepExecution) -> Iterator[ChunkTransaction]:
@@ -819,7 +826,9 @@ class JobRepository:
     ) -> tuple[int, BatchStatus]:
         if self._postgresql:
             # The row and, if it changed, the context in one statement.
-            row = pg_writes.update_step(connection, self._contexts, step, now)
+            row = pg_writes.update_step(
+                pg_writes.DriverStatements(connection), self._contexts, step, now
+            )
         else:
             row = connection.execute(
                 _UPDATE_STEP_EXECUTION,

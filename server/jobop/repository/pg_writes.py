@@ -9,13 +9,23 @@ lock fails nothing downstream is written and the final row is missing; the calle
 raises as the transactional path would. SQLite has no DML in CTEs and keeps that path.
 
 Parameters are cast where PostgreSQL cannot infer a type (a NULL in an INSERT ... SELECT).
+
+They are sent by `DriverStatements`, on the psycopg connection under a pooled SQLAlchemy
+one: these are the writes every execution makes, and SQLAlchemy's machinery around one
+statement (the isolation level switched there and back, the result wrapped) costs more
+CPU than psycopg's own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection
 
 from jobop.domain import (
@@ -156,6 +166,66 @@ _FINISH_STEP_AND_JOB = _variants(
 )
 
 
+class DriverStatements:
+    """Single statements of this module on the psycopg connection of `connection`, in its
+    transaction (or, inside `autocommit`, each committing itself). Errors are raised as
+    SQLAlchemy raises them (a lost connection invalidated, `OperationalError`), and the
+    engine's listeners (statement counters) hear each statement and, in autocommit, its
+    commit."""
+
+    __slots__ = ("_driver", "connection", "zone")
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.zone = time_zone_of(connection.dialect)
+        self._driver: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
+
+    @contextmanager
+    def autocommit(self) -> Iterator[DriverStatements]:
+        """While open, each statement commits itself (no BEGIN, no COMMIT): the connection
+        must be idle (no statement sent on it yet)."""
+        driver = self._driver
+        driver.autocommit = True
+        try:
+            yield self
+        finally:
+            if not self.connection.invalidated:
+                try:
+                    driver.autocommit = False
+                except psycopg.Error as error:
+                    self.connection.invalidate(error)
+
+    def first(self, sql: str, values: dict[str, Any]) -> Any:
+        """The statement's first row (a named tuple), or None."""
+        connection = self.connection
+        try:
+            with self._driver.cursor(row_factory=namedtuple_row) as cursor:
+                for listener in connection.dispatch.before_cursor_execute:
+                    listener(connection, cursor, sql, values, None, False)
+                cursor.execute(sql, values)
+                row = cursor.fetchone()
+        except psycopg.Error as error:
+            raise self._raised(error, sql, values) from error
+        if self._driver.autocommit:
+            for listener in connection.dispatch.commit:
+                listener(connection)
+        return row
+
+    def _raised(self, error: psycopg.Error, sql: str, values: dict[str, Any]) -> Exception:
+        connection = self.connection
+        lost = connection.dialect.is_disconnect(error, self._driver, None)  # type: ignore[arg-type]
+        if lost:
+            connection.invalidate(error)
+        return sqlalchemy.exc.DBAPIError.instance(
+            sql,
+            values,
+            error,
+            psycopg.Error,
+            connection_invalidated=lost,
+            dialect=connection.dialect,
+        )
+
+
 def _context(
     fmt: ContextFormat, prefix: str, entity_id: int | None, context: ExecutionContext
 ) -> dict[str, Any]:
@@ -168,7 +238,7 @@ def _context(
 
 
 def job_parameters(
-    fmt: ContextFormat, execution: JobExecution, now: datetime, zone: tzinfo
+    fmt: ContextFormat, execution: JobExecution, now: datetime, zone: tzinfo, dirty: bool
 ) -> dict[str, Any]:
     status = execution.status.value
     in_flight = execution.status in (BatchStatus.STARTING, BatchStatus.STARTED)
@@ -185,7 +255,7 @@ def job_parameters(
         "j_create_time": to_column(execution.create_time, zone),
         "j_last_updated": to_column(now, zone),
     }
-    if execution.execution_context.dirty:
+    if dirty:
         values.update(_context(fmt, "j_", execution.id, execution.execution_context))
     return values
 
@@ -199,18 +269,18 @@ def step_parameters(step: StepExecution, now: datetime, zone: tzinfo) -> dict[st
 
 
 def update_step(
-    connection: Connection, fmt: ContextFormat, step: StepExecution, now: datetime
+    statements: DriverStatements, fmt: ContextFormat, step: StepExecution, now: datetime
 ) -> Any:
     """(version, job_status) of the updated step, or None if its version moved on."""
     dirty = step.execution_context.dirty
-    values = step_parameters(step, now, time_zone_of(connection.dialect))
+    values = step_parameters(step, now, statements.zone)
     if dirty:
         values.update(_context(fmt, "s_", step.id, step.execution_context))
-    return connection.exec_driver_sql(_UPDATE_STEP[dirty], values).first()
+    return statements.first(_UPDATE_STEP[dirty], values)
 
 
 def start_job_and_step(
-    connection: Connection,
+    statements: DriverStatements,
     fmt: ContextFormat,
     execution: JobExecution,
     step: StepExecution,
@@ -219,18 +289,18 @@ def start_job_and_step(
     """(version, status, step_execution_id) of the job execution; step_execution_id is
     None when the step was not added (a stop request was merged). None: the job
     execution's version moved on (or it does not exist)."""
-    zone = time_zone_of(connection.dialect)
-    values = job_parameters(fmt, execution, now, zone)
+    zone = statements.zone
+    job_dirty = execution.execution_context.dirty
+    values = job_parameters(fmt, execution, now, zone, job_dirty)
     values.update(step_parameters(step, now, zone))
     values.update(_context(fmt, "s_", None, step.execution_context))
     values["s_step_name"] = step.step_name
     values["s_create_time"] = to_column(step.create_time, zone)
-    dirty = execution.execution_context.dirty
-    return connection.exec_driver_sql(_START_JOB_AND_STEP[dirty], values).first()
+    return statements.first(_START_JOB_AND_STEP[job_dirty], values)
 
 
 def finish_step_and_job(
-    connection: Connection,
+    statements: DriverStatements,
     fmt: ContextFormat,
     step: StepExecution,
     execution: JobExecution,
@@ -238,11 +308,11 @@ def finish_step_and_job(
 ) -> Any:
     """(step_version, version, status), or None when the step's optimistic lock failed
     (nothing written); version is None when only the job's did (the step was written)."""
-    zone = time_zone_of(connection.dialect)
-    values = job_parameters(fmt, execution, now, zone)
+    zone = statements.zone
+    job_dirty = execution.execution_context.dirty
+    values = job_parameters(fmt, execution, now, zone, job_dirty)
     values.update(step_parameters(step, now, zone))
     step_dirty = step.execution_context.dirty
     if step_dirty:
         values.update(_context(fmt, "s_", step.id, step.execution_context))
-    statement = _FINISH_STEP_AND_JOB[(execution.execution_context.dirty, step_dirty)]
-    return connection.exec_driver_sql(statement, values).first()
+    return statements.first(_FINISH_STEP_AND_JOB[(job_dirty, step_dirty)], values)
