@@ -121,6 +121,39 @@ def accepts(function: Callable[..., Any], arguments: tuple[str, ...]) -> bool:
     return found[arguments]
 
 
+def per_class(
+    known: weakref.WeakKeyDictionary[type, bool | None],
+    component: object,
+    names: frozenset[str],
+    answer: Callable[[object], bool],
+) -> bool:
+    """`answer(component)`, kept in `known` for its class when the class alone decides it:
+    `names` are the attributes `answer` looks for, and the instance holds none of its own
+    (components are made anew for each execution; classes stay)."""
+    own = getattr(component, "__dict__", None)
+    if own is None or not names.isdisjoint(own):
+        return answer(component)  # (slots, or attributes of its own: not kept)
+    kind = type(component)
+    if kind not in known:
+        # A class that makes attributes up (__getattr__) is asked each time.
+        known[kind] = None if hasattr(kind, "__getattr__") else answer(component)
+    found = known[kind]
+    return answer(component) if found is None else found
+
+
+def _is_stream(component: object) -> bool:
+    return isinstance(component, ItemStream)
+
+
+_STREAMS: weakref.WeakKeyDictionary[type, bool | None] = weakref.WeakKeyDictionary()
+_STREAM_METHODS = frozenset({"open", "update", "close"})
+
+
+def is_stream(component: object) -> bool:
+    """isinstance(component, ItemStream), which is slow for a runtime protocol, by class."""
+    return per_class(_STREAMS, component, _STREAM_METHODS, _is_stream)
+
+
 def _accepts(function: Callable[..., Any], arguments: tuple[str, ...]) -> bool:
     try:
         signature = inspect.signature(function)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import inspect
 import logging
+import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from jobop.domain import ExitStatus
 
-from .item import accepts, call_text
+from .item import accepts, call_text, per_class
 
 if TYPE_CHECKING:
     from jobop.domain import JobExecution, StepExecution
@@ -209,8 +210,16 @@ def hooks(listeners: Iterable[object], name: str) -> list[Callable[..., Any]]:
     return found
 
 
-def is_listener(component: object) -> bool:
+def _has_hooks(component: object) -> bool:
     return any(hooks([component], name) for name in _BASES)
+
+
+_LISTENERS: weakref.WeakKeyDictionary[type, bool | None] = weakref.WeakKeyDictionary()
+_HOOK_NAMES = frozenset(_BASES)
+
+
+def is_listener(component: object) -> bool:
+    return per_class(_LISTENERS, component, _HOOK_NAMES, _has_hooks)
 
 
 class StepHooks:

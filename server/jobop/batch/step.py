@@ -36,7 +36,7 @@ from jobop.domain import (
 from jobop.domain.messages import MessageCode
 
 from . import logcontext
-from .item import ItemStream, accepts
+from .item import ItemStream, accepts, is_stream
 from .listeners import STEP_HOOKS, StepHooks, call_after_step, check_listeners, is_listener
 
 if TYPE_CHECKING:
@@ -408,7 +408,7 @@ class Step:
             extra = [c for c in unique if is_listener(c)]
             if extra:
                 hooks = StepHooks([*self.listeners, *extra, *run.listeners])
-            streams = [c for c in unique if isinstance(c, ItemStream)]
+            streams: list[ItemStream] = [c for c in unique if is_stream(c)]  # type: ignore[misc]
             for hook in hooks.before_step:
                 hook(step_execution)
             for stream in streams:
