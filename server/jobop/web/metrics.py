@@ -70,6 +70,8 @@ class Metrics:
     """This process's metrics, in a registry of their own (plus process and GC metrics)."""
 
     def __init__(self) -> None:
+        # (metric id, label values) -> its child: see `child`.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.registry = registry = CollectorRegistry(auto_describe=True)
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             registry.register(collector)
@@ -161,6 +163,16 @@ class Metrics:
         self.interceptor = GrpcMetricsInterceptor(self)
         self.http = HttpMetrics(registry)
         self.schedules = ScheduleMetrics(registry)
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, kept: prometheus_client checks the values and takes a
+        lock at each call, and the run path counts several per execution. (No child is
+        ever removed from these metrics, so a kept one stays the exported one.)"""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def follow_streams(self, count: Callable[[], int]) -> None:
         """Read the open stream count from `count` at each scrape."""
@@ -349,8 +361,8 @@ class JobMetricsObserver(ExecutionObserver):
         self._metrics = metrics
 
     def running(self, execution: JobExecution) -> None:
-        self._metrics.job_launch.labels(execution.job_name).inc()
-        self._metrics.job_active.labels(execution.job_name).inc()
+        self._metrics.child(self._metrics.job_launch, execution.job_name).inc()
+        self._metrics.child(self._metrics.job_active, execution.job_name).inc()
         fire = scheduled_fire(execution.job_parameters)
         if fire is not None:
             # Lateness ends as the fire's execution begins to run (on the node that runs it:
@@ -361,9 +373,9 @@ class JobMetricsObserver(ExecutionObserver):
 
     def ended(self, execution: JobExecution) -> None:
         metrics = self._metrics
-        metrics.job_active.labels(execution.job_name).dec()
+        metrics.child(metrics.job_active, execution.job_name).dec()
         metrics.overdue.ended(execution)
-        metrics.job_seconds.labels(execution.job_name, execution.status.value).observe(
+        metrics.child(metrics.job_seconds, execution.job_name, execution.status.value).observe(
             _seconds(execution.start_time, execution.end_time)
         )
 
@@ -402,8 +414,11 @@ class StepMetricsListener:
             # (A manager's counters are its partitions', counted as they commit.)
             self._count(job_name, step_execution)
         self._counted.pop(id(step_execution), None)
-        self._metrics.step_seconds.labels(
-            job_name, step_execution.step_name, step_execution.status.value
+        self._metrics.child(
+            self._metrics.step_seconds,
+            job_name,
+            step_execution.step_name,
+            step_execution.status.value,
         ).observe(_seconds(step_execution.start_time, step_execution.end_time))
         return None
 
@@ -434,11 +449,11 @@ class StepMetricsListener:
         labels = (job_name, step.step_name)
         metrics = self._metrics
         if now[0] > before[0]:
-            metrics.items_read.labels(*labels).inc(now[0] - before[0])
+            metrics.child(metrics.items_read, *labels).inc(now[0] - before[0])
         if now[1] > before[1]:
-            metrics.items_written.labels(*labels).inc(now[1] - before[1])
+            metrics.child(metrics.items_written, *labels).inc(now[1] - before[1])
         if now[2] > before[2]:
-            metrics.items_skipped.labels(*labels).inc(now[2] - before[2])
+            metrics.child(metrics.items_skipped, *labels).inc(now[2] - before[2])
 
 
 _Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
