@@ -114,6 +114,20 @@ def _long(value: int) -> int:
 
 
 def parameter_json(message: pb.JobParameter) -> dict[str, Any]:
+    identifying = message.identifying if message.HasField("identifying") else True
+    # What parameter_value_json makes of the message's value, read straight from its field
+    # (the audit writes one per parameter of every request); a DATE through the value.
+    match message.WhichOneof("value"):
+        case "string_value":
+            return {"string": message.string_value, "identifying": identifying}
+        case "long_value":
+            return {"long": message.long_value, "identifying": identifying}
+        case "bool_value":
+            return {"boolean": message.bool_value, "identifying": identifying}
+        case "double_value":
+            value = message.double_value
+            plain = value if math.isfinite(value) else repr(value)
+            return {"double": plain, "identifying": identifying}
     return parameter_value_json(parameters.from_proto(message))
 
 
