@@ -179,7 +179,10 @@ def execution_to_proto(execution: JobExecution) -> pb.JobExecution:
     _set_time(message.create_time, execution.create_time)
     _set_time(message.start_time, execution.start_time)
     _set_time(message.end_time, execution.end_time)
-    _set_time(message.last_updated, execution.last_updated)
+    if execution.last_updated is execution.create_time is not None:  # a new execution's
+        message.last_updated.CopyFrom(message.create_time)
+    else:
+        _set_time(message.last_updated, execution.last_updated)
     return message
 
 
