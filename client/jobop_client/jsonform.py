@@ -114,6 +114,20 @@ def _long(value: int) -> int:
 
 
 def parameter_json(message: pb.JobParameter) -> dict[str, Any]:
+    identifying = message.identifying if message.HasField("identifying") else True
+    # What parameter_value_json makes of the message's value, read straight from its field
+    # (the audit writes one per parameter of every request); a DATE through the value.
+    match message.WhichOneof("value"):
+        case "string_value":
+            return {"string": message.string_value, "identifying": identifying}
+        case "long_value":
+            return {"long": message.long_value, "identifying": identifying}
+        case "bool_value":
+            return {"boolean": message.bool_value, "identifying": identifying}
+        case "double_value":
+            value = message.double_value
+            plain = value if math.isfinite(value) else repr(value)
+            return {"double": plain, "identifying": identifying}
     return parameter_value_json(parameters.from_proto(message))
 
 
@@ -292,20 +306,39 @@ def request_json(request: Message) -> dict[str, Any]:
     """A request message in this form: the fields it sets, parameters typed."""
     fields: dict[str, Any] = {}
     for field, value in request.ListFields():
-        entry = field.message_type
-        if entry is not None and entry.GetOptions().map_entry:
-            if _is_parameter(entry.fields_by_name["value"]):
-                fields[field.json_name] = parameters_json(value)
-            else:
-                item = entry.fields_by_name["value"]
-                fields[field.json_name] = {key: _value(item, value[key]) for key in sorted(value)}
-        elif _is_parameter(field):
+        kind = _field_kind(field)
+        if kind == "parameters":
+            fields[field.json_name] = parameters_json(value)
+        elif kind == "map":
+            assert field.message_type is not None
+            item = field.message_type.fields_by_name["value"]
+            fields[field.json_name] = {key: _value(item, value[key]) for key in sorted(value)}
+        elif kind == "parameter":
             fields[field.json_name] = parameter_json(value)
         elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
             fields[field.json_name] = [_value(field, item) for item in value]
         else:
             fields[field.json_name] = _value(field, value)
     return fields
+
+
+# Each field's kind, by its descriptor: what request_json does with it (the audit renders
+# every request, StartJobs every entry; descriptors live as long as their module).
+_FIELD_KINDS: dict[FieldDescriptor, str] = {}
+
+
+def _field_kind(field: FieldDescriptor) -> str:
+    """ "parameters" (a map of JobParameter), "map", "parameter" (a JobParameter) or
+    "other"."""
+    kind = _FIELD_KINDS.get(field)
+    if kind is None:
+        entry = field.message_type
+        if entry is not None and entry.GetOptions().map_entry:
+            kind = "parameters" if _is_parameter(entry.fields_by_name["value"]) else "map"
+        else:
+            kind = "parameter" if _is_parameter(field) else "other"
+        _FIELD_KINDS[field] = kind
+    return kind
 
 
 def _is_parameter(field: FieldDescriptor) -> bool:

@@ -14,6 +14,7 @@ import sqlalchemy.exc
 from jobop.domain import JobInstanceAlreadyExists, JobParameter, JobParameters
 from jobop.repository import JobRepository, create_engine
 from jobop.repository.audit import AuditEvent, auditing
+from jobop.repository.job_repository import NewInstance
 from jobop.repository.launch_batch import Launch, LaunchBatch
 from sqlalchemy import text
 
@@ -26,6 +27,43 @@ def pg_repository(pg_clones: Any) -> Iterator[JobRepository]:
     yield repo
     repo.engine.dispose()
     pg_clones.cluster.drop_database(name)
+
+
+def test_launches_of_one_call_sharing_a_context_each_get_their_own(
+    pg_repository: JobRepository,
+) -> None:
+    """StartJobs hands every launch one mapping (this node's owner), serialized once: each
+    launch still gets a context of its own, as saved, and a launch with another mapping
+    (another owner) or an unstorable value gets what it alone would."""
+    repository = pg_repository
+    here = {"jobop.owner": {"host": "a", "pid": 1, "started": 7}}
+    elsewhere = {"jobop.owner": {"host": "b", "pid": 2, "started": None}}
+    unstorable = {"bad": object()}
+    contexts = [here, here, elsewhere, unstorable, here, None, unstorable, elsewhere]
+    launches = [
+        NewInstance("batchJob", JobParameters.of(run=run), context=context)
+        for run, context in enumerate(contexts)
+    ]
+    results = repository.launch_new_instances(launches)
+    assert len(results) == len(contexts)
+    executions = {}
+    for run, (context, result) in enumerate(zip(contexts, results, strict=True)):
+        if context is unstorable:
+            assert isinstance(result, TypeError)  # refused as it is put
+            continue
+        assert not isinstance(result, Exception)
+        execution, _ = result
+        assert dict(execution.execution_context) == (context or {})
+        assert not execution.execution_context.dirty
+        saved = repository.explorer.get_job_execution(execution.id)
+        assert saved is not None
+        assert dict(saved.execution_context) == (context or {}), run
+        executions[run] = execution
+    # Contexts of one mapping are not one object: a change to one is its execution's alone.
+    executions[0].execution_context["seen"] = 1
+    assert executions[0].execution_context.dirty
+    assert "seen" not in executions[1].execution_context
+    assert not executions[4].execution_context.dirty
 
 
 def _together(threads: int, each: Callable[[int], str]) -> list[str]:

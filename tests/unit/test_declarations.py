@@ -159,3 +159,13 @@ def test_defaults_fill_what_is_not_given_typed_and_flagged_as_declared() -> None
     assert CHUNK.with_defaults(seen) == seen
     nothing = ParametersDeclaration((ParameterDeclaration("day", "DATE"),))
     assert nothing.with_defaults(JobParameters()) == JobParameters()
+
+
+def test_a_parameter_of_the_declared_type_gets_the_declared_flag_and_keeps_its_java_class() -> None:
+    declared = ParameterDeclaration("count", "LONG", identifying=False)
+    given = JobParameter(7, "LONG", java_class="java.lang.Integer")
+    accepted = declared.accept(given)
+    assert accepted == JobParameter(7, "LONG", False, java_class="java.lang.Integer")
+    assert given.identifying  # the given one is left as it was
+    already = JobParameter(7, "LONG", False)
+    assert declared.accept(already) == already

@@ -66,7 +66,11 @@ class ParameterDeclaration:
         if parameter.unreadable_type is not None:
             raise ValueError(f"a stored {parameter.unreadable_type} that cannot be read")
         if parameter.type == self.type:
-            return replace(parameter, identifying=self.identifying)
+            if parameter.identifying is self.identifying:
+                return parameter  # as declared already (frozen: one object serves)
+            return JobParameter(
+                parameter.value, parameter.type, self.identifying, java_class=parameter.java_class
+            )
         if parameter.type == "STRING":
             return JobParameter(
                 _parse(self.type, str(parameter.value)), self.type, self.identifying

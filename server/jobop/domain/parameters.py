@@ -6,7 +6,7 @@ import hashlib
 import logging
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
@@ -335,6 +335,19 @@ class JobParameters(Mapping[str, JobParameter]):
 
     def __getitem__(self, name: str) -> JobParameter:
         return self._items[name]
+
+    # The dict's own views and lookup, rather than Mapping's made of __getitem__ calls.
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def keys(self) -> KeysView[str]:
+        return self._items.keys()
+
+    def items(self) -> ItemsView[str, JobParameter]:
+        return self._items.items()
+
+    def values(self) -> ValuesView[JobParameter]:
+        return self._items.values()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)

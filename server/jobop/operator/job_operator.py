@@ -558,11 +558,13 @@ class JobOperator:
             except Exception as error:
                 results[position] = error
         claims = [self._claim_own_start() for _ in batched]
+        # One mapping for every launch run here: the repository serializes it once.
+        context = {OWNER_KEY: self._owner}
         launches = [
             NewInstance(
                 job.name,
                 parameters,
-                context={OWNER_KEY: self._owner} if runs_here else None,
+                context=context if runs_here else None,
                 request_launch=True,
                 claimed_by=self.node_id if runs_here else None,
                 priority=entry.priority,

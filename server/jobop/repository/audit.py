@@ -147,6 +147,8 @@ def announced_values(pending: PendingAudit | None, prefix: str) -> dict[str, obj
     occurred = values["occurred_at"]
     assert isinstance(occurred, datetime)
     values["occurred_at"] = occurred.astimezone(UTC).replace(tzinfo=None)
+    if not prefix:  # the launch paths' (one per StartJobs entry): the columns as they are
+        return values
     return {prefix + name: value for name, value in values.items()}
 
 

@@ -442,6 +442,7 @@ class JobRepository:
             audit_values=audit_values,
         )
         self.launches.launch(launch)
+        context.dirty = False
         execution = self._launched(launch, parameters, now, context)
         if audit_values is not None:
             audit.mark_written()
@@ -474,14 +475,15 @@ class JobRepository:
                     results[position] = error
             return [result for result in results if result is not None]
         prepared: list[tuple[int, Launch, NewInstance, datetime, ExecutionContext]] = []
+        # The launches of a call mostly share one context mapping (this node's owner):
+        # checked and serialized once, by the identity of the mapping.
+        stored: dict[int, tuple[Mapping[str, Any], contexts.StoredContext]] = {}
         for position, item in enumerate(launches):
             try:
                 _check_name("job", item.job_name)
                 _check_parameters(item.parameters)
                 job_key = item.parameters.job_key(self.settings.spring_schema, self.settings.zone)
-                context = ExecutionContext()
-                for key, value in (item.context or {}).items():
-                    context[key] = value
+                context, stored_context = self._new_context(item.context or {}, stored)
                 now = utcnow()
                 launch = self._new_launch(
                     item.job_name,
@@ -494,6 +496,7 @@ class JobRepository:
                     priority=item.priority,
                     governed=item.governed,
                     audit_values=audit.announced_values(item.announced, ""),
+                    stored=stored_context,
                 )
             except Exception as error:
                 results[position] = error
@@ -513,6 +516,25 @@ class JobRepository:
             results[position] = (execution, launch.claimed)
         return [result for result in results if result is not None]
 
+    def _new_context(
+        self,
+        values: Mapping[str, Any],
+        stored: dict[int, tuple[Mapping[str, Any], contexts.StoredContext]],
+    ) -> tuple[ExecutionContext, contexts.StoredContext]:
+        """A launch's context of `values`, as saved (not dirty), and its stored form: the
+        form `stored` holds for this very mapping, else made (and kept there)."""
+        known = stored.get(id(values))
+        if known is not None and known[0] is values:
+            # As saved: what the first context of these values was once written.
+            return ExecutionContext(values), known[1]
+        context = ExecutionContext()
+        for key, value in values.items():  # each value checked as it is put
+            context[key] = value
+        stored_context = self._contexts.store(context)
+        context.dirty = False
+        stored[id(values)] = (values, stored_context)
+        return context, stored_context
+
     def _new_launch(
         self,
         job_name: str,
@@ -526,8 +548,11 @@ class JobRepository:
         priority: int,
         governed: bool,
         audit_values: dict[str, object] | None,
+        stored: contexts.StoredContext | None = None,
     ) -> Launch:
-        stored = self._contexts.store(context)
+        """`stored`: the context's stored form when the caller has it already."""
+        if stored is None:
+            stored = self._contexts.store(context)
         return Launch(
             values={
                 "job_name": job_name,
@@ -547,14 +572,13 @@ class JobRepository:
     def _launched(
         self, launch: Launch, parameters: JobParameters, now: datetime, context: ExecutionContext
     ) -> JobExecution:
-        """The execution a written launch created; JobInstanceAlreadyExists if its instance
-        existed (nothing was written)."""
+        """The execution a written launch created (its context marked saved by the caller);
+        JobInstanceAlreadyExists if its instance existed (nothing was written)."""
         job_name, job_key = launch.key
         if launch.ids is None:
             with read_connection(self.engine) as connection:
                 raise _instance_exists(connection, job_name, job_key, parameters)
         instance_id, execution_id = launch.ids
-        context.dirty = False
         return JobExecution(
             job_instance=JobInstance(instance_id, job_name, job_key, 0),
             job_parameters=parameters,

@@ -13,11 +13,12 @@ import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
+from jobop_client._proto.jobop.v1 import job_operator_pb2 as pb
 from jobop_client.jsonform import request_json
 
 from jobop.batch import logcontext
@@ -47,7 +48,11 @@ def arguments_json(request: Message) -> str:
                 parameters[name] = {
                     key: item if key == "identifying" else MASK for key, item in value.items()
                 }
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False)
+    return _ARGUMENTS_ENCODER.encode(fields)
+
+
+# json.dumps(fields, sort_keys=True, ensure_ascii=False), without making an encoder per call.
+_ARGUMENTS_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
 def _execution_id(response: object) -> int | None:
@@ -93,6 +98,29 @@ class AuditRecorder:
             execution_id=_request_execution_id(request),
         )
 
+    def start_events(
+        self, caller: Caller | None, requests: Sequence[pb.StartRequest]
+    ) -> list[AuditEvent]:
+        """`event(caller, "StartJobs", request)` of each entry of a StartJobs call, what
+        they share (the caller) worked out once. A StartRequest names its job and no
+        execution."""
+        caller = caller or Caller(ANONYMOUS, "in-process")
+        principal = caller.principal.name
+        role = caller.principal.role.label if caller.principal.role else None
+        return [
+            AuditEvent(
+                principal=principal,
+                role=role,
+                action="StartJobs",
+                arguments=arguments_json(request),
+                peer=caller.peer,
+                node=self.node,
+                job_name=request.job_name or None,
+                execution_id=None,
+            )
+            for request in requests
+        ]
+
     def audited(self, action: str, body: Callable[..., ResponseT]) -> Callable[..., ResponseT]:
         """`body` (run on a worker thread) with its outcome recorded. Call this on the
         event loop: the caller is read from the call's context here."""
@@ -118,23 +146,22 @@ class AuditRecorder:
         """The announced action succeeded (on `execution_id` of `job_name`): its row,
         unless its write carried it, and its AUDIT-OK line."""
         event = pending.event
-        done = dataclasses.replace(
-            event,
-            execution_id=execution_id or event.execution_id,
-            job_name=job_name or event.job_name,
-        )
+        execution_id = execution_id or event.execution_id
+        job_name = job_name or event.job_name
         if not pending.written:
             # A repeated request id, a stop of an execution that had just ended: no
             # write carried the row.
-            self._record(done)
-        with _about(done):
+            self._record(dataclasses.replace(event, execution_id=execution_id, job_name=job_name))
+        if not log.isEnabledFor(logging.INFO):  # StartJobs succeeds here once per entry
+            return
+        with logcontext.job_context(job_name, execution_id):
             log.info(
                 "AUDIT-OK %s by %s (%s) from %s: execution %s",
-                done.action,
-                done.principal,
-                done.role,
-                done.peer,
-                done.execution_id,
+                event.action,
+                event.principal,
+                event.role,
+                event.peer,
+                execution_id,
             )
 
     def failed(self, event: AuditEvent, error: BaseException) -> None:

@@ -70,9 +70,24 @@ def _set_time(target: Timestamp, value: datetime | None) -> None:
         target.FromDatetime(value)
 
 
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+
+
 def parameter_to_proto(parameter: JobParameter) -> pb.JobParameter:
+    value, identifying = parameter.value, parameter.identifying
+    # Set directly when the value is of its type's own class (every answer carries its
+    # executions' parameters); anything else (a DATE) as the client's form makes it.
+    match parameter.type:
+        case "STRING" if type(value) is str:
+            return pb.JobParameter(string_value=value, identifying=identifying)
+        case "LONG" if type(value) is int and _LONG_MIN <= value <= _LONG_MAX:
+            return pb.JobParameter(long_value=value, identifying=identifying)
+        case "DOUBLE" if type(value) is float:
+            return pb.JobParameter(double_value=value, identifying=identifying)
+        case "BOOLEAN" if type(value) is bool:
+            return pb.JobParameter(bool_value=value, identifying=identifying)
     return client_parameters.to_proto(
-        client_parameters.ParameterValue(parameter.value, parameter.type, parameter.identifying)
+        client_parameters.ParameterValue(value, parameter.type, identifying)
     )
 
 
@@ -147,10 +162,11 @@ def api_version(execution: JobExecution) -> int:
 
 
 def execution_to_proto(execution: JobExecution) -> pb.JobExecution:
+    version = api_version(execution)
     message = pb.JobExecution(
         id=execution.id,
-        version=api_version(execution),
-        change_version=api_version(execution),
+        version=version,
+        change_version=version,
         job_instance_id=execution.job_instance_id,
         job_name=execution.job_name,
         parameters=parameters_to_proto(execution.job_parameters),
@@ -163,7 +179,10 @@ def execution_to_proto(execution: JobExecution) -> pb.JobExecution:
     _set_time(message.create_time, execution.create_time)
     _set_time(message.start_time, execution.start_time)
     _set_time(message.end_time, execution.end_time)
-    _set_time(message.last_updated, execution.last_updated)
+    if execution.last_updated is execution.create_time is not None:  # a new execution's
+        message.last_updated.CopyFrom(message.create_time)
+    else:
+        _set_time(message.last_updated, execution.last_updated)
     return message
 
 
@@ -228,6 +247,18 @@ def summary_for_caller(execution: JobExecution) -> str:
 
 
 def _parameter_from_proto(message: pb.JobParameter) -> JobParameter:
+    identifying = message.identifying if message.HasField("identifying") else True
+    # What the client's form makes of a message, without its checks (a value read from
+    # its own field passes them), but for a DATE's.
+    match message.WhichOneof("value"):
+        case "string_value":
+            return JobParameter(message.string_value, "STRING", identifying)
+        case "long_value":
+            return JobParameter(message.long_value, "LONG", identifying)
+        case "double_value":
+            return JobParameter(message.double_value, "DOUBLE", identifying)
+        case "bool_value":
+            return JobParameter(message.bool_value, "BOOLEAN", identifying)
     value = client_parameters.from_proto(message)
     return JobParameter(value.value, value.type, value.identifying)
 

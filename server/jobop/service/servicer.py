@@ -846,7 +846,7 @@ class JobOperatorServicer(pb_grpc.JobOperatorServiceServicer):
         shuts down fails as a whole."""
         check.request_size(request)
         check.starts_count(len(request.starts))
-        events = [self.audit.event(caller, "StartJobs", start) for start in request.starts]
+        events = self.audit.start_events(caller, request.starts)
         pending = [PendingAudit(event) for event in events]
         outcomes: list[JobExecution | Exception | None] = [None] * len(request.starts)
         entries: list[StartEntry] = []
