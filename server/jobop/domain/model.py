@@ -178,8 +178,11 @@ class ExecutionContext(MutableMapping[str, Any]):
 
     def copy(self) -> ExecutionContext:
         """A deep copy that is as dirty as this context (it knows the same saved state)."""
-        copied = ExecutionContext(copy_value(self._values))
+        copied = ExecutionContext.__new__(ExecutionContext)
+        copied._values = copy_value(self._values)
+        # (The snapshot is immutable: shared, not taken again.)
         copied._changed, copied._saved = self._changed, self._saved
+        copied._pending, copied._edits, copied._pending_edits = None, 0, 0
         copied._unreadable = self._unreadable
         return copied
 

@@ -477,7 +477,7 @@ class JobRepository:
         prepared: list[tuple[int, Launch, NewInstance, datetime, ExecutionContext]] = []
         # The launches of a call mostly share one context mapping (this node's owner):
         # checked and serialized once, by the identity of the mapping.
-        stored: dict[int, tuple[Mapping[str, Any], contexts.StoredContext]] = {}
+        stored: dict[int, tuple[Mapping[str, Any], ExecutionContext, contexts.StoredContext]] = {}
         for position, item in enumerate(launches):
             try:
                 _check_name("job", item.job_name)
@@ -519,21 +519,19 @@ class JobRepository:
     def _new_context(
         self,
         values: Mapping[str, Any],
-        stored: dict[int, tuple[Mapping[str, Any], contexts.StoredContext]],
+        stored: dict[int, tuple[Mapping[str, Any], ExecutionContext, contexts.StoredContext]],
     ) -> tuple[ExecutionContext, contexts.StoredContext]:
-        """A launch's context of `values`, as saved (not dirty), and its stored form: the
-        form `stored` holds for this very mapping, else made (and kept there)."""
+        """A launch's context of `values`, as saved (not dirty), and its stored form: a
+        copy of the context `stored` holds for this very mapping, else made (and kept)."""
         known = stored.get(id(values))
-        if known is not None and known[0] is values:
-            # As saved: what the first context of these values was once written.
-            return ExecutionContext(values), known[1]
-        context = ExecutionContext()
-        for key, value in values.items():  # each value checked as it is put
-            context[key] = value
-        stored_context = self._contexts.store(context)
-        context.dirty = False
-        stored[id(values)] = (values, stored_context)
-        return context, stored_context
+        if known is None or known[0] is not values:
+            template = ExecutionContext()
+            for key, value in values.items():  # each value checked as it is put
+                template[key] = value
+            stored_context = self._contexts.store(template)
+            template.dirty = False
+            known = stored[id(values)] = (values, template, stored_context)
+        return known[1].copy(), known[2]
 
     def _new_launch(
         self,
