@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from jobop.domain import JobExecution, JobInstance, JobParameter, JobParameters
+from jobop.service import mapping
 from jobop.service.mapping import _parameter_from_proto, execution_to_proto, parameter_to_proto
 from jobop_client import jsonform
 from jobop_client import parameters as client_parameters
@@ -151,3 +153,21 @@ def test_a_request_in_json_is_what_it_was(request_: Message) -> None:
     assert json.dumps(jsonform.request_json(request_), sort_keys=True) == json.dumps(
         _request_json_as_before(request_), sort_keys=True
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 12, 7, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),
+        datetime(1900, 3, 1, 12, 0, 0, 1000, tzinfo=UTC),
+        datetime(2026, 6, 1, 12, 30, tzinfo=timezone(timedelta(hours=-7, minutes=-30))),
+        datetime(2026, 6, 1, 12, 30, 0, 123_000),  # naive: read as UTC, as protobuf does
+    ],
+)
+def test_times_are_set_as_protobufs_from_datetime_sets_them(value: datetime) -> None:
+    ours, theirs = Timestamp(), Timestamp()
+    mapping._set_time(ours, value)
+    theirs.FromDatetime(value)
+    assert (ours.seconds, ours.nanos) == (theirs.seconds, theirs.nanos)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from jobop_client import parameters as client_parameters
@@ -65,9 +65,16 @@ def exit_status_to_proto(exit_status: ExitStatus) -> pb.ExitStatus:
     )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _set_time(target: Timestamp, value: datetime | None) -> None:
+    """`target.FromDatetime(value)` (a naive time read as UTC), without its time tuple and
+    calendar arithmetic: every execution in every answer carries four times."""
     if value is not None:
-        target.FromDatetime(value)
+        since = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
+        target.seconds = since.days * 86_400 + since.seconds
+        target.nanos = since.microseconds * 1000
 
 
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
