@@ -102,10 +102,16 @@ def generate(engine: Engine, rows: int) -> None:
         for statement in _PG if postgresql else _SQLITE:
             sql = statement.format(n=rows, jobs=JOBS, tenants=TENANTS, now=now)
             connection.execute(text(sql))
-    with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text("VACUUM ANALYZE" if postgresql else "ANALYZE")
-        )
+    if postgresql:
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("VACUUM ANALYZE")
+            )
+    else:
+        # In a transaction that commits: the repository's SQLite engine begins every one
+        # itself, so an AUTOCOMMIT connection's ANALYZE was rolled back with it.
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
 
 
 @dataclass
