@@ -35,9 +35,12 @@ JOBS = 20
 TENANTS = 10
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
-# Job i % 20, tenant (i / 20) % 10 (every job has every tenant), status by a hash of
-# i / 200: constant over a block of 200 ids, in which each (job, tenant) pair occurs once,
-# so that none of the three predicts another.
+# Job i % 20, tenant (i / 20) % 10 (every job has every tenant), status by (73 p + 31 b)
+# % 100 of the position p = i % 200 in block b = i / 200: a block of 200 ids holds each
+# (job, tenant) pair once and exactly the status mix below, and a pair's status moves from
+# block to block, so that none of the three predicts another and any window of a few
+# hundred executions (a day: 1,440) has the same mix. (Statuses were once constant over a
+# block: a day then held 55% FAILED or STOPPED in the big repository and 20% in the small.)
 _STATUS_CASE = """CASE WHEN ({h}) < 60 THEN 'COMPLETED' WHEN ({h}) < 80 THEN 'FAILED'
     WHEN ({h}) < 90 THEN 'STOPPED' WHEN ({h}) < 95 THEN 'ABANDONED' ELSE 'UNKNOWN' END"""
 
@@ -50,7 +53,7 @@ _PG = [
         t + interval '50 seconds'
     FROM (SELECT i, TIMESTAMP '{now}' - ({n} - i) * interval '1 minute' AS t,
         """
-    + _STATUS_CASE.format(h="((i / 200) * 7919) % 100")
+    + _STATUS_CASE.format(h="((i % 200) * 73 + (i / 200) * 31) % 100")
     + """ AS s FROM generate_series(1, {n}) i) g""",
     """INSERT INTO batch_job_execution_params (job_execution_id, parameter_name,
         parameter_type, parameter_value, identifying)
@@ -81,7 +84,7 @@ _SQLITE = [
     SELECT i, 2, i, t, t, t, s, s, '', t FROM (SELECT i, """
     + _SQLITE_TIME
     + " AS t, "
-    + _STATUS_CASE.format(h="((i / 200) * 7919) % 100")
+    + _STATUS_CASE.format(h="((i % 200) * 73 + (i / 200) * 31) % 100")
     + " AS s FROM n)",
     _SQLITE_IDS
     + """ INSERT INTO batch_job_execution_params (job_execution_id, parameter_name,
