@@ -263,7 +263,7 @@ def test_idle_streams_live_until_ended_and_share_one_poll(
         # Held well past the age at which gRPC gives up calls its server has not taken up
         # (streams opened in a burst used to end CANCELLED there, the event loop busy
         # with one poll per stream).
-        time.sleep(3 * UNREQUESTED_SECONDS)
+        time.sleep(2 * UNREQUESTED_SECONDS)
         assert not watchers.ended()
         assert servicer.active_streams == IDLE_STREAMS
         # One poll of the repository for all the streams, not one per stream.
